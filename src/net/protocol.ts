@@ -1,0 +1,636 @@
+/**
+ * The wire vocabulary of pixel-canvas, and nothing else: opcodes, error codes, and pure encode/decode pairs.
+ * Imports nothing from ws or the server, so the browser client, bots, tests and benches share it.
+ *
+ * Framing (see docs/protocol.md): every message is `op u8 | bodyLength u16 LE | body`. All integers are
+ * little-endian. A WebSocket message from a client holds exactly one protocol message; a WebSocket message
+ * from the server holds one or more, back to back (that is how a tick is one write per client).
+ */
+
+export const PROTOCOL_VERSION = 1;
+
+/** Bytes before every message body: opcode and body length. */
+export const HEADER_BYTES = 3;
+/** A body is at most this long (u16 length field). */
+export const MAX_BODY_BYTES = 0xffff;
+
+export const Op = {
+  // client → server
+  HELLO: 0x01,
+  VIEWPORT: 0x02,
+  PLACE: 0x03,
+  CURSOR: 0x04,
+  RESUME: 0x05,
+  PING: 0x06,
+  // server → client
+  WELCOME: 0x81,
+  SNAPSHOT: 0x82,
+  DELTA: 0x83,
+  PLACE_RESULT: 0x84,
+  CURSORS: 0x85,
+  ONLINE: 0x86,
+  ERROR: 0x87,
+  PONG: 0x88,
+} as const;
+export type OpCode = (typeof Op)[keyof typeof Op];
+
+/**
+ * Stable error codes. The number goes on the wire (ERROR.code, PLACE_RESULT.status); the name is for humans
+ * and logs. `close` is the WebSocket close code the server uses when the error ends the connection.
+ */
+export const ErrorCode = {
+  OK: 0,
+  MALFORMED: 1,
+  UNKNOWN_OPCODE: 2,
+  UNSUPPORTED_VERSION: 3,
+  HELLO_REQUIRED: 4,
+  BAD_UTF8: 5,
+  OUT_OF_BOUNDS: 6,
+  BAD_COLOR: 7,
+  BAD_VIEWPORT: 8,
+  VIEWPORT_TOO_LARGE: 9,
+  BATCH_TOO_LARGE: 10,
+  RATE_LIMITED: 11,
+  TEXT_FRAME: 12,
+  DUPLICATE_HELLO: 13,
+  TOO_MANY_ERRORS: 14,
+  NAME_TOO_LONG: 15,
+  INTERNAL: 16,
+  TOO_SLOW: 17,
+} as const;
+export type ErrorCodeName = keyof typeof ErrorCode;
+
+/** WebSocket close codes used by the server (RFC 6455 §7.4.1 plus private 4xxx codes). */
+export const CloseCode = {
+  NORMAL: 1000,
+  GOING_AWAY: 1001,
+  PROTOCOL_ERROR: 1002,
+  UNSUPPORTED_DATA: 1003,
+  INVALID_PAYLOAD: 1007,
+  POLICY_VIOLATION: 1008,
+  MESSAGE_TOO_BIG: 1009,
+  INTERNAL_ERROR: 1011,
+  TRY_AGAIN_LATER: 1013,
+  /** The client could not keep up: its send buffer stayed above the hard limit (see docs/architecture.md). */
+  TOO_SLOW: 4001,
+} as const;
+
+/** The close code that fits each error when it ends a connection. */
+export const ERROR_CLOSE_CODE: Record<ErrorCodeName, number> = {
+  OK: CloseCode.NORMAL,
+  MALFORMED: CloseCode.PROTOCOL_ERROR,
+  UNKNOWN_OPCODE: CloseCode.UNSUPPORTED_DATA,
+  UNSUPPORTED_VERSION: CloseCode.PROTOCOL_ERROR,
+  HELLO_REQUIRED: CloseCode.PROTOCOL_ERROR,
+  BAD_UTF8: CloseCode.INVALID_PAYLOAD,
+  OUT_OF_BOUNDS: CloseCode.POLICY_VIOLATION,
+  BAD_COLOR: CloseCode.POLICY_VIOLATION,
+  BAD_VIEWPORT: CloseCode.POLICY_VIOLATION,
+  VIEWPORT_TOO_LARGE: CloseCode.POLICY_VIOLATION,
+  BATCH_TOO_LARGE: CloseCode.MESSAGE_TOO_BIG,
+  RATE_LIMITED: CloseCode.POLICY_VIOLATION,
+  TEXT_FRAME: CloseCode.UNSUPPORTED_DATA,
+  DUPLICATE_HELLO: CloseCode.PROTOCOL_ERROR,
+  TOO_MANY_ERRORS: CloseCode.POLICY_VIOLATION,
+  NAME_TOO_LONG: CloseCode.POLICY_VIOLATION,
+  INTERNAL: CloseCode.INTERNAL_ERROR,
+  TOO_SLOW: CloseCode.TOO_SLOW,
+};
+
+const ERROR_NAMES: ErrorCodeName[] = [];
+for (const [name, code] of Object.entries(ErrorCode)) ERROR_NAMES[code] = name as ErrorCodeName;
+
+/** Name of a wire error code, or undefined for a code this version does not know. */
+export function errorName(code: number): ErrorCodeName | undefined {
+  return ERROR_NAMES[code];
+}
+
+/** The one error type decoders throw. The connection layer decides whether to answer or close. */
+export class ProtocolError extends Error {
+  readonly code: ErrorCodeName;
+  readonly wireCode: number;
+  readonly closeCode: number;
+  constructor(code: ErrorCodeName, detail: string) {
+    super(`${code}: ${detail}`);
+    this.name = 'ProtocolError';
+    this.code = code;
+    this.wireCode = ErrorCode[code];
+    this.closeCode = ERROR_CLOSE_CODE[code];
+  }
+}
+
+/** Factory for every protocol failure, so codes and close codes are set in one place. */
+export function protocolError(code: ErrorCodeName, detail: string): ProtocolError {
+  return new ProtocolError(code, detail);
+}
+
+/** How a chunk snapshot's pixels are encoded (see src/chunks/snapshot-codec.ts). */
+export const SnapshotEncoding = {
+  /** Every pixel is the background colour; no data. */
+  EMPTY: 0,
+  /** 4096 bytes, one palette index per pixel, row-major. */
+  RAW: 1,
+  /** Runs: see docs/protocol.md. */
+  RLE: 2,
+} as const;
+
+// ---------------------------------------------------------------------------------------------------------
+// Message shapes
+
+export interface Hello { type: 'hello'; version: number; name: string }
+export interface Viewport { type: 'viewport'; x: number; y: number; w: number; h: number }
+export interface PlacePixel { x: number; y: number; color: number }
+export interface Place { type: 'place'; seq: number; pixels: PlacePixel[] }
+export interface Cursor { type: 'cursor'; x: number; y: number; hidden: boolean }
+export interface ResumeEntry { cx: number; cy: number; version: number }
+export interface Resume { type: 'resume'; chunks: ResumeEntry[] }
+export interface Ping { type: 'ping'; nonce: number }
+
+export type ClientMessage = Hello | Viewport | Place | Cursor | Resume | Ping;
+
+export interface Limits {
+  /** Sustained pixels per second per address. */
+  paintRate: number;
+  /** Pixels that can be placed at once after a pause. */
+  paintBurst: number;
+  /** Most pixels in one PLACE message. */
+  maxPlaceBatch: number;
+  /** Largest viewport area in pixels (after clamping to the canvas). */
+  maxViewportArea: number;
+  /** Cursor messages per second beyond which the server drops them. */
+  cursorHz: number;
+  /** Viewport messages per second beyond which the server drops them. */
+  viewportHz: number;
+  /** Longest display name in UTF-8 bytes. */
+  maxNameBytes: number;
+  /** Largest WebSocket message the server accepts, in bytes. */
+  maxMessageBytes: number;
+}
+
+export interface Welcome {
+  type: 'welcome';
+  version: number;
+  clientId: number;
+  /**
+   * Random per server process. Chunk versions are only comparable within one epoch: a client resumes only
+   * when the epoch it held equals the new one, otherwise it starts afresh.
+   */
+  epoch: number;
+  width: number;
+  height: number;
+  chunkSize: number;
+  tickHz: number;
+  /** Server clock, ms since the Unix epoch. */
+  serverTime: number;
+  background: number;
+  limits: Limits;
+  /** Colours as 0xRRGGBB. */
+  palette: number[];
+}
+export interface Snapshot { type: 'snapshot'; cx: number; cy: number; version: number; encoding: number; data: Uint8Array }
+export interface Delta { type: 'delta'; cx: number; cy: number; version: number; offsets: Uint16Array; colors: Uint8Array }
+export interface PlaceResult { type: 'placeResult'; seq: number; status: number; count: number; retryAfterMs: number }
+export interface CursorEntry { id: number; x: number; y: number; name: string }
+export interface Cursors { type: 'cursors'; moved: CursorEntry[]; removed: number[] }
+export interface Online { type: 'online'; count: number }
+export interface ErrorMessage { type: 'error'; code: number; op: number; message: string }
+export interface Pong { type: 'pong'; nonce: number; serverTime: number }
+
+export type ServerMessage = Welcome | Snapshot | Delta | PlaceResult | Cursors | Online | ErrorMessage | Pong;
+export type Message = ClientMessage | ServerMessage;
+
+// ---------------------------------------------------------------------------------------------------------
+// Encoding
+
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Longest text in ERROR messages, in bytes (the rest is cut at a character boundary). */
+const MAX_ERROR_TEXT_BYTES = 200;
+
+function frame(op: OpCode, bodyLength: number): { bytes: Uint8Array; view: DataView } {
+  if (bodyLength > MAX_BODY_BYTES) throw new RangeError(`message body of ${bodyLength} bytes exceeds ${MAX_BODY_BYTES}`);
+  const bytes = new Uint8Array(HEADER_BYTES + bodyLength);
+  const view = new DataView(bytes.buffer);
+  view.setUint8(0, op);
+  view.setUint16(1, bodyLength, true);
+  return { bytes, view };
+}
+
+/** UTF-8 bytes of s, cut at a character boundary so they fit in max bytes. */
+export function utf8Truncate(s: string, max: number): Uint8Array {
+  const bytes = utf8Encoder.encode(s);
+  if (bytes.length <= max) return bytes;
+  let end = max;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--; // back off continuation bytes
+  return bytes.subarray(0, end);
+}
+
+export function encodeHello(version: number, name: string): Uint8Array {
+  const nameBytes = utf8Truncate(name, 255);
+  const { bytes, view } = frame(Op.HELLO, 3 + nameBytes.length);
+  view.setUint16(3, version, true);
+  view.setUint8(5, nameBytes.length);
+  bytes.set(nameBytes, 6);
+  return bytes;
+}
+
+export function encodeViewport(x: number, y: number, w: number, h: number): Uint8Array {
+  const { bytes, view } = frame(Op.VIEWPORT, 16);
+  view.setInt32(3, x, true);
+  view.setInt32(7, y, true);
+  view.setUint32(11, w, true);
+  view.setUint32(15, h, true);
+  return bytes;
+}
+
+export function encodePlace(seq: number, pixels: readonly PlacePixel[]): Uint8Array {
+  const { bytes, view } = frame(Op.PLACE, 6 + 5 * pixels.length);
+  view.setUint32(3, seq, true);
+  view.setUint16(7, pixels.length, true);
+  let o = 9;
+  for (const p of pixels) {
+    view.setUint16(o, p.x, true);
+    view.setUint16(o + 2, p.y, true);
+    view.setUint8(o + 4, p.color);
+    o += 5;
+  }
+  return bytes;
+}
+
+export function encodeCursor(x: number, y: number, hidden = false): Uint8Array {
+  const { bytes, view } = frame(Op.CURSOR, 5);
+  view.setUint16(3, x, true);
+  view.setUint16(5, y, true);
+  view.setUint8(7, hidden ? 1 : 0);
+  return bytes;
+}
+
+export function encodeResume(chunks: readonly ResumeEntry[]): Uint8Array {
+  const { bytes, view } = frame(Op.RESUME, 2 + 8 * chunks.length);
+  view.setUint16(3, chunks.length, true);
+  let o = 5;
+  for (const c of chunks) {
+    view.setUint16(o, c.cx, true);
+    view.setUint16(o + 2, c.cy, true);
+    view.setUint32(o + 4, c.version, true);
+    o += 8;
+  }
+  return bytes;
+}
+
+export function encodePing(nonce: number): Uint8Array {
+  const { bytes, view } = frame(Op.PING, 4);
+  view.setUint32(3, nonce, true);
+  return bytes;
+}
+
+const WELCOME_FIXED = 2 + 4 + 4 + 4 + 4 + 2 + 2 + 8 + 1 + (8 + 4 + 2 + 4 + 2 + 2 + 1 + 4) + 2;
+
+export function encodeWelcome(w: Omit<Welcome, 'type'>): Uint8Array {
+  const { bytes, view } = frame(Op.WELCOME, WELCOME_FIXED + 3 * w.palette.length);
+  let o = 3;
+  view.setUint16(o, w.version, true); o += 2;
+  view.setUint32(o, w.clientId, true); o += 4;
+  view.setUint32(o, w.epoch, true); o += 4;
+  view.setUint32(o, w.width, true); o += 4;
+  view.setUint32(o, w.height, true); o += 4;
+  view.setUint16(o, w.chunkSize, true); o += 2;
+  view.setUint16(o, w.tickHz, true); o += 2;
+  view.setFloat64(o, w.serverTime, true); o += 8;
+  view.setUint8(o, w.background); o += 1;
+  const l = w.limits;
+  view.setFloat64(o, l.paintRate, true); o += 8;
+  view.setUint32(o, l.paintBurst, true); o += 4;
+  view.setUint16(o, l.maxPlaceBatch, true); o += 2;
+  view.setUint32(o, l.maxViewportArea, true); o += 4;
+  view.setUint16(o, l.cursorHz, true); o += 2;
+  view.setUint16(o, l.viewportHz, true); o += 2;
+  view.setUint8(o, l.maxNameBytes); o += 1;
+  view.setUint32(o, l.maxMessageBytes, true); o += 4;
+  view.setUint16(o, w.palette.length, true); o += 2;
+  for (const rgb of w.palette) {
+    bytes[o++] = (rgb >>> 16) & 0xff;
+    bytes[o++] = (rgb >>> 8) & 0xff;
+    bytes[o++] = rgb & 0xff;
+  }
+  return bytes;
+}
+
+export function encodeChunkSnapshot(cx: number, cy: number, version: number, encoding: number, data: Uint8Array): Uint8Array {
+  const { bytes, view } = frame(Op.SNAPSHOT, 9 + data.length);
+  view.setUint16(3, cx, true);
+  view.setUint16(5, cy, true);
+  view.setUint32(7, version, true);
+  view.setUint8(11, encoding);
+  bytes.set(data, 12);
+  return bytes;
+}
+
+/** A chunk's delta: the first `count` entries of offsets/colors. Encoded once per tick, sent to many. */
+export function encodeChunkDelta(
+  cx: number, cy: number, version: number, offsets: ArrayLike<number>, colors: ArrayLike<number>, count: number,
+): Uint8Array {
+  const { bytes, view } = frame(Op.DELTA, 10 + 3 * count);
+  view.setUint16(3, cx, true);
+  view.setUint16(5, cy, true);
+  view.setUint32(7, version, true);
+  view.setUint16(11, count, true);
+  let o = 13;
+  for (let i = 0; i < count; i++) {
+    const off = offsets[i]!;
+    bytes[o] = off & 0xff;
+    bytes[o + 1] = off >>> 8;
+    bytes[o + 2] = colors[i]!;
+    o += 3;
+  }
+  return bytes;
+}
+
+export function encodePlaceResult(seq: number, status: number, count: number, retryAfterMs: number): Uint8Array {
+  const { bytes, view } = frame(Op.PLACE_RESULT, 11);
+  view.setUint32(3, seq, true);
+  view.setUint8(7, status);
+  view.setUint16(8, count, true);
+  view.setUint32(10, Math.min(0xffffffff, Math.max(0, Math.ceil(retryAfterMs))), true);
+  return bytes;
+}
+
+/** Cursor name bytes are cached by the caller when it sends the same names often; this takes strings for clarity. */
+export function encodeCursors(moved: readonly CursorEntry[], removed: readonly number[]): Uint8Array {
+  const names = moved.map((c) => (c.name ? utf8Truncate(c.name, 255) : EMPTY));
+  let size = 4 + 4 * removed.length;
+  for (const n of names) size += 9 + n.length;
+  const { bytes, view } = frame(Op.CURSORS, size);
+  let o = 3;
+  view.setUint16(o, moved.length, true); o += 2;
+  for (let i = 0; i < moved.length; i++) {
+    const c = moved[i]!;
+    const n = names[i]!;
+    view.setUint32(o, c.id, true);
+    view.setUint16(o + 4, c.x, true);
+    view.setUint16(o + 6, c.y, true);
+    view.setUint8(o + 8, n.length);
+    bytes.set(n, o + 9);
+    o += 9 + n.length;
+  }
+  view.setUint16(o, removed.length, true); o += 2;
+  for (const id of removed) { view.setUint32(o, id, true); o += 4; }
+  return bytes;
+}
+
+const EMPTY = new Uint8Array(0);
+
+export function encodeOnline(count: number): Uint8Array {
+  const { bytes, view } = frame(Op.ONLINE, 4);
+  view.setUint32(3, count, true);
+  return bytes;
+}
+
+export function encodeError(code: number, op: number, message: string): Uint8Array {
+  const text = utf8Truncate(message, MAX_ERROR_TEXT_BYTES);
+  const { bytes, view } = frame(Op.ERROR, 4 + text.length);
+  view.setUint16(3, code, true);
+  view.setUint8(5, op);
+  view.setUint8(6, text.length);
+  bytes.set(text, 7);
+  return bytes;
+}
+
+export function encodePong(nonce: number, serverTime: number): Uint8Array {
+  const { bytes, view } = frame(Op.PONG, 12);
+  view.setUint32(3, nonce, true);
+  view.setFloat64(7, serverTime, true);
+  return bytes;
+}
+
+/** Encode any message; the typed encoders above are what hot paths call. */
+export function encodeMessage(m: Message): Uint8Array {
+  switch (m.type) {
+    case 'hello': return encodeHello(m.version, m.name);
+    case 'viewport': return encodeViewport(m.x, m.y, m.w, m.h);
+    case 'place': return encodePlace(m.seq, m.pixels);
+    case 'cursor': return encodeCursor(m.x, m.y, m.hidden);
+    case 'resume': return encodeResume(m.chunks);
+    case 'ping': return encodePing(m.nonce);
+    case 'welcome': return encodeWelcome(m);
+    case 'snapshot': return encodeChunkSnapshot(m.cx, m.cy, m.version, m.encoding, m.data);
+    case 'delta': return encodeChunkDelta(m.cx, m.cy, m.version, m.offsets, m.colors, m.offsets.length);
+    case 'placeResult': return encodePlaceResult(m.seq, m.status, m.count, m.retryAfterMs);
+    case 'cursors': return encodeCursors(m.moved, m.removed);
+    case 'online': return encodeOnline(m.count);
+    case 'error': return encodeError(m.code, m.op, m.message);
+    case 'pong': return encodePong(m.nonce, m.serverTime);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Decoding: every read is preceded by a length check; bad input becomes a ProtocolError, never anything else.
+
+/** A bounds-checked cursor over one message body. */
+class BodyReader {
+  private o: number;
+  constructor(private readonly buf: Uint8Array, private readonly view: DataView, start: number, private readonly end: number, private readonly what: string) {
+    this.o = start;
+  }
+  private need(n: number): number {
+    const at = this.o;
+    if (at + n > this.end) throw protocolError('MALFORMED', `${this.what}: truncated at byte ${at - 3}`);
+    this.o = at + n;
+    return at;
+  }
+  u8(): number { return this.view.getUint8(this.need(1)); }
+  u16(): number { return this.view.getUint16(this.need(2), true); }
+  u32(): number { return this.view.getUint32(this.need(4), true); }
+  i32(): number { return this.view.getInt32(this.need(4), true); }
+  f64(): number { return this.view.getFloat64(this.need(8), true); }
+  bytes(n: number): Uint8Array { const at = this.need(n); return this.buf.subarray(at, at + n); }
+  utf8(n: number): string {
+    const b = this.bytes(n);
+    try {
+      return utf8Decoder.decode(b);
+    } catch {
+      throw protocolError('BAD_UTF8', `${this.what}: text is not valid UTF-8`);
+    }
+  }
+  /** Everything left in the body. */
+  rest(): Uint8Array { return this.bytes(this.end - this.o); }
+  /** Items of `size` bytes each must fit in what is left; checked before allocating for them. */
+  expectItems(count: number, size: number): void {
+    if (this.o + count * size > this.end) throw protocolError('MALFORMED', `${this.what}: ${count} items do not fit in the body`);
+  }
+  done(): void {
+    if (this.o !== this.end) throw protocolError('MALFORMED', `${this.what}: ${this.end - this.o} unexpected trailing bytes`);
+  }
+}
+
+function toView(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Reads the header at `at`; returns the op and the body's end. */
+function readHeader(bytes: Uint8Array, view: DataView, at: number): { op: number; end: number } {
+  if (at + HEADER_BYTES > bytes.length) throw protocolError('MALFORMED', `message header truncated (${bytes.length - at} bytes)`);
+  const op = view.getUint8(at);
+  const end = at + HEADER_BYTES + view.getUint16(at + 1, true);
+  if (end > bytes.length) throw protocolError('MALFORMED', `body length ${end - at - HEADER_BYTES} exceeds the ${bytes.length - at - HEADER_BYTES} bytes present`);
+  return { op, end };
+}
+
+function decodeClientBody(op: number, r: BodyReader): ClientMessage {
+  switch (op) {
+    case Op.HELLO: {
+      const version = r.u16();
+      const n = r.u8();
+      return { type: 'hello', version, name: r.utf8(n) };
+    }
+    case Op.VIEWPORT:
+      return { type: 'viewport', x: r.i32(), y: r.i32(), w: r.u32(), h: r.u32() };
+    case Op.PLACE: {
+      const seq = r.u32();
+      const count = r.u16();
+      r.expectItems(count, 5);
+      const pixels: PlacePixel[] = new Array(count);
+      for (let i = 0; i < count; i++) pixels[i] = { x: r.u16(), y: r.u16(), color: r.u8() };
+      return { type: 'place', seq, pixels };
+    }
+    case Op.CURSOR: {
+      const x = r.u16();
+      const y = r.u16();
+      const flags = r.u8();
+      return { type: 'cursor', x, y, hidden: (flags & 1) === 1 };
+    }
+    case Op.RESUME: {
+      const count = r.u16();
+      r.expectItems(count, 8);
+      const chunks: ResumeEntry[] = new Array(count);
+      for (let i = 0; i < count; i++) chunks[i] = { cx: r.u16(), cy: r.u16(), version: r.u32() };
+      return { type: 'resume', chunks };
+    }
+    case Op.PING:
+      return { type: 'ping', nonce: r.u32() };
+    default:
+      throw protocolError('UNKNOWN_OPCODE', `opcode 0x${op.toString(16).padStart(2, '0')} is not a client message`);
+  }
+}
+
+function decodeServerBody(op: number, r: BodyReader): ServerMessage {
+  switch (op) {
+    case Op.WELCOME: {
+      const version = r.u16();
+      const clientId = r.u32();
+      const epoch = r.u32();
+      const width = r.u32();
+      const height = r.u32();
+      const chunkSize = r.u16();
+      const tickHz = r.u16();
+      const serverTime = r.f64();
+      const background = r.u8();
+      const limits: Limits = {
+        paintRate: r.f64(),
+        paintBurst: r.u32(),
+        maxPlaceBatch: r.u16(),
+        maxViewportArea: r.u32(),
+        cursorHz: r.u16(),
+        viewportHz: r.u16(),
+        maxNameBytes: r.u8(),
+        maxMessageBytes: r.u32(),
+      };
+      const n = r.u16();
+      r.expectItems(n, 3);
+      const palette: number[] = new Array(n);
+      for (let i = 0; i < n; i++) palette[i] = (r.u8() << 16) | (r.u8() << 8) | r.u8();
+      return { type: 'welcome', version, clientId, epoch, width, height, chunkSize, tickHz, serverTime, background, limits, palette };
+    }
+    case Op.SNAPSHOT: {
+      const cx = r.u16();
+      const cy = r.u16();
+      const version = r.u32();
+      const encoding = r.u8();
+      return { type: 'snapshot', cx, cy, version, encoding, data: r.rest() };
+    }
+    case Op.DELTA: {
+      const cx = r.u16();
+      const cy = r.u16();
+      const version = r.u32();
+      const count = r.u16();
+      r.expectItems(count, 3);
+      const offsets = new Uint16Array(count);
+      const colors = new Uint8Array(count);
+      for (let i = 0; i < count; i++) {
+        offsets[i] = r.u16();
+        colors[i] = r.u8();
+      }
+      return { type: 'delta', cx, cy, version, offsets, colors };
+    }
+    case Op.PLACE_RESULT:
+      return { type: 'placeResult', seq: r.u32(), status: r.u8(), count: r.u16(), retryAfterMs: r.u32() };
+    case Op.CURSORS: {
+      const n = r.u16();
+      r.expectItems(n, 9);
+      const moved: CursorEntry[] = new Array(n);
+      for (let i = 0; i < n; i++) {
+        const id = r.u32();
+        const x = r.u16();
+        const y = r.u16();
+        const len = r.u8();
+        moved[i] = { id, x, y, name: r.utf8(len) };
+      }
+      const m = r.u16();
+      r.expectItems(m, 4);
+      const removed: number[] = new Array(m);
+      for (let i = 0; i < m; i++) removed[i] = r.u32();
+      return { type: 'cursors', moved, removed };
+    }
+    case Op.ONLINE:
+      return { type: 'online', count: r.u32() };
+    case Op.ERROR: {
+      const code = r.u16();
+      const op = r.u8();
+      const len = r.u8();
+      return { type: 'error', code, op, message: r.utf8(len) };
+    }
+    case Op.PONG:
+      return { type: 'pong', nonce: r.u32(), serverTime: r.f64() };
+    default:
+      throw protocolError('UNKNOWN_OPCODE', `opcode 0x${op.toString(16).padStart(2, '0')} is not a server message`);
+  }
+}
+
+/** The opcode of a client frame, or 0 when the frame is empty; used to label errors. */
+export function peekOp(bytes: Uint8Array): number {
+  return bytes.length > 0 ? bytes[0]! : 0;
+}
+
+/** Decode one WebSocket message from a client: exactly one protocol message, no trailing bytes. */
+export function decodeClientMessage(bytes: Uint8Array): ClientMessage {
+  const view = toView(bytes);
+  const { op, end } = readHeader(bytes, view, 0);
+  if (end !== bytes.length) throw protocolError('MALFORMED', `${bytes.length - end} bytes after the message`);
+  const r = new BodyReader(bytes, view, HEADER_BYTES, end, opName(op));
+  const msg = decodeClientBody(op, r);
+  r.done();
+  return msg;
+}
+
+/** Decode one WebSocket message from the server: one or more protocol messages back to back. */
+export function decodeServerMessages(bytes: Uint8Array): ServerMessage[] {
+  const view = toView(bytes);
+  const out: ServerMessage[] = [];
+  let at = 0;
+  do {
+    const { op, end } = readHeader(bytes, view, at);
+    const r = new BodyReader(bytes, view, at + HEADER_BYTES, end, opName(op));
+    out.push(decodeServerBody(op, r));
+    r.done();
+    at = end;
+  } while (at < bytes.length);
+  return out;
+}
+
+const OP_NAMES = new Map<number, string>(Object.entries(Op).map(([k, v]) => [v, k]));
+
+/** The opcode's name (HELLO, DELTA, …) or its hex value. */
+export function opName(op: number): string {
+  return OP_NAMES.get(op) ?? `0x${op.toString(16).padStart(2, '0')}`;
+}
