@@ -1,0 +1,220 @@
+/**
+ * Every limit and setting in one place: defaults, command-line flags, environment, and one validation pass at
+ * start-up that fails with a clear message. Nothing else in the server invents a number.
+ */
+import { parseArgs } from 'node:util';
+import { CHUNK_AREA, CHUNK_SIZE, MAX_CANVAS_SIDE } from './chunks/geometry.js';
+
+export interface ServerConfig {
+  port: number;
+  host: string;
+  width: number;
+  height: number;
+  tickHz: number;
+  /** Flush a lone change at once when the server is idle instead of waiting for the next tick boundary. */
+  eagerTick: boolean;
+  /** Paint bucket per client address: sustained pixels per second and burst. */
+  paintRate: number;
+  paintBurst: number;
+  /** Pixels in one PLACE message. */
+  maxPlaceBatch: number;
+  maxConnectionsPerIp: number;
+  maxConnections: number;
+  /** Largest WebSocket message accepted from a client (ws maxPayload). */
+  maxMessageBytes: number;
+  maxViewportArea: number;
+  /** Cursor and viewport messages per second per connection; extra ones are dropped quietly. */
+  cursorHz: number;
+  viewportHz: number;
+  /** Budget across every message type per connection (units per second, burst); see src/limits. */
+  messageRate: number;
+  messageBurst: number;
+  maxNameBytes: number;
+  /** Protocol violations tolerated within violationWindowMs before the socket is closed. */
+  maxViolations: number;
+  violationWindowMs: number;
+  heartbeatMs: number;
+  /** Time a client has to send HELLO after the upgrade, and HTTP header timeout. */
+  helloTimeoutMs: number;
+  headersTimeoutMs: number;
+  /** Backpressure marks, in bytes buffered for one client (see docs/architecture.md). */
+  highWaterBytes: number;
+  lowWaterBytes: number;
+  hardLimitBytes: number;
+  /** A client that stays above the high-water mark this long is closed with 4001. */
+  stallTimeoutMs: number;
+  allowedOrigins: string[];
+  trustProxy: boolean;
+  dataDir: string;
+  inMemory: boolean;
+  /** Minimum interval between ONLINE broadcasts. */
+  onlineIntervalMs: number;
+  logLevel: string;
+}
+
+/** Largest RESUME a client can need: one entry per chunk of the largest viewport, plus framing. */
+function resumeBytes(maxViewportArea: number): number {
+  // A viewport can straddle one extra chunk per axis; bound generously by area/4096 plus a row and a column.
+  const side = Math.ceil(Math.sqrt(maxViewportArea) / CHUNK_SIZE) + 1;
+  return 3 + 2 + 8 * Math.max(side * side, Math.ceil(maxViewportArea / CHUNK_AREA));
+}
+
+export const DEFAULTS: ServerConfig = {
+  port: 8080,
+  host: '127.0.0.1',
+  width: 1024,
+  height: 1024,
+  tickHz: 60,
+  eagerTick: true,
+  // A lively public canvas: one pixel a second on average, with room for a short burst of detail work.
+  paintRate: 1,
+  paintBurst: 20,
+  maxPlaceBatch: 64,
+  maxConnectionsPerIp: 20,
+  maxConnections: 20_000,
+  // Big enough for the largest RESUME (4096 chunks × 8 bytes); everything else a client sends is tiny.
+  maxMessageBytes: resumeBytes(4096 * 4096),
+  maxViewportArea: 4096 * 4096,
+  cursorHz: 20,
+  viewportHz: 30,
+  messageRate: 200,
+  messageBurst: 400,
+  maxNameBytes: 32,
+  maxViolations: 10,
+  violationWindowMs: 10_000,
+  heartbeatMs: 15_000,
+  helloTimeoutMs: 10_000,
+  headersTimeoutMs: 10_000,
+  highWaterBytes: 256 * 1024,
+  lowWaterBytes: 64 * 1024,
+  hardLimitBytes: 4 * 1024 * 1024,
+  stallTimeoutMs: 30_000,
+  allowedOrigins: [],
+  trustProxy: false,
+  dataDir: './data',
+  inMemory: false,
+  onlineIntervalMs: 1000,
+  logLevel: 'info',
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function check(ok: boolean, message: string): void {
+  if (!ok) throw new ConfigError(message);
+}
+
+const isInt = (n: number): boolean => Number.isInteger(n);
+
+/** Validate a whole config; throws ConfigError naming the first bad setting. */
+export function validateConfig(c: ServerConfig): ServerConfig {
+  check(isInt(c.port) && c.port >= 0 && c.port <= 65535, `--port must be 0..65535, got ${c.port}`);
+  for (const [flag, v] of [['--width', c.width], ['--height', c.height]] as const) {
+    check(isInt(v) && v >= CHUNK_SIZE && v <= MAX_CANVAS_SIDE && v % CHUNK_SIZE === 0,
+      `${flag} must be a multiple of ${CHUNK_SIZE} from ${CHUNK_SIZE} to ${MAX_CANVAS_SIDE}, got ${v}`);
+  }
+  check(c.tickHz > 0 && c.tickHz <= 1000 && isInt(c.tickHz), `--tick-hz must be an integer 1..1000, got ${c.tickHz}`);
+  check(c.paintRate > 0 && Number.isFinite(c.paintRate), `--paint-rate must be > 0 pixels/s, got ${c.paintRate}`);
+  check(isInt(c.paintBurst) && c.paintBurst >= 1, `--paint-burst must be an integer ≥ 1, got ${c.paintBurst}`);
+  check(isInt(c.maxPlaceBatch) && c.maxPlaceBatch >= 1 && c.maxPlaceBatch <= 4096, `--max-place-batch must be 1..4096`);
+  check(isInt(c.maxConnectionsPerIp) && c.maxConnectionsPerIp >= 1, `--max-connections-per-ip must be ≥ 1`);
+  check(isInt(c.maxConnections) && c.maxConnections >= 1, `--max-connections must be ≥ 1`);
+  check(isInt(c.maxViewportArea) && c.maxViewportArea >= CHUNK_AREA, `--max-viewport-area must be ≥ ${CHUNK_AREA}`);
+  check(c.maxMessageBytes >= resumeBytes(c.maxViewportArea) && c.maxMessageBytes <= 16 * 1024 * 1024,
+    `--max-message-bytes must be ≥ ${resumeBytes(c.maxViewportArea)} (a RESUME of the largest viewport) and ≤ 16 MiB`);
+  check(c.cursorHz > 0 && c.viewportHz > 0, 'cursor and viewport rates must be > 0');
+  check(c.messageRate > 0 && c.messageBurst >= 1, 'message budget must be > 0');
+  check(isInt(c.maxNameBytes) && c.maxNameBytes >= 0 && c.maxNameBytes <= 255, '--max-name-bytes must be 0..255');
+  check(c.heartbeatMs >= 100, '--heartbeat-ms must be ≥ 100');
+  check(c.lowWaterBytes < c.highWaterBytes && c.highWaterBytes < c.hardLimitBytes,
+    'backpressure marks must satisfy low-water < high-water < hard limit');
+  check(c.stallTimeoutMs >= 1000, '--stall-timeout-ms must be ≥ 1000');
+  return c;
+}
+
+type FlagSpec = { key: keyof ServerConfig; kind: 'int' | 'num' | 'str' | 'bool' | 'list'; help: string };
+
+/** Every command-line flag; README lists the same table. */
+export const FLAGS: Record<string, FlagSpec> = {
+  port: { key: 'port', kind: 'int', help: 'HTTP and WebSocket port (env PORT)' },
+  host: { key: 'host', kind: 'str', help: 'address to listen on; 0.0.0.0 to expose' },
+  width: { key: 'width', kind: 'int', help: 'canvas width in pixels (multiple of 64)' },
+  height: { key: 'height', kind: 'int', help: 'canvas height in pixels (multiple of 64)' },
+  'tick-hz': { key: 'tickHz', kind: 'int', help: 'broadcast ticks per second' },
+  'eager-tick': { key: 'eagerTick', kind: 'bool', help: 'flush a lone change at once on an idle server (--no-eager-tick to wait for the tick)' },
+  'paint-rate': { key: 'paintRate', kind: 'num', help: 'pixels per second per address (token bucket rate)' },
+  'paint-burst': { key: 'paintBurst', kind: 'int', help: 'token bucket capacity in pixels' },
+  'max-place-batch': { key: 'maxPlaceBatch', kind: 'int', help: 'pixels in one PLACE message' },
+  'max-connections-per-ip': { key: 'maxConnectionsPerIp', kind: 'int', help: 'open WebSockets per address' },
+  'max-connections': { key: 'maxConnections', kind: 'int', help: 'open WebSockets in total; above it the handshake gets 503' },
+  'max-message-bytes': { key: 'maxMessageBytes', kind: 'int', help: 'largest client WebSocket message (maxPayload)' },
+  'max-viewport-area': { key: 'maxViewportArea', kind: 'int', help: 'largest viewport in pixels' },
+  'cursor-hz': { key: 'cursorHz', kind: 'num', help: 'cursor messages per second per connection' },
+  'viewport-hz': { key: 'viewportHz', kind: 'num', help: 'viewport messages per second per connection' },
+  'message-rate': { key: 'messageRate', kind: 'num', help: 'message budget units per second per connection' },
+  'message-burst': { key: 'messageBurst', kind: 'num', help: 'message budget burst per connection' },
+  'max-name-bytes': { key: 'maxNameBytes', kind: 'int', help: 'longest display name (UTF-8 bytes)' },
+  'heartbeat-ms': { key: 'heartbeatMs', kind: 'int', help: 'ping interval; a peer missing two pings is terminated' },
+  'hello-timeout-ms': { key: 'helloTimeoutMs', kind: 'int', help: 'time allowed between the upgrade and HELLO' },
+  'headers-timeout-ms': { key: 'headersTimeoutMs', kind: 'int', help: 'time allowed to send HTTP headers' },
+  'high-water-bytes': { key: 'highWaterBytes', kind: 'int', help: 'buffered bytes above which a client stops getting deltas' },
+  'low-water-bytes': { key: 'lowWaterBytes', kind: 'int', help: 'buffered bytes below which a stale client is caught up' },
+  'hard-limit-bytes': { key: 'hardLimitBytes', kind: 'int', help: 'buffered bytes at which a client is closed (4001)' },
+  'stall-timeout-ms': { key: 'stallTimeoutMs', kind: 'int', help: 'time above high water before a client is closed (4001)' },
+  'allowed-origins': { key: 'allowedOrigins', kind: 'list', help: 'comma-separated Origins allowed to open /ws (default: any)' },
+  'trust-proxy': { key: 'trustProxy', kind: 'bool', help: 'take the client address from the last X-Forwarded-For hop' },
+  'data-dir': { key: 'dataDir', kind: 'str', help: 'where the SQLite canvas lives' },
+  'in-memory': { key: 'inMemory', kind: 'bool', help: 'keep the canvas in memory only (lost on exit)' },
+  'log-level': { key: 'logLevel', kind: 'str', help: 'pino log level (env LOG_LEVEL)' },
+};
+
+/** Parse argv (without node and script) and the environment into a validated config. */
+export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const options: Record<string, { type: 'string' | 'boolean' }> = {};
+  for (const [flag, spec] of Object.entries(FLAGS)) {
+    options[flag] = { type: spec.kind === 'bool' ? 'boolean' : 'string' };
+    if (spec.kind === 'bool') options[`no-${flag}`] = { type: 'boolean' };
+  }
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const config: ServerConfig = { ...DEFAULTS, allowedOrigins: [...DEFAULTS.allowedOrigins] };
+  const out = config as unknown as Record<string, unknown>;
+  if (env.PORT !== undefined && env.PORT !== '') out.port = parseNumber('PORT', env.PORT, true);
+  if (env.LOG_LEVEL) out.logLevel = env.LOG_LEVEL;
+  for (const [flag, spec] of Object.entries(FLAGS)) {
+    const v = values[flag];
+    if (spec.kind === 'bool') {
+      if (v === true) out[spec.key] = true;
+      if (values[`no-${flag}`] === true) out[spec.key] = false;
+      continue;
+    }
+    if (typeof v !== 'string') continue;
+    if (spec.kind === 'int' || spec.kind === 'num') out[spec.key] = parseNumber(`--${flag}`, v, spec.kind === 'int');
+    else if (spec.kind === 'list') out[spec.key] = v.split(',').map((s) => s.trim()).filter(Boolean);
+    else out[spec.key] = v;
+  }
+  return validateConfig(config);
+}
+
+function parseNumber(name: string, raw: string, integer: boolean): number {
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
+    throw new ConfigError(`${name} must be ${integer ? 'an integer' : 'a number'}, got "${raw}"`);
+  }
+  return n;
+}
+
+/** The flag table as text, for --help. */
+export function usage(): string {
+  const rows = Object.entries(FLAGS).map(([flag, spec]) => {
+    const d = DEFAULTS[spec.key];
+    const shown = Array.isArray(d) ? (d.length ? d.join(',') : '(any)') : String(d);
+    return `  --${flag.padEnd(24)} ${spec.help} [default: ${shown}]`;
+  });
+  return `Usage: npm start -- [flags]\n\n${rows.join('\n')}\n`;
+}

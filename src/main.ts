@@ -1,0 +1,47 @@
+/** `npm start`: parse flags, start the server, stop gracefully on SIGINT/SIGTERM. */
+import { ConfigError, parseConfig, usage } from './config.js';
+import { createLogger } from './log.js';
+import { startServer } from './server.js';
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(usage());
+    return;
+  }
+  let config;
+  try {
+    config = parseConfig(argv);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`pixel-canvas: ${err.message} (see --help)\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel);
+  let server;
+  try {
+    server = await startServer(config, { log });
+  } catch (err) {
+    // Bad starts (unwritable data dir, foreign database, port in use…) get one clear line and a non-zero exit.
+    process.stderr.write(`pixel-canvas: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  log.info({ url: server.url, ws: server.wsUrl, width: config.width, height: config.height, tickHz: config.tickHz,
+    storage: config.inMemory ? 'memory' : config.dataDir }, `pixel-canvas listening on ${server.url}`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    server.close().then(() => process.exit(0), (err) => {
+      log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    });
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+await main();

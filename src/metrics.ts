@@ -1,0 +1,42 @@
+/**
+ * Prometheus metrics for one server instance. Each server gets its own registry, so several servers in one
+ * process (tests) never share counters.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface ServerMetrics {
+  registry: Registry;
+  connections: Gauge;
+  pixelsAccepted: Counter;
+  pixelsRejected: Counter<'reason'>;
+  protocolErrors: Counter<'code'>;
+  tickDuration: Histogram;
+  tickRate: Gauge;
+  bytesSent: Counter;
+  clientsStale: Counter;
+  clientsDropped: Counter<'reason'>;
+  handshakesRefused: Counter<'reason'>;
+}
+
+export function createMetrics(): ServerMetrics {
+  const registry = new Registry();
+  // Includes nodejs_eventloop_lag_seconds and process CPU/RSS, which the load test reads.
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
+  const p = 'pixel_canvas_';
+  return {
+    registry,
+    connections: new Gauge({ name: `${p}connections`, help: 'Open WebSocket connections', registers: [registry] }),
+    pixelsAccepted: new Counter({ name: `${p}pixels_accepted_total`, help: 'Pixels committed and applied', registers: [registry] }),
+    pixelsRejected: new Counter({ name: `${p}pixels_rejected_total`, help: 'Pixels refused, by reason', labelNames: ['reason'], registers: [registry] }),
+    protocolErrors: new Counter({ name: `${p}protocol_errors_total`, help: 'Bad client messages, by error code', labelNames: ['code'], registers: [registry] }),
+    tickDuration: new Histogram({
+      name: `${p}tick_duration_seconds`, help: 'Time spent in one tick that had work',
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.016, 0.025, 0.05, 0.1], registers: [registry],
+    }),
+    tickRate: new Gauge({ name: `${p}tick_rate_hz`, help: 'Ticks started during the last second', registers: [registry] }),
+    bytesSent: new Counter({ name: `${p}bytes_sent_total`, help: 'Payload bytes written to client sockets by ticks', registers: [registry] }),
+    clientsStale: new Counter({ name: `${p}clients_stale_total`, help: 'Times a client went above the high-water mark', registers: [registry] }),
+    clientsDropped: new Counter({ name: `${p}clients_dropped_total`, help: 'Clients closed by the server, by reason', labelNames: ['reason'], registers: [registry] }),
+    handshakesRefused: new Counter({ name: `${p}handshakes_refused_total`, help: 'Upgrades refused, by reason', labelNames: ['reason'], registers: [registry] }),
+  };
+}

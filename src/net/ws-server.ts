@@ -1,0 +1,157 @@
+/**
+ * The WebSocket endpoint: the only file that imports ws. It admits or refuses upgrades (path, Origin,
+ * connection caps), adapts each socket to the room's Transport, and runs the heartbeat.
+ */
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, WebSocket } from 'ws';
+import type { Logger } from 'pino';
+import type { ServerConfig } from '../config.js';
+import type { CanvasRoom } from '../realtime/canvas-room.js';
+import type { ClientSession } from '../realtime/client-session.js';
+import type { Transport } from '../realtime/transport.js';
+import type { ServerMetrics } from '../metrics.js';
+import { ConnectionCounter } from '../limits/index.js';
+import { CloseCode } from './protocol.js';
+
+class WsTransport implements Transport {
+  constructor(private readonly ws: WebSocket) {}
+  send(bytes: Uint8Array): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(bytes, { binary: true });
+  }
+  close(code: number, reason: string): void {
+    this.ws.close(code, reason);
+  }
+  terminate(): void {
+    this.ws.terminate();
+  }
+  get bufferedAmount(): number {
+    return this.ws.bufferedAmount;
+  }
+}
+
+/**
+ * The client's address: the socket's peer, or with trustProxy (and only then) the last hop of
+ * X-Forwarded-For — the one our own proxy appended, which a client cannot forge.
+ */
+export function clientAddress(req: IncomingMessage, trustProxy: boolean): string {
+  if (trustProxy) {
+    const xff = req.headers['x-forwarded-for'];
+    const raw = Array.isArray(xff) ? xff.join(',') : xff;
+    if (raw) {
+      const hops = raw.split(',').map((h) => h.trim()).filter(Boolean);
+      const last = hops[hops.length - 1];
+      if (last) return last;
+    }
+  }
+  const addr = req.socket.remoteAddress ?? 'unknown';
+  return addr.startsWith('::ffff:') ? addr.slice(7) : addr;
+}
+
+function refuse(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`);
+  socket.destroy();
+}
+
+interface Peer {
+  session: ClientSession;
+  missedPongs: number;
+}
+
+export interface WsEndpoint {
+  /** Close every socket with a code (1001 on shutdown) and stop the heartbeat. */
+  close(code?: number, reason?: string): Promise<void>;
+  readonly peers: number;
+}
+
+export function attachWebSocket(
+  server: Server,
+  deps: { config: ServerConfig; room: CanvasRoom; metrics: ServerMetrics; log: Logger },
+): WsEndpoint {
+  const { config, room, metrics, log } = deps;
+  const wss = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    maxPayload: config.maxMessageBytes,
+    clientTracking: false,
+  });
+  const perIp = new ConnectionCounter({ maxPerIp: config.maxConnectionsPerIp });
+  const peers = new Map<WebSocket, Peer>();
+  const allowed = new Set(config.allowedOrigins);
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== '/ws') {
+      metrics.handshakesRefused.inc({ reason: 'path' });
+      return refuse(socket, 404, 'Not Found');
+    }
+    if (allowed.size > 0 && !allowed.has(String(req.headers.origin ?? ''))) {
+      metrics.handshakesRefused.inc({ reason: 'origin' });
+      return refuse(socket, 403, 'Forbidden');
+    }
+    if (perIp.total >= config.maxConnections) {
+      metrics.handshakesRefused.inc({ reason: 'full' });
+      return refuse(socket, 503, 'Service Unavailable');
+    }
+    const ip = clientAddress(req, config.trustProxy);
+    if (!perIp.tryAcquire(ip)) {
+      metrics.handshakesRefused.inc({ reason: 'per_ip' });
+      return refuse(socket, 429, 'Too Many Requests');
+    }
+    // Released when the raw socket closes, whichever way the handshake or the connection ends.
+    socket.once('close', () => perIp.release(ip));
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const session = room.connect(new WsTransport(ws), ip);
+      const peer: Peer = { session, missedPongs: 0 };
+      peers.set(ws, peer);
+      ws.on('pong', () => { peer.missedPongs = 0; });
+      ws.on('message', (data, isBinary) => {
+        room.handleMessage(session, data as Buffer, isBinary);
+      });
+      ws.on('error', (err) => log.debug({ err, client: session.id }, 'socket error'));
+      ws.on('close', () => {
+        peers.delete(ws);
+        room.disconnect(session);
+      });
+    });
+  });
+
+  // One timer for every peer: a peer that missed two pings in a row is terminated.
+  const heartbeat = setInterval(() => {
+    for (const [ws, peer] of peers) {
+      if (peer.missedPongs >= 2) {
+        metrics.clientsDropped.inc({ reason: 'HEARTBEAT' });
+        ws.terminate();
+        continue;
+      }
+      peer.missedPongs++;
+      try {
+        ws.ping();
+      } catch {
+        ws.terminate();
+      }
+    }
+  }, config.heartbeatMs);
+  heartbeat.unref();
+
+  return {
+    get peers() {
+      return peers.size;
+    },
+    async close(code = CloseCode.GOING_AWAY, reason = 'server shutting down') {
+      clearInterval(heartbeat);
+      const closing: Promise<void>[] = [];
+      for (const ws of peers.keys()) {
+        closing.push(new Promise((resolve) => {
+          ws.once('close', () => resolve());
+          ws.close(code, reason);
+          // Don't wait on a peer that will not answer the closing handshake.
+          setTimeout(() => { ws.terminate(); resolve(); }, 1000).unref();
+        }));
+      }
+      await Promise.all(closing);
+      wss.close();
+    },
+  };
+}

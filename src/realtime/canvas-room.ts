@@ -1,0 +1,528 @@
+/**
+ * The room: the registry of connected clients, what each message does, and the tick that commits placements
+ * and fans changes out. It knows nothing of ws or HTTP: it talks to `Transport`s.
+ *
+ * Data path (docs/architecture.md draws it): message → decode → validate → rate-limit → seam.submit;
+ * tick → seam.take → storage.commit → store.set → store.drain (each delta encoded once) → viewport index →
+ * per-client out list → one write per client per tick, subject to the backpressure policy.
+ */
+import type { Logger } from 'pino';
+import type { ServerConfig } from '../config.js';
+import type { ChunkStore } from '../chunks/chunk-store.js';
+import { chunkKey, keyCx, keyCy } from '../chunks/geometry.js';
+import type { CanvasStorage, PlacementRecord } from '../storage/canvas-storage.js';
+import { ViewportIndex, ViewportError, type PixelRect } from '../subscriptions/viewport-index.js';
+import { CursorTable } from '../presence/cursor-table.js';
+import { IpLimiter, MESSAGE_COSTS, NEVER } from '../limits/index.js';
+import {
+  CloseCode, ErrorCode, PROTOCOL_VERSION, ProtocolError, decodeClientMessage, encodeError, encodeOnline,
+  encodePlaceResult, encodePong, encodeWelcome, peekOp, protocolError, utf8Truncate,
+  type ClientMessage, type ErrorCodeName, type Hello, type Limits, type Place, type Resume, type Viewport,
+} from '../net/protocol.js';
+import { ClientSession } from './client-session.js';
+import { LocalPlacementSeam, type PlacementSeam } from './placement-seam.js';
+import { TickLoop } from './tick-loop.js';
+import type { Transport } from './transport.js';
+import type { ServerMetrics } from '../metrics.js';
+
+export interface RoomDeps {
+  config: ServerConfig;
+  store: ChunkStore;
+  storage: CanvasStorage;
+  palette: readonly number[];
+  metrics: ServerMetrics;
+  log: Logger;
+  seam?: PlacementSeam;
+  /** Wall clock for timestamps (ms since epoch). */
+  now?: () => number;
+}
+
+/** Strip control and format characters (bidi overrides, zero-width tricks), trim, cap the UTF-8 length. */
+export function sanitizeName(raw: string, maxBytes: number): string {
+  const cleaned = raw.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, '').trim();
+  const bytes = utf8Truncate(cleaned, maxBytes);
+  return new TextDecoder().decode(bytes);
+}
+
+export class CanvasRoom {
+  readonly epoch: number = (Math.random() * 0x100000000) >>> 0;
+  private readonly sessions = new Map<number, ClientSession>();
+  private nextId = 1;
+  readonly index: ViewportIndex<ClientSession>;
+  readonly cursors: CursorTable;
+  readonly seam: PlacementSeam;
+  private readonly paint: IpLimiter;
+  private readonly loop: TickLoop;
+  private readonly limits: Limits;
+  private readonly now: () => number;
+  private tickNo = 0;
+  private marked: ClientSession[] = [];
+  /** Sessions with work left over from an earlier tick: snapshots still to send, a deferred viewport, stale. */
+  private readonly backlog = new Set<ClientSession>();
+  private readonly cursorResync = new Set<ClientSession>();
+  private lastOnlineSent = -1;
+  private lastOnlineAt = 0;
+  private stopped = false;
+
+  constructor(private readonly deps: RoomDeps) {
+    const { config, store } = deps;
+    this.now = deps.now ?? Date.now;
+    this.index = new ViewportIndex<ClientSession>({ width: store.width, height: store.height, maxArea: config.maxViewportArea });
+    this.cursors = new CursorTable(store.width, store.height);
+    this.seam = deps.seam ?? new LocalPlacementSeam();
+    this.paint = new IpLimiter({ rate: config.paintRate, burst: config.paintBurst });
+    this.limits = {
+      paintRate: config.paintRate,
+      paintBurst: config.paintBurst,
+      maxPlaceBatch: config.maxPlaceBatch,
+      maxViewportArea: config.maxViewportArea,
+      cursorHz: config.cursorHz,
+      viewportHz: config.viewportHz,
+      maxNameBytes: config.maxNameBytes,
+      maxMessageBytes: config.maxMessageBytes,
+    };
+    this.loop = new TickLoop(config.tickHz, config.eagerTick, (t) => this.tick(t));
+  }
+
+  start(): void {
+    this.loop.start();
+  }
+
+  /** Stop ticking after one last tick, so every accepted placement is committed and answered. */
+  stop(): void {
+    if (this.stopped) return;
+    this.tick(performance.now());
+    this.stopped = true;
+    this.loop.stop();
+    for (const s of this.sessions.values()) if (s.helloTimer) clearTimeout(s.helloTimer);
+  }
+
+  get connections(): number {
+    return this.sessions.size;
+  }
+
+  get tickHz(): number {
+    return this.loop.measuredHz;
+  }
+
+  /** Sizes of every per-client table, for leak tests and /healthz. */
+  tableSizes(): { sessions: number; index: number; cursors: number; backlog: number } {
+    return { sessions: this.sessions.size, index: this.index.size, cursors: this.cursors.size, backlog: this.backlog.size };
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Connections
+
+  connect(transport: Transport, ip: string): ClientSession {
+    const id = this.nextId;
+    this.nextId = this.nextId >= 0xfffffffe ? 1 : this.nextId + 1;
+    const c = this.deps.config;
+    const s = new ClientSession(id, ip, transport, c, performance.now());
+    this.sessions.set(id, s);
+    this.deps.metrics.connections.set(this.sessions.size);
+    // A connection that never says HELLO must not hold a slot: look it up by id when the timer fires.
+    s.helloTimer = setTimeout(() => {
+      const cur = this.sessions.get(id);
+      if (cur && cur.phase === 'awaitingHello') this.fail(cur, protocolError('HELLO_REQUIRED', 'no HELLO in time'), true);
+    }, c.helloTimeoutMs);
+    s.helloTimer.unref?.();
+    return s;
+  }
+
+  /** Remove every trace of a client: registry, index entry, cursor, queues. Safe to call twice. */
+  disconnect(s: ClientSession): void {
+    if (s.phase === 'closed') return;
+    s.phase = 'closed';
+    if (s.helloTimer) clearTimeout(s.helloTimer);
+    s.helloTimer = null;
+    this.sessions.delete(s.id);
+    this.index.remove(s);
+    this.cursors.remove(s);
+    this.backlog.delete(s);
+    this.cursorResync.delete(s);
+    s.held.clear();
+    s.needSnapshot.clear();
+    s.resumeVersions = null;
+    s.out = [];
+    s.outBytes = 0;
+    this.deps.metrics.connections.set(this.sessions.size);
+    if (this.cursors.hasWork) this.loop.request();
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Messages
+
+  /** One WebSocket message from a client. Never throws: bad input becomes an ERROR and maybe a close. */
+  handleMessage(s: ClientSession, data: Uint8Array, isBinary: boolean): void {
+    if (s.phase === 'closed') return;
+    try {
+      if (!isBinary) throw protocolError('TEXT_FRAME', 'text frames are not part of the protocol; send binary');
+      const msg = decodeClientMessage(data);
+      this.dispatch(s, msg);
+    } catch (err) {
+      if (err instanceof ProtocolError) this.violation(s, err, peekOp(data));
+      else {
+        this.deps.log.error({ err, client: s.id }, 'handler failed');
+        this.fail(s, protocolError('INTERNAL', 'internal error'), true);
+      }
+    }
+  }
+
+  private dispatch(s: ClientSession, msg: ClientMessage): void {
+    const t = performance.now();
+    if (s.phase === 'awaitingHello') {
+      if (msg.type !== 'hello') throw protocolError('HELLO_REQUIRED', `send HELLO before ${msg.type.toUpperCase()}`);
+      this.hello(s, msg);
+      return;
+    }
+    switch (msg.type) {
+      case 'hello':
+        throw protocolError('DUPLICATE_HELLO', 'HELLO was already received');
+      case 'viewport':
+        if (!s.budget.charge(MESSAGE_COSTS.viewport, t)) return; // dropped quietly, per the abuse policy
+        this.viewport(s, msg, t);
+        return;
+      case 'cursor':
+        if (!s.budget.charge(MESSAGE_COSTS.cursor, t) || s.cursorBucket.take(1, t) !== 0) return; // dropped quietly
+        this.cursors.move(s, msg.x, msg.y, msg.hidden);
+        this.loop.request();
+        return;
+      case 'place':
+        if (!s.budget.charge(MESSAGE_COSTS.place + MESSAGE_COSTS.placePerPixel * msg.pixels.length, t)) {
+          this.refusePlace(s, msg, 'RATE_LIMITED', 1000 / this.deps.config.messageRate);
+          return;
+        }
+        this.place(s, msg);
+        return;
+      case 'resume':
+        if (!s.budget.charge(MESSAGE_COSTS.resume, t)) throw protocolError('RATE_LIMITED', 'too many RESUME messages');
+        this.resume(s, msg);
+        return;
+      case 'ping':
+        if (!s.budget.charge(MESSAGE_COSTS.cursor, t)) throw protocolError('RATE_LIMITED', 'too many PINGs');
+        s.transport.send(encodePong(msg.nonce, this.now()));
+        return;
+    }
+  }
+
+  private hello(s: ClientSession, msg: Hello): void {
+    if (msg.version !== PROTOCOL_VERSION) {
+      this.fail(s, protocolError('UNSUPPORTED_VERSION', `server speaks version ${PROTOCOL_VERSION}, not ${msg.version}`), true);
+      return;
+    }
+    if (s.helloTimer) clearTimeout(s.helloTimer);
+    s.helloTimer = null;
+    s.name = sanitizeName(msg.name, this.deps.config.maxNameBytes);
+    s.nameBytes = new TextEncoder().encode(s.name);
+    s.phase = 'ready';
+    const { store, palette, config } = this.deps;
+    s.transport.send(encodeWelcome({
+      version: PROTOCOL_VERSION, clientId: s.id, epoch: this.epoch, width: store.width, height: store.height,
+      chunkSize: 64, tickHz: config.tickHz, serverTime: this.now(), background: store.background,
+      limits: this.limits, palette: [...palette],
+    }));
+    s.transport.send(encodeOnline(this.sessions.size));
+  }
+
+  private resume(s: ClientSession, msg: Resume): void {
+    const versions = new Map<number, number>();
+    for (const c of msg.chunks) versions.set(chunkKey(c.cx, c.cy), c.version);
+    s.resumeVersions = versions;
+    // Chunks already subscribed but not yet sent can be satisfied now.
+    for (const key of s.needSnapshot) {
+      const v = versions.get(key);
+      if (v !== undefined && v === this.deps.store.version(keyCx(key), keyCy(key))) {
+        s.needSnapshot.delete(key);
+        s.held.set(key, v);
+      }
+    }
+  }
+
+  private viewport(s: ClientSession, msg: Viewport, t: number): void {
+    const rect: PixelRect = { x: msg.x, y: msg.y, w: msg.w, h: msg.h };
+    if (s.viewportBucket.take(1, t) !== 0) {
+      // Faster than the viewport rate: keep only the latest, apply it on a later tick.
+      this.validateViewport(rect);
+      s.pendingViewport = rect;
+      this.backlog.add(s);
+      return;
+    }
+    s.pendingViewport = null;
+    this.applyViewport(s, rect);
+  }
+
+  private validateViewport(rect: PixelRect): void {
+    const area = Math.min(rect.w, this.deps.store.width) * Math.min(rect.h, this.deps.store.height);
+    if (area > this.deps.config.maxViewportArea) throw protocolError('VIEWPORT_TOO_LARGE', `viewport area ${area} exceeds ${this.deps.config.maxViewportArea}`);
+  }
+
+  private applyViewport(s: ClientSession, rect: PixelRect): void {
+    let change: { entered: number[]; left: number[] };
+    try {
+      change = this.index.set(s, rect);
+    } catch (err) {
+      if (err instanceof ViewportError) throw protocolError(err.code, err.message);
+      throw err;
+    }
+    for (const key of change.left) {
+      s.held.delete(key);
+      s.needSnapshot.delete(key);
+    }
+    const resume = s.resumeVersions;
+    const store = this.deps.store;
+    for (const key of change.entered) {
+      const v = resume?.get(key);
+      if (v !== undefined && v === store.version(keyCx(key), keyCy(key))) s.held.set(key, v);
+      else s.needSnapshot.add(key);
+    }
+    s.resumeVersions = null;
+    if (s.needSnapshot.size > 0) this.backlog.add(s);
+    this.cursorResync.add(s);
+    this.loop.request();
+  }
+
+  private place(s: ClientSession, msg: Place): void {
+    const { store, config } = this.deps;
+    const n = msg.pixels.length;
+    if (n === 0 || n > config.maxPlaceBatch) {
+      this.refusePlace(s, msg, 'BATCH_TOO_LARGE', 0);
+      return;
+    }
+    // Validate the whole batch first: a batch with one bad pixel is refused whole, never half-applied.
+    for (const p of msg.pixels) {
+      const bad = store.check(p.x, p.y, p.color);
+      if (bad) {
+        this.refusePlace(s, msg, bad, 0);
+        return;
+      }
+    }
+    const wait = this.paint.take(s.ip, n, performance.now());
+    if (wait !== 0) {
+      this.refusePlace(s, msg, wait === NEVER ? 'BATCH_TOO_LARGE' : 'RATE_LIMITED', wait === NEVER ? 0 : wait);
+      return;
+    }
+    const time = this.now();
+    const records: PlacementRecord[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const p = msg.pixels[i]!;
+      records[i] = { x: p.x, y: p.y, color: p.color, time, clientId: s.id, name: s.name, ip: s.ip };
+    }
+    this.seam.submit(records, { clientId: s.id, seq: msg.seq, count: n });
+    this.loop.request();
+  }
+
+  private refusePlace(s: ClientSession, msg: Place, code: ErrorCodeName, retryAfterMs: number): void {
+    this.deps.metrics.pixelsRejected.inc({ reason: code }, msg.pixels.length);
+    s.enqueue(encodePlaceResult(msg.seq, ErrorCode[code], msg.pixels.length, retryAfterMs));
+    this.mark(s);
+    this.loop.request();
+  }
+
+  /** A bad message: answer with the error; close once violations pile up (or at once when `fatal`). */
+  private violation(s: ClientSession, err: ProtocolError, op: number): void {
+    this.deps.metrics.protocolErrors.inc({ code: err.code });
+    const fatal = err.code === 'UNSUPPORTED_VERSION';
+    s.violations.record(performance.now());
+    this.fail(s, err, fatal || s.violations.exceeded(performance.now()), op);
+  }
+
+  private fail(s: ClientSession, err: ProtocolError, close: boolean, op = 0): void {
+    s.transport.send(encodeError(err.wireCode, op, err.message));
+    if (close) {
+      this.deps.metrics.clientsDropped.inc({ reason: err.code });
+      s.transport.close(err.closeCode, err.code);
+      this.disconnect(s);
+    }
+  }
+
+  private mark(s: ClientSession): void {
+    if (s.markedTick !== this.tickNo) {
+      s.markedTick = this.tickNo;
+      this.marked.push(s);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // The tick
+
+  /** One tick. Returns true if it did any work (the loop uses that to detect an idle server). */
+  tick(t: number): boolean {
+    if (this.stopped) return false;
+    const started = performance.now();
+    const { store, storage, metrics, config } = this.deps;
+    let worked = false;
+
+    // 1. Placements, in seam order: commit durably first, then apply, then answer.
+    const batch = this.seam.take();
+    if (batch.records.length > 0) {
+      worked = true;
+      let status: number = ErrorCode.OK;
+      try {
+        storage.commit(batch.records);
+        for (const r of batch.records) store.set(r.x, r.y, r.color);
+        metrics.pixelsAccepted.inc(batch.records.length);
+      } catch (err) {
+        status = ErrorCode.INTERNAL;
+        metrics.pixelsRejected.inc({ reason: 'INTERNAL' }, batch.records.length);
+        this.deps.log.error({ err }, 'commit failed; batch refused');
+      }
+      for (const ack of batch.acks) {
+        const s = this.sessions.get(ack.clientId);
+        if (!s) continue;
+        s.enqueue(encodePlaceResult(ack.seq, status, ack.count, 0));
+        this.mark(s);
+      }
+    }
+
+    // 2. Catch-up work left from earlier ticks: deferred viewports, stale clients, snapshot backlog.
+    for (const s of this.backlog) {
+      if (s.pendingViewport && s.viewportBucket.take(1, t) === 0) {
+        const rect = s.pendingViewport;
+        s.pendingViewport = null;
+        try {
+          this.applyViewport(s, rect);
+        } catch (err) {
+          if (err instanceof ProtocolError) this.violation(s, err, 0x02);
+          else throw err;
+        }
+      }
+      this.mark(s);
+    }
+
+    // 3. Deltas: each encoded once by the store, referenced by every subscriber that is up to date.
+    const drained = store.drain();
+    if (drained.length > 0) worked = true;
+    for (const d of drained) {
+      const subs = this.index.subscribersOf(d.cx, d.cy);
+      for (const s of subs) {
+        this.mark(s);
+        if (s.stale || s.needSnapshot.has(d.key)) {
+          s.needSnapshot.add(d.key);
+          continue;
+        }
+        if (s.held.get(d.key) === d.version - 1) {
+          s.enqueue(d.bytes);
+          s.held.set(d.key, d.version);
+        } else {
+          s.needSnapshot.add(d.key); // the client missed a version: the current state will replace it
+        }
+      }
+    }
+
+    // 4. Backpressure decisions before cursors, so stale clients are skipped there.
+    for (const s of this.marked) this.updateBackpressure(s, t);
+
+    // 5. Cursors: moved ones to the viewers that see them, and full resyncs after viewport moves.
+    if (this.cursors.hasWork || this.cursorResync.size > 0) {
+      const out = this.cursors.flush(this.viewerLookup, this.cursorResync);
+      this.cursorResync.clear();
+      for (const [s, bytes] of out) {
+        if (s.phase !== 'ready') continue;
+        s.enqueue(bytes);
+        this.mark(s);
+      }
+      worked = true;
+    }
+
+    // 6. The online count, at most once per interval and only when it changed.
+    const wall = this.now();
+    const online = this.sessions.size;
+    if (online !== this.lastOnlineSent && wall - this.lastOnlineAt >= config.onlineIntervalMs) {
+      this.lastOnlineSent = online;
+      this.lastOnlineAt = wall;
+      const msg = encodeOnline(online);
+      for (const s of this.sessions.values()) {
+        if (s.phase !== 'ready') continue;
+        s.enqueue(msg);
+        this.mark(s);
+      }
+    }
+
+    // 7. One write per client: snapshots within its budget, then everything queued for it.
+    const marked = this.marked;
+    this.marked = [];
+    this.tickNo++;
+    let bytesSent = 0;
+    for (const s of marked) {
+      if (s.phase === 'closed') continue;
+      if (!s.stale) this.addSnapshots(s);
+      const bytes = s.takeOut();
+      if (bytes) {
+        s.transport.send(bytes);
+        bytesSent += bytes.length;
+      }
+      if (s.stale || s.needSnapshot.size > 0 || s.pendingViewport) this.backlog.add(s);
+      else this.backlog.delete(s);
+    }
+    if (bytesSent > 0) metrics.bytesSent.inc(bytesSent);
+    if (worked || marked.length > 0) metrics.tickDuration.observe((performance.now() - started) / 1000);
+    return worked || marked.length > 0 || this.backlog.size > 0;
+  }
+
+  private readonly viewerLookup = {
+    subscribersAt: (x: number, y: number) => this.index.subscribersAt(x, y),
+    rectOf: (s: ClientSession) => this.index.rectOf(s),
+    seesPixel: (s: ClientSession, x: number, y: number) => this.index.seesPixel(s, x, y),
+  };
+
+  /**
+   * The backpressure policy (docs/architecture.md): above the high-water mark a client gets no deltas and
+   * its changed chunks are remembered (one entry per chunk, never a queue); once under the low-water mark it
+   * gets the current state of what it still sees; past the hard limit, or stale for too long, it is closed.
+   */
+  private updateBackpressure(s: ClientSession, t: number): void {
+    if (s.phase !== 'ready') return;
+    const { config, metrics } = this.deps;
+    const buffered = s.transport.bufferedAmount;
+    if (buffered > config.hardLimitBytes || (s.stale && t - s.staleSince > config.stallTimeoutMs)) {
+      metrics.clientsDropped.inc({ reason: 'TOO_SLOW' });
+      s.transport.terminate();
+      this.disconnect(s);
+      return;
+    }
+    if (s.stale) {
+      if (buffered > config.lowWaterBytes) return;
+      s.stale = false;
+      this.cursorResync.add(s);
+      return;
+    }
+    if (buffered > config.highWaterBytes) {
+      s.stale = true;
+      s.staleSince = t;
+      metrics.clientsStale.inc();
+      // Deltas already queued this tick are dropped: their chunks will be re-sent whole.
+      const keep: Uint8Array[] = [];
+      let keepBytes = 0;
+      for (const m of s.out) {
+        if (m[0] === 0x83) {
+          const key = chunkKey(m[3]! | (m[4]! << 8), m[5]! | (m[6]! << 8));
+          s.needSnapshot.add(key);
+        } else {
+          keep.push(m);
+          keepBytes += m.length;
+        }
+      }
+      s.out = keep;
+      s.outBytes = keepBytes;
+    }
+  }
+
+  /** Send snapshots from the client's set while it has room under the high-water mark. */
+  private addSnapshots(s: ClientSession): void {
+    if (s.needSnapshot.size === 0) return;
+    const { store, config } = this.deps;
+    let room = config.highWaterBytes - s.transport.bufferedAmount - s.outBytes;
+    for (const key of s.needSnapshot) {
+      if (room <= 0) break;
+      const cx = keyCx(key);
+      const cy = keyCy(key);
+      const snap = store.snapshot(cx, cy);
+      s.enqueue(snap);
+      s.held.set(key, store.version(cx, cy));
+      s.needSnapshot.delete(key);
+      room -= snap.length;
+    }
+  }
+}
+
+export { CloseCode };

@@ -1,0 +1,96 @@
+/**
+ * Everything the server holds for one connected client. Every collection here is bounded by what the
+ * client can see (chunks in its viewport, cursors in its viewport) or by a fixed limit, so a client can
+ * never make the server hold an unbounded amount for it: that is the backpressure ceiling.
+ */
+import type { Transport } from './transport.js';
+import type { PixelRect } from '../subscriptions/viewport-index.js';
+import { MessageBudget, ViolationCounter, TokenBucket } from '../limits/index.js';
+
+/**
+ * awaitingHello: upgraded, may only send HELLO.
+ * ready: welcomed; may subscribe, place, move its cursor.
+ * closed: gone; kept only by references that are about to drop it.
+ */
+export type SessionPhase = 'awaitingHello' | 'ready' | 'closed';
+
+export interface SessionLimits {
+  messageRate: number;
+  messageBurst: number;
+  cursorHz: number;
+  viewportHz: number;
+  maxViolations: number;
+  violationWindowMs: number;
+}
+
+export class ClientSession {
+  phase: SessionPhase = 'awaitingHello';
+  name = '';
+  /** The name's UTF-8 bytes, encoded once for cursor records. */
+  nameBytes: Uint8Array = new Uint8Array(0);
+
+  /** Chunk key → version the client holds (or will hold once the bytes already written arrive). */
+  readonly held = new Map<number, number>();
+  /** Visible chunks whose current state must be sent as a snapshot (coalesced: one entry per chunk). */
+  readonly needSnapshot = new Set<number>();
+  /** Versions from RESUME, consulted when the next viewport subscribes chunks; dropped after it. */
+  resumeVersions: Map<number, number> | null = null;
+
+  /** Messages for this tick's single write. Already-encoded shared bytes (deltas) are referenced, not copied. */
+  out: Uint8Array[] = [];
+  outBytes = 0;
+  /** Tick in which this session was last queued for a flush (avoids a Set per tick). */
+  markedTick = -1;
+
+  /** Above the high-water mark: gets no deltas or cursors until it drains. */
+  stale = false;
+  staleSince = 0;
+  /** The cursors this client shows must be recomputed from scratch (after a viewport move or catching up). */
+  cursorsResync = false;
+  /** Ids of the other cursors this client currently shows. */
+  readonly visibleCursors = new Set<number>();
+
+  /** A viewport that arrived faster than the viewport rate: applied on a later tick (latest wins). */
+  pendingViewport: PixelRect | null = null;
+
+  readonly budget: MessageBudget;
+  readonly cursorBucket: TokenBucket;
+  readonly viewportBucket: TokenBucket;
+  readonly violations: ViolationCounter;
+  helloTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    readonly id: number,
+    readonly ip: string,
+    readonly transport: Transport,
+    limits: SessionLimits,
+    nowMs: number,
+  ) {
+    this.budget = new MessageBudget({ rate: limits.messageRate, burst: limits.messageBurst }, nowMs);
+    this.cursorBucket = new TokenBucket({ rate: limits.cursorHz, burst: Math.max(1, Math.ceil(limits.cursorHz)) }, nowMs);
+    this.viewportBucket = new TokenBucket({ rate: limits.viewportHz, burst: Math.max(1, Math.ceil(limits.viewportHz)) }, nowMs);
+    this.violations = new ViolationCounter({ windowMs: limits.violationWindowMs, max: limits.maxViolations });
+  }
+
+  enqueue(bytes: Uint8Array): void {
+    this.out.push(bytes);
+    this.outBytes += bytes.length;
+  }
+
+  /** Join this tick's messages into one write (no copy when there is only one). */
+  takeOut(): Uint8Array | null {
+    const parts = this.out;
+    if (parts.length === 0) return null;
+    const total = this.outBytes;
+    this.out = [];
+    this.outBytes = 0;
+    if (parts.length === 1) return parts[0]!;
+    const buf = new Uint8Array(total);
+    let o = 0;
+    for (const p of parts) {
+      buf.set(p, o);
+      o += p.length;
+    }
+    return buf;
+  }
+}

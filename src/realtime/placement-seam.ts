@@ -1,0 +1,48 @@
+/**
+ * The one ordered seam every accepted placement flows through: validated and rate-limited placements are
+ * submitted here, and each tick takes everything submitted since the previous one, in order, to commit,
+ * apply and broadcast. A single process uses the in-memory queue below; several nodes sharing one canvas
+ * can put a Redis Stream here (submit = XADD, take = XREAD from the last id) without touching the tick.
+ */
+import type { PlacementRecord } from '../storage/canvas-storage.js';
+
+/** Who to answer once a submitted batch is committed. Only the node that accepted it holds an ack. */
+export interface PlaceAck {
+  clientId: number;
+  seq: number;
+  count: number;
+}
+
+export interface PlacementBatch {
+  records: PlacementRecord[];
+  acks: PlaceAck[];
+}
+
+export interface PlacementSeam {
+  submit(records: readonly PlacementRecord[], ack: PlaceAck): void;
+  /** Everything submitted since the last take, in submission order; empties the seam. */
+  take(): PlacementBatch;
+  readonly pending: number;
+}
+
+/** Single-process seam: two arrays swapped on every take, so the hot path allocates nothing per placement. */
+export class LocalPlacementSeam implements PlacementSeam {
+  private records: PlacementRecord[] = [];
+  private acks: PlaceAck[] = [];
+
+  submit(records: readonly PlacementRecord[], ack: PlaceAck): void {
+    for (const r of records) this.records.push(r);
+    this.acks.push(ack);
+  }
+
+  take(): PlacementBatch {
+    const batch = { records: this.records, acks: this.acks };
+    this.records = [];
+    this.acks = [];
+    return batch;
+  }
+
+  get pending(): number {
+    return this.records.length;
+  }
+}

@@ -1,0 +1,14 @@
+/**
+ * The seam between the room and the network. The room only ever talks to this interface; the ws adapter
+ * (src/net/ws-server.ts) is one implementation, and tests can provide one whose buffer they control.
+ */
+export interface Transport {
+  /** Queue one WebSocket message. Never throws for a closed socket (the close event cleans up). */
+  send(bytes: Uint8Array): void;
+  /** Close with a WebSocket close code and a short reason. */
+  close(code: number, reason: string): void;
+  /** Drop the connection without a closing handshake (dead peers, hard limits). */
+  terminate(): void;
+  /** Bytes queued for this peer and not yet handed to the kernel. */
+  readonly bufferedAmount: number;
+}
