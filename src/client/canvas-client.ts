@@ -412,7 +412,7 @@ export class CanvasClient {
     this.openSocket(socket);
   }
 
-  /** Full-range exponential backoff with "equal jitter": half fixed, half random, so a crowd of clients spreads out. */
+  /** Exponential backoff with "equal jitter" (half fixed, half random), so a crowd of reconnecting clients spreads out. */
   private backoffMs(): number {
     const { minBackoffMs, maxBackoffMs } = this.opts;
     const base = Math.min(maxBackoffMs, minBackoffMs * 2 ** Math.min(this.attempt, 30));
