@@ -3,7 +3,7 @@
  * Everything here is a small pure function: no allocation, no state.
  */
 
-/** Side of a square chunk in pixels. Fixed: the wire format packs in-chunk offsets into 12 bits. */
+/** Side of a square chunk in pixels. Fixed: in-chunk offsets (ly * 64 + lx) stay below 4096. */
 export const CHUNK_SIZE = 64;
 export const CHUNK_SHIFT = 6;
 export const CHUNK_AREA = CHUNK_SIZE * CHUNK_SIZE;

@@ -203,7 +203,8 @@ export type Message = ClientMessage | ServerMessage;
 // Encoding
 
 const utf8Encoder = new TextEncoder();
-const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a leading U+FEFF is part of the text, not a marker to strip.
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Longest text in ERROR messages, in bytes (the rest is cut at a character boundary). */
 const MAX_ERROR_TEXT_BYTES = 200;

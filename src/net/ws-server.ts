@@ -14,13 +14,20 @@ import type { ServerMetrics } from '../metrics.js';
 import { ConnectionCounter } from '../limits/index.js';
 import { CloseCode } from './protocol.js';
 
+/** How long a peer gets to finish the closing handshake we started before its socket is destroyed. */
+const CLOSE_GRACE_MS = 2000;
+
 class WsTransport implements Transport {
   constructor(private readonly ws: WebSocket) {}
   send(bytes: Uint8Array): void {
     if (this.ws.readyState === WebSocket.OPEN) this.ws.send(bytes, { binary: true });
   }
   close(code: number, reason: string): void {
+    if (this.ws.readyState === WebSocket.CLOSED) return;
     this.ws.close(code, reason);
+    // A stalled peer never reads our close frame; don't keep its buffers for ws's 30 s default.
+    const ws = this.ws;
+    setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
   }
   terminate(): void {
     this.ws.terminate();

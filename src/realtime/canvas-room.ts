@@ -476,7 +476,7 @@ export class CanvasRoom {
     const buffered = s.transport.bufferedAmount;
     if (buffered > config.hardLimitBytes || (s.stale && t - s.staleSince > config.stallTimeoutMs)) {
       metrics.clientsDropped.inc({ reason: 'TOO_SLOW' });
-      s.transport.terminate();
+      s.transport.close(CloseCode.TOO_SLOW, 'TOO_SLOW');
       this.disconnect(s);
       return;
     }

@@ -130,7 +130,6 @@ const f64 = fc.double({ noNaN: true, noDefaultInfinity: true });
 
 /**
  * UTF-8 text of at most maxBytes bytes: short strings of any code point, plus near-limit ones.
- * A leading U+FEFF is removed: the decoder's TextDecoder strips it (known bug, pinned by `it.fails` below).
  */
 const text = (maxBytes: number): fc.Arbitrary<string> =>
   fc
@@ -140,7 +139,7 @@ const text = (maxBytes: number): fc.Arbitrary<string> =>
       fc.string({ unit: 'binary', minLength: Math.floor(maxBytes / 4), maxLength: maxBytes, size: 'max' }),
       fc.string({ unit: 'binary-ascii', minLength: maxBytes - 3, maxLength: maxBytes + 3 }),
     )
-    .map((s) => fitUtf8(s.replace(/^\uFEFF+/, ''), maxBytes));
+    .map((s) => fitUtf8(s, maxBytes));
 
 const pixel = fc.record({ x: u16, y: u16, color: u8 });
 
@@ -330,7 +329,6 @@ describe('encoders', () => {
   it('cut over-long text at a character boundary: HELLO name ≤ 255 bytes, ERROR text ≤ 200, a prefix of the original', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary', minLength: 40, maxLength: 400, size: 'max' }), (s) => {
-        s = s.replace(/^\uFEFF+/, '');
         const hello = decodeClientMessage(encodeHello(1, s));
         if (hello.type !== 'hello') throw new Error('not a hello');
         expect(hello.name).toBe(fitUtf8(s, 255));
@@ -361,10 +359,8 @@ describe('encoders', () => {
     expect(() => encodeCursors(new Array<CursorEntry>(249).fill(longName), [])).toThrow(RangeError);
   });
 
-  // Known bug: protocol.ts builds its TextDecoder without `ignoreBOM: true`, so a leading U+FEFF in any
-  // decoded text (HELLO name, CURSORS names, ERROR text) is silently dropped. When fixed, this turns red:
-  // make it a plain `it` and drop the U+FEFF workaround in `text()` above.
-  it.fails('keeps a leading U+FEFF in a name (currently stripped by the decoder)', () => {
+  // Regression: the decoder once stripped a leading U+FEFF from every decoded text.
+  it('keeps a leading U+FEFF in a name', () => {
     expect(decodeClientMessage(encodeHello(1, '\uFEFFbob'))).toEqual({ type: 'hello', version: 1, name: '\uFEFFbob' });
   });
 });

@@ -1,0 +1,280 @@
+/**
+ * Hostile input against a live server: floods, garbage frames, caps, slow handshakes, foreign Origins.
+ * The server must keep serving everyone else, lose nothing, and name every violation.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { connect } from 'node:net';
+import type { IncomingMessage } from 'node:http';
+import { WebSocket } from 'ws';
+import {
+  ErrorCode, Op, PROTOCOL_VERSION, encodeCursor, encodeHello, encodePlace, encodeResume, encodeViewport,
+  type ErrorMessage, type PlaceResult, type ServerMessage,
+} from '../../src/net/protocol.js';
+import { clientAddress } from '../../src/net/ws-server.js';
+import type { RunningServer } from '../../src/server.js';
+import { RawPeer, sleep, startTestServer, until } from '../helpers/server.js';
+
+const isResult = (m: ServerMessage): m is PlaceResult => m.type === 'placeResult';
+const isError = (m: ServerMessage): m is ErrorMessage => m.type === 'error';
+
+let servers: RunningServer[] = [];
+let peers: RawPeer[] = [];
+afterEach(async () => {
+  for (const p of peers) p.ws.terminate();
+  peers = [];
+  for (const s of servers) await s.close();
+  servers = [];
+});
+
+async function server(overrides: Parameters<typeof startTestServer>[0] = {}): Promise<RunningServer> {
+  const s = await startTestServer(overrides);
+  servers.push(s);
+  return s;
+}
+
+async function hello(s: RunningServer, opts: { localAddress?: string; origin?: string } = {}): Promise<RawPeer> {
+  const p = new RawPeer(s.wsUrl, opts);
+  peers.push(p);
+  await p.opened;
+  p.send(encodeHello(PROTOCOL_VERSION, ''));
+  await p.waitFor((m) => m.type === 'welcome');
+  return p;
+}
+
+/** Try a handshake; resolve with the HTTP status of a refusal, or 101 when it opened. */
+function handshakeStatus(url: string, opts: { localAddress?: string; origin?: string } = {}): Promise<number> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false, ...opts });
+    ws.on('open', () => { resolve(101); ws.terminate(); });
+    ws.on('unexpected-response', (_req, res: IncomingMessage) => { resolve(res.statusCode ?? 0); ws.terminate(); });
+    ws.on('error', () => resolve(-1));
+  });
+}
+
+describe('paint flood', () => {
+  it('one address flooding 10,000 places/s gets exactly its bucket; another address is not slowed', async () => {
+    const rate = 200;
+    const burst = 100;
+    const s = await server({ paintRate: rate, paintBurst: burst, messageRate: 5000, messageBurst: 5000, maxConnectionsPerIp: 20 });
+    const flooders = await Promise.all(Array.from({ length: 10 }, () => hello(s, { localAddress: '127.0.0.2' })));
+    const honest = await hello(s, { localAddress: '127.0.0.3' });
+    honest.send(encodeViewport(0, 0, 64, 64));
+
+    const seconds = 3;
+    const started = performance.now();
+    let seq = 0;
+    let honestSent = 0;
+    const honestLatency: number[] = [];
+    const timer = setInterval(() => {
+      // 10 connections × 10 messages per 10 ms = 10,000 places per second from 127.0.0.2.
+      for (const f of flooders) for (let k = 0; k < 10; k++) f.send(encodePlace(++seq, [{ x: 100 + (seq % 800), y: 500, color: 1 }]));
+    }, 10);
+    const honestTimer = setInterval(() => {
+      honestSent++;
+      const x = honestSent % 64;
+      const t0 = performance.now();
+      const mark = honest.messages.length;
+      honest.send(encodePlace(honestSent, [{ x, y: 3, color: 2 + (honestSent % 5) }]));
+      honest.waitFor((m) => isResult(m) && m.seq === honestSent, 3000, mark).then(() => honestLatency.push(performance.now() - t0), () => {});
+    }, 200);
+    await sleep(seconds * 1000);
+    clearInterval(timer);
+    clearInterval(honestTimer);
+    const elapsed = (performance.now() - started) / 1000;
+    await sleep(300);
+
+    let accepted = 0;
+    let limited = 0;
+    let sent = 0;
+    for (const f of flooders) for (const m of f.messages) if (isResult(m)) {
+      sent++;
+      if (m.status === ErrorCode.OK) accepted++;
+      else if (m.status === ErrorCode.RATE_LIMITED) {
+        limited++;
+        expect(m.retryAfterMs).toBeGreaterThan(0);
+      }
+    }
+    expect(sent).toBeGreaterThan(20_000); // the flood really happened and every place was answered
+    const bound = burst + rate * elapsed;
+    expect(accepted).toBeLessThanOrEqual(Math.ceil(bound));
+    expect(accepted).toBeGreaterThanOrEqual(Math.floor(bound * 0.9)); // and the bucket does not refuse what it owes
+    expect(limited).toBe(sent - accepted);
+
+    const honestResults = honest.messages.filter(isResult);
+    expect(honestResults.length).toBe(honestSent);
+    expect(honestResults.every((m) => m.status === ErrorCode.OK)).toBe(true);
+    honestLatency.sort((a, b) => a - b);
+    expect(honestLatency[Math.floor(honestLatency.length / 2)]).toBeLessThan(100);
+  }, 30_000);
+});
+
+/** Tiny deterministic PRNG so a failing run can be replayed. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('garbage frames', () => {
+  it('100,000 hostile frames: the server stays up, others keep receiving deltas, the canvas holds exactly the valid placements', async () => {
+    const seed = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
+    const random = rng(seed);
+    const int = (n: number) => Math.floor(random() * n);
+    const size = 256;
+    const s = await server({
+      width: size, height: size, paintRate: 1e6, paintBurst: 1e6, messageRate: 1e7, messageBurst: 1e7,
+      maxViolations: 1e6, maxConnectionsPerIp: 100,
+    });
+    const watcher = await hello(s);
+    watcher.send(encodeViewport(0, 0, size, size));
+    const painter = await hello(s);
+
+    const conns = 20;
+    const framesPerConn = 5000;
+    const expected = new Uint8Array(size * size); // background 0
+    const fuzzers = await Promise.all(Array.from({ length: conns }, () => hello(s, { localAddress: `127.0.0.${10 + int(20)}` })));
+    try {
+      let sentFrames = 0;
+      for (let round = 0; round < framesPerConn; round += 250) {
+        for (const [ci, f] of fuzzers.entries()) {
+          for (let k = 0; k < 250; k++) {
+            const kind = int(10);
+            let frame: Uint8Array | string;
+            if (kind === 0) frame = Uint8Array.from({ length: int(40) }, () => int(256)); // noise
+            else if (kind === 1) { const v = encodePlace(1, [{ x: 1, y: 1, color: 1 }]); frame = v.subarray(0, int(v.length)); } // truncated
+            else if (kind === 2) { const v = encodePlace(1, [{ x: 1, y: 1, color: 1 }]); v[7] = 0xff; v[8] = 0xff; frame = v; } // absurd count
+            else if (kind === 3) frame = encodePlace(2, [{ x: size + int(60000), y: int(size), color: 1 }]); // out of bounds
+            else if (kind === 4) frame = encodePlace(3, [{ x: int(size), y: int(size), color: 32 + int(200) }]); // bad colour
+            else if (kind === 5) frame = encodeViewport(-int(1e9), -int(1e9), 0xffffffff, int(2 ** 32)); // absurd viewport
+            else if (kind === 6) frame = int(2) ? 'text frame' : new Uint8Array(0);
+            else if (kind === 7) { const v = encodeResume([{ cx: 1, cy: 1, version: 1 }]); v[0] = 0x40 + int(0x40); frame = v; } // unknown op
+            else if (kind === 8) frame = encodeCursor(int(70000) & 0xffff, int(70000) & 0xffff);
+            else {
+              // A valid placement inside this connection's own column band: order within a connection is kept.
+              const x = ci * 12 + int(12);
+              const y = int(size);
+              const color = int(32);
+              expected[y * size + x] = color;
+              frame = encodePlace(4, [{ x, y, color }]);
+            }
+            f.ws.send(frame);
+            sentFrames++;
+          }
+        }
+        // Meanwhile an honest painter's pixels keep reaching the watcher.
+        const px = 250;
+        const py = round % size;
+        const mark = watcher.messages.length;
+        painter.send(encodePlace(round, [{ x: px, y: py, color: 7 }]));
+        expected[py * size + px] = 7;
+        await watcher.waitFor((m) => m.type === 'delta' && m.cx === 3 && m.cy === py >> 6, 5000, mark);
+      }
+      expect(sentFrames).toBe(conns * framesPerConn);
+      for (const f of fuzzers) await until(() => f.messages.filter(isResult).length + f.messages.filter(isError).length > 0, 3000);
+      await sleep(300);
+      expect(s.room.connections).toBe(conns + 2); // nobody was dropped: violations were answered, not fatal here
+      for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) {
+        if (s.store.get(x, y) !== expected[y * size + x]) throw new Error(`seed ${seed}: pixel (${x},${y}) is ${s.store.get(x, y)}, expected ${expected[y * size + x]}`);
+      }
+      const codes = new Set(fuzzers.flatMap((f) => f.messages.filter(isError).map((m) => m.code)));
+      for (const c of ['MALFORMED', 'UNKNOWN_OPCODE', 'TEXT_FRAME'] as const) expect(codes).toContain(ErrorCode[c]);
+    } catch (err) {
+      console.error(`garbage-frame fuzz failed: FUZZ_SEED=${seed} reproduces it`);
+      throw err;
+    }
+  }, 120_000);
+
+  it('repeated violations close the socket with the fitting close code', async () => {
+    const s = await server({ maxViolations: 2 });
+    const cases: [string, (p: RawPeer) => void, number][] = [
+      ['malformed', (p) => p.send(Uint8Array.of(Op.PLACE, 0xff)), 1002],
+      ['unknown opcode', (p) => p.send(Uint8Array.of(0x7f, 0, 0)), 1003],
+      ['text frames', (p) => p.ws.send('hello?'), 1003],
+      ['out of bounds viewport', (p) => p.send(encodeViewport(0, 0, 1024, 1024 * 64)), 1008],
+    ];
+    for (const [what, bad, code] of cases) {
+      const p = await hello(s);
+      for (let i = 0; i < 3; i++) bad(p);
+      expect(await p.closed, what).toBe(code);
+      expect(p.messages.filter(isError).length, what).toBeGreaterThanOrEqual(1);
+    }
+    // Invalid UTF-8 in the name: 1007 on repetition (before HELLO succeeds every attempt is a violation).
+    const u = new RawPeer(s.wsUrl);
+    peers.push(u);
+    await u.opened;
+    for (let i = 0; i < 3; i++) u.send(Uint8Array.of(Op.HELLO, 5, 0, 1, 0, 2, 0xc3, 0x28));
+    expect(await u.closed).toBe(1007);
+    expect(u.messages.find(isError)?.code).toBe(ErrorCode.BAD_UTF8);
+  });
+
+  it('an unsupported protocol version is refused at once; messages before HELLO are refused', async () => {
+    const s = await server();
+    const a = new RawPeer(s.wsUrl);
+    peers.push(a);
+    await a.opened;
+    a.send(encodePlace(1, [{ x: 1, y: 1, color: 1 }]));
+    expect((await a.waitFor(isError)).code).toBe(ErrorCode.HELLO_REQUIRED);
+    a.send(encodeHello(PROTOCOL_VERSION + 1, 'x'));
+    expect(await a.closed).toBe(1002);
+    expect(a.messages.filter(isError).map((m) => m.code)).toContain(ErrorCode.UNSUPPORTED_VERSION);
+  });
+
+  it('refuses an oversized message with 1009 and a batch over the cap as a whole', async () => {
+    const s = await server({ maxPlaceBatch: 4 });
+    const p = await hello(s);
+    p.send(encodePlace(9, [0, 1, 2, 3, 4].map((x) => ({ x, y: 0, color: 1 }))));
+    const r = await p.waitFor(isResult);
+    expect(r).toMatchObject({ seq: 9, status: ErrorCode.BATCH_TOO_LARGE, count: 5 });
+    p.send(encodePlace(10, [{ x: 1, y: 0, color: 1 }, { x: 5000, y: 0, color: 1 }]));
+    expect(await p.waitFor((m): m is PlaceResult => isResult(m) && m.seq === 10)).toMatchObject({ status: ErrorCode.OUT_OF_BOUNDS });
+    await sleep(50);
+    expect(s.store.get(1, 0)).toBe(0); // never half-applied
+    p.send(new Uint8Array(s.room['deps'].config.maxMessageBytes + 1));
+    expect(await p.closed).toBe(1009);
+  });
+});
+
+describe('caps and handshakes', () => {
+  it('caps connections per address (429) and in total (503)', async () => {
+    const s = await server({ maxConnectionsPerIp: 3, maxConnections: 5 });
+    for (let i = 0; i < 3; i++) await hello(s, { localAddress: '127.0.0.5' });
+    expect(await handshakeStatus(s.wsUrl, { localAddress: '127.0.0.5' })).toBe(429);
+    await hello(s, { localAddress: '127.0.0.6' });
+    await hello(s, { localAddress: '127.0.0.7' });
+    expect(await handshakeStatus(s.wsUrl, { localAddress: '127.0.0.8' })).toBe(503);
+    peers.pop()!.ws.terminate();
+    await until(() => s.room.connections === 4);
+    await sleep(20);
+    expect(await handshakeStatus(s.wsUrl, { localAddress: '127.0.0.8' })).toBe(101); // a freed slot is reusable
+  });
+
+  it('checks the Origin when a list is configured', async () => {
+    const s = await server({ allowedOrigins: ['https://canvas.example'] });
+    expect(await handshakeStatus(s.wsUrl, { origin: 'https://evil.example' })).toBe(403);
+    expect(await handshakeStatus(s.wsUrl, { origin: 'https://canvas.example' })).toBe(101);
+  });
+
+  it('closes a connection that never finishes its headers, and one that never says HELLO', async () => {
+    const s = await server({ headersTimeoutMs: 300, helloTimeoutMs: 300 });
+    const sock = connect(s.port, '127.0.0.1');
+    sock.write('GET /ws HTTP/1.1\r\nHost: x\r\n'); // and then nothing
+    const t0 = Date.now();
+    await new Promise<void>((resolve) => sock.on('close', () => resolve()));
+    expect(Date.now() - t0).toBeLessThan(3000);
+    const silent = new RawPeer(s.wsUrl);
+    peers.push(silent);
+    await silent.opened;
+    expect(await silent.closed).toBe(1002);
+    expect(s.room.connections).toBe(0);
+  });
+
+  it('takes the address from X-Forwarded-For only with --trust-proxy, and then only its last hop', () => {
+    const req = { headers: { 'x-forwarded-for': '6.6.6.6, 10.0.0.1' }, socket: { remoteAddress: '::ffff:127.0.0.9' } } as unknown as IncomingMessage;
+    expect(clientAddress(req, false)).toBe('127.0.0.9');
+    expect(clientAddress(req, true)).toBe('10.0.0.1');
+  });
+});

@@ -1,0 +1,200 @@
+/**
+ * The realtime server over real loopback sockets: fan-out by viewport, backpressure, heartbeats, cleanup.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  ErrorCode, PROTOCOL_VERSION, encodeCursor, encodeHello, encodePlace, encodeViewport,
+  type Delta, type PlaceResult, type ServerMessage, type Welcome,
+} from '../../src/net/protocol.js';
+import type { RunningServer } from '../../src/server.js';
+import { RawPeer, sleep, startTestServer, until } from '../helpers/server.js';
+
+const isWelcome = (m: ServerMessage): m is Welcome => m.type === 'welcome';
+const isResult = (m: ServerMessage): m is PlaceResult => m.type === 'placeResult';
+
+let servers: RunningServer[] = [];
+let peers: RawPeer[] = [];
+afterEach(async () => {
+  for (const p of peers) p.ws.terminate();
+  peers = [];
+  for (const s of servers) await s.close();
+  servers = [];
+});
+
+async function server(overrides: Parameters<typeof startTestServer>[0] = {}): Promise<RunningServer> {
+  const s = await startTestServer(overrides);
+  servers.push(s);
+  return s;
+}
+
+/** A peer that has said hello and subscribed to a viewport, with its initial snapshots received. */
+async function viewer(s: RunningServer, rect: [number, number, number, number], opts: { name?: string; localAddress?: string } = {}): Promise<RawPeer> {
+  const p = new RawPeer(s.wsUrl, opts);
+  peers.push(p);
+  await p.opened;
+  p.send(encodeHello(PROTOCOL_VERSION, opts.name ?? ''));
+  await p.waitFor(isWelcome);
+  p.send(encodeViewport(...rect));
+  const chunks = (Math.ceil((rect[0] + rect[2]) / 64) - Math.floor(rect[0] / 64)) * (Math.ceil((rect[1] + rect[3]) / 64) - Math.floor(rect[1] / 64));
+  await until(() => p.messages.filter((m) => m.type === 'snapshot').length >= chunks, 3000, `${chunks} snapshots`);
+  return p;
+}
+
+function deltaHas(m: ServerMessage, cx: number, cy: number, offset: number, color: number): boolean {
+  if (m.type !== 'delta' || m.cx !== cx || m.cy !== cy) return false;
+  for (let i = 0; i < m.offsets.length; i++) if (m.offsets[i] === offset && m.colors[i] === color) return true;
+  return false;
+}
+
+describe('fan-out by viewport', () => {
+  it('two clients with overlapping viewports see each other; a third far away gets zero bytes about it', async () => {
+    const s = await server();
+    const a = await viewer(s, [0, 0, 256, 256]);
+    const b = await viewer(s, [128, 128, 256, 256]);
+    const c = await viewer(s, [512, 512, 128, 128]);
+    const cBytesBefore = c.bytes;
+    const cMessagesBefore = c.messages.length;
+
+    a.send(encodePlace(7, [{ x: 200, y: 200, color: 5 }]));
+    const off = (200 % 64) * 64 + (200 % 64);
+    await b.waitFor((m) => deltaHas(m, 3, 3, off, 5));
+    await a.waitFor((m) => deltaHas(m, 3, 3, off, 5)); // the placer sees its own pixel through the normal delta
+    const r = await a.waitFor(isResult);
+    expect(r).toMatchObject({ seq: 7, status: ErrorCode.OK, count: 1 });
+
+    b.send(encodePlace(1, [{ x: 130, y: 140, color: 9 }]));
+    await a.waitFor((m) => deltaHas(m, 2, 2, (140 % 64) * 64 + (130 % 64), 9));
+
+    await sleep(100); // several ticks
+    const later = c.messages.slice(cMessagesBefore);
+    expect(later.filter((m) => m.type === 'delta' || m.type === 'snapshot')).toEqual([]);
+    // Only ONLINE counts (4 bytes of body) may have reached C: nothing about chunks it does not see.
+    expect(later.every((m) => m.type === 'online')).toBe(true);
+    expect(c.bytes - cBytesBefore).toBeLessThanOrEqual(later.length * 7);
+  });
+
+  it('a delta is encoded once and shared: every subscriber receives identical bytes', async () => {
+    const s = await server();
+    const vs = await Promise.all([0, 1, 2, 3].map(() => viewer(s, [0, 0, 128, 128])));
+    vs[0]!.send(encodePlace(1, [{ x: 10, y: 10, color: 3 }, { x: 11, y: 10, color: 4 }]));
+    const deltas = await Promise.all(vs.map((v) => v.waitFor((m): m is Delta => m.type === 'delta')));
+    for (const d of deltas) expect(d).toEqual(deltas[0]);
+  });
+
+  it('a pan sends snapshots of chunks entering the view and stops deltas for chunks that left', async () => {
+    const s = await server();
+    const a = await viewer(s, [0, 0, 64, 64]);
+    const painter = await viewer(s, [0, 0, 1024, 1024]);
+    a.send(encodeViewport(64, 0, 64, 64));
+    await a.waitFor((m) => m.type === 'snapshot' && m.cx === 1 && m.cy === 0);
+    const mark = a.messages.length;
+    painter.send(encodePlace(1, [{ x: 5, y: 5, color: 2 }])); // chunk (0,0): left a's view
+    painter.send(encodePlace(2, [{ x: 70, y: 5, color: 2 }])); // chunk (1,0): in view
+    await a.waitFor((m) => deltaHas(m, 1, 0, 5 * 64 + 6, 2), 3000, mark);
+    expect(a.messages.slice(mark).some((m) => m.type === 'delta' && m.cx === 0)).toBe(false);
+  });
+});
+
+describe('cursors and presence', () => {
+  it('shows a cursor with its name to viewers that see it, and removes it when it leaves or disconnects', async () => {
+    const s = await server();
+    const a = await viewer(s, [0, 0, 256, 256], { name: 'alice\u0000\u202e' });
+    const b = await viewer(s, [0, 0, 128, 128], { name: 'bob' });
+    a.send(encodeCursor(10, 20));
+    const m = await b.waitFor((x) => x.type === 'cursors' && x.moved.length > 0);
+    expect(m.type === 'cursors' && m.moved[0]).toMatchObject({ x: 10, y: 20, name: 'alice' }); // control chars stripped
+    a.send(encodeCursor(200, 200)); // outside b's view
+    await b.waitFor((x) => x.type === 'cursors' && x.removed.length === 1);
+    a.send(encodeCursor(30, 30));
+    const mark = b.messages.length;
+    await b.waitFor((x) => x.type === 'cursors' && x.moved.some((c) => c.x === 30), 3000, mark);
+    a.close();
+    await b.waitFor((x) => x.type === 'cursors' && x.removed.length === 1, 3000, mark + 1);
+  });
+});
+
+describe('backpressure', () => {
+  it('a client that stops reading never delays the others, stays under the memory ceiling, and is closed with 4001', async () => {
+    const highWaterBytes = 64 * 1024;
+    const hardLimitBytes = 512 * 1024;
+    const s = await server({
+      highWaterBytes, lowWaterBytes: 16 * 1024, hardLimitBytes, stallTimeoutMs: 3000,
+      paintRate: 1e6, paintBurst: 1e6, maxPlaceBatch: 4096, messageRate: 1e6, messageBurst: 1e6, viewportHz: 1000,
+    });
+    const slow = await viewer(s, [0, 0, 1024, 1024]);
+    const fast = await viewer(s, [0, 0, 1024, 1024]);
+    const painter = await viewer(s, [0, 0, 64, 64]);
+    const slowSession = [...(s.room as any).sessions.values()].find((x: any) => x.id === 1);
+    expect(slowSession).toBeTruthy();
+    (slow.ws as any)._socket.pause(); // stop reading: the kernel buffers fill, then ws's
+
+    // Noise in every chunk makes snapshots large; moving the slow client's view makes the server send them.
+    let seq = 0;
+    let maxBuffered = 0;
+    const latencies: number[] = [];
+    for (let round = 0; round < 40; round++) {
+      const pixels = Array.from({ length: 2000 }, () => ({ x: (Math.random() * 1024) | 0, y: (Math.random() * 1024) | 0, color: 1 + ((Math.random() * 30) | 0) }));
+      for (let i = 0; i < pixels.length; i += 500) painter.send(encodePlace(++seq, pixels.slice(i, i + 500)));
+      slow.send(encodeViewport(round % 2 ? 0 : 512, 0, 512, 1024));
+      // The fast client's own latency: place a marker pixel and time until it is visible to it.
+      const x = round * 8 + 1;
+      const t0 = performance.now();
+      const mark = fast.messages.length;
+      fast.send(encodePlace(++seq, [{ x, y: 1000, color: 31 }]));
+      await fast.waitFor((m) => deltaHas(m, x >> 6, 15, (1000 % 64) * 64 + (x % 64), 31), 3000, mark);
+      latencies.push(performance.now() - t0);
+      if (slowSession.phase !== 'closed') maxBuffered = Math.max(maxBuffered, slowSession.transport.bufferedAmount);
+      if (slowSession.phase === 'closed') break;
+    }
+    await until(() => slowSession.phase === 'closed', 6000, 'the slow client to be dropped');
+    expect(maxBuffered).toBeGreaterThan(highWaterBytes); // it really was backed up
+    expect(maxBuffered).toBeLessThanOrEqual(hardLimitBytes); // and never beyond the ceiling
+    latencies.sort((p, q) => p - q);
+    expect(latencies[Math.floor(latencies.length * 0.9)]).toBeLessThan(250); // the fast client was not held back
+    const dropped = await s.metrics.registry.getSingleMetricAsString('pixel_canvas_clients_dropped_total');
+    expect(dropped).toMatch(/reason="TOO_SLOW"} 1/);
+    (slow.ws as any)._socket.resume();
+    const code = await slow.closed;
+    expect([4001, 1006]).toContain(code);
+  });
+});
+
+describe('heartbeats and cleanup', () => {
+  it('terminates a peer that stops answering pings', async () => {
+    const s = await server({ heartbeatMs: 100 });
+    const p = await viewer(s, [0, 0, 64, 64]);
+    const ok = await viewer(s, [0, 0, 64, 64]);
+    expect(s.room.connections).toBe(2);
+    (p.ws as any)._socket.pause(); // pings are never read, so never answered
+    await until(() => s.room.connections === 1, 3000, 'the silent peer to be terminated');
+    await sleep(400);
+    expect(ok.ws.readyState).toBe(ok.ws.OPEN); // a peer that answers stays
+  });
+
+  it('10,000 connect/disconnect cycles leave every registry, index and cursor table empty', async () => {
+    const s = await server({ maxConnectionsPerIp: 1000 });
+    const total = 10_000;
+    const parallel = 100;
+    let done = 0;
+    async function cycle(i: number): Promise<void> {
+      const p = new RawPeer(s.wsUrl, { localAddress: `127.0.0.${2 + (i % 200)}` });
+      await p.opened;
+      p.send(encodeHello(PROTOCOL_VERSION, `u${i}`));
+      p.send(encodeViewport((i * 37) % 900, (i * 91) % 900, 128, 128));
+      p.send(encodeCursor((i * 37) % 900 + 5, (i * 91) % 900 + 5));
+      if (i % 3 === 0) await p.waitFor(isWelcome);
+      if (i % 2 === 0) p.ws.terminate();
+      else p.close();
+      await p.closed;
+      done++;
+    }
+    const workers = Array.from({ length: parallel }, async (_, w) => {
+      for (let i = w; i < total; i += parallel) await cycle(i);
+    });
+    await Promise.all(workers);
+    expect(done).toBe(total);
+    await until(() => s.room.connections === 0 && s.ws.peers === 0, 5000, 'all sessions gone');
+    await sleep(50);
+    expect(s.room.tableSizes()).toEqual({ sessions: 0, index: 0, cursors: 0, backlog: 0 });
+  }, 120_000);
+});
