@@ -80,6 +80,8 @@ export class ViolationCounter {
   /** Index of the oldest kept time. */
   private head = 0;
   private len = 0;
+  /** The latest time seen: the window never moves back, so an expired violation never returns. */
+  private latest = -Infinity;
 
   constructor(opts: ViolationCounterOptions = VIOLATION_DEFAULTS) {
     if (!(Number.isFinite(opts.windowMs) && opts.windowMs > 0)) {
@@ -96,12 +98,8 @@ export class ViolationCounter {
   /** Records one violation at `nowMs`; returns the count within the window (capped at max + 1). */
   record(nowMs: number): number {
     const cap = this.times.length;
-    // Keep the ring sorted when the clock steps back: count the violation at the newest time.
-    let t = nowMs;
-    if (this.len > 0) {
-      const newest = this.times[(this.head + this.len - 1) % cap];
-      if (!(t >= newest)) t = newest;
-    }
+    // Keep the ring sorted when the clock steps back: count the violation at the newest time seen.
+    const t = nowMs >= this.latest ? nowMs : this.latest;
     this.expire(t);
     if (this.len === cap) {
       // Full: the oldest leaves first anyway, and max + 1 already means exceeded.
@@ -119,14 +117,18 @@ export class ViolationCounter {
     return this.len;
   }
 
+
+
   /** True when more than `max` violations fall within the window ending at `nowMs`. */
   exceeded(nowMs: number): boolean {
     return this.count(nowMs) > this.max;
   }
 
   private expire(nowMs: number): void {
+    if (nowMs > this.latest) this.latest = nowMs;
+    const now = this.latest;
     const cap = this.times.length;
-    while (this.len > 0 && nowMs - this.times[this.head] >= this.windowMs) {
+    while (this.len > 0 && now - this.times[this.head] >= this.windowMs) {
       this.head = (this.head + 1) % cap;
       this.len--;
     }

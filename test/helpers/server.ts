@@ -1,4 +1,5 @@
 /** Start real servers on 127.0.0.1:0 for tests, and raw protocol clients over real sockets. */
+import { connect as netConnect } from 'node:net';
 import { WebSocket } from 'ws';
 import { DEFAULTS, type ServerConfig } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
@@ -89,3 +90,45 @@ export async function until(cond: () => boolean, timeoutMs = 3000, what = 'condi
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A peer that completes the WebSocket handshake by hand over a raw TCP socket and then never reads again:
+ * the only way to be sure nothing (not even ws's own flow control) drains its receive buffer.
+ */
+export class StalledPeer {
+  readonly socket: import('node:net').Socket;
+  readonly ready: Promise<void>;
+  constructor(port: number, host = '127.0.0.1') {
+    this.socket = netConnect(port, host);
+    this.socket.on('error', () => {});
+    this.ready = new Promise((resolve, reject) => {
+      this.socket.once('connect', () => {
+        this.socket.write(
+          'GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+      });
+      let head = '';
+      const onData = (chunk: Buffer) => {
+        head += chunk.toString('latin1');
+        if (!head.includes('\r\n\r\n')) return;
+        this.socket.off('data', onData);
+        this.socket.pause();
+        if (!head.startsWith('HTTP/1.1 101')) reject(new Error(`handshake refused: ${head.split('\r\n')[0]}`));
+        else resolve();
+      };
+      this.socket.on('data', onData);
+      this.socket.once('error', reject);
+    });
+  }
+
+  /** Send one masked binary frame (client frames must be masked; a zero key leaves the payload as is). */
+  send(payload: Uint8Array): void {
+    const n = payload.length;
+    const head = n < 126 ? Buffer.from([0x82, 0x80 | n]) : Buffer.from([0x82, 0x80 | 126, n >> 8, n & 0xff]);
+    this.socket.write(Buffer.concat([head, Buffer.alloc(4), Buffer.from(payload)]));
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
