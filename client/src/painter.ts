@@ -1,0 +1,186 @@
+/**
+ * Optimistic painting: a click shows its colour at once and is remembered by PLACE seq; a refusal puts back
+ * what the replica (the server's truth) holds. Also keeps the cooldown: the server's retryAfterMs when it
+ * refused, and between refusals a client-side estimate from the announced paint rate and burst.
+ */
+import { CHUNK_SHIFT, CHUNK_SIZE } from '../../src/chunks/geometry.js';
+import type { CanvasClient, PlaceResult, Welcome } from '../../src/client/canvas-client.js';
+import { ErrorCode } from '../../src/net/protocol.js';
+
+interface PendingPixel {
+  x: number;
+  y: number;
+  color: number;
+  /** What the pixel showed before, for when the replica no longer holds its chunk. */
+  previous: number;
+}
+
+export interface PainterHooks {
+  show(x: number, y: number, color: number): void;
+  notify(text: string): void;
+  cooldownChanged(): void;
+}
+
+/**
+ * The paint bucket as the server runs it (per address, so only an estimate here: other tabs on the same
+ * address share it), corrected whenever the server says how long to wait.
+ */
+export class CooldownEstimate {
+  private tokens = 0;
+  private at = 0;
+  private rate = 1;
+  private burst = 1;
+  /** performance.now() until which the server told us to wait. */
+  private serverUntil = 0;
+  private initialised = false;
+
+  /**
+   * Adopts the limits of a WELCOME. A reconnect to a server with the same limits keeps the estimate and any
+   * wait the server imposed (the bucket is the server's, per address: a new connection does not refill it).
+   */
+  reset(rate: number, burst: number, now: number): void {
+    rate = rate > 0 ? rate : 1;
+    burst = Math.max(1, burst);
+    if (this.initialised && rate === this.rate && burst === this.burst) return;
+    this.initialised = true;
+    this.rate = rate;
+    this.burst = burst;
+    this.tokens = burst;
+    this.at = now;
+    this.serverUntil = 0;
+  }
+
+  /** True when the estimate says the bucket is full (nothing left to count down). */
+  full(now: number): boolean {
+    this.refill(now);
+    return this.tokens >= this.burst;
+  }
+
+  private refill(now: number): void {
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.at) / 1000) * this.rate);
+    this.at = now;
+  }
+
+  spend(now: number): void {
+    this.refill(now);
+    this.tokens -= 1;
+  }
+
+  /** The server refused for retryAfterMs: the bucket is short of one pixel by exactly that. */
+  serverWait(retryAfterMs: number, now: number): void {
+    this.serverUntil = now + retryAfterMs;
+    this.tokens = 1 - (retryAfterMs / 1000) * this.rate;
+    this.at = now;
+  }
+
+  /** Milliseconds until the server said we may paint (0 once passed). */
+  serverRemaining(now: number): number {
+    return Math.max(0, this.serverUntil - now);
+  }
+
+  /** Milliseconds until one pixel is likely available. */
+  remaining(now: number): number {
+    this.refill(now);
+    const estimate = this.tokens >= 1 ? 0 : ((1 - this.tokens) / this.rate) * 1000;
+    return Math.max(this.serverRemaining(now), estimate);
+  }
+
+  /** Whole pixels likely available now. */
+  available(now: number): number {
+    this.refill(now);
+    return Math.max(0, Math.floor(this.tokens));
+  }
+}
+
+export class Painter {
+  readonly cooldown = new CooldownEstimate();
+  private readonly pending = new Map<number, PendingPixel>();
+  private client: CanvasClient | null = null;
+
+  constructor(private readonly hooks: PainterHooks) {}
+
+  use(client: CanvasClient): void {
+    this.abandonAll();
+    this.client = client;
+  }
+
+  onWelcome(w: Welcome): void {
+    this.cooldown.reset(w.limits.paintRate, w.limits.paintBurst, performance.now());
+    this.hooks.cooldownChanged();
+  }
+
+  /** Paints pixel (x, y); false when nothing was sent. */
+  paint(x: number, y: number, color: number): boolean {
+    const client = this.client;
+    const w = client?.welcome;
+    if (client === null || w === null || w === undefined) return false;
+    if (!(x >= 0 && y >= 0 && x < w.width && y < w.height)) return false;
+    const now = performance.now();
+    const wait = this.cooldown.serverRemaining(now);
+    if (wait > 0) {
+      this.hooks.notify(`Cooldown: ${formatWait(wait)} left.`);
+      return false;
+    }
+    const previous = this.colourAt(x, y) ?? w.background;
+    if (previous === color) return false; // nothing would change; keep the pixel for later
+    const seq = client.place(x, y, color);
+    if (seq === 0) {
+      this.hooks.notify('Not connected: your pixel was not sent.');
+      return false;
+    }
+    this.pending.set(seq, { x, y, color, previous });
+    this.cooldown.spend(now);
+    this.hooks.show(x, y, color);
+    this.hooks.cooldownChanged();
+    return true;
+  }
+
+  onResult(r: PlaceResult): void {
+    const p = this.pending.get(r.seq);
+    if (p === undefined) return;
+    this.pending.delete(r.seq);
+    if (r.status === ErrorCode.OK) return; // the delta in the same write carries the colour for real
+    this.revert(p);
+    if (r.status === ErrorCode.RATE_LIMITED && r.retryAfterMs > 0) this.cooldown.serverWait(r.retryAfterMs, performance.now());
+    this.hooks.cooldownChanged();
+  }
+
+  /** The connection dropped: answers will never come, so show the server's state again. */
+  abandonAll(): void {
+    const all = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of all) this.revert(p);
+  }
+
+  /** Writes the pending colours of chunk (cx, cy), oldest first, for a renderer redrawing it whole. */
+  overlay(cx: number, cy: number, write: (offset: number, color: number) => void): void {
+    for (const p of this.pending.values()) {
+      if (p.x >>> CHUNK_SHIFT === cx && p.y >>> CHUNK_SHIFT === cy) {
+        write(((p.y & (CHUNK_SIZE - 1)) << CHUNK_SHIFT) | (p.x & (CHUNK_SIZE - 1)), p.color);
+      }
+    }
+  }
+
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  private revert(p: PendingPixel): void {
+    this.hooks.show(p.x, p.y, this.colourAt(p.x, p.y) ?? p.previous);
+  }
+
+  /** What the pixel shows: the newest pending colour, else the replica's. */
+  private colourAt(x: number, y: number): number | undefined {
+    let shown: number | undefined;
+    for (const p of this.pending.values()) if (p.x === x && p.y === y) shown = p.color;
+    return shown ?? this.client?.replica.get(x, y);
+  }
+}
+
+/** "850 ms", "12.5 s", "3 min 20 s". */
+export function formatWait(ms: number): string {
+  if (ms < 1000) return `${Math.ceil(ms)} ms`;
+  if (ms < 60_000) return `${(Math.ceil(ms / 100) / 10).toFixed(1)} s`;
+  const s = Math.ceil(ms / 1000);
+  return `${Math.floor(s / 60)} min ${s % 60} s`;
+}

@@ -1,0 +1,21 @@
+/** The handle tests (and curious developers) get on `window.__pixelCanvas`. */
+import type { CanvasClient } from '../../src/client/canvas-client.js';
+import type { ViewState } from './camera.js';
+
+export interface PixelCanvasHook {
+  /** The current view: canvas pixel at the screen centre and CSS pixels per canvas pixel (a copy). */
+  readonly view: ViewState;
+  /** The live client (replaced when the name changes). */
+  readonly client: CanvasClient;
+  /** CSS pixels relative to the canvas element ↔ canvas pixels (fractional). */
+  screenToCanvas(sx: number, sy: number): { x: number; y: number };
+  canvasToScreen(x: number, y: number): { x: number; y: number };
+  /** Connected, the server has the current view, every chunk on screen is loaded and the last frame is drawn. */
+  readonly ready: boolean;
+}
+
+declare global {
+  interface Window {
+    __pixelCanvas?: PixelCanvasHook;
+  }
+}
