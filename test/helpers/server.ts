@@ -132,3 +132,55 @@ export class StalledPeer {
     this.socket.destroy();
   }
 }
+
+/**
+ * Bundle src/main.ts once per test run so tests can start the real server as a child process (kill -9,
+ * restarts, bad starts). Packages stay external and resolve from the project's node_modules.
+ */
+let bundled: Promise<string> | null = null;
+export function serverEntry(): Promise<string> {
+  bundled ??= (async () => {
+    const { build } = await import('esbuild');
+    const { fileURLToPath } = await import('node:url');
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    const outfile = `${root}node_modules/.cache/pixel-canvas-test/main-${process.pid}.mjs`;
+    await build({
+      entryPoints: [`${root}src/main.ts`], bundle: true, platform: 'node', format: 'esm', target: 'node20',
+      packages: 'external', outfile, logLevel: 'silent',
+    });
+    return outfile;
+  })();
+  return bundled;
+}
+
+export interface ChildServer {
+  proc: import('node:child_process').ChildProcess;
+  url: string;
+  wsUrl: string;
+  port: number;
+  stderr: () => string;
+}
+
+/** Start the real server as a child process; resolves once it logs that it is listening. */
+export async function startChildServer(args: string[]): Promise<ChildServer> {
+  const { spawn } = await import('node:child_process');
+  const entry = await serverEntry();
+  const proc = spawn(process.execPath, [entry, '--port', '0', '--log-level', 'info', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      const m = out.match(/"url":"http:\/\/127\.0\.0\.1:(\d+)"/);
+      if (m) {
+        proc.stdout!.off('data', onData);
+        proc.stdout!.resume();
+        const port = Number(m[1]);
+        resolve({ proc, port, url: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}/ws`, stderr: () => err });
+      }
+    };
+    proc.stdout!.on('data', onData);
+    proc.once('exit', (code) => reject(new Error(`server exited with ${code} before listening: ${err.trim()}`)));
+  });
+}
