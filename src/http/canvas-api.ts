@@ -1,0 +1,257 @@
+/**
+ * Read-only HTTP views of the canvas: pixel info, the canvas (or a region) as PNG, and placement history.
+ *
+ *   GET /api/pixel?x=&y=                 → { x, y, color, placedAt, placedBy }
+ *   GET /canvas.png[?x=&y=&w=&h=]        → RGB PNG; ETag from epoch + chunk versions; 304 on If-None-Match
+ *   GET /api/history?x0=&y0=&x1=&y1=&since=&until=&limit=&after=
+ *                                        → { placements, next }; region bounds inclusive, default whole canvas;
+ *                                          since <= placedAt < until; a page may be short with next != null
+ *
+ * Errors are JSON `{ error, message }`: 400 BAD_REQUEST / REGION_TOO_LARGE, 405 METHOD_NOT_ALLOWED,
+ * 500 INTERNAL.
+ */
+import type http from 'node:http';
+import pngjs from 'pngjs';
+import { LRUCache } from 'lru-cache';
+import type { ChunkStore } from '../chunks/chunk-store.js';
+import { CHUNK_SHIFT, CHUNK_SIZE } from '../chunks/geometry.js';
+import { type CanvasStorage, STORAGE_DEFAULTS } from '../storage/canvas-storage.js';
+
+const { PNG } = pngjs;
+
+export const CANVAS_API_DEFAULTS = {
+  /** Largest PNG, in pixels (48 MiB of RGB before compression). */
+  maxPngPixels: 4096 * 4096,
+  /** Encoded PNGs kept by ETag, so a crowd loading the page costs one encode per canvas change. */
+  pngCacheBytes: 32 * 1024 * 1024,
+  /** Browsers and proxies may reuse a PNG this long; the ETag makes revalidation cheap after that. */
+  pngMaxAgeSeconds: 1,
+  /** Longest history cursor accepted. */
+  maxCursorLength: 64,
+} as const;
+
+export interface CanvasApiDeps {
+  store: ChunkStore;
+  storage: CanvasStorage;
+  palette: readonly number[];
+  /** The server process's epoch: part of every ETag, so a restart never revalidates an old image. */
+  epoch: number;
+  maxPngPixels?: number;
+}
+
+export type CanvasApiHandler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => boolean;
+
+/** An answer to a bad request, made where the problem is found and sent by the router. */
+class ApiError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+function badRequest(message: string): ApiError {
+  return new ApiError(400, 'BAD_REQUEST', message);
+}
+
+/** Returns a handler that answers its own paths and returns false for any other. */
+export function createCanvasApi(deps: CanvasApiDeps): CanvasApiHandler {
+  const { store, storage, epoch } = deps;
+  const maxPngPixels = deps.maxPngPixels ?? CANVAS_API_DEFAULTS.maxPngPixels;
+  if (!Number.isSafeInteger(maxPngPixels) || maxPngPixels < 1) throw new RangeError(`maxPngPixels must be a positive integer, got ${maxPngPixels}`);
+  const lut = paletteLut(deps.palette);
+  const pngCache = new LRUCache<string, Buffer>({ maxSize: CANVAS_API_DEFAULTS.pngCacheBytes, sizeCalculation: (b) => b.length });
+  /** Encodes in progress, so concurrent requests for the same image share one. */
+  const encoding = new Map<string, Promise<Buffer>>();
+
+  const routes: Record<string, (req: http.IncomingMessage, res: http.ServerResponse, q: URLSearchParams) => void> = {
+    '/api/pixel': (_req, res, q) => {
+      const x = intParam(q, 'x', 0, store.width - 1);
+      const y = intParam(q, 'y', 0, store.height - 1);
+      if (x === undefined || y === undefined) throw badRequest('x and y are required');
+      sendJson(res, 200, storage.pixelInfo(x, y, store));
+    },
+
+    '/api/history': (_req, res, q) => {
+      const x0 = intParam(q, 'x0', 0, store.width - 1) ?? 0;
+      const y0 = intParam(q, 'y0', 0, store.height - 1) ?? 0;
+      const x1 = intParam(q, 'x1', 0, store.width - 1) ?? store.width - 1;
+      const y1 = intParam(q, 'y1', 0, store.height - 1) ?? store.height - 1;
+      if (x1 < x0 || y1 < y0) throw badRequest('need x0 <= x1 and y0 <= y1 (bounds are inclusive)');
+      const since = intParam(q, 'since', 0, Number.MAX_SAFE_INTEGER);
+      const until = intParam(q, 'until', 0, Number.MAX_SAFE_INTEGER);
+      const limit = intParam(q, 'limit', 1, STORAGE_DEFAULTS.maxHistoryLimit) ?? STORAGE_DEFAULTS.defaultHistoryLimit;
+      const after = q.get('after') ?? undefined;
+      if (after !== undefined && after.length > CANVAS_API_DEFAULTS.maxCursorLength) throw badRequest('after: malformed cursor');
+      let page;
+      try {
+        page = storage.history({ x0, y0, x1, y1, since, until, limit, after: after === '' ? undefined : after });
+      } catch (err) {
+        if (err instanceof RangeError) throw badRequest(err.message);
+        throw err;
+      }
+      sendJson(res, 200, page);
+    },
+
+    '/canvas.png': (req, res, q) => {
+      const x = intParam(q, 'x', 0, store.width - 1) ?? 0;
+      const y = intParam(q, 'y', 0, store.height - 1) ?? 0;
+      const w = intParam(q, 'w', 1, store.width - x) ?? store.width - x;
+      const h = intParam(q, 'h', 1, store.height - y) ?? store.height - y;
+      if (w * h > maxPngPixels) {
+        throw new ApiError(400, 'REGION_TOO_LARGE', `region is ${w}x${h} = ${w * h} pixels; at most ${maxPngPixels} per image — request it in parts with x, y, w, h`);
+      }
+      const etag = regionEtag(store, epoch, x, y, w, h);
+      const headers = { 'Cache-Control': `public, max-age=${CANVAS_API_DEFAULTS.pngMaxAgeSeconds}`, ETag: etag };
+      if (etagMatches(req.headers['if-none-match'], etag)) {
+        res.writeHead(304, headers);
+        res.end();
+        return;
+      }
+      let png: Promise<Buffer> | Buffer | undefined = pngCache.get(etag) ?? encoding.get(etag);
+      if (png === undefined) {
+        // The pixels are copied now, synchronously, so the image is exactly the state the ETag names.
+        const pending = encodePng(regionRgb(store, lut, x, y, w, h), w, h);
+        encoding.set(etag, pending);
+        pending.then((buf) => pngCache.set(etag, buf), () => {}).finally(() => encoding.delete(etag));
+        png = pending;
+      }
+      Promise.resolve(png).then(
+        (buf) => {
+          res.writeHead(200, { ...headers, 'Content-Type': 'image/png', 'Content-Length': buf.length });
+          res.end(buf);
+        },
+        (err: unknown) => sendError(res, new ApiError(500, 'INTERNAL', `PNG encoding failed: ${err instanceof Error ? err.message : String(err)}`)),
+      );
+    },
+  };
+
+  return (req, res, url) => {
+    const route = routes[url.pathname];
+    if (route === undefined) return false;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      sendError(res, new ApiError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${url.pathname}`));
+      return true;
+    }
+    try {
+      route(req, res, url.searchParams);
+    } catch (err) {
+      sendError(res, err instanceof ApiError ? err : new ApiError(500, 'INTERNAL', 'internal error'));
+    }
+    return true;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Helpers
+
+/**
+ * A query parameter as an integer in [min, max], or undefined when absent. Only plain decimal digits (with an
+ * optional minus) are accepted: no '1e3', '0x10', ' 5' or '5.0'.
+ */
+function intParam(q: URLSearchParams, name: string, min: number, max: number): number | undefined {
+  const s = q.get(name);
+  if (s === null || s === '') return undefined;
+  if (!/^-?\d{1,16}$/.test(s)) throw badRequest(`${name} must be an integer, got ${JSON.stringify(s.slice(0, 32))}`);
+  const n = Number(s);
+  if (n < min || n > max) throw badRequest(`${name} must be in [${min}, ${max}], got ${n}`);
+  return n;
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-store',
+  });
+  res.end(text);
+}
+
+function sendError(res: http.ServerResponse, err: ApiError): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  sendJson(res, err.status, { error: err.code, message: err.message });
+}
+
+/** r, g, b per palette index, for all 256 indices (unknown indices are black). */
+function paletteLut(palette: readonly number[]): Uint8Array {
+  const lut = new Uint8Array(256 * 3);
+  for (let i = 0; i < Math.min(256, palette.length); i++) {
+    const rgb = palette[i]!;
+    lut[i * 3] = (rgb >>> 16) & 0xff;
+    lut[i * 3 + 1] = (rgb >>> 8) & 0xff;
+    lut[i * 3 + 2] = rgb & 0xff;
+  }
+  return lut;
+}
+
+/** The region's pixels as packed RGB rows, read chunk by chunk (unpainted chunks are the background). */
+function regionRgb(store: ChunkStore, lut: Uint8Array, x: number, y: number, w: number, h: number): Buffer {
+  const rgb = Buffer.allocUnsafe(w * h * 3);
+  const bg = store.background * 3;
+  const cx0 = x >>> CHUNK_SHIFT, cx1 = (x + w - 1) >>> CHUNK_SHIFT;
+  const cy0 = y >>> CHUNK_SHIFT, cy1 = (y + h - 1) >>> CHUNK_SHIFT;
+  for (let cy = cy0; cy <= cy1; cy++) {
+    const py0 = Math.max(y, cy << CHUNK_SHIFT), py1 = Math.min(y + h, (cy + 1) << CHUNK_SHIFT);
+    for (let cx = cx0; cx <= cx1; cx++) {
+      const px0 = Math.max(x, cx << CHUNK_SHIFT), px1 = Math.min(x + w, (cx + 1) << CHUNK_SHIFT);
+      const pixels = store.chunkPixels(cx, cy);
+      for (let py = py0; py < py1; py++) {
+        let o = ((py - y) * w + (px0 - x)) * 3;
+        const row = (py & (CHUNK_SIZE - 1)) << CHUNK_SHIFT;
+        for (let px = px0; px < px1; px++) {
+          const c = pixels === null ? bg : pixels[row | (px & (CHUNK_SIZE - 1))]! * 3;
+          rgb[o] = lut[c]!;
+          rgb[o + 1] = lut[c + 1]!;
+          rgb[o + 2] = lut[c + 2]!;
+          o += 3;
+        }
+      }
+    }
+  }
+  return rgb;
+}
+
+/**
+ * Strong ETag of a region: epoch, region, and the sum of the versions of the chunks it touches. A version
+ * only grows within an epoch (each drain in which its chunk changed), so any change to the region changes
+ * the sum; no hashing, no encoding. The tick sets pixels and drains in one synchronous step, so a request
+ * never sees pixels newer than the versions.
+ */
+function regionEtag(store: ChunkStore, epoch: number, x: number, y: number, w: number, h: number): string {
+  let sum = 0;
+  for (let cy = y >>> CHUNK_SHIFT; cy <= (y + h - 1) >>> CHUNK_SHIFT; cy++) {
+    for (let cx = x >>> CHUNK_SHIFT; cx <= (x + w - 1) >>> CHUNK_SHIFT; cx++) sum += store.version(cx, cy);
+  }
+  return `"${(epoch >>> 0).toString(36)}-${x}.${y}.${w}.${h}-${sum.toString(36)}"`;
+}
+
+function etagMatches(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  for (const part of header.split(',')) {
+    const tag = part.trim();
+    if (tag === '*' || tag === etag || (tag.startsWith('W/') && tag.slice(2) === etag)) return true;
+  }
+  return false;
+}
+
+/**
+ * RGB PNG. No row filter and zlib level 6: for palette art this is both the fastest and the smallest of the
+ * combinations measured (1024² with 3000 blobs + 100k noise pixels: 18 ms, 50 KiB, against pngjs's
+ * default adaptive filter + level 9: 156 ms, 53 KiB). The deflate runs on libuv's thread pool, off the tick.
+ */
+function encodePng(rgb: Buffer, width: number, height: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const png = new PNG({ colorType: 2, inputColorType: 2, inputHasAlpha: false, filterType: 0, deflateLevel: 6, deflateStrategy: 0 });
+    png.width = width;
+    png.height = height;
+    png.data = rgb;
+    const parts: Buffer[] = [];
+    png.pack()
+      .on('data', (d: Buffer) => parts.push(d))
+      .on('end', () => resolve(Buffer.concat(parts)))
+      .on('error', (err: unknown) => reject(err instanceof Error ? err : new Error(String(err))));
+  });
+}

@@ -1,0 +1,192 @@
+/**
+ * What the server needs from durable storage, and the small pure pieces both implementations share
+ * (limits, history cursors, query validation, address hashing).
+ *
+ * The contract the tick relies on: `commit(batch)` returns only once the batch is written (one transaction),
+ * and the server applies a batch to the ChunkStore, answers or broadcasts it only after commit returned.
+ * So everything anyone saw survives the process dying; `load` rebuilds exactly those pixels.
+ */
+import { createHash } from 'node:crypto';
+import type { ChunkStore } from '../chunks/chunk-store.js';
+import { MAX_CANVAS_SIDE } from '../chunks/geometry.js';
+
+/** One accepted placement, as the tick commits it. */
+export interface PlacementRecord {
+  x: number;
+  y: number;
+  color: number;
+  /** ms since the Unix epoch. */
+  time: number;
+  clientId: number;
+  /** Display name, or '' for an anonymous client. */
+  name: string;
+  /** Remote address. Never stored as is: only a salted, truncated hash is kept. */
+  ip: string;
+}
+
+/** The current colour of a pixel and who last painted it. Never painted: placedAt and placedBy are null. */
+export interface PixelInfo {
+  x: number;
+  y: number;
+  color: number;
+  placedAt: number | null;
+  /** The display name given when it was placed ('' for anonymous), or null when never painted. */
+  placedBy: string | null;
+}
+
+/**
+ * Placements inside the rectangle [x0, x1] × [y0, y1] (inclusive bounds), with since <= time < until,
+ * after the cursor, oldest first.
+ */
+export interface HistoryQuery {
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+  since?: number;
+  until?: number;
+  limit: number;
+  /** Opaque cursor from a previous page's `next`. */
+  after?: string;
+}
+
+export interface HistoryEntry {
+  x: number;
+  y: number;
+  color: number;
+  placedAt: number;
+  placedBy: string;
+}
+
+export interface HistoryPage {
+  /** In log order (the order the tick committed them). */
+  placements: HistoryEntry[];
+  /** Cursor for the next page, or null when this page reached the end of the log. */
+  next: string | null;
+}
+
+export interface CanvasStorage {
+  /** True when commit survives the process being killed. */
+  readonly durable: boolean;
+  /** Restore pixels into an empty store: latest checkpoints, then replay the log tail after them, in order. */
+  load(store: ChunkStore): void;
+  /** Durably append one tick's placements in one transaction (in order). Throws on failure (nothing written). */
+  commit(batch: readonly PlacementRecord[]): void;
+  /**
+   * Write checkpoints for chunks changed since the last checkpoint if one is due (every N placements or T ms);
+   * cheap when not due. Call it only when every committed batch has been applied to the store (after a tick).
+   */
+  maybeCheckpoint(store: ChunkStore, nowMs: number): void;
+  /** Colour from the store, last placement from storage. Throws RangeError for a pixel outside the store. */
+  pixelInfo(x: number, y: number, store: ChunkStore): PixelInfo;
+  /** Throws RangeError for a malformed query or cursor. */
+  history(q: HistoryQuery): HistoryPage;
+  /** Final checkpoint if a store is given, then release the data directory. */
+  close(store?: ChunkStore): void;
+}
+
+/** Defaults and limits for storage, in one place. */
+export const STORAGE_DEFAULTS = {
+  /** Checkpoint after this many placements since the last one: bounds the log tail a restart replays. */
+  checkpointEvery: 100_000,
+  /** ...or after this long with any change, so a quiet canvas still gets a short tail. */
+  checkpointIntervalMs: 60_000,
+  /** Largest history page. */
+  maxHistoryLimit: 1000,
+  /** History page size when the request does not say. */
+  defaultHistoryLimit: 100,
+  /** How many recent placements MemoryStorage keeps for history. */
+  memoryHistoryCapacity: 100_000,
+  /**
+   * Bytes of SHA-256(salt, address) kept. 8 bytes tell addresses apart for moderation (collisions need
+   * ~2^32 addresses) while the salt keeps them from being reversed by enumerating the IPv4 space.
+   */
+  ipHashBytes: 8,
+} as const;
+
+/** Why the storage could not start. The message is one line an operator can act on. */
+export class StorageStartError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StorageStartError';
+  }
+}
+
+/** A pixel's position as one integer, independent of the configured canvas size. */
+export function pixelPos(x: number, y: number): number {
+  return y * MAX_CANVAS_SIDE + x;
+}
+
+/** Truncated salted SHA-256 of an address. */
+export function hashIp(salt: string, ip: string): Buffer {
+  return createHash('sha256').update(salt).update('\0').update(ip).digest().subarray(0, STORAGE_DEFAULTS.ipHashBytes);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// History cursors: a log position, opaque to clients so the encoding can change without breaking them.
+
+const CURSOR_PREFIX = 'h';
+
+export function encodeHistoryCursor(logId: number): string {
+  return CURSOR_PREFIX + logId.toString(36);
+}
+
+/** The log position a cursor stands for; 0 (start of the log) when absent. Throws RangeError when malformed. */
+export function decodeHistoryCursor(cursor: string | undefined): number {
+  if (cursor === undefined || cursor === '') return 0;
+  if (cursor.length > 14 || !cursor.startsWith(CURSOR_PREFIX) || !/^[0-9a-z]+$/.test(cursor.slice(1))) {
+    throw new RangeError('malformed history cursor');
+  }
+  const id = parseInt(cursor.slice(1), 36);
+  if (!Number.isSafeInteger(id)) throw new RangeError('malformed history cursor');
+  return id;
+}
+
+/** Resolved form of a HistoryQuery: bounds checked, defaults filled, cursor decoded. */
+export interface HistoryBounds {
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+  since: number;
+  until: number;
+  limit: number;
+  afterId: number;
+}
+
+function isCoord(n: number): boolean {
+  return Number.isInteger(n) && n >= 0 && n < MAX_CANVAS_SIDE;
+}
+
+/** Checks a history query (throws RangeError naming the bad field) and fills its defaults. */
+export function resolveHistoryQuery(q: HistoryQuery): HistoryBounds {
+  for (const k of ['x0', 'y0', 'x1', 'y1'] as const) {
+    if (!isCoord(q[k])) throw new RangeError(`${k} must be an integer in [0, ${MAX_CANVAS_SIDE})`);
+  }
+  if (q.x1 < q.x0 || q.y1 < q.y0) throw new RangeError('the region is empty: need x0 <= x1 and y0 <= y1');
+  const since = q.since ?? Number.MIN_SAFE_INTEGER;
+  const until = q.until ?? Number.MAX_SAFE_INTEGER;
+  if (!Number.isSafeInteger(since) || !Number.isSafeInteger(until)) throw new RangeError('since and until must be integers (ms)');
+  if (!Number.isInteger(q.limit) || q.limit < 1 || q.limit > STORAGE_DEFAULTS.maxHistoryLimit) {
+    throw new RangeError(`limit must be an integer in [1, ${STORAGE_DEFAULTS.maxHistoryLimit}]`);
+  }
+  return { x0: q.x0, y0: q.y0, x1: q.x1, y1: q.y1, since, until, limit: q.limit, afterId: decodeHistoryCursor(q.after) };
+}
+
+/** Throws RangeError unless (x, y) is on the store's canvas. */
+export function checkPixelOnCanvas(x: number, y: number, store: ChunkStore): void {
+  if (!Number.isInteger(x) || !Number.isInteger(y) || x < 0 || y < 0 || x >= store.width || y >= store.height) {
+    throw new RangeError(`pixel (${x}, ${y}) is outside the ${store.width}x${store.height} canvas`);
+  }
+}
+
+/**
+ * Throws RangeError unless a record can be stored (the tick validated it; this guards the log itself).
+ * A fractional time is fine: it is stored floored to the millisecond.
+ */
+export function checkRecord(r: PlacementRecord): void {
+  if (!isCoord(r.x) || !isCoord(r.y) || !Number.isInteger(r.color) || r.color < 0 || r.color > 255 ||
+      !Number.isFinite(r.time) || typeof r.name !== 'string' || typeof r.ip !== 'string' || !Number.isInteger(r.clientId)) {
+    throw new RangeError(`unstorable placement record (${r.x}, ${r.y}) color ${r.color} time ${r.time}`);
+  }
+}

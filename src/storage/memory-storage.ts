@@ -1,0 +1,103 @@
+/**
+ * Storage for --in-memory: nothing survives the process. Keeps what the API needs: the last placement per
+ * pixel (pixel info) and a bounded ring of recent placements (history).
+ */
+import type { ChunkStore } from '../chunks/chunk-store.js';
+import { CHUNK_AREA, CHUNK_SHIFT, chunkKey, pixelOffset } from '../chunks/geometry.js';
+import {
+  type CanvasStorage, type HistoryEntry, type HistoryPage, type HistoryQuery, type PixelInfo, type PlacementRecord,
+  STORAGE_DEFAULTS, checkPixelOnCanvas, checkRecord, encodeHistoryCursor, resolveHistoryQuery,
+} from './canvas-storage.js';
+
+/** Last placement of each pixel of one chunk; allocated when the chunk is first painted. */
+interface ChunkPlacements {
+  /** ms; NaN where never painted. */
+  times: Float64Array;
+  names: (string | undefined)[];
+}
+
+export class MemoryStorage implements CanvasStorage {
+  readonly durable = false;
+
+  private readonly capacity: number;
+  private readonly byChunk = new Map<number, ChunkPlacements>();
+  // The ring: parallel arrays indexed by log id % capacity. Ids start at 1 and only grow.
+  private readonly ringX: Uint16Array;
+  private readonly ringY: Uint16Array;
+  private readonly ringColor: Uint8Array;
+  private readonly ringTime: Float64Array;
+  private readonly ringName: string[];
+  private lastId = 0;
+  /** As in SqliteStorage, logged times never decrease: a clock stepping back is clamped. */
+  private lastTime = Number.MIN_SAFE_INTEGER;
+
+  constructor(opts: { historyCapacity?: number } = {}) {
+    const capacity = opts.historyCapacity ?? STORAGE_DEFAULTS.memoryHistoryCapacity;
+    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`historyCapacity must be a positive integer, got ${capacity}`);
+    this.capacity = capacity;
+    this.ringX = new Uint16Array(capacity);
+    this.ringY = new Uint16Array(capacity);
+    this.ringColor = new Uint8Array(capacity);
+    this.ringTime = new Float64Array(capacity);
+    this.ringName = new Array<string>(capacity).fill('');
+  }
+
+  load(_store: ChunkStore): void {
+    // Nothing was kept.
+  }
+
+  commit(batch: readonly PlacementRecord[]): void {
+    for (let i = 0; i < batch.length; i++) checkRecord(batch[i]!);
+    for (let i = 0; i < batch.length; i++) {
+      const r = batch[i]!;
+      const time = (this.lastTime = Math.max(this.lastTime, Math.floor(r.time)));
+      const key = chunkKey(r.x >>> CHUNK_SHIFT, r.y >>> CHUNK_SHIFT);
+      let c = this.byChunk.get(key);
+      if (c === undefined) {
+        c = { times: new Float64Array(CHUNK_AREA).fill(NaN), names: new Array<string | undefined>(CHUNK_AREA) };
+        this.byChunk.set(key, c);
+      }
+      const o = pixelOffset(r.x, r.y);
+      c.times[o] = time;
+      c.names[o] = r.name;
+      const slot = ++this.lastId % this.capacity;
+      this.ringX[slot] = r.x;
+      this.ringY[slot] = r.y;
+      this.ringColor[slot] = r.color;
+      this.ringTime[slot] = time;
+      this.ringName[slot] = r.name;
+    }
+  }
+
+  maybeCheckpoint(_store: ChunkStore, _nowMs: number): void {
+    // Nothing to make durable.
+  }
+
+  pixelInfo(x: number, y: number, store: ChunkStore): PixelInfo {
+    checkPixelOnCanvas(x, y, store);
+    const c = this.byChunk.get(chunkKey(x >>> CHUNK_SHIFT, y >>> CHUNK_SHIFT));
+    const o = pixelOffset(x, y);
+    const t = c?.times[o];
+    const painted = t !== undefined && !Number.isNaN(t);
+    return { x, y, color: store.get(x, y), placedAt: painted ? t : null, placedBy: painted ? c!.names[o]! : null };
+  }
+
+  /** Like SqliteStorage.history, over the last `historyCapacity` placements only. */
+  history(q: HistoryQuery): HistoryPage {
+    const b = resolveHistoryQuery(q);
+    const placements: HistoryEntry[] = [];
+    const first = Math.max(b.afterId + 1, this.lastId - this.capacity + 1, 1);
+    for (let id = first; id <= this.lastId; id++) {
+      const s = id % this.capacity;
+      const x = this.ringX[s]!, y = this.ringY[s]!, t = this.ringTime[s]!;
+      if (x < b.x0 || x > b.x1 || y < b.y0 || y > b.y1 || t < b.since || t >= b.until) continue;
+      if (placements.length === b.limit) return { placements, next: encodeHistoryCursor(id - 1) };
+      placements.push({ x, y, color: this.ringColor[s]!, placedAt: t, placedBy: this.ringName[s]! });
+    }
+    return { placements, next: null };
+  }
+
+  close(_store?: ChunkStore): void {
+    // Nothing to release.
+  }
+}
