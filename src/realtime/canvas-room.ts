@@ -392,6 +392,8 @@ export class CanvasRoom {
     // 3. Deltas: each encoded once by the store, referenced by every subscriber that is up to date.
     const drained = store.drain();
     if (drained.length > 0) worked = true;
+    // Chunk checkpoints and the WAL flush: cheap when not due; must see the store applied and drained.
+    if (batch.records.length > 0) storage.maybeCheckpoint(store, this.now());
     for (const d of drained) {
       const subs = this.index.subscribersOf(d.cx, d.cy);
       for (const s of subs) {
