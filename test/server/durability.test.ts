@@ -98,10 +98,11 @@ describe('durability', () => {
       }
     });
     await sleep(800 + Math.random() * 1200); // a random moment
+    const exited = new Promise((r) => first.proc.once('exit', r));
     first.proc.kill('SIGKILL');
     killed = true;
     await Promise.all(loops);
-    await new Promise((r) => first.proc.once('exit', r));
+    await exited;
     for (const p of peers) p.ws.terminate();
     const ackCount = acked.size;
     expect(ackCount).toBeGreaterThan(50); // the painting was real
@@ -134,8 +135,9 @@ describe('durability', () => {
     await until(() => p.messages.filter((m) => m.type === 'placeResult').length === 50, 5000);
     const before = await readCanvas(a);
     const historyBefore = await (await fetch(`${a.url}/api/history?x0=0&y0=0&x1=${SIZE - 1}&y1=${SIZE - 1}&limit=1000`)).json();
+    const exited = new Promise((r) => a.proc.once('exit', r));
     a.proc.kill('SIGTERM');
-    expect(await new Promise((r) => a.proc.once('exit', r))).toBe(0);
+    expect(await exited).toBe(0);
     const b = await start(dir);
     expect(Buffer.from(await readCanvas(b)).equals(Buffer.from(before))).toBe(true);
     const historyAfter = await (await fetch(`${b.url}/api/history?x0=0&y0=0&x1=${SIZE - 1}&y1=${SIZE - 1}&limit=1000`)).json();
