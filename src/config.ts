@@ -123,7 +123,10 @@ export function validateConfig(c: ServerConfig): ServerConfig {
   check(isInt(c.maxViewportArea) && c.maxViewportArea >= CHUNK_AREA, `--max-viewport-area must be ≥ ${CHUNK_AREA}`);
   check(c.maxMessageBytes >= resumeBytes(c.maxViewportArea) && c.maxMessageBytes <= 16 * 1024 * 1024,
     `--max-message-bytes must be ≥ ${resumeBytes(c.maxViewportArea)} (a RESUME of the largest viewport) and ≤ 16 MiB`);
-  check(c.cursorHz > 0 && c.viewportHz > 0, 'cursor and viewport rates must be > 0');
+  check(isInt(c.cursorHz) && c.cursorHz >= 1 && c.cursorHz <= 65535, `--cursor-hz must be an integer 1..65535, got ${c.cursorHz}`);
+  check(isInt(c.viewportHz) && c.viewportHz >= 1 && c.viewportHz <= 65535, `--viewport-hz must be an integer 1..65535, got ${c.viewportHz}`);
+  check(c.maxViewportArea <= 0xffffffff, '--max-viewport-area must fit in 32 bits');
+  check(c.helloTimeoutMs >= 100 && c.headersTimeoutMs >= 100, '--hello-timeout-ms and --headers-timeout-ms must be ≥ 100');
   check(c.messageRate > 0 && c.messageBurst >= 1, 'message budget must be > 0');
   check(isInt(c.maxNameBytes) && c.maxNameBytes >= 0 && c.maxNameBytes <= 255, '--max-name-bytes must be 0..255');
   check(c.heartbeatMs >= 100, '--heartbeat-ms must be ≥ 100');
@@ -150,8 +153,8 @@ export const FLAGS: Record<string, FlagSpec> = {
   'max-connections': { key: 'maxConnections', kind: 'int', help: 'open WebSockets in total; above it the handshake gets 503' },
   'max-message-bytes': { key: 'maxMessageBytes', kind: 'int', help: 'largest client WebSocket message (maxPayload)' },
   'max-viewport-area': { key: 'maxViewportArea', kind: 'int', help: 'largest viewport in pixels' },
-  'cursor-hz': { key: 'cursorHz', kind: 'num', help: 'cursor messages per second per connection' },
-  'viewport-hz': { key: 'viewportHz', kind: 'num', help: 'viewport messages per second per connection' },
+  'cursor-hz': { key: 'cursorHz', kind: 'int', help: 'cursor messages per second per connection' },
+  'viewport-hz': { key: 'viewportHz', kind: 'int', help: 'viewport messages per second per connection' },
   'message-rate': { key: 'messageRate', kind: 'num', help: 'message budget units per second per connection' },
   'message-burst': { key: 'messageBurst', kind: 'num', help: 'message budget burst per connection' },
   'max-name-bytes': { key: 'maxNameBytes', kind: 'int', help: 'longest display name (UTF-8 bytes)' },

@@ -103,13 +103,20 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   });
   const ws = attachWebSocket(http, { config, room, metrics, log });
 
-  await new Promise<void>((resolveListen, reject) => {
-    http.once('error', reject);
-    http.listen(config.port, config.host, () => {
-      http.off('error', reject);
-      resolveListen();
+  try {
+    await new Promise<void>((resolveListen, reject) => {
+      http.once('error', reject);
+      http.listen(config.port, config.host, () => {
+        http.off('error', reject);
+        resolveListen();
+      });
     });
-  });
+  } catch (err) {
+    // Port in use and the like: release the data dir's lock and timers before reporting.
+    await ws.close();
+    storage.close();
+    throw err;
+  }
   room.start();
   const port = (http.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;

@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { randomBytes } from 'node:crypto';
 import { WebSocketServer, WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../config.js';
@@ -63,6 +64,8 @@ function refuse(socket: Duplex, status: number, text: string): void {
 interface Peer {
   session: ClientSession;
   missedPongs: number;
+  /** Payload of the last ping: only a pong echoing it counts (RFC 6455 allows unsolicited pongs). */
+  nonce: Buffer;
 }
 
 export interface WsEndpoint {
@@ -110,9 +113,11 @@ export function attachWebSocket(
     socket.once('close', () => perIp.release(ip));
     wss.handleUpgrade(req, socket, head, (ws) => {
       const session = room.connect(new WsTransport(ws), ip);
-      const peer: Peer = { session, missedPongs: 0 };
+      const peer: Peer = { session, missedPongs: 0, nonce: Buffer.alloc(0) };
       peers.set(ws, peer);
-      ws.on('pong', () => { peer.missedPongs = 0; });
+      ws.on('pong', (data: Buffer) => {
+        if (data.equals(peer.nonce)) peer.missedPongs = 0;
+      });
       ws.on('message', (data, isBinary) => {
         room.handleMessage(session, data as Buffer, isBinary);
       });
@@ -127,14 +132,16 @@ export function attachWebSocket(
   // One timer for every peer: a peer that missed two pings in a row is terminated.
   const heartbeat = setInterval(() => {
     for (const [ws, peer] of peers) {
-      if (peer.missedPongs >= 2) {
-        metrics.clientsDropped.inc({ reason: 'HEARTBEAT' });
+      // Also the backstop of the backpressure ceiling, for a peer the tick has nothing to send.
+      if (peer.missedPongs >= 2 || ws.bufferedAmount > config.hardLimitBytes) {
+        metrics.clientsDropped.inc({ reason: peer.missedPongs >= 2 ? 'HEARTBEAT' : 'TOO_SLOW' });
         ws.terminate();
         continue;
       }
       peer.missedPongs++;
+      peer.nonce = randomBytes(8);
       try {
-        ws.ping();
+        ws.ping(peer.nonce);
       } catch {
         ws.terminate();
       }

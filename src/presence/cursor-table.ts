@@ -15,12 +15,13 @@ const RECORD_BYTES = 9;
 
 interface CursorRec {
   readonly session: ClientSession;
+  readonly id: number;
   x: number;
   y: number;
   visible: boolean;
   cell: number;
-  /** Viewers currently showing this cursor. */
-  readonly seenBy: Set<ClientSession>;
+  /** Viewers currently showing this cursor (including stale ones, resynced when they catch up). */
+  seenBy: Set<ClientSession>;
   /** Encoded records for this tick, built lazily: without and with the name. */
   plain: Uint8Array | null;
   named: Uint8Array | null;
@@ -42,13 +43,19 @@ export interface ViewerLookup {
   subscribersAt(x: number, y: number): ClientSession[];
   rectOf(session: ClientSession): PixelRect | null;
   seesPixel(session: ClientSession, x: number, y: number): boolean;
+  /** True if this viewer must get nothing now (backpressure); it is resynced in full when it catches up. */
+  isStale(session: ClientSession): boolean;
 }
 
 export class CursorTable {
   private readonly cursors = new Map<number, CursorRec>();
   private readonly grid = new Map<number, Set<CursorRec>>();
   private readonly moved = new Set<CursorRec>();
+  /** Cursors whose owner left, still to be removed from their viewers' screens at the next flush. */
+  private departed: CursorRec[] = [];
   private readonly outs = new Map<ClientSession, ViewerOut>();
+  /** Swapped with a cursor's seenBy on every move, so a move allocates no Set. */
+  private scratch = new Set<ClientSession>();
 
   constructor(private readonly width: number, private readonly height: number) {}
 
@@ -62,7 +69,7 @@ export class CursorTable {
     const visible = !hidden && x < this.width && y < this.height;
     if (!rec) {
       if (!visible) return;
-      rec = { session, x, y, visible: false, cell: -1, seenBy: new Set(), plain: null, named: null };
+      rec = { session, id: session.id, x, y, visible: false, cell: -1, seenBy: new Set(), plain: null, named: null };
       this.cursors.set(session.id, rec);
     }
     if (rec.visible) this.unindex(rec);
@@ -73,17 +80,14 @@ export class CursorTable {
     this.moved.add(rec);
   }
 
-  /** The session left: its cursor disappears for everyone who showed it; its own view state goes too. */
+  /** The session left: its cursor disappears for everyone who showed it (at the next flush); its own view state goes now. */
   remove(session: ClientSession): void {
     const rec = this.cursors.get(session.id);
     if (rec) {
       if (rec.visible) this.unindex(rec);
-      for (const viewer of rec.seenBy) {
-        viewer.visibleCursors.delete(session.id);
-        this.out(viewer).removed.push(session.id);
-      }
       this.cursors.delete(session.id);
       this.moved.delete(rec);
+      if (rec.seenBy.size > 0) this.departed.push(rec);
     }
     // Forget this viewer in every cursor it was showing.
     for (const id of session.visibleCursors) this.cursors.get(id)?.seenBy.delete(session);
@@ -93,35 +97,56 @@ export class CursorTable {
 
   /** True if a flush would produce anything. */
   get hasWork(): boolean {
-    return this.moved.size > 0 || this.outs.size > 0;
+    return this.moved.size > 0 || this.departed.length > 0;
   }
 
   /**
    * Work out, for this tick, what every viewer must be told; returns the viewers with something to send.
-   * `resync` are viewers whose shown set must be recomputed (viewport moved, or caught up after being stale).
+   * `resync` maps viewers whose shown set must be recomputed to whether the resync is full (after catching up
+   * from stale: positions of kept cursors are re-sent too) or a diff (after a viewport move).
+   * Stale viewers are told nothing and keep their shown set as it was, so the full resync can repair it.
    */
-  flush(viewers: ViewerLookup, resync: Iterable<ClientSession>): Map<ClientSession, Uint8Array> {
+  flush(viewers: ViewerLookup, resync: Map<ClientSession, boolean>): Map<ClientSession, Uint8Array> {
+    for (const rec of this.departed) {
+      for (const v of rec.seenBy) {
+        if (v.phase !== 'ready' || viewers.isStale(v)) continue; // a stale viewer finds it gone at resync
+        v.visibleCursors.delete(rec.id);
+        this.out(v).removed.push(rec.id);
+      }
+    }
+    this.departed = [];
+
     for (const rec of this.moved) {
       rec.plain = rec.named = null;
-      const now = rec.visible ? viewers.subscribersAt(rec.x, rec.y) : [];
-      const nowSet = new Set<ClientSession>();
-      for (const v of now) {
-        if (v === rec.session || v.stale || v.phase !== 'ready') continue;
-        nowSet.add(v);
-        const entering = !v.visibleCursors.has(rec.session.id);
-        if (entering) v.visibleCursors.add(rec.session.id);
-        this.addRecord(v, rec, entering);
+      const next = this.scratch;
+      if (rec.visible) {
+        for (const v of viewers.subscribersAt(rec.x, rec.y)) {
+          if (v === rec.session || v.phase !== 'ready') continue;
+          if (viewers.isStale(v)) {
+            if (rec.seenBy.has(v)) next.add(v);
+            continue;
+          }
+          next.add(v);
+          const entering = !v.visibleCursors.has(rec.id);
+          if (entering) v.visibleCursors.add(rec.id);
+          this.addRecord(v, rec, entering);
+        }
       }
       for (const v of rec.seenBy) {
-        if (nowSet.has(v) || v.stale) continue; // a stale viewer is resynced when it catches up
-        v.visibleCursors.delete(rec.session.id);
-        this.out(v).removed.push(rec.session.id);
+        if (next.has(v) || v.phase !== 'ready') continue;
+        if (viewers.isStale(v)) {
+          next.add(v);
+          continue;
+        }
+        v.visibleCursors.delete(rec.id);
+        this.out(v).removed.push(rec.id);
       }
       rec.seenBy.clear();
-      for (const v of nowSet) rec.seenBy.add(v);
+      this.scratch = rec.seenBy;
+      rec.seenBy = next;
     }
     this.moved.clear();
-    for (const v of resync) this.resyncViewer(v, viewers);
+    for (const [v, full] of resync) this.resyncViewer(v, viewers, full);
 
     const result = new Map<ClientSession, Uint8Array>();
     for (const [v, o] of this.outs) {
@@ -135,12 +160,19 @@ export class CursorTable {
   }
 
   /** Recompute what viewer v shows from its current viewport: enter what is inside, remove what is not. */
-  private resyncViewer(v: ClientSession, viewers: ViewerLookup): void {
-    if (v.phase !== 'ready' || v.stale) return;
-    v.cursorsResync = false;
+  private resyncViewer(v: ClientSession, viewers: ViewerLookup, full: boolean): void {
+    if (v.phase !== 'ready' || viewers.isStale(v)) return;
     for (const id of v.visibleCursors) {
       const rec = this.cursors.get(id);
-      if (rec && rec.visible && viewers.seesPixel(v, rec.x, rec.y)) continue;
+      if (rec && rec.visible && viewers.seesPixel(v, rec.x, rec.y)) {
+        if (full) {
+          // It may have moved while v was stale: say where it is now.
+          rec.seenBy.add(v);
+          rec.plain = rec.named = null;
+          this.addRecord(v, rec, false);
+        }
+        continue;
+      }
       v.visibleCursors.delete(id);
       rec?.seenBy.delete(v);
       this.out(v).removed.push(id);
@@ -154,9 +186,9 @@ export class CursorTable {
         const cell = this.grid.get(cy * 65536 + cx);
         if (!cell) continue;
         for (const rec of cell) {
-          if (rec.session === v || v.visibleCursors.has(rec.session.id)) continue;
+          if (rec.session === v || v.visibleCursors.has(rec.id)) continue;
           if (rec.x < r.x || rec.x > x1 || rec.y < r.y || rec.y > y1) continue;
-          v.visibleCursors.add(rec.session.id);
+          v.visibleCursors.add(rec.id);
           rec.seenBy.add(v);
           rec.plain = rec.named = null; // position may have been encoded for an earlier tick
           this.addRecord(v, rec, true);

@@ -11,7 +11,8 @@ import type { ServerConfig } from '../config.js';
 import type { ChunkStore } from '../chunks/chunk-store.js';
 import { chunkKey, keyCx, keyCy } from '../chunks/geometry.js';
 import type { CanvasStorage, PlacementRecord } from '../storage/canvas-storage.js';
-import { ViewportIndex, ViewportError, type PixelRect } from '../subscriptions/viewport-index.js';
+import { ViewportIndex, ViewportError, type ChunkRange, type PixelRect } from '../subscriptions/viewport-index.js';
+import { rangeContains } from '../subscriptions/chunk-range.js';
 import { CursorTable } from '../presence/cursor-table.js';
 import { IpLimiter, MESSAGE_COSTS, NEVER } from '../limits/index.js';
 import {
@@ -44,6 +45,25 @@ export function sanitizeName(raw: string, maxBytes: number): string {
   return new TextDecoder().decode(bytes);
 }
 
+/** The part of a viewport inside the canvas, as the viewport index clamps it; null when nothing is inside. */
+export function clampRect(r: PixelRect, width: number, height: number): PixelRect | null {
+  const x0 = Math.max(0, r.x);
+  const y0 = Math.max(0, r.y);
+  const x1 = Math.min(width, r.x + r.w);
+  const y1 = Math.min(height, r.y + r.h);
+  return x1 > x0 && y1 > y0 ? { x: x0, y: y0, w: x1 - x0, h: y1 - y0 } : null;
+}
+
+function chunkRangeOf(r: PixelRect | null): ChunkRange | null {
+  return r ? { cx0: r.x >> 6, cy0: r.y >> 6, cx1: (r.x + r.w - 1) >> 6, cy1: (r.y + r.h - 1) >> 6 } : null;
+}
+
+function intersect(a: ChunkRange | null, b: ChunkRange | null): ChunkRange | null {
+  if (!a || !b) return null;
+  const r = { cx0: Math.max(a.cx0, b.cx0), cy0: Math.max(a.cy0, b.cy0), cx1: Math.min(a.cx1, b.cx1), cy1: Math.min(a.cy1, b.cy1) };
+  return r.cx0 <= r.cx1 && r.cy0 <= r.cy1 ? r : null;
+}
+
 export class CanvasRoom {
   readonly epoch: number = (Math.random() * 0x100000000) >>> 0;
   private readonly sessions = new Map<number, ClientSession>();
@@ -59,7 +79,8 @@ export class CanvasRoom {
   private marked: ClientSession[] = [];
   /** Sessions with work left over from an earlier tick: snapshots still to send, a deferred viewport, stale. */
   private readonly backlog = new Set<ClientSession>();
-  private readonly cursorResync = new Set<ClientSession>();
+  /** Viewers whose shown cursors must be recomputed: true = full (caught up from stale), false = diff. */
+  private readonly cursorResync = new Map<ClientSession, boolean>();
   private lastOnlineSent = -1;
   private lastOnlineAt = 0;
   private stopped = false;
@@ -81,7 +102,7 @@ export class CanvasRoom {
       maxNameBytes: config.maxNameBytes,
       maxMessageBytes: config.maxMessageBytes,
     };
-    this.loop = new TickLoop(config.tickHz, config.eagerTick, (t) => this.tick(t));
+    this.loop = new TickLoop(config.tickHz, config.eagerTick, (t) => this.tick(t), (err) => deps.log.error({ err }, 'tick failed'));
   }
 
   start(): void {
@@ -179,28 +200,34 @@ export class CanvasRoom {
       case 'hello':
         throw protocolError('DUPLICATE_HELLO', 'HELLO was already received');
       case 'viewport':
-        if (!s.budget.charge(MESSAGE_COSTS.viewport, t)) return; // dropped quietly, per the abuse policy
-        this.viewport(s, msg, t);
+        // Never dropped: a client has already discarded what left its view, so losing a viewport would leave
+        // it blank. Over the budget or the rate it is coalesced (latest wins) and applied on a later tick.
+        this.viewport(s, msg, t, s.budget.charge(MESSAGE_COSTS.viewport, t));
         return;
       case 'cursor':
         if (!s.budget.charge(MESSAGE_COSTS.cursor, t) || s.cursorBucket.take(1, t) !== 0) return; // dropped quietly
         this.cursors.move(s, msg.x, msg.y, msg.hidden);
         this.loop.request();
         return;
-      case 'place':
-        if (!s.budget.charge(MESSAGE_COSTS.place + MESSAGE_COSTS.placePerPixel * msg.pixels.length, t)) {
-          this.refusePlace(s, msg, 'RATE_LIMITED', 1000 / this.deps.config.messageRate);
+      case 'place': {
+        const cost = MESSAGE_COSTS.place + MESSAGE_COSTS.placePerPixel * msg.pixels.length;
+        if (!s.budget.charge(cost, t)) {
+          const short = cost - s.budget.peek(t);
+          this.refusePlace(s, msg, 'RATE_LIMITED', Math.max(1, (short / this.deps.config.messageRate) * 1000));
           return;
         }
         this.place(s, msg);
         return;
+      }
       case 'resume':
         if (!s.budget.charge(MESSAGE_COSTS.resume, t)) throw protocolError('RATE_LIMITED', 'too many RESUME messages');
         this.resume(s, msg);
         return;
       case 'ping':
         if (!s.budget.charge(MESSAGE_COSTS.cursor, t)) throw protocolError('RATE_LIMITED', 'too many PINGs');
-        s.transport.send(encodePong(msg.nonce, this.now()));
+        s.enqueue(encodePong(msg.nonce, this.now()));
+        this.mark(s);
+        this.loop.request();
         return;
     }
   }
@@ -238,25 +265,33 @@ export class CanvasRoom {
     }
   }
 
-  private viewport(s: ClientSession, msg: Viewport, t: number): void {
+  private viewport(s: ClientSession, msg: Viewport, t: number, withinBudget: boolean): void {
     const rect: PixelRect = { x: msg.x, y: msg.y, w: msg.w, h: msg.h };
-    if (s.viewportBucket.take(1, t) !== 0) {
-      // Faster than the viewport rate: keep only the latest, apply it on a later tick.
-      this.validateViewport(rect);
+    this.validateViewport(rect);
+    if (!withinBudget || s.pendingViewport || s.viewportBucket.take(1, t) !== 0) {
+      // Faster than allowed: keep only the latest, apply it on a later tick. Remember which chunks were in
+      // every view sent meanwhile; the client may have dropped the others.
+      const keep = s.pendingViewport ? s.pendingKeep : this.index.rangeOf(s);
+      s.pendingKeep = intersect(keep, chunkRangeOf(clampRect(rect, this.deps.store.width, this.deps.store.height)));
       s.pendingViewport = rect;
       this.backlog.add(s);
       return;
     }
-    s.pendingViewport = null;
-    this.applyViewport(s, rect);
+    this.applyViewport(s, rect, undefined);
   }
 
+  /** The checks ViewportIndex.set makes, made before a viewport is deferred so the error comes at once. */
   private validateViewport(rect: PixelRect): void {
-    const area = Math.min(rect.w, this.deps.store.width) * Math.min(rect.h, this.deps.store.height);
-    if (area > this.deps.config.maxViewportArea) throw protocolError('VIEWPORT_TOO_LARGE', `viewport area ${area} exceeds ${this.deps.config.maxViewportArea}`);
+    const { store, config } = this.deps;
+    const c = clampRect(rect, store.width, store.height);
+    const area = c ? c.w * c.h : 0;
+    if (area > config.maxViewportArea) {
+      throw protocolError('VIEWPORT_TOO_LARGE', `viewport area ${area} px after clamping exceeds ${config.maxViewportArea}`);
+    }
   }
 
-  private applyViewport(s: ClientSession, rect: PixelRect): void {
+  /** `keep` (for a deferred viewport): chunks outside it are re-sent whole even if the server thinks they are held. */
+  private applyViewport(s: ClientSession, rect: PixelRect, keep: ChunkRange | null | undefined): void {
     let change: { entered: number[]; left: number[] };
     try {
       change = this.index.set(s, rect);
@@ -275,15 +310,28 @@ export class CanvasRoom {
       if (v !== undefined && v === store.version(keyCx(key), keyCy(key))) s.held.set(key, v);
       else s.needSnapshot.add(key);
     }
+    if (keep !== undefined) {
+      const range = this.index.rangeOf(s);
+      if (range) for (let cy = range.cy0; cy <= range.cy1; cy++) for (let cx = range.cx0; cx <= range.cx1; cx++) {
+        if (keep && rangeContains(keep, cx, cy)) continue;
+        const key = chunkKey(cx, cy);
+        s.held.delete(key);
+        s.needSnapshot.add(key);
+      }
+    }
     s.resumeVersions = null;
     if (s.needSnapshot.size > 0) this.backlog.add(s);
-    this.cursorResync.add(s);
+    if (!this.cursorResync.has(s)) this.cursorResync.set(s, false);
     this.loop.request();
   }
 
   private place(s: ClientSession, msg: Place): void {
     const { store, config } = this.deps;
     const n = msg.pixels.length;
+    if (this.stopped) {
+      this.refusePlace(s, msg, 'INTERNAL', 0); // shutting down: nothing more will be committed
+      return;
+    }
     if (n === 0 || n > config.maxPlaceBatch) {
       this.refusePlace(s, msg, 'BATCH_TOO_LARGE', 0);
       return;
@@ -327,12 +375,21 @@ export class CanvasRoom {
   }
 
   private fail(s: ClientSession, err: ProtocolError, close: boolean, op = 0): void {
-    s.transport.send(encodeError(err.wireCode, op, err.message));
-    if (close) {
-      this.deps.metrics.clientsDropped.inc({ reason: err.code });
-      s.transport.close(err.closeCode, err.code);
-      this.disconnect(s);
+    const bytes = encodeError(err.wireCode, op, err.message);
+    if (!close) {
+      // Through the tick like everything else, so the backpressure ceiling covers errors too.
+      s.enqueue(bytes);
+      this.mark(s);
+      this.loop.request();
+      return;
     }
+    // Closing: whatever is queued goes first, then the error, then the close frame.
+    const queued = s.takeOut();
+    if (queued) s.transport.send(queued);
+    s.transport.send(bytes);
+    this.deps.metrics.clientsDropped.inc({ reason: err.code });
+    s.transport.close(err.closeCode, err.code);
+    this.disconnect(s);
   }
 
   private mark(s: ClientSession): void {
@@ -378,9 +435,11 @@ export class CanvasRoom {
     for (const s of this.backlog) {
       if (s.pendingViewport && s.viewportBucket.take(1, t) === 0) {
         const rect = s.pendingViewport;
+        const keep = s.pendingKeep;
         s.pendingViewport = null;
+        s.pendingKeep = null;
         try {
-          this.applyViewport(s, rect);
+          this.applyViewport(s, rect, keep);
         } catch (err) {
           if (err instanceof ProtocolError) this.violation(s, err, 0x02);
           else throw err;
@@ -392,13 +451,20 @@ export class CanvasRoom {
     // 3. Deltas: each encoded once by the store, referenced by every subscriber that is up to date.
     const drained = store.drain();
     if (drained.length > 0) worked = true;
-    // Chunk checkpoints and the WAL flush: cheap when not due; must see the store applied and drained.
-    if (batch.records.length > 0) storage.maybeCheckpoint(store, this.now());
+    if (batch.records.length > 0) {
+      // Chunk checkpoints and the WAL flush: cheap when not due; must see the store applied and drained.
+      // A failure here loses nothing (the log is committed), so it must not stop the tick.
+      try {
+        storage.maybeCheckpoint(store, this.now());
+      } catch (err) {
+        this.deps.log.error({ err }, 'checkpoint failed; will retry');
+      }
+    }
     for (const d of drained) {
       const subs = this.index.subscribersOf(d.cx, d.cy);
       for (const s of subs) {
         this.mark(s);
-        if (s.stale || s.needSnapshot.has(d.key)) {
+        if (this.pressure(s, t) || s.needSnapshot.has(d.key)) {
           s.needSnapshot.add(d.key);
           continue;
         }
@@ -411,11 +477,9 @@ export class CanvasRoom {
       }
     }
 
-    // 4. Backpressure decisions before cursors, so stale clients are skipped there.
-    for (const s of this.marked) this.updateBackpressure(s, t);
-
-    // 5. Cursors: moved ones to the viewers that see them, and full resyncs after viewport moves.
+    // 4. Cursors: moved ones to the viewers that see them (stale viewers skipped), resyncs after view moves.
     if (this.cursors.hasWork || this.cursorResync.size > 0) {
+      this.lookupTime = t;
       const out = this.cursors.flush(this.viewerLookup, this.cursorResync);
       this.cursorResync.clear();
       for (const [s, bytes] of out) {
@@ -426,7 +490,7 @@ export class CanvasRoom {
       worked = true;
     }
 
-    // 6. The online count, at most once per interval and only when it changed.
+    // 5. The online count, at most once per interval and only when it changed.
     const wall = this.now();
     const online = this.sessions.size;
     if (online !== this.lastOnlineSent && wall - this.lastOnlineAt >= config.onlineIntervalMs) {
@@ -440,13 +504,19 @@ export class CanvasRoom {
       }
     }
 
-    // 7. One write per client: snapshots within its budget, then everything queued for it.
+    // 6. One write per client: the policy applied (once per tick), snapshots within its budget, the rest.
     const marked = this.marked;
     this.marked = [];
-    this.tickNo++;
     let bytesSent = 0;
     for (const s of marked) {
       if (s.phase === 'closed') continue;
+      this.pressure(s, t);
+      if (s.dropping) {
+        metrics.clientsDropped.inc({ reason: 'TOO_SLOW' });
+        s.transport.close(CloseCode.TOO_SLOW, 'TOO_SLOW');
+        this.disconnect(s);
+        continue;
+      }
       if (!s.stale) this.addSnapshots(s);
       const bytes = s.takeOut();
       if (bytes) {
@@ -456,57 +526,52 @@ export class CanvasRoom {
       if (s.stale || s.needSnapshot.size > 0 || s.pendingViewport) this.backlog.add(s);
       else this.backlog.delete(s);
     }
+    this.tickNo++;
     if (bytesSent > 0) metrics.bytesSent.inc(bytesSent);
     if (worked || marked.length > 0) metrics.tickDuration.observe((performance.now() - started) / 1000);
     return worked || marked.length > 0 || this.backlog.size > 0;
   }
 
+  private lookupTime = 0;
   private readonly viewerLookup = {
     subscribersAt: (x: number, y: number) => this.index.subscribersAt(x, y),
     rectOf: (s: ClientSession) => this.index.rectOf(s),
     seesPixel: (s: ClientSession, x: number, y: number) => this.index.seesPixel(s, x, y),
+    isStale: (s: ClientSession) => this.pressure(s, this.lookupTime),
   };
 
   /**
-   * The backpressure policy (docs/architecture.md): above the high-water mark a client gets no deltas and
-   * its changed chunks are remembered (one entry per chunk, never a queue); once under the low-water mark it
-   * gets the current state of what it still sees; past the hard limit, or stale for too long, it is closed.
+   * The backpressure policy (docs/architecture.md), applied once per client per tick, before anything
+   * big is queued for it: above the high-water mark a client gets no deltas or cursors and its changed
+   * chunks are remembered (one entry per chunk, never a queue); once under the low-water mark it gets the
+   * current state of what it still sees; past the hard limit, or stale for too long, it is closed with 4001
+   * (`dropping`, acted on at the write). Returns true when the client must get no deltas or cursors now.
    */
-  private updateBackpressure(s: ClientSession, t: number): void {
-    if (s.phase !== 'ready') return;
+  private pressure(s: ClientSession, t: number): boolean {
+    if (s.pressureTick === this.tickNo) return s.stale || s.dropping;
+    s.pressureTick = this.tickNo;
     const { config, metrics } = this.deps;
     const buffered = s.transport.bufferedAmount;
     if (buffered > config.hardLimitBytes || (s.stale && t - s.staleSince > config.stallTimeoutMs)) {
-      metrics.clientsDropped.inc({ reason: 'TOO_SLOW' });
-      s.transport.close(CloseCode.TOO_SLOW, 'TOO_SLOW');
-      this.disconnect(s);
-      return;
+      s.dropping = true;
+      this.mark(s); // closed at this tick's write
+      return true;
     }
     if (s.stale) {
-      if (buffered > config.lowWaterBytes) return;
+      if (buffered > config.lowWaterBytes) return true;
       s.stale = false;
-      this.cursorResync.add(s);
-      return;
+      this.cursorResync.set(s, true);
+      this.loop.request();
+      return false;
     }
     if (buffered > config.highWaterBytes) {
       s.stale = true;
       s.staleSince = t;
       metrics.clientsStale.inc();
-      // Deltas already queued this tick are dropped: their chunks will be re-sent whole.
-      const keep: Uint8Array[] = [];
-      let keepBytes = 0;
-      for (const m of s.out) {
-        if (m[0] === 0x83) {
-          const key = chunkKey(m[3]! | (m[4]! << 8), m[5]! | (m[6]! << 8));
-          s.needSnapshot.add(key);
-        } else {
-          keep.push(m);
-          keepBytes += m.length;
-        }
-      }
-      s.out = keep;
-      s.outBytes = keepBytes;
+      this.mark(s); // so the write step files it in the backlog, where its recovery is watched
+      return true;
     }
+    return false;
   }
 
   /** Send snapshots from the client's set while it has room under the high-water mark. */

@@ -4,7 +4,7 @@
  * never make the server hold an unbounded amount for it: that is the backpressure ceiling.
  */
 import type { Transport } from './transport.js';
-import type { PixelRect } from '../subscriptions/viewport-index.js';
+import type { ChunkRange, PixelRect } from '../subscriptions/viewport-index.js';
 import { MessageBudget, ViolationCounter, TokenBucket } from '../limits/index.js';
 
 /**
@@ -45,13 +45,20 @@ export class ClientSession {
   /** Above the high-water mark: gets no deltas or cursors until it drains. */
   stale = false;
   staleSince = 0;
-  /** The cursors this client shows must be recomputed from scratch (after a viewport move or catching up). */
-  cursorsResync = false;
+  /** Past the hard limit or stalled too long: closed with 4001 at the end of this tick. */
+  dropping = false;
+  /** Tick in which the backpressure policy was last applied (it is applied once per tick). */
+  pressureTick = -1;
   /** Ids of the other cursors this client currently shows. */
   readonly visibleCursors = new Set<number>();
 
   /** A viewport that arrived faster than the viewport rate: applied on a later tick (latest wins). */
   pendingViewport: PixelRect | null = null;
+  /**
+   * While a viewport is pending: the chunks present in every view the client sent since the last applied
+   * one (null: none). The client may have dropped any chunk outside it, so those get snapshots on apply.
+   */
+  pendingKeep: ChunkRange | null = null;
 
   readonly budget: MessageBudget;
   readonly cursorBucket: TokenBucket;

@@ -18,6 +18,8 @@ export class TickLoop {
     private readonly eager: boolean,
     /** One tick; returns true if it did any work. */
     private readonly run: (nowMs: number) => boolean,
+    /** A tick that throws is reported here; the loop keeps its cadence whatever happens. */
+    private readonly onError: (err: unknown) => void = (err) => { console.error(err); },
     private readonly clock: () => number = () => performance.now(),
   ) {
     this.periodMs = 1000 / hz;
@@ -62,7 +64,12 @@ export class TickLoop {
     const now = this.clock();
     this.recent.push(now);
     if (this.recent.length > 4096) this.recent.splice(0, this.recent.length - 2048);
-    this.idle = !this.run(now);
+    try {
+      this.idle = !this.run(now);
+    } catch (err) {
+      this.idle = false;
+      this.onError(err);
+    }
   }
 
   private schedule(): void {

@@ -1,0 +1,186 @@
+/**
+ * The room driven tick by tick through the Transport seam, with sockets whose buffered amount the test
+ * sets: the backpressure ceiling, cursor resync after a stall, coalesced viewports, a failing checkpoint.
+ */
+import { describe, expect, it } from 'vitest';
+import { DEFAULTS, type ServerConfig } from '../../src/config.js';
+import { ChunkStore } from '../../src/chunks/chunk-store.js';
+import { DEFAULT_PALETTE } from '../../src/chunks/palette.js';
+import { MemoryStorage } from '../../src/storage/memory-storage.js';
+import { createMetrics } from '../../src/metrics.js';
+import { createLogger } from '../../src/log.js';
+import { CanvasRoom } from '../../src/realtime/canvas-room.js';
+import type { ClientSession } from '../../src/realtime/client-session.js';
+import type { Transport } from '../../src/realtime/transport.js';
+import {
+  PROTOCOL_VERSION, decodeServerMessages, encodeCursor, encodeHello, encodePing, encodePlace, encodeViewport,
+  type ServerMessage,
+} from '../../src/net/protocol.js';
+
+class TestTransport implements Transport {
+  readonly frames: Uint8Array[] = [];
+  bufferedAmount = 0;
+  closedWith: number | null = null;
+  send(bytes: Uint8Array): void {
+    this.frames.push(bytes.slice());
+  }
+  close(code: number): void {
+    this.closedWith = code;
+  }
+  terminate(): void {
+    this.closedWith = 1006;
+  }
+  messages(): ServerMessage[] {
+    return this.frames.flatMap((f) => decodeServerMessages(f));
+  }
+}
+
+function makeRoom(overrides: Partial<ServerConfig> = {}, storage = new MemoryStorage()) {
+  const config: ServerConfig = { ...DEFAULTS, inMemory: true, logLevel: 'silent', paintRate: 1e6, paintBurst: 1e6, ...overrides };
+  const store = new ChunkStore({ width: config.width, height: config.height, paletteSize: DEFAULT_PALETTE.length });
+  const room = new CanvasRoom({ config, store, storage, palette: DEFAULT_PALETTE, metrics: createMetrics(), log: createLogger('silent') });
+  let clock = 1000;
+  const tick = () => room.tick((clock += 16));
+  const join = (name: string, view?: [number, number, number, number]) => {
+    const t = new TestTransport();
+    const s = room.connect(t, '127.0.0.1');
+    room.handleMessage(s, encodeHello(PROTOCOL_VERSION, name), true);
+    if (view) room.handleMessage(s, encodeViewport(...view), true);
+    tick();
+    return { t, s };
+  };
+  return { room, store, tick, join, config };
+}
+
+/** What a client shows, replayed from every CURSORS message it received. */
+function shownCursors(t: TestTransport): Map<number, { x: number; y: number }> {
+  const shown = new Map<number, { x: number; y: number }>();
+  for (const m of t.messages()) {
+    if (m.type !== 'cursors') continue;
+    for (const c of m.moved) shown.set(c.id, { x: c.x, y: c.y });
+    for (const id of m.removed) shown.delete(id);
+  }
+  return shown;
+}
+
+describe('backpressure ceiling', () => {
+  it('closes a client past the hard limit even when it only receives cursors', () => {
+    const { room, join, tick, config } = makeRoom({ cursorHz: 1000, messageRate: 1e6, messageBurst: 1e6 });
+    const viewer = join('viewer', [0, 0, 256, 256]);
+    const mover = join('mover', [512, 512, 64, 64]);
+    viewer.t.bufferedAmount = config.hardLimitBytes + 1;
+    for (let i = 0; i < 3; i++) {
+      room.handleMessage(mover.s, encodeCursor(10 + i, 10), true); // inside the viewer's view; nobody paints
+      tick();
+    }
+    expect(viewer.t.closedWith).toBe(4001);
+    expect(viewer.s.phase).toBe('closed');
+    expect(room.tableSizes().sessions).toBe(1);
+  });
+
+  it('closes a client past the hard limit that only receives PONGs; PONGs go out with the tick', () => {
+    const { room, join, tick, config } = makeRoom();
+    const c = join('pinger');
+    const before = c.t.frames.length;
+    room.handleMessage(c.s, encodePing(7), true);
+    expect(c.t.frames.length).toBe(before); // not written outside the tick
+    tick();
+    expect(c.t.messages().some((m) => m.type === 'pong' && m.nonce === 7)).toBe(true);
+    c.t.bufferedAmount = config.hardLimitBytes + 1;
+    room.handleMessage(c.s, encodePing(8), true);
+    tick();
+    expect(c.t.closedWith).toBe(4001);
+  });
+
+  it('a stale client gets no deltas, then exactly the current state once it drains', () => {
+    const { room, store, join, tick, config } = makeRoom();
+    const slow = join('slow', [0, 0, 128, 128]);
+    const painter = join('painter');
+    tick();
+    slow.t.bufferedAmount = config.highWaterBytes + 1;
+    const mark = slow.t.frames.length;
+    for (let i = 0; i < 20; i++) {
+      room.handleMessage(painter.s, encodePlace(i + 1, [{ x: i, y: i, color: 1 + (i % 30) }]), true);
+      tick();
+    }
+    expect(slow.t.frames.length).toBe(mark); // nothing at all was written while stale
+    expect(slow.s.needSnapshot.size).toBeLessThanOrEqual(4); // one entry per chunk in view, never a queue
+    slow.t.bufferedAmount = 0;
+    tick();
+    const snaps = slow.t.frames.slice(mark).flatMap((f) => decodeServerMessages(f)).filter((m) => m.type === 'snapshot');
+    expect(snaps.map((m) => m.type === 'snapshot' && `${m.cx},${m.cy}`).sort()).toEqual(['0,0']);
+    const snap = snaps[0]!;
+    expect(snap.type === 'snapshot' && snap.version).toBe(store.version(0, 0));
+  });
+});
+
+describe('cursors across a stall', () => {
+  it('a viewer that was stale while a cursor moved and its owner left ends up showing exactly what is there', () => {
+    const { room, join, tick, config } = makeRoom({ cursorHz: 1000, messageRate: 1e6, messageBurst: 1e6 });
+    const viewer = join('viewer', [0, 0, 256, 256]);
+    const a = join('a', [0, 0, 64, 64]);
+    const b = join('b', [0, 0, 64, 64]);
+    room.handleMessage(a.s, encodeCursor(10, 10), true);
+    room.handleMessage(b.s, encodeCursor(20, 20), true);
+    tick();
+    expect(shownCursors(viewer.t)).toEqual(new Map([[a.s.id, { x: 10, y: 10 }], [b.s.id, { x: 20, y: 20 }]]));
+    viewer.t.bufferedAmount = config.highWaterBytes + 1;
+    room.handleMessage(a.s, encodeCursor(100, 100), true); // moves while the viewer is stale
+    room.handleMessage(b.s, encodeCursor(30, 30), true);
+    tick();
+    room.disconnect(b.s); // b leaves while the viewer is stale
+    tick();
+    const c = join('c', [0, 0, 64, 64]);
+    room.handleMessage(c.s, encodeCursor(50, 60), true); // c arrives while the viewer is stale
+    tick();
+    viewer.t.bufferedAmount = 0;
+    tick();
+    tick();
+    expect(shownCursors(viewer.t)).toEqual(new Map([[a.s.id, { x: 100, y: 100 }], [c.s.id, { x: 50, y: 60 }]]));
+    room.disconnect(a.s);
+    tick();
+    expect(shownCursors(viewer.t)).toEqual(new Map([[c.s.id, { x: 50, y: 60 }]]));
+  });
+});
+
+describe('coalesced viewports', () => {
+  it('a viewport over the message budget is coalesced, not lost', () => {
+    const { room, join, tick } = makeRoom({ messageRate: 1, messageBurst: 1 });
+    const c = join('c', [0, 0, 64, 64]);
+    for (let i = 0; i < 5; i++) room.handleMessage(c.s, encodePlace(i + 1, [{ x: 1, y: 1, color: 1 }]), true); // burn the budget
+    room.handleMessage(c.s, encodeViewport(512, 512, 64, 64), true);
+    for (let i = 0; i < 200 && room.index.rangeOf(c.s)?.cx0 !== 8; i++) tick();
+    expect(room.index.rangeOf(c.s)).toEqual({ cx0: 8, cy0: 8, cx1: 8, cy1: 8 });
+    expect(c.t.messages().some((m) => m.type === 'snapshot' && m.cx === 8 && m.cy === 8)).toBe(true);
+  });
+
+  it('V1 → V2 → V1 faster than the viewport rate re-sends what the client dropped for V2', () => {
+    const { room, join, tick } = makeRoom({ viewportHz: 1 });
+    const c = join('c', [0, 0, 128, 64]); // chunks (0,0) and (1,0)
+    const mark = c.t.frames.length;
+    room.handleMessage(c.s, encodeViewport(64, 0, 128, 64), true); // V2: (1,0),(2,0) — deferred by the rate
+    room.handleMessage(c.s, encodeViewport(0, 0, 128, 64), true); // back to V1 — deferred, latest wins
+    for (let i = 0; i < 100 && c.s.pendingViewport; i++) tick();
+    tick();
+    const snaps = c.t.frames.slice(mark).flatMap((f) => decodeServerMessages(f)).filter((m) => m.type === 'snapshot');
+    // The client dropped (0,0) when it sent V2; (1,0) was in every view and is still held.
+    expect(snaps.map((m) => m.type === 'snapshot' && `${m.cx},${m.cy}`)).toEqual(['0,0']);
+  });
+});
+
+describe('robustness', () => {
+  it('a checkpoint that throws does not stop the tick, lose the placement or its answer', () => {
+    class FailingCheckpoint extends MemoryStorage {
+      override maybeCheckpoint(): void {
+        throw new Error('SQLITE_FULL: database or disk is full');
+      }
+    }
+    const { room, store, join, tick } = makeRoom({}, new FailingCheckpoint());
+    const c = join('c', [0, 0, 64, 64]);
+    room.handleMessage(c.s, encodePlace(1, [{ x: 3, y: 4, color: 5 }]), true);
+    expect(() => tick()).not.toThrow();
+    expect(store.get(3, 4)).toBe(5);
+    expect(c.t.messages().some((m) => m.type === 'placeResult' && m.seq === 1 && m.status === 0)).toBe(true);
+    expect(c.t.messages().some((m) => m.type === 'delta' && m.cx === 0)).toBe(true);
+  });
+});
