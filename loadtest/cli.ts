@@ -1,0 +1,215 @@
+/**
+ * The load test's options: scenario presets, command-line flags and one validation pass. Pure, so the
+ * parser is tested without starting anything.
+ *
+ * Precedence: built-in defaults < the scenario preset < flags given explicitly.
+ */
+import { parseArgs } from 'node:util';
+
+export type ScenarioName = 'scrollers' | 'crowd' | 'flood';
+export const SCENARIO_NAMES: readonly ScenarioName[] = ['scrollers', 'crowd', 'flood'];
+
+/** How simulated users paint: `rate` at paintRate px/s each; `flood` keeps a window of PLACEs in flight (closed loop). */
+export type PaintMode = 'rate' | 'flood';
+
+export interface LoadTestOptions {
+  scenario: ScenarioName;
+  clients: number;
+  /** Seconds measured, after every client connected (ramp and settle are not counted). */
+  durationSeconds: number;
+  /** ws://host:port/ws of a running server on this machine; null: start our own server as a child process. */
+  url: string | null;
+  paintMode: PaintMode;
+  /** Pixels per second per client (paintMode 'rate'). */
+  paintRate: number;
+  /** Cursor moves per second per client; 0 disables cursors. */
+  cursorRate: number;
+  /** Canvas size for the server we start (ignored with --url: the server's WELCOME says). */
+  width: number;
+  height: number;
+  /** Zoom range in screen pixels per canvas pixel; a user's zoom is log-uniform in it. */
+  zoomMin: number;
+  zoomMax: number;
+  /** Flood: PLACE messages in flight per client, and pixels per PLACE (capped by the server's maxPlaceBatch). */
+  floodWindow: number;
+  floodBatch: number;
+  /** Write the JSON report here (and the SVG chart beside it); null: no files. */
+  json: string | null;
+  /** Worker threads running the clients; 0 runs them on the main thread (tests, tiny runs). */
+  workers: number;
+  /** Connections are spread over this many seconds. */
+  rampSeconds: number;
+  /** Seconds between "everyone connected" and the start of measurement. */
+  settleSeconds: number;
+  /** Source addresses 127.0.0.1..127.0.0.N the clients bind to (0: let the kernel choose). */
+  sourceAddresses: number;
+  /** Pass --cpu-prof to the server child and write the profile into this directory. */
+  cpuProfDir: string | null;
+  /** Seed for every random choice the clients make. */
+  seed: number;
+}
+
+/** Most clients one run may start: bounded, like the run time (see the fd check in run.ts). */
+export const MAX_CLIENTS = 50_000;
+export const MAX_DURATION_SECONDS = 3600;
+/** 127.0.0.1..127.0.0.250: Linux routes all of 127/8 to lo, and each address has its own ~28k ephemeral ports. */
+export const MAX_SOURCE_ADDRESSES = 250;
+
+export const BASE_OPTIONS: LoadTestOptions = {
+  scenario: 'scrollers',
+  clients: 1000,
+  durationSeconds: 30,
+  url: null,
+  paintMode: 'rate',
+  paintRate: 1,
+  cursorRate: 10,
+  width: 1024,
+  height: 1024,
+  zoomMin: 1,
+  zoomMax: 16,
+  floodWindow: 4,
+  floodBatch: 64,
+  json: null,
+  workers: 2,
+  rampSeconds: 2,
+  settleSeconds: 1,
+  sourceAddresses: MAX_SOURCE_ADDRESSES,
+  cpuProfDir: null,
+  seed: 1,
+};
+
+/** What each scenario changes from BASE_OPTIONS. */
+export const SCENARIOS: Record<ScenarioName, Partial<LoadTestOptions>> = {
+  // 1000 users scrolling a 1024² canvas, each painting one pixel a second: the everyday r/place load.
+  scrollers: { clients: 1000, width: 1024, height: 1024, paintRate: 1, cursorRate: 10, paintMode: 'rate' },
+  // A big event: 10k users on a 4096² canvas, painting rarely, mostly watching. Connections ramp over 10 s.
+  crowd: { clients: 10_000, width: 4096, height: 4096, paintRate: 0.2, cursorRate: 2, paintMode: 'rate', rampSeconds: 10, workers: 4 },
+  // Placement throughput: 100 clients painting as fast as the server answers, buckets off, small views so
+  // the generator does not spend its time decoding everybody's deltas.
+  flood: { clients: 100, width: 1024, height: 1024, paintMode: 'flood', cursorRate: 0, zoomMin: 8, zoomMax: 16 },
+};
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export const USAGE = `Usage: npm run loadtest -- [flags]
+
+  --scenario NAME      scrollers | crowd | flood (preset; explicit flags override it) [scrollers]
+  --clients N          simulated users [scrollers 1000, crowd 10000, flood 100]
+  --duration S         seconds measured after the ramp [30]
+  --url URL            ws://127.0.0.1:PORT/ws of a running server (loopback only); default: start one
+  --paint-rate R       pixels per second per user (with --scenario flood: paint at this rate instead of flooding)
+  --cursor-rate R      cursor moves per second per user [10]
+  --width W --height H canvas of the server we start [1024]
+  --zoom MIN-MAX       screen pixels per canvas pixel [1-16]
+  --json FILE          write the report; the latency chart goes to FILE with .svg
+  --workers N          worker threads running clients, 0 = main thread [2]
+  --ramp S             spread connections over S seconds [2; crowd 10]
+  --settle S           wait S seconds after the ramp before measuring [1]
+  --source-addresses N bind clients to 127.0.0.1..N round-robin, 0 = don't bind [250]
+  --cpu-prof DIR       profile the server child (node --cpu-prof) into DIR
+  --seed N             random seed [1]
+
+Exit status: 0 when the run completed with at least 90% of the clients connected (and, when painting,
+at least one place-to-visible sample); 1 when it ran but fell short of that; 2 for bad flags or when it
+could not start (server did not come up, too few file descriptors).
+`;
+
+const FLAG_TYPES = {
+  scenario: 'string', clients: 'string', duration: 'string', url: 'string', 'paint-rate': 'string',
+  'cursor-rate': 'string', width: 'string', height: 'string', zoom: 'string', json: 'string', workers: 'string',
+  ramp: 'string', settle: 'string', 'source-addresses': 'string', 'cpu-prof': 'string', seed: 'string', help: 'boolean',
+} as const;
+
+function num(flag: string, raw: string, opts: { integer?: boolean; min: number; max: number }): number {
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n) || (opts.integer && !Number.isInteger(n)) || n < opts.min || n > opts.max) {
+    throw new UsageError(`--${flag} must be ${opts.integer ? 'an integer' : 'a number'} in ${opts.min}..${opts.max}, got "${raw}"`);
+  }
+  return n;
+}
+
+/** True for hosts that are this machine: 127/8, ::1, localhost. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/** Checks a --url: ws:// or wss:// on a loopback host; 'localhost' becomes 127.0.0.1 so source addresses can be bound. */
+export function normalizeUrl(raw: string): string {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new UsageError(`--url is not a URL: "${raw}"`);
+  }
+  if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new UsageError(`--url must be ws:// or wss://, got ${u.protocol}`);
+  if (!isLoopbackHost(u.hostname)) throw new UsageError(`--url must point at this machine (127.x, ::1, localhost): the load test is loopback only, got ${u.hostname}`);
+  if (u.hostname.toLowerCase() === 'localhost') u.hostname = '127.0.0.1';
+  return u.toString();
+}
+
+/** argv (without node and script) → options, or `{ help }` for --help. Throws UsageError. */
+export function parseLoadTestArgs(argv: string[]): { options: LoadTestOptions } | { help: string } {
+  const options = Object.fromEntries(Object.entries(FLAG_TYPES).map(([k, type]) => [k, { type }])) as {
+    [K in keyof typeof FLAG_TYPES]: { type: (typeof FLAG_TYPES)[K] };
+  };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.help === true) return { help: USAGE };
+  const s = (k: keyof typeof FLAG_TYPES): string | undefined => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
+
+  const scenarioRaw = s('scenario') ?? 'scrollers';
+  if (!(SCENARIO_NAMES as readonly string[]).includes(scenarioRaw)) {
+    throw new UsageError(`--scenario must be one of ${SCENARIO_NAMES.join(', ')}, got "${scenarioRaw}"`);
+  }
+  const scenario = scenarioRaw as ScenarioName;
+  const o: LoadTestOptions = { ...BASE_OPTIONS, ...SCENARIOS[scenario], scenario };
+
+  let v: string | undefined;
+  if ((v = s('clients')) !== undefined) o.clients = num('clients', v, { integer: true, min: 1, max: MAX_CLIENTS });
+  if ((v = s('duration')) !== undefined) o.durationSeconds = num('duration', v, { min: 0.5, max: MAX_DURATION_SECONDS });
+  if ((v = s('url')) !== undefined) o.url = normalizeUrl(v);
+  if ((v = s('paint-rate')) !== undefined) {
+    o.paintRate = num('paint-rate', v, { min: 0, max: 1000 });
+    o.paintMode = 'rate'; // an explicit rate wins over a flood preset
+  }
+  if ((v = s('cursor-rate')) !== undefined) o.cursorRate = num('cursor-rate', v, { min: 0, max: 1000 });
+  for (const side of ['width', 'height'] as const) {
+    if ((v = s(side)) === undefined) continue;
+    const n = num(side, v, { integer: true, min: 64, max: 65536 });
+    if (n % 64 !== 0) throw new UsageError(`--${side} must be a multiple of 64, got ${n}`);
+    o[side] = n;
+  }
+  if ((v = s('zoom')) !== undefined) {
+    const m = /^\s*([\d.]+)\s*-\s*([\d.]+)\s*$/.exec(v);
+    if (!m) throw new UsageError(`--zoom must look like MIN-MAX (e.g. 1-16), got "${v}"`);
+    o.zoomMin = num('zoom', m[1]!, { min: 0.25, max: 64 });
+    o.zoomMax = num('zoom', m[2]!, { min: 0.25, max: 64 });
+    if (o.zoomMin > o.zoomMax) throw new UsageError(`--zoom MIN must be <= MAX, got ${v}`);
+  }
+  if ((v = s('json')) !== undefined) {
+    if (v.trim() === '') throw new UsageError('--json needs a file name');
+    o.json = v;
+  }
+  if ((v = s('workers')) !== undefined) o.workers = num('workers', v, { integer: true, min: 0, max: 16 });
+  if ((v = s('ramp')) !== undefined) o.rampSeconds = num('ramp', v, { min: 0, max: 600 });
+  if ((v = s('settle')) !== undefined) o.settleSeconds = num('settle', v, { min: 0, max: 600 });
+  if ((v = s('source-addresses')) !== undefined) {
+    o.sourceAddresses = num('source-addresses', v, { integer: true, min: 0, max: MAX_SOURCE_ADDRESSES });
+  }
+  if ((v = s('cpu-prof')) !== undefined) {
+    if (v.trim() === '') throw new UsageError('--cpu-prof needs a directory');
+    if (o.url !== null && s('url') !== undefined) throw new UsageError('--cpu-prof profiles the server we start; it cannot be used with --url');
+    o.cpuProfDir = v;
+  }
+  if ((v = s('seed')) !== undefined) o.seed = num('seed', v, { integer: true, min: 0, max: 0xffffffff });
+  // More workers than clients would leave some idle.
+  if (o.workers > o.clients) o.workers = o.clients;
+  return { options: o };
+}

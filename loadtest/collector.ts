@@ -1,0 +1,127 @@
+/**
+ * Merges the fleets' per-second intervals on the main thread: run totals, one latency histogram for the
+ * whole window and one per second (for the chart), the latest gauges of each fleet, and errors by kind.
+ * Counts only measured intervals; errors and connection failures count from the first connect.
+ */
+import type { FleetInterval } from './fleet.js';
+import { LatencyHistogram } from './histogram.js';
+
+export interface Totals {
+  placed: number;
+  accepted: number;
+  rejected: number;
+  unseen: number;
+  abandoned: number;
+  skipped: number;
+  frames: number;
+  bytes: number;
+  deltas: number;
+  deltaPixels: number;
+  snapshots: number;
+  cursorMessages: number;
+  panLoadsAbandoned: number;
+  disconnects: number;
+}
+
+/** One second of the measured window, merged over the fleets that reported it. */
+export interface SecondBucket {
+  latency: LatencyHistogram;
+  placed: number;
+  accepted: number;
+  bytes: number;
+  frames: number;
+  deltas: number;
+  connected: number;
+  fleets: number;
+}
+
+function zeroTotals(): Totals {
+  return {
+    placed: 0, accepted: 0, rejected: 0, unseen: 0, abandoned: 0, skipped: 0, frames: 0, bytes: 0, deltas: 0,
+    deltaPixels: 0, snapshots: 0, cursorMessages: 0, panLoadsAbandoned: 0, disconnects: 0,
+  };
+}
+
+export class Collector {
+  readonly latency = new LatencyHistogram();
+  readonly panLoad = new LatencyHistogram();
+  readonly totals: Totals = zeroTotals();
+  readonly seconds = new Map<number, SecondBucket>();
+  readonly errorsByKind: Record<string, number> = {};
+  connectFailures = 0;
+  /** Worst event-loop delay p99 any fleet reported while measuring, in ms. */
+  loopDelayP99Ms = 0;
+  loopDelayMaxMs = 0;
+  /** Latest interval of each fleet, for the progress line. */
+  readonly latest: Array<FleetInterval | undefined>;
+
+  constructor(fleets: number) {
+    this.latest = new Array(fleets).fill(undefined);
+  }
+
+  add(iv: FleetInterval): void {
+    this.latest[iv.fleetIndex] = iv;
+    this.connectFailures += iv.connectFailures;
+    for (const [k, n] of Object.entries(iv.errors)) this.errorsByKind[k] = (this.errorsByKind[k] ?? 0) + n;
+    if (iv.index < 0) return;
+    this.loopDelayP99Ms = Math.max(this.loopDelayP99Ms, iv.loopDelayP99Ms);
+    this.loopDelayMaxMs = Math.max(this.loopDelayMaxMs, iv.loopDelayMaxMs);
+    const t = this.totals;
+    t.placed += iv.placed;
+    t.accepted += iv.accepted;
+    t.rejected += iv.rejected;
+    t.unseen += iv.unseen;
+    t.abandoned += iv.abandoned;
+    t.skipped += iv.skipped;
+    t.frames += iv.frames;
+    t.bytes += iv.bytes;
+    t.deltas += iv.deltas;
+    t.deltaPixels += iv.deltaPixels;
+    t.snapshots += iv.snapshots;
+    t.cursorMessages += iv.cursorMessages;
+    t.panLoadsAbandoned += iv.panLoadsAbandoned;
+    t.disconnects += iv.disconnects;
+    this.latency.recordAllUs(iv.latencyUs);
+    this.panLoad.recordAllUs(iv.panLoadUs);
+    let b = this.seconds.get(iv.index);
+    if (b === undefined) {
+      b = { latency: new LatencyHistogram(), placed: 0, accepted: 0, bytes: 0, frames: 0, deltas: 0, connected: 0, fleets: 0 };
+      this.seconds.set(iv.index, b);
+    }
+    b.latency.recordAllUs(iv.latencyUs);
+    b.placed += iv.placed;
+    b.accepted += iv.accepted;
+    b.bytes += iv.bytes;
+    b.frames += iv.frames;
+    b.deltas += iv.deltas;
+    b.connected += iv.connected;
+    b.fleets++;
+  }
+
+  /** Users open now, per the latest intervals. */
+  get connected(): number {
+    let n = 0;
+    for (const iv of this.latest) n += iv?.connected ?? 0;
+    return n;
+  }
+
+  /** Users that got a WELCOME at least once. */
+  get everConnected(): number {
+    let n = 0;
+    for (const iv of this.latest) n += iv?.everConnected ?? 0;
+    return n;
+  }
+
+  get errorCount(): number {
+    let n = 0;
+    for (const v of Object.values(this.errorsByKind)) n += v;
+    return n;
+  }
+
+  /** Per-second rate of one counter over the latest interval of every fleet. */
+  latestRate(field: 'placed' | 'accepted' | 'bytes' | 'deltas'): number {
+    let r = 0;
+    for (const iv of this.latest) if (iv && iv.seconds > 0) r += iv[field] / iv.seconds;
+    return r;
+  }
+}

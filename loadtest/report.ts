@@ -1,0 +1,165 @@
+/**
+ * The load test's result: one JSON-friendly object, a text summary table, and the files written for
+ * --json (the report, and the latency chart beside it as .svg).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { LoadTestOptions } from './cli.js';
+import type { HistogramBin, LatencySummary } from './histogram.js';
+import { renderLatencyChart } from './svg-chart.js';
+
+export interface TimelinePoint {
+  /** End of the second, counted from the start of measurement. */
+  t: number;
+  connected: number;
+  placedPerSecond: number;
+  acceptedPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  samples: number;
+  bytesPerClientPerSecond: number;
+  tickHz: number;
+  tickP99Ms: number;
+  serverCpuPercent: number;
+  serverRssMb: number;
+  generatorCpuPercent: number;
+}
+
+/**
+ * Key names up to `errors` are a contract (scripts read them). Rates are per second of the measured
+ * window; "per client" divides by the mean number of open clients.
+ */
+export interface LoadTestReport {
+  clients: number;
+  /** Clients that completed the handshake (got WELCOME). */
+  connected: number;
+  durationSeconds: number;
+  /** Pixels sent in PLACE messages, and pixels the server accepted. */
+  placed: number;
+  accepted: number;
+  /** Place → own pixel seen in a DELTA. */
+  latencyMs: LatencySummary;
+  /** Mean of the server's per-second tick rate readings. */
+  tickHz: number;
+  serverRssMb: number;
+  /** Percent of one core. */
+  serverCpuPercent: number;
+  bytesPerClientPerSecond: number;
+  /** Errors of every kind over the whole run (ramp included); see errorsByKind. */
+  errors: number;
+
+  scenario: string;
+  ok: boolean;
+  problems: string[];
+  warnings: string[];
+  connectedAtEnd: number;
+  connectFailures: number;
+  disconnects: number;
+  rejected: number;
+  /** Accepted placements never seen within the timeout, and ones dropped because their chunk left the view. */
+  unseen: number;
+  abandoned: number;
+  skipped: number;
+  placedPerSecond: number;
+  acceptedPerSecond: number;
+  /** Pan → every entering chunk's SNAPSHOT received. */
+  panLoadMs: LatencySummary;
+  panLoadsAbandoned: number;
+  tickHzMin: number;
+  tickDurationMs: { mean: number; p99: number };
+  serverRssMbMax: number;
+  serverBytesSentPerSecond: number;
+  serverPixelsAcceptedPerSecond: number;
+  serverEventLoopLagP99Ms: number;
+  generatorCpuPercent: number;
+  generatorThreads: number;
+  generatorLoopDelayP99Ms: number;
+  framesPerClientPerSecond: number;
+  deltasPerClientPerSecond: number;
+  deltaPixelsPerClientPerSecond: number;
+  snapshotsPerClientPerSecond: number;
+  cursorMessagesPerClientPerSecond: number;
+  errorsByKind: Record<string, number>;
+  /** The machine: other work on it shows in every figure above (1-minute load averages at start and end). */
+  machine: { cpus: number; loadAverageStart: number; loadAverageEnd: number };
+  server: { url: string; spawned: boolean; pid: number | null; cpuProfile: string | null };
+  options: LoadTestOptions;
+  startedAt: string;
+  timeline: TimelinePoint[];
+  latencyHistogram: HistogramBin[];
+}
+
+/** The keys every report must have (tests and downstream scripts rely on them). */
+export const REQUIRED_KEYS = [
+  'clients', 'connected', 'durationSeconds', 'placed', 'accepted', 'latencyMs', 'tickHz', 'serverRssMb',
+  'serverCpuPercent', 'bytesPerClientPerSecond', 'errors',
+] as const;
+
+/** Where the chart of a report file goes: FILE.json → FILE.svg, anything else → FILE.svg appended. */
+export function svgPathFor(jsonPath: string): string {
+  return /\.json$/i.test(jsonPath) ? jsonPath.replace(/\.json$/i, '.svg') : `${jsonPath}.svg`;
+}
+
+/** NaN and infinities are not JSON: they become null. */
+function jsonSafe(_key: string, value: unknown): unknown {
+  return typeof value === 'number' && !Number.isFinite(value) ? null : value;
+}
+
+export function reportJson(r: LoadTestReport): string {
+  return JSON.stringify(r, jsonSafe, 2) + '\n';
+}
+
+export function reportSvg(r: LoadTestReport): string {
+  return renderLatencyChart(
+    r.timeline.map((p) => ({ t: p.t, p50Ms: p.p50Ms, p99Ms: p.p99Ms })),
+    r.latencyHistogram,
+    `${r.scenario}, ${r.clients} clients`,
+  );
+}
+
+/** Writes FILE (JSON) and its SVG chart; returns both paths. */
+export function writeReport(r: LoadTestReport, jsonPath: string): { json: string; svg: string } {
+  mkdirSync(dirname(jsonPath), { recursive: true });
+  const svg = svgPathFor(jsonPath);
+  writeFileSync(jsonPath, reportJson(r));
+  writeFileSync(svg, reportSvg(r));
+  return { json: jsonPath, svg };
+}
+
+const f = (v: number, digits = 1): string => (Number.isFinite(v) ? v.toFixed(digits) : '-');
+
+/** A quantile read from Prometheus buckets is a bucket bound: "≤ 5.0 ms", or "> 100 ms" past the last one. */
+export function bucketBound(ms: number, lastBucketMs = 100): string {
+  if (Number.isNaN(ms)) return '-';
+  return Number.isFinite(ms) ? `≤ ${ms.toFixed(1)} ms` : `> ${lastBucketMs} ms`;
+}
+
+function latencyRow(s: LatencySummary): string {
+  return s.count === 0
+    ? 'no samples'
+    : `p50 ${f(s.p50, 2)}  p90 ${f(s.p90, 2)}  p99 ${f(s.p99, 2)}  p99.9 ${f(s.p999, 2)}  max ${f(s.max, 2)} ms  (${s.count} samples)`;
+}
+
+/** The end-of-run table. */
+export function formatSummary(r: LoadTestReport): string {
+  const rows: Array<[string, string]> = [
+    ['scenario', `${r.scenario}: ${r.clients} clients, ${r.options.paintMode === 'flood' ? 'flood painting' : `${r.options.paintRate} px/s`} each, ${r.options.cursorRate} cursor/s, ${r.server.spawned ? 'own server' : r.server.url}`],
+    ['connected', `${r.connected}/${r.clients} (open at end ${r.connectedAtEnd}; connect failures ${r.connectFailures}; drops ${r.disconnects})`],
+    ['measured', `${f(r.durationSeconds)} s`],
+    ['placed / accepted', `${r.placed} / ${r.accepted} px  (${f(r.placedPerSecond)} / ${f(r.acceptedPerSecond)} px/s; server counted ${f(r.serverPixelsAcceptedPerSecond)} px/s)`],
+    ['not seen', `rejected ${r.rejected}, unseen ${r.unseen}, view moved ${r.abandoned}, no free pixel ${r.skipped}`],
+    ['place→visible', latencyRow(r.latencyMs)],
+    ['pan→snapshots', `${latencyRow(r.panLoadMs)}${r.panLoadsAbandoned ? `; ${r.panLoadsAbandoned} overtaken by the next pan` : ''}`],
+    ['per client', `${f(r.bytesPerClientPerSecond, 0)} B/s, ${f(r.framesPerClientPerSecond)} frames/s, ${f(r.deltasPerClientPerSecond)} deltas/s (${f(r.deltaPixelsPerClientPerSecond)} px), ${f(r.snapshotsPerClientPerSecond, 2)} snapshots/s, ${f(r.cursorMessagesPerClientPerSecond)} cursor msgs/s`],
+    ['server tick', `${f(r.tickHz)} Hz (min ${f(r.tickHzMin, 0)}), duration mean ${f(r.tickDurationMs.mean, 3)} ms, p99 ${bucketBound(r.tickDurationMs.p99)}`],
+    ['server', `CPU ${f(r.serverCpuPercent)}% of a core, RSS ${f(r.serverRssMb)} MB (max ${f(r.serverRssMbMax)}), sent ${f(r.serverBytesSentPerSecond / 1e6, 2)} MB/s, loop lag p99 ${f(r.serverEventLoopLagP99Ms)} ms`],
+    ['generator', `CPU ${f(r.generatorCpuPercent)}% of a core over ${r.generatorThreads} thread(s), loop delay p99 ${f(r.generatorLoopDelayP99Ms)} ms`],
+    ['machine', `${r.machine.cpus} CPUs, load average ${f(r.machine.loadAverageStart, 2)} at start, ${f(r.machine.loadAverageEnd, 2)} at end`],
+    ['errors', r.errors === 0 ? '0' : `${r.errors}: ${Object.entries(r.errorsByKind).map(([k, v]) => `${k}×${v}`).join(', ')}`],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  const lines = rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`);
+  for (const w of r.warnings) lines.push(`  warning: ${w}`);
+  for (const p of r.problems) lines.push(`  FAILED: ${p}`);
+  return lines.join('\n');
+}
