@@ -217,7 +217,7 @@ export class CanvasClient {
   /** The latest WELCOME (kept after a disconnect). */
   welcome: Welcome | null = null;
   readonly replica = new Replica();
-  /** Others' cursors in view; cleared when the connection drops. */
+  /** Others' cursors in and near the view (whole 256-px cells); cleared when the connection drops. */
   readonly cursors = new Map<number, CursorState>();
   /** Latest ONLINE count. */
   online = 0;
@@ -546,8 +546,17 @@ export class CanvasClient {
     this.events.emit('open', w);
   }
 
+  /**
+   * Removed first (id 0 means "forget every cursor"), then moved. Entries may lie a little outside the view
+   * (the server sends whole 256-px cursor cells); renderers show the ones inside it.
+   */
   private applyCursors(m: Cursors): void {
     const self = this.link.kind === 'open' ? this.link.welcome.clientId : -1;
+    for (let i = 0; i < m.removed.length; i++) {
+      const id = m.removed[i]!;
+      if (id === 0) this.cursors.clear();
+      else this.cursors.delete(id);
+    }
     for (let i = 0; i < m.moved.length; i++) {
       const c = m.moved[i]!;
       if (c.id === self) continue;
@@ -560,7 +569,6 @@ export class CanvasClient {
         if (c.name !== '') known.name = c.name; // '' means "unchanged"
       }
     }
-    for (let i = 0; i < m.removed.length; i++) this.cursors.delete(m.removed[i]!);
   }
 
   // ---------------------------------------------------------------------------------------------------

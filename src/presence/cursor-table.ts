@@ -1,61 +1,66 @@
 /**
- * Others' cursors, shown to those who see them. Cursor moves are coalesced between ticks (latest position
- * wins) and, once per tick, each moved cursor's record is encoded once and appended to every viewer whose
- * viewport contains it. A grid of 256-px cells answers "which cursors are inside this rectangle" when a
- * viewer's viewport moves, so that work grows with the viewer's area, not with the number of users.
+ * Others' cursors, shown to those who see them — fanned out the way chunk deltas are.
+ *
+ * The canvas is cut into 256-px cursor cells. Moves are coalesced between ticks (latest position wins);
+ * once per tick each cell with activity encodes ONE blob (records of cursors that moved in it or entered it,
+ * ids of cursors that left it), and that blob is appended to every viewer whose viewport touches the cell.
+ * Work per tick is one index query per active cell plus one append per (active cell, viewer) pair; nothing
+ * is tracked per (cursor, viewer), so it grows with what is visible and moving, not with users squared.
+ *
+ * A viewer therefore learns about every cursor in the cells its view touches (a little beyond its view);
+ * clients show the ones inside their view. When its view moves, or it catches up after being stale, a viewer
+ * gets a cursor snapshot instead: a reset marker (id 0 in `removed`) and every cursor in its cells, named.
  */
-import { Op, HEADER_BYTES, MAX_BODY_BYTES } from '../net/protocol.js';
+import { HEADER_BYTES, MAX_BODY_BYTES, Op } from '../net/protocol.js';
 import type { ClientSession } from '../realtime/client-session.js';
 import type { PixelRect } from '../subscriptions/viewport-index.js';
 
-const CELL_SHIFT = 8;
-const CELL_SIZE = 1 << CELL_SHIFT;
+export const CELL_SHIFT = 8;
+export const CELL_SIZE = 1 << CELL_SHIFT;
 /** Record size without the name: id u32, x u16, y u16, nameLen u8. */
 const RECORD_BYTES = 9;
+/** In CURSORS.removed, "forget every cursor you know, then apply this message" (client ids start at 1). */
+export const CURSOR_RESET_ID = 0;
 
 interface CursorRec {
   readonly session: ClientSession;
   readonly id: number;
   x: number;
   y: number;
-  visible: boolean;
+  /** Cell key, or -1 when hidden. */
   cell: number;
-  /** Viewers currently showing this cursor (including stale ones, resynced when they catch up). */
-  seenBy: Set<ClientSession>;
-  /** Encoded records for this tick, built lazily: without and with the name. */
-  plain: Uint8Array | null;
-  named: Uint8Array | null;
 }
 
-/** Per-viewer accumulation for one tick. */
-interface ViewerOut {
-  records: Uint8Array[];
-  bytes: number;
+/** What one cell must tell its viewers this tick. */
+interface CellActivity {
+  moved: Set<CursorRec>;
+  entered: Set<CursorRec>;
   removed: number[];
 }
 
-function cellOf(x: number, y: number): number {
-  return (y >>> CELL_SHIFT) * 65536 + (x >>> CELL_SHIFT);
+/** One tick's blob of a cell: pre-encoded records and removed ids. */
+interface Blob {
+  records: Uint8Array;
+  recordCount: number;
+  removed: number[];
 }
 
 export interface ViewerLookup {
-  /** Sessions whose viewport contains pixel (x, y). */
-  subscribersAt(x: number, y: number): ClientSession[];
+  /** Sessions whose viewport touches the inclusive pixel box. */
+  subscribersIn(minX: number, minY: number, maxX: number, maxY: number): ClientSession[];
   rectOf(session: ClientSession): PixelRect | null;
-  seesPixel(session: ClientSession, x: number, y: number): boolean;
-  /** True if this viewer must get nothing now (backpressure); it is resynced in full when it catches up. */
+  /** True if this viewer must get nothing now (backpressure); it gets a snapshot when it catches up. */
   isStale(session: ClientSession): boolean;
+}
+
+function cellKey(cx: number, cy: number): number {
+  return cy * 65536 + cx;
 }
 
 export class CursorTable {
   private readonly cursors = new Map<number, CursorRec>();
-  private readonly grid = new Map<number, Set<CursorRec>>();
-  private readonly moved = new Set<CursorRec>();
-  /** Cursors whose owner left, still to be removed from their viewers' screens at the next flush. */
-  private departed: CursorRec[] = [];
-  private readonly outs = new Map<ClientSession, ViewerOut>();
-  /** Swapped with a cursor's seenBy on every move, so a move allocates no Set. */
-  private scratch = new Set<ClientSession>();
+  private readonly cells = new Map<number, Set<CursorRec>>();
+  private readonly activity = new Map<number, CellActivity>();
 
   constructor(private readonly width: number, private readonly height: number) {}
 
@@ -63,224 +68,205 @@ export class CursorTable {
     return this.cursors.size;
   }
 
+  /** True if a flush would produce anything for viewers already in place. */
+  get hasWork(): boolean {
+    return this.activity.size > 0;
+  }
+
   /** Record a move (latest wins until the next flush). Positions outside the canvas hide the cursor. */
   move(session: ClientSession, x: number, y: number, hidden: boolean): void {
-    let rec = this.cursors.get(session.id);
     const visible = !hidden && x < this.width && y < this.height;
+    let rec = this.cursors.get(session.id);
     if (!rec) {
       if (!visible) return;
-      rec = { session, id: session.id, x, y, visible: false, cell: -1, seenBy: new Set(), plain: null, named: null };
+      rec = { session, id: session.id, x, y, cell: -1 };
       this.cursors.set(session.id, rec);
     }
-    if (rec.visible) this.unindex(rec);
+    const from = rec.cell;
+    const to = visible ? cellKey(x >>> CELL_SHIFT, y >>> CELL_SHIFT) : -1;
     rec.x = x;
     rec.y = y;
-    rec.visible = visible;
-    if (visible) this.index(rec);
-    this.moved.add(rec);
+    if (from === to) {
+      if (to >= 0) this.act(to).moved.add(rec);
+      return;
+    }
+    if (from >= 0) {
+      this.cells.get(from)!.delete(rec);
+      if (this.cells.get(from)!.size === 0) this.cells.delete(from);
+      const a = this.act(from);
+      a.moved.delete(rec);
+      a.entered.delete(rec);
+      a.removed.push(rec.id);
+    }
+    rec.cell = to;
+    if (to >= 0) {
+      let set = this.cells.get(to);
+      if (!set) this.cells.set(to, (set = new Set()));
+      set.add(rec);
+      this.act(to).entered.add(rec);
+    }
   }
 
-  /** The session left: its cursor disappears for everyone who showed it (at the next flush); its own view state goes now. */
+  /** The session left: its cursor is removed from its cell's viewers at the next flush. */
   remove(session: ClientSession): void {
     const rec = this.cursors.get(session.id);
-    if (rec) {
-      if (rec.visible) this.unindex(rec);
-      this.cursors.delete(session.id);
-      this.moved.delete(rec);
-      if (rec.seenBy.size > 0) this.departed.push(rec);
-    }
-    // Forget this viewer in every cursor it was showing.
-    for (const id of session.visibleCursors) this.cursors.get(id)?.seenBy.delete(session);
-    session.visibleCursors.clear();
-    this.outs.delete(session);
-  }
-
-  /** True if a flush would produce anything. */
-  get hasWork(): boolean {
-    return this.moved.size > 0 || this.departed.length > 0;
+    if (!rec) return;
+    this.move(session, 0, 0, true);
+    this.cursors.delete(session.id);
   }
 
   /**
-   * Work out, for this tick, what every viewer must be told; returns the viewers with something to send.
-   * `resync` maps viewers whose shown set must be recomputed to whether the resync is full (after catching up
-   * from stale: positions of kept cursors are re-sent too) or a diff (after a viewport move).
-   * Stale viewers are told nothing and keep their shown set as it was, so the full resync can repair it.
+   * This tick's CURSORS bytes per viewer. `snapshots` are viewers that get their full cursor state instead of
+   * the cell blobs (their view moved, or they caught up from stale); stale viewers get nothing.
    */
-  flush(viewers: ViewerLookup, resync: Map<ClientSession, boolean>): Map<ClientSession, Uint8Array> {
-    for (const rec of this.departed) {
-      for (const v of rec.seenBy) {
-        if (v.phase !== 'ready' || viewers.isStale(v)) continue; // a stale viewer finds it gone at resync
-        v.visibleCursors.delete(rec.id);
-        this.out(v).removed.push(rec.id);
-      }
-    }
-    this.departed = [];
+  flush(viewers: ViewerLookup, snapshots: Iterable<ClientSession>): Map<ClientSession, Uint8Array> {
+    const perViewer = new Map<ClientSession, Blob[]>();
+    const snap = new Set<ClientSession>();
+    for (const v of snapshots) if (v.phase === 'ready' && !viewers.isStale(v)) snap.add(v);
 
-    for (const rec of this.moved) {
-      rec.plain = rec.named = null;
-      const next = this.scratch;
-      if (rec.visible) {
-        for (const v of viewers.subscribersAt(rec.x, rec.y)) {
-          if (v === rec.session || v.phase !== 'ready') continue;
-          if (viewers.isStale(v)) {
-            if (rec.seenBy.has(v)) next.add(v);
-            continue;
-          }
-          next.add(v);
-          const entering = !v.visibleCursors.has(rec.id);
-          if (entering) v.visibleCursors.add(rec.id);
-          this.addRecord(v, rec, entering);
-        }
+    for (const [key, a] of this.activity) {
+      const blob = encodeBlob(a, key);
+      if (blob.recordCount === 0 && blob.removed.length === 0) continue;
+      const x0 = (key % 65536) << CELL_SHIFT;
+      const y0 = Math.floor(key / 65536) << CELL_SHIFT;
+      for (const v of viewers.subscribersIn(x0, y0, x0 + CELL_SIZE - 1, y0 + CELL_SIZE - 1)) {
+        if (v.phase !== 'ready' || snap.has(v) || viewers.isStale(v)) continue;
+        const list = perViewer.get(v);
+        if (list) list.push(blob);
+        else perViewer.set(v, [blob]);
       }
-      for (const v of rec.seenBy) {
-        if (next.has(v) || v.phase !== 'ready') continue;
-        if (viewers.isStale(v)) {
-          next.add(v);
-          continue;
-        }
-        v.visibleCursors.delete(rec.id);
-        this.out(v).removed.push(rec.id);
-      }
-      rec.seenBy.clear();
-      this.scratch = rec.seenBy;
-      rec.seenBy = next;
     }
-    this.moved.clear();
-    for (const [v, full] of resync) this.resyncViewer(v, viewers, full);
+    this.activity.clear();
 
-    const result = new Map<ClientSession, Uint8Array>();
-    for (const [v, o] of this.outs) {
-      if (o.records.length > 0 || o.removed.length > 0) for (const m of encodeCursorsMessages(o)) {
-        const prev = result.get(v);
-        result.set(v, prev ? concat(prev, m) : m);
-      }
+    const out = new Map<ClientSession, Uint8Array>();
+    for (const [v, blobs] of perViewer) out.set(v, assemble(blobs));
+    for (const v of snap) {
+      const r = viewers.rectOf(v);
+      out.set(v, assemble([this.snapshotBlob(r)]));
     }
-    this.outs.clear();
-    return result;
+    return out;
   }
 
-  /** Recompute what viewer v shows from its current viewport: enter what is inside, remove what is not. */
-  private resyncViewer(v: ClientSession, viewers: ViewerLookup, full: boolean): void {
-    if (v.phase !== 'ready' || viewers.isStale(v)) return;
-    for (const id of v.visibleCursors) {
-      const rec = this.cursors.get(id);
-      if (rec && rec.visible && viewers.seesPixel(v, rec.x, rec.y)) {
-        if (full) {
-          // It may have moved while v was stale: say where it is now.
-          rec.seenBy.add(v);
-          rec.plain = rec.named = null;
-          this.addRecord(v, rec, false);
-        }
-        continue;
-      }
-      v.visibleCursors.delete(id);
-      rec?.seenBy.delete(v);
-      this.out(v).removed.push(id);
-    }
-    const r = viewers.rectOf(v);
-    if (!r) return;
-    const x1 = r.x + r.w - 1;
-    const y1 = r.y + r.h - 1;
-    for (let cy = r.y >>> CELL_SHIFT; cy <= y1 >>> CELL_SHIFT; cy++) {
-      for (let cx = r.x >>> CELL_SHIFT; cx <= x1 >>> CELL_SHIFT; cx++) {
-        const cell = this.grid.get(cy * 65536 + cx);
-        if (!cell) continue;
-        for (const rec of cell) {
-          if (rec.session === v || v.visibleCursors.has(rec.id)) continue;
-          if (rec.x < r.x || rec.x > x1 || rec.y < r.y || rec.y > y1) continue;
-          v.visibleCursors.add(rec.id);
-          rec.seenBy.add(v);
-          rec.plain = rec.named = null; // position may have been encoded for an earlier tick
-          this.addRecord(v, rec, true);
+  /** Every cursor in the cells a rect touches, named. */
+  private snapshotBlob(r: PixelRect | null): Blob {
+    const recs: CursorRec[] = [];
+    if (r) {
+      const cx1 = (r.x + r.w - 1) >>> CELL_SHIFT;
+      const cy1 = (r.y + r.h - 1) >>> CELL_SHIFT;
+      for (let cy = r.y >>> CELL_SHIFT; cy <= cy1; cy++) {
+        for (let cx = r.x >>> CELL_SHIFT; cx <= cx1; cx++) {
+          const cell = this.cells.get(cellKey(cx, cy));
+          if (cell) for (const rec of cell) recs.push(rec);
         }
       }
     }
+    return encodeRecords(recs, new Set(recs), [CURSOR_RESET_ID]);
   }
 
-  private addRecord(v: ClientSession, rec: CursorRec, withName: boolean): void {
-    let bytes: Uint8Array;
-    if (withName && rec.session.nameBytes.length > 0) bytes = rec.named ??= encodeRecord(rec, rec.session.nameBytes);
-    else bytes = rec.plain ??= encodeRecord(rec, null);
-    const o = this.out(v);
-    o.records.push(bytes);
-    o.bytes += bytes.length;
-  }
-
-  private out(v: ClientSession): ViewerOut {
-    let o = this.outs.get(v);
-    if (!o) {
-      o = { records: [], bytes: 0, removed: [] };
-      this.outs.set(v, o);
+  private act(key: number): CellActivity {
+    let a = this.activity.get(key);
+    if (!a) {
+      a = { moved: new Set(), entered: new Set(), removed: [] };
+      this.activity.set(key, a);
     }
-    return o;
-  }
-
-  private index(rec: CursorRec): void {
-    rec.cell = cellOf(rec.x, rec.y);
-    let set = this.grid.get(rec.cell);
-    if (!set) this.grid.set(rec.cell, (set = new Set()));
-    set.add(rec);
-  }
-
-  private unindex(rec: CursorRec): void {
-    const set = this.grid.get(rec.cell);
-    if (set) {
-      set.delete(rec);
-      if (set.size === 0) this.grid.delete(rec.cell);
-    }
-    rec.cell = -1;
+    return a;
   }
 }
 
-function encodeRecord(rec: CursorRec, name: Uint8Array | null): Uint8Array {
-  const n = name ? name.length : 0;
-  const b = new Uint8Array(RECORD_BYTES + n);
-  const id = rec.session.id;
-  b[0] = id & 0xff; b[1] = (id >>> 8) & 0xff; b[2] = (id >>> 16) & 0xff; b[3] = (id >>> 24) & 0xff;
-  b[4] = rec.x & 0xff; b[5] = rec.x >>> 8;
-  b[6] = rec.y & 0xff; b[7] = rec.y >>> 8;
-  b[8] = n;
-  if (name) b.set(name, RECORD_BYTES);
-  return b;
+/** A cell's blob: records of cursors still in it (named if they entered it this tick), and removed ids. */
+function encodeBlob(a: CellActivity, key: number): Blob {
+  const recs: CursorRec[] = [];
+  for (const rec of a.entered) if (rec.cell === key) recs.push(rec);
+  for (const rec of a.moved) if (rec.cell === key && !a.entered.has(rec)) recs.push(rec);
+  return encodeRecords(recs, a.entered, a.removed);
 }
 
-/** Assemble CURSORS messages from pre-encoded records, split so no body exceeds the u16 length. */
-function encodeCursorsMessages(o: ViewerOut): Uint8Array[] {
+function encodeRecords(recs: CursorRec[], named: Set<CursorRec>, removed: number[]): Blob {
+  let size = 0;
+  for (const rec of recs) size += RECORD_BYTES + (named.has(rec) ? rec.session.nameBytes.length : 0);
+  const b = new Uint8Array(size);
+  let o = 0;
+  for (const rec of recs) {
+    const name = named.has(rec) ? rec.session.nameBytes : null;
+    const id = rec.id;
+    b[o] = id & 0xff; b[o + 1] = (id >>> 8) & 0xff; b[o + 2] = (id >>> 16) & 0xff; b[o + 3] = (id >>> 24) & 0xff;
+    b[o + 4] = rec.x & 0xff; b[o + 5] = rec.x >>> 8;
+    b[o + 6] = rec.y & 0xff; b[o + 7] = rec.y >>> 8;
+    const n = name ? name.length : 0;
+    b[o + 8] = n;
+    if (name) b.set(name, o + 9);
+    o += RECORD_BYTES + n;
+  }
+  return { records: b, recordCount: recs.length, removed };
+}
+
+/**
+ * One or more CURSORS messages holding all the blobs' records and removed ids. Clients apply `removed`
+ * before `moved`, so a cursor that left one cell and entered another in the same tick ends up present, and
+ * a snapshot's reset marker (its blob's first removed id) lands in the first message.
+ */
+function assemble(blobs: Blob[]): Uint8Array {
   const messages: Uint8Array[] = [];
-  let i = 0;
-  let r = 0;
-  do {
-    let body = 4;
-    const start = i;
-    while (i < o.records.length && body + o.records[i]!.length <= MAX_BODY_BYTES - 4) body += o.records[i++]!.length;
-    const removedStart = r;
-    while (r < o.removed.length && body + 4 <= MAX_BODY_BYTES) { body += 4; r++; }
+  let records: Uint8Array[] = [];
+  let recordBytes = 0;
+  let recordCount = 0;
+  let removed: number[] = [];
+  const flush = () => {
+    const body = 4 + recordBytes + 4 * removed.length;
     const msg = new Uint8Array(HEADER_BYTES + body);
     const view = new DataView(msg.buffer);
     msg[0] = Op.CURSORS;
     view.setUint16(1, body, true);
-    view.setUint16(3, i - start, true);
+    view.setUint16(3, recordCount, true);
     let at = 5;
-    for (let k = start; k < i; k++) {
-      msg.set(o.records[k]!, at);
-      at += o.records[k]!.length;
+    for (const r of records) {
+      msg.set(r, at);
+      at += r.length;
     }
-    view.setUint16(at, r - removedStart, true);
+    view.setUint16(at, removed.length, true);
     at += 2;
-    for (let k = removedStart; k < r; k++) {
-      view.setUint32(at, o.removed[k]!, true);
+    for (const id of removed) {
+      view.setUint32(at, id, true);
       at += 4;
     }
     messages.push(msg);
-  } while (i < o.records.length || r < o.removed.length);
-  return messages;
+    records = [];
+    recordBytes = 0;
+    recordCount = 0;
+    removed = [];
+  };
+  const room = () => MAX_BODY_BYTES - 4 - recordBytes - 4 * removed.length;
+  for (const b of blobs) {
+    for (const id of b.removed) {
+      if (room() < 4) flush();
+      removed.push(id);
+    }
+    if (b.records.length <= room() && recordCount + b.recordCount <= 0xffff) {
+      records.push(b.records);
+      recordBytes += b.records.length;
+      recordCount += b.recordCount;
+    } else {
+      // Rare: split the blob record by record.
+      let o = 0;
+      while (o < b.records.length) {
+        const len = RECORD_BYTES + b.records[o + 8]!;
+        if (room() < len) flush();
+        records.push(b.records.subarray(o, o + len));
+        recordBytes += len;
+        recordCount++;
+        o += len;
+      }
+    }
+  }
+  if (recordCount > 0 || removed.length > 0 || messages.length === 0) flush();
+  if (messages.length === 1) return messages[0]!;
+  let total = 0;
+  for (const m of messages) total += m.length;
+  const all = new Uint8Array(total);
+  let at = 0;
+  for (const m of messages) {
+    all.set(m, at);
+    at += m.length;
+  }
+  return all;
 }
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const c = new Uint8Array(a.length + b.length);
-  c.set(a, 0);
-  c.set(b, a.length);
-  return c;
-}
-
-export { CELL_SIZE };

@@ -79,8 +79,8 @@ export class CanvasRoom {
   private marked: ClientSession[] = [];
   /** Sessions with work left over from an earlier tick: snapshots still to send, a deferred viewport, stale. */
   private readonly backlog = new Set<ClientSession>();
-  /** Viewers whose shown cursors must be recomputed: true = full (caught up from stale), false = diff. */
-  private readonly cursorResync = new Map<ClientSession, boolean>();
+  /** Viewers that get a full cursor snapshot next tick (their view moved, or they caught up from stale). */
+  private readonly cursorSnapshot = new Set<ClientSession>();
   private lastOnlineSent = -1;
   private lastOnlineAt = 0;
   private stopped = false;
@@ -160,8 +160,7 @@ export class CanvasRoom {
     this.index.remove(s);
     this.cursors.remove(s);
     this.backlog.delete(s);
-    this.cursorResync.delete(s);
-    s.held.clear();
+    this.cursorSnapshot.delete(s);
     s.needSnapshot.clear();
     s.resumeVersions = null;
     s.out = [];
@@ -260,7 +259,6 @@ export class CanvasRoom {
       const v = versions.get(key);
       if (v !== undefined && v === this.deps.store.version(keyCx(key), keyCy(key))) {
         s.needSnapshot.delete(key);
-        s.held.set(key, v);
       }
     }
   }
@@ -299,29 +297,23 @@ export class CanvasRoom {
       if (err instanceof ViewportError) throw protocolError(err.code, err.message);
       throw err;
     }
-    for (const key of change.left) {
-      s.held.delete(key);
-      s.needSnapshot.delete(key);
-    }
+    for (const key of change.left) s.needSnapshot.delete(key);
     const resume = s.resumeVersions;
     const store = this.deps.store;
     for (const key of change.entered) {
       const v = resume?.get(key);
-      if (v !== undefined && v === store.version(keyCx(key), keyCy(key))) s.held.set(key, v);
-      else s.needSnapshot.add(key);
+      if (v === undefined || v !== store.version(keyCx(key), keyCy(key))) s.needSnapshot.add(key);
     }
     if (keep !== undefined) {
       const range = this.index.rangeOf(s);
       if (range) for (let cy = range.cy0; cy <= range.cy1; cy++) for (let cx = range.cx0; cx <= range.cx1; cx++) {
         if (keep && rangeContains(keep, cx, cy)) continue;
-        const key = chunkKey(cx, cy);
-        s.held.delete(key);
-        s.needSnapshot.add(key);
+        s.needSnapshot.add(chunkKey(cx, cy));
       }
     }
     s.resumeVersions = null;
     if (s.needSnapshot.size > 0) this.backlog.add(s);
-    if (!this.cursorResync.has(s)) this.cursorResync.set(s, false);
+    this.cursorSnapshot.add(s);
     this.loop.request();
   }
 
@@ -468,20 +460,18 @@ export class CanvasRoom {
           s.needSnapshot.add(d.key);
           continue;
         }
-        if (s.held.get(d.key) === d.version - 1) {
-          s.enqueue(d.bytes);
-          s.held.set(d.key, d.version);
-        } else {
-          s.needSnapshot.add(d.key); // the client missed a version: the current state will replace it
-        }
+        // Invariant: a fresh client that sees this chunk and does not await its snapshot holds version − 1
+        // (every path that could break that — stale, a deferred view, a miss — goes through needSnapshot),
+        // so no per-client version lookup is needed on this, the hottest loop.
+        s.enqueue(d.bytes);
       }
     }
 
     // 4. Cursors: moved ones to the viewers that see them (stale viewers skipped), resyncs after view moves.
-    if (this.cursors.hasWork || this.cursorResync.size > 0) {
+    if (this.cursors.hasWork || this.cursorSnapshot.size > 0) {
       this.lookupTime = t;
-      const out = this.cursors.flush(this.viewerLookup, this.cursorResync);
-      this.cursorResync.clear();
+      const out = this.cursors.flush(this.viewerLookup, this.cursorSnapshot);
+      this.cursorSnapshot.clear();
       for (const [s, bytes] of out) {
         if (s.phase !== 'ready') continue;
         s.enqueue(bytes);
@@ -534,9 +524,8 @@ export class CanvasRoom {
 
   private lookupTime = 0;
   private readonly viewerLookup = {
-    subscribersAt: (x: number, y: number) => this.index.subscribersAt(x, y),
+    subscribersIn: (x0: number, y0: number, x1: number, y1: number) => this.index.subscribersIn(x0, y0, x1, y1),
     rectOf: (s: ClientSession) => this.index.rectOf(s),
-    seesPixel: (s: ClientSession, x: number, y: number) => this.index.seesPixel(s, x, y),
     isStale: (s: ClientSession) => this.pressure(s, this.lookupTime),
   };
 
@@ -560,7 +549,7 @@ export class CanvasRoom {
     if (s.stale) {
       if (buffered > config.lowWaterBytes) return true;
       s.stale = false;
-      this.cursorResync.set(s, true);
+      this.cursorSnapshot.add(s);
       this.loop.request();
       return false;
     }
@@ -585,7 +574,6 @@ export class CanvasRoom {
       const cy = keyCy(key);
       const snap = store.snapshot(cx, cy);
       s.enqueue(snap);
-      s.held.set(key, store.version(cx, cy));
       s.needSnapshot.delete(key);
       room -= snap.length;
     }

@@ -29,9 +29,10 @@ export class ClientSession {
   /** The name's UTF-8 bytes, encoded once for cursor records. */
   nameBytes: Uint8Array = new Uint8Array(0);
 
-  /** Chunk key → version the client holds (or will hold once the bytes already written arrive). */
-  readonly held = new Map<number, number>();
-  /** Visible chunks whose current state must be sent as a snapshot (coalesced: one entry per chunk). */
+  /**
+   * Visible chunks whose current state must be sent as a snapshot (coalesced: one entry per chunk). Every
+   * other visible chunk is held by the client at the store's version (or will be once written bytes arrive).
+   */
   readonly needSnapshot = new Set<number>();
   /** Versions from RESUME, consulted when the next viewport subscribes chunks; dropped after it. */
   resumeVersions: Map<number, number> | null = null;
@@ -49,8 +50,6 @@ export class ClientSession {
   dropping = false;
   /** Tick in which the backpressure policy was last applied (it is applied once per tick). */
   pressureTick = -1;
-  /** Ids of the other cursors this client currently shows. */
-  readonly visibleCursors = new Set<number>();
 
   /** A viewport that arrived faster than the viewport rate: applied on a later tick (latest wins). */
   pendingViewport: PixelRect | null = null;

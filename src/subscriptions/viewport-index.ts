@@ -204,6 +204,16 @@ export class ViewportIndex<S> {
     return toSubs(this.tree.search(box));
   }
 
+  /** Subscribers whose clamped viewport intersects the inclusive pixel box, in no particular order. */
+  subscribersIn(minX: number, minY: number, maxX: number, maxY: number): S[] {
+    const box = this.queryBox;
+    box.minX = minX;
+    box.minY = minY;
+    box.maxX = maxX;
+    box.maxY = maxY;
+    return toSubs(this.tree.search(box));
+  }
+
   /** Subscribers whose clamped viewport contains pixel (x, y), in no particular order. */
   subscribersAt(x: number, y: number): S[] {
     const box = this.queryBox;

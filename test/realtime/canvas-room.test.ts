@@ -52,13 +52,13 @@ function makeRoom(overrides: Partial<ServerConfig> = {}, storage = new MemorySto
   return { room, store, tick, join, config };
 }
 
-/** What a client shows, replayed from every CURSORS message it received. */
+/** What a client knows of others' cursors, replayed from every CURSORS message (removed first; 0 = reset). */
 function shownCursors(t: TestTransport): Map<number, { x: number; y: number }> {
   const shown = new Map<number, { x: number; y: number }>();
   for (const m of t.messages()) {
     if (m.type !== 'cursors') continue;
+    for (const id of m.removed) if (id === 0) shown.clear(); else shown.delete(id);
     for (const c of m.moved) shown.set(c.id, { x: c.x, y: c.y });
-    for (const id of m.removed) shown.delete(id);
   }
   return shown;
 }
@@ -140,6 +140,27 @@ describe('cursors across a stall', () => {
     room.disconnect(a.s);
     tick();
     expect(shownCursors(viewer.t)).toEqual(new Map([[c.s.id, { x: 50, y: 60 }]]));
+    room.handleMessage(c.s, encodeCursor(700, 700), true); // leaves the viewer's cursor cells: removed
+    tick();
+    expect(shownCursors(viewer.t)).toEqual(new Map());
+  });
+
+  it('names travel with a cursor entering a viewer\'s cells, and in the snapshot after a pan', () => {
+    const { room, join, tick } = makeRoom({ cursorHz: 1000, messageRate: 1e6, messageBurst: 1e6 });
+    const viewer = join('viewer', [0, 0, 256, 256]);
+    const a = join('alice', [0, 0, 64, 64]);
+    room.handleMessage(a.s, encodeCursor(600, 600), true);
+    tick();
+    room.handleMessage(a.s, encodeCursor(30, 40), true); // enters the viewer's cell
+    tick();
+    const named = viewer.t.messages().flatMap((m) => (m.type === 'cursors' ? m.moved : []));
+    expect(named.at(-1)).toMatchObject({ id: a.s.id, x: 30, y: 40, name: 'alice' });
+    room.handleMessage(viewer.s, encodeViewport(512, 512, 256, 256), true);
+    room.handleMessage(a.s, encodeCursor(520, 530), true);
+    tick();
+    const last = viewer.t.messages().filter((m) => m.type === 'cursors').at(-1)!;
+    expect(last.type === 'cursors' && last.removed[0]).toBe(0); // a snapshot: reset, then everything in view
+    expect(last.type === 'cursors' && last.moved).toEqual([{ id: a.s.id, x: 520, y: 530, name: 'alice' }]);
   });
 });
 

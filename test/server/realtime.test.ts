@@ -103,15 +103,17 @@ describe('cursors and presence', () => {
     const a = await viewer(s, [0, 0, 256, 256], { name: 'alice\u0000\u202e' });
     const b = await viewer(s, [0, 0, 128, 128], { name: 'bob' });
     a.send(encodeCursor(10, 20));
-    const m = await b.waitFor((x) => x.type === 'cursors' && x.moved.length > 0);
-    expect(m.type === 'cursors' && m.moved[0]).toMatchObject({ x: 10, y: 20, name: 'alice' }); // control chars stripped
-    a.send(encodeCursor(200, 200)); // outside b's view
-    await b.waitFor((x) => x.type === 'cursors' && x.removed.length === 1);
-    a.send(encodeCursor(30, 30));
-    const mark = b.messages.length;
-    await b.waitFor((x) => x.type === 'cursors' && x.moved.some((c) => c.x === 30), 3000, mark);
+    const m = await b.waitFor((x) => x.type === 'cursors' && x.moved.some((c) => c.x === 10));
+    const alice = m.type === 'cursors' ? m.moved.find((c) => c.x === 10)! : null;
+    expect(alice).toMatchObject({ x: 10, y: 20, name: 'alice' }); // control chars stripped
+    a.send(encodeCursor(600, 600)); // outside b's cursor cells
+    await b.waitFor((x) => x.type === 'cursors' && x.removed.includes(alice!.id));
+    let mark = b.messages.length;
+    a.send(encodeCursor(30, 30)); // back: it enters b's cells again, named
+    await b.waitFor((x) => x.type === 'cursors' && x.moved.some((c) => c.x === 30 && c.name === 'alice'), 3000, mark);
+    mark = b.messages.length;
     a.close();
-    await b.waitFor((x) => x.type === 'cursors' && x.removed.length === 1, 3000, mark + 1);
+    await b.waitFor((x) => x.type === 'cursors' && x.removed.includes(alice!.id), 3000, mark);
   });
 });
 
