@@ -31,7 +31,7 @@ export function createMetrics(): ServerMetrics {
     protocolErrors: new Counter({ name: `${p}protocol_errors_total`, help: 'Bad client messages, by error code', labelNames: ['code'], registers: [registry] }),
     tickDuration: new Histogram({
       name: `${p}tick_duration_seconds`, help: 'Time spent in one tick that had work',
-      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.016, 0.025, 0.05, 0.1], registers: [registry],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.016, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [registry],
     }),
     tickRate: new Gauge({ name: `${p}tick_rate_hz`, help: 'Ticks started during the last second', registers: [registry] }),
     bytesSent: new Counter({ name: `${p}bytes_sent_total`, help: 'Payload bytes written to client sockets by ticks', registers: [registry] }),

@@ -217,7 +217,7 @@ export class CanvasClient {
   /** The latest WELCOME (kept after a disconnect). */
   welcome: Welcome | null = null;
   readonly replica = new Replica();
-  /** Others' cursors in and near the view (whole 256-px cells); cleared when the connection drops. */
+  /** Others' cursors in and near the view (whole 64-px cells); cleared when the connection drops. */
   readonly cursors = new Map<number, CursorState>();
   /** Latest ONLINE count. */
   online = 0;
@@ -548,7 +548,7 @@ export class CanvasClient {
 
   /**
    * Removed first (id 0 means "forget every cursor"), then moved. Entries may lie a little outside the view
-   * (the server sends whole 256-px cursor cells); renderers show the ones inside it.
+   * (the server sends whole 64-px cursor cells); renderers show the ones inside it.
    */
   private applyCursors(m: Cursors): void {
     const self = this.link.kind === 'open' ? this.link.welcome.clientId : -1;

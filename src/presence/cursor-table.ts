@@ -1,7 +1,8 @@
 /**
  * Others' cursors, shown to those who see them — fanned out the way chunk deltas are.
  *
- * The canvas is cut into 256-px cursor cells. Moves are coalesced between ticks (latest position wins);
+ * The canvas is cut into 64-px cursor cells (the chunk grid: small enough that a zoomed-in viewer is not sent
+ * a crowd far outside its view, and the same cells the delta fan-out queries). Moves are coalesced between ticks (latest position wins);
  * once per tick each cell with activity encodes ONE blob (records of cursors that moved in it or entered it,
  * ids of cursors that left it), and that blob is appended to every viewer whose viewport touches the cell.
  * Work per tick is one index query per active cell plus one append per (active cell, viewer) pair; nothing
@@ -15,7 +16,7 @@ import { HEADER_BYTES, MAX_BODY_BYTES, Op } from '../net/protocol.js';
 import type { ClientSession } from '../realtime/client-session.js';
 import type { PixelRect } from '../subscriptions/viewport-index.js';
 
-export const CELL_SHIFT = 8;
+export const CELL_SHIFT = 6;
 export const CELL_SIZE = 1 << CELL_SHIFT;
 /** Record size without the name: id u32, x u16, y u16, nameLen u8. */
 const RECORD_BYTES = 9;
