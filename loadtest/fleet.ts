@@ -247,6 +247,7 @@ export class Fleet {
       name: `bot${globalIndex}`,
       reconnect: false,
       keepReplica: false,
+      ignoreCursors: true, // a bot draws no cursors: step over them undecoded (their bytes are still counted)
       socketFactory: (url) => new WebSocket(url, {
         perMessageDeflate: false,
         handshakeTimeout: 15_000,

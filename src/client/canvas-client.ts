@@ -21,6 +21,7 @@ import {
   type Welcome,
   CloseCode,
   MAX_BODY_BYTES,
+  Op,
   PROTOCOL_VERSION,
   ProtocolError,
   decodeServerMessages,
@@ -67,6 +68,8 @@ export interface CanvasClientOptions {
   maxBackoffMs?: number;
   /** Keep a replica of the chunks in view (and resume it after a reconnect). Default true; a lean load-test bot turns it off. */
   keepReplica?: boolean;
+  /** Skip CURSORS messages without decoding them (no 'cursors' events, `cursors` stays empty). Default false. */
+  ignoreCursors?: boolean;
 }
 
 export type ClientState = 'idle' | 'connecting' | 'open' | 'closed';
@@ -248,6 +251,9 @@ export class CanvasClient {
   private lastCursorAt = Number.NEGATIVE_INFINITY;
   private cursorTimer: ReturnType<typeof setTimeout> | null = null;
 
+  /** Opcodes stepped over undecoded. */
+  private readonly skipOps: ReadonlySet<number> | undefined;
+
   constructor(opts: CanvasClientOptions) {
     this.opts = {
       url: opts.url,
@@ -257,7 +263,9 @@ export class CanvasClient {
       minBackoffMs: opts.minBackoffMs ?? 250,
       maxBackoffMs: opts.maxBackoffMs ?? 10_000,
       keepReplica: opts.keepReplica ?? true,
+      ignoreCursors: opts.ignoreCursors ?? false,
     };
+    this.skipOps = this.opts.ignoreCursors ? new Set([Op.CURSORS]) : undefined;
     if (!(this.opts.minBackoffMs >= 0 && this.opts.maxBackoffMs >= this.opts.minBackoffMs)) {
       throw new RangeError(`CanvasClient: need 0 <= minBackoffMs <= maxBackoffMs, got ${this.opts.minBackoffMs} and ${this.opts.maxBackoffMs}`);
     }
@@ -456,7 +464,7 @@ export class CanvasClient {
     this.events.emit('frame', length);
     try {
       if (bytes === null) throw protocolError('TEXT_FRAME', 'the server sent a non-binary message');
-      const messages = decodeServerMessages(bytes);
+      const messages = decodeServerMessages(bytes, this.skipOps);
       for (let i = 0; i < messages.length; i++) {
         this.apply(socket, messages[i]!);
         // A handler may have closed the client (or a reconnect may have replaced the socket).

@@ -447,6 +447,7 @@ class BodyReader {
   f64(): number { return this.view.getFloat64(this.need(8), true); }
   bytes(n: number): Uint8Array { const at = this.need(n); return this.buf.subarray(at, at + n); }
   utf8(n: number): string {
+    if (n === 0) return ''; // the common case for cursor records: skip the decoder call
     const b = this.bytes(n);
     try {
       return utf8Decoder.decode(b);
@@ -614,13 +615,21 @@ export function decodeClientMessage(bytes: Uint8Array): ClientMessage {
   return msg;
 }
 
-/** Decode one WebSocket message from the server: one or more protocol messages back to back. */
-export function decodeServerMessages(bytes: Uint8Array): ServerMessage[] {
+/**
+ * Decode one WebSocket message from the server: one or more protocol messages back to back. Messages whose
+ * opcode is in `skip` are stepped over by their length without being decoded (a bot that draws no cursors
+ * need not pay for them).
+ */
+export function decodeServerMessages(bytes: Uint8Array, skip?: ReadonlySet<number>): ServerMessage[] {
   const view = toView(bytes);
   const out: ServerMessage[] = [];
   let at = 0;
   do {
     const { op, end } = readHeader(bytes, view, at);
+    if (skip?.has(op)) {
+      at = end;
+      continue;
+    }
     const r = new BodyReader(bytes, view, at + HEADER_BYTES, end, opName(op));
     out.push(decodeServerBody(op, r));
     r.done();

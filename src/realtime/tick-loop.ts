@@ -78,10 +78,12 @@ export class TickLoop {
       this.timer = null;
       if (!this.running) return;
       this.fire();
-      // Aim at the next boundary, not now + period, so the cadence does not drift; skip missed boundaries.
+      // Aim at the next boundary, not now + period, so the cadence does not drift. Behind schedule (a tick
+      // overran its period), tick again as soon as pending I/O has been read — a zero timeout still lets
+      // the poll phase run — rather than idling a whole period; missed boundaries are not made up.
       const now = this.clock();
       this.nextAt += this.periodMs;
-      if (this.nextAt < now) this.nextAt = now + this.periodMs;
+      if (this.nextAt < now) this.nextAt = now;
       this.schedule();
     }, delay);
   }

@@ -538,3 +538,19 @@ describe('ProtocolError', () => {
     expect(errorName(200)).toBeUndefined();
   });
 });
+
+describe('skipping server messages', () => {
+  it('steps over skipped opcodes by their length and decodes the rest', () => {
+    const frame = new Uint8Array([
+      ...encodeMessage({ type: 'online', count: 3 }),
+      ...encodeMessage({ type: 'cursors', moved: [{ id: 1, x: 2, y: 3, name: 'n' }], removed: [4] }),
+      ...encodeMessage({ type: 'pong', nonce: 9, serverTime: 1.5 }),
+    ]);
+    expect(decodeServerMessages(frame, new Set([Op.CURSORS]))).toEqual([
+      { type: 'online', count: 3 }, { type: 'pong', nonce: 9, serverTime: 1.5 },
+    ]);
+    // A skipped message must still fit: a lying length is MALFORMED, skipped or not.
+    const bad = frame.slice(0, frame.length - 13);
+    expect(() => decodeServerMessages(bad.subarray(0, 10), new Set([Op.CURSORS]))).toThrow(ProtocolError);
+  });
+});
