@@ -13,20 +13,10 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { ChunkStore } from '../src/chunks/chunk-store.js';
 import { CHUNK_SIZE } from '../src/chunks/geometry.js';
+import { prng } from './prng.js';
 
 const MEMORY_BUDGET_BYTES = 20e6;
 
-/** mulberry32: a tiny seeded PRNG, so every run makes the same writes. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Forced full GCs, so memory deltas are not noise (exposes gc without needing a node flag). Array buffers

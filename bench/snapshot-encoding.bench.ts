@@ -19,6 +19,7 @@ import { PNG } from 'pngjs';
 import { CHUNK_AREA, CHUNK_SIZE } from '../src/chunks/geometry.js';
 import { R_PLACE_2017_PALETTE } from '../src/chunks/palette.js';
 import { decodeSnapshotPixels, encodeSnapshotPixels } from '../src/chunks/snapshot-codec.js';
+import { prng } from './prng.js';
 
 export const FIXTURE_PATH = join(process.env['PIXEL_CANVAS_FIXTURES'] ?? '/work/shared/fixtures', 'rplace-2017-final.png');
 /** White, the r/place background, is the last entry of the 2017 palette. */
@@ -70,17 +71,6 @@ export function loadFixtureChunks(background = R_PLACE_2017_BACKGROUND, path = F
   return out;
 }
 
-/** mulberry32: a tiny seeded PRNG, so every run measures the same chunks. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function noisyChunks(n: number, colours = 32, seed = 1): Uint8Array[] {
   const rand = prng(seed);

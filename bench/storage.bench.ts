@@ -23,21 +23,11 @@ import { DEFAULT_PALETTE } from '../src/chunks/palette.js';
 import { type CanvasStorage, type PlacementRecord, STORAGE_DEFAULTS } from '../src/storage/canvas-storage.js';
 import { MemoryStorage } from '../src/storage/memory-storage.js';
 import { DB_FILE, openSqliteStorage } from '../src/storage/sqlite-storage.js';
+import { prng } from './prng.js';
 
 const SIDE = 1024;
 const COLORS = DEFAULT_PALETTE.length;
 
-/** mulberry32, as in the other benches: every run makes the same placements. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Placements from 500 clients (names and addresses), uniform over the canvas. */
 function makeBatch(rand: () => number, n: number, time: number): PlacementRecord[] {

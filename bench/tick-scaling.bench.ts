@@ -28,6 +28,7 @@ import { CanvasRoom } from '../src/realtime/canvas-room.js';
 import type { ClientSession } from '../src/realtime/client-session.js';
 import type { Transport } from '../src/realtime/transport.js';
 import { MemoryStorage } from '../src/storage/memory-storage.js';
+import { prng } from './prng.js';
 
 const SIDE = 4096;
 const VIEW_W = 640;
@@ -58,16 +59,6 @@ class CountingTransport implements Transport {
   }
 }
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Rect { x: number; y: number; w: number; h: number }
 

@@ -10,22 +10,12 @@
 import { pathToFileURL } from 'node:url';
 import { CHUNK_SHIFT } from '../src/chunks/geometry.js';
 import { type PixelRect, ViewportIndex } from '../src/subscriptions/viewport-index.js';
+import { prng } from './prng.js';
 
 const SCREEN_W = 1280;
 const SCREEN_H = 720;
 const MAX_ZOOM = 16;
 
-/** mulberry32: tiny seeded PRNG, so every run places the same viewports. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A screen-sized viewport at a random zoom and position on a side x side canvas. */
 export function randomViewport(rand: () => number, side: number): PixelRect {

@@ -4,20 +4,11 @@
  * screen, and now and then (one pan in ten) zooms in or out by a factor of two. Pure and seeded.
  */
 
+import { prng } from '../bench/prng.js';
+export { prng };
+
 export const SCREEN_W = 1280;
 export const SCREEN_H = 720;
-
-/** mulberry32: tiny seeded PRNG, so a run's users do the same things every time. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface ViewRect {
   x: number;

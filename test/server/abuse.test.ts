@@ -13,6 +13,7 @@ import {
 import { clientAddress } from '../../src/net/ws-server.js';
 import type { RunningServer } from '../../src/server.js';
 import { RawPeer, sleep, startTestServer, until } from '../helpers/server.js';
+import { prng as rng } from '../../bench/prng.js';
 
 const isResult = (m: ServerMessage): m is PlaceResult => m.type === 'placeResult';
 const isError = (m: ServerMessage): m is ErrorMessage => m.type === 'error';
@@ -111,16 +112,6 @@ describe('paint flood', () => {
   }, 30_000);
 });
 
-/** Tiny deterministic PRNG so a failing run can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('garbage frames', () => {
   it('100,000 hostile frames: the server stays up, others keep receiving deltas, the canvas holds exactly the valid placements', async () => {

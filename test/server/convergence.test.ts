@@ -10,18 +10,8 @@ import { viewChunkRange } from '../../src/client/replica.js';
 import { CHUNK_AREA } from '../../src/chunks/geometry.js';
 import type { RunningServer } from '../../src/server.js';
 import { sleep, startTestServer, until } from '../helpers/server.js';
+import { prng as rng } from '../../bench/prng.js';
 
-/** Small, fast, seedable PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Seeds that once failed, kept as named regressions. */
 const REGRESSION_SEEDS: number[] = [];
