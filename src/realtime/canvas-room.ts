@@ -65,7 +65,7 @@ function intersect(a: ChunkRange | null, b: ChunkRange | null): ChunkRange | nul
 }
 
 export class CanvasRoom {
-  readonly epoch: number = (Math.random() * 0x100000000) >>> 0;
+  get epoch(): number { return this.deps.storage.epoch; }
   private readonly sessions = new Map<number, ClientSession>();
   private nextId = 1;
   readonly index: ViewportIndex<ClientSession>;

@@ -5,6 +5,9 @@
  * The contract the tick relies on: `commit(batch)` returns only once the batch is written (one transaction),
  * and the server applies a batch to the ChunkStore, answers or broadcasts it only after commit returned.
  * So everything anyone saw survives the process dying; `load` rebuilds exactly those pixels.
+ *
+ * Chunk versions and the epoch: a clean stop (close with the store) and start gives back every chunk's
+ * version and the same epoch, so clients resume; after any other end the epoch is new.
  */
 import { createHash } from 'node:crypto';
 import type { ChunkStore } from '../chunks/chunk-store.js';
@@ -68,7 +71,15 @@ export interface HistoryPage {
 export interface CanvasStorage {
   /** True when commit survives the process being killed. */
   readonly durable: boolean;
-  /** Restore pixels into an empty store: latest checkpoints, then replay the log tail after them, in order. */
+  /**
+   * Names the chunk versions this storage restores (a random u32). The same as the previous run's only when
+   * that run ended with close(store) and the versions `load` restores are exactly the ones it served.
+   */
+  readonly epoch: number;
+  /**
+   * Restore pixels and versions into an empty store: latest checkpoints, then replay the log tail after them,
+   * in order. A chunk the tail changes gets a version above its checkpointed one.
+   */
   load(store: ChunkStore): void;
   /** Durably append one tick's placements in one transaction (in order). Throws on failure (nothing written). */
   commit(batch: readonly PlacementRecord[]): void;
@@ -81,7 +92,10 @@ export interface CanvasStorage {
   pixelInfo(x: number, y: number, store: ChunkStore): PixelInfo;
   /** Throws RangeError for a malformed query or cursor. */
   history(q: HistoryQuery): HistoryPage;
-  /** Final checkpoint if a store is given, then release the data directory. */
+  /**
+   * Final checkpoint if a store is given, then release the data directory. Durable storage first drains the
+   * store's undrained changes, so every saved version counts every change: serve nothing from it after.
+   */
   close(store?: ChunkStore): void;
 }
 

@@ -2,6 +2,7 @@
  * Storage for --in-memory: nothing survives the process. Keeps what the API needs: the last placement per
  * pixel (pixel info) and a bounded ring of recent placements (history).
  */
+import { randomInt } from 'node:crypto';
 import type { ChunkStore } from '../chunks/chunk-store.js';
 import { CHUNK_AREA, CHUNK_SHIFT, chunkKey, pixelOffset } from '../chunks/geometry.js';
 import {
@@ -18,6 +19,8 @@ interface ChunkPlacements {
 
 export class MemoryStorage implements CanvasStorage {
   readonly durable = false;
+  /** New every process: nothing, versions included, survives it. */
+  readonly epoch = randomInt(0, 0x100000000);
 
   private readonly capacity: number;
   private readonly byChunk = new Map<number, ChunkPlacements>();

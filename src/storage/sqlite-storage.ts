@@ -7,14 +7,21 @@
  *   position found by binary search. Who placed it is a small `actor` id, not the name and address hash
  *   repeated on every row. One secondary index, by chunk, serves history over small regions.
  * - `actor`: (client id, display name, salted address hash) — one row per client session, not per pixel.
- * - `chunk_checkpoint`: per chunk, its 4096 pixels as of log id `log_id`.
+ * - `chunk_checkpoint`: per chunk, its 4096 pixels and its ChunkStore version as of log id `log_id`.
  * - `chunk_last`: per chunk, the log id of each pixel's latest placement (4096 × f64 LE, 0 = never) as of the
  *   same checkpoint. Pixel info needs it; keeping it per row (a pixel → log id table updated on every commit)
  *   cost 5 µs per placement in random-page WAL writes, several times the log insert itself.
- * - `meta`: salt, retention setting, and `checkpoint_log_id`: the log id up to which *every* chunk's
- *   checkpoint is current, so a restart replays only the rows after it.
+ * - `meta`: salt, retention setting, `checkpoint_log_id`: the log id up to which *every* chunk's
+ *   checkpoint is current, so a restart replays only the rows after it; `epoch` and `clean_shutdown` (below).
  * Between checkpoints, what changed since (chunks, and each pixel's latest log id) is kept in memory; a
  * restart rebuilds it from the replayed tail.
+ *
+ * Epoch: chunk versions are only comparable within one epoch (see WELCOME). Open sets `clean_shutdown` to
+ * '0' before anything is served; close(store) writes the final checkpoint, with every chunk's exact version,
+ * and sets it to '1' in the same transaction. So a clean stop and start keeps the epoch and the versions
+ * (connected browsers resume without re-downloading), while any other end (kill -9, power loss, close
+ * without a store) leaves '0' and the next open draws a new epoch: versions rebuilt from a log tail may
+ * differ from what clients hold, so clients must not trust them.
  *
  * Durability: WAL + synchronous=FULL by default: every commit (one per tick, however many placements) fsyncs
  * the WAL, so an accepted placement survives power loss and kernel crashes too. Measured here (bench/
@@ -31,7 +38,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { LRUCache } from 'lru-cache';
 import type { ChunkStore } from '../chunks/chunk-store.js';
@@ -81,11 +88,14 @@ CREATE TABLE chunk_checkpoint (
   cx INTEGER NOT NULL,
   cy INTEGER NOT NULL,
   log_id INTEGER NOT NULL,
+  version INTEGER NOT NULL DEFAULT 0,
   pixels BLOB NOT NULL
 );
 CREATE TABLE chunk_last (chunk INTEGER PRIMARY KEY, log_ids BLOB NOT NULL);
 `;
 const TABLES = ['meta', 'actor', 'pixel_log', 'chunk_checkpoint', 'chunk_last'];
+/** A ChunkStore version is a u32 that wraps past 0 (which means "never changed") to 1. */
+const MAX_VERSION = 0xffffffff;
 
 /**
  * History over at most this many chunks merges per-chunk index scans (each stops at the page size); a
@@ -255,6 +265,11 @@ function classify(db: Db, file: string): boolean {
   if (version < 1 || missing.length > 0) {
     throw new StorageStartError(`${file} is a damaged pixel-canvas database (schema version ${version}, missing: ${missing.join(', ') || 'none'}); refusing to start`);
   }
+  // Schema 1 gained chunk_checkpoint.version before its release; a database from a build before that lacks it.
+  const columns = db.prepare('SELECT name FROM pragma_table_info(?)').pluck().all('chunk_checkpoint') as string[];
+  if (!columns.includes('version')) {
+    throw new StorageStartError(`${file} was made by a pre-release build (chunk_checkpoint has no version column); refusing to start — move it aside`);
+  }
   return false;
 }
 
@@ -290,6 +305,8 @@ function errMessage(err: unknown): string {
 export class SqliteStorage implements CanvasStorage {
   readonly durable = true;
   readonly file: string;
+  /** Kept from the previous run if it closed cleanly, else new (see the file comment). */
+  readonly epoch: number;
   /** What the last load() did. */
   lastLoad: LoadStats | null = null;
 
@@ -298,6 +315,8 @@ export class SqliteStorage implements CanvasStorage {
   private readonly checkpointIntervalMs: number;
   private readonly historyScanWindow: number;
   private closed = false;
+  /** Whether anything was committed since open: close() without a store can then not vouch for versions. */
+  private committedSinceOpen = false;
   /** Chunks on the canvas last loaded (sizes the history plan); the largest canvas until load. */
   private canvasChunks = 1024 * 1024;
 
@@ -339,7 +358,7 @@ export class SqliteStorage implements CanvasStorage {
   private readonly historyInChunk: Stmt;
   private readonly historyScan: Stmt;
   private readonly commitTx: (batch: readonly PlacementRecord[], fresh: Map<string, number>) => void;
-  private readonly checkpointTx: (store: ChunkStore, lastIds: Map<number, Float64Array>) => void;
+  private readonly checkpointTx: (store: ChunkStore, lastIds: Map<number, Float64Array>, clean: boolean) => void;
 
   /** Use openSqliteStorage. */
   constructor(private readonly db: Db, file: string, opts: SqliteStorageOptions) {
@@ -354,8 +373,8 @@ export class SqliteStorage implements CanvasStorage {
     this.findActor = db.prepare('SELECT id FROM actor WHERE client_id = ? AND name = ? AND ip_hash = ?').pluck();
     this.insertActor = db.prepare('INSERT INTO actor (client_id, name, ip_hash) VALUES (?, ?, ?)');
     this.upsertCheckpoint = db.prepare(
-      'INSERT INTO chunk_checkpoint (chunk, cx, cy, log_id, pixels) VALUES (?, ?, ?, ?, ?) ' +
-      'ON CONFLICT (chunk) DO UPDATE SET log_id = excluded.log_id, pixels = excluded.pixels');
+      'INSERT INTO chunk_checkpoint (chunk, cx, cy, log_id, version, pixels) VALUES (?, ?, ?, ?, ?, ?) ' +
+      'ON CONFLICT (chunk) DO UPDATE SET log_id = excluded.log_id, version = excluded.version, pixels = excluded.pixels');
     this.deleteCheckpoint = db.prepare('DELETE FROM chunk_checkpoint WHERE chunk = ?');
     this.upsertLastIds = db.prepare('INSERT INTO chunk_last (chunk, log_ids) VALUES (?, ?) ON CONFLICT (chunk) DO UPDATE SET log_ids = excluded.log_ids');
     this.selectLastIds = db.prepare('SELECT log_ids FROM chunk_last WHERE chunk = ?').pluck();
@@ -385,6 +404,23 @@ export class SqliteStorage implements CanvasStorage {
     // Pruning may only ever remove rows at or below meta.checkpoint_log_id.
     if (opts.retentionDays !== undefined) this.setMeta.run('retention_days', String(opts.retentionDays));
 
+    // The epoch survives only a clean close. Marked unclean at once, in one durable transaction, so a crash
+    // from here on (before or after serving) makes the next open draw a new epoch.
+    const previous = this.getMeta.get('epoch') as string | undefined;
+    const kept = previous !== undefined && this.getMeta.get('clean_shutdown') === '1' ? parseEpoch(previous) : null;
+    let epoch = kept;
+    if (epoch === null) {
+      // Never the previous one: a client holding it must not resume against versions it cannot trust.
+      do {
+        epoch = randomInt(0, MAX_VERSION + 1);
+      } while (String(epoch) === previous);
+    }
+    this.epoch = epoch;
+    db.transaction(() => {
+      this.setMeta.run('epoch', String(epoch));
+      this.setMeta.run('clean_shutdown', '0');
+    })();
+
     const last = db.prepare('SELECT id, time FROM pixel_log ORDER BY id DESC LIMIT 1').raw().get() as [number, number] | undefined;
     this.lastLogId = last?.[0] ?? 0;
     this.lastTime = last?.[1] ?? Number.MIN_SAFE_INTEGER;
@@ -400,7 +436,7 @@ export class SqliteStorage implements CanvasStorage {
       }
     });
 
-    this.checkpointTx = db.transaction((store: ChunkStore, lastIds: Map<number, Float64Array>) => {
+    this.checkpointTx = db.transaction((store: ChunkStore, lastIds: Map<number, Float64Array>, clean: boolean) => {
       for (const key of this.dirty) {
         const cx = keyCx(key);
         const cy = keyCy(key);
@@ -408,10 +444,11 @@ export class SqliteStorage implements CanvasStorage {
         const pixels = store.chunkPixels(cx, cy);
         // Never allocated means every pixel is the background: no checkpoint is the same as an empty one.
         if (pixels === null) this.deleteCheckpoint.run(key);
-        else this.upsertCheckpoint.run(key, cx, cy, this.lastLogId, Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength));
+        else this.upsertCheckpoint.run(key, cx, cy, this.lastLogId, store.version(cx, cy), Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength));
       }
       for (const [key, ids] of lastIds) this.upsertLastIds.run(key, encodeLastIds(ids));
       this.setMeta.run('checkpoint_log_id', String(this.lastLogId));
+      if (clean) this.setMeta.run('clean_shutdown', '1');
     });
   }
 
@@ -423,32 +460,39 @@ export class SqliteStorage implements CanvasStorage {
     const background = this.getMeta.get('background') as string | undefined;
     if (background === undefined) this.setMeta.run('background', String(store.background));
     else if (Number(background) !== store.background) throw this.mismatch(store, `it was made with background colour ${background}, not ${store.background}`);
-    const bufs = new Map<number, { pixels: Uint8Array; logId: number }>();
-    const rows = this.db.prepare('SELECT chunk, cx, cy, log_id, pixels FROM chunk_checkpoint').raw().iterate() as IterableIterator<[number, number, number, number, Buffer]>;
+    const bufs = new Map<number, { pixels: Uint8Array; logId: number; version: number }>();
+    const rows = this.db.prepare('SELECT chunk, cx, cy, log_id, version, pixels FROM chunk_checkpoint').raw().iterate() as IterableIterator<[number, number, number, number, number, Buffer]>;
     let checkpoints = 0;
-    for (const [key, cx, cy, logId, pixels] of rows) {
+    for (const [key, cx, cy, logId, version, pixels] of rows) {
       if (pixels.length !== CHUNK_AREA) throw new Error(`${this.file}: checkpoint of chunk (${cx}, ${cy}) is damaged (${pixels.length} bytes)`);
       if (cx >= store.chunksX || cy >= store.chunksY) {
         if (pixels.some((c) => c !== store.background)) throw this.mismatch(store, `chunk (${cx}, ${cy}) has painted pixels`);
         continue;
       }
-      bufs.set(key, { pixels: new Uint8Array(pixels), logId });
+      bufs.set(key, { pixels: new Uint8Array(pixels), logId, version });
       checkpoints++;
     }
 
     const horizon = Number(this.getMeta.get('checkpoint_log_id') ?? 0);
     const tail = this.db.prepare('SELECT id, x, y, color FROM pixel_log WHERE id > ? ORDER BY id').raw().iterate(horizon) as IterableIterator<[number, number, number, number]>;
     let replayed = 0;
+    /** Chunks the tail changed: each gets its checkpointed version + 1, as one more drain would have. */
+    const bumped = new Set<number>();
     for (const [id, x, y, color] of tail) {
       if (store.check(x, y, color) !== null) throw this.mismatch(store, `log row ${id} paints (${x}, ${y}) colour ${color}`);
       const key = chunkKey(x >>> CHUNK_SHIFT, y >>> CHUNK_SHIFT);
       let buf = bufs.get(key);
       if (buf === undefined) {
-        buf = { pixels: new Uint8Array(CHUNK_AREA).fill(store.background), logId: 0 };
+        buf = { pixels: new Uint8Array(CHUNK_AREA).fill(store.background), logId: 0, version: 0 };
         bufs.set(key, buf);
       }
       if (id <= buf.logId) continue; // already in this chunk's checkpoint
       buf.pixels[pixelOffset(x, y)] = color;
+      if (!bumped.has(key)) {
+        bumped.add(key);
+        // Strictly above the checkpointed version, so a client holding that version never skips the tail.
+        buf.version = buf.version >= MAX_VERSION ? 1 : buf.version + 1;
+      }
       // As commit would have: the next checkpoint covers the tail, so the next restart skips it.
       this.dirty.add(key);
       this.recent.set(pixelPos(x, y), id);
@@ -456,9 +500,9 @@ export class SqliteStorage implements CanvasStorage {
     }
     this.sinceCheckpoint += replayed;
 
-    for (const [key, { pixels }] of bufs) {
+    for (const [key, { pixels, version }] of bufs) {
       try {
-        store.loadChunk(keyCx(key), keyCy(key), pixels);
+        store.loadChunk(keyCx(key), keyCy(key), pixels, version);
       } catch (err) {
         throw this.mismatch(store, `chunk (${keyCx(key)}, ${keyCy(key)}): ${errMessage(err)}`);
       }
@@ -482,6 +526,7 @@ export class SqliteStorage implements CanvasStorage {
       this.lastTime = Math.max(this.lastTime, Math.floor(r.time));
     }
     this.lastLogId = id;
+    this.committedSinceOpen = true;
     this.sinceCheckpoint += batch.length;
     this.walDirty = true;
     const last = batch[batch.length - 1]!;
@@ -529,7 +574,17 @@ export class SqliteStorage implements CanvasStorage {
   close(store?: ChunkStore): void {
     if (this.closed) return;
     try {
-      if (store !== undefined && this.dirty.size > 0) this.checkpoint(store, 0);
+      if (store !== undefined) {
+        // Changes applied but not drained would be checkpointed under a version that does not count them;
+        // drain them so every checkpointed version is exact. The store serves no one after this.
+        if (store.dirtyChunkCount > 0) store.drain();
+        this.addChangedVersions(store);
+        if (this.dirty.size === 0) this.setMeta.run('clean_shutdown', '1');
+        else this.checkpoint(store, 0, true);
+      } else if (!this.committedSinceOpen && this.dirty.size === 0) {
+        // Nothing changed since open (which found every checkpoint current): the data still matches the epoch.
+        this.setMeta.run('clean_shutdown', '1');
+      }
     } finally {
       this.closed = true;
       this.db.close();
@@ -538,10 +593,27 @@ export class SqliteStorage implements CanvasStorage {
 
   // -------------------------------------------------------------------------------------------------------
 
-  private checkpoint(store: ChunkStore, nowMs: number): void {
+  /**
+   * Adds to `dirty` every chunk whose version in the store differs from its checkpointed one (a checkpoint
+   * taken between a store's apply and drain recorded the version before that drain). For close(): after it,
+   * the final checkpoint leaves every chunk's version exact.
+   */
+  private addChangedVersions(store: ChunkStore): void {
+    const saved = new Map<number, number>();
+    for (const [key, version] of this.db.prepare('SELECT chunk, version FROM chunk_checkpoint').raw().iterate() as IterableIterator<[number, number]>) {
+      saved.set(key, version);
+    }
+    store.forEachChunk((cx, cy, _pixels, version) => {
+      const key = chunkKey(cx, cy);
+      if ((saved.get(key) ?? 0) !== version) this.dirty.add(key);
+    });
+  }
+
+  /** Returns false when it wrote nothing (not yet safe); throws when the transaction fails. */
+  private checkpoint(store: ChunkStore, nowMs: number, clean = false): boolean {
     // The store must already show the last committed batch, or the checkpoint would claim log rows it lacks
     // and a restart would lose them. If the caller checkpoints between commit and apply, wait for next time.
-    if (this.lastX >= 0 && (this.lastX >= store.width || this.lastY >= store.height || store.get(this.lastX, this.lastY) !== this.lastColor)) return;
+    if (this.lastX >= 0 && (this.lastX >= store.width || this.lastY >= store.height || store.get(this.lastX, this.lastY) !== this.lastColor)) return false;
     // New chunk_last arrays: copies, so a failed transaction leaves the cache as it was.
     const lastIds = new Map<number, Float64Array>();
     for (const [pos, id] of this.recent) {
@@ -556,10 +628,11 @@ export class SqliteStorage implements CanvasStorage {
       ids[pixelOffset(x, y)] = id;
     }
     try {
-      this.checkpointTx(store, lastIds);
+      this.checkpointTx(store, lastIds, clean);
       this.dirty.clear();
       this.recent.clear();
       for (const [key, ids] of lastIds) this.lastIdsCache.set(key, ids);
+      return true;
     } finally {
       // On failure (disk full…) the log still has everything; retry after the next interval, not every tick.
       this.sinceCheckpoint = 0;
@@ -661,6 +734,12 @@ function decodeLastIds(blob: Buffer): Float64Array {
   const ids = new Float64Array(CHUNK_AREA);
   for (let i = 0; i < CHUNK_AREA; i++) ids[i] = blob.readDoubleLE(i * 8);
   return ids;
+}
+
+/** A stored epoch, or null when it is not a u32 (then a new one is drawn). */
+function parseEpoch(text: string): number | null {
+  const n = Number(text);
+  return /^[0-9]+$/.test(text) && n <= MAX_VERSION ? n : null;
 }
 
 function positive(n: number, name: string): number {

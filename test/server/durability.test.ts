@@ -1,7 +1,7 @@
 /**
  * kill -9 a child server under continuous painting: every placement acknowledged as accepted must be there
- * after a restart on the same data dir. Also: a clean restart gives back the same canvas and log, and bad
- * starts fail with one clear line without overwriting anything.
+ * after a restart on the same data dir, under a new epoch. Also: a clean restart gives back the same canvas,
+ * chunk versions, epoch and log, and bad starts fail with one clear line without overwriting anything.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import {
-  ErrorCode, PROTOCOL_VERSION, encodeHello, encodePlace, encodeViewport, type ServerMessage,
+  ErrorCode, PROTOCOL_VERSION, encodeHello, encodePlace, encodeViewport, type ServerMessage, type Welcome,
 } from '../../src/net/protocol.js';
 import { decodeSnapshotPixels } from '../../src/chunks/snapshot-codec.js';
 import { CHUNK_AREA } from '../../src/chunks/geometry.js';
@@ -38,23 +38,26 @@ async function start(dir: string): Promise<ChildServer> {
   return c;
 }
 
-/** The whole canvas as the server shows it to a new client: snapshots of every chunk. */
-async function readCanvas(c: ChildServer): Promise<Uint8Array> {
+/** What a new client sees: the WELCOME epoch, and the whole canvas and each chunk's version from snapshots. */
+async function readCanvas(c: ChildServer): Promise<{ canvas: Uint8Array; versions: Record<string, number>; epoch: number }> {
   const p = new RawPeer(c.wsUrl);
   await p.opened;
   p.send(encodeHello(PROTOCOL_VERSION, 'reader'));
   p.send(encodeViewport(0, 0, SIZE, SIZE));
+  const { epoch } = await p.waitFor((m): m is Welcome => m.type === 'welcome');
   const chunks = (SIZE / 64) ** 2;
   await until(() => p.messages.filter((m) => m.type === 'snapshot').length >= chunks, 5000, 'all snapshots');
   const canvas = new Uint8Array(SIZE * SIZE);
+  const versions: Record<string, number> = {};
   const px = new Uint8Array(CHUNK_AREA);
   for (const m of p.messages) {
     if (m.type !== 'snapshot') continue;
+    versions[`${m.cx},${m.cy}`] = m.version;
     decodeSnapshotPixels(m.encoding, m.data, 0, px);
     for (let i = 0; i < CHUNK_AREA; i++) canvas[(m.cy * 64 + (i >> 6)) * SIZE + m.cx * 64 + (i & 63)] = px[i]!;
   }
   p.close();
-  return canvas;
+  return { canvas, versions, epoch };
 }
 
 describe('durability', () => {
@@ -66,12 +69,13 @@ describe('durability', () => {
     const writes = new Map<number, { seq: number; color: number }[]>(); // pixel → writes in send order
     const acked = new Set<number>(); // seqs (unique across painters) answered "accepted"
     const peers: RawPeer[] = [];
+    let firstEpoch = -1;
     for (let i = 0; i < painters; i++) {
       const p = new RawPeer(first.wsUrl);
       peers.push(p);
       await p.opened;
       p.send(encodeHello(PROTOCOL_VERSION, `p${i}`));
-      await p.waitFor((m) => m.type === 'welcome');
+      firstEpoch = (await p.waitFor((m): m is Welcome => m.type === 'welcome')).epoch;
       p.ws.on('message', () => {
         for (const m of p.messages.splice(0) as ServerMessage[]) {
           if (m.type === 'placeResult' && m.status === ErrorCode.OK) acked.add(m.seq);
@@ -108,7 +112,9 @@ describe('durability', () => {
     expect(ackCount).toBeGreaterThan(50); // the painting was real
 
     const second = await start(dir);
-    const canvas = await readCanvas(second);
+    const { canvas, epoch } = await readCanvas(second);
+    // Versions rebuilt from the log tail may differ from what clients held: they must start afresh.
+    expect(epoch).not.toBe(firstEpoch);
     let checked = 0;
     for (const [key, list] of writes) {
       let last = -1;
@@ -124,7 +130,7 @@ describe('durability', () => {
     expect(checked).toBeGreaterThan(50);
   }, 60_000);
 
-  it('a clean stop and start gives back the same canvas and log', async () => {
+  it('a clean stop and start gives back the same canvas, chunk versions, epoch and log', async () => {
     const dir = tempDir();
     const a = await start(dir);
     const p = new RawPeer(a.wsUrl);
@@ -134,12 +140,18 @@ describe('durability', () => {
     for (let i = 0; i < 50; i++) p.send(encodePlace(i + 1, [{ x: (i * 13) % SIZE, y: (i * 7) % SIZE, color: 1 + (i % 31) }]));
     await until(() => p.messages.filter((m) => m.type === 'placeResult').length === 50, 5000);
     const before = await readCanvas(a);
+    expect(Object.keys(before.versions)).toHaveLength((SIZE / 64) ** 2);
+    expect(Object.values(before.versions).some((v) => v > 0)).toBe(true); // versions really moved
     const historyBefore = await (await fetch(`${a.url}/api/history?x0=0&y0=0&x1=${SIZE - 1}&y1=${SIZE - 1}&limit=1000`)).json();
     const exited = new Promise((r) => a.proc.once('exit', r));
     a.proc.kill('SIGTERM');
     expect(await exited).toBe(0);
     const b = await start(dir);
-    expect(Buffer.from(await readCanvas(b)).equals(Buffer.from(before))).toBe(true);
+    const after = await readCanvas(b);
+    expect(Buffer.from(after.canvas).equals(Buffer.from(before.canvas))).toBe(true);
+    // Same epoch and versions: a browser connected across the restart resumes without re-downloading.
+    expect(after.epoch).toBe(before.epoch);
+    expect(after.versions).toEqual(before.versions);
     const historyAfter = await (await fetch(`${b.url}/api/history?x0=0&y0=0&x1=${SIZE - 1}&y1=${SIZE - 1}&limit=1000`)).json();
     expect(historyAfter).toEqual(historyBefore);
     expect(historyAfter.placements.length).toBe(50);

@@ -117,6 +117,17 @@ describe('openSqliteStorage: bad starts', () => {
     expect(snapshotDir(dir)).toEqual(before);
   });
 
+  it('refuses a database from a pre-release build whose chunk_checkpoint has no version column', () => {
+    const dir = tempDir();
+    openSqliteStorage({ dataDir: dir }).close();
+    const db = new Database(path.join(dir, 'canvas.db'));
+    db.exec('ALTER TABLE chunk_checkpoint DROP COLUMN version');
+    db.close();
+    const before = snapshotDir(dir);
+    expect(startError(dir).message).toMatch(/pre-release build \(chunk_checkpoint has no version column\)/);
+    expect(snapshotDir(dir)).toEqual(before);
+  });
+
   it('refuses a second server on the same data directory in the same process', () => {
     const dir = tempDir();
     const first = openSqliteStorage({ dataDir: dir });
