@@ -533,7 +533,7 @@ export class CanvasClient {
 
   private onWelcome(socket: WebSocketLike, w: Welcome): void {
     const r = this.replica;
-    // Versions are comparable only within one epoch; same epoch means same server process, so same canvas,
+    // Versions are comparable only within one epoch (the same canvas history, across clean restarts too),
     // but check the rest anyway rather than resume onto a different canvas.
     const resumable =
       this.opts.keepReplica && r.epoch === w.epoch && r.width === w.width && r.height === w.height && r.background === w.background;

@@ -34,7 +34,7 @@ export interface CanvasApiDeps {
   store: ChunkStore;
   storage: CanvasStorage;
   palette: readonly number[];
-  /** The server process's epoch: part of every ETag, so a restart never revalidates an old image. */
+  /** The canvas epoch: part of every ETag; with the chunk versions it names the image exactly (a clean restart keeps both). */
   epoch: number;
   maxPngPixels?: number;
 }

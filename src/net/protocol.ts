@@ -172,8 +172,9 @@ export interface Welcome {
   version: number;
   clientId: number;
   /**
-   * Random per server process. Chunk versions are only comparable within one epoch: a client resumes only
-   * when the epoch it held equals the new one, otherwise it starts afresh.
+   * Names a run of chunk versions: it survives a clean server restart (versions are restored exactly) and
+   * changes after a crash. Versions are only comparable within one epoch: a client resumes only when the
+   * epoch it held equals the new one, otherwise it starts afresh.
    */
   epoch: number;
   width: number;

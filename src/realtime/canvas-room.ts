@@ -147,6 +147,7 @@ export class CanvasRoom {
       if (cur && cur.phase === 'awaitingHello') this.fail(cur, protocolError('HELLO_REQUIRED', 'no HELLO in time'), true);
     }, c.helloTimeoutMs);
     s.helloTimer.unref?.();
+    this.loop.request(); // the online count changed
     return s;
   }
 
@@ -166,7 +167,8 @@ export class CanvasRoom {
     s.out = [];
     s.outBytes = 0;
     this.deps.metrics.connections.set(this.sessions.size);
-    if (this.cursors.hasWork) this.loop.request();
+    this.loop.request(); // the online count changed; its cursor may need removing
+
   }
 
   // ---------------------------------------------------------------------------------------------------
@@ -519,7 +521,8 @@ export class CanvasRoom {
     this.tickNo++;
     if (bytesSent > 0) metrics.bytesSent.inc(bytesSent);
     if (worked || marked.length > 0) metrics.tickDuration.observe((performance.now() - started) / 1000);
-    return worked || marked.length > 0 || this.backlog.size > 0;
+    // An online count not yet announced (held back by the interval) keeps the loop awake until it is.
+    return worked || marked.length > 0 || this.backlog.size > 0 || this.sessions.size !== this.lastOnlineSent;
   }
 
   private lookupTime = 0;

@@ -1,24 +1,29 @@
 /**
- * Runs the tick at a fixed cadence, plus one optimisation: when the previous tick found nothing to do (an
- * idle server), new work runs a tick at once instead of waiting up to a whole period, and the cadence
- * restarts from there. Under load every tick has work, so this never adds ticks beyond tickHz.
+ * Runs the tick at most `hz` times a second. In eager mode (the default) the loop sleeps when a tick finds
+ * nothing to do, and new work wakes it: the tick runs at once if the last one started a period or more ago
+ * (a lone pixel on an idle server is not held back), else at the next period boundary. So ticks never come
+ * closer together than one period, an idle server does no periodic work at all, and a busy one ticks on a
+ * steady cadence. With eager off, it ticks on the cadence whether or not there is work.
  */
 export class TickLoop {
   private readonly periodMs: number;
   private timer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
-  private nextAt = 0;
-  private idle = true;
+  private lastStart = Number.NEGATIVE_INFINITY;
   private running = false;
+  /** Eager mode: no tick is scheduled, because the last one found nothing to do. */
+  private sleeping = true;
+  private firing = false;
+  private requestedWhileFiring = false;
   /** Tick start times over the last second, for the measured rate. */
   private readonly recent: number[] = [];
 
   constructor(
     hz: number,
     private readonly eager: boolean,
-    /** One tick; returns true if it did any work. */
+    /** One tick; returns true if it did any work (or has work left). */
     private readonly run: (nowMs: number) => boolean,
-    /** A tick that throws is reported here; the loop keeps its cadence whatever happens. */
+    /** A tick that throws is reported here; the loop keeps going whatever happens. */
     private readonly onError: (err: unknown) => void = (err) => { console.error(err); },
     private readonly clock: () => number = () => performance.now(),
   ) {
@@ -28,8 +33,8 @@ export class TickLoop {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.nextAt = this.clock() + this.periodMs;
-    this.schedule();
+    this.sleeping = this.eager;
+    if (!this.eager) this.scheduleAt(this.clock() + this.periodMs);
   }
 
   stop(): void {
@@ -40,51 +45,65 @@ export class TickLoop {
     this.immediate = null;
   }
 
-  /** Something changed: on an idle server (eager mode) flush it now rather than at the next boundary. */
+  /** Something changed: wake a sleeping loop (at once if a period has passed since the last tick). */
   request(): void {
-    if (!this.running || !this.eager || !this.idle || this.immediate) return;
-    this.immediate = setImmediate(() => {
-      this.immediate = null;
-      if (!this.running) return;
-      if (this.timer) clearTimeout(this.timer);
-      this.fire();
-      this.nextAt = this.clock() + this.periodMs;
-      this.schedule();
-    });
+    if (!this.running) return;
+    if (this.firing) {
+      this.requestedWhileFiring = true;
+      return;
+    }
+    if (!this.sleeping) return;
+    this.sleeping = false;
+    this.scheduleAt(this.lastStart + this.periodMs);
   }
 
-  /** Ticks started during the last second. */
+  /** Ticks started during the last second (0 on an idle server in eager mode: it is asleep). */
   get measuredHz(): number {
     const cutoff = this.clock() - 1000;
-    while (this.recent.length > 0 && this.recent[0]! < cutoff) this.recent.shift();
+    let drop = 0;
+    while (drop < this.recent.length && this.recent[drop]! < cutoff) drop++;
+    if (drop > 0) this.recent.splice(0, drop);
     return this.recent.length;
   }
 
-  private fire(): void {
-    const now = this.clock();
-    this.recent.push(now);
-    if (this.recent.length > 4096) this.recent.splice(0, this.recent.length - 2048);
-    try {
-      this.idle = !this.run(now);
-    } catch (err) {
-      this.idle = false;
-      this.onError(err);
+  private scheduleAt(at: number): void {
+    const delay = at - this.clock();
+    if (delay <= 0) {
+      // Due now: after pending I/O has been read (setImmediate runs after the poll phase), not a timer's ≥1 ms.
+      this.immediate = setImmediate(() => {
+        this.immediate = null;
+        this.fire();
+      });
+    } else {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.fire();
+      }, delay);
     }
   }
 
-  private schedule(): void {
-    const delay = Math.max(0, this.nextAt - this.clock());
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      if (!this.running) return;
-      this.fire();
-      // Aim at the next boundary, not now + period, so the cadence does not drift. Behind schedule (a tick
-      // overran its period), tick again as soon as pending I/O has been read — a zero timeout still lets
-      // the poll phase run — rather than idling a whole period; missed boundaries are not made up.
-      const now = this.clock();
-      this.nextAt += this.periodMs;
-      if (this.nextAt < now) this.nextAt = now;
-      this.schedule();
-    }, delay);
+  private fire(): void {
+    if (!this.running) return;
+    const start = this.clock();
+    this.lastStart = start;
+    this.recent.push(start);
+    if (this.recent.length > 4096) this.recent.splice(0, this.recent.length - 2048);
+    this.firing = true;
+    this.requestedWhileFiring = false;
+    let worked = true;
+    try {
+      worked = this.run(start);
+    } catch (err) {
+      this.onError(err);
+    } finally {
+      this.firing = false;
+    }
+    if (!this.running) return;
+    if (this.eager && !worked && !this.requestedWhileFiring) {
+      this.sleeping = true;
+      return;
+    }
+    // The next boundary; behind schedule (the tick overran its period) that is "now", after pending I/O.
+    this.scheduleAt(start + this.periodMs);
   }
 }
