@@ -1,15 +1,17 @@
 /**
  * Runs the tick at most `hz` times a second. In eager mode (the default) the loop sleeps when a tick finds
- * nothing to do, and new work wakes it: the tick runs at once if the last one started a period or more ago
- * (a lone pixel on an idle server is not held back), else at the next period boundary. So ticks never come
- * closer together than one period, an idle server does no periodic work at all, and a busy one ticks on a
- * steady cadence. With eager off, it ticks on the cadence whether or not there is work.
+ * nothing to do, and new work wakes it: the tick runs at once if the last tick that did work started a
+ * period or more ago (a lone pixel on a quiet server is not held back), else at that tick's next period
+ * boundary. So ticks that do work — the ones that write to clients — never come closer together than one
+ * period, an idle server does no periodic work at all, and a busy one ticks on a steady cadence. With eager
+ * off, it ticks on the cadence whether or not there is work.
  */
 export class TickLoop {
   private readonly periodMs: number;
   private timer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
-  private lastStart = Number.NEGATIVE_INFINITY;
+  /** Start of the last tick that did work. */
+  private lastWorkStart = Number.NEGATIVE_INFINITY;
   private running = false;
   /** Eager mode: no tick is scheduled, because the last one found nothing to do. */
   private sleeping = true;
@@ -54,10 +56,10 @@ export class TickLoop {
     }
     if (!this.sleeping) return;
     this.sleeping = false;
-    this.scheduleAt(this.lastStart + this.periodMs);
+    this.scheduleAt(this.lastWorkStart + this.periodMs);
   }
 
-  /** Ticks started during the last second (0 on an idle server in eager mode: it is asleep). */
+  /** Ticks that did work during the last second (0 on an idle server). */
   get measuredHz(): number {
     const cutoff = this.clock() - 1000;
     let drop = 0;
@@ -85,9 +87,6 @@ export class TickLoop {
   private fire(): void {
     if (!this.running) return;
     const start = this.clock();
-    this.lastStart = start;
-    this.recent.push(start);
-    if (this.recent.length > 4096) this.recent.splice(0, this.recent.length - 2048);
     this.firing = true;
     this.requestedWhileFiring = false;
     let worked = true;
@@ -97,6 +96,11 @@ export class TickLoop {
       this.onError(err);
     } finally {
       this.firing = false;
+    }
+    if (worked) {
+      this.lastWorkStart = start;
+      this.recent.push(start);
+      if (this.recent.length > 4096) this.recent.splice(0, this.recent.length - 2048);
     }
     if (!this.running) return;
     if (this.eager && !worked && !this.requestedWhileFiring) {

@@ -17,10 +17,11 @@ function loop(hz: number, eager: boolean, run: (t: number) => boolean): TickLoop
 }
 
 describe('TickLoop', () => {
-  it('never ticks closer together than one period, however work arrives', async () => {
+  it('never runs ticks that do work closer together than one period, however work arrives', async () => {
     const starts: number[] = [];
     let flip = false;
-    const l = loop(50, true, (t) => { starts.push(t); flip = !flip; return flip; }); // busy, idle, busy, …
+    // busy, idle, busy, …: only the busy ticks count (an idle tick writes nothing)
+    const l = loop(50, true, (t) => { flip = !flip; if (flip) starts.push(t); return flip; });
     const poke = setInterval(() => l.request(), 1);
     await sleep(500);
     clearInterval(poke);
