@@ -1,0 +1,88 @@
+/**
+ * Touch in a real Chromium (touch events dispatched through the DevTools protocol, as a phone would send
+ * them): a tap paints, a one-finger drag pans without painting, a two-finger pinch zooms.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
+import type { RunningServer } from '../../src/server.js';
+import {
+  INSTALL_HINT, browserSuitePlan, buildClient, launchBrowser, startTestServer, toCanvas, view, waitReady,
+} from './harness.js';
+
+const plan = browserSuitePlan();
+
+type Point = { x: number; y: number };
+
+async function touch(cdp: CDPSession, type: 'touchStart' | 'touchMove' | 'touchEnd', points: Point[]): Promise<void> {
+  await cdp.send('Input.dispatchTouchEvent', {
+    type,
+    touchPoints: points.map((p, i) => ({ x: p.x, y: p.y, id: i, radiusX: 2, radiusY: 2, force: 1 })),
+  });
+}
+
+/** Move fingers from `from` to `to` in steps, as a real gesture does. */
+async function gesture(cdp: CDPSession, from: Point[], to: Point[], steps = 8): Promise<void> {
+  await touch(cdp, 'touchStart', from);
+  for (let k = 1; k <= steps; k++) {
+    await touch(cdp, 'touchMove', from.map((p, i) => ({
+      x: p.x + ((to[i]!.x - p.x) * k) / steps, y: p.y + ((to[i]!.y - p.y) * k) / steps,
+    })));
+  }
+  await touch(cdp, 'touchEnd', []);
+}
+
+describe.skipIf(!plan.run)('touch (Chromium)', () => {
+  let browser: Browser;
+  let server: RunningServer;
+  let context: BrowserContext;
+  let page: Page;
+  let cdp: CDPSession;
+
+  beforeAll(async () => {
+    if (!plan.chromium) throw new Error(`browser tests cannot run: ${INSTALL_HINT}`);
+    buildClient();
+    browser = await launchBrowser();
+    server = await startTestServer();
+    context = await browser.newContext({ viewport: { width: 480, height: 800 }, hasTouch: true, isMobile: true, deviceScaleFactor: 1 });
+    page = await context.newPage();
+    await page.goto(`${server.url}/#512,512,8`);
+    await waitReady(page);
+    cdp = await context.newCDPSession(page);
+  });
+
+  afterAll(async () => {
+    await context?.close().catch(() => {});
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('a tap paints the pixel under the finger', async () => {
+    const at = { x: 240, y: 300 };
+    const target = await toCanvas(page, at.x, at.y);
+    const px = { x: Math.floor(target.x), y: Math.floor(target.y) };
+    expect(server.store.get(px.x, px.y)).toBe(0);
+    await touch(cdp, 'touchStart', [at]);
+    await touch(cdp, 'touchEnd', []);
+    await expect.poll(() => server.store.get(px.x, px.y), { timeout: 3000 }).not.toBe(0);
+  });
+
+  it('a one-finger drag pans and paints nothing', async () => {
+    const before = await view(page);
+    const painted = server.room['deps'].metrics.pixelsAccepted;
+    const acceptedBefore = (await painted.get()).values[0]?.value ?? 0;
+    await gesture(cdp, [{ x: 300, y: 500 }], [{ x: 140, y: 420 }]);
+    const after = await view(page);
+    expect(after.zoom).toBe(before.zoom);
+    expect(after.x - before.x).toBeCloseTo(160 / before.zoom, 0); // the canvas followed the finger
+    expect(after.y - before.y).toBeCloseTo(80 / before.zoom, 0);
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await painted.get()).values[0]?.value ?? 0).toBe(acceptedBefore);
+  });
+
+  it('a two-finger pinch zooms in around the fingers', async () => {
+    const before = await view(page);
+    await gesture(cdp, [{ x: 200, y: 400 }, { x: 280, y: 400 }], [{ x: 120, y: 400 }, { x: 360, y: 400 }]);
+    const after = await view(page);
+    expect(after.zoom).toBeGreaterThan(before.zoom * 1.5); // fingers 3× further apart
+  });
+});
