@@ -100,13 +100,14 @@ export class Replica {
   }
 
   /**
-   * Applies a delta to a held chunk when it is newer than what is held, and takes its version.
+   * Applies a delta to a held chunk when it is newer than what is held (serial-number order, so the u32 wrap
+   * from 0xFFFFFFFF to 1 still counts as newer), and takes its version.
    * False (nothing changed) when the chunk is not held or the delta is not newer.
    * Throws ProtocolError for an offset outside the chunk (checked before anything is written).
    */
   applyDelta(d: Delta): boolean {
     const held = this.chunks.get(chunkKey(d.cx, d.cy));
-    if (held === undefined || d.version <= held.version) return false;
+    if (held === undefined || !isNewerVersion(d.version, held.version)) return false;
     const { offsets, colors } = d;
     const n = offsets.length;
     let any = 0;
@@ -170,4 +171,10 @@ export class Replica {
     this.chunks.delete(key);
     this.onDrop?.(keyCx(key), keyCy(key));
   }
+}
+
+/** Serial-number comparison of u32 versions (RFC 1982 style): a is newer than b within half the space. */
+export function isNewerVersion(a: number, b: number): boolean {
+  const d = (a - b) >>> 0;
+  return d !== 0 && d < 0x80000000;
 }

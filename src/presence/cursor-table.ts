@@ -204,7 +204,8 @@ function encodeRecords(recs: CursorRec[], named: Set<CursorRec>, removed: number
 /**
  * One or more CURSORS messages holding all the blobs' records and removed ids. Clients apply `removed`
  * before `moved`, so a cursor that left one cell and entered another in the same tick ends up present, and
- * a snapshot's reset marker (its blob's first removed id) lands in the first message.
+ * a snapshot's reset marker (its blob's first removed id) lands in the first message. All removals are
+ * written before all records, so splitting over several messages keeps that meaning.
  */
 function assemble(blobs: Blob[]): Uint8Array {
   const messages: Uint8Array[] = [];
@@ -237,11 +238,15 @@ function assemble(blobs: Blob[]): Uint8Array {
     removed = [];
   };
   const room = () => MAX_BODY_BYTES - 4 - recordBytes - 4 * removed.length;
+  // Every removal before any record, across all blobs: when the output has to be split over several
+  // messages, a cursor's removal from one cell can then never land after its record in another.
   for (const b of blobs) {
     for (const id of b.removed) {
       if (room() < 4) flush();
       removed.push(id);
     }
+  }
+  for (const b of blobs) {
     if (b.records.length <= room() && recordCount + b.recordCount <= 0xffff) {
       records.push(b.records);
       recordBytes += b.records.length;

@@ -80,9 +80,10 @@ export class CanvasRoom {
   /** Sessions with work left over from an earlier tick: snapshots still to send, a deferred viewport, stale. */
   private readonly backlog = new Set<ClientSession>();
   /** Viewers that get a full cursor snapshot next tick (their view moved, or they caught up from stale). */
-  private readonly cursorSnapshot = new Set<ClientSession>();
+  private cursorSnapshot = new Set<ClientSession>();
   private lastOnlineSent = -1;
-  private lastOnlineAt = 0;
+  private lastOnlineAt = Number.NEGATIVE_INFINITY;
+  private onlineTimer: NodeJS.Timeout | null = null;
   private stopped = false;
 
   constructor(private readonly deps: RoomDeps) {
@@ -103,6 +104,8 @@ export class CanvasRoom {
       maxMessageBytes: config.maxMessageBytes,
     };
     this.loop = new TickLoop(config.tickHz, config.eagerTick, (t) => this.tick(t), (err) => deps.log.error({ err }, 'tick failed'));
+    // A seam fed from outside (other nodes through Redis) wakes the tick when placements arrive.
+    this.seam.setWakeup?.(() => this.loop.request());
   }
 
   start(): void {
@@ -115,6 +118,7 @@ export class CanvasRoom {
     this.tick(performance.now());
     this.stopped = true;
     this.loop.stop();
+    if (this.onlineTimer) clearTimeout(this.onlineTimer);
     for (const s of this.sessions.values()) if (s.helloTimer) clearTimeout(s.helloTimer);
   }
 
@@ -135,8 +139,10 @@ export class CanvasRoom {
   // Connections
 
   connect(transport: Transport, ip: string): ClientSession {
-    const id = this.nextId;
-    this.nextId = this.nextId >= 0xfffffffe ? 1 : this.nextId + 1;
+    // Ids are u32 on the wire and wrap after ~4 billion connections: never hand out one still in use.
+    let id = this.nextId;
+    while (this.sessions.has(id)) id = id >= 0xfffffffe ? 1 : id + 1;
+    this.nextId = id >= 0xfffffffe ? 1 : id + 1;
     const c = this.deps.config;
     const s = new ClientSession(id, ip, transport, c, performance.now());
     this.sessions.set(id, s);
@@ -255,10 +261,13 @@ export class CanvasRoom {
   private resume(s: ClientSession, msg: Resume): void {
     const versions = new Map<number, number>();
     for (const c of msg.chunks) versions.set(chunkKey(c.cx, c.cy), c.version);
-    s.resumeVersions = versions;
+    // Versions for the coming first VIEWPORT only: once a view is applied they would go stale (the client
+    // drops what leaves its view), so a late RESUME serves only chunks still awaiting their snapshot.
+    s.resumeVersions = this.index.has(s) ? null : versions;
     // Chunks already subscribed but not yet sent can be satisfied now.
     for (const key of s.needSnapshot) {
       const v = versions.get(key);
+      // (iterating a Set while deleting the current key is safe)
       if (v !== undefined && v === this.deps.store.version(keyCx(key), keyCy(key))) {
         s.needSnapshot.delete(key);
       }
@@ -275,6 +284,7 @@ export class CanvasRoom {
       s.pendingKeep = intersect(keep, chunkRangeOf(clampRect(rect, this.deps.store.width, this.deps.store.height)));
       s.pendingViewport = rect;
       this.backlog.add(s);
+      this.loop.request();
       return;
     }
     this.applyViewport(s, rect, undefined);
@@ -387,6 +397,12 @@ export class CanvasRoom {
   }
 
   private mark(s: ClientSession): void {
+    if (this.stopped) {
+      // No more ticks: answers given while shutting down (refusals, errors, pongs) go out at once.
+      const bytes = s.takeOut();
+      if (bytes && s.phase !== 'closed') s.transport.send(bytes);
+      return;
+    }
     if (s.markedTick !== this.tickNo) {
       s.markedTick = this.tickNo;
       this.marked.push(s);
@@ -472,8 +488,10 @@ export class CanvasRoom {
     // 4. Cursors: moved ones to the viewers that see them (stale viewers skipped), resyncs after view moves.
     if (this.cursors.hasWork || this.cursorSnapshot.size > 0) {
       this.lookupTime = t;
-      const out = this.cursors.flush(this.viewerLookup, this.cursorSnapshot);
-      this.cursorSnapshot.clear();
+      // Swap first: a viewer that catches up inside the flush (via isStale) files a snapshot for next tick.
+      const snapshots = this.cursorSnapshot;
+      this.cursorSnapshot = new Set();
+      const out = this.cursors.flush(this.viewerLookup, snapshots);
       for (const [s, bytes] of out) {
         if (s.phase !== 'ready') continue;
         s.enqueue(bytes);
@@ -482,17 +500,26 @@ export class CanvasRoom {
       worked = true;
     }
 
-    // 5. The online count, at most once per interval and only when it changed.
-    const wall = this.now();
+    // 5. The online count, at most once per interval and only when it changed; a timer wakes the loop for
+    //    a change held back by the interval, so an idle server does not tick just to wait for it.
     const online = this.sessions.size;
-    if (online !== this.lastOnlineSent && wall - this.lastOnlineAt >= config.onlineIntervalMs) {
-      this.lastOnlineSent = online;
-      this.lastOnlineAt = wall;
-      const msg = encodeOnline(online);
-      for (const s of this.sessions.values()) {
-        if (s.phase !== 'ready') continue;
-        s.enqueue(msg);
-        this.mark(s);
+    if (online !== this.lastOnlineSent) {
+      const wait = this.lastOnlineAt + config.onlineIntervalMs - t;
+      if (wait <= 0) {
+        this.lastOnlineSent = online;
+        this.lastOnlineAt = t;
+        const msg = encodeOnline(online);
+        for (const s of this.sessions.values()) {
+          if (s.phase !== 'ready') continue;
+          s.enqueue(msg);
+          this.mark(s);
+        }
+      } else if (!this.onlineTimer) {
+        this.onlineTimer = setTimeout(() => {
+          this.onlineTimer = null;
+          this.loop.request();
+        }, wait);
+        this.onlineTimer.unref();
       }
     }
 
@@ -509,11 +536,19 @@ export class CanvasRoom {
         this.disconnect(s);
         continue;
       }
-      if (!s.stale) this.addSnapshots(s);
-      const bytes = s.takeOut();
-      if (bytes) {
-        s.transport.send(bytes);
-        bytesSent += bytes.length;
+      try {
+        if (!s.stale) this.addSnapshots(s, t);
+        const bytes = s.takeOut();
+        if (bytes) {
+          s.transport.send(bytes);
+          bytesSent += bytes.length;
+        }
+      } catch (err) {
+        // One client's failure (a snapshot that cannot be encoded, a socket error) must not cost the others.
+        this.deps.log.error({ err, client: s.id }, 'write failed; closing the client');
+        s.transport.terminate();
+        this.disconnect(s);
+        continue;
       }
       if (s.stale || s.needSnapshot.size > 0 || s.pendingViewport) this.backlog.add(s);
       else this.backlog.delete(s);
@@ -521,8 +556,7 @@ export class CanvasRoom {
     this.tickNo++;
     if (bytesSent > 0) metrics.bytesSent.inc(bytesSent);
     if (worked || marked.length > 0) metrics.tickDuration.observe((performance.now() - started) / 1000);
-    // An online count not yet announced (held back by the interval) keeps the loop awake until it is.
-    return worked || marked.length > 0 || this.backlog.size > 0 || this.sessions.size !== this.lastOnlineSent;
+    return worked || marked.length > 0 || this.backlog.size > 0;
   }
 
   private lookupTime = 0;
@@ -567,10 +601,18 @@ export class CanvasRoom {
   }
 
   /** Send snapshots from the client's set while it has room under the high-water mark. */
-  private addSnapshots(s: ClientSession): void {
+  private addSnapshots(s: ClientSession, t: number): void {
     if (s.needSnapshot.size === 0) return;
-    const { store, config } = this.deps;
+    const { store, config, metrics } = this.deps;
     let room = config.highWaterBytes - s.transport.bufferedAmount - s.outBytes;
+    if (room <= 0) {
+      // Owed snapshots and no room for them: that is being stale, with its stall timeout, not a backlog
+      // entry revisited forever.
+      s.stale = true;
+      s.staleSince = t;
+      metrics.clientsStale.inc();
+      return;
+    }
     for (const key of s.needSnapshot) {
       if (room <= 0) break;
       const cx = keyCx(key);

@@ -23,6 +23,11 @@ export interface PlacementSeam {
   /** Everything submitted since the last take, in submission order; empties the seam. */
   take(): PlacementBatch;
   readonly pending: number;
+  /**
+   * For seams fed from outside this process (a Redis Stream read by every node): the room passes a
+   * function to call when placements become available, so a sleeping tick loop wakes for them.
+   */
+  setWakeup?(wake: () => void): void;
 }
 
 /** Single-process seam: two arrays swapped on every take, so the hot path allocates nothing per placement. */

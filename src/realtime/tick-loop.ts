@@ -93,7 +93,11 @@ export class TickLoop {
     try {
       worked = this.run(start);
     } catch (err) {
-      this.onError(err);
+      try {
+        this.onError(err);
+      } catch {
+        // a failing error reporter must not stop the loop either
+      }
     } finally {
       this.firing = false;
     }

@@ -290,3 +290,14 @@ describe('Replica', () => {
     );
   });
 });
+
+describe('version wrap', () => {
+  it('a delta after the u32 version wrap (0xFFFFFFFF → 1) is newer; an old one is not', async () => {
+    const { isNewerVersion } = await import('../../src/client/replica.js');
+    expect(isNewerVersion(1, 0xffffffff)).toBe(true);
+    expect(isNewerVersion(0xffffffff, 1)).toBe(false);
+    expect(isNewerVersion(6, 5)).toBe(true);
+    expect(isNewerVersion(5, 5)).toBe(false);
+    expect(isNewerVersion(4, 5)).toBe(false);
+  });
+});

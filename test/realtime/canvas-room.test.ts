@@ -13,7 +13,7 @@ import { CanvasRoom } from '../../src/realtime/canvas-room.js';
 import type { ClientSession } from '../../src/realtime/client-session.js';
 import type { Transport } from '../../src/realtime/transport.js';
 import {
-  PROTOCOL_VERSION, decodeServerMessages, encodeCursor, encodeHello, encodePing, encodePlace, encodeViewport,
+  PROTOCOL_VERSION, decodeServerMessages, encodeCursor, encodeHello, encodePing, encodePlace, encodeResume, encodeViewport,
   type ServerMessage,
 } from '../../src/net/protocol.js';
 
@@ -203,5 +203,82 @@ describe('robustness', () => {
     expect(store.get(3, 4)).toBe(5);
     expect(c.t.messages().some((m) => m.type === 'placeResult' && m.seq === 1 && m.status === 0)).toBe(true);
     expect(c.t.messages().some((m) => m.type === 'delta' && m.cx === 0)).toBe(true);
+  });
+});
+
+describe('second review regressions', () => {
+  it('a viewer catching up inside the cursor flush still gets its full cursor snapshot (no ghost)', () => {
+    const { room, join, tick, config } = makeRoom({ cursorHz: 1000, messageRate: 1e6, messageBurst: 1e6 });
+    const viewer = join('viewer', [0, 0, 256, 256]);
+    const a = join('a', [0, 0, 64, 64]);
+    const b = join('b', [0, 0, 64, 64]);
+    room.handleMessage(a.s, encodeCursor(10, 10), true);
+    room.handleMessage(b.s, encodeCursor(20, 20), true);
+    tick();
+    viewer.t.bufferedAmount = config.highWaterBytes + 1;
+    room.handleMessage(a.s, encodeCursor(11, 11), true); // the viewer is found stale here
+    tick();
+    room.disconnect(b.s); // b leaves while the viewer is stale
+    tick();
+    viewer.t.bufferedAmount = 0;
+    room.handleMessage(a.s, encodeCursor(12, 12), true); // the catch-up happens inside the cursor flush
+    tick();
+    tick();
+    expect(shownCursors(viewer.t)).toEqual(new Map([[a.s.id, { x: 12, y: 12 }]]));
+  });
+
+  it('a viewport deferred on a sleeping server is applied without other activity', async () => {
+    const { DEFAULTS: D } = await import('../../src/config.js');
+    const { startServer } = await import('../../src/server.js');
+    const s = await startServer({ ...D, port: 0, inMemory: true, logLevel: 'silent', viewportHz: 2 }, { log: createLogger('silent') });
+    try {
+      const t = new TestTransport();
+      const c = s.room.connect(t, '127.0.0.1');
+      s.room.handleMessage(c, encodeHello(PROTOCOL_VERSION, 'x'), true);
+      for (const x of [0, 128, 256, 384]) s.room.handleMessage(c, encodeViewport(x, 0, 64, 64), true);
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(s.room.index.rangeOf(c)).toEqual({ cx0: 6, cy0: 0, cx1: 6, cy1: 0 });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('never hands out a client id still in use when ids wrap', () => {
+    const { room, join } = makeRoom();
+    const first = join('first');
+    (room as unknown as { nextId: number }).nextId = 0xfffffffe;
+    const a = join('a');
+    const b = join('b'); // wraps to 1, which `first` holds
+    expect(new Set([first.s.id, a.s.id, b.s.id]).size).toBe(3);
+    expect(b.s.id).toBe(2);
+  });
+
+  it('a late RESUME does not make a later pan trust versions the client has since dropped', () => {
+    const { room, store, join, tick } = makeRoom();
+    const c = join('c', [0, 0, 64, 64]);
+    room.handleMessage(c.s, encodeResume([{ cx: 8, cy: 8, version: store.version(8, 8) }]), true);
+    const mark = c.t.frames.length;
+    room.handleMessage(c.s, encodeViewport(512, 512, 64, 64), true);
+    tick();
+    const snaps = c.t.frames.slice(mark).flatMap((f) => decodeServerMessages(f)).filter((m) => m.type === 'snapshot');
+    expect(snaps.map((m) => m.type === 'snapshot' && `${m.cx},${m.cy}`)).toEqual(['8,8']);
+  });
+});
+
+describe('cursor messages split over several bodies', () => {
+  it('keep removals before records, so a cursor that changed cells survives the split', () => {
+    const { room, join, tick } = makeRoom({ width: 4096, height: 4096, cursorHz: 1000, messageRate: 1e6, messageBurst: 1e6, maxConnectionsPerIp: 100000 });
+    const viewer = join('viewer', [0, 0, 256, 64]);
+    const x = join('x', [0, 0, 64, 64]);
+    room.handleMessage(x.s, encodeCursor(10, 10), true); // cell (0,0)
+    tick();
+    const crowd = Array.from({ length: 1800 }, (_, i) => join(`crowd-member-${i}-with-a-long-name`));
+    room.handleMessage(x.s, encodeCursor(100, 10), true); // x moves to cell (1,0) …
+    for (const [i, c] of crowd.entries()) room.handleMessage(c.s, encodeCursor(130 + (i % 60), 5 + (i % 50)), true); // … into a crowd
+    tick();
+    const last = viewer.t.frames.at(-1)!;
+    expect(decodeServerMessages(last).filter((m) => m.type === 'cursors').length).toBeGreaterThan(1); // really split
+    expect(shownCursors(viewer.t).get(x.s.id)).toEqual({ x: 100, y: 10 });
+    expect(shownCursors(viewer.t).size).toBe(1801);
   });
 });
