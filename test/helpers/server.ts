@@ -1,4 +1,5 @@
 /** Start real servers on 127.0.0.1:0 for tests, and raw protocol clients over real sockets. */
+import { afterEach } from 'vitest';
 import { connect as netConnect } from 'node:net';
 import { WebSocket } from 'ws';
 import { DEFAULTS, type ServerConfig } from '../../src/config.js';
@@ -183,4 +184,35 @@ export async function startChildServer(args: string[]): Promise<ChildServer> {
     proc.stdout!.on('data', onData);
     proc.once('exit', (code) => reject(new Error(`server exited with ${code} before listening: ${err.trim()}`)));
   });
+}
+
+/**
+ * Servers and peers a test file opens, all closed after each test: `const t = testResources();` at the top of
+ * a file registers the afterEach; `await t.server(overrides)`, `t.track(peer)`.
+ */
+export function testResources() {
+  const servers: RunningServer[] = [];
+  const peers: RawPeer[] = [];
+  const stalled: StalledPeer[] = [];
+  afterEach(async () => {
+    for (const p of stalled.splice(0)) p.destroy();
+    for (const p of peers.splice(0)) p.ws.terminate();
+    for (const s of servers.splice(0)) await s.close();
+  });
+  return {
+    async server(overrides: Partial<ServerConfig> = {}): Promise<RunningServer> {
+      const s = await startTestServer(overrides);
+      servers.push(s);
+      return s;
+    },
+    track<P extends RawPeer | StalledPeer>(p: P): P {
+      if (p instanceof StalledPeer) stalled.push(p);
+      else peers.push(p as RawPeer);
+      return p;
+    },
+    /** The last RawPeer tracked is forgotten (a test that closed it itself). */
+    untrackLast(): RawPeer | undefined {
+      return peers.pop();
+    },
+  };
 }

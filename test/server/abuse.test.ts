@@ -2,7 +2,7 @@
  * Hostile input against a live server: floods, garbage frames, caps, slow handshakes, foreign Origins.
  * The server must keep serving everyone else, lose nothing, and name every violation.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
@@ -12,30 +12,17 @@ import {
 } from '../../src/net/protocol.js';
 import { clientAddress } from '../../src/net/ws-server.js';
 import type { RunningServer } from '../../src/server.js';
-import { RawPeer, sleep, startTestServer, until } from '../helpers/server.js';
+import { RawPeer, sleep, testResources, until } from '../helpers/server.js';
 import { prng as rng } from '../../bench/prng.js';
 
 const isResult = (m: ServerMessage): m is PlaceResult => m.type === 'placeResult';
 const isError = (m: ServerMessage): m is ErrorMessage => m.type === 'error';
 
-let servers: RunningServer[] = [];
-let peers: RawPeer[] = [];
-afterEach(async () => {
-  for (const p of peers) p.ws.terminate();
-  peers = [];
-  for (const s of servers) await s.close();
-  servers = [];
-});
-
-async function server(overrides: Parameters<typeof startTestServer>[0] = {}): Promise<RunningServer> {
-  const s = await startTestServer(overrides);
-  servers.push(s);
-  return s;
-}
+const resources = testResources();
+const server = resources.server;
 
 async function hello(s: RunningServer, opts: { localAddress?: string; origin?: string } = {}): Promise<RawPeer> {
-  const p = new RawPeer(s.wsUrl, opts);
-  peers.push(p);
+  const p = resources.track(new RawPeer(s.wsUrl, opts));
   await p.opened;
   p.send(encodeHello(PROTOCOL_VERSION, ''));
   await p.waitFor((m) => m.type === 'welcome');
@@ -198,7 +185,7 @@ describe('garbage frames', () => {
     }
     // Invalid UTF-8 in the name: 1007 on repetition (before HELLO succeeds every attempt is a violation).
     const u = new RawPeer(s.wsUrl);
-    peers.push(u);
+    resources.track(u);
     await u.opened;
     for (let i = 0; i < 3; i++) u.send(Uint8Array.of(Op.HELLO, 5, 0, 1, 0, 2, 0xc3, 0x28));
     expect(await u.closed).toBe(1007);
@@ -208,7 +195,7 @@ describe('garbage frames', () => {
   it('an unsupported protocol version is refused at once; messages before HELLO are refused', async () => {
     const s = await server();
     const a = new RawPeer(s.wsUrl);
-    peers.push(a);
+    resources.track(a);
     await a.opened;
     a.send(encodePlace(1, [{ x: 1, y: 1, color: 1 }]));
     expect((await a.waitFor(isError)).code).toBe(ErrorCode.HELLO_REQUIRED);
@@ -240,7 +227,7 @@ describe('caps and handshakes', () => {
     await hello(s, { localAddress: '127.0.0.6' });
     await hello(s, { localAddress: '127.0.0.7' });
     expect(await handshakeStatus(s.wsUrl, { localAddress: '127.0.0.8' })).toBe(503);
-    peers.pop()!.ws.terminate();
+    resources.untrackLast()!.ws.terminate();
     await until(() => s.room.connections === 4);
     await sleep(20);
     expect(await handshakeStatus(s.wsUrl, { localAddress: '127.0.0.8' })).toBe(101); // a freed slot is reusable
@@ -264,7 +251,7 @@ describe('caps and handshakes', () => {
     expect(reply).toMatch(/^HTTP\/1.1 408/);
     expect(Date.now() - t0).toBeLessThan(3000);
     const silent = new RawPeer(s.wsUrl);
-    peers.push(silent);
+    resources.track(silent);
     await silent.opened;
     expect(await silent.closed).toBe(1002);
     expect(s.room.connections).toBe(0);

@@ -1,38 +1,23 @@
 /**
  * The realtime server over real loopback sockets: fan-out by viewport, backpressure, heartbeats, cleanup.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   ErrorCode, PROTOCOL_VERSION, encodeCursor, encodeHello, encodePlace, encodeViewport,
   type Delta, type PlaceResult, type ServerMessage, type Welcome,
 } from '../../src/net/protocol.js';
 import type { RunningServer } from '../../src/server.js';
-import { RawPeer, StalledPeer, sleep, startTestServer, until } from '../helpers/server.js';
+import { RawPeer, StalledPeer, sleep, testResources, until } from '../helpers/server.js';
 
 const isWelcome = (m: ServerMessage): m is Welcome => m.type === 'welcome';
 const isResult = (m: ServerMessage): m is PlaceResult => m.type === 'placeResult';
 
-let servers: RunningServer[] = [];
-let peers: RawPeer[] = [];
-const stalled: StalledPeer[] = [];
-afterEach(async () => {
-  for (const p of stalled.splice(0)) p.destroy();
-  for (const p of peers) p.ws.terminate();
-  peers = [];
-  for (const s of servers) await s.close();
-  servers = [];
-});
-
-async function server(overrides: Parameters<typeof startTestServer>[0] = {}): Promise<RunningServer> {
-  const s = await startTestServer(overrides);
-  servers.push(s);
-  return s;
-}
+const resources = testResources();
+const server = resources.server;
 
 /** A peer that has said hello and subscribed to a viewport, with its initial snapshots received. */
 async function viewer(s: RunningServer, rect: [number, number, number, number], opts: { name?: string; localAddress?: string } = {}): Promise<RawPeer> {
-  const p = new RawPeer(s.wsUrl, opts);
-  peers.push(p);
+  const p = resources.track(new RawPeer(s.wsUrl, opts));
   await p.opened;
   p.send(encodeHello(PROTOCOL_VERSION, opts.name ?? ''));
   await p.waitFor(isWelcome);
@@ -131,7 +116,7 @@ describe('backpressure', () => {
     for (let y = 0; y < 1024; y++) for (let x = 0; x < 1024; x++) s.store.set(x, y, 1 + ((x * 7 + y * 13 + ((x * y) >> 3)) % 30));
     s.store.drain();
     const slow = new StalledPeer(s.port); // never reads: the kernel buffers fill, then ws's
-    stalled.push(slow);
+    resources.track(slow);
     await slow.ready;
     slow.send(encodeHello(PROTOCOL_VERSION, 'slow'));
     slow.send(encodeViewport(0, 0, 1024, 1024));
@@ -180,7 +165,7 @@ describe('heartbeats and cleanup', () => {
   it('terminates a peer that stops answering pings', async () => {
     const s = await server({ heartbeatMs: 100 });
     const p = new StalledPeer(s.port); // pings are never read, so never answered
-    stalled.push(p);
+    resources.track(p);
     await p.ready;
     p.send(encodeHello(PROTOCOL_VERSION, ''));
     const ok = await viewer(s, [0, 0, 64, 64]);

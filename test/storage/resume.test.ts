@@ -11,6 +11,7 @@ import type { PlacementRecord } from '../../src/storage/canvas-storage.js';
 import { MemoryStorage } from '../../src/storage/memory-storage.js';
 import { openSqliteStorage } from '../../src/storage/sqlite-storage.js';
 import { CanvasModel, firstDifference, newStore, record, runChild, storePixels, tempDir, tick } from './fixtures.js';
+import { prng } from '../../bench/prng.js';
 
 /** "cx,cy" → version of every allocated chunk. */
 function versions(store: ChunkStore): Record<string, number> {
@@ -21,14 +22,7 @@ function versions(store: ChunkStore): Record<string, number> {
 
 /** Deterministic batches over the whole 256×256 canvas (mulberry32). */
 function batches(seed: number, count: number, size: number): PlacementRecord[][] {
-  let s = seed >>> 0;
-  const rnd = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rnd = prng(seed);
   return Array.from({ length: count }, (_, b) => Array.from({ length: size }, (_, i) =>
     record((rnd() * 256) | 0, (rnd() * 256) | 0, 1 + ((rnd() * 15) | 0), 1_700_000_000_000 + b * 1000 + i)));
 }

@@ -9,17 +9,11 @@ import { APPLICATION_ID, SCHEMA_VERSION, openSqliteStorage } from '../../src/sto
 import {
   CanvasModel, firstDifference, newStore, readLog, record, runChild, storePixels, tempDir, tick,
 } from './fixtures.js';
+import { prng } from '../../bench/prng.js';
 
 /** Deterministic pseudo-random batches (mulberry32), so a child process and the test agree on them. */
 function batches(seed: number, count: number, size: number, width: number, height: number, palette: number): PlacementRecord[][] {
-  let s = seed >>> 0;
-  const rnd = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rnd = prng(seed);
   const out: PlacementRecord[][] = [];
   for (let b = 0; b < count; b++) {
     const batch: PlacementRecord[] = [];
