@@ -6,22 +6,12 @@
 import type { FleetInterval } from './fleet.js';
 import { LatencyHistogram } from './histogram.js';
 
-export interface Totals {
-  placed: number;
-  accepted: number;
-  rejected: number;
-  unseen: number;
-  abandoned: number;
-  skipped: number;
-  frames: number;
-  bytes: number;
-  deltas: number;
-  deltaPixels: number;
-  snapshots: number;
-  cursorMessages: number;
-  panLoadsAbandoned: number;
-  disconnects: number;
-}
+/** The interval counters summed over the run: the same fields a fleet reports each second. */
+const TOTAL_KEYS = [
+  'placed', 'accepted', 'rejected', 'unseen', 'abandoned', 'skipped', 'frames', 'bytes', 'deltas',
+  'deltaPixels', 'snapshots', 'cursorMessages', 'panLoadsAbandoned', 'disconnects',
+] as const satisfies readonly (keyof FleetInterval)[];
+export type Totals = Pick<FleetInterval, (typeof TOTAL_KEYS)[number]>;
 
 /** One second of the measured window, merged over the fleets that reported it. */
 export interface SecondBucket {
@@ -36,10 +26,7 @@ export interface SecondBucket {
 }
 
 function zeroTotals(): Totals {
-  return {
-    placed: 0, accepted: 0, rejected: 0, unseen: 0, abandoned: 0, skipped: 0, frames: 0, bytes: 0, deltas: 0,
-    deltaPixels: 0, snapshots: 0, cursorMessages: 0, panLoadsAbandoned: 0, disconnects: 0,
-  };
+  return Object.fromEntries(TOTAL_KEYS.map((k) => [k, 0])) as Totals;
 }
 
 export class Collector {
@@ -66,21 +53,7 @@ export class Collector {
     if (iv.index < 0) return;
     this.loopDelayP99Ms = Math.max(this.loopDelayP99Ms, iv.loopDelayP99Ms);
     this.loopDelayMaxMs = Math.max(this.loopDelayMaxMs, iv.loopDelayMaxMs);
-    const t = this.totals;
-    t.placed += iv.placed;
-    t.accepted += iv.accepted;
-    t.rejected += iv.rejected;
-    t.unseen += iv.unseen;
-    t.abandoned += iv.abandoned;
-    t.skipped += iv.skipped;
-    t.frames += iv.frames;
-    t.bytes += iv.bytes;
-    t.deltas += iv.deltas;
-    t.deltaPixels += iv.deltaPixels;
-    t.snapshots += iv.snapshots;
-    t.cursorMessages += iv.cursorMessages;
-    t.panLoadsAbandoned += iv.panLoadsAbandoned;
-    t.disconnects += iv.disconnects;
+    for (const k of TOTAL_KEYS) this.totals[k] += iv[k];
     this.latency.recordAllUs(iv.latencyUs);
     this.panLoad.recordAllUs(iv.panLoadUs);
     let b = this.seconds.get(iv.index);
