@@ -114,15 +114,21 @@ describe('backpressure ceiling', () => {
   });
 });
 
+/** A viewer over (0,0)–(256,256) already showing two cursors: a at (10,10), b at (20,20). */
+function viewerWithTwoCursors() {
+  const r = makeRoom({ cursorHz: 1000, messageRate: 1e6, messageBurst: 1e6 });
+  const viewer = r.join('viewer', [0, 0, 256, 256]);
+  const a = r.join('a', [0, 0, 64, 64]);
+  const b = r.join('b', [0, 0, 64, 64]);
+  r.room.handleMessage(a.s, encodeCursor(10, 10), true);
+  r.room.handleMessage(b.s, encodeCursor(20, 20), true);
+  r.tick();
+  return { ...r, viewer, a, b };
+}
+
 describe('cursors across a stall', () => {
   it('a viewer that was stale while a cursor moved and its owner left ends up showing exactly what is there', () => {
-    const { room, join, tick, config } = makeRoom({ cursorHz: 1000, messageRate: 1e6, messageBurst: 1e6 });
-    const viewer = join('viewer', [0, 0, 256, 256]);
-    const a = join('a', [0, 0, 64, 64]);
-    const b = join('b', [0, 0, 64, 64]);
-    room.handleMessage(a.s, encodeCursor(10, 10), true);
-    room.handleMessage(b.s, encodeCursor(20, 20), true);
-    tick();
+    const { room, join, tick, config, viewer, a, b } = viewerWithTwoCursors();
     expect(shownCursors(viewer.t)).toEqual(new Map([[a.s.id, { x: 10, y: 10 }], [b.s.id, { x: 20, y: 20 }]]));
     viewer.t.bufferedAmount = config.highWaterBytes + 1;
     room.handleMessage(a.s, encodeCursor(100, 100), true); // moves while the viewer is stale
@@ -208,13 +214,7 @@ describe('robustness', () => {
 
 describe('second review regressions', () => {
   it('a viewer catching up inside the cursor flush still gets its full cursor snapshot (no ghost)', () => {
-    const { room, join, tick, config } = makeRoom({ cursorHz: 1000, messageRate: 1e6, messageBurst: 1e6 });
-    const viewer = join('viewer', [0, 0, 256, 256]);
-    const a = join('a', [0, 0, 64, 64]);
-    const b = join('b', [0, 0, 64, 64]);
-    room.handleMessage(a.s, encodeCursor(10, 10), true);
-    room.handleMessage(b.s, encodeCursor(20, 20), true);
-    tick();
+    const { room, tick, config, viewer, a, b } = viewerWithTwoCursors();
     viewer.t.bufferedAmount = config.highWaterBytes + 1;
     room.handleMessage(a.s, encodeCursor(11, 11), true); // the viewer is found stale here
     tick();

@@ -30,6 +30,13 @@ function snapshotDir(dir: string): Record<string, string> {
   return out;
 }
 
+/** The start is refused with a message matching `pattern`, and every file in the dir is left byte for byte. */
+function expectRefusedUntouched(dir: string, pattern: RegExp): void {
+  const before = snapshotDir(dir);
+  expect(startError(dir).message).toMatch(pattern);
+  expect(snapshotDir(dir)).toEqual(before);
+}
+
 describe('openSqliteStorage: bad starts', () => {
   it('creates a missing data directory (and parents)', () => {
     const dir = path.join(tempDir(), 'a', 'b');
@@ -68,9 +75,7 @@ describe('openSqliteStorage: bad starts', () => {
   it('refuses canvas.db full of random bytes, without touching it', () => {
     const dir = tempDir();
     fs.writeFileSync(path.join(dir, 'canvas.db'), randomBytes(16384));
-    const before = snapshotDir(dir);
-    expect(startError(dir).message).toMatch(/canvas\.db is not a SQLite database/);
-    expect(snapshotDir(dir)).toEqual(before);
+    expectRefusedUntouched(dir, /canvas\.db is not a SQLite database/);
   });
 
   it('refuses canvas.db with a SQLite header but garbage pages, without touching it', () => {
@@ -79,9 +84,7 @@ describe('openSqliteStorage: bad starts', () => {
     Buffer.from('SQLite format 3\0', 'latin1').copy(bytes, 0);
     bytes.fill(0, 16, 100); // a zero application_id: only SQLite itself can judge the rest
     fs.writeFileSync(path.join(dir, 'canvas.db'), bytes);
-    const before = snapshotDir(dir);
-    expect(startError(dir).message).toMatch(/canvas\.db is (corrupt|not a SQLite database|a SQLite database of another application)/);
-    expect(snapshotDir(dir)).toEqual(before);
+    expectRefusedUntouched(dir, /canvas\.db is (corrupt|not a SQLite database|a SQLite database of another application)/);
   });
 
   it('refuses a foreign SQLite database (no application_id, other tables), without writing to it', () => {
@@ -89,9 +92,7 @@ describe('openSqliteStorage: bad starts', () => {
     const db = new Database(path.join(dir, 'canvas.db'));
     db.exec("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT); INSERT INTO users (email) VALUES ('a@example.com')");
     db.close();
-    const before = snapshotDir(dir);
-    expect(startError(dir).message).toMatch(/of another application \(no application_id, tables: users\); refusing/);
-    expect(snapshotDir(dir)).toEqual(before);
+    expectRefusedUntouched(dir, /of another application \(no application_id, tables: users\); refusing/);
   });
 
   it('refuses a foreign SQLite database in WAL mode with another application_id, without writing to it', () => {
@@ -101,9 +102,7 @@ describe('openSqliteStorage: bad starts', () => {
     db.pragma('application_id = 1234');
     db.exec('CREATE TABLE t (x)');
     db.close();
-    const before = snapshotDir(dir);
-    expect(startError(dir).message).toMatch(/application_id 0x4d2/);
-    expect(snapshotDir(dir)).toEqual(before);
+    expectRefusedUntouched(dir, /application_id 0x4d2/);
   });
 
   it('refuses our database from a newer schema version', () => {
@@ -112,9 +111,7 @@ describe('openSqliteStorage: bad starts', () => {
     const db = new Database(path.join(dir, 'canvas.db'));
     db.pragma('user_version = 99');
     db.close();
-    const before = snapshotDir(dir);
-    expect(startError(dir).message).toMatch(/schema version 99, newer than this server's 1/);
-    expect(snapshotDir(dir)).toEqual(before);
+    expectRefusedUntouched(dir, /schema version 99, newer than this server's 1/);
   });
 
   it('refuses a database from a pre-release build whose chunk_checkpoint has no version column', () => {
@@ -123,9 +120,7 @@ describe('openSqliteStorage: bad starts', () => {
     const db = new Database(path.join(dir, 'canvas.db'));
     db.exec('ALTER TABLE chunk_checkpoint DROP COLUMN version');
     db.close();
-    const before = snapshotDir(dir);
-    expect(startError(dir).message).toMatch(/pre-release build \(chunk_checkpoint has no version column\)/);
-    expect(snapshotDir(dir)).toEqual(before);
+    expectRefusedUntouched(dir, /pre-release build \(chunk_checkpoint has no version column\)/);
   });
 
   it('refuses a second server on the same data directory in the same process', () => {
