@@ -16,6 +16,7 @@ export interface ServerMetrics {
   clientsStale: Counter;
   clientsDropped: Counter<'reason'>;
   handshakesRefused: Counter<'reason'>;
+  forwardedForInvalid: Counter;
 }
 
 export function createMetrics(): ServerMetrics {
@@ -38,5 +39,6 @@ export function createMetrics(): ServerMetrics {
     clientsStale: new Counter({ name: `${p}clients_stale_total`, help: 'Times a client went above the high-water mark', registers: [registry] }),
     clientsDropped: new Counter({ name: `${p}clients_dropped_total`, help: 'Clients closed by the server, by reason', labelNames: ['reason'], registers: [registry] }),
     handshakesRefused: new Counter({ name: `${p}handshakes_refused_total`, help: 'Upgrades refused, by reason', labelNames: ['reason'], registers: [registry] }),
+    forwardedForInvalid: new Counter({ name: `${p}forwarded_for_invalid_total`, help: 'X-Forwarded-For last hops that were not an IP address (socket address used)', registers: [registry] }),
   };
 }

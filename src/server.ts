@@ -18,6 +18,7 @@ import { attachWebSocket, type WsEndpoint } from './net/ws-server.js';
 import { createMetrics, type ServerMetrics } from './metrics.js';
 import { createCanvasApi } from './http/canvas-api.js';
 import { createStaticHandler } from './http/static-files.js';
+import { createRequestHandler } from './http/router.js';
 import { createLogger } from './log.js';
 
 /** Where the built browser client lives, relative to this file in src/ or dist/src/. */
@@ -69,38 +70,27 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     requestTimeout: config.headersTimeoutMs * 3,
     // How often Node checks the timeouts above; its 30 s default would let slowloris linger.
     connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs),
-  }, (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    try {
-      if (url.pathname === '/healthz') {
+  }, createRequestHandler([
+    {
+      path: '/healthz',
+      get(_req, res) {
         const body = JSON.stringify({
           status: 'ok', connections: room.connections, uptimeSeconds: Math.round((Date.now() - started) / 1000), tickHz: room.tickHz,
         });
         res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
         res.end(body);
-        return;
-      }
-      if (url.pathname === '/metrics') {
+      },
+    },
+    {
+      path: '/metrics',
+      async get(_req, res) {
         metrics.tickRate.set(room.tickHz);
-        metrics.registry.metrics().then((text) => {
-          res.writeHead(200, { 'Content-Type': metrics.registry.contentType });
-          res.end(text);
-        }, (err) => {
-          log.error({ err }, 'metrics failed');
-          res.writeHead(500).end();
-        });
-        return;
-      }
-      if (api(req, res, url)) return;
-      if (staticFiles(req, res, url)) return;
-      res.writeHead(404, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ error: 'NOT_FOUND', message: `no route for ${url.pathname}` }));
-    } catch (err) {
-      log.error({ err, url: req.url }, 'request failed');
-      if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ error: 'INTERNAL', message: 'internal error' }));
-    }
-  });
+        const text = await metrics.registry.metrics();
+        res.writeHead(200, { 'Content-Type': metrics.registry.contentType });
+        res.end(text);
+      },
+    },
+  ], [api, staticFiles], log));
   const ws = attachWebSocket(http, { config, room, metrics, log });
 
   try {

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { decodePath } from './request-target.js';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -27,7 +28,14 @@ export function createStaticHandler(root: string): (req: IncomingMessage, res: S
   const base = resolve(root);
   return (req, res, url) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
-    let rel = decodeURIComponent(url.pathname);
+    let rel = decodePath(url.pathname);
+    if (rel === null || rel.includes('\0')) {
+      // A malformed escape is the client's mistake: 400, and nothing worth more than a debug line.
+      const body = JSON.stringify({ error: 'BAD_REQUEST', message: 'malformed percent-encoding in the path' });
+      res.writeHead(400, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return true;
+    }
     if (rel === '/' || rel === '') rel = '/index.html';
     const file = normalize(join(base, rel));
     if (!file.startsWith(base + sep)) return false;

@@ -5,6 +5,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { WebSocketServer, WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../config.js';
@@ -42,18 +43,25 @@ class WsTransport implements Transport {
  * The client's address: the socket's peer, or with trustProxy (and only then) the last hop of
  * X-Forwarded-For — the one our own proxy appended, which a client cannot forge.
  */
-export function clientAddress(req: IncomingMessage, trustProxy: boolean): string {
+export function clientAddress(req: IncomingMessage, trustProxy: boolean, onInvalid?: () => void): string {
   if (trustProxy) {
     const xff = req.headers['x-forwarded-for'];
     const raw = Array.isArray(xff) ? xff.join(',') : xff;
     if (raw) {
-      const hops = raw.split(',').map((h) => h.trim()).filter(Boolean);
-      const last = hops[hops.length - 1];
-      if (last) return last;
+      const comma = raw.lastIndexOf(',');
+      const last = normalizeAddress(raw.slice(comma + 1).trim());
+      // Only an address is an address: anything else (8,000 characters of junk, a hostname) would become a
+      // fresh paint bucket and connection slot per request. Fall back to the socket's peer, and count it.
+      if (isIP(last) !== 0) return last;
+      onInvalid?.();
     }
   }
-  const addr = req.socket.remoteAddress ?? 'unknown';
-  return addr.startsWith('::ffff:') ? addr.slice(7) : addr;
+  return normalizeAddress(req.socket.remoteAddress ?? 'unknown');
+}
+
+/** IPv4-mapped IPv6 addresses are their IPv4 address, so both spellings share one bucket. */
+function normalizeAddress(addr: string): string {
+  return addr.startsWith('::ffff:') && isIP(addr.slice(7)) === 4 ? addr.slice(7) : addr;
 }
 
 function refuse(socket: Duplex, status: number, text: string): void {
@@ -91,6 +99,16 @@ export function attachWebSocket(
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
+    // The catch-all for upgrades: nothing a handshake carries may end the process.
+    try {
+      upgrade(req, socket, head);
+    } catch (err) {
+      log.error({ err, url: String(req.url).slice(0, 256) }, 'upgrade failed');
+      refuse(socket, 500, 'Internal Server Error');
+    }
+  });
+
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/ws') {
       metrics.handshakesRefused.inc({ reason: 'path' });
@@ -104,7 +122,7 @@ export function attachWebSocket(
       metrics.handshakesRefused.inc({ reason: 'full' });
       return refuse(socket, 503, 'Service Unavailable');
     }
-    const ip = clientAddress(req, config.trustProxy);
+    const ip = clientAddress(req, config.trustProxy, () => metrics.forwardedForInvalid.inc());
     if (!perIp.tryAcquire(ip)) {
       metrics.handshakesRefused.inc({ reason: 'per_ip' });
       return refuse(socket, 429, 'Too Many Requests');
@@ -127,7 +145,7 @@ export function attachWebSocket(
         room.disconnect(session);
       });
     });
-  });
+  };
 
   // One timer for every peer: a peer that missed two pings in a row is terminated.
   const heartbeat = setInterval(() => {
