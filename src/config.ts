@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { CHUNK_AREA, CHUNK_SIZE, MAX_CANVAS_SIDE } from './chunks/geometry.js';
+import { MESSAGE_COSTS, placeCost } from './limits/message-budget.js';
 
 export interface ServerConfig {
   port: number;
@@ -128,6 +129,12 @@ export function validateConfig(c: ServerConfig): ServerConfig {
   check(c.maxViewportArea <= 0xffffffff, '--max-viewport-area must fit in 32 bits');
   check(c.helloTimeoutMs >= 100 && c.headersTimeoutMs >= 100, '--hello-timeout-ms and --headers-timeout-ms must be ≥ 100');
   check(c.messageRate > 0 && c.messageBurst >= 1, 'message budget must be > 0');
+  // Every message a client may send must fit the budget, or it would be refused forever: in particular the
+  // largest PLACE that WELCOME announces (maxPlaceBatch pixels).
+  const largest = Math.max(placeCost(c.maxPlaceBatch), MESSAGE_COSTS.resume, MESSAGE_COSTS.hello);
+  check(c.messageBurst >= largest,
+    `--message-burst ${c.messageBurst} cannot fit a PLACE of --max-place-batch ${c.maxPlaceBatch} pixels (it costs ${placeCost(c.maxPlaceBatch)} units); ` +
+    `raise --message-burst to at least ${largest} or lower --max-place-batch to at most ${Math.floor((c.messageBurst - MESSAGE_COSTS.place) / MESSAGE_COSTS.placePerPixel)}`);
   check(isInt(c.maxNameBytes) && c.maxNameBytes >= 0 && c.maxNameBytes <= 255, '--max-name-bytes must be 0..255');
   check(c.heartbeatMs >= 100, '--heartbeat-ms must be ≥ 100');
   check(c.lowWaterBytes < c.highWaterBytes && c.highWaterBytes < c.hardLimitBytes,
@@ -148,7 +155,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   'eager-tick': { key: 'eagerTick', kind: 'bool', help: 'flush a lone change at once on an idle server (--no-eager-tick to wait for the tick)' },
   'paint-rate': { key: 'paintRate', kind: 'num', help: 'pixels per second per address (token bucket rate)' },
   'paint-burst': { key: 'paintBurst', kind: 'int', help: 'token bucket capacity in pixels' },
-  'max-place-batch': { key: 'maxPlaceBatch', kind: 'int', help: 'pixels in one PLACE message' },
+  'max-place-batch': { key: 'maxPlaceBatch', kind: 'int', help: 'pixels in one PLACE message (1..4096; its cost, 1 + pixels, must fit --message-burst)' },
   'max-connections-per-ip': { key: 'maxConnectionsPerIp', kind: 'int', help: 'open WebSockets per address' },
   'max-connections': { key: 'maxConnections', kind: 'int', help: 'open WebSockets in total; above it the handshake gets 503' },
   'max-message-bytes': { key: 'maxMessageBytes', kind: 'int', help: 'largest client WebSocket message (maxPayload)' },

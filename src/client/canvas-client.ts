@@ -19,6 +19,7 @@ import {
   type ServerMessage,
   type Snapshot,
   type Welcome,
+  SESSION_TOKEN_BYTES,
   CloseCode,
   MAX_BODY_BYTES,
   Op,
@@ -236,6 +237,12 @@ export class CanvasClient {
   private attempt = 0;
 
   private seq = 0;
+  /**
+   * Sent in every HELLO of this client, so the server tells in WELCOME (`welcome.session.lastSeq`) the highest
+   * PLACE seq it committed for it: after a reconnect, an unanswered PLACE with a seq at or below it was applied,
+   * one above it was not (seqs only grow within one CanvasClient). `known: false` means the server cannot say.
+   */
+  readonly sessionToken: Uint8Array = globalThis.crypto.getRandomValues(new Uint8Array(SESSION_TOKEN_BYTES));
   private pingNonce = 0;
   private readonly pendingPings = new Map<number, number>();
 
@@ -383,7 +390,7 @@ export class CanvasClient {
   private openSocket(socket: WebSocketLike): void {
     socket.binaryType = 'arraybuffer';
     socket.onopen = () => {
-      socket.send(encodeHello(PROTOCOL_VERSION, this.opts.name));
+      socket.send(encodeHello(PROTOCOL_VERSION, this.opts.name, this.sessionToken));
     };
     socket.onmessage = (ev) => this.onFrame(socket, ev.data);
     socket.onclose = (ev) => this.dropSocket(socket, ev.code, ev.reason, this.opts.reconnect, false);

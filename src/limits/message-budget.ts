@@ -26,6 +26,7 @@ export const MESSAGE_COSTS = {
   cursor: 1,
   resume: 20,
   hello: 20,
+  ping: 1,
 } as const;
 
 /** Default per-connection budget: units per second and capacity. */

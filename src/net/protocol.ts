@@ -7,7 +7,11 @@
  * from the server holds one or more, back to back (that is how a tick is one write per client).
  */
 
-export const PROTOCOL_VERSION = 1;
+/**
+ * 2: HELLO may carry a session token; WELCOME adds the message budget and the session's last committed PLACE
+ * seq; server messages may grow fields at the end of their body, which a client must ignore.
+ */
+export const PROTOCOL_VERSION = 2;
 
 /** Bytes before every message body: opcode and body length. */
 export const HEADER_BYTES = 3;
@@ -137,7 +141,18 @@ export const SnapshotEncoding = {
 // ---------------------------------------------------------------------------------------------------------
 // Message shapes
 
-export interface Hello { type: 'hello'; version: number; name: string }
+/** Bytes of the optional session token at the end of HELLO. */
+export const SESSION_TOKEN_BYTES = 16;
+export interface Hello {
+  type: 'hello';
+  version: number;
+  name: string;
+  /**
+   * Optional, 16 random bytes the client keeps across reconnects: the server remembers the highest PLACE seq
+   * it committed for the token and tells it in WELCOME, so a client knows which unanswered PLACEs were applied.
+   */
+  token?: Uint8Array | null;
+}
 export interface Viewport { type: 'viewport'; x: number; y: number; w: number; h: number }
 export interface PlacePixel { x: number; y: number; color: number }
 export interface Place { type: 'place'; seq: number; pixels: PlacePixel[] }
@@ -167,6 +182,21 @@ export interface Limits {
   maxMessageBytes: number;
 }
 
+/** The per-connection message budget (a token bucket in units) and what each message costs in it. */
+export interface MessageBudgetInfo {
+  rate: number;
+  burst: number;
+  costs: { place: number; placePerPixel: number; viewport: number; cursor: number; resume: number; hello: number; ping: number };
+}
+
+/** What the server remembers of the HELLO's session token. */
+export interface SessionInfo {
+  /** False when the token is new to this server (or none was sent): nothing is known of earlier PLACEs. */
+  known: boolean;
+  /** Highest PLACE seq committed for the token (0 when none); PLACEs with a seq at or below it were applied. */
+  lastSeq: number;
+}
+
 export interface Welcome {
   type: 'welcome';
   version: number;
@@ -187,6 +217,8 @@ export interface Welcome {
   limits: Limits;
   /** Colours as 0xRRGGBB. */
   palette: number[];
+  budget: MessageBudgetInfo;
+  session: SessionInfo;
 }
 export interface Snapshot { type: 'snapshot'; cx: number; cy: number; version: number; encoding: number; data: Uint8Array }
 export interface Delta { type: 'delta'; cx: number; cy: number; version: number; offsets: Uint16Array; colors: Uint8Array }
@@ -228,12 +260,14 @@ export function utf8Truncate(s: string, max: number): Uint8Array {
   return bytes.subarray(0, end);
 }
 
-export function encodeHello(version: number, name: string): Uint8Array {
+export function encodeHello(version: number, name: string, token?: Uint8Array | null): Uint8Array {
   const nameBytes = utf8Truncate(name, 255);
-  const { bytes, view } = frame(Op.HELLO, 3 + nameBytes.length);
+  if (token && token.length !== SESSION_TOKEN_BYTES) throw new RangeError(`session token must be ${SESSION_TOKEN_BYTES} bytes`);
+  const { bytes, view } = frame(Op.HELLO, 3 + nameBytes.length + (token ? SESSION_TOKEN_BYTES : 0));
   view.setUint16(3, version, true);
   view.setUint8(5, nameBytes.length);
   bytes.set(nameBytes, 6);
+  if (token) bytes.set(token, 6 + nameBytes.length);
   return bytes;
 }
 
@@ -288,9 +322,11 @@ export function encodePing(nonce: number): Uint8Array {
 }
 
 const WELCOME_FIXED = 2 + 4 + 4 + 4 + 4 + 2 + 2 + 8 + 1 + (8 + 4 + 2 + 4 + 2 + 2 + 1 + 4) + 2;
+/** After the palette: budget rate and burst (f64), seven costs (u16), session known (u8) and last seq (u32). */
+const WELCOME_TAIL = 8 + 8 + 7 * 2 + 1 + 4;
 
 export function encodeWelcome(w: Omit<Welcome, 'type'>): Uint8Array {
-  const { bytes, view } = frame(Op.WELCOME, WELCOME_FIXED + 3 * w.palette.length);
+  const { bytes, view } = frame(Op.WELCOME, WELCOME_FIXED + 3 * w.palette.length + WELCOME_TAIL);
   let o = 3;
   view.setUint16(o, w.version, true); o += 2;
   view.setUint32(o, w.clientId, true); o += 4;
@@ -316,6 +352,14 @@ export function encodeWelcome(w: Omit<Welcome, 'type'>): Uint8Array {
     bytes[o++] = (rgb >>> 8) & 0xff;
     bytes[o++] = rgb & 0xff;
   }
+  const b = w.budget;
+  view.setFloat64(o, b.rate, true); o += 8;
+  view.setFloat64(o, b.burst, true); o += 8;
+  for (const c of [b.costs.place, b.costs.placePerPixel, b.costs.viewport, b.costs.cursor, b.costs.resume, b.costs.hello, b.costs.ping]) {
+    view.setUint16(o, c, true); o += 2;
+  }
+  view.setUint8(o, w.session.known ? 1 : 0); o += 1;
+  view.setUint32(o, w.session.lastSeq, true);
   return bytes;
 }
 
@@ -409,7 +453,7 @@ export function encodePong(nonce: number, serverTime: number): Uint8Array {
 /** Encode any message; the typed encoders above are what hot paths call. */
 export function encodeMessage(m: Message): Uint8Array {
   switch (m.type) {
-    case 'hello': return encodeHello(m.version, m.name);
+    case 'hello': return encodeHello(m.version, m.name, m.token);
     case 'viewport': return encodeViewport(m.x, m.y, m.w, m.h);
     case 'place': return encodePlace(m.seq, m.pixels);
     case 'cursor': return encodeCursor(m.x, m.y, m.hidden);
@@ -458,6 +502,7 @@ class BodyReader {
   }
   /** Everything left in the body. */
   rest(): Uint8Array { return this.bytes(this.end - this.o); }
+  remaining(): number { return this.end - this.o; }
   /** Items of `size` bytes each must fit in what is left; checked before allocating for them. */
   expectItems(count: number, size: number): void {
     if (this.o + count * size > this.end) throw protocolError('MALFORMED', `${this.what}: ${count} items do not fit in the body`);
@@ -485,7 +530,10 @@ function decodeClientBody(op: number, r: BodyReader): ClientMessage {
     case Op.HELLO: {
       const version = r.u16();
       const n = r.u8();
-      return { type: 'hello', version, name: r.utf8(n) };
+      const name = r.utf8(n);
+      // The token is optional: the body ends after the name, or holds exactly a token more.
+      if (r.remaining() === 0) return { type: 'hello', version, name };
+      return { type: 'hello', version, name, token: new Uint8Array(r.bytes(SESSION_TOKEN_BYTES)) }; // a copy, also from a pooled Buffer
     }
     case Op.VIEWPORT:
       return { type: 'viewport', x: r.i32(), y: r.i32(), w: r.u32(), h: r.u32() };
@@ -543,7 +591,13 @@ function decodeServerBody(op: number, r: BodyReader): ServerMessage {
       r.expectItems(n, 3);
       const palette: number[] = new Array(n);
       for (let i = 0; i < n; i++) palette[i] = (r.u8() << 16) | (r.u8() << 8) | r.u8();
-      return { type: 'welcome', version, clientId, epoch, width, height, chunkSize, tickHz, serverTime, background, limits, palette };
+      const budget: MessageBudgetInfo = {
+        rate: r.f64(),
+        burst: r.f64(),
+        costs: { place: r.u16(), placePerPixel: r.u16(), viewport: r.u16(), cursor: r.u16(), resume: r.u16(), hello: r.u16(), ping: r.u16() },
+      };
+      const session: SessionInfo = { known: r.u8() === 1, lastSeq: r.u32() };
+      return { type: 'welcome', version, clientId, epoch, width, height, chunkSize, tickHz, serverTime, background, limits, palette, budget, session };
     }
     case Op.SNAPSHOT: {
       const cx = r.u16();
@@ -632,8 +686,9 @@ export function decodeServerMessages(bytes: Uint8Array, skip?: ReadonlySet<numbe
       continue;
     }
     const r = new BodyReader(bytes, view, at + HEADER_BYTES, end, opName(op));
+    // No r.done(): a server message may grow fields at the end of its body in a later version, and a client
+    // steps over what it does not know by the body length (docs/protocol.md, "Extending").
     out.push(decodeServerBody(op, r));
-    r.done();
     at = end;
   } while (at < bytes.length);
   return out;

@@ -18,9 +18,10 @@ import { IpLimiter, MESSAGE_COSTS, NEVER } from '../limits/index.js';
 import {
   CloseCode, ErrorCode, PROTOCOL_VERSION, ProtocolError, decodeClientMessage, encodeError, encodeOnline,
   encodePlaceResult, encodePong, encodeWelcome, peekOp, protocolError, utf8Truncate,
-  type ClientMessage, type ErrorCodeName, type Hello, type Limits, type Place, type Resume, type Viewport,
+  type ClientMessage, type ErrorCodeName, type Hello, type Limits, type MessageBudgetInfo, type Place, type Resume, type Viewport,
 } from '../net/protocol.js';
 import { ClientSession } from './client-session.js';
+import { SessionSeqs } from './session-seqs.js';
 import { LocalPlacementSeam, type PlacementSeam } from './placement-seam.js';
 import { TickLoop } from './tick-loop.js';
 import type { Transport } from './transport.js';
@@ -74,6 +75,9 @@ export class CanvasRoom {
   private readonly paint: IpLimiter;
   private readonly loop: TickLoop;
   private readonly limits: Limits;
+  private readonly budget: MessageBudgetInfo;
+  /** Highest committed PLACE seq per session token, for clients that lost their answers. */
+  readonly sessionSeqs = new SessionSeqs();
   private readonly now: () => number;
   private tickNo = 0;
   private marked: ClientSession[] = [];
@@ -103,6 +107,7 @@ export class CanvasRoom {
       maxNameBytes: config.maxNameBytes,
       maxMessageBytes: config.maxMessageBytes,
     };
+    this.budget = { rate: config.messageRate, burst: config.messageBurst, costs: { ...MESSAGE_COSTS } };
     this.loop = new TickLoop(config.tickHz, config.eagerTick, (t) => this.tick(t), (err) => deps.log.error({ err }, 'tick failed'));
     // A seam fed from outside (other nodes through Redis) wakes the tick when placements arrive.
     this.seam.setWakeup?.(() => this.loop.request());
@@ -200,6 +205,7 @@ export class CanvasRoom {
     const t = performance.now();
     if (s.phase === 'awaitingHello') {
       if (msg.type !== 'hello') throw protocolError('HELLO_REQUIRED', `send HELLO before ${msg.type.toUpperCase()}`);
+      s.budget.charge(MESSAGE_COSTS.hello, t); // always fits: the budget starts full
       this.hello(s, msg);
       return;
     }
@@ -217,7 +223,14 @@ export class CanvasRoom {
         this.loop.request();
         return;
       case 'place': {
-        const cost = MESSAGE_COSTS.place + MESSAGE_COSTS.placePerPixel * msg.pixels.length;
+        const n = msg.pixels.length;
+        const cost = MESSAGE_COSTS.place + MESSAGE_COSTS.placePerPixel * n;
+        // A PLACE that can never pass (no pixels, more than the batch limit, or costing more than the whole
+        // message budget) is BATCH_TOO_LARGE, never a RATE_LIMITED whose retry-after would not help.
+        if (n === 0 || n > this.deps.config.maxPlaceBatch || cost > this.deps.config.messageBurst) {
+          this.refusePlace(s, msg, 'BATCH_TOO_LARGE', 0);
+          return;
+        }
         if (!s.budget.charge(cost, t)) {
           const short = cost - s.budget.peek(t);
           this.refusePlace(s, msg, 'RATE_LIMITED', Math.max(1, (short / this.deps.config.messageRate) * 1000));
@@ -231,7 +244,7 @@ export class CanvasRoom {
         this.resume(s, msg);
         return;
       case 'ping':
-        if (!s.budget.charge(MESSAGE_COSTS.cursor, t)) throw protocolError('RATE_LIMITED', 'too many PINGs');
+        if (!s.budget.charge(MESSAGE_COSTS.ping, t)) throw protocolError('RATE_LIMITED', 'too many PINGs');
         s.enqueue(encodePong(msg.nonce, this.now()));
         this.mark(s);
         this.loop.request();
@@ -248,12 +261,14 @@ export class CanvasRoom {
     s.helloTimer = null;
     s.name = sanitizeName(msg.name, this.deps.config.maxNameBytes);
     s.nameBytes = new TextEncoder().encode(s.name);
+    s.token = msg.token ? Buffer.from(msg.token).toString('hex') : null;
+    const session = s.token ? this.sessionSeqs.hello(s.token) : { known: false, lastSeq: 0 };
     s.phase = 'ready';
     const { store, palette, config } = this.deps;
     s.transport.send(encodeWelcome({
       version: PROTOCOL_VERSION, clientId: s.id, epoch: this.epoch, width: store.width, height: store.height,
       chunkSize: 64, tickHz: config.tickHz, serverTime: this.now(), background: store.background,
-      limits: this.limits, palette: [...palette],
+      limits: this.limits, palette: [...palette], budget: this.budget, session,
     }));
     s.transport.send(encodeOnline(this.sessions.size));
   }
@@ -359,7 +374,7 @@ export class CanvasRoom {
       const p = msg.pixels[i]!;
       records[i] = { x: p.x, y: p.y, color: p.color, time, clientId: s.id, name: s.name, ip: s.ip };
     }
-    this.seam.submit(records, { clientId: s.id, seq: msg.seq, count: n });
+    this.seam.submit(records, { clientId: s.id, seq: msg.seq, count: n, token: s.token });
     this.loop.request();
   }
 
@@ -434,6 +449,8 @@ export class CanvasRoom {
         this.deps.log.error({ err }, 'commit failed; batch refused');
       }
       for (const ack of batch.acks) {
+        // Remembered before the answer is written: an answer lost with the connection is still known.
+        if (status === ErrorCode.OK && ack.token) this.sessionSeqs.committed(ack.token, ack.seq);
         const s = this.sessions.get(ack.clientId);
         if (!s) continue;
         s.enqueue(encodePlaceResult(ack.seq, status, ack.count, 0));

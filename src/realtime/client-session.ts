@@ -28,6 +28,8 @@ export class ClientSession {
   name = '';
   /** The name's UTF-8 bytes, encoded once for cursor records. */
   nameBytes: Uint8Array = new Uint8Array(0);
+  /** The HELLO's session token as hex, or null when none was sent. */
+  token: string | null = null;
 
   /**
    * Visible chunks whose current state must be sent as a snapshot (coalesced: one entry per chunk). Every

@@ -11,6 +11,8 @@ export interface PlaceAck {
   clientId: number;
   seq: number;
   count: number;
+  /** The session token (hex) of the HELLO, if any: its last committed seq is remembered even if the client left. */
+  token?: string | null;
 }
 
 export interface PlacementBatch {

@@ -127,6 +127,8 @@ function welcome(epoch: number, over: Partial<Omit<Welcome, 'type'>> = {}): Uint
     background: 0,
     limits: LIMITS,
     palette: [0xffffff, 0x000000, 0xff0000, 0x00ff00],
+    budget: { rate: 200, burst: 400, costs: { place: 1, placePerPixel: 1, viewport: 2, cursor: 1, resume: 20, hello: 20, ping: 1 } },
+    session: { known: false, lastSeq: 0 },
     ...over,
   });
 }
@@ -161,10 +163,19 @@ async function nextEvent(events: Inbox<[string, unknown]>, name: string): Promis
   }
 }
 
+const tokens = new WeakMap<ScriptServer, Uint8Array>();
+
 /** HELLO, then WELCOME; returns the connection. */
 async function handshake(server: ScriptServer, epoch: number): Promise<ServerConn> {
   const conn = await server.conns.next('connection');
-  expect(await conn.received.next('HELLO')).toEqual({ type: 'hello', version: PROTOCOL_VERSION, name: 'ada' });
+  const hello = await conn.received.next('HELLO');
+  expect(hello).toMatchObject({ type: 'hello', version: PROTOCOL_VERSION, name: 'ada' });
+  // Every HELLO of one client carries the same session token (the server keys PLACE seqs by it).
+  const token = (hello as { token?: Uint8Array }).token;
+  expect(token).toHaveLength(16);
+  const seen = tokens.get(server);
+  if (seen) expect([...token!]).toEqual([...seen]);
+  else tokens.set(server, token!);
   conn.send(welcome(epoch));
   return conn;
 }

@@ -49,10 +49,16 @@ interface Vector {
 
 const CLIENT_VECTORS: Vector[] = [
   {
-    name: 'HELLO v1 "Zoë"',
-    message: { type: 'hello', version: 1, name: 'Zoë' },
+    name: 'HELLO v2 "Zoë", no token',
+    message: { type: 'hello', version: 2, name: 'Zoë' },
     //    op len    | version | nameLen | 'Z' 'o' 'ë'(c3 ab)
-    hex: '01 07 00 | 01 00 | 04 | 5a 6f c3 ab',
+    hex: '01 07 00 | 02 00 | 04 | 5a 6f c3 ab',
+  },
+  {
+    name: 'HELLO v2 "", session token 00 01 … 0f',
+    message: { type: 'hello', version: 2, name: '', token: Uint8Array.from({ length: 16 }, (_, i) => i) },
+    //    op len    | version | nameLen | token (16 bytes)
+    hex: '01 13 00 | 02 00 | 00 | 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f',
   },
   {
     name: 'VIEWPORT x=-64 y=128 w=1920 h=1080',
@@ -93,7 +99,7 @@ const SERVER_VECTORS: Vector[] = [
     name: 'WELCOME 1024×512, two colours',
     message: {
       type: 'welcome',
-      version: 1,
+      version: 2,
       clientId: 42,
       epoch: 0x89abcdef,
       width: 1024,
@@ -113,10 +119,12 @@ const SERVER_VECTORS: Vector[] = [
         maxMessageBytes: 70000,
       },
       palette: [0xffffff, 0xe50000],
+      budget: { rate: 200, burst: 400, costs: { place: 1, placePerPixel: 1, viewport: 2, cursor: 1, resume: 20, hello: 20, ping: 1 } },
+      session: { known: true, lastSeq: 7 },
     },
     hex: [
-      '81 42 00', // op, body length 66
-      '01 00', // version
+      '81 65 00', // op, body length 101
+      '02 00', // version
       '2a 00 00 00', // clientId
       'ef cd ab 89', // epoch
       '00 04 00 00', // width
@@ -135,6 +143,11 @@ const SERVER_VECTORS: Vector[] = [
       '70 11 01 00', // limits.maxMessageBytes
       '02 00', // palette count
       'ff ff ff | e5 00 00', // palette, R G B each
+      '00 00 00 00 00 00 69 40', // budget.rate f64 200
+      '00 00 00 00 00 00 79 40', // budget.burst f64 400
+      '01 00 | 01 00 | 02 00 | 01 00 | 14 00 | 14 00 | 01 00', // costs: place, per pixel, viewport, cursor, resume, hello, ping
+      '01', // session.known
+      '07 00 00 00', // session.lastSeq
     ].join(' | '),
   },
   {
@@ -239,7 +252,7 @@ describe('golden vectors', () => {
 
 describe('pinned numbers (clients hard-code these; docs/protocol.md lists them)', () => {
   it('protocol version', () => {
-    expect(PROTOCOL_VERSION).toBe(1);
+    expect(PROTOCOL_VERSION).toBe(2);
   });
 
   it('opcodes', () => {
