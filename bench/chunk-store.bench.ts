@@ -6,7 +6,7 @@
  *   - memory: a 65536x65536 canvas with 1,000 painted chunks, pixel bytes and process memory delta
  *     (heapUsed + arrayBuffers, after a forced GC). The budget is 20 MB.
  *
- *   npx tsc -p tsconfig.build.json && node dist/bench/chunk-store.bench.js [--quick]
+ *   node scripts/build.mjs && node dist/bench/chunk-store.bench.js [--quick]
  */
 import { pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';

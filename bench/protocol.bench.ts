@@ -2,7 +2,7 @@
  * Wire codec cost per message, in nanoseconds: encode and decode of the messages on the hot paths
  * (a one-pixel PLACE, DELTAs of 1/16/256 pixels, a 50-entry CURSORS, a RAW SNAPSHOT).
  *
- *   npx tsc -p tsconfig.build.json && node dist/bench/protocol.bench.js
+ *   node scripts/build.mjs && node dist/bench/protocol.bench.js
  */
 import { CHUNK_AREA } from '../src/chunks/geometry.js';
 import {

@@ -6,7 +6,7 @@
  * deflateRawSync, level 6; for the record, not shipped), plus encode and decode µs per chunk.
  * Payload only: every SNAPSHOT message adds 12 bytes of header.
  *
- *   npx tsc -p tsconfig.build.json && node dist/bench/snapshot-encoding.bench.js [--quick]
+ *   node scripts/build.mjs && node dist/bench/snapshot-encoding.bench.js [--quick]
  *
  * The fixture loader is exported for test/chunks/snapshot-codec.test.ts. PIXEL_CANVAS_FIXTURES overrides the
  * folder holding rplace-2017-final.png; without it the real-art row is skipped.

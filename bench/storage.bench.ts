@@ -10,7 +10,7 @@
  *   - a checkpoint of 256 dirty chunks, pixel info and history pages on that database.
  * Runs in the same process that wrote the files, so the OS page cache is warm: a cold restart reads more.
  *
- *   npx tsc -p tsconfig.build.json && node dist/bench/storage.bench.js [--quick]
+ *   node scripts/build.mjs && node dist/bench/storage.bench.js [--quick]
  */
 import fs from 'node:fs';
 import os from 'node:os';

@@ -30,6 +30,8 @@ async function main(): Promise<void> {
   }
   log.info({ url: server.url, ws: server.wsUrl, width: config.width, height: config.height, tickHz: config.tickHz,
     storage: config.inMemory ? 'memory' : config.dataDir }, `pixel-canvas listening on ${server.url}`);
+  // For people: one plain line saying where to go (the log lines around it stay JSON for machines).
+  process.stdout.write(`pixel-canvas is ready: open ${server.url}/ in a browser\n`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
