@@ -167,9 +167,10 @@ const SERVER_VECTORS: Vector[] = [
     hex: '84 0b 00 | 07 00 00 00 | 00 | 02 00 | 00 00 00 00',
   },
   {
-    name: 'PLACE_RESULT rate limited, retry in 1500 ms',
-    message: { type: 'placeResult', seq: 8, status: ErrorCode.RATE_LIMITED, count: 0, retryAfterMs: 1500 },
-    hex: '84 0b 00 | 08 00 00 00 | 0b | 00 00 | dc 05 00 00',
+    // count is the refused PLACE's pixel count (here 3), as the server sends it; none of them was applied.
+    name: 'PLACE_RESULT rate limited, 3 pixels, retry in 1500 ms',
+    message: { type: 'placeResult', seq: 8, status: ErrorCode.RATE_LIMITED, count: 3, retryAfterMs: 1500 },
+    hex: '84 0b 00 | 08 00 00 00 | 0b | 03 00 | dc 05 00 00',
   },
   {
     name: 'CURSORS two moved, one removed',
