@@ -64,12 +64,17 @@ export async function run(opts: { quick?: boolean } = {}): Promise<Record<string
     // The storm, with /healthz probes and a painter running throughout.
     let storming = true;
     const health: number[] = [];
+    let healthFailures = 0;
     const prober = (async () => {
       while (storming) {
         const t0 = performance.now();
-        await fetch(`${server.url}/healthz`).then((r) => r.arrayBuffer());
-        health.push(performance.now() - t0);
-        rssPeak = Math.max(rssPeak, rssBytes(server.pid));
+        try {
+          await fetch(`${server.url}/healthz`).then((r) => r.arrayBuffer());
+          health.push(performance.now() - t0);
+        } catch {
+          healthFailures++;
+        }
+        if (!server.exited) rssPeak = Math.max(rssPeak, rssBytes(server.pid));
         await sleep(20);
       }
     })();
@@ -84,7 +89,7 @@ export async function run(opts: { quick?: boolean } = {}): Promise<Record<string
     const t0 = performance.now();
     const statuses = await Promise.all(Array.from({ length: requests }, (_, i) =>
       fetch(`${server.url}/canvas.png?x=${(i % 4) * (region / 4)}&y=${Math.floor(i / 4) * (region / 4)}&w=${region}&h=${region}`)
-        .then(async (r) => { await r.arrayBuffer(); return r.status; })));
+        .then(async (r) => { await r.arrayBuffer(); return r.status; }, () => 0)));
     const stormMs = performance.now() - t0;
     await sleep(200);
     storming = false;
@@ -96,11 +101,13 @@ export async function run(opts: { quick?: boolean } = {}): Promise<Record<string
       served: statuses.filter((s) => s === 200).length,
       refused503: statuses.filter((s) => s === 503).length,
       stormMs,
+      healthzFailures: healthFailures, serverDied: server.exited ? 1 : 0,
       healthzP50Ms: pct(health, 0.5), healthzP99Ms: pct(health, 0.99), healthzMaxMs: pct(health, 1),
       placeAnswerP99Ms: pct(tickLatency, 0.99), placeAnswerMaxMs: pct(tickLatency, 1),
       rssBeforeMB: rss0 / 2 ** 20, rssGrowthMB: (rssPeak - rss0) / 2 ** 20,
     };
     console.log(`\n${requests} concurrent ${region}² /canvas.png on a ${side}² canvas: ${result.served} served, ${result.refused503} refused (503), storm ${stormMs.toFixed(0)} ms`);
+    if (healthFailures > 0 || server.exited) console.log(`  /healthz FAILED ${healthFailures} times${server.exited ? '; the server died' : ''}`);
     console.log(`  /healthz during the storm   p50 ${result.healthzP50Ms.toFixed(1)} ms  p99 ${result.healthzP99Ms.toFixed(1)} ms  max ${result.healthzMaxMs.toFixed(1)} ms  (${health.length} probes)`);
     console.log(`  PLACE answered (tick)       p99 ${result.placeAnswerP99Ms.toFixed(1)} ms  max ${result.placeAnswerMaxMs.toFixed(1)} ms  (${tickLatency.length} places)`);
     console.log(`  server RSS                  ${result.rssBeforeMB.toFixed(0)} MB before, +${result.rssGrowthMB.toFixed(0)} MB at peak`);
