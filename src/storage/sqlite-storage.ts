@@ -48,6 +48,7 @@ import {
   type PlacementRecord, STORAGE_DEFAULTS, StorageStartError, checkPixelOnCanvas, checkRecord, encodeHistoryCursor,
   hashIp, pixelPos, resolveHistoryQuery,
 } from './canvas-storage.js';
+import { type MergeSource, mergeFirst } from './history-merge.js';
 
 /** 'PXCV': marks a database as a pixel-canvas store (PRAGMA application_id, header offset 68). */
 export const APPLICATION_ID = 0x50584356;
@@ -309,6 +310,8 @@ export class SqliteStorage implements CanvasStorage {
   readonly epoch: number;
   /** What the last load() did. */
   lastLoad: LoadStats | null = null;
+  /** Rows the last history() read from SQLite (its work; for tests and the bench). */
+  lastHistoryRowsRead = 0;
 
   private readonly salt: string;
   private readonly checkpointEvery: number;
@@ -560,6 +563,7 @@ export class SqliteStorage implements CanvasStorage {
   history(q: HistoryQuery): HistoryPage {
     this.open();
     const b = resolveHistoryQuery(q);
+    this.lastHistoryRowsRead = 0;
     // Time bounds become log positions: time never decreases along the log.
     const from = Math.max(b.afterId, b.since > Number.MIN_SAFE_INTEGER ? this.firstIdAtOrAfter(b.since) - 1 : 0);
     const to = b.until < Number.MAX_SAFE_INTEGER ? this.firstIdAtOrAfter(b.until) - 1 : this.lastLogId;
@@ -666,16 +670,22 @@ export class SqliteStorage implements CanvasStorage {
     return lo;
   }
 
-  /** Oldest-first merge of per-chunk index scans, each stopping at limit + 1 rows. */
+  /**
+   * Oldest-first k-way merge of per-chunk index scans (each walks its chunk in log order from the cursor),
+   * read lazily in small batches (history-merge.ts): about chunks × firstBatch + 2 × (limit + 1) rows per page,
+   * where reading limit + 1 rows from every chunk and sorting read up to 256 × 1001.
+   */
   private historyMerge(b: HistoryBounds, from: number, to: number, cx0: number, cx1: number, cy0: number, cy1: number): HistoryPage {
-    let rows: unknown[][] = [];
+    const sources: MergeSource<unknown[]>[] = [];
     for (let cy = cy0; cy <= cy1; cy++) {
       for (let cx = cx0; cx <= cx1; cx++) {
-        const part = this.historyInChunk.all(chunkKey(cx, cy), from, to, b.x0, b.x1, b.y0, b.y1, b.limit + 1) as unknown[][];
-        if (part.length > 0) rows = rows.length === 0 ? part : rows.concat(part);
+        const key = chunkKey(cx, cy);
+        sources.push((afterId, n) => this.historyInChunk.all(key, afterId, to, b.x0, b.x1, b.y0, b.y1, n) as unknown[][]);
       }
     }
-    rows.sort((a, c) => (a[0] as number) - (c[0] as number));
+    const want = b.limit + 1;
+    const { rows, fetched } = mergeFirst(sources, from, want, Math.ceil(want / sources.length) + 1);
+    this.lastHistoryRowsRead = fetched;
     return page(rows, b.limit, null);
   }
 
@@ -683,6 +693,7 @@ export class SqliteStorage implements CanvasStorage {
   private historyScanPage(b: HistoryBounds, from: number, to: number): HistoryPage {
     const end = Math.min(to, from + this.historyScanWindow);
     const rows = this.historyScan.all(from, end, b.x0, b.x1, b.y0, b.y1, b.limit + 1) as unknown[][];
+    this.lastHistoryRowsRead = rows.length;
     return page(rows, b.limit, end < to ? end : null);
   }
 

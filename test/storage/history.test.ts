@@ -121,6 +121,29 @@ for (const [kind, make] of kinds) {
   });
 }
 
+describe('sqlite: history over a busy region', () => {
+  it('pages a 16×16-chunk region with more than a page per chunk exactly, reading O(page + chunks) rows, not O(page × chunks)', () => {
+    const storage = openSqliteStorage({ dataDir: tempDir() });
+    const log: PlacementRecord[] = [];
+    const limit = 100;
+    // 256 chunks × 110 placements, interleaved across chunks (as a crowd paints), so every chunk holds more
+    // than a page and every page draws on every chunk.
+    for (let i = 0; i < 110; i++) {
+      for (let c = 0; c < 256; c++) log.push(record(64 * 100 + (c % 16) * 64 + (i % 64), 64 * 200 + (c >> 4) * 64 + ((i * 7) % 64), i % 16, 1000 + log.length, `n${c % 3}`));
+    }
+    storage.commit(log);
+    const q = { x0: 6400, y0: 12800, x1: 6400 + 1023, y1: 12800 + 1023, limit };
+    const first = storage.history(q);
+    expect(first.placements).toEqual(expected(log, q).slice(0, limit));
+    // Each of 256 chunks read ceil(101 / 256) + 1 = 2 rows first, then the merge at most 2 × 101 more.
+    expect(storage.lastHistoryRowsRead).toBeLessThanOrEqual(256 * 2 + 2 * (limit + 1));
+    // Cut the region so chunks on its edge are partly outside it, with since/until, and page to the end.
+    const cut = { x0: 6400 + 30, y0: 12800 + 5, x1: 6400 + 1000, y1: 12800 + 1010, since: 1000 + 300, until: 1000 + 25_000, limit };
+    expect(allPages(storage, cut).entries).toEqual(expected(log, cut));
+    storage.close();
+  });
+});
+
 describe('sqlite: history over a long log', () => {
   it('bounds a large-region scan per page: short pages with a cursor, never a skipped placement', () => {
     const storage = openSqliteStorage({ dataDir: tempDir(), historyScanWindow: 100 });
