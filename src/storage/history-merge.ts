@@ -43,7 +43,11 @@ function headId<R extends MergeRow>(c: Cursor<R>): number {
  * Each source is first asked for `firstBatch` rows (pick about count / sources + 1), and for more only when
  * the merge has consumed everything it gave.
  */
-export function mergeFirst<R extends MergeRow>(sources: readonly MergeSource<R>[], from: number, count: number, firstBatch: number): MergeResult<R> {
+export function mergeFirst<R extends MergeRow>(
+  sources: readonly MergeSource<R>[], from: number, count: number, firstBatch: number,
+  /** Optional: each source's first batch (its first `firstBatch` rows after `from`), fetched by the caller at once. */
+  prefetched?: readonly (readonly R[])[],
+): MergeResult<R> {
   const first = Math.max(1, Math.min(count, Math.floor(firstBatch)));
   let fetched = 0;
   // A binary min-heap of cursors by head id; cursors with nothing left are dropped.
@@ -57,9 +61,19 @@ export function mergeFirst<R extends MergeRow>(sources: readonly MergeSource<R>[
     c.batch = Math.min(count, want * 2);
     return c.buf.length > 0;
   };
-  for (const source of sources) {
-    const c: Cursor<R> = { source, buf: [], pos: 0, batch: first, done: false };
-    if (count > 0 && fill(c, from)) heapPush(heap, c);
+  for (let i = 0; i < sources.length; i++) {
+    const c: Cursor<R> = { source: sources[i]!, buf: [], pos: 0, batch: first, done: false };
+    if (count <= 0) break;
+    const given = prefetched?.[i];
+    if (given !== undefined) {
+      c.buf = given.slice(0, first);
+      fetched += given.length;
+      c.done = given.length < first;
+      c.batch = Math.min(count, first * 2);
+      if (c.buf.length > 0) heapPush(heap, c);
+    } else if (fill(c, from)) {
+      heapPush(heap, c);
+    }
   }
   const rows: R[] = [];
   while (rows.length < count && heap.length > 0) {

@@ -104,6 +104,12 @@ const MAX_VERSION = 0xffffffff;
  * enough share of the canvas that the log scan fills a page sooner than the per-chunk scans would.
  */
 const HISTORY_MERGE_MAX_CHUNKS = 256;
+/**
+ * History over a small region first scans this many log ids per requested row right after the cursor:
+ * ~0.3 µs an id, so at most ~1 ms for a 1000-row page, and when the region holds more than 1/8 of the
+ * placements there, the page is full without the per-chunk merge (a few µs per chunk per statement).
+ */
+const HISTORY_PROBE_FACTOR = 8;
 /** How often maybeCheckpoint copies the WAL into canvas.db (see the wal_autocheckpoint comment). */
 const WAL_CHECKPOINT_MS = 1000;
 /** Decoded chunk_last blobs kept for pixel info (32 KiB each). */
@@ -130,6 +136,8 @@ export interface SqliteStorageOptions {
   checkpointIntervalMs?: number;
   /** Log ids a large-region history page scans at most (default 1M); small values are for tests. */
   historyScanWindow?: number;
+  /** Log ids per requested row a small-region history page scans before merging per chunk (default 8; 0: merge only). For tests. */
+  historyProbeFactor?: number;
 }
 
 /** What the last load() did; for logs and the bench. */
@@ -317,6 +325,7 @@ export class SqliteStorage implements CanvasStorage {
   private readonly checkpointEvery: number;
   private readonly checkpointIntervalMs: number;
   private readonly historyScanWindow: number;
+  private readonly historyProbeFactor: number;
   private closed = false;
   /** Whether anything was committed since open: close() without a store can then not vouch for versions. */
   private committedSinceOpen = false;
@@ -360,6 +369,11 @@ export class SqliteStorage implements CanvasStorage {
   private readonly firstFrom: Stmt;
   private readonly historyInChunk: Stmt;
   private readonly historyScan: Stmt;
+  private readonly historyFirstInChunks: Stmt;
+  private readonly actorName: Stmt;
+  /** Actor id → display name, for history pages. */
+  private readonly actorNames = new LRUCache<number, string>({ max: ACTOR_CACHE_MAX });
+  private readonly readTx: <T>(fn: () => T) => T;
   private readonly commitTx: (batch: readonly PlacementRecord[], fresh: Map<string, number>) => void;
   private readonly checkpointTx: (store: ChunkStore, lastIds: Map<number, Float64Array>, clean: boolean) => void;
 
@@ -369,6 +383,10 @@ export class SqliteStorage implements CanvasStorage {
     this.checkpointEvery = positive(opts.checkpointEvery ?? STORAGE_DEFAULTS.checkpointEvery, 'checkpointEvery');
     this.checkpointIntervalMs = positive(opts.checkpointIntervalMs ?? STORAGE_DEFAULTS.checkpointIntervalMs, 'checkpointIntervalMs');
     this.historyScanWindow = positive(opts.historyScanWindow ?? HISTORY_SCAN_WINDOW, 'historyScanWindow');
+    this.historyProbeFactor = opts.historyProbeFactor ?? HISTORY_PROBE_FACTOR;
+    if (!(Number.isInteger(this.historyProbeFactor) && this.historyProbeFactor >= 0)) {
+      throw new StorageStartError(`historyProbeFactor must be a non-negative integer, got ${this.historyProbeFactor}`);
+    }
 
     this.getMeta = db.prepare('SELECT value FROM meta WHERE key = ?').pluck();
     this.setMeta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
@@ -383,14 +401,20 @@ export class SqliteStorage implements CanvasStorage {
     this.selectLastIds = db.prepare('SELECT log_ids FROM chunk_last WHERE chunk = ?').pluck();
     this.placementById = db.prepare('SELECT l.time, a.name FROM pixel_log l JOIN actor a ON a.id = l.actor WHERE l.id = ?').raw();
     this.firstFrom = db.prepare('SELECT id, time FROM pixel_log WHERE id >= ? ORDER BY id LIMIT 1').raw();
-    const columns = 'SELECT l.id, l.x, l.y, l.color, l.time, a.name FROM pixel_log';
+    // History reads actor ids, not names: the merge reads more rows than it returns, and a name is looked up
+    // (and cached: actor rows never change) only for the rows of the page.
+    const columns = 'SELECT l.id, l.x, l.y, l.color, l.time, l.actor FROM pixel_log';
     const filters = 'l.id > ? AND l.id <= ? AND l.x BETWEEN ? AND ? AND l.y BETWEEN ? AND ?';
-    // Walks one chunk's index entries in log order from the cursor and stops at the limit. x and y are left
-    // unqualified in the key expression (actor has no such columns) so it reads exactly like the index's.
+    // Walks one chunk's index entries in log order from the cursor and stops at the limit. The key expression
+    // reads exactly like the index's.
     this.historyInChunk = db.prepare(
-      `${columns} l INDEXED BY pixel_log_by_chunk JOIN actor a ON a.id = l.actor ` +
-      `WHERE ${CHUNK_KEY_SQL} = ? AND ${filters} ORDER BY l.id LIMIT ?`).raw();
-    this.historyScan = db.prepare(`${columns} l JOIN actor a ON a.id = l.actor WHERE ${filters} ORDER BY l.id LIMIT ?`).raw();
+      `${columns} l INDEXED BY pixel_log_by_chunk WHERE ${CHUNK_KEY_SQL} = ? AND ${filters} ORDER BY l.id LIMIT ?`).raw();
+    this.historyScan = db.prepare(`${columns} l WHERE ${filters} ORDER BY l.id LIMIT ?`).raw();
+    // historyInChunk's first LIMIT rows for each chunk key of a JSON array, in one statement.
+    this.historyFirstInChunks = db.prepare(
+      'SELECT o.id, o.x, o.y, o.color, o.time, o.actor FROM json_each(?) k JOIN pixel_log o ON o.id IN ' +
+      `(SELECT l.id FROM pixel_log l INDEXED BY pixel_log_by_chunk WHERE ${CHUNK_KEY_SQL} = k.value AND ${filters} ORDER BY l.id LIMIT ?)`).raw();
+    this.actorName = db.prepare('SELECT name FROM actor WHERE id = ?').pluck();
 
     // Salt: given (e.g. from a secret outside the data dir, so a stolen canvas.db cannot be brute-forced back
     // to addresses), or made once and kept so hashes stay comparable across restarts.
@@ -427,6 +451,9 @@ export class SqliteStorage implements CanvasStorage {
     const last = db.prepare('SELECT id, time FROM pixel_log ORDER BY id DESC LIMIT 1').raw().get() as [number, number] | undefined;
     this.lastLogId = last?.[0] ?? 0;
     this.lastTime = last?.[1] ?? Number.MIN_SAFE_INTEGER;
+
+    const readTx = db.transaction((fn: () => unknown) => fn());
+    this.readTx = <T>(fn: () => T): T => readTx(fn) as T;
 
     // Ids are assigned here rather than by SQLite so the commit needs no result object per row.
     this.commitTx = db.transaction((batch: readonly PlacementRecord[], fresh: Map<string, number>): void => {
@@ -572,7 +599,8 @@ export class SqliteStorage implements CanvasStorage {
     const cy0 = b.y0 >>> CHUNK_SHIFT, cy1 = b.y1 >>> CHUNK_SHIFT;
     const chunks = (cx1 - cx0 + 1) * (cy1 - cy0 + 1);
     const mergeMax = Math.min(HISTORY_MERGE_MAX_CHUNKS, Math.max(4, Math.sqrt(this.canvasChunks)));
-    return chunks <= mergeMax ? this.historyMerge(b, from, to, cx0, cx1, cy0, cy1) : this.historyScanPage(b, from, to);
+    // One read transaction for the page's statements: each would otherwise begin and end its own.
+    return this.readTx(() => chunks <= mergeMax ? this.historyMerge(b, from, to, cx0, cx1, cy0, cy1) : this.historyScanPage(b, from, to));
   }
 
   close(store?: ChunkStore): void {
@@ -671,22 +699,42 @@ export class SqliteStorage implements CanvasStorage {
   }
 
   /**
-   * Oldest-first k-way merge of per-chunk index scans (each walks its chunk in log order from the cursor),
-   * read lazily in small batches (history-merge.ts): about chunks × firstBatch + 2 × (limit + 1) rows per page,
-   * where reading limit + 1 rows from every chunk and sorting read up to 256 × 1001.
+   * Oldest-first history over a region of at most HISTORY_MERGE_MAX_CHUNKS chunks. First a short scan of the
+   * log right after the cursor (HISTORY_PROBE_FACTOR × page ids, one statement): when the region is busy
+   * relative to the canvas, that alone fills the page. Otherwise, from where the probe stopped, a k-way merge
+   * of per-chunk index scans (each walks its chunk in log order), read lazily in small batches
+   * (history-merge.ts): about chunks × firstBatch + 2 × (limit + 1) rows, where reading limit + 1 rows from
+   * every chunk and sorting them read up to 256 × 1001.
    */
   private historyMerge(b: HistoryBounds, from: number, to: number, cx0: number, cx1: number, cy0: number, cy1: number): HistoryPage {
+    const want = b.limit + 1;
+    const probeEnd = Math.min(to, from + this.historyProbeFactor * want);
+    const probed = probeEnd > from ? this.historyScan.all(from, probeEnd, b.x0, b.x1, b.y0, b.y1, want) as unknown[][] : [];
+    this.lastHistoryRowsRead = probed.length;
+    if (probed.length === want || probeEnd === to) return this.page(probed, b.limit, null);
     const sources: MergeSource<unknown[]>[] = [];
+    const keys: number[] = [];
+    /** chunk key → index in sources */
+    const index = new Map<number, number>();
     for (let cy = cy0; cy <= cy1; cy++) {
       for (let cx = cx0; cx <= cx1; cx++) {
         const key = chunkKey(cx, cy);
+        index.set(key, keys.length);
+        keys.push(key);
         sources.push((afterId, n) => this.historyInChunk.all(key, afterId, to, b.x0, b.x1, b.y0, b.y1, n) as unknown[][]);
       }
     }
-    const want = b.limit + 1;
-    const { rows, fetched } = mergeFirst(sources, from, want, Math.ceil(want / sources.length) + 1);
-    this.lastHistoryRowsRead = fetched;
-    return page(rows, b.limit, null);
+    const rest = want - probed.length;
+    const first = Math.min(rest, Math.ceil(rest / sources.length) + 1);
+    // Every chunk's first batch in one statement (the per-chunk statements cost more than their seeks).
+    const prefetched: unknown[][][] = keys.map(() => []);
+    for (const r of this.historyFirstInChunks.all(JSON.stringify(keys), probeEnd, to, b.x0, b.x1, b.y0, b.y1, first) as unknown[][]) {
+      prefetched[index.get(chunkKey((r[1] as number) >>> CHUNK_SHIFT, (r[2] as number) >>> CHUNK_SHIFT))!]!.push(r);
+    }
+    for (const rows of prefetched) if (rows.length > 1) rows.sort((a, c) => (a[0] as number) - (c[0] as number));
+    const { rows, fetched } = mergeFirst(sources, probeEnd, rest, first, prefetched);
+    this.lastHistoryRowsRead += fetched;
+    return this.page(probed.length === 0 ? rows : probed.concat(rows), b.limit, null);
   }
 
   /** Oldest-first scan of the log, bounded to historyScanWindow ids per page. */
@@ -694,7 +742,31 @@ export class SqliteStorage implements CanvasStorage {
     const end = Math.min(to, from + this.historyScanWindow);
     const rows = this.historyScan.all(from, end, b.x0, b.x1, b.y0, b.y1, b.limit + 1) as unknown[][];
     this.lastHistoryRowsRead = rows.length;
-    return page(rows, b.limit, end < to ? end : null);
+    return this.page(rows, b.limit, end < to ? end : null);
+  }
+
+  /** rows: [id, x, y, color, time, actor], ascending id, possibly one more than the limit. */
+  private page(rows: unknown[][], limit: number, resumeAt: number | null): HistoryPage {
+    const n = Math.min(rows.length, limit);
+    const placements: HistoryEntry[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const r = rows[i]!;
+      placements[i] = { x: r[1] as number, y: r[2] as number, color: r[3] as number, placedAt: r[4] as number, placedBy: this.nameOf(r[5] as number) };
+    }
+    let next: string | null = null;
+    if (rows.length > limit) next = encodeHistoryCursor(rows[limit - 1]![0] as number);
+    else if (resumeAt !== null) next = encodeHistoryCursor(resumeAt);
+    return { placements, next };
+  }
+
+  private nameOf(actor: number): string {
+    let name = this.actorNames.get(actor);
+    if (name === undefined) {
+      name = this.actorName.get(actor) as string | undefined;
+      if (name === undefined) throw new Error(`log row names actor ${actor}, which does not exist`);
+      this.actorNames.set(actor, name);
+    }
+    return name;
   }
 
   /** The actor row for a record's (client, name, address), inserting it inside the running transaction. */
@@ -717,20 +789,6 @@ export class SqliteStorage implements CanvasStorage {
   private open(): void {
     if (this.closed) throw new Error(`${this.file}: storage is closed`);
   }
-}
-
-/** rows: [id, x, y, color, time, name], ascending id, possibly one more than the limit. */
-function page(rows: unknown[][], limit: number, resumeAt: number | null): HistoryPage {
-  const n = Math.min(rows.length, limit);
-  const placements: HistoryEntry[] = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const r = rows[i]!;
-    placements[i] = { x: r[1] as number, y: r[2] as number, color: r[3] as number, placedAt: r[4] as number, placedBy: r[5] as string };
-  }
-  let next: string | null = null;
-  if (rows.length > limit) next = encodeHistoryCursor(rows[limit - 1]![0] as number);
-  else if (resumeAt !== null) next = encodeHistoryCursor(resumeAt);
-  return { placements, next };
 }
 
 /** chunk_last blob: 4096 little-endian f64 log ids (exact to 2^53; 0 = never painted). */

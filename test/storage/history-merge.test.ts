@@ -27,14 +27,18 @@ describe('mergeFirst', () => {
       from: fc.integer({ min: -1, max: 5000 }),
       count: fc.integer({ min: 1, max: 120 }),
       first: fc.integer({ min: 1, max: 50 }),
+      prefetch: fc.boolean(),
     });
-    fc.assert(fc.property(input, ({ ids, sources, deal, from, count, first }) => {
+    fc.assert(fc.property(input, ({ ids, sources, deal, from, count, first, prefetch }) => {
       const lists: number[][] = Array.from({ length: sources }, () => []);
       const it = deal[Symbol.iterator]();
       for (const id of ids) lists[it.next().value % sources]!.push(id);
       for (const l of lists) l.sort((a, b) => a - b);
       const calls = { n: 0 };
-      const { rows, fetched } = mergeFirst(lists.map((l) => source(l, calls)), from, count, first);
+      // The caller may hand in every source's first batch (as SqliteStorage does with one statement).
+      const b = Math.min(first, count);
+      const pre = prefetch ? lists.map((l) => l.filter((id) => id > from).slice(0, b).map((id) => [id, `r${id}`] as Row)) : undefined;
+      const { rows, fetched } = mergeFirst(lists.map((l) => source(l, calls)), from, count, first, pre);
       const want = [...ids].sort((a, b) => a - b).filter((id) => id > from).slice(0, count);
       expect(rows.map((r) => r[0])).toEqual(want);
       expect(rows.every((r) => r[1] === `r${r[0]}`)).toBe(true);
