@@ -13,7 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnNodeServer } from '../loadtest/server-child.js';
-import type { PlacementRecord } from '../src/storage/canvas-storage.js';
+import { ChunkStore } from '../src/chunks/chunk-store.js';
+import type { HistoryQuery, PlacementRecord } from '../src/storage/canvas-storage.js';
 import { openSqliteStorage } from '../src/storage/sqlite-storage.js';
 import { prng } from './prng.js';
 
@@ -28,9 +29,10 @@ const FULL: Sizes = { chunks: 16, perChunk: 1100, rounds: 5, concurrent: 8, limi
 const QUICK: Sizes = { chunks: 4, perChunk: 300, rounds: 1, concurrent: 8, limit: 1000 };
 /**
  * Placements elsewhere on the canvas per placement in the region: 0 (the region is the whole log, as in the
- * issue's report) and 15 (the region holds 1/16 of the log, so a page needs the per-chunk merge).
+ * issue's report) and 9 (the region holds 1/10 of the log, too little for the probe scan to fill a page, so
+ * pages need the per-chunk merge).
  */
-const NOISE = [0, 15];
+const NOISE = [0, 9];
 
 /**
  * Writes the busy region straight into canvas.db: chunks² chunks × perChunk placements, interleaved, each
@@ -38,6 +40,10 @@ const NOISE = [0, 15];
  */
 function seed(dataDir: string, s: Sizes, noise: number): number {
   const storage = openSqliteStorage({ dataDir, synchronous: 'NORMAL' });
+  // Applied to a store as the server would, so the clean close checkpoints every chunk and the server
+  // starts from checkpoints instead of replaying millions of log rows.
+  const store = new ChunkStore({ width: SIDE, height: SIDE, paletteSize: 32 });
+  storage.load(store);
   const rnd = prng(10);
   let t = 1_700_000_000_000;
   let n = 0;
@@ -55,10 +61,37 @@ function seed(dataDir: string, s: Sizes, noise: number): number {
       }
     }
     storage.commit(batch);
+    for (const r of batch) store.set(r.x, r.y, r.color);
+    store.drain();
     n += batch.length;
   }
-  storage.close();
+  storage.close(store);
   return n;
+}
+
+/**
+ * The cost of one page without HTTP or other processes in the way: storage.history() plus JSON.stringify,
+ * `n` times after a warm-up; medians of wall and CPU time (CPU time is less disturbed by a busy machine).
+ */
+function pageCost(dataDir: string, q: HistoryQuery, n: number): { wallMs: number; minWallMs: number; cpuMs: number } {
+  const storage = openSqliteStorage({ dataDir });
+  try {
+    JSON.stringify(storage.history(q));
+    const wall: number[] = [], cpu: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      JSON.stringify(storage.history(q));
+      wall.push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      cpu.push((c.user + c.system) / 1000);
+    }
+    wall.sort((a, b) => a - b);
+    cpu.sort((a, b) => a - b);
+    return { wallMs: quantile(wall, 0.5), minWallMs: wall[0]!, cpuMs: quantile(cpu, 0.5) };
+  } finally {
+    storage.close();
+  }
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
@@ -112,10 +145,12 @@ async function scenario(s: Sizes, noise: number): Promise<Record<string, number>
     const t0 = performance.now();
     const placements = seed(dataDir, s, noise);
     console.log(`seeded ${placements} placements: ${s.chunks}x${s.chunks} chunks × ${s.perChunk}, ${noise} elsewhere after each, in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    const x0 = CX0 * 64, y0 = CY0 * 64, x1 = (CX0 + s.chunks) * 64 - 1, y1 = (CY0 + s.chunks) * 64 - 1;
+    const page = pageCost(dataDir, { x0, y0, x1, y1, limit: s.limit }, s.rounds > 1 ? 40 : 5);
+    console.log(`one page in-process (storage.history + JSON): median ${page.wallMs.toFixed(2)} ms wall, ${page.cpuMs.toFixed(2)} ms CPU; min ${page.minWallMs.toFixed(2)} ms wall`);
     const server = await spawnNodeServer(main, ['--port', '0', '--width', String(SIDE), '--height', String(SIDE), '--data-dir', dataDir, '--log-level', 'info'], { readyTimeoutMs: 60_000 });
     try {
       const base = server.url;
-      const x0 = CX0 * 64, y0 = CY0 * 64, x1 = (CX0 + s.chunks) * 64 - 1, y1 = (CY0 + s.chunks) * 64 - 1;
       const q = `${base}/api/history?x0=${x0}&y0=${y0}&x1=${x1}&y1=${y1}&limit=${s.limit}`;
       const check = await get(q);
       if (check.status !== 200) throw new Error(`history answered ${check.status}`);
@@ -140,6 +175,9 @@ async function scenario(s: Sizes, noise: number): Promise<Record<string, number>
         placements,
         noise,
         regionChunks: s.chunks * s.chunks,
+        pageWallMedianMs: page.wallMs,
+        pageWallMinMs: page.minWallMs,
+        pageCpuMedianMs: page.cpuMs,
         concurrent: s.concurrent,
         rounds: s.rounds,
         healthzIdleP50Ms: quantile(idle, 0.5),
