@@ -1,17 +1,20 @@
 /**
  * Durable canvas storage in one SQLite file, `<dataDir>/canvas.db`.
  *
- * Layout (schema version 1, stamped with our application_id so a foreign database is never mistaken for ours):
+ * Layout (schema version 2, stamped with our application_id so a foreign database is never mistaken for ours):
  * - `pixel_log`: append-only, one row per placement; its rowid is the log order (the order of commits), and
  *   its `time` never decreases along it (commit clamps a clock that steps back), so a time bound is a log
  *   position found by binary search. Who placed it is a small `actor` id, not the name and address hash
- *   repeated on every row. One secondary index, by chunk, serves history over small regions.
+ *   repeated on every row. One secondary index, by chunk (and so by chunk, then id), serves history over
+ *   small regions in log order.
  * - `actor`: (client id, display name, salted address hash) — one row per client session, not per pixel.
  * - `chunk_checkpoint`: per chunk, its 4096 pixels and its ChunkStore version as of log id `log_id`.
  * - `chunk_last`: per chunk, the log id of each pixel's latest placement (4096 × f64 LE, 0 = never) as of the
  *   same checkpoint. Pixel info needs it; keeping it per row (a pixel → log id table updated on every commit)
  *   cost 5 µs per placement in random-page WAL writes, several times the log insert itself.
- * - `meta`: salt, retention setting, `checkpoint_log_id`: the log id up to which *every* chunk's
+ * - Both blob tables carry a `crc` (crc32 of the row), checked at load: SQLite's own checks (quick_check at
+ *   open) cover every page's structure but not what a blob holds.
+ * - `meta`: salt, retention setting, the canvas `width` and `height` it was made for, `checkpoint_log_id`: the log id up to which *every* chunk's
  *   checkpoint is current, so a restart replays only the rows after it; `epoch` and `clean_shutdown` (below).
  * Between checkpoints, what changed since (chunks, and each pixel's latest log id) is kept in memory; a
  * restart rebuilds it from the replayed tail.
