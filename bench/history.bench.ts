@@ -112,6 +112,16 @@ function get(url: string): Promise<{ ms: number; status: number; bytes: number }
   });
 }
 
+/** utime + stime of a process, in ms (Linux /proc; NaN elsewhere). */
+function processCpuMs(pid: number): number {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks: USER_HZ is 100 on Linux
+  } catch {
+    return NaN;
+  }
+}
+
 function quantile(sorted: number[], q: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
@@ -163,6 +173,7 @@ async function scenario(s: Sizes, noise: number): Promise<Record<string, number>
       const historyMs: number[] = [];
       let busy: number[] = [];
       const wall0 = performance.now();
+      const cpu0 = processCpuMs(server.pid);
       for (let round = 0; round < s.rounds; round++) {
         busy = busy.concat(await probeWhile(base, async () => {
           const rs = await Promise.all(Array.from({ length: s.concurrent }, () => get(q)));
@@ -174,6 +185,9 @@ async function scenario(s: Sizes, noise: number): Promise<Record<string, number>
         await new Promise((r) => setTimeout(r, 200));
       }
       const wall = performance.now() - wall0;
+      // The server's CPU time over the busy rounds (history requests, the probes, the pauses between
+      // rounds), per history request: unlike wall times, hardly changed by other processes on the machine.
+      const serverCpuPerRequestMs = (processCpuMs(server.pid) - cpu0) / (s.rounds * s.concurrent);
       busy.sort((a, b) => a - b);
       historyMs.sort((a, b) => a - b);
       const out = {
@@ -195,12 +209,13 @@ async function scenario(s: Sizes, noise: number): Promise<Record<string, number>
         historyP50Ms: quantile(historyMs, 0.5),
         historyMaxMs: historyMs[historyMs.length - 1]!,
         historyPageBytes: check.bytes,
+        serverCpuPerRequestMs,
         wallMs: wall,
       };
       const f = (n: number) => n.toFixed(1);
       console.log(`/healthz idle:  p50 ${f(out.healthzIdleP50Ms)} ms, p99 ${f(out.healthzIdleP99Ms)} ms (${idle.length} probes)`);
       console.log(`/healthz during ${s.rounds} × ${s.concurrent} concurrent history requests: p50 ${f(out.healthzBusyP50Ms)} ms, p99 ${f(out.healthzBusyP99Ms)} ms, max ${f(out.healthzBusyMaxMs)} ms (${busy.length} probes)`);
-      console.log(`history (limit ${s.limit}, ${s.chunks}x${s.chunks} chunks, ${check.bytes} B): p50 ${f(out.historyP50Ms)} ms, max ${f(out.historyMaxMs)} ms`);
+      console.log(`history (limit ${s.limit}, ${s.chunks}x${s.chunks} chunks, ${check.bytes} B): p50 ${f(out.historyP50Ms)} ms, max ${f(out.historyMaxMs)} ms; server CPU ${f(serverCpuPerRequestMs)} ms per request (probes included)`);
       return out;
     } finally {
       const t1 = performance.now();
