@@ -48,6 +48,8 @@ export interface ServerConfig {
   trustProxy: boolean;
   dataDir: string;
   inMemory: boolean;
+  /** Let the database's canvas size change to --width/--height (otherwise a different size refuses to start). */
+  allowResize: boolean;
   /** Minimum interval between ONLINE broadcasts. */
   onlineIntervalMs: number;
   logLevel: string;
@@ -94,6 +96,7 @@ export const DEFAULTS: ServerConfig = {
   trustProxy: false,
   dataDir: './data',
   inMemory: false,
+  allowResize: false,
   onlineIntervalMs: 1000,
   logLevel: 'info',
 };
@@ -176,6 +179,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   'trust-proxy': { key: 'trustProxy', kind: 'bool', help: 'take the client address from the last X-Forwarded-For hop (only when it is an IP address)' },
   'data-dir': { key: 'dataDir', kind: 'str', help: 'where the SQLite canvas lives' },
   'in-memory': { key: 'inMemory', kind: 'bool', help: 'keep the canvas in memory only (lost on exit)' },
+  'allow-resize': { key: 'allowResize', kind: 'bool', help: 'let the database take a new --width/--height (shrinking only where nothing is painted)' },
   'log-level': { key: 'logLevel', kind: 'str', help: 'pino log level (env LOG_LEVEL)' },
 };
 

@@ -51,7 +51,7 @@ export interface StartOptions {
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.log ?? createLogger(config.logLevel);
   const palette = opts.palette ?? DEFAULT_PALETTE;
-  const storage: CanvasStorage = config.inMemory ? new MemoryStorage() : openSqliteStorage({ dataDir: config.dataDir });
+  const storage: CanvasStorage = config.inMemory ? new MemoryStorage() : openSqliteStorage({ dataDir: config.dataDir, allowResize: config.allowResize });
   const store = new ChunkStore({ width: config.width, height: config.height, paletteSize: palette.length });
   try {
     storage.load(store);

@@ -126,6 +126,20 @@ export class StorageStartError extends Error {
   }
 }
 
+/**
+ * A storage operation failed after start (disk full, I/O error, a damaged page met at run time…). The
+ * message names the database file; `code` is the underlying error's (e.g. SQLITE_FULL) when it had one.
+ */
+export class StorageError extends Error {
+  readonly code: string | undefined;
+  constructor(readonly file: string, message: string, cause: unknown) {
+    super(message, { cause });
+    this.name = 'StorageError';
+    const code = (cause as { code?: unknown } | null)?.code;
+    this.code = typeof code === 'string' ? code : undefined;
+  }
+}
+
 /** A pixel's position as one integer, independent of the configured canvas size. */
 export function pixelPos(x: number, y: number): number {
   return y * MAX_CANVAS_SIDE + x;

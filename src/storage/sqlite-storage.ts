@@ -1,17 +1,20 @@
 /**
  * Durable canvas storage in one SQLite file, `<dataDir>/canvas.db`.
  *
- * Layout (schema version 1, stamped with our application_id so a foreign database is never mistaken for ours):
+ * Layout (schema version 2, stamped with our application_id so a foreign database is never mistaken for ours):
  * - `pixel_log`: append-only, one row per placement; its rowid is the log order (the order of commits), and
  *   its `time` never decreases along it (commit clamps a clock that steps back), so a time bound is a log
  *   position found by binary search. Who placed it is a small `actor` id, not the name and address hash
- *   repeated on every row. One secondary index, by chunk, serves history over small regions.
+ *   repeated on every row. One secondary index, by chunk (and so by chunk, then id), serves history over
+ *   small regions in log order.
  * - `actor`: (client id, display name, salted address hash) — one row per client session, not per pixel.
  * - `chunk_checkpoint`: per chunk, its 4096 pixels and its ChunkStore version as of log id `log_id`.
  * - `chunk_last`: per chunk, the log id of each pixel's latest placement (4096 × f64 LE, 0 = never) as of the
  *   same checkpoint. Pixel info needs it; keeping it per row (a pixel → log id table updated on every commit)
  *   cost 5 µs per placement in random-page WAL writes, several times the log insert itself.
- * - `meta`: salt, retention setting, `checkpoint_log_id`: the log id up to which *every* chunk's
+ * - Both blob tables carry a `crc` (crc32 of the row), checked at load: SQLite's own checks (quick_check at
+ *   open) cover every page's structure but not what a blob holds.
+ * - `meta`: salt, retention setting, the canvas `width` and `height` it was made for, `checkpoint_log_id`: the log id up to which *every* chunk's
  *   checkpoint is current, so a restart replays only the rows after it; `epoch` and `clean_shutdown` (below).
  * Between checkpoints, what changed since (chunks, and each pixel's latest log id) is kept in memory; a
  * restart rebuilds it from the replayed tail.
@@ -39,20 +42,27 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes, randomInt } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { LRUCache } from 'lru-cache';
 import type { ChunkStore } from '../chunks/chunk-store.js';
 import { CHUNK_AREA, CHUNK_SHIFT, MAX_CANVAS_SIDE, chunkKey, keyCx, keyCy, pixelOffset } from '../chunks/geometry.js';
 import {
   type CanvasStorage, type HistoryBounds, type HistoryEntry, type HistoryPage, type HistoryQuery, type PixelInfo,
-  type PlacementRecord, STORAGE_DEFAULTS, StorageStartError, checkPixelOnCanvas, checkRecord, encodeHistoryCursor,
+  type PlacementRecord, STORAGE_DEFAULTS, StorageError, StorageStartError, checkPixelOnCanvas, checkRecord, encodeHistoryCursor,
   hashIp, pixelPos, resolveHistoryQuery,
 } from './canvas-storage.js';
+import { type MergeSource, mergeFirst } from './history-merge.js';
 
 /** 'PXCV': marks a database as a pixel-canvas store (PRAGMA application_id, header offset 68). */
 export const APPLICATION_ID = 0x50584356;
-/** PRAGMA user_version of the schema below. A database with a newer version is refused, never downgraded. */
-export const SCHEMA_VERSION = 1;
+/**
+ * PRAGMA user_version of the schema below. A database with a newer version is refused, never downgraded.
+ * 2: chunk_checkpoint.crc and chunk_last.crc (a version 1 database gains them at open; its rows keep NULL,
+ * unchecked, until rewritten). An older server refuses a version 2 database, so none ever rewrites a blob
+ * without its checksum.
+ */
+export const SCHEMA_VERSION = 2;
 export const DB_FILE = 'canvas.db';
 
 /**
@@ -89,9 +99,15 @@ CREATE TABLE chunk_checkpoint (
   cy INTEGER NOT NULL,
   log_id INTEGER NOT NULL,
   version INTEGER NOT NULL DEFAULT 0,
-  pixels BLOB NOT NULL
+  pixels BLOB NOT NULL,
+  crc INTEGER
 );
-CREATE TABLE chunk_last (chunk INTEGER PRIMARY KEY, log_ids BLOB NOT NULL);
+CREATE TABLE chunk_last (chunk INTEGER PRIMARY KEY, log_ids BLOB NOT NULL, crc INTEGER);
+`;
+/** Version 1 → 2. */
+const MIGRATE_1_TO_2 = `
+ALTER TABLE chunk_checkpoint ADD COLUMN crc INTEGER;
+ALTER TABLE chunk_last ADD COLUMN crc INTEGER;
 `;
 const TABLES = ['meta', 'actor', 'pixel_log', 'chunk_checkpoint', 'chunk_last'];
 /** A ChunkStore version is a u32 that wraps past 0 (which means "never changed") to 1. */
@@ -103,6 +119,12 @@ const MAX_VERSION = 0xffffffff;
  * enough share of the canvas that the log scan fills a page sooner than the per-chunk scans would.
  */
 const HISTORY_MERGE_MAX_CHUNKS = 256;
+/**
+ * History over a small region first scans this many log ids per requested row right after the cursor:
+ * ~0.3 µs an id, so at most ~1 ms for a 1000-row page, and when the region holds more than 1/8 of the
+ * placements there, the page is full without the per-chunk merge (a few µs per chunk per statement).
+ */
+const HISTORY_PROBE_FACTOR = 8;
 /** How often maybeCheckpoint copies the WAL into canvas.db (see the wal_autocheckpoint comment). */
 const WAL_CHECKPOINT_MS = 1000;
 /** Decoded chunk_last blobs kept for pixel info (32 KiB each). */
@@ -129,6 +151,15 @@ export interface SqliteStorageOptions {
   checkpointIntervalMs?: number;
   /** Log ids a large-region history page scans at most (default 1M); small values are for tests. */
   historyScanWindow?: number;
+  /**
+   * Let the canvas size recorded in the database change to the store's at load (growing; shrinking only
+   * where nothing is painted). Without it a different size refuses to start. (--allow-resize)
+   */
+  allowResize?: boolean;
+  /** Run PRAGMA quick_check at open (default true): see the comment at its call. */
+  integrityCheck?: boolean;
+  /** Log ids per requested row a small-region history page scans before merging per chunk (default 8; 0: merge only). For tests. */
+  historyProbeFactor?: number;
 }
 
 /** What the last load() did; for logs and the bench. */
@@ -167,6 +198,10 @@ export function openSqliteStorage(opts: SqliteStorageOptions): SqliteStorage {
     // keeps its lock on the file until it closes.
     db.pragma('locking_mode = EXCLUSIVE');
     const fresh = classify(db, file);
+    // Random bytes in a page of the log, an index or a table's tree (almost all of the file) are found by
+    // quick_check; in checkpoint blobs (which SQLite does not check) by their crc at load. quick_check reads
+    // every page once: measured ~N s per GB here (docs/performance.md), paid at each start.
+    if (!fresh && opts.integrityCheck !== false) quickCheck(db, file);
     // Everything above only read; from here on we write.
     if (db.pragma('journal_mode = WAL', { simple: true }) !== 'wal') {
       throw new StorageStartError(`cannot switch ${file} to WAL mode (is the file system read-only?)`);
@@ -188,6 +223,12 @@ export function openSqliteStorage(opts: SqliteStorageOptions): SqliteStorage {
         db.pragma(`application_id = ${APPLICATION_ID}`);
         db.pragma(`user_version = ${SCHEMA_VERSION}`);
         db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('created_at', String(Date.now()));
+      })();
+    }
+    else if ((db.pragma('user_version', { simple: true }) as number) === 1) {
+      db.transaction(() => {
+        db.exec(MIGRATE_1_TO_2);
+        db.pragma('user_version = 2');
       })();
     }
     // A write transaction now takes the exclusive lock at start-up, not at the first placement.
@@ -273,6 +314,23 @@ function classify(db: Db, file: string): boolean {
   return false;
 }
 
+/** Throws StorageStartError naming the file and SQLite's first complaint unless PRAGMA quick_check says ok. */
+function quickCheck(db: Db, file: string): void {
+  const problems = db.prepare('PRAGMA quick_check(3)').pluck().all() as string[];
+  if (problems.length === 1 && problems[0] === 'ok') return;
+  throw new StorageStartError(`${file} is corrupt (quick_check: ${errMessage(problems.join('; ')).slice(0, 160)}); refusing to start — move it aside or restore a backup`);
+}
+
+/** crc32 of a checkpoint row: its chunk key, log id and version, then its pixels. */
+export function checkpointCrc(key: number, logId: number, version: number, pixels: Uint8Array): number {
+  return crc32(pixels, crc32(`${key},${logId},${version}`));
+}
+
+/** crc32 of a chunk_last row: its chunk key, then its blob. */
+export function lastIdsCrc(key: number, blob: Uint8Array): number {
+  return crc32(blob, crc32(String(key)));
+}
+
 function describeOpenError(file: string, err: unknown): string {
   const code = (err as { code?: string }).code ?? '';
   if (code === 'SQLITE_BUSY' || code.startsWith('SQLITE_BUSY_') || code === 'SQLITE_LOCKED') {
@@ -309,11 +367,15 @@ export class SqliteStorage implements CanvasStorage {
   readonly epoch: number;
   /** What the last load() did. */
   lastLoad: LoadStats | null = null;
+  /** Rows the last history() read from SQLite (its work; for tests and the bench). */
+  lastHistoryRowsRead = 0;
 
   private readonly salt: string;
   private readonly checkpointEvery: number;
   private readonly checkpointIntervalMs: number;
   private readonly historyScanWindow: number;
+  private readonly historyProbeFactor: number;
+  private readonly allowResize: boolean;
   private closed = false;
   /** Whether anything was committed since open: close() without a store can then not vouch for versions. */
   private committedSinceOpen = false;
@@ -357,6 +419,11 @@ export class SqliteStorage implements CanvasStorage {
   private readonly firstFrom: Stmt;
   private readonly historyInChunk: Stmt;
   private readonly historyScan: Stmt;
+  private readonly historyFirstInChunks: Stmt;
+  private readonly actorName: Stmt;
+  /** Actor id → display name, for history pages. */
+  private readonly actorNames = new LRUCache<number, string>({ max: ACTOR_CACHE_MAX });
+  private readonly readTx: <T>(fn: () => T) => T;
   private readonly commitTx: (batch: readonly PlacementRecord[], fresh: Map<string, number>) => void;
   private readonly checkpointTx: (store: ChunkStore, lastIds: Map<number, Float64Array>, clean: boolean) => void;
 
@@ -366,6 +433,11 @@ export class SqliteStorage implements CanvasStorage {
     this.checkpointEvery = positive(opts.checkpointEvery ?? STORAGE_DEFAULTS.checkpointEvery, 'checkpointEvery');
     this.checkpointIntervalMs = positive(opts.checkpointIntervalMs ?? STORAGE_DEFAULTS.checkpointIntervalMs, 'checkpointIntervalMs');
     this.historyScanWindow = positive(opts.historyScanWindow ?? HISTORY_SCAN_WINDOW, 'historyScanWindow');
+    this.allowResize = opts.allowResize === true;
+    this.historyProbeFactor = opts.historyProbeFactor ?? HISTORY_PROBE_FACTOR;
+    if (!(Number.isInteger(this.historyProbeFactor) && this.historyProbeFactor >= 0)) {
+      throw new StorageStartError(`historyProbeFactor must be a non-negative integer, got ${this.historyProbeFactor}`);
+    }
 
     this.getMeta = db.prepare('SELECT value FROM meta WHERE key = ?').pluck();
     this.setMeta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
@@ -373,21 +445,27 @@ export class SqliteStorage implements CanvasStorage {
     this.findActor = db.prepare('SELECT id FROM actor WHERE client_id = ? AND name = ? AND ip_hash = ?').pluck();
     this.insertActor = db.prepare('INSERT INTO actor (client_id, name, ip_hash) VALUES (?, ?, ?)');
     this.upsertCheckpoint = db.prepare(
-      'INSERT INTO chunk_checkpoint (chunk, cx, cy, log_id, version, pixels) VALUES (?, ?, ?, ?, ?, ?) ' +
-      'ON CONFLICT (chunk) DO UPDATE SET log_id = excluded.log_id, version = excluded.version, pixels = excluded.pixels');
+      'INSERT INTO chunk_checkpoint (chunk, cx, cy, log_id, version, pixels, crc) VALUES (?, ?, ?, ?, ?, ?, ?) ' +
+      'ON CONFLICT (chunk) DO UPDATE SET log_id = excluded.log_id, version = excluded.version, pixels = excluded.pixels, crc = excluded.crc');
     this.deleteCheckpoint = db.prepare('DELETE FROM chunk_checkpoint WHERE chunk = ?');
-    this.upsertLastIds = db.prepare('INSERT INTO chunk_last (chunk, log_ids) VALUES (?, ?) ON CONFLICT (chunk) DO UPDATE SET log_ids = excluded.log_ids');
-    this.selectLastIds = db.prepare('SELECT log_ids FROM chunk_last WHERE chunk = ?').pluck();
+    this.upsertLastIds = db.prepare('INSERT INTO chunk_last (chunk, log_ids, crc) VALUES (?, ?, ?) ON CONFLICT (chunk) DO UPDATE SET log_ids = excluded.log_ids, crc = excluded.crc');
+    this.selectLastIds = db.prepare('SELECT log_ids, crc FROM chunk_last WHERE chunk = ?').raw();
     this.placementById = db.prepare('SELECT l.time, a.name FROM pixel_log l JOIN actor a ON a.id = l.actor WHERE l.id = ?').raw();
     this.firstFrom = db.prepare('SELECT id, time FROM pixel_log WHERE id >= ? ORDER BY id LIMIT 1').raw();
-    const columns = 'SELECT l.id, l.x, l.y, l.color, l.time, a.name FROM pixel_log';
+    // History reads actor ids, not names: the merge reads more rows than it returns, and a name is looked up
+    // (and cached: actor rows never change) only for the rows of the page.
+    const columns = 'SELECT l.id, l.x, l.y, l.color, l.time, l.actor FROM pixel_log';
     const filters = 'l.id > ? AND l.id <= ? AND l.x BETWEEN ? AND ? AND l.y BETWEEN ? AND ?';
-    // Walks one chunk's index entries in log order from the cursor and stops at the limit. x and y are left
-    // unqualified in the key expression (actor has no such columns) so it reads exactly like the index's.
+    // Walks one chunk's index entries in log order from the cursor and stops at the limit. The key expression
+    // reads exactly like the index's.
     this.historyInChunk = db.prepare(
-      `${columns} l INDEXED BY pixel_log_by_chunk JOIN actor a ON a.id = l.actor ` +
-      `WHERE ${CHUNK_KEY_SQL} = ? AND ${filters} ORDER BY l.id LIMIT ?`).raw();
-    this.historyScan = db.prepare(`${columns} l JOIN actor a ON a.id = l.actor WHERE ${filters} ORDER BY l.id LIMIT ?`).raw();
+      `${columns} l INDEXED BY pixel_log_by_chunk WHERE ${CHUNK_KEY_SQL} = ? AND ${filters} ORDER BY l.id LIMIT ?`).raw();
+    this.historyScan = db.prepare(`${columns} l WHERE ${filters} ORDER BY l.id LIMIT ?`).raw();
+    // historyInChunk's first LIMIT rows for each chunk key of a JSON array, in one statement.
+    this.historyFirstInChunks = db.prepare(
+      'SELECT o.id, o.x, o.y, o.color, o.time, o.actor FROM json_each(?) k JOIN pixel_log o ON o.id IN ' +
+      `(SELECT l.id FROM pixel_log l INDEXED BY pixel_log_by_chunk WHERE ${CHUNK_KEY_SQL} = k.value AND ${filters} ORDER BY l.id LIMIT ?)`).raw();
+    this.actorName = db.prepare('SELECT name FROM actor WHERE id = ?').pluck();
 
     // Salt: given (e.g. from a secret outside the data dir, so a stolen canvas.db cannot be brute-forced back
     // to addresses), or made once and kept so hashes stay comparable across restarts.
@@ -425,6 +503,9 @@ export class SqliteStorage implements CanvasStorage {
     this.lastLogId = last?.[0] ?? 0;
     this.lastTime = last?.[1] ?? Number.MIN_SAFE_INTEGER;
 
+    const readTx = db.transaction((fn: () => unknown) => fn());
+    this.readTx = <T>(fn: () => T): T => readTx(fn) as T;
+
     // Ids are assigned here rather than by SQLite so the commit needs no result object per row.
     this.commitTx = db.transaction((batch: readonly PlacementRecord[], fresh: Map<string, number>): void => {
       let id = this.lastLogId;
@@ -444,27 +525,52 @@ export class SqliteStorage implements CanvasStorage {
         const pixels = store.chunkPixels(cx, cy);
         // Never allocated means every pixel is the background: no checkpoint is the same as an empty one.
         if (pixels === null) this.deleteCheckpoint.run(key);
-        else this.upsertCheckpoint.run(key, cx, cy, this.lastLogId, store.version(cx, cy), Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength));
+        else {
+          const version = store.version(cx, cy);
+          this.upsertCheckpoint.run(key, cx, cy, this.lastLogId, version, Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength), checkpointCrc(key, this.lastLogId, version, pixels));
+        }
       }
-      for (const [key, ids] of lastIds) this.upsertLastIds.run(key, encodeLastIds(ids));
+      for (const [key, ids] of lastIds) {
+        const blob = encodeLastIds(ids);
+        this.upsertLastIds.run(key, blob, lastIdsCrc(key, blob));
+      }
       this.setMeta.run('checkpoint_log_id', String(this.lastLogId));
       if (clean) this.setMeta.run('clean_shutdown', '1');
     });
   }
 
+  /** Throws StorageStartError (one line naming the file) when the database does not fit the store or is damaged. */
   load(store: ChunkStore): void {
     this.open();
+    try {
+      this.loadInto(store);
+    } catch (err) {
+      if (err instanceof StorageStartError) throw err;
+      throw new StorageStartError(describeOpenError(this.file, err), { cause: err });
+    }
+  }
+
+  private loadInto(store: ChunkStore): void {
     const started = performance.now();
     this.canvasChunks = store.chunksX * store.chunksY;
     // Checkpoints hold background pixels literally, so another background would leave a patchwork.
     const background = this.getMeta.get('background') as string | undefined;
     if (background === undefined) this.setMeta.run('background', String(store.background));
     else if (Number(background) !== store.background) throw this.mismatch(store, `it was made with background colour ${background}, not ${store.background}`);
+    // The canvas size it was made for (recorded since schema 2's build; an older database records it now).
+    const width = this.getMeta.get('width') as string | undefined;
+    const height = this.getMeta.get('height') as string | undefined;
+    const resized = width !== undefined && height !== undefined && (Number(width) !== store.width || Number(height) !== store.height);
+    if (resized && !this.allowResize) {
+      throw new StorageStartError(`${this.file} holds a ${width}x${height} canvas, but the server is configured for ${store.width}x${store.height}; refusing to start — start with --width ${width} --height ${height}, or add --allow-resize to resize it`);
+    }
     const bufs = new Map<number, { pixels: Uint8Array; logId: number; version: number }>();
-    const rows = this.db.prepare('SELECT chunk, cx, cy, log_id, version, pixels FROM chunk_checkpoint').raw().iterate() as IterableIterator<[number, number, number, number, number, Buffer]>;
+    const rows = this.db.prepare('SELECT chunk, cx, cy, log_id, version, pixels, crc FROM chunk_checkpoint').raw().iterate() as IterableIterator<[number, number, number, number, number, Buffer, number | null]>;
     let checkpoints = 0;
-    for (const [key, cx, cy, logId, version, pixels] of rows) {
-      if (pixels.length !== CHUNK_AREA) throw new Error(`${this.file}: checkpoint of chunk (${cx}, ${cy}) is damaged (${pixels.length} bytes)`);
+    for (const [key, cx, cy, logId, version, pixels, crc] of rows) {
+      if (pixels.length !== CHUNK_AREA || key !== chunkKey(cx, cy) || (crc !== null && checkpointCrc(key, logId, version, pixels) !== crc)) {
+        throw new StorageStartError(`${this.file} is corrupt (checkpoint of chunk (${cx}, ${cy}) fails its checksum); refusing to start — move it aside or restore a backup`);
+      }
       if (cx >= store.chunksX || cy >= store.chunksY) {
         if (pixels.some((c) => c !== store.background)) throw this.mismatch(store, `chunk (${cx}, ${cy}) has painted pixels`);
         continue;
@@ -507,6 +613,15 @@ export class SqliteStorage implements CanvasStorage {
         throw this.mismatch(store, `chunk (${keyCx(key)}, ${keyCy(key)}): ${errMessage(err)}`);
       }
     }
+    // Every blob pixel info may read later is checked now, so damage refuses the start rather than showing
+    // up as a wrong "placed by" weeks later.
+    for (const [key, blob, crc] of this.db.prepare('SELECT chunk, log_ids, crc FROM chunk_last').raw().iterate() as IterableIterator<[number, Buffer, number | null]>) {
+      if (crc !== null && lastIdsCrc(key, blob) !== crc) throw new StorageStartError(`${this.file} is corrupt (chunk_last row of chunk (${keyCx(key)}, ${keyCy(key)}) fails its checksum); refusing to start — move it aside or restore a backup`);
+    }
+    if (width === undefined || height === undefined || resized) {
+      this.setMeta.run('width', String(store.width));
+      this.setMeta.run('height', String(store.height));
+    }
     this.lastLoad = { checkpoints, replayed, ms: performance.now() - started };
   }
 
@@ -515,7 +630,7 @@ export class SqliteStorage implements CanvasStorage {
     if (batch.length === 0) return;
     for (let i = 0; i < batch.length; i++) checkRecord(batch[i]!); // before the transaction: all or nothing
     const fresh = new Map<string, number>();
-    this.commitTx(batch, fresh);
+    this.named('commit', () => this.commitTx(batch, fresh));
     // Only now that the transaction is committed do its effects reach in-memory state.
     for (const [k, id] of fresh) this.actors.set(k, id);
     let id = this.lastLogId;
@@ -542,24 +657,31 @@ export class SqliteStorage implements CanvasStorage {
     if (this.walDirty && nowMs - this.lastWalCheckpointAt >= WAL_CHECKPOINT_MS) {
       this.lastWalCheckpointAt = nowMs;
       this.walDirty = false;
-      this.db.pragma('wal_checkpoint(PASSIVE)');
+      this.named('WAL checkpoint', () => this.db.pragma('wal_checkpoint(PASSIVE)'));
     }
     if (this.dirty.size === 0) return;
     if (this.sinceCheckpoint < this.checkpointEvery && nowMs - this.lastCheckpointAt < this.checkpointIntervalMs) return;
-    this.checkpoint(store, nowMs);
+    this.named('checkpoint', () => this.checkpoint(store, nowMs));
   }
 
   pixelInfo(x: number, y: number, store: ChunkStore): PixelInfo {
     this.open();
     checkPixelOnCanvas(x, y, store);
-    const id = this.recent.get(pixelPos(x, y)) ?? this.lastIds(chunkKey(x >>> CHUNK_SHIFT, y >>> CHUNK_SHIFT))?.[pixelOffset(x, y)] ?? 0;
-    const row = id > 0 ? this.placementById.get(id) as [number, string] | undefined : undefined;
+    const row = this.named('pixel info', () => {
+      const id = this.recent.get(pixelPos(x, y)) ?? this.lastIds(chunkKey(x >>> CHUNK_SHIFT, y >>> CHUNK_SHIFT))?.[pixelOffset(x, y)] ?? 0;
+      return id > 0 ? this.placementById.get(id) as [number, string] | undefined : undefined;
+    });
     return { x, y, color: store.get(x, y), placedAt: row?.[0] ?? null, placedBy: row?.[1] ?? null };
   }
 
   history(q: HistoryQuery): HistoryPage {
     this.open();
     const b = resolveHistoryQuery(q);
+    this.lastHistoryRowsRead = 0;
+    return this.named('history', () => this.historyPage(b));
+  }
+
+  private historyPage(b: HistoryBounds): HistoryPage {
     // Time bounds become log positions: time never decreases along the log.
     const from = Math.max(b.afterId, b.since > Number.MIN_SAFE_INTEGER ? this.firstIdAtOrAfter(b.since) - 1 : 0);
     const to = b.until < Number.MAX_SAFE_INTEGER ? this.firstIdAtOrAfter(b.until) - 1 : this.lastLogId;
@@ -568,11 +690,16 @@ export class SqliteStorage implements CanvasStorage {
     const cy0 = b.y0 >>> CHUNK_SHIFT, cy1 = b.y1 >>> CHUNK_SHIFT;
     const chunks = (cx1 - cx0 + 1) * (cy1 - cy0 + 1);
     const mergeMax = Math.min(HISTORY_MERGE_MAX_CHUNKS, Math.max(4, Math.sqrt(this.canvasChunks)));
-    return chunks <= mergeMax ? this.historyMerge(b, from, to, cx0, cx1, cy0, cy1) : this.historyScanPage(b, from, to);
+    // One read transaction for the page's statements: each would otherwise begin and end its own.
+    return this.readTx(() => chunks <= mergeMax ? this.historyMerge(b, from, to, cx0, cx1, cy0, cy1) : this.historyScanPage(b, from, to));
   }
 
   close(store?: ChunkStore): void {
     if (this.closed) return;
+    this.named('close', () => this.closeDb(store));
+  }
+
+  private closeDb(store?: ChunkStore): void {
     try {
       if (store !== undefined) {
         // Changes applied but not drained would be checkpointed under a version that does not count them;
@@ -592,6 +719,19 @@ export class SqliteStorage implements CanvasStorage {
   }
 
   // -------------------------------------------------------------------------------------------------------
+
+  /**
+   * Runs fn; an error from it (SQLite's own messages never say which file) is rethrown as a StorageError
+   * whose message names the database file and what was being done, keeping SQLite's code and the cause.
+   */
+  private named<T>(what: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof StorageError || err instanceof StorageStartError) throw err;
+      throw new StorageError(this.file, `${this.file}: ${what} failed: ${errMessage(err)}`, err);
+    }
+  }
 
   /**
    * Adds to `dirty` every chunk whose version in the store differs from its checkpointed one (a checkpoint
@@ -644,8 +784,10 @@ export class SqliteStorage implements CanvasStorage {
   private lastIds(key: number): Float64Array | undefined {
     let ids = this.lastIdsCache.get(key);
     if (ids === undefined) {
-      const blob = this.selectLastIds.get(key) as Buffer | undefined;
-      if (blob === undefined) return undefined;
+      const row = this.selectLastIds.get(key) as [Buffer, number | null] | undefined;
+      if (row === undefined) return undefined;
+      const [blob, crc] = row;
+      if (crc !== null && lastIdsCrc(key, blob) !== crc) throw new Error(`chunk_last row of chunk (${keyCx(key)}, ${keyCy(key)}) fails its checksum`);
       ids = decodeLastIds(blob);
       this.lastIdsCache.set(key, ids);
     }
@@ -666,24 +808,75 @@ export class SqliteStorage implements CanvasStorage {
     return lo;
   }
 
-  /** Oldest-first merge of per-chunk index scans, each stopping at limit + 1 rows. */
+  /**
+   * Oldest-first history over a region of at most HISTORY_MERGE_MAX_CHUNKS chunks. First a short scan of the
+   * log right after the cursor (HISTORY_PROBE_FACTOR × page ids, one statement): when the region is busy
+   * relative to the canvas, that alone fills the page. Otherwise, from where the probe stopped, a k-way merge
+   * of per-chunk index scans (each walks its chunk in log order), read lazily in small batches
+   * (history-merge.ts): about chunks × firstBatch + 2 × (limit + 1) rows, where reading limit + 1 rows from
+   * every chunk and sorting them read up to 256 × 1001.
+   */
   private historyMerge(b: HistoryBounds, from: number, to: number, cx0: number, cx1: number, cy0: number, cy1: number): HistoryPage {
-    let rows: unknown[][] = [];
+    const want = b.limit + 1;
+    const probeEnd = Math.min(to, from + this.historyProbeFactor * want);
+    const probed = probeEnd > from ? this.historyScan.all(from, probeEnd, b.x0, b.x1, b.y0, b.y1, want) as unknown[][] : [];
+    this.lastHistoryRowsRead = probed.length;
+    if (probed.length === want || probeEnd === to) return this.page(probed, b.limit, null);
+    const sources: MergeSource<unknown[]>[] = [];
+    const keys: number[] = [];
+    /** chunk key → index in sources */
+    const index = new Map<number, number>();
     for (let cy = cy0; cy <= cy1; cy++) {
       for (let cx = cx0; cx <= cx1; cx++) {
-        const part = this.historyInChunk.all(chunkKey(cx, cy), from, to, b.x0, b.x1, b.y0, b.y1, b.limit + 1) as unknown[][];
-        if (part.length > 0) rows = rows.length === 0 ? part : rows.concat(part);
+        const key = chunkKey(cx, cy);
+        index.set(key, keys.length);
+        keys.push(key);
+        sources.push((afterId, n) => this.historyInChunk.all(key, afterId, to, b.x0, b.x1, b.y0, b.y1, n) as unknown[][]);
       }
     }
-    rows.sort((a, c) => (a[0] as number) - (c[0] as number));
-    return page(rows, b.limit, null);
+    const rest = want - probed.length;
+    const first = Math.min(rest, Math.ceil(rest / sources.length) + 1);
+    // Every chunk's first batch in one statement (the per-chunk statements cost more than their seeks).
+    const prefetched: unknown[][][] = keys.map(() => []);
+    for (const r of this.historyFirstInChunks.all(JSON.stringify(keys), probeEnd, to, b.x0, b.x1, b.y0, b.y1, first) as unknown[][]) {
+      prefetched[index.get(chunkKey((r[1] as number) >>> CHUNK_SHIFT, (r[2] as number) >>> CHUNK_SHIFT))!]!.push(r);
+    }
+    for (const rows of prefetched) if (rows.length > 1) rows.sort((a, c) => (a[0] as number) - (c[0] as number));
+    const { rows, fetched } = mergeFirst(sources, probeEnd, rest, first, prefetched);
+    this.lastHistoryRowsRead += fetched;
+    return this.page(probed.length === 0 ? rows : probed.concat(rows), b.limit, null);
   }
 
   /** Oldest-first scan of the log, bounded to historyScanWindow ids per page. */
   private historyScanPage(b: HistoryBounds, from: number, to: number): HistoryPage {
     const end = Math.min(to, from + this.historyScanWindow);
     const rows = this.historyScan.all(from, end, b.x0, b.x1, b.y0, b.y1, b.limit + 1) as unknown[][];
-    return page(rows, b.limit, end < to ? end : null);
+    this.lastHistoryRowsRead = rows.length;
+    return this.page(rows, b.limit, end < to ? end : null);
+  }
+
+  /** rows: [id, x, y, color, time, actor], ascending id, possibly one more than the limit. */
+  private page(rows: unknown[][], limit: number, resumeAt: number | null): HistoryPage {
+    const n = Math.min(rows.length, limit);
+    const placements: HistoryEntry[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const r = rows[i]!;
+      placements[i] = { x: r[1] as number, y: r[2] as number, color: r[3] as number, placedAt: r[4] as number, placedBy: this.nameOf(r[5] as number) };
+    }
+    let next: string | null = null;
+    if (rows.length > limit) next = encodeHistoryCursor(rows[limit - 1]![0] as number);
+    else if (resumeAt !== null) next = encodeHistoryCursor(resumeAt);
+    return { placements, next };
+  }
+
+  private nameOf(actor: number): string {
+    let name = this.actorNames.get(actor);
+    if (name === undefined) {
+      name = this.actorName.get(actor) as string | undefined;
+      if (name === undefined) throw new Error(`log row names actor ${actor}, which does not exist`);
+      this.actorNames.set(actor, name);
+    }
+    return name;
   }
 
   /** The actor row for a record's (client, name, address), inserting it inside the running transaction. */
@@ -700,26 +893,12 @@ export class SqliteStorage implements CanvasStorage {
   }
 
   private mismatch(store: ChunkStore, what: string): Error {
-    return new Error(`${this.file} does not fit the configured ${store.width}x${store.height} canvas with ${store.paletteSize} colours: ${what}; start with the canvas size and palette it was made with`);
+    return new StorageStartError(`${this.file} does not fit the configured ${store.width}x${store.height} canvas with ${store.paletteSize} colours: ${what}; start with the canvas size and palette it was made with`);
   }
 
   private open(): void {
     if (this.closed) throw new Error(`${this.file}: storage is closed`);
   }
-}
-
-/** rows: [id, x, y, color, time, name], ascending id, possibly one more than the limit. */
-function page(rows: unknown[][], limit: number, resumeAt: number | null): HistoryPage {
-  const n = Math.min(rows.length, limit);
-  const placements: HistoryEntry[] = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const r = rows[i]!;
-    placements[i] = { x: r[1] as number, y: r[2] as number, color: r[3] as number, placedAt: r[4] as number, placedBy: r[5] as string };
-  }
-  let next: string | null = null;
-  if (rows.length > limit) next = encodeHistoryCursor(rows[limit - 1]![0] as number);
-  else if (resumeAt !== null) next = encodeHistoryCursor(resumeAt);
-  return { placements, next };
 }
 
 /** chunk_last blob: 4096 little-endian f64 log ids (exact to 2^53; 0 = never painted). */

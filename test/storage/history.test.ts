@@ -11,6 +11,9 @@ import { newStore, record, tempDir, tick } from './fixtures.js';
 
 const kinds: [string, (opts?: { window?: number }) => CanvasStorage][] = [
   ['sqlite', (opts) => openSqliteStorage({ dataDir: tempDir(), historyScanWindow: opts?.window })],
+  // The per-chunk merge alone, and the probe scan handing over to it after a few ids.
+  ['sqlite (merge only)', (opts) => openSqliteStorage({ dataDir: tempDir(), historyScanWindow: opts?.window, historyProbeFactor: 0 })],
+  ['sqlite (short probe)', (opts) => openSqliteStorage({ dataDir: tempDir(), historyScanWindow: opts?.window, historyProbeFactor: 1 })],
   ['memory', () => new MemoryStorage()],
 ];
 
@@ -120,6 +123,49 @@ for (const [kind, make] of kinds) {
     });
   });
 }
+
+describe('sqlite: history over a busy region', () => {
+  // 256 chunks × 110 placements, interleaved across chunks (as a crowd paints), so every chunk holds more
+  // than a page and every page draws on every chunk; `noise` placements elsewhere after each.
+  function busyLog(noise: number): PlacementRecord[] {
+    const log: PlacementRecord[] = [];
+    for (let i = 0; i < 110; i++) {
+      for (let c = 0; c < 256; c++) {
+        log.push(record(64 * 100 + (c % 16) * 64 + (i % 64), 64 * 200 + (c >> 4) * 64 + ((i * 7) % 64), i % 16, 1000 + log.length, `n${c % 3}`));
+        for (let k = 0; k < noise; k++) log.push(record(64 * ((c * 5 + k) % 90), 64 * 300 + ((i + k) % 64), 1, 1000 + log.length, 'z'));
+      }
+    }
+    return log;
+  }
+  const limit = 100;
+  const q = { x0: 6400, y0: 12800, x1: 6400 + 1023, y1: 12800 + 1023, limit };
+  // Cut so chunks on the edge are partly outside the region, with since/until.
+  const cut = { x0: 6400 + 30, y0: 12800 + 5, x1: 6400 + 1000, y1: 12800 + 1010, since: 1000 + 300, until: 1000 + 6_000, limit };
+
+  it('merges per chunk exactly, reading O(page + chunks) rows, not O(page × chunks)', () => {
+    const storage = openSqliteStorage({ dataDir: tempDir(), historyProbeFactor: 0 });
+    const log = busyLog(0);
+    storage.commit(log);
+    expect(storage.history(q).placements).toEqual(expected(log, q).slice(0, limit));
+    // Each of 256 chunks read ceil(101 / 256) + 1 = 2 rows first, then the merge at most 2 × 101 more.
+    expect(storage.lastHistoryRowsRead).toBeLessThanOrEqual(256 * 2 + 2 * (limit + 1));
+    expect(allPages(storage, cut).entries).toEqual(expected(log, cut));
+    storage.close();
+  });
+
+  it('fills a page from the probe scan when the region is busy, and merges when other regions are busier', () => {
+    for (const noise of [0, 12]) {
+      const storage = openSqliteStorage({ dataDir: tempDir() });
+      const log = busyLog(noise);
+      storage.commit(log);
+      expect(storage.history(q).placements).toEqual(expected(log, q).slice(0, limit));
+      // The probe reads at most a page; the merge after it as above.
+      expect(storage.lastHistoryRowsRead, `noise ${noise}`).toBeLessThanOrEqual(limit + 1 + 256 * 2 + 2 * (limit + 1));
+      expect(allPages(storage, cut).entries).toEqual(expected(log, cut));
+      storage.close();
+    }
+  });
+});
 
 describe('sqlite: history over a long log', () => {
   it('bounds a large-region scan per page: short pages with a cursor, never a skipped placement', () => {
