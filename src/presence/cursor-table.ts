@@ -222,14 +222,16 @@ export class CursorTable {
   /**
    * This flush's CURSORS bytes per viewer. `snapshots` are viewers that get their full cursor state instead
    * of the cell blobs (their view moved, or they caught up from stale); stale viewers get nothing.
+   * `cells` false: snapshots only (they go out on the tick that applied the view; the cell blobs wait for the
+   * cursor cadence). A snapshot shows each cell's members as last sent, so the next blobs apply on top of it.
    */
-  flush(lookup: ViewerLookup, snapshots: Iterable<ClientSession>): Map<ClientSession, Uint8Array> {
+  flush(lookup: ViewerLookup, snapshots: Iterable<ClientSession>, cells = true): Map<ClientSession, Uint8Array> {
     const now = this.clock();
     const snap = new Set<ClientSession>();
     for (const v of snapshots) if (v.phase === 'ready' && this.viewers.has(v) && !lookup.isStale(v)) snap.add(v);
 
     const perViewer = new Map<ClientSession, Blob[]>();
-    for (let k = 0; k <= this.topLevel; k++) {
+    for (let k = 0; cells && k <= this.topLevel; k++) {
       const cells = this.cells[k]!;
       const tree = this.trees[k]!;
       const size = CELL_SIZE << k;
@@ -252,7 +254,7 @@ export class CursorTable {
       }
       this.active[k]!.clear();
     }
-    this.moved.clear();
+    if (cells) this.moved.clear();
 
     const out = new Map<ClientSession, Uint8Array>();
     for (const [v, blobs] of perViewer) out.set(v, assemble(blobs));

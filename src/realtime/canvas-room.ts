@@ -461,16 +461,16 @@ export class CanvasRoom {
 
     // 4. Cursors, at their own cadence (cursorBroadcastHz; a little slack for timer jitter): moved ones to
     //    the viewers that see them (stale viewers skipped), resyncs after view moves.
-    const cursorDue = t - this.lastCursorFlush >= (1000 / config.cursorBroadcastHz) * 0.9;
-    const cursorWork = this.cursors.hasWork || this.cursorSnapshot.size > 0;
-    if (cursorWork && !cursorDue) worked = true; // keep ticking until they are due
-    if (cursorWork && cursorDue) {
-      this.lastCursorFlush = t;
+    //    A viewer whose view moved gets its cursor snapshot at once, with its chunk snapshots.
+    const cursorDue = this.cursors.hasWork && t - this.lastCursorFlush >= (1000 / config.cursorBroadcastHz) * 0.9;
+    if (this.cursors.hasWork && !cursorDue) worked = true; // keep ticking until they are due
+    if (cursorDue || this.cursorSnapshot.size > 0) {
+      if (cursorDue) this.lastCursorFlush = t;
       this.lookupTime = t;
       // Swap first: a viewer that catches up inside the flush (via isStale) files a snapshot for next tick.
       const snapshots = this.cursorSnapshot;
       this.cursorSnapshot = new Set();
-      const out = this.cursors.flush(this.viewerLookup, snapshots);
+      const out = this.cursors.flush(this.viewerLookup, snapshots, cursorDue);
       for (const [s, bytes] of out) {
         if (s.phase !== 'ready') continue;
         s.enqueue(bytes);

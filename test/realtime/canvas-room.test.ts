@@ -40,7 +40,9 @@ function makeRoom(overrides: Partial<ServerConfig> = {}, storage = new MemorySto
   const config: ServerConfig = { ...DEFAULTS, inMemory: true, logLevel: 'silent', paintRate: 1e6, paintBurst: 1e6, cursorBroadcastHz: 60, ...overrides };
   const store = new ChunkStore({ width: config.width, height: config.height, paletteSize: DEFAULT_PALETTE.length });
   const room = new CanvasRoom({ config, store, storage, palette: DEFAULT_PALETTE, metrics: createMetrics(), log: createLogger('silent') });
-  let clock = 1000;
+  // Ahead of performance.now(), which the room's message handling charges rate buckets with: a tick clock
+  // behind it would never refill them (the run's speed decided whether deferred viewports were applied).
+  let clock = performance.now() + 1000;
   const tick = () => room.tick((clock += 16));
   const join = (name: string, view?: [number, number, number, number]) => {
     const t = new TestTransport();
