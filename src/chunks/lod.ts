@@ -11,54 +11,13 @@
  * (placements, admin tools) reaches them in the same tick.
  */
 import { CHUNK_AREA, CHUNK_SHIFT, CHUNK_SIZE, chunkKey, keyCx, keyCy } from './geometry.js';
+import { lodSide, topLodLevel } from './lod-geometry.js';
 import { ChunkStore, type DrainedChunk } from './chunk-store.js';
 
-/** Deepest level a client may ask for (65536 / 64 = 2^10: the largest canvas in one level-10 chunk). */
-export const MAX_LOD_LEVEL = 10;
+export { MAX_LOD_LEVEL, lodSide, topLodLevel, lodLevelForZoom, downsampleChunk, levelRect } from './lod-geometry.js';
+
 /** Snapshot cache per level (level chunks are few: level L has 1/4^L of the canvas's chunks). */
 const LEVEL_SNAPSHOT_CACHE_BYTES = 8 * 1024 * 1024;
-
-/** Pixels along one side of level L for a canvas side: ⌈side / 2^L⌉ rounded up to a whole chunk. */
-export function lodSide(side: number, level: number): number {
-  const n = Math.ceil(side / 2 ** level);
-  return Math.max(CHUNK_SIZE, Math.ceil(n / CHUNK_SIZE) * CHUNK_SIZE);
-}
-
-/** The coarsest useful level: the whole canvas fits one level chunk. */
-export function topLodLevel(width: number, height: number): number {
-  let l = 0;
-  while (l < MAX_LOD_LEVEL && Math.ceil(Math.max(width, height) / 2 ** l) > CHUNK_SIZE) l++;
-  return l;
-}
-
-/**
- * The level a viewer should watch at `screenPxPerCanvasPx` screen pixels per canvas pixel: the finest level
- * whose values are at least one screen pixel apart (so it receives about the pixels it can display).
- */
-export function lodLevelForZoom(screenPxPerCanvasPx: number, top: number): number {
-  if (!(screenPxPerCanvasPx > 0) || screenPxPerCanvasPx >= 1) return 0;
-  const l = Math.floor(Math.log2(1 / screenPxPerCanvasPx) + 1e-9);
-  return Math.min(Math.max(l, 0), top);
-}
-
-/**
- * The downsampling rule as a pure function (the reference the property tests check the stores against):
- * level-L chunk (lcx, lcy) from a full-resolution pixel getter.
- */
-export function downsampleChunk(get: (x: number, y: number) => number, width: number, height: number,
-  level: number, lcx: number, lcy: number, background: number): Uint8Array {
-  const out = new Uint8Array(CHUNK_AREA).fill(background);
-  for (let ly = 0; ly < CHUNK_SIZE; ly++) {
-    const y = ((lcy << CHUNK_SHIFT) + ly) * 2 ** level;
-    if (y >= height) break;
-    for (let lx = 0; lx < CHUNK_SIZE; lx++) {
-      const x = ((lcx << CHUNK_SHIFT) + lx) * 2 ** level;
-      if (x >= width) break;
-      out[(ly << CHUNK_SHIFT) | lx] = get(x, y);
-    }
-  }
-  return out;
-}
 
 /** Every level 1..top of one canvas, kept equal to the downsampling of the full-resolution store. */
 export class LodLevels {

@@ -7,6 +7,7 @@
  */
 import { chunkKey, keyCx, keyCy } from '../chunks/geometry.js';
 import type { LodLevels } from '../chunks/lod.js';
+import { levelRect } from '../chunks/lod-geometry.js';
 import { ViewportIndex, ViewportError, type ChunkRange, type PixelRect } from '../subscriptions/viewport-index.js';
 import { rangeContains } from '../subscriptions/chunk-range.js';
 import { protocolError } from '../net/protocol.js';
@@ -19,15 +20,6 @@ export function clampRect(r: PixelRect, width: number, height: number): PixelRec
   const x1 = Math.min(width, r.x + r.w);
   const y1 = Math.min(height, r.y + r.h);
   return x1 > x0 && y1 > y0 ? { x: x0, y: y0, w: x1 - x0, h: y1 - y0 } : null;
-}
-
-/** A clamped canvas rect in level-L pixels: every level pixel whose block it touches. */
-export function levelRect(c: PixelRect, level: number): PixelRect {
-  if (level === 0) return c;
-  const d = 2 ** level;
-  const x0 = Math.floor(c.x / d);
-  const y0 = Math.floor(c.y / d);
-  return { x: x0, y: y0, w: Math.ceil((c.x + c.w) / d) - x0, h: Math.ceil((c.y + c.h) / d) - y0 };
 }
 
 function chunkRangeOf(r: PixelRect | null): ChunkRange | null {
