@@ -13,7 +13,7 @@ import { Collector } from './collector.js';
 import { Fleet, type FleetConfig, type FleetFinal, type FleetInterval } from './fleet.js';
 import type { LatencySummary } from './histogram.js';
 import { type LoadTestReport, type TimelinePoint, bucketBound } from './report.js';
-import { type ChildServer, openFileLimit, startOurServer } from './server-child.js';
+import { type ChildServer, openFileLimit, pinSelf, startOurServer } from './server-child.js';
 import { type ServerSample, between, sampleServer } from './server-stats.js';
 import type { FromWorker, ToWorker } from './worker.js';
 
@@ -112,10 +112,20 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
 
   let server: ChildServer | null = null;
   let wsUrl: string;
+  const cpus = availableParallelism();
+  if (o.pin) {
+    if (cpus < 2) throw new StartError(`--pin needs at least 2 CPUs (server on CPU 0, generator on the rest); this machine has ${cpus}`);
+    try {
+      pinSelf(`1-${cpus - 1}`);
+    } catch (err) {
+      throw new StartError(`--pin: taskset failed (${(err as Error).message.split('\n')[0]}); is util-linux installed?`);
+    }
+    say(`pinned: generator on CPU${cpus > 2 ? `s 1-${cpus - 1}` : ' 1'}${o.url === null ? ', server on CPU 0' : ' (server given by --url: not pinned)'}`);
+  }
   if (o.url === null) {
     const extraArgs = o.paintMode === 'flood' ? ['--message-rate', '1000000', '--message-burst', '1000000'] : [];
     try {
-      server = await startOurServer({ width: o.width, height: o.height, extraArgs, cpuProfDir: o.cpuProfDir });
+      server = await startOurServer({ width: o.width, height: o.height, extraArgs, cpuProfDir: o.cpuProfDir, ...(o.pin ? { cpuList: '0' } : {}) });
     } catch (err) {
       throw new StartError(`could not start the server: ${(err as Error).message}`);
     }
@@ -323,6 +333,9 @@ export function buildReport(x: BuildInput): LoadTestReport {
     deltaPixelsPerClientPerSecond: perClient(t.deltaPixels),
     snapshotsPerClientPerSecond: perClient(t.snapshots),
     cursorMessagesPerClientPerSecond: perClient(t.cursorMessages),
+    cursorByteShare: t.bytes > 0 ? t.cursorBytes / t.bytes : 0,
+    lodByteShare: t.bytes > 0 ? t.lodBytes / t.bytes : 0,
+    lodUsers: c.latest.reduce((n, iv) => n + (iv?.lodUsers ?? 0), 0),
     errorsByKind: c.errorsByKind,
     machine: { cpus: availableParallelism(), loadAverageStart: x.loadAverageStart, loadAverageEnd: loadavg()[0]! },
     server: { url: x.wsUrl, spawned: x.server !== null, pid: x.server?.pid ?? null, cpuProfile: o.cpuProfDir },

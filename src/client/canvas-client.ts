@@ -74,6 +74,8 @@ export interface CanvasClientOptions {
   keepReplica?: boolean;
   /** Skip CURSORS messages without decoding them (no 'cursors' events, `cursors` stays empty). Default false. */
   ignoreCursors?: boolean;
+  /** Count the bytes received per opcode in `bytesByOp` (load tests report cursor and LOD shares). Default false. */
+  countBytesByOp?: boolean;
 }
 
 export type ClientState = 'idle' | 'connecting' | 'open' | 'closed';
@@ -242,8 +244,10 @@ export class CanvasClient {
   /** Totals over the client's life, for load tests. */
   framesReceived = 0;
   bytesReceived = 0;
+  /** With countBytesByOp: protocol bytes received (header included) per opcode, over the client's life. */
+  readonly bytesByOp: Float64Array | null;
 
-  private readonly opts: Required<Omit<CanvasClientOptions, 'socketFactory'>> & { socketFactory: WebSocketFactory | undefined };
+  private readonly opts: Required<Omit<CanvasClientOptions, 'socketFactory' | 'countBytesByOp'>> & { socketFactory: WebSocketFactory | undefined };
   private readonly events = new Emitter<CanvasClientEvents>();
   private link: Link = { kind: 'idle' };
   private lastState: ClientState = 'idle';
@@ -284,6 +288,7 @@ export class CanvasClient {
       ignoreCursors: opts.ignoreCursors ?? false,
     };
     this.skipOps = this.opts.ignoreCursors ? new Set([Op.CURSORS]) : undefined;
+    this.bytesByOp = opts.countBytesByOp ? new Float64Array(256) : null;
     if (!(this.opts.minBackoffMs >= 0 && this.opts.maxBackoffMs >= this.opts.minBackoffMs)) {
       throw new RangeError(`CanvasClient: need 0 <= minBackoffMs <= maxBackoffMs, got ${this.opts.minBackoffMs} and ${this.opts.maxBackoffMs}`);
     }
@@ -492,6 +497,15 @@ export class CanvasClient {
     this.events.emit('frame', length);
     try {
       if (bytes === null) throw protocolError('TEXT_FRAME', 'the server sent a non-binary message');
+      const byOp = this.bytesByOp;
+      if (byOp !== null) {
+        // Header walk only (op u8, length u16): the decoder below checks everything.
+        for (let at = 0; at + 3 <= bytes.length;) {
+          const n = 3 + (bytes[at + 1]! | (bytes[at + 2]! << 8));
+          byOp[bytes[at]!]! += n;
+          at += n;
+        }
+      }
       const messages = decodeServerMessages(bytes, this.skipOps);
       for (let i = 0; i < messages.length; i++) {
         this.apply(socket, messages[i]!);
