@@ -18,7 +18,6 @@
  * When its view moves (or it catches up after being stale) a viewer gets a cursor snapshot instead: a reset
  * marker (id 0 in `removed`) and every member of its cells, named.
  */
-import RBush from 'rbush';
 import { HEADER_BYTES, MAX_BODY_BYTES, Op } from '../net/protocol.js';
 import type { ClientSession } from '../realtime/client-session.js';
 import type { PixelRect } from '../subscriptions/viewport-index.js';
@@ -62,13 +61,11 @@ interface Blob {
 }
 
 interface ViewerItem {
-  minX: number;
-  minY: number;
-  maxX: number;
-  maxY: number;
   readonly session: ClientSession;
   level: number;
   rect: PixelRect;
+  /** The cells (at `level`) its view touches: at most MAX_VIEW_CELLS. */
+  cells: number[];
 }
 
 export interface ViewerLookup {
@@ -109,8 +106,12 @@ export class CursorTable {
   private readonly active: Set<number>[] = [];
   /** Cursors that moved since the last flush. */
   private readonly moved = new Set<CursorRec>();
-  /** Per level: the viewers at that level, by their view's pixel box. */
-  private readonly trees: RBush<ViewerItem>[] = [];
+  /**
+   * Per level: the viewers at that level, by the cells their view touches. A view touches at most
+   * MAX_VIEW_CELLS cells at its level, so registering one is a handful of Set operations (no tree), and the
+   * viewers of a cell are one lookup.
+   */
+  private readonly watchers: Map<number, Set<ClientSession>>[] = [];
   private readonly viewers = new Map<ClientSession, ViewerItem>();
   readonly topLevel: number;
 
@@ -124,7 +125,7 @@ export class CursorTable {
     for (let k = 0; k <= this.topLevel; k++) {
       this.cells.push(new Map());
       this.active.push(new Set());
-      this.trees.push(new RBush<ViewerItem>());
+      this.watchers.push(new Map());
     }
   }
 
@@ -157,23 +158,36 @@ export class CursorTable {
   setViewer(session: ClientSession, rect: PixelRect | null): void {
     let item = this.viewers.get(session);
     if (item) {
-      this.trees[item.level]!.remove(item);
+      const w = this.watchers[item.level]!;
+      for (const key of item.cells) {
+        const set = w.get(key)!;
+        set.delete(session);
+        if (set.size === 0) w.delete(key);
+      }
       if (rect === null) {
         this.viewers.delete(session);
         return;
       }
     } else {
       if (rect === null) return;
-      item = { minX: 0, minY: 0, maxX: 0, maxY: 0, session, level: 0, rect };
+      item = { session, level: 0, rect, cells: [] };
       this.viewers.set(session, item);
     }
     item.rect = rect;
-    item.minX = rect.x;
-    item.minY = rect.y;
-    item.maxX = rect.x + rect.w - 1;
-    item.maxY = rect.y + rect.h - 1;
     item.level = cursorLevelFor(rect, this.topLevel);
-    this.trees[item.level]!.insert(item);
+    const s = CELL_SHIFT + item.level;
+    const cells: number[] = [];
+    const w = this.watchers[item.level]!;
+    for (let cy = rect.y >> s; cy <= (rect.y + rect.h - 1) >> s; cy++) {
+      for (let cx = rect.x >> s; cx <= (rect.x + rect.w - 1) >> s; cx++) {
+        const key = cellKey(cx, cy);
+        cells.push(key);
+        let set = w.get(key);
+        if (!set) w.set(key, (set = new Set()));
+        set.add(session);
+      }
+    }
+    item.cells = cells;
   }
 
   /** Record a move (latest wins until the next flush). Positions outside the canvas hide the cursor. */
@@ -233,19 +247,16 @@ export class CursorTable {
     const perViewer = new Map<ClientSession, Blob[]>();
     for (let k = 0; cells && k <= this.topLevel; k++) {
       const cells = this.cells[k]!;
-      const tree = this.trees[k]!;
-      const size = CELL_SIZE << k;
+      const watchers = this.watchers[k]!;
       for (const key of this.active[k]!) {
         const cell = cells.get(key);
         if (!cell) continue;
         const blob = this.update(cell, key, k, now);
         if (cell.all.size === 0 && cell.members.length === 0) cells.delete(key);
         if (blob === null) continue;
-        const x0 = (key % 65536) * size;
-        const y0 = Math.floor(key / 65536) * size;
-        const hits = tree.search({ minX: x0, minY: y0, maxX: x0 + size - 1, maxY: y0 + size - 1 });
-        for (const item of hits) {
-          const v = item.session;
+        const hits = watchers.get(key);
+        if (!hits) continue;
+        for (const v of hits) {
           if (v.phase !== 'ready' || snap.has(v) || lookup.isStale(v)) continue;
           const list = perViewer.get(v);
           if (list) list.push(blob);
@@ -265,18 +276,13 @@ export class CursorTable {
         const item = this.viewers.get(v)!;
         const blobs: Blob[] = [{ records: EMPTY, recordCount: 0, removed: [CURSOR_RESET_ID] }];
         const k = item.level;
-        const s = CELL_SHIFT + k;
-        const r = item.rect;
-        for (let cy = r.y >> s; cy <= (r.y + r.h - 1) >> s; cy++) {
-          for (let cx = r.x >> s; cx <= (r.x + r.w - 1) >> s; cx++) {
-            const key = cellKey(cx, cy);
-            const cell = this.cells[k]!.get(key);
-            if (!cell || cell.members.length === 0) continue;
-            const id = key * 32 + k;
-            let b = named.get(id);
-            if (!b) named.set(id, (b = encodeRecords(cell.members, ALL, [])));
-            blobs.push(b);
-          }
+        for (const key of item.cells) {
+          const cell = this.cells[k]!.get(key);
+          if (!cell || cell.members.length === 0) continue;
+          const id = key * 32 + k;
+          let b = named.get(id);
+          if (!b) named.set(id, (b = encodeRecords(cell.members, ALL, [])));
+          blobs.push(b);
         }
         out.set(v, assemble(blobs));
       }
