@@ -7,6 +7,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SERVER_NODE_FLAGS } from '../src/node-flags.js';
 
 export interface ChildServer {
   readonly pid: number;
@@ -137,7 +138,8 @@ export function ourServerArgs(o: OurServerOptions): string[] {
 }
 
 export function startOurServer(o: OurServerOptions): Promise<ChildServer> {
-  const nodeArgs = o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir] : [];
+  // The flags `npm start` runs the server with (src/node-flags.ts), so the load test measures that server.
+  const nodeArgs = [...SERVER_NODE_FLAGS, ...(o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir] : [])];
   return spawnNodeServer(serverEntry(), ourServerArgs(o), { nodeArgs, ...(o.cpuList ? { cpuList: o.cpuList } : {}) });
 }
 
