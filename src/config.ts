@@ -103,7 +103,7 @@ export const DEFAULTS: ServerConfig = {
   logLevel: 'info',
   cursorBroadcastHz: 20,
   cursorCellCap: 6,
-  globalBufferBytes: 64 * 1024 * 1024,
+  globalBufferBytes: 32 * 1024 * 1024,
 };
 
 export class ConfigError extends Error {
