@@ -517,10 +517,18 @@ export class CanvasRoom {
       }
       try {
         if (!s.stale) this.addSnapshots(s, t);
-        const bytes = s.takeOut();
-        if (bytes) {
-          s.transport.send(bytes);
-          bytesSent += bytes.length;
+        if (s.transport.sendParts) {
+          const out = s.takeParts();
+          if (out) {
+            s.transport.sendParts(out.parts, out.total);
+            bytesSent += out.total;
+          }
+        } else {
+          const bytes = s.takeOut();
+          if (bytes) {
+            s.transport.send(bytes);
+            bytesSent += bytes.length;
+          }
         }
       } catch (err) {
         // One client's failure (a snapshot that cannot be encoded, a socket error) must not cost the others.

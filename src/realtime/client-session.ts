@@ -86,6 +86,16 @@ export class ClientSession {
     this.outBytes += bytes.length;
   }
 
+  /** Hand this tick's messages over as they are (for a transport that frames and copies them once). */
+  takeParts(): { parts: Uint8Array[]; total: number } | null {
+    const parts = this.out;
+    if (parts.length === 0) return null;
+    const total = this.outBytes;
+    this.out = [];
+    this.outBytes = 0;
+    return { parts, total };
+  }
+
   /** Join this tick's messages into one write (no copy when there is only one). */
   takeOut(): Uint8Array | null {
     const parts = this.out;
