@@ -67,6 +67,8 @@ export interface LoadTestReport {
   panLoadsAbandoned: number;
   tickHzMin: number;
   tickDurationMs: { mean: number; p99: number };
+  /** Mean ms per working tick in each phase (commit, backlog, fanout, cursors, online, write), from /metrics. */
+  tickPhaseMs: Record<string, number>;
   serverRssMbMax: number;
   serverBytesSentPerSecond: number;
   serverPixelsAcceptedPerSecond: number;
@@ -158,6 +160,7 @@ export function formatSummary(r: LoadTestReport): string {
     ['per client', `${f(r.bytesPerClientPerSecond, 0)} B/s, ${f(r.framesPerClientPerSecond)} frames/s, ${f(r.deltasPerClientPerSecond)} deltas/s (${f(r.deltaPixelsPerClientPerSecond)} px), ${f(r.snapshotsPerClientPerSecond, 2)} snapshots/s, ${f(r.cursorMessagesPerClientPerSecond)} cursor msgs/s`],
     ['byte shares', `cursors ${f(r.cursorByteShare * 100)} %, level of detail ${f(r.lodByteShare * 100)} % (${r.lodUsers} users zoomed out)`],
     ['server tick', `${f(r.tickHz)} Hz (min ${f(r.tickHzMin, 0)}), duration mean ${f(r.tickDurationMs.mean, 3)} ms, p99 ${bucketBound(r.tickDurationMs.p99)}`],
+    ['tick phases', Object.entries(r.tickPhaseMs ?? {}).map(([k, v]) => `${k} ${f(v, 3)}`).join(', ') + ' ms (mean per tick)'],
     ['server', `CPU ${f(r.serverCpuPercent)}% of a core, RSS ${f(r.serverRssMb)} MB (max ${f(r.serverRssMbMax)}), sent ${f(r.serverBytesSentPerSecond / 1e6, 2)} MB/s, loop lag p99 ${f(r.serverEventLoopLagP99Ms)} ms`],
     ['generator', `CPU ${f(r.generatorCpuPercent)}% of a core over ${r.generatorThreads} thread(s), loop delay p99 ${f(r.generatorLoopDelayP99Ms)} ms`],
     ['machine', `${r.options.pin ? 'pinned (server CPU 0, generator the rest), ' : ''}${r.machine.cpus} CPUs, load average ${f(r.machine.loadAverageStart, 2)} at start, ${f(r.machine.loadAverageEnd, 2)} at end`],

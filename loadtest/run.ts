@@ -6,7 +6,7 @@
  * Phases: ramp (connections spread over rampSeconds; bounded by a timeout) → settle → measure → stop.
  * Only the measured window counts, except errors and connection failures, which count from the start.
  */
-import { availableParallelism, loadavg } from 'node:os';
+import { availableParallelism, cpus as osCpus, loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { LoadTestOptions } from './cli.js';
 import { Collector } from './collector.js';
@@ -14,7 +14,7 @@ import { Fleet, type FleetConfig, type FleetFinal, type FleetInterval } from './
 import type { LatencySummary } from './histogram.js';
 import { type LoadTestReport, type TimelinePoint, bucketBound } from './report.js';
 import { type ChildServer, openFileLimit, pinSelf, startOurServer } from './server-child.js';
-import { type ServerSample, between, sampleServer } from './server-stats.js';
+import { type ServerSample, between, phaseMeans, sampleServer } from './server-stats.js';
 import type { FromWorker, ToWorker } from './worker.js';
 
 /** The run could not start (bad environment, server did not come up); main exits 2. */
@@ -283,7 +283,7 @@ export function buildReport(x: BuildInput): LoadTestReport {
     warnings.push(`the generator's event loop was delayed up to ${c.loopDelayP99Ms.toFixed(0)} ms (p99): its latencies include its own queueing`);
   }
   const tickReadings = perSecond.map((s) => s.tickHz).filter(fin);
-  const cpus = availableParallelism();
+  const cpus = osCpus().length;
   if (x.loadAverageStart > cpus) {
     warnings.push(`the machine was already busy at the start (load average ${x.loadAverageStart.toFixed(1)} on ${cpus} CPUs): other work competes with the server and the generator`);
   }
@@ -321,6 +321,7 @@ export function buildReport(x: BuildInput): LoadTestReport {
     panLoadsAbandoned: t.panLoadsAbandoned,
     tickHzMin: tickReadings.length ? Math.min(...tickReadings) : Number.NaN,
     tickDurationMs: { mean: metricsWindow?.tickMeanMs ?? Number.NaN, p99: metricsWindow?.tickP99Ms ?? Number.NaN },
+    tickPhaseMs: answered.length >= 2 ? phaseMeans(answered[0]!, answered[answered.length - 1]!) : {},
     serverRssMbMax: Math.max(...samples.map((s) => s.rssBytes / (1024 * 1024)).filter(fin), Number.NEGATIVE_INFINITY),
     serverBytesSentPerSecond: metricsWindow?.bytesSentPerSecond ?? Number.NaN,
     serverPixelsAcceptedPerSecond: metricsWindow?.pixelsAcceptedPerSecond ?? Number.NaN,
@@ -337,7 +338,7 @@ export function buildReport(x: BuildInput): LoadTestReport {
     lodByteShare: t.bytes > 0 ? t.lodBytes / t.bytes : 0,
     lodUsers: c.latest.reduce((n, iv) => n + (iv?.lodUsers ?? 0), 0),
     errorsByKind: c.errorsByKind,
-    machine: { cpus: availableParallelism(), loadAverageStart: x.loadAverageStart, loadAverageEnd: loadavg()[0]! },
+    machine: { cpus: osCpus().length, loadAverageStart: x.loadAverageStart, loadAverageEnd: loadavg()[0]! },
     server: { url: x.wsUrl, spawned: x.server !== null, pid: x.server?.pid ?? null, cpuProfile: o.cpuProfDir },
     options: o,
     startedAt: x.startedAt,

@@ -16,6 +16,8 @@ export interface ServerMetrics {
   clientsStale: Counter;
   clientsDropped: Counter<'reason'>;
   handshakesRefused: Counter<'reason'>;
+  /** Seconds spent in each phase of the tick (commit, backlog, fanout, cursors, online, write), summed. */
+  tickPhase: Counter<'phase'>;
 }
 
 export function createMetrics(): ServerMetrics {
@@ -38,5 +40,6 @@ export function createMetrics(): ServerMetrics {
     clientsStale: new Counter({ name: `${p}clients_stale_total`, help: 'Times a client went above the high-water mark', registers: [registry] }),
     clientsDropped: new Counter({ name: `${p}clients_dropped_total`, help: 'Clients closed by the server, by reason', labelNames: ['reason'], registers: [registry] }),
     handshakesRefused: new Counter({ name: `${p}handshakes_refused_total`, help: 'Upgrades refused, by reason', labelNames: ['reason'], registers: [registry] }),
+    tickPhase: new Counter({ name: `${p}tick_phase_seconds_total`, help: 'Time spent in each phase of ticks that had work', labelNames: ['phase'], registers: [registry] }),
   };
 }

@@ -51,6 +51,9 @@ export function sanitizeName(raw: string, maxBytes: number): string {
 
 export { clampRect };
 
+/** The tick's phases, in order, as /metrics labels them (pixel_canvas_tick_phase_seconds_total). */
+export const TICK_PHASES = ['commit', 'backlog', 'fanout', 'cursors', 'online', 'write'] as const;
+
 export class CanvasRoom {
   get epoch(): number { return this.deps.storage.epoch; }
   private readonly sessions = new Map<number, ClientSession>();
@@ -87,6 +90,7 @@ export class CanvasRoom {
     this.index = this.subs.indexes[0]!;
     this.cursors = new CursorTable(store.width, store.height, config.cursorCellCap);
     this.policy = new BackpressurePolicy(config);
+    this.phaseCounters = TICK_PHASES.map((phase) => deps.metrics.tickPhase.labels({ phase }));
     this.seam = deps.seam ?? new LocalPlacementSeam();
     this.paint = new IpLimiter({ rate: config.paintRate, burst: config.paintBurst });
     this.limits = {
@@ -413,6 +417,8 @@ export class CanvasRoom {
       }
     }
 
+    const phase = this.phaseClock;
+    phase[0] = performance.now();
     // 2. Catch-up work left from earlier ticks: deferred viewports, stale clients, snapshot backlog.
     for (const s of this.backlog) {
       if (s.pendingViewport && s.viewportBucket.take(1, t) === 0) {
@@ -430,6 +436,7 @@ export class CanvasRoom {
       this.mark(s);
     }
 
+    phase[1] = performance.now();
     // 3. Deltas: each encoded once by the store (and once per level of detail), referenced by every
     //    subscriber of that level that is up to date.
     const drained = store.drain();
@@ -459,6 +466,7 @@ export class CanvasRoom {
       }
     }
 
+    phase[2] = performance.now();
     // 4. Cursors, at their own cadence (cursorBroadcastHz; a little slack for timer jitter): moved ones to
     //    the viewers that see them (stale viewers skipped), resyncs after view moves.
     //    A viewer whose view moved gets its cursor snapshot at once, with its chunk snapshots.
@@ -479,6 +487,7 @@ export class CanvasRoom {
       worked = true;
     }
 
+    phase[3] = performance.now();
     // 5. The online count, at most once per interval and only when it changed; a timer wakes the loop for
     //    a change held back by the interval, so an idle server does not tick just to wait for it.
     const online = this.sessions.size;
@@ -502,6 +511,7 @@ export class CanvasRoom {
       }
     }
 
+    phase[4] = performance.now();
     // 6. One write per client: the policy applied (once per tick), snapshots within its budget, the rest.
     const marked = this.marked;
     this.marked = [];
@@ -542,9 +552,20 @@ export class CanvasRoom {
     }
     this.tickNo++;
     if (bytesSent > 0) metrics.bytesSent.inc(bytesSent);
-    if (worked || marked.length > 0) metrics.tickDuration.observe((performance.now() - started) / 1000);
+    if (worked || marked.length > 0) {
+      const ended = performance.now();
+      metrics.tickDuration.observe((ended - started) / 1000);
+      const p = this.phaseCounters;
+      p[0]!.inc((phase[0]! - started) / 1000);
+      for (let i = 1; i < 5; i++) p[i]!.inc((phase[i]! - phase[i - 1]!) / 1000);
+      p[5]!.inc((ended - phase[4]!) / 1000);
+    }
     return worked || marked.length > 0 || this.backlog.size > 0;
   }
+
+  /** Phase boundaries of the current tick (performance.now()), and one counter child per phase. */
+  private readonly phaseClock = new Float64Array(5);
+  private readonly phaseCounters: ReturnType<ServerMetrics['tickPhase']['labels']>[];
 
   private lookupTime = 0;
   private readonly viewerLookup = {

@@ -27,6 +27,7 @@ function sample(atMs: number, cpuSeconds: number, tickCount: number): ServerSamp
     tickBuckets: [{ le: 0.001, count: tickCount * 0.9 }, { le: 0.005, count: tickCount }, { le: Infinity, count: tickCount }],
     tickSumSeconds: tickCount * 0.0008, tickCount, cpuSeconds, rssBytes: 200 * 1024 * 1024, bytesSent: atMs * 10,
     pixelsAccepted: atMs / 100, connections: 10, eventLoopLagP99Seconds: 0.012, clientsStale: 0, clientsDropped: 0,
+    tickPhaseSeconds: { commit: tickCount * 0.0001, write: tickCount * 0.0004 },
   };
 }
 
@@ -87,6 +88,8 @@ describe('load test report', () => {
     expect(r.tickDurationMs.mean).toBeCloseTo(0.8, 6);
     expect(r.tickDurationMs.p99).toBeCloseTo(5, 6);
     expect(r.cursorByteShare).toBeCloseTo(0.4, 6);
+    expect(r.tickPhaseMs.write).toBeCloseTo(0.4, 6);
+    expect(r.tickPhaseMs.commit).toBeCloseTo(0.1, 6);
     expect(r.lodByteShare).toBeCloseTo(0.1, 6);
     // 10 clients each got 2 × 10 000 bytes per second.
     expect(r.bytesPerClientPerSecond).toBeCloseTo(2000, 6);

@@ -4,11 +4,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Sender } from 'ws';
+import { createRequire } from 'node:module';
 import { frameBinary } from '../../src/net/ws-server.js';
 
 function wsFrame(payload: Buffer): Buffer {
-  const list = (Sender as unknown as { frame(d: Buffer, o: object): Buffer[] }).frame(payload, {
+  // ws's Sender is exported at runtime but not in its type declarations.
+  const { Sender } = createRequire(import.meta.url)('ws') as { Sender: { frame(d: Buffer, o: object): Buffer[] } };
+  const list = Sender.frame(payload, {
     fin: true, rsv1: false, opcode: 2, mask: false, readOnly: false,
   });
   return Buffer.concat(list);
