@@ -130,9 +130,14 @@ export class CanvasRoom {
     return this.loop.measuredHz;
   }
 
-  /** Sizes of every per-client table, for leak tests and /healthz. */
+  /**
+   * Sizes of every per-client table, for leak tests and /healthz: `index` counts viewport subscriptions at
+   * every level of detail, `cursors` the cursors plus the viewers registered for them.
+   */
   tableSizes(): { sessions: number; index: number; cursors: number; backlog: number } {
-    return { sessions: this.sessions.size, index: this.index.size, cursors: this.cursors.size, backlog: this.backlog.size };
+    let index = 0;
+    for (const ix of this.subs.indexes) index += ix.size;
+    return { sessions: this.sessions.size, index, cursors: this.cursors.size + this.cursors.viewerCount, backlog: this.backlog.size };
   }
 
   // ---------------------------------------------------------------------------------------------------
