@@ -246,6 +246,8 @@ export class CanvasClient {
   bytesReceived = 0;
   /** With countBytesByOp: protocol bytes received (header included) per opcode, over the client's life. */
   readonly bytesByOp: Float64Array | null;
+  /** With countBytesByOp: protocol messages received per opcode (decoded or stepped over). */
+  readonly messagesByOp: Float64Array | null;
 
   private readonly opts: Required<Omit<CanvasClientOptions, 'socketFactory' | 'countBytesByOp'>> & { socketFactory: WebSocketFactory | undefined };
   private readonly events = new Emitter<CanvasClientEvents>();
@@ -289,6 +291,7 @@ export class CanvasClient {
     };
     this.skipOps = this.opts.ignoreCursors ? new Set([Op.CURSORS]) : undefined;
     this.bytesByOp = opts.countBytesByOp ? new Float64Array(256) : null;
+    this.messagesByOp = opts.countBytesByOp ? new Float64Array(256) : null;
     if (!(this.opts.minBackoffMs >= 0 && this.opts.maxBackoffMs >= this.opts.minBackoffMs)) {
       throw new RangeError(`CanvasClient: need 0 <= minBackoffMs <= maxBackoffMs, got ${this.opts.minBackoffMs} and ${this.opts.maxBackoffMs}`);
     }
@@ -503,6 +506,7 @@ export class CanvasClient {
         for (let at = 0; at + 3 <= bytes.length;) {
           const n = 3 + (bytes[at + 1]! | (bytes[at + 2]! << 8));
           byOp[bytes[at]!]! += n;
+          this.messagesByOp![bytes[at]!]!++;
           at += n;
         }
       }
