@@ -290,6 +290,12 @@ export class CursorTable {
     return out;
   }
 
+  /** A cursor's current position, or null when it is hidden or gone (tests). */
+  positionOf(id: number): { x: number; y: number } | null {
+    const rec = this.cursors.get(id);
+    return rec && rec.cells[0]! >= 0 ? { x: rec.x, y: rec.y } : null;
+  }
+
   /** The members currently shown for the cell holding (x, y) at level k (tests). */
   membersAt(k: number, x: number, y: number): number[] {
     const s = CELL_SHIFT + k;

@@ -156,3 +156,53 @@ describe('cursor cadence', () => {
     expect(shown(viewer.t).get(mover.s.id)).toEqual({ x: 10 + (59 % 50), y: 10 });
   });
 });
+
+describe('what a viewer shows converges to the members of its cells', () => {
+  it('through random moves, hides, leaves, pans across cursor levels and stalls (seeded)', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 2 ** 31 - 1 }), (seed) => {
+      const { room, tick, join } = makeRoom({ maxConnectionsPerIp: 100000, cursorCellCap: 3 });
+      let x = seed;
+      const rnd = () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 2 ** 32);
+      const int = (n: number) => Math.floor(rnd() * n);
+      const viewers = [join('v0', [0, 0, 300, 200]), join('v1', [0, 0, 1024, 1024]), join('v2', [500, 500, 64, 64])];
+      const movers = Array.from({ length: 40 }, (_, i) => join(`m${i}`));
+      const alive = new Set(movers.map((m) => m.s.id));
+      tick();
+      for (let step = 0; step < 60; step++) {
+        for (const m of movers) {
+          if (!alive.has(m.s.id) || rnd() < 0.4) continue;
+          const r = rnd();
+          if (r < 0.02) {
+            room.disconnect(m.s);
+            alive.delete(m.s.id);
+          } else {
+            room.handleMessage(m.s, encodeCursor(int(1024), int(1024), r < 0.06), true);
+          }
+        }
+        if (rnd() < 0.2) {
+          const v = viewers[int(3)]!;
+          const w = 32 + int(1000);
+          room.handleMessage(v.s, encodeViewport(int(1024 - 32), int(1024 - 32), w, Math.max(32, w >> 1)), true);
+        }
+        if (rnd() < 0.1) viewers[int(3)]!.t.bufferedAmount = rnd() < 0.5 ? 300 * 1024 : 0; // stall (stale) / drain
+        tick(17 + int(40));
+      }
+      for (const v of viewers) v.t.bufferedAmount = 0;
+      for (let i = 0; i < 6; i++) tick(60);
+      for (const v of viewers) {
+        const level = room.cursors.levelOf(v.s);
+        const rect = room.subs.indexes[0]!.rectOf(v.s)!;
+        const sz = 64 << level;
+        const want = new Map<number, { x: number; y: number }>();
+        for (let y = Math.floor(rect.y / sz) * sz; y < rect.y + rect.h; y += sz) {
+          for (let x0 = Math.floor(rect.x / sz) * sz; x0 < rect.x + rect.w; x0 += sz) {
+            for (const id of room.cursors.membersAt(level, x0, y)) want.set(id, room.cursors.positionOf(id)!);
+          }
+        }
+        const got = shown(v.t);
+        expect(got, `seed ${seed}`).toEqual(want);
+        expect(got.size).toBeLessThanOrEqual(room.cursors.viewerCap);
+      }
+    }), { numRuns: 25 });
+  });
+});
