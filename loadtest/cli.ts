@@ -47,6 +47,11 @@ export interface LoadTestOptions {
   cpuProfDir: string | null;
   /** Seed for every random choice the clients make. */
   seed: number;
+  /**
+   * Pin with taskset: the server we start on CPU 0, this process (the generator, all its threads) on the
+   * others, so the server has one core of its own. With --url only the generator is pinned.
+   */
+  pin: boolean;
 }
 
 /** Most clients one run may start: bounded, like the run time (see the fd check in run.ts). */
@@ -65,7 +70,9 @@ export const BASE_OPTIONS: LoadTestOptions = {
   cursorRate: 10,
   width: 1024,
   height: 1024,
-  zoomMin: 1,
+  // Down to 0.25 screen px per canvas px: a quarter of the users are zoomed out far enough to see a whole
+  // 1024² canvas (and watch it at a level of detail).
+  zoomMin: 0.25,
   zoomMax: 16,
   floodWindow: 4,
   floodBatch: 64,
@@ -76,6 +83,7 @@ export const BASE_OPTIONS: LoadTestOptions = {
   sourceAddresses: MAX_SOURCE_ADDRESSES,
   cpuProfDir: null,
   seed: 1,
+  pin: false,
 };
 
 /** What each scenario changes from BASE_OPTIONS. */
@@ -83,7 +91,8 @@ export const SCENARIOS: Record<ScenarioName, Partial<LoadTestOptions>> = {
   // 1000 users scrolling a 1024² canvas, each painting one pixel a second: the everyday r/place load.
   scrollers: { clients: 1000, width: 1024, height: 1024, paintRate: 1, cursorRate: 10, paintMode: 'rate' },
   // A big event: 10k users on a 4096² canvas, painting rarely, mostly watching. Connections ramp over 10 s.
-  crowd: { clients: 10_000, width: 4096, height: 4096, paintRate: 0.2, cursorRate: 2, paintMode: 'rate', rampSeconds: 10, workers: 4 },
+  // zoomMin 0.125: some of the crowd sees the whole 4096² canvas.
+  crowd: { clients: 10_000, width: 4096, height: 4096, paintRate: 0.2, cursorRate: 2, paintMode: 'rate', rampSeconds: 10, workers: 4, zoomMin: 0.125 },
   // Placement throughput: 100 clients painting as fast as the server answers, buckets off, small views so
   // the generator does not spend its time decoding everybody's deltas.
   flood: { clients: 100, width: 1024, height: 1024, paintMode: 'flood', cursorRate: 0, zoomMin: 8, zoomMax: 16 },
@@ -102,7 +111,7 @@ export const USAGE = `Usage: npm run loadtest -- [flags]
   --paint-rate R       pixels per second per user (with --scenario flood: paint at this rate instead of flooding)
   --cursor-rate R      cursor moves per second per user [10]
   --width W --height H canvas of the server we start [1024]
-  --zoom MIN-MAX       screen pixels per canvas pixel [1-16]
+  --zoom MIN-MAX       screen pixels per canvas pixel [0.25-16; crowd 0.125-16]; below 1 users watch a level of detail
   --json FILE          write the report; the latency chart goes to FILE with .svg
   --workers N          worker threads running clients, 0 = main thread [2]
   --ramp S             spread connections over S seconds [2; crowd 10]
@@ -110,6 +119,7 @@ export const USAGE = `Usage: npm run loadtest -- [flags]
   --source-addresses N bind clients to 127.0.0.1..N round-robin, 0 = don't bind [250]
   --cpu-prof DIR       profile the server child (node --cpu-prof) into DIR
   --seed N             random seed [1]
+  --pin                taskset: the server we start on CPU 0, the generator on the other CPUs
 
 Exit status: 0 when the run completed with at least 90% of the clients connected (and, when painting,
 at least one place-to-visible sample); 1 when it ran but fell short of that; 2 for bad flags or when it
@@ -119,7 +129,7 @@ could not start (server did not come up, too few file descriptors).
 const FLAG_TYPES = {
   scenario: 'string', clients: 'string', duration: 'string', url: 'string', 'paint-rate': 'string',
   'cursor-rate': 'string', width: 'string', height: 'string', zoom: 'string', json: 'string', workers: 'string',
-  ramp: 'string', settle: 'string', 'source-addresses': 'string', 'cpu-prof': 'string', seed: 'string', help: 'boolean',
+  ramp: 'string', settle: 'string', 'source-addresses': 'string', 'cpu-prof': 'string', seed: 'string', pin: 'boolean', help: 'boolean',
 } as const;
 
 function num(flag: string, raw: string, opts: { integer?: boolean; min: number; max: number }): number {
@@ -189,8 +199,8 @@ export function parseLoadTestArgs(argv: string[]): { options: LoadTestOptions } 
   if ((v = s('zoom')) !== undefined) {
     const m = /^\s*([\d.]+)\s*-\s*([\d.]+)\s*$/.exec(v);
     if (!m) throw new UsageError(`--zoom must look like MIN-MAX (e.g. 1-16), got "${v}"`);
-    o.zoomMin = num('zoom', m[1]!, { min: 0.25, max: 64 });
-    o.zoomMax = num('zoom', m[2]!, { min: 0.25, max: 64 });
+    o.zoomMin = num('zoom', m[1]!, { min: 0.01, max: 64 });
+    o.zoomMax = num('zoom', m[2]!, { min: 0.01, max: 64 });
     if (o.zoomMin > o.zoomMax) throw new UsageError(`--zoom MIN must be <= MAX, got ${v}`);
   }
   if ((v = s('json')) !== undefined) {
@@ -208,6 +218,7 @@ export function parseLoadTestArgs(argv: string[]): { options: LoadTestOptions } 
     if (o.url !== null && s('url') !== undefined) throw new UsageError('--cpu-prof profiles the server we start; it cannot be used with --url');
     o.cpuProfDir = v;
   }
+  if (values.pin === true) o.pin = true;
   if ((v = s('seed')) !== undefined) o.seed = num('seed', v, { integer: true, min: 0, max: 0xffffffff });
   // More workers than clients would leave some idle.
   if (o.workers > o.clients) o.workers = o.clients;

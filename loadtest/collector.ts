@@ -9,7 +9,7 @@ import { LatencyHistogram } from './histogram.js';
 /** The interval counters summed over the run: the same fields a fleet reports each second. */
 const TOTAL_KEYS = [
   'placed', 'accepted', 'rejected', 'unseen', 'abandoned', 'skipped', 'frames', 'bytes', 'deltas',
-  'deltaPixels', 'snapshots', 'cursorMessages', 'panLoadsAbandoned', 'disconnects',
+  'deltaPixels', 'snapshots', 'cursorMessages', 'panLoadsAbandoned', 'disconnects', 'cursorBytes', 'lodBytes',
 ] as const satisfies readonly (keyof FleetInterval)[];
 export type Totals = Pick<FleetInterval, (typeof TOTAL_KEYS)[number]>;
 

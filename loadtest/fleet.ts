@@ -21,7 +21,8 @@ import WebSocket from 'ws';
 import { CanvasClient, type WebSocketLike } from '../src/client/canvas-client.js';
 import { type ViewChunkRange, rangeHas, viewChunkRange } from '../src/client/replica.js';
 import { CHUNK_SHIFT, CHUNK_SIZE, chunkKey, keyCx, keyCy } from '../src/chunks/geometry.js';
-import { errorName, type Delta, type PlacePixel, type PlaceResult, type Snapshot } from '../src/net/protocol.js';
+import { Op, errorName, type Delta, type PlacePixel, type PlaceResult, type Snapshot } from '../src/net/protocol.js';
+import { lodLevelForZoom, topLodLevel } from '../src/chunks/lod-geometry.js';
 import type { PaintMode } from './cli.js';
 import { ViewWalk, prng } from './view-walk.js';
 
@@ -76,6 +77,11 @@ export interface FleetInterval {
   deltaPixels: number;
   snapshots: number;
   cursorMessages: number;
+  /** Protocol bytes of CURSORS messages, and of LOD_SNAPSHOT / LOD_DELTA messages (shares of `bytes`). */
+  cursorBytes: number;
+  lodBytes: number;
+  /** Gauge: users watching at a level of detail (zoomed out; they do not paint). */
+  lodUsers: number;
   /** Pans whose snapshots were still missing when the next pan came. */
   panLoadsAbandoned: number;
   /** Samples in microseconds. */
@@ -173,6 +179,9 @@ export class Fleet {
   private errors: Record<string, number> = {};
   private lastFrames = 0;
   private lastBytes = 0;
+  private lastCursorBytes = 0;
+  private lastCursorMessages = 0;
+  private lastLodBytes = 0;
   private everConnected = 0;
   private connected = 0;
   private connecting = 0;
@@ -248,6 +257,7 @@ export class Fleet {
       reconnect: false,
       keepReplica: false,
       ignoreCursors: true, // a bot draws no cursors: step over them undecoded (their bytes are still counted)
+      countBytesByOp: true,
       socketFactory: (url) => new WebSocket(url, {
         perMessageDeflate: false,
         handshakeTimeout: 15_000,
@@ -268,7 +278,6 @@ export class Fleet {
     client.on('snapshot', (m) => this.onSnapshot(u, m));
     client.on('delta', (m) => this.onDelta(u, m));
     client.on('placeResult', (m) => this.onPlaceResult(u, m));
-    client.on('cursors', () => { this.counters.cursorMessages++; });
     client.on('error', (m) => this.error(`server:${errorName(m.code) ?? m.code}`));
     client.on('protocolError', (e) => this.error(`protocol:${e.code}`));
     return u;
@@ -307,7 +316,7 @@ export class Fleet {
     // The canvas size is known now: start this user's walk on it and send its first view.
     u.walk = new ViewWalk(u.rand, width, height, this.cfg.zoomMin, this.cfg.zoomMax);
     const r = u.walk.rect();
-    u.client.setViewport(r.x, r.y, r.w, r.h);
+    u.client.setViewport(r.x, r.y, r.w, r.h, this.levelOf(u));
     u.cursorX = r.x + r.w / 2;
     u.cursorY = r.y + r.h / 2;
     this.syncView(u, now);
@@ -349,7 +358,8 @@ export class Fleet {
     if (v === u.view) return;
     u.view = v as SimUser['view'];
     const old = u.range;
-    const range = v === null ? null : viewChunkRange(v.x, v.y, v.w, v.h, this.width, this.height);
+    // Zoomed out (a level of detail): no full-resolution chunks, so nothing to paint or time here.
+    const range = v === null || u.client.level > 0 ? null : viewChunkRange(v.x, v.y, v.w, v.h, this.width, this.height);
     u.range = range;
     for (const key of u.loaded) {
       if (range === null || !rangeHas(range, keyCx(key), keyCy(key))) u.loaded.delete(key);
@@ -528,7 +538,7 @@ export class Fleet {
       if (now >= u.nextPanAt) {
         u.nextPanAt = now + u.walk.step();
         const r = u.walk.rect();
-        u.client.setViewport(r.x, r.y, r.w, r.h);
+        u.client.setViewport(r.x, r.y, r.w, r.h, this.levelOf(u));
         this.syncView(u, now);
       }
       if (now >= u.nextCursorAt) {
@@ -544,6 +554,8 @@ export class Fleet {
       }
       if (cfg.paintMode === 'flood') {
         if (u.inFlight < cfg.floodWindow) this.floodTopUp(u);
+      } else if (now >= u.nextPaintAt && u.client.level > 0) {
+        u.nextPaintAt = now + this.paintGap(u); // zoomed out: people look rather than paint
       } else if (now >= u.nextPaintAt) {
         let due = 0;
         while (u.nextPaintAt <= now && due < this.maxBatch) {
@@ -561,6 +573,11 @@ export class Fleet {
     }
   }
 
+  /** The level of detail a user's zoom calls for (as the browser picks it). */
+  private levelOf(u: SimUser): number {
+    return lodLevelForZoom(u.walk.zoom, topLodLevel(this.width, this.height));
+  }
+
   private expirePending(now: number): void {
     for (const [pos, p] of this.pending) {
       if (p.sentAt > 0 && now - p.sentAt > UNSEEN_TIMEOUT_MS) {
@@ -575,9 +592,18 @@ export class Fleet {
     const now = performance.now();
     let frames = 0;
     let bytes = 0;
+    let cursorBytes = 0;
+    let lodBytes = 0;
+    let lodUsers = 0;
+    let cursorMessages = 0;
     for (const u of this.users) {
+      cursorMessages += u.client.messagesByOp![Op.CURSORS]!;
       frames += u.client.framesReceived;
       bytes += u.client.bytesReceived;
+      const b = u.client.bytesByOp!;
+      cursorBytes += b[Op.CURSORS]!;
+      lodBytes += b[Op.LOD_SNAPSHOT]! + b[Op.LOD_DELTA]!;
+      if (u.state === 'open' && u.client.level > 0) lodUsers++;
     }
     const c = this.counters;
     const iv: FleetInterval = {
@@ -589,6 +615,11 @@ export class Fleet {
       ...c,
       frames: frames - this.lastFrames,
       bytes: bytes - this.lastBytes,
+      cursorBytes: cursorBytes - this.lastCursorBytes,
+      // CURSORS are stepped over undecoded (no 'cursors' event): counted from the message headers.
+      cursorMessages: cursorMessages - this.lastCursorMessages,
+      lodBytes: lodBytes - this.lastLodBytes,
+      lodUsers,
       latencyUs: Float64Array.from(this.latency),
       panLoadUs: Float64Array.from(this.panLoad),
       errors: this.errors,
@@ -598,6 +629,9 @@ export class Fleet {
     this.loopDelay.reset();
     this.lastFrames = frames;
     this.lastBytes = bytes;
+    this.lastCursorBytes = cursorBytes;
+    this.lastCursorMessages = cursorMessages;
+    this.lastLodBytes = lodBytes;
     this.counters = emptyCounters();
     this.latency = [];
     this.panLoad = [];

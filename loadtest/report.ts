@@ -67,6 +67,8 @@ export interface LoadTestReport {
   panLoadsAbandoned: number;
   tickHzMin: number;
   tickDurationMs: { mean: number; p99: number };
+  /** Mean ms per working tick in each phase (commit, backlog, fanout, cursors, online, write), from /metrics. */
+  tickPhaseMs: Record<string, number>;
   serverRssMbMax: number;
   serverBytesSentPerSecond: number;
   serverPixelsAcceptedPerSecond: number;
@@ -79,6 +81,11 @@ export interface LoadTestReport {
   deltaPixelsPerClientPerSecond: number;
   snapshotsPerClientPerSecond: number;
   cursorMessagesPerClientPerSecond: number;
+  /** Shares of the bytes received: CURSORS messages, and level-of-detail chunks (LOD_SNAPSHOT, LOD_DELTA). */
+  cursorByteShare: number;
+  lodByteShare: number;
+  /** Users watching at a level of detail (zoomed out) at the end, out of those open. */
+  lodUsers: number;
   errorsByKind: Record<string, number>;
   /** The machine: other work on it shows in every figure above (1-minute load averages at start and end). */
   machine: { cpus: number; loadAverageStart: number; loadAverageEnd: number };
@@ -151,10 +158,12 @@ export function formatSummary(r: LoadTestReport): string {
     ['place→visible', latencyRow(r.latencyMs)],
     ['pan→snapshots', `${latencyRow(r.panLoadMs)}${r.panLoadsAbandoned ? `; ${r.panLoadsAbandoned} overtaken by the next pan` : ''}`],
     ['per client', `${f(r.bytesPerClientPerSecond, 0)} B/s, ${f(r.framesPerClientPerSecond)} frames/s, ${f(r.deltasPerClientPerSecond)} deltas/s (${f(r.deltaPixelsPerClientPerSecond)} px), ${f(r.snapshotsPerClientPerSecond, 2)} snapshots/s, ${f(r.cursorMessagesPerClientPerSecond)} cursor msgs/s`],
+    ['byte shares', `cursors ${f(r.cursorByteShare * 100)} %, level of detail ${f(r.lodByteShare * 100)} % (${r.lodUsers} users zoomed out)`],
     ['server tick', `${f(r.tickHz)} Hz (min ${f(r.tickHzMin, 0)}), duration mean ${f(r.tickDurationMs.mean, 3)} ms, p99 ${bucketBound(r.tickDurationMs.p99)}`],
+    ['tick phases', Object.entries(r.tickPhaseMs ?? {}).map(([k, v]) => `${k} ${f(v, 3)}`).join(', ') + ' ms (mean per tick)'],
     ['server', `CPU ${f(r.serverCpuPercent)}% of a core, RSS ${f(r.serverRssMb)} MB (max ${f(r.serverRssMbMax)}), sent ${f(r.serverBytesSentPerSecond / 1e6, 2)} MB/s, loop lag p99 ${f(r.serverEventLoopLagP99Ms)} ms`],
     ['generator', `CPU ${f(r.generatorCpuPercent)}% of a core over ${r.generatorThreads} thread(s), loop delay p99 ${f(r.generatorLoopDelayP99Ms)} ms`],
-    ['machine', `${r.machine.cpus} CPUs, load average ${f(r.machine.loadAverageStart, 2)} at start, ${f(r.machine.loadAverageEnd, 2)} at end`],
+    ['machine', `${r.options.pin ? 'pinned (server CPU 0, generator the rest), ' : ''}${r.machine.cpus} CPUs, load average ${f(r.machine.loadAverageStart, 2)} at start, ${f(r.machine.loadAverageEnd, 2)} at end`],
     ['errors', r.errors === 0 ? '0' : `${r.errors}: ${Object.entries(r.errorsByKind).map(([k, v]) => `${k}×${v}`).join(', ')}`],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));

@@ -6,15 +6,15 @@
  * Phases: ramp (connections spread over rampSeconds; bounded by a timeout) → settle → measure → stop.
  * Only the measured window counts, except errors and connection failures, which count from the start.
  */
-import { availableParallelism, loadavg } from 'node:os';
+import { availableParallelism, cpus as osCpus, loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { LoadTestOptions } from './cli.js';
 import { Collector } from './collector.js';
 import { Fleet, type FleetConfig, type FleetFinal, type FleetInterval } from './fleet.js';
 import type { LatencySummary } from './histogram.js';
 import { type LoadTestReport, type TimelinePoint, bucketBound } from './report.js';
-import { type ChildServer, openFileLimit, startOurServer } from './server-child.js';
-import { type ServerSample, between, sampleServer } from './server-stats.js';
+import { type ChildServer, openFileLimit, pinSelf, startOurServer } from './server-child.js';
+import { type ServerSample, between, phaseMeans, sampleServer } from './server-stats.js';
 import type { FromWorker, ToWorker } from './worker.js';
 
 /** The run could not start (bad environment, server did not come up); main exits 2. */
@@ -112,10 +112,20 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
 
   let server: ChildServer | null = null;
   let wsUrl: string;
+  const cpus = availableParallelism();
+  if (o.pin) {
+    if (cpus < 2) throw new StartError(`--pin needs at least 2 CPUs (server on CPU 0, generator on the rest); this machine has ${cpus}`);
+    try {
+      pinSelf(`1-${cpus - 1}`);
+    } catch (err) {
+      throw new StartError(`--pin: taskset failed (${(err as Error).message.split('\n')[0]}); is util-linux installed?`);
+    }
+    say(`pinned: generator on CPU${cpus > 2 ? `s 1-${cpus - 1}` : ' 1'}${o.url === null ? ', server on CPU 0' : ' (server given by --url: not pinned)'}`);
+  }
   if (o.url === null) {
     const extraArgs = o.paintMode === 'flood' ? ['--message-rate', '1000000', '--message-burst', '1000000'] : [];
     try {
-      server = await startOurServer({ width: o.width, height: o.height, extraArgs, cpuProfDir: o.cpuProfDir });
+      server = await startOurServer({ width: o.width, height: o.height, extraArgs, cpuProfDir: o.cpuProfDir, ...(o.pin ? { cpuList: '0' } : {}) });
     } catch (err) {
       throw new StartError(`could not start the server: ${(err as Error).message}`);
     }
@@ -273,7 +283,7 @@ export function buildReport(x: BuildInput): LoadTestReport {
     warnings.push(`the generator's event loop was delayed up to ${c.loopDelayP99Ms.toFixed(0)} ms (p99): its latencies include its own queueing`);
   }
   const tickReadings = perSecond.map((s) => s.tickHz).filter(fin);
-  const cpus = availableParallelism();
+  const cpus = osCpus().length;
   if (x.loadAverageStart > cpus) {
     warnings.push(`the machine was already busy at the start (load average ${x.loadAverageStart.toFixed(1)} on ${cpus} CPUs): other work competes with the server and the generator`);
   }
@@ -311,6 +321,7 @@ export function buildReport(x: BuildInput): LoadTestReport {
     panLoadsAbandoned: t.panLoadsAbandoned,
     tickHzMin: tickReadings.length ? Math.min(...tickReadings) : Number.NaN,
     tickDurationMs: { mean: metricsWindow?.tickMeanMs ?? Number.NaN, p99: metricsWindow?.tickP99Ms ?? Number.NaN },
+    tickPhaseMs: answered.length >= 2 ? phaseMeans(answered[0]!, answered[answered.length - 1]!) : {},
     serverRssMbMax: Math.max(...samples.map((s) => s.rssBytes / (1024 * 1024)).filter(fin), Number.NEGATIVE_INFINITY),
     serverBytesSentPerSecond: metricsWindow?.bytesSentPerSecond ?? Number.NaN,
     serverPixelsAcceptedPerSecond: metricsWindow?.pixelsAcceptedPerSecond ?? Number.NaN,
@@ -323,8 +334,11 @@ export function buildReport(x: BuildInput): LoadTestReport {
     deltaPixelsPerClientPerSecond: perClient(t.deltaPixels),
     snapshotsPerClientPerSecond: perClient(t.snapshots),
     cursorMessagesPerClientPerSecond: perClient(t.cursorMessages),
+    cursorByteShare: t.bytes > 0 ? t.cursorBytes / t.bytes : 0,
+    lodByteShare: t.bytes > 0 ? t.lodBytes / t.bytes : 0,
+    lodUsers: c.latest.reduce((n, iv) => n + (iv?.lodUsers ?? 0), 0),
     errorsByKind: c.errorsByKind,
-    machine: { cpus: availableParallelism(), loadAverageStart: x.loadAverageStart, loadAverageEnd: loadavg()[0]! },
+    machine: { cpus: osCpus().length, loadAverageStart: x.loadAverageStart, loadAverageEnd: loadavg()[0]! },
     server: { url: x.wsUrl, spawned: x.server !== null, pid: x.server?.pid ?? null, cpuProfile: o.cpuProfDir },
     options: o,
     startedAt: x.startedAt,

@@ -3,10 +3,11 @@
  * that prints a JSON line holding "url" once it listens (the benches' naive and raw servers). Stopped with
  * SIGTERM, then SIGKILL if it does not exit.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SERVER_NODE_FLAGS } from '../src/node-flags.js';
 
 export interface ChildServer {
   readonly pid: number;
@@ -27,13 +28,16 @@ export interface SpawnOptions {
   nodeArgs?: string[];
   readyTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** Run under `taskset -c LIST` (e.g. "0"): pinned to those CPUs. taskset execs node, so the pid is node's. */
+  cpuList?: string;
 }
 
 const TAIL_BYTES = 4096;
 
 /** Starts `node [nodeArgs] script [args]` and resolves once it prints a JSON line with a "url" field. */
 export function spawnNodeServer(script: string, args: string[], opts: SpawnOptions = {}): Promise<ChildServer> {
-  const child: ChildProcess = spawn(process.execPath, [...(opts.nodeArgs ?? []), script, ...args], {
+  const argv = [...(opts.nodeArgs ?? []), script, ...args];
+  const child: ChildProcess = spawn(opts.cpuList ? 'taskset' : process.execPath, opts.cpuList ? ['-c', opts.cpuList, process.execPath, ...argv] : argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: opts.env ?? process.env,
   });
@@ -113,6 +117,8 @@ export interface OurServerOptions {
   extraArgs?: string[];
   /** Write a V8 CPU profile of the server into this directory (node --cpu-prof). */
   cpuProfDir?: string | null;
+  /** Pin the server to these CPUs (taskset -c). */
+  cpuList?: string;
 }
 
 /**
@@ -132,8 +138,17 @@ export function ourServerArgs(o: OurServerOptions): string[] {
 }
 
 export function startOurServer(o: OurServerOptions): Promise<ChildServer> {
-  const nodeArgs = o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir] : [];
-  return spawnNodeServer(serverEntry(), ourServerArgs(o), { nodeArgs });
+  // The flags `npm start` runs the server with (src/node-flags.ts), so the load test measures that server.
+  const nodeArgs = [...SERVER_NODE_FLAGS, ...(o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir] : [])];
+  return spawnNodeServer(serverEntry(), ourServerArgs(o), { nodeArgs, ...(o.cpuList ? { cpuList: o.cpuList } : {}) });
+}
+
+/**
+ * Pins every thread of this process to `cpuList` (taskset -a -p). New threads (workers) inherit the
+ * creating thread's affinity, so call it before starting them. Throws if taskset is missing or refuses.
+ */
+export function pinSelf(cpuList: string): void {
+  execFileSync('taskset', ['-a', '-p', '-c', cpuList, String(process.pid)], { stdio: 'ignore' });
 }
 
 /** The soft limit on open files of this process (from /proc/self/limits), or null when unknown. */

@@ -111,6 +111,8 @@ export interface ServerSample {
   eventLoopLagP99Seconds: number;
   clientsStale: number;
   clientsDropped: number;
+  /** Seconds spent per tick phase so far (pixel_canvas_tick_phase_seconds_total), by phase name. */
+  tickPhaseSeconds: Record<string, number>;
 }
 
 function sumPrefix(series: Map<string, number>, name: string): number {
@@ -156,7 +158,30 @@ export async function sampleServer(metricsUrl: string, pid: number | null, timeo
     eventLoopLagP99Seconds: get('nodejs_eventloop_lag_p99_seconds'),
     clientsStale: get('pixel_canvas_clients_stale_total'),
     clientsDropped: sumPrefix(series, 'pixel_canvas_clients_dropped_total'),
+    tickPhaseSeconds: labelled(series, 'pixel_canvas_tick_phase_seconds_total', 'phase'),
   };
+}
+
+/** Values of a labelled series by its one label's value. */
+function labelled(series: Map<string, number>, name: string, label: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  const re = new RegExp(`^${name}\\{${label}="([^"]*)"\\}$`);
+  for (const [k, v] of series) {
+    const m = re.exec(k);
+    if (m) out[m[1]!] = v;
+  }
+  return out;
+}
+
+/** Mean ms per tick spent in each phase between two samples (empty when the server has no phase metric). */
+export function phaseMeans(a: ServerSample, b: ServerSample): Record<string, number> {
+  const ticks = b.tickCount - a.tickCount;
+  const out: Record<string, number> = {};
+  if (!(ticks > 0)) return out;
+  for (const [phase, v] of Object.entries(b.tickPhaseSeconds ?? {})) {
+    out[phase] = ((v - (a.tickPhaseSeconds?.[phase] ?? 0)) / ticks) * 1000;
+  }
+  return out;
 }
 
 /** Rates between two samples. CPU is in percent of one core. */

@@ -53,6 +53,12 @@ export interface ServerConfig {
   /** Minimum interval between ONLINE broadcasts. */
   onlineIntervalMs: number;
   logLevel: string;
+  /** Cursor broadcasts per second (decoupled from tickHz; clients interpolate between them). */
+  cursorBroadcastHz: number;
+  /** Cursors shown per cursor cell; a viewer touches at most 9 cells, so it gets at most 9 × this many. */
+  cursorCellCap: number;
+  /** Bytes buffered for all clients together above which no client gets more than its snapshots' worth. */
+  globalBufferBytes: number;
 }
 
 /** Largest RESUME a client can need: one entry per chunk of the largest viewport, plus framing. */
@@ -99,6 +105,9 @@ export const DEFAULTS: ServerConfig = {
   allowResize: false,
   onlineIntervalMs: 1000,
   logLevel: 'info',
+  cursorBroadcastHz: 20,
+  cursorCellCap: 6,
+  globalBufferBytes: 32 * 1024 * 1024,
 };
 
 export class ConfigError extends Error {
@@ -143,6 +152,11 @@ export function validateConfig(c: ServerConfig): ServerConfig {
   check(c.lowWaterBytes < c.highWaterBytes && c.highWaterBytes < c.hardLimitBytes,
     'backpressure marks must satisfy low-water < high-water < hard limit');
   check(c.stallTimeoutMs >= 1000, '--stall-timeout-ms must be ≥ 1000');
+  check(isInt(c.cursorBroadcastHz) && c.cursorBroadcastHz >= 1 && c.cursorBroadcastHz <= c.tickHz,
+    `--cursor-broadcast-hz must be an integer 1..tick-hz, got ${c.cursorBroadcastHz}`);
+  check(isInt(c.cursorCellCap) && c.cursorCellCap >= 1 && c.cursorCellCap <= 4096, `--cursor-cell-cap must be 1..4096, got ${c.cursorCellCap}`);
+  check(isInt(c.globalBufferBytes) && c.globalBufferBytes >= c.highWaterBytes,
+    `--global-buffer-bytes must be an integer ≥ --high-water-bytes, got ${c.globalBufferBytes}`);
   return c;
 }
 
@@ -181,6 +195,9 @@ export const FLAGS: Record<string, FlagSpec> = {
   'in-memory': { key: 'inMemory', kind: 'bool', help: 'keep the canvas in memory only (lost on exit)' },
   'allow-resize': { key: 'allowResize', kind: 'bool', help: 'let the database take a new --width/--height (shrinking only where nothing is painted)' },
   'log-level': { key: 'logLevel', kind: 'str', help: 'pino log level (env LOG_LEVEL)' },
+  'cursor-broadcast-hz': { key: 'cursorBroadcastHz', kind: 'int', help: 'cursor broadcasts per second (≤ tick-hz)' },
+  'cursor-cell-cap': { key: 'cursorCellCap', kind: 'int', help: 'cursors shown per cursor cell (a viewer sees ≤ 9 cells)' },
+  'global-buffer-bytes': { key: 'globalBufferBytes', kind: 'int', help: 'bytes buffered for all clients together before deltas are held back' },
 };
 
 /** Parse argv (without node and script) and the environment into a validated config. */

@@ -17,6 +17,8 @@ export interface ServerMetrics {
   clientsDropped: Counter<'reason'>;
   handshakesRefused: Counter<'reason'>;
   forwardedForInvalid: Counter;
+  /** Seconds spent in each phase of the tick (commit, backlog, fanout, cursors, online, write), summed. */
+  tickPhase: Counter<'phase'>;
 }
 
 export function createMetrics(): ServerMetrics {
@@ -40,5 +42,6 @@ export function createMetrics(): ServerMetrics {
     clientsDropped: new Counter({ name: `${p}clients_dropped_total`, help: 'Clients closed by the server, by reason', labelNames: ['reason'], registers: [registry] }),
     handshakesRefused: new Counter({ name: `${p}handshakes_refused_total`, help: 'Upgrades refused, by reason', labelNames: ['reason'], registers: [registry] }),
     forwardedForInvalid: new Counter({ name: `${p}forwarded_for_invalid_total`, help: 'X-Forwarded-For last hops that were not an IP address (socket address used)', registers: [registry] }),
+    tickPhase: new Counter({ name: `${p}tick_phase_seconds_total`, help: 'Time spent in each phase of ticks that had work', labelNames: ['phase'], registers: [registry] }),
   };
 }

@@ -5,6 +5,9 @@
  * Why a bitmap per chunk: a delta rewrites a few pixels of one small ImageData and re-uploads 16 KiB, instead
  * of touching a canvas-sized image; panning only moves drawImage rectangles, so a frame over a 1024×1024
  * canvas is at most 256 drawImage calls whatever the zoom.
+ *
+ * Zoomed out, the replica is a level of detail L (one value per 2^L × 2^L block, see src/chunks/lod-geometry.ts):
+ * its chunks are the same 64×64 bitmaps, each drawn over 64·2^L canvas pixels.
  */
 import { CHUNK_AREA, CHUNK_SHIFT, CHUNK_SIZE, chunkKey, keyCx, keyCy } from '../../src/chunks/geometry.js';
 import type { Replica } from '../../src/client/replica.js';
@@ -63,6 +66,8 @@ export class ChunkRenderer {
   private replica: Replica | null = null;
   private overlay: OverlaySource | null = null;
   private dpr = 1;
+  /** Level of detail of the attached replica (0: full resolution). */
+  private level = 0;
 
   constructor(private readonly canvas: HTMLCanvasElement, private readonly camera: Camera, private readonly invalidate: () => void) {
     const ctx = canvas.getContext('2d', { alpha: false });
@@ -83,7 +88,8 @@ export class ChunkRenderer {
   }
 
   /** Follows a replica from now on (a new client brings a new one); forgets the old one's chunks. */
-  attach(replica: Replica): void {
+  attach(replica: Replica, level = 0): void {
+    this.level = level;
     if (this.replica !== null) {
       this.replica.onChange = undefined;
       this.replica.onDrop = undefined;
@@ -101,8 +107,9 @@ export class ChunkRenderer {
   /** True when every chunk of a pixel rect (within the canvas) has its pixels: no placeholder drawn there. */
   loaded(r: CanvasRect): boolean {
     if (r.w === 0 || r.h === 0) return true;
-    for (let cy = r.y >>> CHUNK_SHIFT; cy <= (r.y + r.h - 1) >>> CHUNK_SHIFT; cy++) {
-      for (let cx = r.x >>> CHUNK_SHIFT; cx <= (r.x + r.w - 1) >>> CHUNK_SHIFT; cx++) {
+    const s = CHUNK_SHIFT + this.level;
+    for (let cy = r.y >>> s; cy <= (r.y + r.h - 1) >>> s; cy++) {
+      for (let cx = r.x >>> s; cx <= (r.x + r.w - 1) >>> s; cx++) {
         if (!this.chunks.has(chunkKey(cx, cy))) return false;
       }
     }
@@ -111,6 +118,12 @@ export class ChunkRenderer {
 
   /** Shows one pixel in a colour without touching the replica (optimistic painting and its revert). */
   showPixel(x: number, y: number, color: number): void {
+    const l = this.level;
+    if (l > 0) {
+      if (((x | y) & ((1 << l) - 1)) !== 0) return; // not a pixel the level samples
+      x >>>= l;
+      y >>>= l;
+    }
     const bmp = this.chunks.get(chunkKey(x >>> CHUNK_SHIFT, y >>> CHUNK_SHIFT));
     if (bmp === undefined) return; // not loaded: the overlay is applied when its snapshot arrives
     bmp.words[((y & (CHUNK_SIZE - 1)) << CHUNK_SHIFT) | (x & (CHUNK_SIZE - 1))] = this.lut[color]!;
@@ -141,17 +154,19 @@ export class ChunkRenderer {
     ctx.fillRect(0, 0, W, H);
     const r = cam.visiblePixels();
     if (r.w === 0 || r.h === 0) return;
-    const cx0 = r.x >>> CHUNK_SHIFT;
-    const cy0 = r.y >>> CHUNK_SHIFT;
-    const cx1 = (r.x + r.w - 1) >>> CHUNK_SHIFT;
-    const cy1 = (r.y + r.h - 1) >>> CHUNK_SHIFT;
+    const shift = CHUNK_SHIFT + this.level;
+    const span = CHUNK_SIZE << this.level; // canvas pixels one bitmap covers
+    const cx0 = r.x >>> shift;
+    const cy0 = r.y >>> shift;
+    const cx1 = (r.x + r.w - 1) >>> shift;
+    const cy1 = (r.y + r.h - 1) >>> shift;
     // Chunk edges are rounded to whole device pixels, each edge computed once, so neighbours share it: no seams.
     for (let cy = cy0; cy <= cy1; cy++) {
-      const top = Math.round(cam.toScreenY(cy * CHUNK_SIZE) * dpr);
-      const bottom = Math.round(cam.toScreenY((cy + 1) * CHUNK_SIZE) * dpr);
+      const top = Math.round(cam.toScreenY(cy * span) * dpr);
+      const bottom = Math.round(cam.toScreenY((cy + 1) * span) * dpr);
       for (let cx = cx0; cx <= cx1; cx++) {
-        const left = Math.round(cam.toScreenX(cx * CHUNK_SIZE) * dpr);
-        const right = Math.round(cam.toScreenX((cx + 1) * CHUNK_SIZE) * dpr);
+        const left = Math.round(cam.toScreenX(cx * span) * dpr);
+        const right = Math.round(cam.toScreenX((cx + 1) * span) * dpr);
         const bmp = this.chunks.get(chunkKey(cx, cy));
         let source = this.placeholder;
         if (bmp !== undefined) {
@@ -200,7 +215,7 @@ export class ChunkRenderer {
       bmp ??= this.acquire(key);
       const words = bmp.words;
       for (let i = 0; i < CHUNK_AREA; i++) words[i] = lut[src[i]!]!;
-      this.overlay?.(cx, cy, (o, color) => { words[o] = lut[color]!; });
+      if (this.level === 0) this.overlay?.(cx, cy, (o, color) => { words[o] = lut[color]!; });
     } else {
       const words = bmp.words;
       for (let i = 0; i < offsets.length; i++) {

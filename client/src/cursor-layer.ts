@@ -1,6 +1,10 @@
 /**
  * Others' cursors and the hover reticle, as DOM elements over the canvas: they move without redrawing a
  * single pixel, and they never end up in the canvas bitmap (which tests read back).
+ *
+ * The server sends cursor positions at its cursor cadence (20 Hz by default), not every frame: each cursor
+ * glides from where it is drawn to its new position over INTERPOLATION_MS, so it moves smoothly between
+ * updates instead of jumping three frames at a time.
  */
 import type { CursorState } from '../../src/client/canvas-client.js';
 import type { Camera } from './camera.js';
@@ -10,18 +14,38 @@ function hueOf(id: number): number {
   return (Math.imul(id, 2654435761) >>> 0) % 360;
 }
 
+/** A little longer than the server's cursor interval (50 ms), so a steady mover never stops between updates. */
+export const INTERPOLATION_MS = 60;
+
+interface Glide {
+  fromX: number;
+  fromY: number;
+  toX: number;
+  toY: number;
+  start: number;
+  /** Where it was last drawn (canvas pixels). */
+  x: number;
+  y: number;
+}
+
 export class CursorLayer {
   private readonly shown = new Map<number, HTMLElement>();
+  private readonly glides = new Map<number, Glide>();
 
   constructor(private readonly layer: HTMLElement, private readonly reticle: HTMLElement, private readonly camera: Camera) {}
 
-  /** Places every cursor at the centre of its pixel; hides those off screen; removes those gone. */
-  update(cursors: ReadonlyMap<number, CursorState>): void {
+  /**
+   * Places every cursor at the centre of its pixel, gliding towards positions that changed; hides those off
+   * screen; removes those gone. Returns true while some cursor is still gliding (draw another frame).
+   */
+  update(cursors: ReadonlyMap<number, CursorState>, now = performance.now()): boolean {
     const cam = this.camera;
+    let gliding = false;
     for (const [id, el] of this.shown) {
       if (!cursors.has(id)) {
         el.remove();
         this.shown.delete(id);
+        this.glides.delete(id);
       }
     }
     for (const [id, c] of cursors) {
@@ -39,12 +63,29 @@ export class CursorLayer {
       const label = el.firstElementChild as HTMLElement;
       const name = c.name || `#${id}`;
       if (label.textContent !== name) label.textContent = name;
-      const sx = cam.toScreenX(c.x + 0.5);
-      const sy = cam.toScreenY(c.y + 0.5);
+      let g = this.glides.get(id);
+      if (g === undefined) {
+        g = { fromX: c.x, fromY: c.y, toX: c.x, toY: c.y, start: now, x: c.x, y: c.y };
+        this.glides.set(id, g);
+      } else if (g.toX !== c.x || g.toY !== c.y) {
+        g.fromX = g.x;
+        g.fromY = g.y;
+        g.toX = c.x;
+        g.toY = c.y;
+        g.start = now;
+      }
+      const k = Math.min(1, Math.max(0, (now - g.start) / INTERPOLATION_MS));
+      g.x = g.fromX + (g.toX - g.fromX) * k;
+      g.y = g.fromY + (g.toY - g.fromY) * k;
+      if (k < 1) gliding = true;
+      el.dataset.x = String(g.x);
+      const sx = cam.toScreenX(g.x + 0.5);
+      const sy = cam.toScreenY(g.y + 0.5);
       const visible = sx >= -20 && sy >= -20 && sx <= cam.screenW + 20 && sy <= cam.screenH + 20;
       el.hidden = !visible;
       if (visible) el.style.transform = `translate(${sx.toFixed(1)}px, ${sy.toFixed(1)}px)`;
     }
+    return gliding;
   }
 
   /** Outlines the hovered pixel (null: none). */

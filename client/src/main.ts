@@ -5,6 +5,7 @@
  */
 import { CanvasClient, type WebSocketLike, type Welcome, effectiveViewport } from '../../src/client/canvas-client.js';
 import { ErrorCode } from '../../src/net/protocol.js';
+import { lodLevelForZoom, topLodLevel } from '../../src/chunks/lod-geometry.js';
 import { Camera, type ViewState } from './camera.js';
 import { ChunkRenderer } from './chunk-renderer.js';
 import { CursorLayer } from './cursor-layer.js';
@@ -130,11 +131,16 @@ class App {
         this.hud.toast(errorText(r.status) + wait);
       }),
       client.on('cursors', () => this.requestFrame()),
+      // Zoomed out, chunks come from a level of detail: draw from the replica of the level subscribed.
+      client.on('levelChange', (level) => {
+        this.renderer.attach(level === 0 ? client.replica : client.lod!, level);
+        this.requestFrame();
+      }),
       client.on('online', (n) => this.hud.setOnline(n)),
       client.on('error', (m) => this.hud.toast(errorText(m.code))),
       client.on('protocolError', () => this.hud.toast('The server sent something this page cannot read. Reconnecting…')),
     ];
-    if (this.placed) client.setViewport(...rectArgs(this.camera.visiblePixels()));
+    if (this.placed) client.setViewport(...rectArgs(this.camera.visiblePixels()), this.lodLevel());
     client.connect();
     return client;
   }
@@ -190,7 +196,14 @@ class App {
   }
 
   private pushViewport(): void {
-    if (this.placed) this.client.setViewport(...rectArgs(this.camera.visiblePixels()));
+    if (this.placed) this.client.setViewport(...rectArgs(this.camera.visiblePixels()), this.lodLevel());
+  }
+
+  /** The level of detail for the zoom: coarser while a canvas pixel is smaller than a device pixel. */
+  lodLevel(): number {
+    const w = this.client?.welcome;
+    if (!w) return 0;
+    return lodLevelForZoom(this.camera.zoom * (window.devicePixelRatio || 1), topLodLevel(w.width, w.height));
   }
 
   private pushHash(): void {
@@ -221,9 +234,9 @@ class App {
     this.frameRequested = false;
     const moving = this.navigation.step(t);
     this.renderer.draw();
-    this.cursors.update(this.client.cursors);
+    const gliding = this.cursors.update(this.client.cursors, t);
     this.cursors.updateReticle(this.hovered);
-    if (moving) this.requestFrame();
+    if (moving || gliding) this.requestFrame();
   }
 
   // ---------------------------------------------------------------------------------------------------
@@ -297,6 +310,7 @@ class App {
     if (this.frameRequested || this.sendViewport.pending) return false;
     // What the client sends for the view on screen (shrunk when the server's area limit demands it).
     const want = effectiveViewport(this.camera.visiblePixels(), w.width, w.height, w.limits.maxViewportArea);
+    if (this.client.level !== this.lodLevel()) return false;
     return sent.x === want.x && sent.y === want.y && sent.w === want.w && sent.h === want.h && this.renderer.loaded(want);
   }
 }

@@ -11,7 +11,9 @@
 import { LRUCache } from 'lru-cache';
 import { CHUNK_AREA, CHUNK_SHIFT, CHUNK_SIZE, MAX_CANVAS_SIDE, chunkKey, pixelOffset } from './geometry.js';
 import { encodeSnapshotPixels } from './snapshot-codec.js';
-import { type ErrorCodeName, SnapshotEncoding, encodeChunkDelta, encodeChunkSnapshot } from '../net/protocol.js';
+import {
+  type ErrorCodeName, SnapshotEncoding, encodeChunkDelta, encodeChunkSnapshot, encodeLodDelta, encodeLodSnapshot,
+} from '../net/protocol.js';
 
 /** Codes shared with the wire (ErrorCodeName) keep their wire names; BAD_SIZE is a configuration error only. */
 export type CanvasErrorCode = Extract<ErrorCodeName, 'OUT_OF_BOUNDS' | 'BAD_COLOR'> | 'BAD_SIZE';
@@ -35,6 +37,11 @@ export interface ChunkStoreOptions {
   background?: number;
   /** Bound on the bytes of cached SNAPSHOT messages. Default 64 MiB; 0 disables the cache. */
   snapshotCacheBytes?: number;
+  /**
+   * 0 (default): the full-resolution canvas, encoded as SNAPSHOT / DELTA. L > 0: a level-of-detail store
+   * (src/chunks/lod.ts), its chunks encoded as LOD_SNAPSHOT / LOD_DELTA carrying L.
+   */
+  lodLevel?: number;
 }
 
 /** One chunk's changes from one drain(). */
@@ -81,6 +88,7 @@ export class ChunkStore {
   readonly chunksY: number;
   readonly paletteSize: number;
   readonly background: number;
+  readonly lodLevel: number;
 
   private readonly chunks = new Map<number, Chunk>();
   /** Chunks with a dirty bitset, in the order they became dirty. */
@@ -113,6 +121,7 @@ export class ChunkStore {
     this.chunksY = height / CHUNK_SIZE;
     this.paletteSize = paletteSize;
     this.background = background;
+    this.lodLevel = opts.lodLevel ?? 0;
     this.snapshots = snapshotCacheBytes === 0
       ? null
       : new LRUCache<number, Uint8Array>({ maxSize: snapshotCacheBytes, sizeCalculation: (bytes) => bytes.length });
@@ -182,13 +191,13 @@ export class ChunkStore {
     this.checkChunk(cx, cy);
     const key = chunkKey(cx, cy);
     const chunk = this.chunks.get(key);
-    if (chunk === undefined) return encodeChunkSnapshot(cx, cy, 0, SnapshotEncoding.EMPTY, NO_DATA);
+    if (chunk === undefined) return this.encodeSnapshot(cx, cy, 0, SnapshotEncoding.EMPTY, NO_DATA);
     if (chunk.cached) {
       const hit = this.snapshots?.get(key);
       if (hit !== undefined) return hit;
     }
     const { encoding, data } = encodeSnapshotPixels(chunk.pixels, this.background);
-    const bytes = encodeChunkSnapshot(cx, cy, chunk.version, encoding, data);
+    const bytes = this.encodeSnapshot(cx, cy, chunk.version, encoding, data);
     if (this.snapshots !== null) {
       this.snapshots.set(key, bytes);
       chunk.cached = true;
@@ -229,7 +238,9 @@ export class ChunkStore {
       // 2^32 - 1 changing drains is over two years at 60 Hz; wrap past 0, which means "never changed".
       chunk.version = chunk.version === MAX_VERSION ? 1 : chunk.version + 1;
       if (chunk.cached) this.forgetSnapshot(chunk);
-      const bytes = encodeChunkDelta(chunk.cx, chunk.cy, chunk.version, offsets, colors, count);
+      const bytes = this.lodLevel === 0
+        ? encodeChunkDelta(chunk.cx, chunk.cy, chunk.version, offsets, colors, count)
+        : encodeLodDelta(this.lodLevel, chunk.cx, chunk.cy, chunk.version, offsets, colors, count);
       out[i] = { key: chunk.key, cx: chunk.cx, cy: chunk.cy, version: chunk.version, count, bytes };
     }
     dirtyChunks.length = 0;
@@ -292,6 +303,12 @@ export class ChunkStore {
   /** Bytes of pixel arrays held now (dirty bitsets, 512 B per dirty chunk, are not counted). */
   get pixelBytes(): number {
     return this.chunks.size * CHUNK_AREA;
+  }
+
+  private encodeSnapshot(cx: number, cy: number, version: number, encoding: number, data: Uint8Array): Uint8Array {
+    return this.lodLevel === 0
+      ? encodeChunkSnapshot(cx, cy, version, encoding, data)
+      : encodeLodSnapshot(this.lodLevel, cx, cy, version, encoding, data);
   }
 
   private forgetSnapshot(chunk: Chunk): void {

@@ -12,6 +12,8 @@
 import {
   type Cursors,
   type Delta,
+  type LodDelta,
+  type LodSnapshot,
   type ErrorMessage,
   type PlacePixel,
   type PlaceResult,
@@ -28,6 +30,7 @@ import {
   decodeServerMessages,
   encodeCursor,
   encodeHello,
+  encodeLodViewport,
   encodePing,
   encodePlace,
   encodeResume,
@@ -37,6 +40,7 @@ import {
 } from '../net/protocol.js';
 import { Emitter } from './emitter.js';
 import { type ViewChunkRange, Replica, rangeHas, viewChunkRange } from './replica.js';
+import { levelRect, lodSide, topLodLevel } from '../chunks/lod-geometry.js';
 
 /** The part of a WebSocket the client uses; browser WebSocket and ws's WebSocket both fit. */
 export interface WebSocketLike {
@@ -71,6 +75,8 @@ export interface CanvasClientOptions {
   keepReplica?: boolean;
   /** Skip CURSORS messages without decoding them (no 'cursors' events, `cursors` stays empty). Default false. */
   ignoreCursors?: boolean;
+  /** Count the bytes received per opcode in `bytesByOp` (load tests report cursor and LOD shares). Default false. */
+  countBytesByOp?: boolean;
 }
 
 export type ClientState = 'idle' | 'connecting' | 'open' | 'closed';
@@ -103,6 +109,11 @@ export interface CanvasClientEvents {
   delta: Delta;
   placeResult: PlaceResult;
   cursors: Cursors;
+  /** A level-of-detail chunk snapshot / delta (applied to `lod` when it is of the level subscribed). */
+  lodSnapshot: LodSnapshot;
+  lodDelta: LodDelta;
+  /** The level of detail of the view sent changed: renderers switch between `replica` (0) and `lod`. */
+  levelChange: number;
   online: number;
   /** An ERROR message from the server. */
   error: ErrorMessage;
@@ -221,6 +232,12 @@ export class CanvasClient {
   /** The latest WELCOME (kept after a disconnect). */
   welcome: Welcome | null = null;
   readonly replica = new Replica();
+  /**
+   * While the view is subscribed at a level of detail L > 0: level L's chunks in view (in level-L pixel and
+   * chunk coordinates, one value per 2^L × 2^L canvas block); null at full resolution. `replica` holds
+   * nothing meanwhile (the server sends it no deltas).
+   */
+  lod: Replica | null = null;
   /** Others' cursors in and near the view (whole 64-px cells); cleared when the connection drops. */
   readonly cursors = new Map<number, CursorState>();
   /** Latest ONLINE count. */
@@ -228,8 +245,12 @@ export class CanvasClient {
   /** Totals over the client's life, for load tests. */
   framesReceived = 0;
   bytesReceived = 0;
+  /** With countBytesByOp: protocol bytes received (header included) per opcode, over the client's life. */
+  readonly bytesByOp: Float64Array | null;
+  /** With countBytesByOp: protocol messages received per opcode (decoded or stepped over). */
+  readonly messagesByOp: Float64Array | null;
 
-  private readonly opts: Required<Omit<CanvasClientOptions, 'socketFactory'>> & { socketFactory: WebSocketFactory | undefined };
+  private readonly opts: Required<Omit<CanvasClientOptions, 'socketFactory' | 'countBytesByOp'>> & { socketFactory: WebSocketFactory | undefined };
   private readonly events = new Emitter<CanvasClientEvents>();
   private link: Link = { kind: 'idle' };
   private lastState: ClientState = 'idle';
@@ -248,6 +269,9 @@ export class CanvasClient {
 
   /** The viewport asked for by setViewport, as given. */
   private desiredView: Rect | null = null;
+  private desiredLevel = 0;
+  /** Level of the view last sent on this connection. */
+  private sentLevel = 0;
   /** What this connection last sent, and the chunks it covers (null: none); reset per connection. */
   private sentView: Rect | null = null;
   private sentRange: ViewChunkRange | null = null;
@@ -273,6 +297,8 @@ export class CanvasClient {
       ignoreCursors: opts.ignoreCursors ?? false,
     };
     this.skipOps = this.opts.ignoreCursors ? new Set([Op.CURSORS]) : undefined;
+    this.bytesByOp = opts.countBytesByOp ? new Float64Array(256) : null;
+    this.messagesByOp = opts.countBytesByOp ? new Float64Array(256) : null;
     if (!(this.opts.minBackoffMs >= 0 && this.opts.maxBackoffMs >= this.opts.minBackoffMs)) {
       throw new RangeError(`CanvasClient: need 0 <= minBackoffMs <= maxBackoffMs, got ${this.opts.minBackoffMs} and ${this.opts.maxBackoffMs}`);
     }
@@ -297,6 +323,11 @@ export class CanvasClient {
   /** The viewport last sent on this connection (clamped and fitted to the limits), or null. */
   get viewport(): Readonly<Rect> | null {
     return this.sentView;
+  }
+
+  /** Level of detail of the view last sent (0: full resolution). */
+  get level(): number {
+    return this.sentLevel;
   }
 
   on<K extends keyof CanvasClientEvents>(event: K, handler: (value: CanvasClientEvents[K]) => void): () => void {
@@ -328,11 +359,15 @@ export class CanvasClient {
    * Sets the view in canvas pixels. Remembered, and re-sent after every reconnect. While open it is sent
    * now, or at the server's viewportHz if views change faster (only the latest is sent).
    */
-  setViewport(x: number, y: number, w: number, h: number): void {
+  setViewport(x: number, y: number, w: number, h: number, level = 0): void {
     if (![x, y, w, h].every(Number.isFinite) || w < 0 || h < 0) {
       throw new RangeError(`CanvasClient.setViewport: need finite x, y and w, h >= 0, got ${x},${y} ${w}x${h}`);
     }
+    if (!Number.isInteger(level) || level < 0 || level > 255) {
+      throw new RangeError(`CanvasClient.setViewport: level must be an integer 0..255, got ${level}`);
+    }
     this.desiredView = { x, y, w, h };
+    this.desiredLevel = level;
     if (this.link.kind === 'open') this.scheduleViewport();
   }
 
@@ -444,6 +479,7 @@ export class CanvasClient {
     this.pendingCursor = null;
     this.sentView = null;
     this.sentRange = null;
+    this.setLevel(0);
     this.lastViewportAt = Number.NEGATIVE_INFINITY;
     this.lastCursorAt = Number.NEGATIVE_INFINITY;
     this.pendingPings.clear();
@@ -471,6 +507,16 @@ export class CanvasClient {
     this.events.emit('frame', length);
     try {
       if (bytes === null) throw protocolError('TEXT_FRAME', 'the server sent a non-binary message');
+      const byOp = this.bytesByOp;
+      if (byOp !== null) {
+        // Header walk only (op u8, length u16): the decoder below checks everything.
+        for (let at = 0; at + 3 <= bytes.length;) {
+          const n = 3 + (bytes[at + 1]! | (bytes[at + 2]! << 8));
+          byOp[bytes[at]!]! += n;
+          this.messagesByOp![bytes[at]!]!++;
+          at += n;
+        }
+      }
       const messages = decodeServerMessages(bytes, this.skipOps);
       for (let i = 0; i < messages.length; i++) {
         this.apply(socket, messages[i]!);
@@ -513,6 +559,19 @@ export class CanvasClient {
         this.applyCursors(m);
         this.events.emit('cursors', m);
         return;
+      case 'lodSnapshot':
+        // Like SNAPSHOT: only chunks of the level and view last sent.
+        if (this.opts.keepReplica && this.lod !== null && m.level === this.sentLevel && this.sentRange !== null && rangeHas(this.sentRange, m.cx, m.cy)) {
+          this.lod.applySnapshot({ type: 'snapshot', cx: m.cx, cy: m.cy, version: m.version, encoding: m.encoding, data: m.data });
+        }
+        this.events.emit('lodSnapshot', m);
+        return;
+      case 'lodDelta':
+        if (this.opts.keepReplica && this.lod !== null && m.level === this.sentLevel) {
+          this.lod.applyDelta({ type: 'delta', cx: m.cx, cy: m.cy, version: m.version, offsets: m.offsets, colors: m.colors });
+        }
+        this.events.emit('lodDelta', m);
+        return;
       case 'placeResult':
         this.events.emit('placeResult', m);
         return;
@@ -549,15 +608,16 @@ export class CanvasClient {
     this.attempt = 0;
     this.setLink({ kind: 'open', socket, welcome: w });
 
-    const view = this.desiredView === null ? null : this.fit(this.desiredView, w);
-    if (view === null) {
-      r.clear(); // no view: nothing held would be kept fresh
+    const level = this.levelFor(w);
+    const view = this.desiredView === null ? null : this.fit(this.desiredView, w, level);
+    if (view === null || level > 0) {
+      r.clear(); // no full-resolution view: nothing held would be kept fresh
     } else if (resumable) {
       // Resume only what the coming view keeps; RESUME must precede the VIEWPORT that makes the server send snapshots.
       r.retainOnly(view.x, view.y, view.w, view.h);
       if (r.size > 0) socket.send(encodeResume(r.heldVersions().slice(0, MAX_RESUME_ENTRIES)));
     }
-    if (view !== null) this.sendViewport(socket, view);
+    if (view !== null) this.sendViewport(socket, view, level);
     this.events.emit('open', w);
   }
 
@@ -593,8 +653,37 @@ export class CanvasClient {
     return hz > 0 ? (1000 / hz) * THROTTLE_SLACK : 0;
   }
 
-  private fit(r: Rect, w: Welcome): Rect {
-    return effectiveViewport(r, w.width, w.height, w.limits.maxViewportArea);
+  /** The level asked for, capped at the canvas's top level (the whole canvas in one level chunk). */
+  private levelFor(w: Welcome): number {
+    return Math.min(this.desiredLevel, topLodLevel(w.width, w.height));
+  }
+
+  /** The rect to send for a requested one at `level`: its area limit counts level pixels. */
+  private fit(r: Rect, w: Welcome, level = 0): Rect {
+    const max = w.limits.maxViewportArea;
+    if (level === 0) return effectiveViewport(r, w.width, w.height, max);
+    let area = max * 4 ** level;
+    for (;;) {
+      const v = effectiveViewport(r, w.width, w.height, area);
+      const l = levelRect(v, level);
+      if (l.w * l.h <= max || area <= 1) return v;
+      area = Math.floor(area * 0.97); // the level's rounding outward made it a little too big
+    }
+  }
+
+  /** Switches the replica that receives chunks (emits levelChange when it changes). */
+  private setLevel(level: number): void {
+    if (level === this.sentLevel) return;
+    this.sentLevel = level;
+    if (level === 0) {
+      this.lod = null;
+    } else {
+      const r = this.replica;
+      const lod = new Replica();
+      lod.reset(lodSide(r.width, level), lodSide(r.height, level), r.background, r.epoch ?? 0);
+      this.lod = lod;
+    }
+    this.events.emit('levelChange', level);
   }
 
   private scheduleViewport(): void {
@@ -615,18 +704,35 @@ export class CanvasClient {
   private flushViewport(): void {
     const l = this.link;
     if (l.kind !== 'open' || this.desiredView === null) return;
-    const view = this.fit(this.desiredView, l.welcome);
-    if (sameRect(this.sentView, view)) return;
-    this.sendViewport(l.socket, view);
+    const level = this.levelFor(l.welcome);
+    const view = this.fit(this.desiredView, l.welcome, level);
+    if (sameRect(this.sentView, view) && level === this.sentLevel) return;
+    this.sendViewport(l.socket, view, level);
   }
 
-  /** Sends a view and makes the replica match it: from now on the server sends nothing for chunks outside it. */
-  private sendViewport(socket: WebSocketLike, view: Rect): void {
-    socket.send(encodeViewport(view.x, view.y, view.w, view.h));
+  /**
+   * Sends a view and makes the replicas match it: from now on the server sends nothing for chunks outside
+   * it, nor for any other level (a level change starts the new level's replica empty).
+   */
+  private sendViewport(socket: WebSocketLike, view: Rect, level = 0): void {
+    socket.send(level === 0 ? encodeViewport(view.x, view.y, view.w, view.h) : encodeLodViewport(level, view.x, view.y, view.w, view.h));
     this.sentView = view;
-    this.sentRange = viewChunkRange(view.x, view.y, view.w, view.h, this.replica.width, this.replica.height);
+    this.setLevel(level);
     this.lastViewportAt = now();
-    if (this.opts.keepReplica) this.replica.retainOnly(view.x, view.y, view.w, view.h);
+    if (level === 0) {
+      this.sentRange = viewChunkRange(view.x, view.y, view.w, view.h, this.replica.width, this.replica.height);
+      if (this.opts.keepReplica) this.replica.retainOnly(view.x, view.y, view.w, view.h);
+    } else {
+      const c = viewChunkRange(view.x, view.y, view.w, view.h, this.replica.width, this.replica.height);
+      const lr = c === null ? null : levelRect(view, level);
+      const lod = this.lod!;
+      this.sentRange = lr === null ? null : viewChunkRange(lr.x, lr.y, lr.w, lr.h, lod.width, lod.height);
+      if (this.opts.keepReplica) {
+        this.replica.clear();
+        if (lr === null) lod.clear();
+        else lod.retainOnly(lr.x, lr.y, lr.w, lr.h);
+      }
+    }
   }
 
   private flushCursor(): void {

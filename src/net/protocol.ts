@@ -26,6 +26,7 @@ export const Op = {
   CURSOR: 0x04,
   RESUME: 0x05,
   PING: 0x06,
+  LOD_VIEWPORT: 0x07,
   // server → client
   WELCOME: 0x81,
   SNAPSHOT: 0x82,
@@ -35,6 +36,8 @@ export const Op = {
   ONLINE: 0x86,
   ERROR: 0x87,
   PONG: 0x88,
+  LOD_SNAPSHOT: 0x89,
+  LOD_DELTA: 0x8a,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -160,8 +163,10 @@ export interface Cursor { type: 'cursor'; x: number; y: number; hidden: boolean 
 export interface ResumeEntry { cx: number; cy: number; version: number }
 export interface Resume { type: 'resume'; chunks: ResumeEntry[] }
 export interface Ping { type: 'ping'; nonce: number }
+/** A viewport (canvas pixels) watched at level of detail `level` (0: full resolution, same as VIEWPORT). */
+export interface LodViewport { type: 'lodViewport'; level: number; x: number; y: number; w: number; h: number }
 
-export type ClientMessage = Hello | Viewport | Place | Cursor | Resume | Ping;
+export type ClientMessage = Hello | Viewport | Place | Cursor | Resume | Ping | LodViewport;
 
 export interface Limits {
   /** Sustained pixels per second per address. */
@@ -229,7 +234,11 @@ export interface Online { type: 'online'; count: number }
 export interface ErrorMessage { type: 'error'; code: number; op: number; message: string }
 export interface Pong { type: 'pong'; nonce: number; serverTime: number }
 
-export type ServerMessage = Welcome | Snapshot | Delta | PlaceResult | Cursors | Online | ErrorMessage | Pong;
+/** A level-of-detail chunk: (cx, cy) in level-`level` chunk coordinates (see docs/protocol.md). */
+export interface LodSnapshot { type: 'lodSnapshot'; level: number; cx: number; cy: number; version: number; encoding: number; data: Uint8Array }
+export interface LodDelta { type: 'lodDelta'; level: number; cx: number; cy: number; version: number; offsets: Uint16Array; colors: Uint8Array }
+
+export type ServerMessage = Welcome | Snapshot | Delta | PlaceResult | Cursors | Online | ErrorMessage | Pong | LodSnapshot | LodDelta;
 export type Message = ClientMessage | ServerMessage;
 
 // ---------------------------------------------------------------------------------------------------------
@@ -450,6 +459,49 @@ export function encodePong(nonce: number, serverTime: number): Uint8Array {
   return bytes;
 }
 
+export function encodeLodViewport(level: number, x: number, y: number, w: number, h: number): Uint8Array {
+  const { bytes, view } = frame(Op.LOD_VIEWPORT, 17);
+  view.setUint8(3, level);
+  view.setInt32(4, x, true);
+  view.setInt32(8, y, true);
+  view.setUint32(12, w, true);
+  view.setUint32(16, h, true);
+  return bytes;
+}
+
+/** SNAPSHOT of a level-of-detail chunk: the same body as SNAPSHOT, after a level byte. */
+export function encodeLodSnapshot(level: number, cx: number, cy: number, version: number, encoding: number, data: Uint8Array): Uint8Array {
+  const { bytes, view } = frame(Op.LOD_SNAPSHOT, 10 + data.length);
+  view.setUint8(3, level);
+  view.setUint16(4, cx, true);
+  view.setUint16(6, cy, true);
+  view.setUint32(8, version, true);
+  view.setUint8(12, encoding);
+  bytes.set(data, 13);
+  return bytes;
+}
+
+/** DELTA of a level-of-detail chunk: the same body as DELTA, after a level byte. Encoded once per tick and level. */
+export function encodeLodDelta(
+  level: number, cx: number, cy: number, version: number, offsets: ArrayLike<number>, colors: ArrayLike<number>, count: number,
+): Uint8Array {
+  const { bytes, view } = frame(Op.LOD_DELTA, 11 + 3 * count);
+  view.setUint8(3, level);
+  view.setUint16(4, cx, true);
+  view.setUint16(6, cy, true);
+  view.setUint32(8, version, true);
+  view.setUint16(12, count, true);
+  let o = 14;
+  for (let i = 0; i < count; i++) {
+    const off = offsets[i]!;
+    bytes[o] = off & 0xff;
+    bytes[o + 1] = off >>> 8;
+    bytes[o + 2] = colors[i]!;
+    o += 3;
+  }
+  return bytes;
+}
+
 /** Encode any message; the typed encoders above are what hot paths call. */
 export function encodeMessage(m: Message): Uint8Array {
   switch (m.type) {
@@ -467,6 +519,9 @@ export function encodeMessage(m: Message): Uint8Array {
     case 'online': return encodeOnline(m.count);
     case 'error': return encodeError(m.code, m.op, m.message);
     case 'pong': return encodePong(m.nonce, m.serverTime);
+    case 'lodViewport': return encodeLodViewport(m.level, m.x, m.y, m.w, m.h);
+    case 'lodSnapshot': return encodeLodSnapshot(m.level, m.cx, m.cy, m.version, m.encoding, m.data);
+    case 'lodDelta': return encodeLodDelta(m.level, m.cx, m.cy, m.version, m.offsets, m.colors, m.offsets.length);
   }
 }
 
@@ -560,6 +615,8 @@ function decodeClientBody(op: number, r: BodyReader): ClientMessage {
     }
     case Op.PING:
       return { type: 'ping', nonce: r.u32() };
+    case Op.LOD_VIEWPORT:
+      return { type: 'lodViewport', level: r.u8(), x: r.i32(), y: r.i32(), w: r.u32(), h: r.u32() };
     default:
       throw protocolError('UNKNOWN_OPCODE', `opcode 0x${op.toString(16).padStart(2, '0')} is not a client message`);
   }
@@ -649,6 +706,29 @@ function decodeServerBody(op: number, r: BodyReader): ServerMessage {
     }
     case Op.PONG:
       return { type: 'pong', nonce: r.u32(), serverTime: r.f64() };
+    case Op.LOD_SNAPSHOT: {
+      const level = r.u8();
+      const cx = r.u16();
+      const cy = r.u16();
+      const version = r.u32();
+      const encoding = r.u8();
+      return { type: 'lodSnapshot', level, cx, cy, version, encoding, data: r.rest() };
+    }
+    case Op.LOD_DELTA: {
+      const level = r.u8();
+      const cx = r.u16();
+      const cy = r.u16();
+      const version = r.u32();
+      const count = r.u16();
+      r.expectItems(count, 3);
+      const offsets = new Uint16Array(count);
+      const colors = new Uint8Array(count);
+      for (let i = 0; i < count; i++) {
+        offsets[i] = r.u16();
+        colors[i] = r.u8();
+      }
+      return { type: 'lodDelta', level, cx, cy, version, offsets, colors };
+    }
     default:
       throw protocolError('UNKNOWN_OPCODE', `opcode 0x${op.toString(16).padStart(2, '0')} is not a server message`);
   }

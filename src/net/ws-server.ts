@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { WebSocketServer, WebSocket } from 'ws';
@@ -19,10 +20,71 @@ import { CloseCode } from './protocol.js';
 /** How long a peer gets to finish the closing handshake we started before its socket is destroyed. */
 const CLOSE_GRACE_MS = 2000;
 
+/** The parts of ws's WebSocket and Sender that pre-framed writes rely on (ws 8; checked before each use). */
+interface WsInternals {
+  _socket?: Socket | null;
+  _sender?: { _state?: number; _queue?: unknown[] } | null;
+}
+
+/**
+ * One unmasked binary frame (RFC 6455 §5.2: FIN + opcode 2, then the payload length) holding `parts`:
+ * header and payload in one buffer, so the socket gets ONE write and each byte is copied once.
+ */
+export function frameBinary(parts: readonly Uint8Array[], total: number): Buffer {
+  const head = total < 126 ? 2 : total < 65536 ? 4 : 10;
+  const buf = Buffer.allocUnsafe(head + total);
+  buf[0] = 0x82;
+  if (head === 2) {
+    buf[1] = total;
+  } else if (head === 4) {
+    buf[1] = 126;
+    buf.writeUInt16BE(total, 2);
+  } else {
+    buf[1] = 127;
+    buf.writeUInt32BE(Math.floor(total / 2 ** 32), 2);
+    buf.writeUInt32BE(total >>> 0, 6);
+  }
+  let o = head;
+  for (const p of parts) {
+    buf.set(p, o);
+    o += p.length;
+  }
+  return buf;
+}
+
 class WsTransport implements Transport {
   constructor(private readonly ws: WebSocket) {}
   send(bytes: Uint8Array): void {
     if (this.ws.readyState === WebSocket.OPEN) this.ws.send(bytes, { binary: true });
+  }
+  /**
+   * The tick's write: framed here and written straight to the socket, as ws itself would write an
+   * uncompressed frame (permessage-deflate is off), minus ws's separate header buffer, cork and second
+   * write. Only while ws's sender is idle with nothing queued, so frames stay in order; otherwise, and
+   * should ws's internals ever differ, through ws.send. bufferedAmount still counts these bytes (ws reads
+   * it from the socket's writable state).
+   */
+  sendParts(parts: readonly Uint8Array[], total: number): void {
+    const ws = this.ws;
+    if (ws.readyState !== WebSocket.OPEN) return;
+    const internals = ws as unknown as WsInternals;
+    const socket = internals._socket;
+    const sender = internals._sender;
+    if (socket && !socket.destroyed && sender && sender._state === 0 && Array.isArray(sender._queue) && sender._queue.length === 0) {
+      socket.write(frameBinary(parts, total));
+      return;
+    }
+    if (parts.length === 1) {
+      ws.send(parts[0]!, { binary: true });
+      return;
+    }
+    const joined = new Uint8Array(total);
+    let o = 0;
+    for (const p of parts) {
+      joined.set(p, o);
+      o += p.length;
+    }
+    ws.send(joined, { binary: true });
   }
   close(code: number, reason: string): void {
     if (this.ws.readyState === WebSocket.CLOSED) return;

@@ -1,16 +1,22 @@
 /**
- * Others' cursors, shown to those who see them — fanned out the way chunk deltas are.
+ * Others' cursors, shown to those who see them, at a cost per viewer that is bounded whatever the crowd.
  *
- * The canvas is cut into 64-px cursor cells (the chunk grid: small enough that a zoomed-in viewer is not sent
- * a crowd far outside its view, and the same cells the delta fan-out queries). Moves are coalesced between ticks (latest position wins);
- * once per tick each cell with activity encodes ONE blob (records of cursors that moved in it or entered it,
- * ids of cursors that left it), and that blob is appended to every viewer whose viewport touches the cell.
- * Work per tick is one index query per active cell plus one append per (active cell, viewer) pair; nothing
- * is tracked per (cursor, viewer), so it grows with what is visible and moving, not with users squared.
+ * Cursors are grouped into square cells at several levels: level k cells are 64·2^k canvas pixels wide
+ * (level 0 is the chunk grid; the top level holds the whole canvas in one cell). Each viewer is assigned the
+ * finest level at which its view touches at most MAX_VIEW_CELLS cells (a zoomed-in viewer: 64-px cells; a
+ * whole-canvas viewer: the top level). Each cell shows at most `cellCap` of the cursors inside it — its
+ * members: members stay while they are in the cell (so a shown cursor does not flicker in and out), free
+ * places go to the most recently moved cursors, and a member idle for IDLE_MS gives its place up to a
+ * fresher one. So a viewer receives at most MAX_VIEW_CELLS × cellCap cursors, however many stand in its view.
  *
- * A viewer therefore learns about every cursor in the cells its view touches (a little beyond its view);
- * clients show the ones inside their view. When its view moves, or it catches up after being stale, a viewer
- * gets a cursor snapshot instead: a reset marker (id 0 in `removed`) and every cursor in its cells, named.
+ * Moves are coalesced (latest position wins) and flushed at the cursor cadence (the room calls flush at
+ * e.g. 20 Hz, not every pixel tick). Per flush, each cell whose cursors changed encodes ONE blob — records of
+ * members that moved (named when they just became members) and ids of members that left — and that blob is
+ * appended to every viewer at that level whose view touches the cell: encode once per (cell, level), share
+ * the bytes. Nothing is tracked per (cursor, viewer).
+ *
+ * When its view moves (or it catches up after being stale) a viewer gets a cursor snapshot instead: a reset
+ * marker (id 0 in `removed`) and every member of its cells, named.
  */
 import { HEADER_BYTES, MAX_BODY_BYTES, Op } from '../net/protocol.js';
 import type { ClientSession } from '../realtime/client-session.js';
@@ -18,6 +24,12 @@ import type { PixelRect } from '../subscriptions/viewport-index.js';
 
 export const CELL_SHIFT = 6;
 export const CELL_SIZE = 1 << CELL_SHIFT;
+/** A viewer's cursor level is the finest at which its view touches at most this many cells. */
+export const MAX_VIEW_CELLS = 9;
+/** Default members per cell: with MAX_VIEW_CELLS, a viewer receives at most 54 cursors. */
+export const DEFAULT_CELL_CAP = 6;
+/** A member that has not moved for this long gives its place up to a cursor that moved more recently. */
+export const IDLE_MS = 3000;
 /** Record size without the name: id u32, x u16, y u16, nameLen u8. */
 const RECORD_BYTES = 9;
 /** In CURSORS.removed, "forget every cursor you know, then apply this message" (client ids start at 1). */
@@ -28,28 +40,35 @@ interface CursorRec {
   readonly id: number;
   x: number;
   y: number;
-  /** Cell key, or -1 when hidden. */
-  cell: number;
+  /** Cell key at each level, or -1 when hidden or gone. */
+  readonly cells: number[];
+  /** When it last moved (the table's clock). */
+  movedAt: number;
 }
 
-/** What one cell must tell its viewers this tick. */
-interface CellActivity {
-  moved: Set<CursorRec>;
-  entered: Set<CursorRec>;
-  removed: number[];
+interface Cell {
+  /** Every cursor inside the cell. */
+  readonly all: Set<CursorRec>;
+  /** The ones its viewers are shown (at most the cap), as last sent. */
+  members: CursorRec[];
 }
 
-/** One tick's blob of a cell: pre-encoded records and removed ids. */
+/** One flush's blob of a cell: pre-encoded records and removed ids. */
 interface Blob {
   records: Uint8Array;
   recordCount: number;
   removed: number[];
 }
 
+interface ViewerItem {
+  readonly session: ClientSession;
+  level: number;
+  rect: PixelRect;
+  /** The cells (at `level`) its view touches: at most MAX_VIEW_CELLS. */
+  cells: number[];
+}
+
 export interface ViewerLookup {
-  /** Sessions whose viewport touches the inclusive pixel box. */
-  subscribersIn(minX: number, minY: number, maxX: number, maxY: number): ClientSession[];
-  rectOf(session: ClientSession): PixelRect | null;
   /** True if this viewer must get nothing now (backpressure); it gets a snapshot when it catches up. */
   isStale(session: ClientSession): boolean;
 }
@@ -58,20 +77,117 @@ function cellKey(cx: number, cy: number): number {
   return cy * 65536 + cx;
 }
 
+/** The coarsest cursor level of a canvas: its cells hold the whole canvas. */
+export function topCursorLevel(width: number, height: number): number {
+  let k = 0;
+  while (CELL_SIZE << k < Math.max(width, height)) k++;
+  return k;
+}
+
+/** Cells of level `k` a clamped rect touches. */
+function cellsTouched(r: PixelRect, k: number): number {
+  const s = CELL_SHIFT + k;
+  const nx = ((r.x + r.w - 1) >> s) - (r.x >> s) + 1;
+  const ny = ((r.y + r.h - 1) >> s) - (r.y >> s) + 1;
+  return nx * ny;
+}
+
+/** The finest level at which the (clamped, non-empty) rect touches at most MAX_VIEW_CELLS cells. */
+export function cursorLevelFor(r: PixelRect, top: number): number {
+  for (let k = 0; k < top; k++) if (cellsTouched(r, k) <= MAX_VIEW_CELLS) return k;
+  return top;
+}
+
 export class CursorTable {
   private readonly cursors = new Map<number, CursorRec>();
-  private readonly cells = new Map<number, Set<CursorRec>>();
-  private readonly activity = new Map<number, CellActivity>();
+  /** Per level: the cells holding at least one cursor (or members still to be removed). */
+  private readonly cells: Map<number, Cell>[] = [];
+  /** Per level: cells whose cursors changed since the last flush. */
+  private readonly active: Set<number>[] = [];
+  /** Cursors that moved since the last flush. */
+  private readonly moved = new Set<CursorRec>();
+  /**
+   * Per level: the viewers at that level, by the cells their view touches. A view touches at most
+   * MAX_VIEW_CELLS cells at its level, so registering one is a handful of Set operations (no tree), and the
+   * viewers of a cell are one lookup.
+   */
+  private readonly watchers: Map<number, Set<ClientSession>>[] = [];
+  private readonly viewers = new Map<ClientSession, ViewerItem>();
+  readonly topLevel: number;
 
-  constructor(private readonly width: number, private readonly height: number) {}
+  constructor(
+    private readonly width: number,
+    private readonly height: number,
+    private readonly cellCap = DEFAULT_CELL_CAP,
+    private readonly clock: () => number = () => performance.now(),
+  ) {
+    this.topLevel = topCursorLevel(width, height);
+    for (let k = 0; k <= this.topLevel; k++) {
+      this.cells.push(new Map());
+      this.active.push(new Set());
+      this.watchers.push(new Map());
+    }
+  }
+
+  /** The most cursors one viewer can be sent at once. */
+  get viewerCap(): number {
+    return MAX_VIEW_CELLS * this.cellCap;
+  }
 
   get size(): number {
     return this.cursors.size;
   }
 
+  /** Viewers registered (for leak tests). */
+  get viewerCount(): number {
+    return this.viewers.size;
+  }
+
   /** True if a flush would produce anything for viewers already in place. */
   get hasWork(): boolean {
-    return this.activity.size > 0;
+    for (const a of this.active) if (a.size > 0) return true;
+    return false;
+  }
+
+  /** The cursor level a viewer was given (for tests and docs), or -1 without a view. */
+  levelOf(session: ClientSession): number {
+    return this.viewers.get(session)?.level ?? -1;
+  }
+
+  /** A viewer's view (clamped to the canvas, in canvas pixels), or null to stop showing it cursors. */
+  setViewer(session: ClientSession, rect: PixelRect | null): void {
+    let item = this.viewers.get(session);
+    if (item) {
+      const w = this.watchers[item.level]!;
+      for (const key of item.cells) {
+        const set = w.get(key)!;
+        set.delete(session);
+        if (set.size === 0) w.delete(key);
+      }
+      if (rect === null) {
+        this.viewers.delete(session);
+        return;
+      }
+    } else {
+      if (rect === null) return;
+      item = { session, level: 0, rect, cells: [] };
+      this.viewers.set(session, item);
+    }
+    item.rect = rect;
+    item.level = cursorLevelFor(rect, this.topLevel);
+    const s = CELL_SHIFT + item.level;
+    const cells: number[] = [];
+    const w = this.watchers[item.level]!;
+    for (let cy = rect.y >> s; cy <= (rect.y + rect.h - 1) >> s; cy++) {
+      for (let cx = rect.x >> s; cx <= (rect.x + rect.w - 1) >> s; cx++) {
+        const key = cellKey(cx, cy);
+        cells.push(key);
+        let set = w.get(key);
+        if (!set) w.set(key, (set = new Set()));
+        set.add(session);
+      }
+    }
+    item.cells = cells;
   }
 
   /** Record a move (latest wins until the next flush). Positions outside the canvas hide the cursor. */
@@ -80,36 +196,37 @@ export class CursorTable {
     let rec = this.cursors.get(session.id);
     if (!rec) {
       if (!visible) return;
-      rec = { session, id: session.id, x, y, cell: -1 };
+      rec = { session, id: session.id, x, y, cells: new Array<number>(this.topLevel + 1).fill(-1), movedAt: 0 };
       this.cursors.set(session.id, rec);
     }
-    const from = rec.cell;
-    const to = visible ? cellKey(x >>> CELL_SHIFT, y >>> CELL_SHIFT) : -1;
     rec.x = x;
     rec.y = y;
-    if (from === to) {
-      if (to >= 0) this.act(to).moved.add(rec);
-      return;
-    }
-    if (from >= 0) {
-      this.cells.get(from)!.delete(rec);
-      if (this.cells.get(from)!.size === 0) this.cells.delete(from);
-      const a = this.act(from);
-      a.moved.delete(rec);
-      a.entered.delete(rec);
-      a.removed.push(rec.id);
-    }
-    rec.cell = to;
-    if (to >= 0) {
-      let set = this.cells.get(to);
-      if (!set) this.cells.set(to, (set = new Set()));
-      set.add(rec);
-      this.act(to).entered.add(rec);
+    rec.movedAt = this.clock();
+    this.moved.add(rec);
+    for (let k = 0; k <= this.topLevel; k++) {
+      const s = CELL_SHIFT + k;
+      const to = visible ? cellKey(x >>> s, y >>> s) : -1;
+      const from = rec.cells[k]!;
+      const cells = this.cells[k]!;
+      if (from !== to) {
+        if (from >= 0) {
+          cells.get(from)!.all.delete(rec);
+          this.active[k]!.add(from);
+        }
+        rec.cells[k] = to;
+        if (to >= 0) {
+          let cell = cells.get(to);
+          if (!cell) cells.set(to, (cell = { all: new Set(), members: [] }));
+          cell.all.add(rec);
+        }
+      }
+      if (to >= 0) this.active[k]!.add(to);
     }
   }
 
-  /** The session left: its cursor is removed from its cell's viewers at the next flush. */
+  /** The session left: its cursor is removed from its cells' viewers at the next flush. */
   remove(session: ClientSession): void {
+    this.setViewer(session, null);
     const rec = this.cursors.get(session.id);
     if (!rec) return;
     this.move(session, 0, 0, true);
@@ -117,72 +234,138 @@ export class CursorTable {
   }
 
   /**
-   * This tick's CURSORS bytes per viewer. `snapshots` are viewers that get their full cursor state instead of
-   * the cell blobs (their view moved, or they caught up from stale); stale viewers get nothing.
+   * This flush's CURSORS bytes per viewer. `snapshots` are viewers that get their full cursor state instead
+   * of the cell blobs (their view moved, or they caught up from stale); stale viewers get nothing.
+   * `cells` false: snapshots only (they go out on the tick that applied the view; the cell blobs wait for the
+   * cursor cadence). A snapshot shows each cell's members as last sent, so the next blobs apply on top of it.
    */
-  flush(viewers: ViewerLookup, snapshots: Iterable<ClientSession>): Map<ClientSession, Uint8Array> {
-    const perViewer = new Map<ClientSession, Blob[]>();
+  flush(lookup: ViewerLookup, snapshots: Iterable<ClientSession>, cells = true): Map<ClientSession, Uint8Array> {
+    const now = this.clock();
     const snap = new Set<ClientSession>();
-    for (const v of snapshots) if (v.phase === 'ready' && !viewers.isStale(v)) snap.add(v);
+    for (const v of snapshots) if (v.phase === 'ready' && this.viewers.has(v) && !lookup.isStale(v)) snap.add(v);
 
-    for (const [key, a] of this.activity) {
-      const blob = encodeBlob(a, key);
-      if (blob.recordCount === 0 && blob.removed.length === 0) continue;
-      const x0 = (key % 65536) << CELL_SHIFT;
-      const y0 = Math.floor(key / 65536) << CELL_SHIFT;
-      for (const v of viewers.subscribersIn(x0, y0, x0 + CELL_SIZE - 1, y0 + CELL_SIZE - 1)) {
-        if (v.phase !== 'ready' || snap.has(v) || viewers.isStale(v)) continue;
-        const list = perViewer.get(v);
-        if (list) list.push(blob);
-        else perViewer.set(v, [blob]);
+    const perViewer = new Map<ClientSession, Blob[]>();
+    for (let k = 0; cells && k <= this.topLevel; k++) {
+      const cells = this.cells[k]!;
+      const watchers = this.watchers[k]!;
+      for (const key of this.active[k]!) {
+        const cell = cells.get(key);
+        if (!cell) continue;
+        const blob = this.update(cell, key, k, now);
+        if (cell.all.size === 0 && cell.members.length === 0) cells.delete(key);
+        if (blob === null) continue;
+        const hits = watchers.get(key);
+        if (!hits) continue;
+        for (const v of hits) {
+          if (v.phase !== 'ready' || snap.has(v) || lookup.isStale(v)) continue;
+          const list = perViewer.get(v);
+          if (list) list.push(blob);
+          else perViewer.set(v, [blob]);
+        }
       }
+      this.active[k]!.clear();
     }
-    this.activity.clear();
+    if (cells) this.moved.clear();
 
     const out = new Map<ClientSession, Uint8Array>();
     for (const [v, blobs] of perViewer) out.set(v, assemble(blobs));
-    for (const v of snap) {
-      const r = viewers.rectOf(v);
-      out.set(v, assemble([this.snapshotBlob(r)]));
+    if (snap.size > 0) {
+      // Named member lists, encoded once per (level, cell) for all the snapshots of this flush.
+      const named = new Map<number, Blob>();
+      for (const v of snap) {
+        const item = this.viewers.get(v)!;
+        const blobs: Blob[] = [{ records: EMPTY, recordCount: 0, removed: [CURSOR_RESET_ID] }];
+        const k = item.level;
+        for (const key of item.cells) {
+          const cell = this.cells[k]!.get(key);
+          if (!cell || cell.members.length === 0) continue;
+          const id = key * 32 + k;
+          let b = named.get(id);
+          if (!b) named.set(id, (b = encodeRecords(cell.members, ALL, [])));
+          blobs.push(b);
+        }
+        out.set(v, assemble(blobs));
+      }
     }
     return out;
   }
 
-  /** Every cursor in the cells a rect touches, named. */
-  private snapshotBlob(r: PixelRect | null): Blob {
-    const recs: CursorRec[] = [];
-    if (r) {
-      const cx1 = (r.x + r.w - 1) >>> CELL_SHIFT;
-      const cy1 = (r.y + r.h - 1) >>> CELL_SHIFT;
-      for (let cy = r.y >>> CELL_SHIFT; cy <= cy1; cy++) {
-        for (let cx = r.x >>> CELL_SHIFT; cx <= cx1; cx++) {
-          const cell = this.cells.get(cellKey(cx, cy));
-          if (cell) for (const rec of cell) recs.push(rec);
+  /** A cursor's current position, or null when it is hidden or gone (tests). */
+  positionOf(id: number): { x: number; y: number } | null {
+    const rec = this.cursors.get(id);
+    return rec && rec.cells[0]! >= 0 ? { x: rec.x, y: rec.y } : null;
+  }
+
+  /** The members currently shown for the cell holding (x, y) at level k (tests). */
+  membersAt(k: number, x: number, y: number): number[] {
+    const s = CELL_SHIFT + k;
+    return (this.cells[k]?.get(cellKey(x >>> s, y >>> s))?.members ?? []).map((r) => r.id);
+  }
+
+  /**
+   * Recompute a cell's members and encode what its viewers must learn: removed members' ids, new members
+   * named, members that moved unnamed. Null when nothing changed for its viewers.
+   */
+  private update(cell: Cell, key: number, k: number, now: number): Blob | null {
+    const old = cell.members;
+    const cap = this.cellCap;
+    const next: CursorRec[] = [];
+    const crowded = cell.all.size > cap;
+    for (const r of old) {
+      if (r.cells[k] !== key) continue; // left the cell, hidden or gone
+      if (crowded && now - r.movedAt > IDLE_MS) continue; // idle in a crowd: competes again below
+      next.push(r);
+    }
+    if (next.length < cap && next.length < cell.all.size) {
+      // Fill free places with the most recently moved non-members (a small insertion-sorted top list).
+      const inNext = new Set(next);
+      const top: CursorRec[] = [];
+      const want = cap - next.length;
+      for (const r of cell.all) {
+        if (inNext.has(r)) continue;
+        if (top.length === want && !fresher(r, top[want - 1]!)) continue;
+        let i = top.length < want ? top.length : want - 1;
+        top[i] = r;
+        while (i > 0 && fresher(top[i]!, top[i - 1]!)) {
+          const t = top[i - 1]!;
+          top[i - 1] = top[i]!;
+          top[i] = t;
+          i--;
         }
       }
+      for (const r of top) next.push(r);
     }
-    return encodeRecords(recs, new Set(recs), [CURSOR_RESET_ID]);
-  }
+    cell.members = next;
 
-  private act(key: number): CellActivity {
-    let a = this.activity.get(key);
-    if (!a) {
-      a = { moved: new Set(), entered: new Set(), removed: [] };
-      this.activity.set(key, a);
+    const oldSet = new Set(old);
+    const removed: number[] = [];
+    const nextSet = new Set(next);
+    for (const r of old) if (!nextSet.has(r)) removed.push(r.id);
+    const recs: CursorRec[] = [];
+    const named = new Set<CursorRec>();
+    for (const r of next) {
+      if (!oldSet.has(r)) {
+        recs.push(r);
+        named.add(r);
+      } else if (this.moved.has(r)) {
+        recs.push(r);
+      }
     }
-    return a;
+    if (recs.length === 0 && removed.length === 0) return null;
+    return encodeRecords(recs, named, removed);
   }
 }
 
-/** A cell's blob: records of cursors still in it (named if they entered it this tick), and removed ids. */
-function encodeBlob(a: CellActivity, key: number): Blob {
-  const recs: CursorRec[] = [];
-  for (const rec of a.entered) if (rec.cell === key) recs.push(rec);
-  for (const rec of a.moved) if (rec.cell === key && !a.entered.has(rec)) recs.push(rec);
-  return encodeRecords(recs, a.entered, a.removed);
+/** More recently moved; ties broken by id so the choice is deterministic. */
+function fresher(a: CursorRec, b: CursorRec): boolean {
+  return a.movedAt > b.movedAt || (a.movedAt === b.movedAt && a.id < b.id);
 }
 
-function encodeRecords(recs: CursorRec[], named: Set<CursorRec>, removed: number[]): Blob {
+const EMPTY = new Uint8Array(0);
+/** "Name every record." */
+const ALL = { has: (_r: CursorRec) => true };
+
+function encodeRecords(recs: CursorRec[], named: { has(r: CursorRec): boolean }, removed: number[]): Blob {
   let size = 0;
   for (const rec of recs) size += RECORD_BYTES + (named.has(rec) ? rec.session.nameBytes.length : 0);
   const b = new Uint8Array(size);
@@ -203,8 +386,8 @@ function encodeRecords(recs: CursorRec[], named: Set<CursorRec>, removed: number
 
 /**
  * One or more CURSORS messages holding all the blobs' records and removed ids. Clients apply `removed`
- * before `moved`, so a cursor that left one cell and entered another in the same tick ends up present, and
- * a snapshot's reset marker (its blob's first removed id) lands in the first message. All removals are
+ * before `moved`, so a cursor that left one cell and entered another in the same flush ends up present, and
+ * a snapshot's reset marker (its first blob's removed id) lands in the first message. All removals are
  * written before all records, so splitting over several messages keeps that meaning.
  */
 function assemble(blobs: Blob[]): Uint8Array {

@@ -3,22 +3,26 @@
  * and fans changes out. It knows nothing of ws or HTTP: it talks to `Transport`s.
  *
  * Data path (docs/architecture.md draws it): message → decode → validate → rate-limit → seam.submit;
- * tick → seam.take → storage.commit → store.set → store.drain (each delta encoded once) → viewport index →
- * per-client out list → one write per client per tick, subject to the backpressure policy.
+ * tick → seam.take → storage.commit → store.set → store.drain (each delta encoded once) → levels of detail
+ * (each level's delta encoded once) → each level's viewport index → per-client out list → one write per
+ * client per tick, subject to the backpressure policy (./backpressure.ts). Viewport subscriptions live in
+ * ./viewport-subscription.ts; cursors in ../presence/cursor-table.ts, flushed at their own cadence.
  */
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../config.js';
 import type { ChunkStore } from '../chunks/chunk-store.js';
 import { chunkKey, keyCx, keyCy } from '../chunks/geometry.js';
 import type { CanvasStorage, PlacementRecord } from '../storage/canvas-storage.js';
-import { ViewportIndex, ViewportError, type ChunkRange, type PixelRect } from '../subscriptions/viewport-index.js';
-import { rangeContains } from '../subscriptions/chunk-range.js';
+import type { ViewportIndex, PixelRect, ChunkRange } from '../subscriptions/viewport-index.js';
 import { CursorTable } from '../presence/cursor-table.js';
+import { LodLevels } from '../chunks/lod.js';
+import { ViewportSubscriptions, clampRect, intersectRange } from './viewport-subscription.js';
+import { BackpressurePolicy } from './backpressure.js';
 import { IpLimiter, MESSAGE_COSTS, NEVER } from '../limits/index.js';
 import {
   CloseCode, ErrorCode, PROTOCOL_VERSION, ProtocolError, decodeClientMessage, encodeError, encodeOnline,
   encodePlaceResult, encodePong, encodeWelcome, peekOp, protocolError, utf8Truncate,
-  type ClientMessage, type ErrorCodeName, type Hello, type Limits, type MessageBudgetInfo, type Place, type Resume, type Viewport,
+  type ClientMessage, type ErrorCodeName, type Hello, type Limits, type MessageBudgetInfo, type Place, type Resume,
 } from '../net/protocol.js';
 import { ClientSession } from './client-session.js';
 import { SessionSeqs } from './session-seqs.js';
@@ -46,31 +50,23 @@ export function sanitizeName(raw: string, maxBytes: number): string {
   return new TextDecoder().decode(bytes);
 }
 
-/** The part of a viewport inside the canvas, as the viewport index clamps it; null when nothing is inside. */
-export function clampRect(r: PixelRect, width: number, height: number): PixelRect | null {
-  const x0 = Math.max(0, r.x);
-  const y0 = Math.max(0, r.y);
-  const x1 = Math.min(width, r.x + r.w);
-  const y1 = Math.min(height, r.y + r.h);
-  return x1 > x0 && y1 > y0 ? { x: x0, y: y0, w: x1 - x0, h: y1 - y0 } : null;
-}
+export { clampRect };
 
-function chunkRangeOf(r: PixelRect | null): ChunkRange | null {
-  return r ? { cx0: r.x >> 6, cy0: r.y >> 6, cx1: (r.x + r.w - 1) >> 6, cy1: (r.y + r.h - 1) >> 6 } : null;
-}
-
-function intersect(a: ChunkRange | null, b: ChunkRange | null): ChunkRange | null {
-  if (!a || !b) return null;
-  const r = { cx0: Math.max(a.cx0, b.cx0), cy0: Math.max(a.cy0, b.cy0), cx1: Math.min(a.cx1, b.cx1), cy1: Math.min(a.cy1, b.cy1) };
-  return r.cx0 <= r.cx1 && r.cy0 <= r.cy1 ? r : null;
-}
+/** The tick's phases, in order, as /metrics labels them (pixel_canvas_tick_phase_seconds_total). */
+export const TICK_PHASES = ['commit', 'backlog', 'fanout', 'cursors', 'online', 'write'] as const;
 
 export class CanvasRoom {
   get epoch(): number { return this.deps.storage.epoch; }
   private readonly sessions = new Map<number, ClientSession>();
   private nextId = 1;
+  /** Full-resolution viewports (level 0 of `subs`). */
   readonly index: ViewportIndex<ClientSession>;
+  readonly subs: ViewportSubscriptions;
+  readonly levels: LodLevels;
   readonly cursors: CursorTable;
+  private readonly policy: BackpressurePolicy;
+  /** When cursors were last flushed (tick clock), for the cursor cadence. */
+  private lastCursorFlush = Number.NEGATIVE_INFINITY;
   readonly seam: PlacementSeam;
   private readonly paint: IpLimiter;
   private readonly loop: TickLoop;
@@ -93,8 +89,12 @@ export class CanvasRoom {
   constructor(private readonly deps: RoomDeps) {
     const { config, store } = deps;
     this.now = deps.now ?? Date.now;
-    this.index = new ViewportIndex<ClientSession>({ width: store.width, height: store.height, maxArea: config.maxViewportArea });
-    this.cursors = new CursorTable(store.width, store.height);
+    this.levels = new LodLevels(store);
+    this.subs = new ViewportSubscriptions(this.levels, config.maxViewportArea);
+    this.index = this.subs.indexes[0]!;
+    this.cursors = new CursorTable(store.width, store.height, config.cursorCellCap);
+    this.policy = new BackpressurePolicy(config);
+    this.phaseCounters = TICK_PHASES.map((phase) => deps.metrics.tickPhase.labels({ phase }));
     this.seam = deps.seam ?? new LocalPlacementSeam();
     this.paint = new IpLimiter({ rate: config.paintRate, burst: config.paintBurst });
     this.limits = {
@@ -135,9 +135,14 @@ export class CanvasRoom {
     return this.loop.measuredHz;
   }
 
-  /** Sizes of every per-client table, for leak tests and /healthz. */
+  /**
+   * Sizes of every per-client table, for leak tests and /healthz: `index` counts viewport subscriptions at
+   * every level of detail, `cursors` the cursors plus the viewers registered for them.
+   */
   tableSizes(): { sessions: number; index: number; cursors: number; backlog: number } {
-    return { sessions: this.sessions.size, index: this.index.size, cursors: this.cursors.size, backlog: this.backlog.size };
+    let index = 0;
+    for (const ix of this.subs.indexes) index += ix.size;
+    return { sessions: this.sessions.size, index, cursors: this.cursors.size + this.cursors.viewerCount, backlog: this.backlog.size };
   }
 
   // ---------------------------------------------------------------------------------------------------
@@ -169,7 +174,7 @@ export class CanvasRoom {
     if (s.helloTimer) clearTimeout(s.helloTimer);
     s.helloTimer = null;
     this.sessions.delete(s.id);
-    this.index.remove(s);
+    this.subs.remove(s);
     this.cursors.remove(s);
     this.backlog.delete(s);
     this.cursorSnapshot.delete(s);
@@ -215,7 +220,10 @@ export class CanvasRoom {
       case 'viewport':
         // Never dropped: a client has already discarded what left its view, so losing a viewport would leave
         // it blank. Over the budget or the rate it is coalesced (latest wins) and applied on a later tick.
-        this.viewport(s, msg, t, s.budget.charge(MESSAGE_COSTS.viewport, t));
+        this.viewport(s, 0, msg, t, s.budget.charge(MESSAGE_COSTS.viewport, t));
+        return;
+      case 'lodViewport':
+        this.viewport(s, msg.level, msg, t, s.budget.charge(MESSAGE_COSTS.viewport, t));
         return;
       case 'cursor':
         if (!s.budget.charge(MESSAGE_COSTS.cursor, t) || s.cursorBucket.take(1, t) !== 0) return; // dropped quietly
@@ -278,9 +286,9 @@ export class CanvasRoom {
     for (const c of msg.chunks) versions.set(chunkKey(c.cx, c.cy), c.version);
     // Versions for the coming first VIEWPORT only: once a view is applied they would go stale (the client
     // drops what leaves its view), so a late RESUME serves only chunks still awaiting their snapshot.
-    s.resumeVersions = this.index.has(s) ? null : versions;
-    // Chunks already subscribed but not yet sent can be satisfied now.
-    for (const key of s.needSnapshot) {
+    s.resumeVersions = this.subs.has(s) ? null : versions;
+    // Chunks already subscribed but not yet sent can be satisfied now (full-resolution subscriptions only).
+    if (s.level === 0) for (const key of s.needSnapshot) {
       const v = versions.get(key);
       // (iterating a Set while deleting the current key is safe)
       if (v !== undefined && v === this.deps.store.version(keyCx(key), keyCy(key))) {
@@ -289,56 +297,29 @@ export class CanvasRoom {
     }
   }
 
-  private viewport(s: ClientSession, msg: Viewport, t: number, withinBudget: boolean): void {
+  private viewport(s: ClientSession, level: number, msg: PixelRect, t: number, withinBudget: boolean): void {
     const rect: PixelRect = { x: msg.x, y: msg.y, w: msg.w, h: msg.h };
-    this.validateViewport(rect);
+    this.subs.validate(level, rect);
     if (!withinBudget || s.pendingViewport || s.viewportBucket.take(1, t) !== 0) {
       // Faster than allowed: keep only the latest, apply it on a later tick. Remember which chunks were in
-      // every view sent meanwhile; the client may have dropped the others.
-      const keep = s.pendingViewport ? s.pendingKeep : this.index.rangeOf(s);
-      s.pendingKeep = intersect(keep, chunkRangeOf(clampRect(rect, this.deps.store.width, this.deps.store.height)));
+      // every view sent meanwhile (at one level; a level change resends everything); the client may have
+      // dropped the others.
+      const prevLevel = s.pendingViewport ? s.pendingLevel : s.level;
+      const keep = prevLevel !== level ? null : s.pendingViewport ? s.pendingKeep : this.subs.rangeOf(s);
+      s.pendingKeep = intersectRange(keep, this.subs.rangeAt(level, rect));
       s.pendingViewport = rect;
+      s.pendingLevel = level;
       this.backlog.add(s);
       this.loop.request();
       return;
     }
-    this.applyViewport(s, rect, undefined);
-  }
-
-  /** The checks ViewportIndex.set makes, made before a viewport is deferred so the error comes at once. */
-  private validateViewport(rect: PixelRect): void {
-    const { store, config } = this.deps;
-    const c = clampRect(rect, store.width, store.height);
-    const area = c ? c.w * c.h : 0;
-    if (area > config.maxViewportArea) {
-      throw protocolError('VIEWPORT_TOO_LARGE', `viewport area ${area} px after clamping exceeds ${config.maxViewportArea}`);
-    }
+    this.applyViewport(s, level, rect, undefined);
   }
 
   /** `keep` (for a deferred viewport): chunks outside it are re-sent whole even if the server thinks they are held. */
-  private applyViewport(s: ClientSession, rect: PixelRect, keep: ChunkRange | null | undefined): void {
-    let change: { entered: number[]; left: number[] };
-    try {
-      change = this.index.set(s, rect);
-    } catch (err) {
-      if (err instanceof ViewportError) throw protocolError(err.code, err.message);
-      throw err;
-    }
-    for (const key of change.left) s.needSnapshot.delete(key);
-    const resume = s.resumeVersions;
-    const store = this.deps.store;
-    for (const key of change.entered) {
-      const v = resume?.get(key);
-      if (v === undefined || v !== store.version(keyCx(key), keyCy(key))) s.needSnapshot.add(key);
-    }
-    if (keep !== undefined) {
-      const range = this.index.rangeOf(s);
-      if (range) for (let cy = range.cy0; cy <= range.cy1; cy++) for (let cx = range.cx0; cx <= range.cx1; cx++) {
-        if (keep && rangeContains(keep, cx, cy)) continue;
-        s.needSnapshot.add(chunkKey(cx, cy));
-      }
-    }
-    s.resumeVersions = null;
+  private applyViewport(s: ClientSession, level: number, rect: PixelRect, keep: ChunkRange | null | undefined): void {
+    this.subs.apply(s, level, rect, keep);
+    this.cursors.setViewer(s, clampRect(rect, this.deps.store.width, this.deps.store.height));
     if (s.needSnapshot.size > 0) this.backlog.add(s);
     this.cursorSnapshot.add(s);
     this.loop.request();
@@ -458,6 +439,8 @@ export class CanvasRoom {
       }
     }
 
+    const phase = this.phaseClock;
+    phase[0] = performance.now();
     // 2. Catch-up work left from earlier ticks: deferred viewports, stale clients, snapshot backlog.
     for (const s of this.backlog) {
       if (s.pendingViewport && s.viewportBucket.take(1, t) === 0) {
@@ -466,7 +449,7 @@ export class CanvasRoom {
         s.pendingViewport = null;
         s.pendingKeep = null;
         try {
-          this.applyViewport(s, rect, keep);
+          this.applyViewport(s, s.pendingLevel, rect, s.pendingLevel === s.level ? keep : undefined);
         } catch (err) {
           if (err instanceof ProtocolError) this.violation(s, err, 0x02);
           else throw err;
@@ -475,8 +458,11 @@ export class CanvasRoom {
       this.mark(s);
     }
 
-    // 3. Deltas: each encoded once by the store, referenced by every subscriber that is up to date.
+    phase[1] = performance.now();
+    // 3. Deltas: each encoded once by the store (and once per level of detail), referenced by every
+    //    subscriber of that level that is up to date.
     const drained = store.drain();
+    const perLevel = this.levels.apply(drained);
     if (drained.length > 0) worked = true;
     if (batch.records.length > 0) {
       // Chunk checkpoints and the WAL flush: cheap when not due; must see the store applied and drained.
@@ -487,8 +473,8 @@ export class CanvasRoom {
         this.deps.log.error({ err }, 'checkpoint failed; will retry');
       }
     }
-    for (const d of drained) {
-      const subs = this.index.subscribersOf(d.cx, d.cy);
+    for (let level = 0; level < perLevel.length; level++) for (const d of perLevel[level]!) {
+      const subs = this.subs.indexes[level]!.subscribersOf(d.cx, d.cy);
       for (const s of subs) {
         this.mark(s);
         if (this.pressure(s, t) || s.needSnapshot.has(d.key)) {
@@ -502,13 +488,19 @@ export class CanvasRoom {
       }
     }
 
-    // 4. Cursors: moved ones to the viewers that see them (stale viewers skipped), resyncs after view moves.
-    if (this.cursors.hasWork || this.cursorSnapshot.size > 0) {
+    phase[2] = performance.now();
+    // 4. Cursors, at their own cadence (cursorBroadcastHz; a little slack for timer jitter): moved ones to
+    //    the viewers that see them (stale viewers skipped), resyncs after view moves.
+    //    A viewer whose view moved gets its cursor snapshot at once, with its chunk snapshots.
+    const cursorDue = this.cursors.hasWork && t - this.lastCursorFlush >= (1000 / config.cursorBroadcastHz) * 0.9;
+    if (this.cursors.hasWork && !cursorDue) worked = true; // keep ticking until they are due
+    if (cursorDue || this.cursorSnapshot.size > 0) {
+      if (cursorDue) this.lastCursorFlush = t;
       this.lookupTime = t;
       // Swap first: a viewer that catches up inside the flush (via isStale) files a snapshot for next tick.
       const snapshots = this.cursorSnapshot;
       this.cursorSnapshot = new Set();
-      const out = this.cursors.flush(this.viewerLookup, snapshots);
+      const out = this.cursors.flush(this.viewerLookup, snapshots, cursorDue);
       for (const [s, bytes] of out) {
         if (s.phase !== 'ready') continue;
         s.enqueue(bytes);
@@ -517,6 +509,7 @@ export class CanvasRoom {
       worked = true;
     }
 
+    phase[3] = performance.now();
     // 5. The online count, at most once per interval and only when it changed; a timer wakes the loop for
     //    a change held back by the interval, so an idle server does not tick just to wait for it.
     const online = this.sessions.size;
@@ -540,6 +533,7 @@ export class CanvasRoom {
       }
     }
 
+    phase[4] = performance.now();
     // 6. One write per client: the policy applied (once per tick), snapshots within its budget, the rest.
     const marked = this.marked;
     this.marked = [];
@@ -555,10 +549,18 @@ export class CanvasRoom {
       }
       try {
         if (!s.stale) this.addSnapshots(s, t);
-        const bytes = s.takeOut();
-        if (bytes) {
-          s.transport.send(bytes);
-          bytesSent += bytes.length;
+        if (s.transport.sendParts) {
+          const out = s.takeParts();
+          if (out) {
+            s.transport.sendParts(out.parts, out.total);
+            bytesSent += out.total;
+          }
+        } else {
+          const bytes = s.takeOut();
+          if (bytes) {
+            s.transport.send(bytes);
+            bytesSent += bytes.length;
+          }
         }
       } catch (err) {
         // One client's failure (a snapshot that cannot be encoded, a socket error) must not cost the others.
@@ -572,14 +574,23 @@ export class CanvasRoom {
     }
     this.tickNo++;
     if (bytesSent > 0) metrics.bytesSent.inc(bytesSent);
-    if (worked || marked.length > 0) metrics.tickDuration.observe((performance.now() - started) / 1000);
+    if (worked || marked.length > 0) {
+      const ended = performance.now();
+      metrics.tickDuration.observe((ended - started) / 1000);
+      const p = this.phaseCounters;
+      p[0]!.inc((phase[0]! - started) / 1000);
+      for (let i = 1; i < 5; i++) p[i]!.inc((phase[i]! - phase[i - 1]!) / 1000);
+      p[5]!.inc((ended - phase[4]!) / 1000);
+    }
     return worked || marked.length > 0 || this.backlog.size > 0;
   }
 
+  /** Phase boundaries of the current tick (performance.now()), and one counter child per phase. */
+  private readonly phaseClock = new Float64Array(5);
+  private readonly phaseCounters: ReturnType<ServerMetrics['tickPhase']['labels']>[];
+
   private lookupTime = 0;
   private readonly viewerLookup = {
-    subscribersIn: (x0: number, y0: number, x1: number, y1: number) => this.index.subscribersIn(x0, y0, x1, y1),
-    rectOf: (s: ClientSession) => this.index.rectOf(s),
     isStale: (s: ClientSession) => this.pressure(s, this.lookupTime),
   };
 
@@ -593,35 +604,31 @@ export class CanvasRoom {
   private pressure(s: ClientSession, t: number): boolean {
     if (s.pressureTick === this.tickNo) return s.stale || s.dropping;
     s.pressureTick = this.tickNo;
-    const { config, metrics } = this.deps;
-    const buffered = s.transport.bufferedAmount;
-    if (buffered > config.hardLimitBytes || (s.stale && t - s.staleSince > config.stallTimeoutMs)) {
-      s.dropping = true;
-      this.mark(s); // closed at this tick's write
-      return true;
+    switch (this.policy.assess(s, s.transport.bufferedAmount, t, this.sessions.size)) {
+      case 'ok':
+        return false;
+      case 'drop':
+        this.mark(s); // closed at this tick's write
+        return true;
+      case 'caughtUp':
+        this.cursorSnapshot.add(s);
+        this.loop.request();
+        return false;
+      case 'hold':
+        if (s.staleSince === t) {
+          this.deps.metrics.clientsStale.inc();
+          this.mark(s); // so the write step files it in the backlog, where its recovery is watched
+        }
+        return true;
     }
-    if (s.stale) {
-      if (buffered > config.lowWaterBytes) return true;
-      s.stale = false;
-      this.cursorSnapshot.add(s);
-      this.loop.request();
-      return false;
-    }
-    if (buffered > config.highWaterBytes) {
-      s.stale = true;
-      s.staleSince = t;
-      metrics.clientsStale.inc();
-      this.mark(s); // so the write step files it in the backlog, where its recovery is watched
-      return true;
-    }
-    return false;
   }
 
   /** Send snapshots from the client's set while it has room under the high-water mark. */
   private addSnapshots(s: ClientSession, t: number): void {
     if (s.needSnapshot.size === 0) return;
-    const { store, config, metrics } = this.deps;
-    let room = config.highWaterBytes - s.transport.bufferedAmount - s.outBytes;
+    const { metrics } = this.deps;
+    const store = this.levels.level(s.level);
+    let room = this.policy.room(s.transport.bufferedAmount, s.outBytes, this.sessions.size);
     if (room <= 0) {
       // Owed snapshots and no room for them: that is being stale, with its stall timeout, not a backlog
       // entry revisited forever.

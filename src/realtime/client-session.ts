@@ -53,8 +53,11 @@ export class ClientSession {
   /** Tick in which the backpressure policy was last applied (it is applied once per tick). */
   pressureTick = -1;
 
+  /** Level of detail of the subscribed view (0: full resolution); needSnapshot keys are chunks of this level. */
+  level = 0;
   /** A viewport that arrived faster than the viewport rate: applied on a later tick (latest wins). */
   pendingViewport: PixelRect | null = null;
+  pendingLevel = 0;
   /**
    * While a viewport is pending: the chunks present in every view the client sent since the last applied
    * one (null: none). The client may have dropped any chunk outside it, so those get snapshots on apply.
@@ -83,6 +86,16 @@ export class ClientSession {
   enqueue(bytes: Uint8Array): void {
     this.out.push(bytes);
     this.outBytes += bytes.length;
+  }
+
+  /** Hand this tick's messages over as they are (for a transport that frames and copies them once). */
+  takeParts(): { parts: Uint8Array[]; total: number } | null {
+    const parts = this.out;
+    if (parts.length === 0) return null;
+    const total = this.outBytes;
+    this.out = [];
+    this.outBytes = 0;
+    return { parts, total };
   }
 
   /** Join this tick's messages into one write (no copy when there is only one). */

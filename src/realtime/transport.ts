@@ -5,6 +5,11 @@
 export interface Transport {
   /** Queue one WebSocket message. Never throws for a closed socket (the close event cleans up). */
   send(bytes: Uint8Array): void;
+  /**
+   * Optional: queue one WebSocket message made of `parts` (total bytes `total`), framed and copied once into
+   * a single buffer that goes to the socket in one write. The tick's write uses it when present.
+   */
+  sendParts?(parts: readonly Uint8Array[], total: number): void;
   /** Close with a WebSocket close code and a short reason. */
   close(code: number, reason: string): void;
   /** Drop the connection without a closing handshake (dead peers, hard limits). */

@@ -15,6 +15,7 @@ function interval(fleetIndex: number, index: number, latencyMs: number[]): Fleet
     fleetIndex, index, seconds: 1, connected: 5, everConnected: 5, connectFailures: 0, disconnects: 0,
     placed: latencyMs.length, accepted: latencyMs.length, rejected: 0, unseen: 0, abandoned: 0, skipped: 0,
     frames: 300, bytes: 10_000, deltas: 50, deltaPixels: 60, snapshots: 10, cursorMessages: 20, panLoadsAbandoned: 0,
+    cursorBytes: 4_000, lodBytes: 1_000, lodUsers: 1,
     latencyUs: Float64Array.from(latencyMs.map((ms) => ms * 1000)), panLoadUs: Float64Array.from([4000, 6000]),
     errors: index === 1 ? { 'close:1006': 1 } : {}, loopDelayP99Ms: 11, loopDelayMaxMs: 12,
   };
@@ -26,6 +27,7 @@ function sample(atMs: number, cpuSeconds: number, tickCount: number): ServerSamp
     tickBuckets: [{ le: 0.001, count: tickCount * 0.9 }, { le: 0.005, count: tickCount }, { le: Infinity, count: tickCount }],
     tickSumSeconds: tickCount * 0.0008, tickCount, cpuSeconds, rssBytes: 200 * 1024 * 1024, bytesSent: atMs * 10,
     pixelsAccepted: atMs / 100, connections: 10, eventLoopLagP99Seconds: 0.012, clientsStale: 0, clientsDropped: 0,
+    tickPhaseSeconds: { commit: tickCount * 0.0001, write: tickCount * 0.0004 },
   };
 }
 
@@ -85,6 +87,10 @@ describe('load test report', () => {
     expect(r.serverRssMb).toBeCloseTo(200, 6);
     expect(r.tickDurationMs.mean).toBeCloseTo(0.8, 6);
     expect(r.tickDurationMs.p99).toBeCloseTo(5, 6);
+    expect(r.cursorByteShare).toBeCloseTo(0.4, 6);
+    expect(r.tickPhaseMs.write).toBeCloseTo(0.4, 6);
+    expect(r.tickPhaseMs.commit).toBeCloseTo(0.1, 6);
+    expect(r.lodByteShare).toBeCloseTo(0.1, 6);
     // 10 clients each got 2 × 10 000 bytes per second.
     expect(r.bytesPerClientPerSecond).toBeCloseTo(2000, 6);
     expect(r.errors).toBe(4);

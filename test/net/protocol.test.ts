@@ -156,7 +156,9 @@ const resumeArb = fc.record({
 });
 const pingArb = fc.record({ type: fc.constant('ping' as const), nonce: u32 });
 
-const clientMessageArb: fc.Arbitrary<ClientMessage> = fc.oneof(helloArb, viewportArb, placeArb, cursorArb, resumeArb, pingArb);
+const lodViewportArb = fc.record({ type: fc.constant('lodViewport' as const), level: u8, x: i32, y: i32, w: u32, h: u32 });
+
+const clientMessageArb: fc.Arbitrary<ClientMessage> = fc.oneof(helloArb, viewportArb, placeArb, cursorArb, resumeArb, pingArb, lodViewportArb);
 
 const welcomeArb = fc.record({
   type: fc.constant('welcome' as const),
@@ -239,7 +241,12 @@ const onlineArb = fc.record({ type: fc.constant('online' as const), count: u32 }
 const errorArb = fc.record({ type: fc.constant('error' as const), code: u16, op: u8, message: text(200) });
 const pongArb = fc.record({ type: fc.constant('pong' as const), nonce: u32, serverTime: f64 });
 
+const lodSnapshotArb = fc.tuple(u8, snapshotArb).map(([level, m]) => ({ ...m, type: 'lodSnapshot' as const, level }));
+const lodDeltaArb = fc.tuple(u8, deltaArb).map(([level, m]) => ({ ...m, type: 'lodDelta' as const, level }));
+
 const serverMessageArb: fc.Arbitrary<ServerMessage> = fc.oneof(
+  lodSnapshotArb,
+  lodDeltaArb,
   welcomeArb,
   snapshotArb,
   deltaArb,
@@ -256,6 +263,9 @@ describe('round trip', () => {
   const perType: [string, fc.Arbitrary<Message>][] = [
     ['HELLO', helloArb],
     ['VIEWPORT', viewportArb],
+    ['LOD_VIEWPORT', lodViewportArb],
+    ['LOD_SNAPSHOT', lodSnapshotArb],
+    ['LOD_DELTA', lodDeltaArb],
     ['PLACE', placeArb],
     ['CURSOR', cursorArb],
     ['RESUME', resumeArb],
@@ -329,7 +339,7 @@ describe('round trip', () => {
 });
 
 function isClient(m: Message): m is ClientMessage {
-  return ['hello', 'viewport', 'place', 'cursor', 'resume', 'ping'].includes(m.type);
+  return ['hello', 'viewport', 'place', 'cursor', 'resume', 'ping', 'lodViewport'].includes(m.type);
 }
 
 // ---- encoder edges -------------------------------------------------------------------------------------
@@ -459,15 +469,14 @@ describe('decoders on bad input', () => {
 
   // Since protocol 2: a later version may append fields to a server message, so a client steps over bytes
   // after the fields it knows (by the body length) instead of failing; client messages stay strict.
-  it('bytes after the known fields of a server body are ignored, and the next message still decodes', () => {
+  it('bytes after the known fields of a server body are ignored (SNAPSHOT and LOD_SNAPSHOT data run to the end), and the next message still decodes', () => {
     fc.assert(
       fc.property(serverMessageArb, fc.uint8Array({ minLength: 1, maxLength: 16 }), (m, extra) => {
         const bytes = encodeMessage(m);
         const padded = rawMessage(bytes[0]!, concat([bytes.subarray(HEADER_BYTES), extra]));
         const next = encodeMessage({ type: 'online', count: 7 });
         const decoded = decodeServerMessages(concat([padded, next]));
-        if (m.type === 'snapshot') {
-          // SNAPSHOT's data runs to the end of its body.
+        if (m.type === 'snapshot' || m.type === 'lodSnapshot') {
           expect(plain(decoded)).toEqual(plain([{ ...m, data: concat([m.data, extra]) }, { type: 'online', count: 7 }]));
         } else {
           expect(plain(decoded)).toEqual(plain([m, { type: 'online', count: 7 }]));
@@ -519,7 +528,7 @@ describe('decoders on bad input', () => {
   });
 
   it('an opcode the decoder does not know is UNKNOWN_OPCODE, close 1003', () => {
-    const clientOps = [Op.HELLO, Op.VIEWPORT, Op.PLACE, Op.CURSOR, Op.RESUME, Op.PING] as number[];
+    const clientOps = [Op.HELLO, Op.VIEWPORT, Op.PLACE, Op.CURSOR, Op.RESUME, Op.PING, Op.LOD_VIEWPORT] as number[];
     fc.assert(
       fc.property(u8.filter((op) => !clientOps.includes(op)), (op) => {
         const e = protocolErrorOf(() => decodeClientMessage(rawMessage(op, [])), 'UNKNOWN_OPCODE');

@@ -36,10 +36,13 @@ class TestTransport implements Transport {
 }
 
 function makeRoom(overrides: Partial<ServerConfig> = {}, storage = new MemoryStorage()) {
-  const config: ServerConfig = { ...DEFAULTS, inMemory: true, logLevel: 'silent', paintRate: 1e6, paintBurst: 1e6, ...overrides };
+  // Cursors flushed every tick (cursorBroadcastHz = tickHz), so each test's tick() shows their effect.
+  const config: ServerConfig = { ...DEFAULTS, inMemory: true, logLevel: 'silent', paintRate: 1e6, paintBurst: 1e6, cursorBroadcastHz: 60, ...overrides };
   const store = new ChunkStore({ width: config.width, height: config.height, paletteSize: DEFAULT_PALETTE.length });
   const room = new CanvasRoom({ config, store, storage, palette: DEFAULT_PALETTE, metrics: createMetrics(), log: createLogger('silent') });
-  let clock = 1000;
+  // Ahead of performance.now(), which the room's message handling charges rate buckets with: a tick clock
+  // behind it would never refill them (the run's speed decided whether deferred viewports were applied).
+  let clock = performance.now() + 1000;
   const tick = () => room.tick((clock += 16));
   const join = (name: string, view?: [number, number, number, number]) => {
     const t = new TestTransport();
@@ -267,7 +270,8 @@ describe('second review regressions', () => {
 
 describe('cursor messages split over several bodies', () => {
   it('keep removals before records, so a cursor that changed cells survives the split', () => {
-    const { room, join, tick } = makeRoom({ width: 4096, height: 4096, cursorHz: 1000, messageRate: 1e6, messageBurst: 1e6, maxConnectionsPerIp: 100000 });
+    // The per-cell cap lifted: this is about splitting a message, not about the cap (tested in cursor-cap.test.ts).
+    const { room, join, tick } = makeRoom({ width: 4096, height: 4096, cursorHz: 1000, messageRate: 1e6, messageBurst: 1e6, maxConnectionsPerIp: 100000, cursorCellCap: 4096 });
     const viewer = join('viewer', [0, 0, 256, 64]);
     const x = join('x', [0, 0, 64, 64]);
     room.handleMessage(x.s, encodeCursor(10, 10), true); // cell (0,0)

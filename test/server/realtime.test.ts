@@ -3,7 +3,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  ErrorCode, PROTOCOL_VERSION, encodeCursor, encodeHello, encodePlace, encodeViewport,
+  ErrorCode, PROTOCOL_VERSION, encodeCursor, encodeHello, encodePlace, encodeViewport, encodeLodViewport,
   type Delta, type PlaceResult, type ServerMessage, type Welcome,
 } from '../../src/net/protocol.js';
 import type { RunningServer } from '../../src/server.js';
@@ -186,6 +186,7 @@ describe('heartbeats and cleanup', () => {
       p.send(encodeHello(PROTOCOL_VERSION, `u${i}`));
       p.send(encodeViewport((i * 37) % 900, (i * 91) % 900, 128, 128));
       p.send(encodeCursor((i * 37) % 900 + 5, (i * 91) % 900 + 5));
+      if (i % 4 === 1) p.send(encodeLodViewport(2, 0, 0, 1024, 1024)); // some leave from a level of detail
       if (i % 3 === 0) await p.waitFor(isWelcome);
       if (i % 2 === 0) p.ws.terminate();
       else p.close();

@@ -1,0 +1,70 @@
+/**
+ * The backpressure policy (docs/architecture.md), applied once per client per tick before anything big is
+ * queued for it. Above the high-water mark a client gets no deltas or cursors and its changed chunks are
+ * remembered (one entry per chunk, never a queue); once under the low-water mark it gets the current state
+ * of what it still sees; past the hard limit, or stale for too long, it is closed with 4001.
+ *
+ * The high-water mark is also bounded globally: it is min(highWaterBytes, globalBufferBytes / clients), so
+ * a crowd of slow clients can hold at most about globalBufferBytes between them (plus one tick's messages
+ * each), never high-water × clients.
+ */
+import type { ClientSession } from './client-session.js';
+
+export interface BackpressureLimits {
+  highWaterBytes: number;
+  lowWaterBytes: number;
+  hardLimitBytes: number;
+  stallTimeoutMs: number;
+  globalBufferBytes: number;
+}
+
+/** What the policy decided for a client this tick. */
+export type Pressure =
+  /** Send it everything. */
+  | 'ok'
+  /** Stale: nothing but small answers until it drains. */
+  | 'hold'
+  /** Was stale and has drained: send it the current state of what it sees (snapshots, a cursor snapshot). */
+  | 'caughtUp'
+  /** Close it with 4001 at this tick's write. */
+  | 'drop';
+
+export class BackpressurePolicy {
+  constructor(private readonly limits: BackpressureLimits) {}
+
+  /** The high-water mark with `clients` connected. */
+  highWater(clients: number): number {
+    const { highWaterBytes, globalBufferBytes } = this.limits;
+    return Math.min(highWaterBytes, Math.floor(globalBufferBytes / Math.max(1, clients)));
+  }
+
+  /** The low-water mark with `clients` connected (a quarter of the high-water mark at most). */
+  lowWater(clients: number): number {
+    return Math.min(this.limits.lowWaterBytes, Math.floor(this.highWater(clients) / 4));
+  }
+
+  /** Applies the policy to a client's current buffer; updates its stale/dropping state. */
+  assess(s: ClientSession, buffered: number, t: number, clients: number): Pressure {
+    const { hardLimitBytes, stallTimeoutMs } = this.limits;
+    if (buffered > hardLimitBytes || (s.stale && t - s.staleSince > stallTimeoutMs)) {
+      s.dropping = true;
+      return 'drop';
+    }
+    if (s.stale) {
+      if (buffered > this.lowWater(clients)) return 'hold';
+      s.stale = false;
+      return 'caughtUp';
+    }
+    if (buffered > this.highWater(clients)) {
+      s.stale = true;
+      s.staleSince = t;
+      return 'hold';
+    }
+    return 'ok';
+  }
+
+  /** Bytes that may still be queued for a client (for snapshots), given what is buffered and queued. */
+  room(buffered: number, queued: number, clients: number): number {
+    return this.highWater(clients) - buffered - queued;
+  }
+}
