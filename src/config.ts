@@ -50,6 +50,14 @@ export interface ServerConfig {
   /** Minimum interval between ONLINE broadcasts. */
   onlineIntervalMs: number;
   logLevel: string;
+  /** Redis URL shared by the nodes of one canvas ('' = single process, no Redis); see src/cluster. */
+  redis: string;
+  /** Name of the canvas in that Redis. */
+  canvas: string;
+  /** With --redis: node processes behind this one port (node:cluster); 1 = just this process. */
+  workers: number;
+  /** With --redis: stream entries kept (XADD MAXLEN ~); a node further behind restarts from the snapshot. */
+  redisStreamMax: number;
 }
 
 /** Largest RESUME a client can need: one entry per chunk of the largest viewport, plus framing. */
@@ -95,6 +103,10 @@ export const DEFAULTS: ServerConfig = {
   inMemory: false,
   onlineIntervalMs: 1000,
   logLevel: 'info',
+  redis: '',
+  canvas: 'main',
+  workers: 1,
+  redisStreamMax: 100_000,
 };
 
 export class ConfigError extends Error {
@@ -133,6 +145,11 @@ export function validateConfig(c: ServerConfig): ServerConfig {
   check(c.lowWaterBytes < c.highWaterBytes && c.highWaterBytes < c.hardLimitBytes,
     'backpressure marks must satisfy low-water < high-water < hard limit');
   check(c.stallTimeoutMs >= 1000, '--stall-timeout-ms must be ≥ 1000');
+  check(c.redis === '' || /^rediss?:\/\//.test(c.redis), `--redis must be a redis:// or rediss:// URL, got "${c.redis}"`);
+  check(/^[A-Za-z0-9_.-]{1,64}$/.test(c.canvas), '--canvas must be 1..64 letters, digits, "_", "." or "-"');
+  check(isInt(c.workers) && c.workers >= 1 && c.workers <= 256, `--workers must be an integer 1..256, got ${c.workers}`);
+  check(c.workers === 1 || c.redis !== '', '--workers needs --redis (the workers share the canvas through it)');
+  check(isInt(c.redisStreamMax) && c.redisStreamMax >= 100, '--redis-stream-max must be an integer ≥ 100');
   return c;
 }
 
@@ -170,6 +187,10 @@ export const FLAGS: Record<string, FlagSpec> = {
   'data-dir': { key: 'dataDir', kind: 'str', help: 'where the SQLite canvas lives' },
   'in-memory': { key: 'inMemory', kind: 'bool', help: 'keep the canvas in memory only (lost on exit)' },
   'log-level': { key: 'logLevel', kind: 'str', help: 'pino log level (env LOG_LEVEL)' },
+  redis: { key: 'redis', kind: 'str', help: 'Redis URL: join the canvas shared by every node using it (default: single process)' },
+  canvas: { key: 'canvas', kind: 'str', help: 'with --redis: name of the shared canvas' },
+  workers: { key: 'workers', kind: 'int', help: 'with --redis: node processes behind this one port' },
+  'redis-stream-max': { key: 'redisStreamMax', kind: 'int', help: 'with --redis: placement stream entries kept (MAXLEN ~)' },
 };
 
 /** Parse argv (without node and script) and the environment into a validated config. */

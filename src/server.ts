@@ -19,6 +19,7 @@ import { createMetrics, type ServerMetrics } from './metrics.js';
 import { createCanvasApi } from './http/canvas-api.js';
 import { createStaticHandler } from './http/static-files.js';
 import { createLogger } from './log.js';
+import { clusterStorage, joinCanvas, type ClusterNode } from './cluster/cluster-node.js';
 
 /** Where the built browser client lives, relative to this file in src/ or dist/src/. */
 function clientDist(): string {
@@ -35,6 +36,8 @@ export interface RunningServer {
   readonly metrics: ServerMetrics;
   readonly ws: WsEndpoint;
   readonly port: number;
+  /** With --redis: this node's link to the shared canvas. */
+  readonly cluster: ClusterNode | null;
   readonly url: string;
   readonly wsUrl: string;
   /** Graceful stop: last tick (commit + answers), close sockets with 1001, checkpoint, close storage. */
@@ -50,16 +53,19 @@ export interface StartOptions {
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.log ?? createLogger(config.logLevel);
   const palette = opts.palette ?? DEFAULT_PALETTE;
-  const storage: CanvasStorage = config.inMemory ? new MemoryStorage() : openSqliteStorage({ dataDir: config.dataDir });
+  let storage: CanvasStorage = config.inMemory ? new MemoryStorage() : openSqliteStorage({ dataDir: config.dataDir });
   const store = new ChunkStore({ width: config.width, height: config.height, paletteSize: palette.length });
+  let cluster: ClusterNode | null = null;
   try {
+    if (config.redis) storage = clusterStorage(storage, config);
     storage.load(store);
+    if (config.redis) cluster = await joinCanvas({ config, store, storage: storage as ReturnType<typeof clusterStorage>, log });
   } catch (err) {
     storage.close();
     throw err;
   }
   const metrics = createMetrics();
-  const room = new CanvasRoom({ config, store, storage, palette, metrics, log });
+  const room = new CanvasRoom({ config, store, storage, palette, metrics, log, ...(cluster ? { seam: cluster.seam } : {}) });
   const started = Date.now();
   const api = createCanvasApi({ store, storage, palette, epoch: room.epoch });
   const staticFiles = createStaticHandler(opts.staticRoot ?? clientDist());
@@ -75,6 +81,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       if (url.pathname === '/healthz') {
         const body = JSON.stringify({
           status: 'ok', connections: room.connections, uptimeSeconds: Math.round((Date.now() - started) / 1000), tickHz: room.tickHz,
+          ...(cluster ? { redis: cluster.health() } : {}),
         });
         res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
         res.end(body);
@@ -114,6 +121,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   } catch (err) {
     // Port in use and the like: release the data dir's lock and timers before reporting.
     await ws.close();
+    await cluster?.close();
     storage.close();
     throw err;
   }
@@ -122,7 +130,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   let closing: Promise<void> | null = null;
   return {
-    http, room, store, storage, metrics, ws, port,
+    http, room, store, storage, metrics, ws, port, cluster,
     url: `http://${host}:${port}`,
     wsUrl: `ws://${host}:${port}/ws`,
     close() {
@@ -133,6 +141,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
           http.close(() => r());
           http.closeAllConnections();
         });
+        await cluster?.close();
         storage.close(store);
       })();
       return closing;

@@ -421,7 +421,8 @@ export class CanvasRoom {
 
     // 1. Placements, in seam order: commit durably first, then apply, then answer.
     const batch = this.seam.take();
-    if (batch.records.length > 0) {
+    // (Acks without records: refusals decided by the seam, e.g. the Redis one's shared bucket.)
+    if (batch.records.length > 0 || batch.acks.length > 0) {
       worked = true;
       let status: number = ErrorCode.OK;
       try {
@@ -436,7 +437,7 @@ export class CanvasRoom {
       for (const ack of batch.acks) {
         const s = this.sessions.get(ack.clientId);
         if (!s) continue;
-        s.enqueue(encodePlaceResult(ack.seq, status, ack.count, 0));
+        s.enqueue(encodePlaceResult(ack.seq, ack.status ?? status, ack.count, ack.retryAfterMs ?? 0));
         this.mark(s);
       }
     }

@@ -11,6 +11,12 @@ export interface PlaceAck {
   clientId: number;
   seq: number;
   count: number;
+  /**
+   * Set by seams that decide the outcome themselves (the Redis seam: in the shared log, refused by the
+   * shared bucket, log unreachable); the tick then answers with it instead of its local commit's status.
+   */
+  status?: number;
+  retryAfterMs?: number;
 }
 
 export interface PlacementBatch {

@@ -1,0 +1,63 @@
+/**
+ * Joins a node to a canvas shared through Redis (`--redis URL --canvas NAME`): the Redis placement seam
+ * and the cluster-aware storage, wired for server.ts. Without --redis none of this is loaded.
+ */
+import type { Logger } from 'pino';
+import type { ServerConfig } from '../config.js';
+import type { ChunkStore } from '../chunks/chunk-store.js';
+import type { CanvasStorage } from '../storage/canvas-storage.js';
+import { ClusterStorage } from './cluster-storage.js';
+import { canvasKeys } from './redis-keys.js';
+import { REDIS_DEFAULTS, RedisPlacementSeam, type RedisHealth } from './redis-seam.js';
+
+export interface ClusterNode {
+  readonly seam: RedisPlacementSeam;
+  readonly storage: ClusterStorage;
+  health(): RedisHealth;
+  close(): Promise<void>;
+}
+
+/** Wrap the local storage before its load (so chunk versions come back as the stream gave them). */
+export function clusterStorage(inner: CanvasStorage, config: ServerConfig): ClusterStorage {
+  return new ClusterStorage(inner, config.canvas);
+}
+
+export interface JoinOptions {
+  config: ServerConfig;
+  store: ChunkStore;
+  storage: ClusterStorage;
+  log: Logger;
+  /** How long start-up waits for the first sync before serving what it holds (Redis may be down). */
+  waitMs?: number;
+  snapshotIntervalMs?: number;
+}
+
+/** After storage.load: start the seam, wait (bounded) for the first sync. */
+export async function joinCanvas(opts: JoinOptions): Promise<ClusterNode> {
+  const { config, store, storage, log } = opts;
+  const seam = new RedisPlacementSeam({
+    url: config.redis,
+    canvas: config.canvas,
+    keys: canvasKeys(config.canvas),
+    store,
+    log: log.child({ canvas: config.canvas }),
+    paintRate: config.paintRate,
+    paintBurst: config.paintBurst,
+    startSeq: storage.start.seq,
+    startEpoch: storage.start.epoch,
+    streamMaxLen: config.redisStreamMax,
+    snapshotIntervalMs: opts.snapshotIntervalMs ?? REDIS_DEFAULTS.snapshotIntervalMs,
+    commandTimeoutMs: REDIS_DEFAULTS.commandTimeoutMs,
+    maxRecordsPerTake: REDIS_DEFAULTS.maxRecordsPerTake,
+  });
+  storage.attach(seam);
+  // The room's epoch (WELCOME, ETags) is the storage's: keep it the canvas-wide one.
+  Object.defineProperty(storage, 'epoch', { get: () => seam.epoch, configurable: true });
+  await seam.start(opts.waitMs ?? 3000);
+  return {
+    seam,
+    storage,
+    health: () => seam.health(),
+    close: () => seam.close(),
+  };
+}
