@@ -126,6 +126,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     throw err;
   }
   room.start();
+  cluster?.seam.kick(); // catch-up read while starting
   const port = (http.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   let closing: Promise<void> | null = null;

@@ -193,6 +193,11 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
     this.wake = wake;
   }
 
+  /** Wake the tick if anything is waiting for it (server.ts calls it once the loop runs). */
+  kick(): void {
+    if (this.queueHead < this.queue.length || this.resync || this.readyAcks.length > 0) this.wake();
+  }
+
   get pending(): number {
     return this.queuedRecords;
   }
@@ -296,6 +301,8 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
           await this.waitForKick(50);
           continue;
         }
+        // A wake lost before the tick loop started (catch-up read during start-up) is repeated here.
+        if (this.queueHead < this.queue.length || this.resync || this.readyAcks.length > 0) this.wake();
         const from = this.readSeq;
         const epoch = this.epoch;
         const res = await this.reader.xreadBuffer('COUNT', REDIS_DEFAULTS.readCount, 'BLOCK', REDIS_DEFAULTS.blockMs,
