@@ -65,7 +65,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     throw err;
   }
   const metrics = createMetrics();
-  const room = new CanvasRoom({ config, store, storage, palette, metrics, log, ...(cluster ? { seam: cluster.seam } : {}) });
+  const room = new CanvasRoom({ config, store, storage, palette, metrics, log, ...(cluster ? { seam: cluster.seam, onlineCount: cluster.onlineCount } : {}) });
   const started = Date.now();
   const api = createCanvasApi({ store, storage, palette, epoch: room.epoch });
   const staticFiles = createStaticHandler(opts.staticRoot ?? clientDist());
@@ -108,7 +108,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       res.end(JSON.stringify({ error: 'INTERNAL', message: 'internal error' }));
     }
   });
-  const ws = attachWebSocket(http, { config, room, metrics, log });
+  const ws = attachWebSocket(http, { config, room, metrics, log, ...(cluster ? { gate: cluster.gate } : {}) });
 
   try {
     await new Promise<void>((resolveListen, reject) => {

@@ -9,10 +9,16 @@ import type { CanvasStorage } from '../storage/canvas-storage.js';
 import { ClusterStorage } from './cluster-storage.js';
 import { canvasKeys } from './redis-keys.js';
 import { REDIS_DEFAULTS, RedisPlacementSeam, type RedisHealth } from './redis-seam.js';
+import { RedisConnectionGate } from './connection-gate.js';
+import { OnlinePresence } from './presence.js';
 
 export interface ClusterNode {
   readonly seam: RedisPlacementSeam;
   readonly storage: ClusterStorage;
+  /** The per-address connection cap across nodes (for the WebSocket endpoint). */
+  readonly gate: RedisConnectionGate;
+  /** The online count across nodes (for the room). */
+  onlineCount(local: number): number;
   health(): RedisHealth;
   close(): Promise<void>;
 }
@@ -54,10 +60,19 @@ export async function joinCanvas(opts: JoinOptions): Promise<ClusterNode> {
   // The room's epoch (WELCOME, ETags) is the storage's: keep it the canvas-wide one.
   Object.defineProperty(storage, 'epoch', { get: () => seam.epoch, configurable: true });
   await seam.start(opts.waitMs ?? 3000);
+  const keys = canvasKeys(config.canvas);
+  const gate = new RedisConnectionGate(seam.redis, keys, config.maxConnectionsPerIp, log);
+  const presence = new OnlinePresence(seam.redis, keys, () => seam.wakeTick());
   return {
     seam,
     storage,
+    gate,
+    onlineCount: (local) => presence.total(local),
     health: () => seam.health(),
-    close: () => seam.close(),
+    async close() {
+      gate.close();
+      await presence.close();
+      await seam.close();
+    },
   };
 }

@@ -178,6 +178,11 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
     while (Date.now() < deadline && this.stateValue !== 'ok') await sleep(20);
   }
 
+  /** The command connection (never the reader), for the other per-node Redis users (gate, presence). */
+  get redis(): Redis {
+    return this.cmd;
+  }
+
   get state(): RedisState {
     return this.stateValue;
   }
@@ -191,6 +196,11 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
 
   setWakeup(wake: () => void): void {
     this.wake = wake;
+  }
+
+  /** Wake the tick (other cluster parts: the online count changed). */
+  wakeTick(): void {
+    this.wake();
   }
 
   /** Wake the tick if anything is waiting for it (server.ts calls it once the loop runs). */

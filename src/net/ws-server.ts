@@ -74,9 +74,17 @@ export interface WsEndpoint {
   readonly peers: number;
 }
 
+/**
+ * A second, shared per-address cap (multi-node: src/cluster counts connections across nodes in Redis).
+ * Resolves to a release function when admitted, or null when the address is at its cap elsewhere.
+ */
+export interface ConnectionGate {
+  admit(ip: string): Promise<(() => void) | null>;
+}
+
 export function attachWebSocket(
   server: Server,
-  deps: { config: ServerConfig; room: CanvasRoom; metrics: ServerMetrics; log: Logger },
+  deps: { config: ServerConfig; room: CanvasRoom; metrics: ServerMetrics; log: Logger; gate?: ConnectionGate },
 ): WsEndpoint {
   const { config, room, metrics, log } = deps;
   const wss = new WebSocketServer({
@@ -111,6 +119,25 @@ export function attachWebSocket(
     }
     // Released when the raw socket closes, whichever way the handshake or the connection ends.
     socket.once('close', () => perIp.release(ip));
+    if (deps.gate) {
+      deps.gate.admit(ip).then((release) => {
+        if (release === null) {
+          metrics.handshakesRefused.inc({ reason: 'per_ip' });
+          return refuse(socket, 429, 'Too Many Requests');
+        }
+        if (socket.destroyed) return release();
+        socket.once('close', release);
+        upgrade(req, socket, head, ip);
+      }, (err: unknown) => {
+        log.error({ err }, 'connection gate failed; admitting');
+        if (!socket.destroyed) upgrade(req, socket, head, ip);
+      });
+      return;
+    }
+    upgrade(req, socket, head, ip);
+  });
+
+  function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, ip: string): void {
     wss.handleUpgrade(req, socket, head, (ws) => {
       const session = room.connect(new WsTransport(ws), ip);
       const peer: Peer = { session, missedPongs: 0, nonce: Buffer.alloc(0) };
@@ -127,7 +154,7 @@ export function attachWebSocket(
         room.disconnect(session);
       });
     });
-  });
+  }
 
   // One timer for every peer: a peer that missed two pings in a row is terminated.
   const heartbeat = setInterval(() => {

@@ -34,6 +34,8 @@ export interface RoomDeps {
   metrics: ServerMetrics;
   log: Logger;
   seam?: PlacementSeam;
+  /** Multi-node: the canvas-wide online count given this node's (src/cluster/presence.ts). */
+  onlineCount?: (local: number) => number;
   /** Wall clock for timestamps (ms since epoch). */
   now?: () => number;
 }
@@ -255,7 +257,7 @@ export class CanvasRoom {
       chunkSize: 64, tickHz: config.tickHz, serverTime: this.now(), background: store.background,
       limits: this.limits, palette: [...palette],
     }));
-    s.transport.send(encodeOnline(this.sessions.size));
+    s.transport.send(encodeOnline(this.deps.onlineCount?.(this.sessions.size) ?? this.sessions.size));
   }
 
   private resume(s: ClientSession, msg: Resume): void {
@@ -503,7 +505,7 @@ export class CanvasRoom {
 
     // 5. The online count, at most once per interval and only when it changed; a timer wakes the loop for
     //    a change held back by the interval, so an idle server does not tick just to wait for it.
-    const online = this.sessions.size;
+    const online = this.deps.onlineCount?.(this.sessions.size) ?? this.sessions.size;
     if (online !== this.lastOnlineSent) {
       const wait = this.lastOnlineAt + config.onlineIntervalMs - t;
       if (wait <= 0) {

@@ -238,3 +238,54 @@ describe('catch-up past a trimmed stream', () => {
     expect((await png(a)).equals(await png(b))).toBe(true);
   }, 30_000);
 });
+
+describe('limits and presence across nodes', () => {
+  it('the per-address connection cap counts connections on every node', async () => {
+    const canvas = uniqueCanvas('conn');
+    canvases.push(canvas);
+    const a = await node(canvas, 128, { maxConnectionsPerIp: 3 });
+    const b = await node(canvas, 128, { maxConnectionsPerIp: 3 });
+    const opened: RawPeer[] = [];
+    const tryOpen = async (n: RunningServer) => {
+      const p = new RawPeer(n.wsUrl);
+      peers.push(p);
+      try {
+        await p.opened;
+        opened.push(p);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    expect(await tryOpen(a)).toBe(true);
+    expect(await tryOpen(b)).toBe(true);
+    expect(await tryOpen(a)).toBe(true);
+    // Each node holds at most 2 of its own 3: only the shared count refuses these.
+    expect(await tryOpen(b)).toBe(false);
+    expect(await tryOpen(a)).toBe(false);
+    opened[1]!.ws.close();
+    await opened[1]!.closed;
+    let again = false;
+    for (let i = 0; i < 20 && !again; i++) {
+      again = await tryOpen(b);
+      if (!again) await sleep(50);
+    }
+    expect(again).toBe(true);
+  }, 30_000);
+
+  it('the online count spans nodes', async () => {
+    const canvas = uniqueCanvas('online');
+    canvases.push(canvas);
+    const a = await node(canvas, 128, { onlineIntervalMs: 50 });
+    const b = await node(canvas, 128, { onlineIntervalMs: 50 });
+    const open = async (n: RunningServer) => {
+      const p = new RawPeer(n.wsUrl);
+      peers.push(p);
+      await p.opened;
+      p.send(encodeHello(PROTOCOL_VERSION, 'here'));
+      return p;
+    };
+    const list = [await open(a), await open(a), await open(b)];
+    for (const p of list) await p.waitFor((m) => m.type === 'online' && m.count === 3, 5000);
+  }, 30_000);
+});
