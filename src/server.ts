@@ -65,7 +65,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     throw err;
   }
   const metrics = createMetrics();
-  const room = new CanvasRoom({ config, store, storage, palette, metrics, log, ...(cluster ? { seam: cluster.seam, onlineCount: cluster.onlineCount } : {}) });
+  const room = new CanvasRoom({ config, store, storage, palette, metrics, log, ...(cluster ? { seam: cluster.seam, onlineCount: cluster.onlineCount, cursors: cluster.cursors } : {}) });
   const started = Date.now();
   const api = createCanvasApi({ store, storage, palette, epoch: room.epoch });
   const staticFiles = createStaticHandler(opts.staticRoot ?? clientDist());

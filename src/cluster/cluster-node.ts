@@ -11,12 +11,15 @@ import { canvasKeys } from './redis-keys.js';
 import { REDIS_DEFAULTS, RedisPlacementSeam, type RedisHealth } from './redis-seam.js';
 import { RedisConnectionGate } from './connection-gate.js';
 import { OnlinePresence } from './presence.js';
+import { ClusterCursorTable } from './cluster-cursors.js';
 
 export interface ClusterNode {
   readonly seam: RedisPlacementSeam;
   readonly storage: ClusterStorage;
   /** The per-address connection cap across nodes (for the WebSocket endpoint). */
   readonly gate: RedisConnectionGate;
+  /** A cursor table that also shows other nodes' cursors (for the room). */
+  readonly cursors: ClusterCursorTable;
   /** The online count across nodes (for the room). */
   onlineCount(local: number): number;
   health(): RedisHealth;
@@ -63,14 +66,18 @@ export async function joinCanvas(opts: JoinOptions): Promise<ClusterNode> {
   const keys = canvasKeys(config.canvas);
   const gate = new RedisConnectionGate(seam.redis, keys, config.maxConnectionsPerIp, log);
   const presence = new OnlinePresence(seam.redis, keys, () => seam.wakeTick());
+  const cursors = new ClusterCursorTable(store.width, store.height, seam.redis, keys.cursors);
+  cursors.start(() => seam.wakeTick());
   return {
     seam,
     storage,
     gate,
+    cursors,
     onlineCount: (local) => presence.total(local),
     health: () => seam.health(),
     async close() {
       gate.close();
+      await cursors.close();
       await presence.close();
       await seam.close();
     },

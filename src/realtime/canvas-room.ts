@@ -34,6 +34,8 @@ export interface RoomDeps {
   metrics: ServerMetrics;
   log: Logger;
   seam?: PlacementSeam;
+  /** Multi-node: a cursor table that also shows other nodes' cursors (src/cluster/cluster-cursors.ts). */
+  cursors?: CursorTable;
   /** Multi-node: the canvas-wide online count given this node's (src/cluster/presence.ts). */
   onlineCount?: (local: number) => number;
   /** Wall clock for timestamps (ms since epoch). */
@@ -92,7 +94,7 @@ export class CanvasRoom {
     const { config, store } = deps;
     this.now = deps.now ?? Date.now;
     this.index = new ViewportIndex<ClientSession>({ width: store.width, height: store.height, maxArea: config.maxViewportArea });
-    this.cursors = new CursorTable(store.width, store.height);
+    this.cursors = deps.cursors ?? new CursorTable(store.width, store.height);
     this.seam = deps.seam ?? new LocalPlacementSeam();
     this.paint = new IpLimiter({ rate: config.paintRate, burst: config.paintBurst });
     this.limits = {

@@ -12,7 +12,7 @@ import { WebSocket } from 'ws';
 import { CanvasClient, type WebSocketLike } from '../../src/client/canvas-client.js';
 import { viewChunkRange } from '../../src/client/replica.js';
 import { CHUNK_AREA } from '../../src/chunks/geometry.js';
-import { ErrorCode, PROTOCOL_VERSION, encodeHello, encodePlace, type PlaceResult } from '../../src/net/protocol.js';
+import { ErrorCode, PROTOCOL_VERSION, encodeCursor, encodeHello, encodePlace, encodeViewport, type Cursors, type PlaceResult } from '../../src/net/protocol.js';
 import type { RunningServer } from '../../src/server.js';
 import { RawPeer, sleep, startTestServer, until } from '../helpers/server.js';
 import { REDIS_URL, dropCanvas, uniqueCanvas } from '../helpers/redis.js';
@@ -287,5 +287,30 @@ describe('limits and presence across nodes', () => {
     };
     const list = [await open(a), await open(a), await open(b)];
     for (const p of list) await p.waitFor((m) => m.type === 'online' && m.count === 3, 5000);
+  }, 30_000);
+
+  it('cursors span nodes: a viewer on one node sees a cursor moved on another, and sees it go', async () => {
+    const canvas = uniqueCanvas('cursors');
+    canvases.push(canvas);
+    const a = await node(canvas, 256);
+    const b = await node(canvas, 256);
+    const open = async (n: RunningServer, name: string) => {
+      const p = new RawPeer(n.wsUrl);
+      peers.push(p);
+      await p.opened;
+      p.send(encodeHello(PROTOCOL_VERSION, name));
+      p.send(encodeViewport(0, 0, 256, 256));
+      await p.waitFor((m) => m.type === 'welcome');
+      return p;
+    };
+    const viewer = await open(a, 'viewer');
+    const mover = await open(b, 'mover');
+    await sleep(100);
+    mover.send(encodeCursor(100, 120));
+    const seen = await viewer.waitFor((m): m is Cursors => m.type === 'cursors' && m.moved.some((c) => c.x === 100 && c.y === 120), 5000);
+    const entry = seen.moved.find((c) => c.x === 100 && c.y === 120)!;
+    expect(entry.name).toBe('mover');
+    mover.ws.close();
+    await viewer.waitFor((m) => m.type === 'cursors' && m.removed.includes(entry.id), 5000);
   }, 30_000);
 });
