@@ -142,6 +142,7 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
   private take_: TakeInfo | null = null;
   private takeEntries: Entry[] = [];
   private takeResync: Snapshot | null = null;
+  private takeFrom = 0;
   private holdUntil = 0;
   private snapshotTimer: NodeJS.Timeout | null = null;
   private readLoopDone: Promise<void> | null = null;
@@ -377,7 +378,18 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
       return;
     }
     const epoch = Number(epochText);
-    if (epoch === this.epoch) return; // read on from readSeq; a gap means trimmed (handled in accept)
+    if (epoch === this.epoch) {
+      // Same generation: read on from readSeq, unless the stream no longer holds the next entry.
+      const first = await this.cmd.xrange(keys.stream, '-', '+', 'COUNT', 1);
+      const firstSeq = first.length > 0 ? entrySeq(first[0]![0]) : redisSeq + 1;
+      if (!(firstSeq > this.readSeq + 1)) return;
+      const snap = await this.readSnapshot(epoch);
+      if (snap.seq + 1 < firstSeq || snap.seq <= this.readSeq) {
+        throw new Error(`the stream starts at seq ${firstSeq}, past this node (${this.readSeq}), and the snapshot (seq ${snap.seq}) does not bridge the gap; waiting for a newer snapshot`);
+      }
+      this.switchTo(snap);
+      return;
+    }
     // Another generation: start from Redis's snapshot (or from empty at seq 0 when there is none yet).
     const snap = await this.readSnapshot(epoch);
     this.switchTo(snap);
@@ -385,15 +397,19 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
 
   private switchTo(snap: Snapshot): void {
     this.opts.log.info({ from: { epoch: this.epoch, seq: this.appliedSeq }, to: { epoch: snap.epoch, seq: snap.seq } }, 'resyncing from the Redis snapshot');
+    const sameEpoch = snap.epoch === this.epoch;
     this.epoch = snap.epoch;
     this.queue = [];
     this.queueHead = 0;
     this.queuedRecords = 0;
     this.resync = snap;
     this.readSeq = snap.seq;
-    // Placements waiting for entries of the old generation: their fate is unknown.
-    for (const acks of this.waiting.values()) for (const ack of acks) this.refuse(ack, ErrorCode.PLACEMENTS_UNAVAILABLE, REDIS_DEFAULTS.unavailableRetryMs);
-    this.waiting.clear();
+    if (!sameEpoch) {
+      // Placements waiting for entries of the old generation: their fate is unknown. (In the same
+      // generation they are in the snapshot or the stream after it, and are answered when applied.)
+      for (const acks of this.waiting.values()) for (const ack of acks) this.refuse(ack, ErrorCode.PLACEMENTS_UNAVAILABLE, REDIS_DEFAULTS.unavailableRetryMs);
+      this.waiting.clear();
+    }
     this.wake();
   }
 
@@ -551,6 +567,7 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
       this.take_ = { records, seq, epoch: this.epoch, pins };
       this.takeEntries = entries;
       this.takeResync = resync;
+      this.takeFrom = from;
     }
     return { records, acks };
   }
@@ -598,7 +615,7 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
     this.queueHead = 0;
     for (const e of this.takeEntries) this.queuedRecords += e.records.length;
     if (this.takeResync) this.resync = this.takeResync;
-    this.appliedSeq = this.resync ? this.appliedSeq : Math.min(this.appliedSeq, (this.takeEntries[0]?.seq ?? info.seq + 1) - 1);
+    this.appliedSeq = this.takeFrom;
     this.holdUntil = performance.now() + 1000;
   }
 

@@ -239,6 +239,42 @@ describe('catch-up past a trimmed stream', () => {
   }, 30_000);
 });
 
+describe('catch-up past a trimmed stream, same generation', () => {
+  it('a node restarting on its data dir after the stream was trimmed past its seq resyncs from the snapshot', async () => {
+    const canvas = uniqueCanvas('trim2');
+    canvases.push(canvas);
+    const a = await node(canvas, 128, { redisStreamMax: 100 });
+    const dirB = mkdtempSync(join(tmpdir(), 'pc-cluster-'));
+    dirs.push(dirB);
+    const cfgB = { redis: REDIS_URL, canvas, width: 128, height: 128, inMemory: false, dataDir: dirB, ...FAST, redisStreamMax: 100 };
+    let b = await startTestServer(cfgB);
+    const p = new RawPeer(a.wsUrl);
+    peers.push(p);
+    await p.opened;
+    p.send(encodeHello(PROTOCOL_VERSION, 'trimmer'));
+    await p.waitFor((m) => m.type === 'welcome');
+    const paint = async (from: number, to: number) => {
+      for (let k = from; k < to; k++) {
+        p.send(encodePlace(k, [{ x: k % 128, y: Math.floor(k / 128), color: 1 + (k % 20) }]));
+        await p.waitFor((m) => m.type === 'placeResult' && m.seq === k, 3000);
+      }
+    };
+    await paint(1, 20);
+    await until(() => b.cluster!.health().appliedSeq === a.cluster!.health().appliedSeq, 5000, 'b in step');
+    const epochB = b.room.epoch;
+    await b.close();
+    await paint(20, 420);
+    await a.cluster!.seam.writeSnapshot();
+    await paint(420, 440);
+    b = await startTestServer(cfgB);
+    nodes.push(b);
+    expect(b.room.epoch).toBe(epochB); // same generation: clients keep their versions
+    await until(() => b.cluster!.health().appliedSeq === a.cluster!.health().appliedSeq, 5000, 'b caught up');
+    await until(() => sameStores([a, b]), 5000, 'b converged');
+    expect((await png(a)).equals(await png(b))).toBe(true);
+  }, 30_000);
+});
+
 describe('limits and presence across nodes', () => {
   it('the per-address connection cap counts connections on every node', async () => {
     const canvas = uniqueCanvas('conn');
