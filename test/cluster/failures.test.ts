@@ -133,22 +133,27 @@ describe('multi-node failures', () => {
     let c = await child(canvas, d[2]!);
     const painters = [new Painter(a.wsUrl, 0), new Painter(b.wsUrl, 1), new Painter(c.wsUrl, 2)];
     for (const p of painters) await p.open();
-    const until0 = Date.now() + 1500;
-    let killed = false;
-    while (Date.now() < until0) {
+    // Paint on all three until the doomed node has acknowledged some, kill it mid-stream, and keep painting
+    // on the others until each has acknowledged 50 more (bounded: a loaded machine is slow, not wrong).
+    const deadline0 = Date.now() + 20_000;
+    const acked = () => { for (const p of painters) p.collect(); return painters.map((p) => p.acked.size); };
+    while (acked()[2]! < 20 && Date.now() < deadline0) {
       for (const p of painters) p.paint();
-      if (!killed && Date.now() > until0 - 1000) {
-        c.proc.kill('SIGKILL');
-        killed = true;
-      }
+      await sleep(3);
+    }
+    for (let i = 0; i < 5; i++) painters[2]!.paint(); // in flight at the kill: answered or not, never half-applied
+    c.proc.kill('SIGKILL');
+    const [a0, b0] = acked();
+    while ((acked()[0]! < a0! + 50 || acked()[1]! < b0! + 50) && Date.now() < deadline0) {
+      for (const p of painters.slice(0, 2)) p.paint();
       await sleep(3);
     }
     await sleep(500);
     for (const p of painters) p.collect();
     // The survivors kept serving and accepting.
-    expect(painters[0]!.acked.size).toBeGreaterThan(50);
-    expect(painters[1]!.acked.size).toBeGreaterThan(50);
-    expect(painters[2]!.acked.size).toBeGreaterThan(0);
+    expect(painters[0]!.acked.size).toBeGreaterThanOrEqual(a0! + 50);
+    expect(painters[1]!.acked.size).toBeGreaterThanOrEqual(b0! + 50);
+    expect(painters[2]!.acked.size).toBeGreaterThanOrEqual(20);
     c = await child(canvas, d[2]!);
     const urls = [a, b, c];
     let pngs: Buffer[] = [];
@@ -205,7 +210,7 @@ describe('multi-node failures', () => {
       const t0 = Date.now();
       for (let i = 0; i < 10; i++) painters[0]!.paint();
       await until(() => { painters[0]!.collect(); return painters[0]!.statuses.size === before + 10; }, 3000, 'refusals');
-      expect(Date.now() - t0).toBeLessThan(1000);
+      expect(Date.now() - t0).toBeLessThan(2500); // at once, not after a command timeout or a hang
       const refused = [...painters[0]!.statuses.entries()].filter(([seq]) => seq > 40).map(([, s]) => s);
       expect(refused.every((s) => s === ErrorCode.PLACEMENTS_UNAVAILABLE)).toBe(true);
       // Still serving what they hold.
