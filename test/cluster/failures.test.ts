@@ -210,7 +210,7 @@ describe('multi-node failures', () => {
       const t0 = Date.now();
       for (let i = 0; i < 10; i++) painters[0]!.paint();
       await until(() => { painters[0]!.collect(); return painters[0]!.statuses.size === before + 10; }, 3000, 'refusals');
-      expect(Date.now() - t0).toBeLessThan(2500); // at once, not after a command timeout or a hang
+      expect(Date.now() - t0).toBeLessThan(1500); // at once: below the 2 s command timeout, so never waiting on it
       const refused = [...painters[0]!.statuses.entries()].filter(([seq]) => seq > 40).map(([, s]) => s);
       expect(refused.every((s) => s === ErrorCode.PLACEMENTS_UNAVAILABLE)).toBe(true);
       // Still serving what they hold.
