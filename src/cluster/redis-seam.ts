@@ -557,8 +557,9 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
     this.kickReaders();
     this.appliedSeq = seq;
     if (this.waiting.size > 0) {
+      // Keys are in seq order (script replies arrive in call order on one connection): stop at the first later one.
       for (const [s, list] of this.waiting) {
-        if (s > seq) continue;
+        if (s > seq) break;
         for (const ack of list) acks.push(ack);
         this.waiting.delete(s);
       }
