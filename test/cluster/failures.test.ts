@@ -242,4 +242,57 @@ describe('multi-node failures', () => {
       expectAllAcked(await readCanvas(b.wsUrl), painters);
     }, 60_000);
   }
+
+  it('a node started while Redis is unreachable serves what it holds, refuses placements, and joins once Redis is up', async () => {
+    const redis = new OwnRedis(await freePort(), true);
+    redises.push(redis);
+    const canvas = uniqueCanvas('late');
+    const t0 = Date.now();
+    const n = await startTestServer({ redis: redis.url, canvas, inMemory: false, dataDir: tempDir(), width: SIZE, height: SIZE });
+    nodes.push(n);
+    expect(Date.now() - t0).toBeLessThan(10_000); // started, not stuck waiting for Redis
+    expect(n.cluster!.health().state).not.toBe('ok');
+    expect((await png(n.url)).length).toBeGreaterThan(0);
+    const p = new Painter(n.wsUrl, 0);
+    await p.open();
+    p.paint();
+    await until(() => { p.collect(); return p.statuses.size === 1; }, 3000, 'answer');
+    expect(p.statuses.get(1)).toBe(ErrorCode.PLACEMENTS_UNAVAILABLE);
+    await redis.start();
+    await until(() => n.cluster!.health().state === 'ok', 10_000, 'joined');
+    p.paint();
+    await until(() => { p.collect(); return p.statuses.size === 2; }, 3000, 'answer');
+    expect(p.statuses.get(2)).toBe(ErrorCode.OK);
+  }, 30_000);
+
+  it('a failed local commit (disk error) is retried: the node still converges and its SQLite ends complete', async () => {
+    const canvas = uniqueCanvas('diskfail');
+    canvases.push(canvas);
+    const cfg = { redis: REDIS_URL, canvas, width: SIZE, height: SIZE, inMemory: false, paintRate: 1e6, paintBurst: 1e6, messageRate: 1e6, messageBurst: 1e6 };
+    const a = await startTestServer({ ...cfg, dataDir: tempDir() });
+    nodes.push(a);
+    const dirB = tempDir();
+    let b = await startTestServer({ ...cfg, dataDir: dirB });
+    // B's disk fails for its next three commits (ClusterStorage → SqliteStorage.commit throws).
+    const inner = (b.storage as unknown as { inner: { commit(batch: unknown): void } }).inner;
+    const realCommit = inner.commit.bind(inner);
+    let failures = 3;
+    inner.commit = (batch) => {
+      if (failures > 0) { failures--; throw new Error('disk I/O error (test)'); }
+      realCommit(batch);
+    };
+    const p = new Painter(a.wsUrl, 0);
+    await p.open();
+    for (let i = 0; i < 30; i++) { p.paint(); await sleep(5); }
+    await until(() => { p.collect(); return p.statuses.size === 30; }, 5000, 'answers');
+    expect([...p.statuses.values()].every((s) => s === ErrorCode.OK)).toBe(true);
+    await until(() => failures === 0 && b.cluster!.health().appliedSeq === a.cluster!.health().appliedSeq, 10_000, 'b retried and caught up');
+    expect((await png(a.url)).equals(await png(b.url))).toBe(true);
+    // Everything reached B's SQLite: a restart on the same data dir (Redis stream aside) holds every pixel.
+    await b.close();
+    nodes.splice(nodes.indexOf(b), 1);
+    b = await startTestServer({ ...cfg, dataDir: dirB, redis: 'redis://127.0.0.1:1' }); // Redis unreachable: local state only
+    nodes.push(b);
+    expectAllAcked(await readCanvas(b.wsUrl), [p]);
+  }, 30_000);
 });
