@@ -65,6 +65,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     throw err;
   }
   const metrics = createMetrics();
+  cluster?.registerMetrics(metrics.registry);
   const room = new CanvasRoom({ config, store, storage, palette, metrics, log, ...(cluster ? { seam: cluster.seam, onlineCount: cluster.onlineCount, cursors: cluster.cursors } : {}) });
   const started = Date.now();
   const api = createCanvasApi({ store, storage, palette, epoch: room.epoch });

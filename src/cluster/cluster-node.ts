@@ -3,6 +3,7 @@
  * and the cluster-aware storage, wired for server.ts. Without --redis none of this is loaded.
  */
 import type { Logger } from 'pino';
+import { Gauge, type Registry } from 'prom-client';
 import type { ServerConfig } from '../config.js';
 import type { ChunkStore } from '../chunks/chunk-store.js';
 import type { CanvasStorage } from '../storage/canvas-storage.js';
@@ -23,6 +24,8 @@ export interface ClusterNode {
   /** The online count across nodes (for the room). */
   onlineCount(local: number): number;
   health(): RedisHealth;
+  /** Adds pixel_canvas_redis_up and pixel_canvas_stream_* gauges to a server's registry. */
+  registerMetrics(registry: Registry): void;
   close(): Promise<void>;
 }
 
@@ -75,6 +78,21 @@ export async function joinCanvas(opts: JoinOptions): Promise<ClusterNode> {
     cursors,
     onlineCount: (local) => presence.total(local),
     health: () => seam.health(),
+    registerMetrics(registry) {
+      const p = 'pixel_canvas_';
+      new Gauge({
+        name: `${p}redis_up`, help: '1 while this node is synced with Redis and accepts placements', registers: [registry],
+        collect() { this.set(seam.state === 'ok' ? 1 : 0); },
+      });
+      new Gauge({
+        name: `${p}stream_applied_seq`, help: 'Last placement-stream entry this node applied', registers: [registry],
+        collect() { this.set(seam.appliedSeq); },
+      });
+      new Gauge({
+        name: `${p}stream_lag_entries`, help: 'Stream entries read from Redis but not yet applied', registers: [registry],
+        collect() { const h = seam.health(); this.set(Math.max(0, h.readSeq - h.appliedSeq)); },
+      });
+    },
     async close() {
       gate.close();
       await cursors.close();

@@ -128,6 +128,9 @@ async function fuzz(seed: number, steps: number): Promise<void> {
   await until(() => clients.every((c) => c.state === 'open'), 5000, 'all clients reconnected');
   await until(() => sameStores(list), 10_000, `nodes to converge (seed ${seed})`);
   await until(() => clients.every((c, i) => replicaMatches(c, list[at[i]!]!, size)), 10_000, `replicas to converge (seed ${seed})`);
+  const metrics = await (await fetch(`${list[1]!.url}/metrics`)).text();
+  expect(metrics).toMatch(/^pixel_canvas_redis_up 1$/m);
+  expect(metrics).toMatch(new RegExp(`^pixel_canvas_stream_applied_seq ${list[1]!.cluster!.seam.appliedSeq}$`, 'm'));
   const pngs = await Promise.all(list.map(png));
   for (const p of pngs.slice(1)) expect(p.equals(pngs[0]!)).toBe(true);
   // The painting reached the canvas (the test asserts something that can fail).
