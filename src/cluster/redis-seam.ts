@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ChunkStore } from '../chunks/chunk-store.js';
-import { CHUNK_AREA, CHUNK_SHIFT, MAX_CANVAS_SIDE, chunkKey, keyCx, keyCy } from '../chunks/geometry.js';
+import { CHUNK_SHIFT, MAX_CANVAS_SIDE, chunkKey } from '../chunks/geometry.js';
 import { ErrorCode } from '../net/protocol.js';
 import type { PlacementRecord } from '../storage/canvas-storage.js';
 import type { PlaceAck, PlacementBatch, PlacementSeam } from '../realtime/placement-seam.js';
@@ -26,6 +26,7 @@ import type { TakeInfo, TakeSource } from './cluster-storage.js';
 import type { CanvasKeys } from './redis-keys.js';
 import { PLACE_LUA } from './redis-scripts.js';
 import { StreamCodecError, decodeEntry, encodeGroup, entryId, entrySeq, versionOfSeq } from './stream-codec.js';
+import { type CanvasSnapshot, diffToSnapshot, parseSnapshot, snapshotFields } from './canvas-snapshot.js';
 
 export interface RedisSeamOptions {
   url: string;
@@ -78,11 +79,7 @@ interface Entry {
   records: PlacementRecord[];
 }
 
-interface Snapshot {
-  seq: number;
-  epoch: number;
-  chunks: Map<number, { version: number; pixels: Uint8Array }>;
-}
+type Snapshot = CanvasSnapshot;
 
 interface Pending {
   groups: Buffer[];
@@ -90,8 +87,6 @@ interface Pending {
   ips: string[];
   acks: PlaceAck[];
 }
-
-const SYSTEM: Pick<PlacementRecord, 'clientId' | 'name' | 'ip'> = { clientId: 0, name: '', ip: '' };
 
 function redisOptions(timeoutMs: number): RedisOptions {
   return {
@@ -442,37 +437,11 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
   }
 
   private addSnapshotWrites(m: ReturnType<Redis['multi']>, seq: number, epoch: number): void {
-    const { keys, store } = this.opts;
-    const fields: Array<string | Buffer> = ['seq', String(seq), 'epoch', String(epoch)];
-    store.forEachChunk((cx, cy, pixels, version) => {
-      const buf = Buffer.allocUnsafe(4 + CHUNK_AREA);
-      buf.writeUInt32LE(version, 0);
-      buf.set(pixels, 4);
-      fields.push(`c:${chunkKey(cx, cy)}`, buf);
-      if (fields.length >= 512) {
-        m.hset(keys.snapshotTmp, ...fields);
-        fields.length = 0;
-      }
-    });
-    if (fields.length > 0) m.hset(keys.snapshotTmp, ...fields);
+    for (const fields of snapshotFields(this.opts.store, seq, epoch)) m.hset(this.opts.keys.snapshotTmp, ...fields);
   }
 
   private async readSnapshot(epoch: number): Promise<Snapshot> {
-    const raw = await this.cmd.hgetallBuffer(this.opts.keys.snapshot);
-    const chunks = new Map<number, { version: number; pixels: Uint8Array }>();
-    const seqText = raw.seq?.toString();
-    const snapEpoch = raw.epoch?.toString();
-    if (seqText === undefined || Number(snapEpoch) !== epoch) {
-      // No snapshot of this generation: it starts empty at seq 0 (its stream must still hold seq 1).
-      return { seq: 0, epoch, chunks };
-    }
-    for (const [field, value] of Object.entries(raw)) {
-      if (!field.startsWith('c:')) continue;
-      const key = Number(field.slice(2));
-      if (!Number.isInteger(key) || value.length !== 4 + CHUNK_AREA) throw new Error(`damaged snapshot field ${field}`);
-      chunks.set(key, { version: value.readUInt32LE(0), pixels: new Uint8Array(value.subarray(4)) });
-    }
-    return { seq: Number(seqText), epoch, chunks };
+    return parseSnapshot(await this.cmd.hgetallBuffer(this.opts.keys.snapshot), epoch);
   }
 
   /** Some node (whoever takes the lock) writes the canvas as of its applied seq, when newer than Redis's. */
@@ -521,7 +490,7 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
     const resync = this.resync;
     if (resync) {
       this.resync = null;
-      this.diff(resync, records, pins);
+      for (const [key, version] of diffToSnapshot(store, resync, records, Date.now())) pins.set(key, version);
       seq = resync.seq;
     }
     /** Colours this batch has set so far, so "changed" is judged in stream order within the batch. */
@@ -571,37 +540,6 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
       this.takeFrom = from;
     }
     return { records, acks };
-  }
-
-  /** Records (and pins) that turn the store into the snapshot's canvas; equal chunks just take its version. */
-  private diff(snap: Snapshot, records: PlacementRecord[], pins: Map<number, number>): void {
-    const { store } = this.opts;
-    const keys = new Set<number>(snap.chunks.keys());
-    store.forEachChunk((cx, cy) => keys.add(chunkKey(cx, cy)));
-    const blank = new Uint8Array(CHUNK_AREA).fill(store.background);
-    const time = Date.now();
-    for (const key of keys) {
-      const cx = keyCx(key), cy = keyCy(key);
-      if (cx >= store.chunksX || cy >= store.chunksY) continue;
-      const want = snap.chunks.get(key) ?? { version: 0, pixels: blank };
-      const have = store.chunkPixels(cx, cy) ?? blank;
-      let changed = false;
-      for (let i = 0; i < CHUNK_AREA; i++) {
-        if (have[i] === want.pixels[i]) continue;
-        changed = true;
-        records.push({ x: (cx << CHUNK_SHIFT) + (i & 63), y: (cy << CHUNK_SHIFT) + (i >>> 6), color: want.pixels[i]!, time, ...SYSTEM });
-      }
-      if (changed) {
-        // Version 0 ("never changed") cannot be sent as a change; such a chunk gets the local next version.
-        if (want.version !== 0) {
-          pins.set(key, want.version);
-          store.pinVersion(cx, cy, want.version);
-        }
-      } else if (store.version(cx, cy) !== want.version && store.chunkPixels(cx, cy) !== null) {
-        store.loadChunk(cx, cy, have.slice(), want.version);
-        pins.set(key, want.version);
-      }
-    }
   }
 
   currentTake(): TakeInfo | null {
