@@ -32,6 +32,22 @@ export function snapshotFields(store: ChunkStore, seq: number, epoch: number, ba
   return out;
 }
 
+/** HSET arguments for some chunks only (an incremental update of a snapshot at an earlier seq). */
+export function chunkFields(store: ChunkStore, keys: Iterable<number>, seq: number): Array<string | Buffer> {
+  const fields: Array<string | Buffer> = ['seq', String(seq)];
+  for (const key of keys) {
+    const cx = keyCx(key), cy = keyCy(key);
+    if (cx >= store.chunksX || cy >= store.chunksY) continue;
+    const pixels = store.chunkPixels(cx, cy);
+    if (pixels === null) continue; // never allocated: absent from the snapshot means background, version 0
+    const buf = Buffer.allocUnsafe(4 + CHUNK_AREA);
+    buf.writeUInt32LE(store.version(cx, cy), 0);
+    buf.set(pixels, 4);
+    fields.push(`c:${key}`, buf);
+  }
+  return fields;
+}
+
 /**
  * The snapshot in an HGETALL answer, if it belongs to `epoch`; otherwise the empty canvas at seq 0 (a
  * generation without a snapshot yet starts empty; its stream must then still hold seq 1).

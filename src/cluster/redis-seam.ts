@@ -26,7 +26,7 @@ import type { TakeInfo, TakeSource } from './cluster-storage.js';
 import type { CanvasKeys } from './redis-keys.js';
 import { PLACE_LUA } from './redis-scripts.js';
 import { StreamCodecError, decodeEntry, encodeGroup, entryId, entrySeq, versionOfSeq } from './stream-codec.js';
-import { type CanvasSnapshot, diffToSnapshot, parseSnapshot, snapshotFields } from './canvas-snapshot.js';
+import { type CanvasSnapshot, chunkFields, diffToSnapshot, parseSnapshot, snapshotFields } from './canvas-snapshot.js';
 
 export interface RedisSeamOptions {
   url: string;
@@ -138,6 +138,9 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
   private takeEntries: Entry[] = [];
   private takeResync: Snapshot | null = null;
   private takeFrom = 0;
+  /** Chunks changed since this node last wrote the snapshot, and which (seq, epoch) that was. */
+  private changedSinceSnapshot = new Set<number>();
+  private mySnapshot: { seq: number; epoch: number } | null = null;
   private holdUntil = 0;
   private snapshotTimer: NodeJS.Timeout | null = null;
   private readLoopDone: Promise<void> | null = null;
@@ -426,6 +429,8 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
     m.set(keys.shape, shape);
     m.set(keys.epoch, String(epoch));
     await m.exec();
+    this.mySnapshot = { seq, epoch };
+    this.changedSinceSnapshot.clear();
     await this.cmd.del(keys.seedLock);
     if (oldEpoch !== null || seq > 0) this.opts.log.warn({ epoch, seq }, 'Redis had no canvas state: seeded it from this node');
     // Our state is the snapshot: a new generation without any change to the pixels or versions.
@@ -453,12 +458,31 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
       if (got === null) return;
       const [have, epochText] = await Promise.all([this.cmd.hget(keys.snapshot, 'seq'), this.cmd.get(keys.epoch)]);
       if (Number(epochText) !== this.epoch || (have !== null && Number(have) >= this.appliedSeq)) return;
-      // Taken synchronously from the store, between ticks: exactly the state at appliedSeq.
+      // Taken synchronously from the store, between ticks: exactly the state at appliedSeq. The state at a
+      // seq is the same on every node, so when the snapshot is still at the seq this node last wrote, only
+      // the chunks changed since need writing (a big sparse canvas is not rewritten every interval).
+      const seq = this.appliedSeq;
+      const epoch = this.epoch;
+      const changed = this.changedSinceSnapshot;
+      this.changedSinceSnapshot = new Set();
       const m = this.cmd.multi();
-      m.del(keys.snapshotTmp);
-      this.addSnapshotWrites(m, this.appliedSeq, this.epoch);
-      m.rename(keys.snapshotTmp, keys.snapshot);
-      await m.exec();
+      const incremental = have !== null && this.mySnapshot !== null && this.mySnapshot.epoch === epoch && Number(have) === this.mySnapshot.seq;
+      if (incremental) {
+        m.hset(keys.snapshot, ...chunkFields(this.opts.store, changed, seq));
+      } else {
+        m.del(keys.snapshotTmp);
+        this.addSnapshotWrites(m, seq, epoch);
+        m.rename(keys.snapshotTmp, keys.snapshot);
+      }
+      try {
+        const res = await m.exec();
+        if (res === null || res.some(([err]) => err)) throw new Error('snapshot transaction failed');
+        this.mySnapshot = { seq, epoch };
+      } catch (err) {
+        for (const k of changed) this.changedSinceSnapshot.add(k);
+        this.mySnapshot = null;
+        throw err;
+      }
     } catch (err) {
       this.noteError(err as Error);
     }
@@ -533,6 +557,7 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
         this.waiting.delete(s);
       }
     }
+    for (const key of pins.keys()) this.changedSinceSnapshot.add(key);
     if (seq !== from || records.length > 0) {
       this.take_ = { records, seq, epoch: this.epoch, pins };
       this.takeEntries = entries;
