@@ -52,6 +52,13 @@ export interface LoadTestOptions {
    * others, so the server has one core of its own. With --url only the generator is pinned.
    */
   pin: boolean;
+  /**
+   * Multi-node: every --url given (clients are spread over them round-robin; `url` is the first), or with
+   * --nodes N the N nodes we start, sharing one canvas through `redis`. Two or more add the cross-node probe.
+   */
+  urls: string[];
+  nodes: number;
+  redis: string;
 }
 
 /** Most clients one run may start: bounded, like the run time (see the fd check in run.ts). */
@@ -84,6 +91,9 @@ export const BASE_OPTIONS: LoadTestOptions = {
   cpuProfDir: null,
   seed: 1,
   pin: false,
+  urls: [],
+  nodes: 1,
+  redis: 'redis://127.0.0.1:6379',
 };
 
 /** What each scenario changes from BASE_OPTIONS. */
@@ -120,6 +130,10 @@ export const USAGE = `Usage: npm run loadtest -- [flags]
   --cpu-prof DIR       profile the server child (node --cpu-prof) into DIR
   --seed N             random seed [1]
   --pin                taskset: the server we start on CPU 0, the generator on the other CPUs
+  --url URL (repeated) several nodes of one canvas: clients spread over them round-robin, and a
+                       cross-node probe (painted on the first, seen on the second) measures place→visible
+  --nodes N            start N nodes sharing one canvas through Redis (--redis), clients spread over them [1]
+  --redis URL          Redis for --nodes [redis://127.0.0.1:6379]
 
 Exit status: 0 when the run completed with at least 90% of the clients connected (and, when painting,
 at least one place-to-visible sample); 1 when it ran but fell short of that; 2 for bad flags or when it
@@ -130,6 +144,7 @@ const FLAG_TYPES = {
   scenario: 'string', clients: 'string', duration: 'string', url: 'string', 'paint-rate': 'string',
   'cursor-rate': 'string', width: 'string', height: 'string', zoom: 'string', json: 'string', workers: 'string',
   ramp: 'string', settle: 'string', 'source-addresses': 'string', 'cpu-prof': 'string', seed: 'string', pin: 'boolean', help: 'boolean',
+  nodes: 'string', redis: 'string',
 } as const;
 
 function num(flag: string, raw: string, opts: { integer?: boolean; min: number; max: number }): number {
@@ -163,16 +178,21 @@ export function normalizeUrl(raw: string): string {
 /** argv (without node and script) → options, or `{ help }` for --help. Throws UsageError. */
 export function parseLoadTestArgs(argv: string[]): { options: LoadTestOptions } | { help: string } {
   const options = Object.fromEntries(Object.entries(FLAG_TYPES).map(([k, type]) => [k, { type }])) as {
-    [K in keyof typeof FLAG_TYPES]: { type: (typeof FLAG_TYPES)[K] };
+    [K in keyof typeof FLAG_TYPES]: { type: (typeof FLAG_TYPES)[K]; multiple?: boolean };
   };
+  options.url.multiple = true;
   let values: Record<string, string | boolean | undefined>;
   try {
-    ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }) as { values: Record<string, string | boolean | undefined> });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
   if (values.help === true) return { help: USAGE };
-  const s = (k: keyof typeof FLAG_TYPES): string | undefined => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
+  const urlList = (values.url as unknown as string[] | undefined) ?? [];
+  const s = (k: keyof typeof FLAG_TYPES): string | undefined => {
+    if (k === 'url') return urlList[0];
+    return typeof values[k] === 'string' ? (values[k] as string) : undefined;
+  };
 
   const scenarioRaw = s('scenario') ?? 'scrollers';
   if (!(SCENARIO_NAMES as readonly string[]).includes(scenarioRaw)) {
@@ -185,6 +205,15 @@ export function parseLoadTestArgs(argv: string[]): { options: LoadTestOptions } 
   if ((v = s('clients')) !== undefined) o.clients = num('clients', v, { integer: true, min: 1, max: MAX_CLIENTS });
   if ((v = s('duration')) !== undefined) o.durationSeconds = num('duration', v, { min: 0.5, max: MAX_DURATION_SECONDS });
   if ((v = s('url')) !== undefined) o.url = normalizeUrl(v);
+  o.urls = urlList.map(normalizeUrl);
+  if ((v = s('nodes')) !== undefined) {
+    o.nodes = num('nodes', v, { integer: true, min: 1, max: 16 });
+    if (urlList.length > 0) throw new UsageError('--nodes starts its own nodes; it cannot be used with --url');
+  }
+  if ((v = s('redis')) !== undefined) {
+    if (!/^rediss?:\/\//.test(v)) throw new UsageError(`--redis must be a redis:// URL, got "${v}"`);
+    o.redis = v;
+  }
   if ((v = s('paint-rate')) !== undefined) {
     o.paintRate = num('paint-rate', v, { min: 0, max: 1000 });
     o.paintMode = 'rate'; // an explicit rate wins over a flood preset

@@ -29,6 +29,8 @@ import { ViewWalk, prng } from './view-walk.js';
 export interface FleetConfig {
   /** ws://127.0.0.1:PORT/ws */
   url: string;
+  /** Several nodes of one canvas: user i connects to urls[i mod length] (overrides url). */
+  urls?: string[];
   /** Users in this fleet. */
   clients: number;
   /** Global index of this fleet's first user: picks source addresses and seeds. */
@@ -252,7 +254,7 @@ export class Fleet {
     const rand = prng((Math.imul(cfg.seed, 0x9e3779b1) ^ Math.imul(globalIndex + 1, 0x85ebca6b)) >>> 0);
     const localAddress = cfg.sourceAddresses > 0 ? `127.0.0.${1 + (globalIndex % cfg.sourceAddresses)}` : undefined;
     const client = new CanvasClient({
-      url: cfg.url,
+      url: cfg.urls && cfg.urls.length > 0 ? cfg.urls[globalIndex % cfg.urls.length]! : cfg.url,
       name: `bot${globalIndex}`,
       reconnect: false,
       keepReplica: false,

@@ -94,6 +94,11 @@ export interface LoadTestReport {
   startedAt: string;
   timeline: TimelinePoint[];
   latencyHistogram: HistogramBin[];
+  /** Multi-node runs (--nodes N or several --url): each node's CPU (% of a core), RSS and tick rate. */
+  nodes?: Array<{ url: string; pid: number | null; cpuPercent: number; rssMb: number; tickHz: number }>;
+  /** Painted on the first node, seen in a DELTA on the second. */
+  crossNodeLatencyMs?: LatencySummary;
+  crossNodeProbe?: { writer: string; reader: string; sent: number; unseen: number; refused: number };
 }
 
 /** The keys every report must have (tests and downstream scripts rely on them). */
@@ -166,6 +171,14 @@ export function formatSummary(r: LoadTestReport): string {
     ['machine', `${r.options.pin ? 'pinned (server CPU 0, generator the rest), ' : ''}${r.machine.cpus} CPUs, load average ${f(r.machine.loadAverageStart, 2)} at start, ${f(r.machine.loadAverageEnd, 2)} at end`],
     ['errors', r.errors === 0 ? '0' : `${r.errors}: ${Object.entries(r.errorsByKind).map(([k, v]) => `${k}×${v}`).join(', ')}`],
   ];
+  if (r.nodes) {
+    for (const [i, n] of r.nodes.entries()) {
+      rows.push([`node #${i}`, `CPU ${f(n.cpuPercent)}% of a core, RSS ${f(n.rssMb)} MB, tick ${f(n.tickHz)} Hz (${n.url}${n.pid ? `, pid ${n.pid}` : ''})`]);
+    }
+  }
+  if (r.crossNodeLatencyMs && r.crossNodeProbe) {
+    rows.push(['cross-node place→visible', `${latencyRow(r.crossNodeLatencyMs)} (probe: ${r.crossNodeProbe.sent} sent, ${r.crossNodeProbe.unseen} unseen, ${r.crossNodeProbe.refused} refused)`]);
+  }
   const width = Math.max(...rows.map(([k]) => k.length));
   const lines = rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`);
   for (const w of r.warnings) lines.push(`  warning: ${w}`);

@@ -16,6 +16,7 @@ import { type LoadTestReport, type TimelinePoint, bucketBound } from './report.j
 import { type ChildServer, openFileLimit, pinSelf, startOurServer } from './server-child.js';
 import { type ServerSample, between, phaseMeans, sampleServer } from './server-stats.js';
 import type { FromWorker, ToWorker } from './worker.js';
+import { CrossNodeProbe } from './cross-node-probe.js';
 
 /** The run could not start (bad environment, server did not come up); main exits 2. */
 export class StartError extends Error {
@@ -122,7 +123,29 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
     }
     say(`pinned: generator on CPU${cpus > 2 ? `s 1-${cpus - 1}` : ' 1'}${o.url === null ? ', server on CPU 0' : ' (server given by --url: not pinned)'}`);
   }
-  if (o.url === null) {
+  /** Multi-node runs: every node's ws URL, and the nodes we started (the first is also `server`). */
+  let wsUrls: string[] = [];
+  const started: ChildServer[] = [];
+  const canvasName = `loadtest-${process.pid}-${Date.now().toString(36)}`;
+  if (o.nodes > 1) {
+    const extraArgs = ['--redis', o.redis, '--canvas', canvasName,
+      ...(o.paintMode === 'flood' ? ['--message-rate', '1000000', '--message-burst', '1000000'] : [])];
+    try {
+      for (let i = 0; i < o.nodes; i++) {
+        started.push(await startOurServer({ width: o.width, height: o.height, extraArgs, cpuProfDir: o.cpuProfDir }));
+      }
+    } catch (err) {
+      for (const s of started) await s.stop();
+      throw new StartError(`could not start ${o.nodes} nodes (is Redis at ${o.redis} up?): ${(err as Error).message}`);
+    }
+    server = started[0]!;
+    wsUrls = started.map((s) => `${s.url.replace(/^http/, 'ws')}/ws`);
+    wsUrl = wsUrls[0]!;
+    say(`${o.nodes} nodes (pids ${started.map((s) => s.pid).join(', ')}) sharing canvas ${canvasName} through ${o.redis}`);
+  } else if (o.urls.length > 1) {
+    wsUrls = o.urls;
+    wsUrl = wsUrls[0]!;
+  } else if (o.url === null) {
     const extraArgs = o.paintMode === 'flood' ? ['--message-rate', '1000000', '--message-burst', '1000000'] : [];
     try {
       server = await startOurServer({ width: o.width, height: o.height, extraArgs, cpuProfDir: o.cpuProfDir, ...(o.pin ? { cpuList: '0' } : {}) });
@@ -136,6 +159,14 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
   }
   const metricsUrl = `${wsToHttp(wsUrl)}/metrics`;
   const pid = server?.pid ?? null;
+  const nodeTargets = wsUrls.map((u, i) => ({ url: u, metricsUrl: `${wsToHttp(u)}/metrics`, pid: started[i]?.pid ?? null }));
+  const nodeSamples: ServerSample[][] = nodeTargets.map(() => []);
+  const sampleNodes = async (): Promise<void> => {
+    const got = await Promise.all(nodeTargets.map((n) => sampleServer(n.metricsUrl, n.pid)));
+    got.forEach((g, i) => nodeSamples[i]!.push(g));
+  };
+  const probe = wsUrls.length >= 2 ? new CrossNodeProbe({ writerUrl: wsUrls[0]!, readerUrl: wsUrls[1]! }) : null;
+  probe?.start();
 
   const fleetCount = Math.max(1, o.workers);
   const collector = new Collector(fleetCount);
@@ -147,7 +178,7 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
     for (let i = 0; i < fleetCount; i++) {
       const share = Math.floor(o.clients / fleetCount) + (i < o.clients % fleetCount ? 1 : 0);
       const cfg: FleetConfig = {
-        url: wsUrl, clients: share, firstIndex: first, fleetIndex: i, fleetCount,
+        url: wsUrl, ...(wsUrls.length > 1 ? { urls: wsUrls } : {}), clients: share, firstIndex: first, fleetIndex: i, fleetCount,
         paintMode: o.paintMode, paintRate: o.paintRate, cursorRate: o.cursorRate, zoomMin: o.zoomMin, zoomMax: o.zoomMax,
         floodWindow: o.floodWindow, floodBatch: o.floodBatch, rampMs: o.rampSeconds * 1000,
         sourceAddresses: o.sourceAddresses, seed: o.seed,
@@ -175,6 +206,8 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
 
     // Measure.
     const samples: ServerSample[] = [await sampleServer(metricsUrl, pid)];
+    if (nodeTargets.length > 0) await sampleNodes();
+    probe?.measure();
     const cpuStart = process.cpuUsage();
     let cpuPrev = cpuStart;
     const t0 = performance.now();
@@ -187,7 +220,7 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
       await guard(sleep(at - performance.now()));
       const cpu = process.cpuUsage(cpuPrev);
       cpuPrev = process.cpuUsage();
-      const s = await sampleServer(metricsUrl, pid);
+      const [s] = await Promise.all([sampleServer(metricsUrl, pid), nodeTargets.length > 0 ? sampleNodes() : null]);
       const iv = between(samples[samples.length - 1]!, s);
       samples.push(s);
       genCpu.push(((cpu.user + cpu.system) / 1e6 / iv.seconds) * 100);
@@ -196,6 +229,12 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
         `  tick ${fin(iv.tickHz) ? iv.tickHz.toFixed(0) : '-'} Hz (p99 ${bucketBound(iv.tickP99Ms)})` +
         `  server CPU ${iv.cpuPercent.toFixed(0)}% RSS ${iv.rssMb.toFixed(0)} MB  generator CPU ${genCpu[genCpu.length - 1]!.toFixed(0)}%` +
         `  errors ${collector.errorCount}`);
+      if (nodeTargets.length > 0) {
+        say(`    nodes: ${nodeSamples.map((ns, i) => {
+          const v = between(ns[ns.length - 2]!, ns[ns.length - 1]!);
+          return `#${i} CPU ${v.cpuPercent.toFixed(0)}% RSS ${v.rssMb.toFixed(0)} MB`;
+        }).join(', ')}${probe ? `  cross-node p99 ${probe.latency.percentileMs(99).toFixed(1)} ms` : ''}`);
+      }
       if (at >= endAt) break;
     }
     const cpuTotal = process.cpuUsage(cpuStart);
@@ -204,17 +243,34 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
     const measuredSeconds = (performance.now() - t0) / 1000;
     const serverDied = server !== null && server.exited;
 
+    probe?.stop();
     const report = buildReport({
       o, collector, samples, genCpu, measuredSeconds, startedAt, server, wsUrl,
       generatorCpuPercent: ((cpuTotal.user + cpuTotal.system) / 1e6 / ((samples[samples.length - 1]!.atMs - samples[0]!.atMs) / 1000)) * 100,
       serverDied, loadAverageStart,
     });
+    if (nodeTargets.length > 0) {
+      report.nodes = nodeTargets.map((n, i) => {
+        const ns = nodeSamples[i]!;
+        const w = between(ns[0]!, ns[ns.length - 1]!);
+        return { url: n.url, pid: n.pid, cpuPercent: w.cpuPercent, rssMb: w.rssMb, tickHz: w.tickHz };
+      });
+    }
+    if (probe) {
+      report.crossNodeLatencyMs = probe.latency.summary();
+      report.crossNodeProbe = { writer: wsUrls[0]!, reader: wsUrls[1]!, sent: probe.sent, unseen: probe.unseen, refused: probe.refused };
+      if (probe.latency.count === 0) report.warnings.push('the cross-node probe recorded no sample');
+    }
     const perClient = finals.sort((a, b) => a.fleetIndex - b.fleetIndex).flatMap((f) => f.perClient);
     return { report, perClient };
   } finally {
     if (!fleetsStopped) await Promise.allSettled(fleets.map((f) => Promise.race([f.stop(), sleep(2000)])));
     for (const f of fleets) f.dispose();
-    if (server !== null) await server.stop();
+    probe?.stop();
+    if (started.length > 0) {
+      for (const s of started) await s.stop();
+      await dropCanvasKeys(o.redis, canvasName).catch(() => {});
+    } else if (server !== null) await server.stop();
   }
 }
 
@@ -345,4 +401,21 @@ export function buildReport(x: BuildInput): LoadTestReport {
     timeline,
     latencyHistogram: c.latency.bins(),
   };
+}
+
+/** Removes a load-test canvas from Redis (all its keys share its hash tag). */
+async function dropCanvasKeys(url: string, canvas: string): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await r.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await r.scan(cursor, 'MATCH', `pixel-canvas:{${canvas}}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await r.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    r.disconnect();
+  }
 }

@@ -59,6 +59,14 @@ export interface ServerConfig {
   cursorCellCap: number;
   /** Bytes buffered for all clients together above which no client gets more than its snapshots' worth. */
   globalBufferBytes: number;
+  /** Redis URL shared by the nodes of one canvas ('' = single process, no Redis); see src/cluster. */
+  redis: string;
+  /** Name of the canvas in that Redis. */
+  canvas: string;
+  /** With --redis: node processes behind this one port (node:cluster); 1 = just this process. */
+  workers: number;
+  /** With --redis: stream entries kept (XADD MAXLEN ~); a node further behind restarts from the snapshot. */
+  redisStreamMax: number;
 }
 
 /** Largest RESUME a client can need: one entry per chunk of the largest viewport, plus framing. */
@@ -108,6 +116,10 @@ export const DEFAULTS: ServerConfig = {
   cursorBroadcastHz: 20,
   cursorCellCap: 6,
   globalBufferBytes: 32 * 1024 * 1024,
+  redis: '',
+  canvas: 'main',
+  workers: 1,
+  redisStreamMax: 100_000,
 };
 
 export class ConfigError extends Error {
@@ -157,6 +169,11 @@ export function validateConfig(c: ServerConfig): ServerConfig {
   check(isInt(c.cursorCellCap) && c.cursorCellCap >= 1 && c.cursorCellCap <= 4096, `--cursor-cell-cap must be 1..4096, got ${c.cursorCellCap}`);
   check(isInt(c.globalBufferBytes) && c.globalBufferBytes >= c.highWaterBytes,
     `--global-buffer-bytes must be an integer ≥ --high-water-bytes, got ${c.globalBufferBytes}`);
+  check(c.redis === '' || /^rediss?:\/\//.test(c.redis), `--redis must be a redis:// or rediss:// URL, got "${c.redis}"`);
+  check(/^[A-Za-z0-9_.-]{1,64}$/.test(c.canvas), '--canvas must be 1..64 letters, digits, "_", "." or "-"');
+  check(isInt(c.workers) && c.workers >= 1 && c.workers <= 256, `--workers must be an integer 1..256, got ${c.workers}`);
+  check(c.workers === 1 || c.redis !== '', '--workers needs --redis (the workers share the canvas through it)');
+  check(isInt(c.redisStreamMax) && c.redisStreamMax >= 100, '--redis-stream-max must be an integer ≥ 100');
   return c;
 }
 
@@ -198,6 +215,10 @@ export const FLAGS: Record<string, FlagSpec> = {
   'cursor-broadcast-hz': { key: 'cursorBroadcastHz', kind: 'int', help: 'cursor broadcasts per second (≤ tick-hz)' },
   'cursor-cell-cap': { key: 'cursorCellCap', kind: 'int', help: 'cursors shown per cursor cell (a viewer sees ≤ 9 cells)' },
   'global-buffer-bytes': { key: 'globalBufferBytes', kind: 'int', help: 'bytes buffered for all clients together before deltas are held back' },
+  redis: { key: 'redis', kind: 'str', help: 'Redis URL: join the canvas shared by every node using it (default: single process)' },
+  canvas: { key: 'canvas', kind: 'str', help: 'with --redis: name of the shared canvas' },
+  workers: { key: 'workers', kind: 'int', help: 'with --redis: node processes behind this one port' },
+  'redis-stream-max': { key: 'redisStreamMax', kind: 'int', help: 'with --redis: placement stream entries kept (MAXLEN ~)' },
 };
 
 /** Parse argv (without node and script) and the environment into a validated config. */

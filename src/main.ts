@@ -2,6 +2,7 @@
 import { ConfigError, parseConfig, usage } from './config.js';
 import { createLogger } from './log.js';
 import { startServer } from './server.js';
+import { isPrimaryOfWorkers, runWorkers, workerConfig } from './cluster/workers.js';
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
@@ -20,6 +21,12 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
+  if (isPrimaryOfWorkers(config)) {
+    // --workers N: this process only forks and watches; the workers serve (src/cluster/workers.ts).
+    await runWorkers(config, log);
+    process.exit(0);
+  }
+  config = workerConfig(config);
   let server;
   try {
     server = await startServer(config, { log });

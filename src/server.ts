@@ -20,6 +20,7 @@ import { createCanvasApi } from './http/canvas-api.js';
 import { createStaticHandler } from './http/static-files.js';
 import { createRequestHandler } from './http/router.js';
 import { createLogger } from './log.js';
+import { clusterStorage, joinCanvas, type ClusterNode } from './cluster/cluster-node.js';
 
 /** Where the built browser client lives, relative to this file in src/ or dist/src/. */
 function clientDist(): string {
@@ -36,6 +37,8 @@ export interface RunningServer {
   readonly metrics: ServerMetrics;
   readonly ws: WsEndpoint;
   readonly port: number;
+  /** With --redis: this node's link to the shared canvas. */
+  readonly cluster: ClusterNode | null;
   readonly url: string;
   readonly wsUrl: string;
   /** Graceful stop: last tick (commit + answers), close sockets with 1001, checkpoint, close storage. */
@@ -51,16 +54,20 @@ export interface StartOptions {
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.log ?? createLogger(config.logLevel);
   const palette = opts.palette ?? DEFAULT_PALETTE;
-  const storage: CanvasStorage = config.inMemory ? new MemoryStorage() : openSqliteStorage({ dataDir: config.dataDir, allowResize: config.allowResize });
+  let storage: CanvasStorage = config.inMemory ? new MemoryStorage() : openSqliteStorage({ dataDir: config.dataDir, allowResize: config.allowResize });
   const store = new ChunkStore({ width: config.width, height: config.height, paletteSize: palette.length });
+  let cluster: ClusterNode | null = null;
   try {
+    if (config.redis) storage = clusterStorage(storage, config);
     storage.load(store);
+    if (config.redis) cluster = await joinCanvas({ config, store, storage: storage as ReturnType<typeof clusterStorage>, log });
   } catch (err) {
     storage.close();
     throw err;
   }
   const metrics = createMetrics();
-  const room = new CanvasRoom({ config, store, storage, palette, metrics, log });
+  cluster?.registerMetrics(metrics.registry);
+  const room = new CanvasRoom({ config, store, storage, palette, metrics, log, ...(cluster ? { seam: cluster.seam, onlineCount: cluster.onlineCount, cursors: cluster.cursors } : {}) });
   const started = Date.now();
   const api = createCanvasApi({ store, storage, palette, epoch: room.epoch });
   const staticFiles = createStaticHandler(opts.staticRoot ?? clientDist());
@@ -76,6 +83,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       get(_req, res) {
         const body = JSON.stringify({
           status: 'ok', connections: room.connections, uptimeSeconds: Math.round((Date.now() - started) / 1000), tickHz: room.tickHz,
+          ...(cluster ? { redis: cluster.health() } : {}),
         });
         res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
         res.end(body);
@@ -91,7 +99,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       },
     },
   ], [api, staticFiles], log));
-  const ws = attachWebSocket(http, { config, room, metrics, log });
+  const ws = attachWebSocket(http, { config, room, metrics, log, ...(cluster ? { gate: cluster.gate } : {}) });
 
   try {
     await new Promise<void>((resolveListen, reject) => {
@@ -104,15 +112,17 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   } catch (err) {
     // Port in use and the like: release the data dir's lock and timers before reporting.
     await ws.close();
+    await cluster?.close();
     storage.close();
     throw err;
   }
   room.start();
+  cluster?.seam.kick(); // catch-up read while starting
   const port = (http.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   let closing: Promise<void> | null = null;
   return {
-    http, room, store, storage, metrics, ws, port,
+    http, room, store, storage, metrics, ws, port, cluster,
     url: `http://${host}:${port}`,
     wsUrl: `ws://${host}:${port}/ws`,
     close() {
@@ -123,6 +133,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
           http.close(() => r());
           http.closeAllConnections();
         });
+        await cluster?.close();
         storage.close(store);
       })();
       return closing;

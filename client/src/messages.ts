@@ -23,6 +23,7 @@ const TEXT: Record<ErrorCodeName, string> = {
   NAME_TOO_LONG: 'That name is too long.',
   INTERNAL: 'The server had a problem. Your pixel was not saved.',
   TOO_SLOW: 'Your connection fell behind. Reconnecting…',
+  PLACEMENTS_UNAVAILABLE: 'Painting is paused for a moment (the server is reconnecting). Try again shortly.',
 };
 
 /** Human text for a wire error code (PLACE_RESULT.status, ERROR.code). */

@@ -98,6 +98,8 @@ export class ChunkStore {
   // Scratch for drain(): the delta of one chunk before encodeChunkDelta copies it into the message.
   private readonly deltaOffsets = new Uint16Array(CHUNK_AREA);
   private readonly deltaColors = new Uint8Array(CHUNK_AREA);
+  /** Versions the next drain gives instead of version + 1 (see pinVersion); cleared by every drain. */
+  private readonly pinned = new Map<number, number>();
 
   constructor(opts: ChunkStoreOptions) {
     const { width, height, paletteSize, background = 0, snapshotCacheBytes = DEFAULT_SNAPSHOT_CACHE_BYTES } = opts;
@@ -236,7 +238,8 @@ export class ChunkStore {
       chunk.dirty = null;
       if (this.dirtyPool.length < DIRTY_POOL_MAX) this.dirtyPool.push(dirty);
       // 2^32 - 1 changing drains is over two years at 60 Hz; wrap past 0, which means "never changed".
-      chunk.version = chunk.version === MAX_VERSION ? 1 : chunk.version + 1;
+      const pin = this.pinned.size > 0 ? this.pinned.get(chunk.key) : undefined;
+      chunk.version = pin !== undefined ? pin : chunk.version === MAX_VERSION ? 1 : chunk.version + 1;
       if (chunk.cached) this.forgetSnapshot(chunk);
       const bytes = this.lodLevel === 0
         ? encodeChunkDelta(chunk.cx, chunk.cy, chunk.version, offsets, colors, count)
@@ -244,7 +247,18 @@ export class ChunkStore {
       out[i] = { key: chunk.key, cx: chunk.cx, cy: chunk.cy, version: chunk.version, count, bytes };
     }
     dirtyChunks.length = 0;
+    this.pinned.clear();
     return out;
+  }
+
+  /**
+   * The version the next drain gives this chunk if it changed by then, instead of version + 1. For nodes
+   * sharing one canvas (src/cluster), whose versions come from the order of the shared stream, not from
+   * how each node happened to batch it into ticks. Pins of chunks that did not change are dropped.
+   */
+  pinVersion(cx: number, cy: number, version: number): void {
+    if (!isIndex(version, MAX_VERSION + 1) || version === 0) throw new RangeError(`pinned version ${version} is not a u32 above 0`);
+    this.pinned.set(chunkKey(cx, cy), version);
   }
 
   /** Chunks with changes waiting for the next drain. */

@@ -64,6 +64,8 @@ export const ErrorCode = {
   NAME_TOO_LONG: 15,
   INTERNAL: 16,
   TOO_SLOW: 17,
+  /** Multi-node only: the shared placement log (Redis) is unreachable; nothing was placed, retry later. */
+  PLACEMENTS_UNAVAILABLE: 18,
 } as const;
 export type ErrorCodeName = keyof typeof ErrorCode;
 
@@ -102,6 +104,7 @@ export const ERROR_CLOSE_CODE: Record<ErrorCodeName, number> = {
   NAME_TOO_LONG: CloseCode.POLICY_VIOLATION,
   INTERNAL: CloseCode.INTERNAL_ERROR,
   TOO_SLOW: CloseCode.TOO_SLOW,
+  PLACEMENTS_UNAVAILABLE: CloseCode.TRY_AGAIN_LATER,
 };
 
 const ERROR_NAMES: ErrorCodeName[] = [];

@@ -144,9 +144,17 @@ export interface WsEndpoint {
   readonly peers: number;
 }
 
+/**
+ * A second, shared per-address cap (multi-node: src/cluster counts connections across nodes in Redis).
+ * Resolves to a release function when admitted, or null when the address is at its cap elsewhere.
+ */
+export interface ConnectionGate {
+  admit(ip: string): Promise<(() => void) | null>;
+}
+
 export function attachWebSocket(
   server: Server,
-  deps: { config: ServerConfig; room: CanvasRoom; metrics: ServerMetrics; log: Logger },
+  deps: { config: ServerConfig; room: CanvasRoom; metrics: ServerMetrics; log: Logger; gate?: ConnectionGate },
 ): WsEndpoint {
   const { config, room, metrics, log } = deps;
   const wss = new WebSocketServer({
@@ -163,14 +171,24 @@ export function attachWebSocket(
     socket.on('error', () => socket.destroy());
     // The catch-all for upgrades: nothing a handshake carries may end the process.
     try {
-      upgrade(req, socket, head);
+      admitUpgrade(req, socket, head);
     } catch (err) {
       log.error({ err, url: String(req.url).slice(0, 256) }, 'upgrade failed');
       refuse(socket, 500, 'Internal Server Error');
     }
   });
 
-  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+  /** Completes an admitted upgrade under the same catch-all (it may run later, after the shared gate). */
+  const complete = (req: IncomingMessage, socket: Duplex, head: Buffer, ip: string): void => {
+    try {
+      completeUpgrade(req, socket, head, ip);
+    } catch (err) {
+      log.error({ err, url: String(req.url).slice(0, 256) }, 'upgrade failed');
+      refuse(socket, 500, 'Internal Server Error');
+    }
+  };
+
+  const admitUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/ws') {
       metrics.handshakesRefused.inc({ reason: 'path' });
@@ -191,6 +209,25 @@ export function attachWebSocket(
     }
     // Released when the raw socket closes, whichever way the handshake or the connection ends.
     socket.once('close', () => perIp.release(ip));
+    if (deps.gate) {
+      deps.gate.admit(ip).then((release) => {
+        if (release === null) {
+          metrics.handshakesRefused.inc({ reason: 'per_ip' });
+          return refuse(socket, 429, 'Too Many Requests');
+        }
+        if (socket.destroyed) return release();
+        socket.once('close', release);
+        complete(req, socket, head, ip);
+      }, (err: unknown) => {
+        log.error({ err }, 'connection gate failed; admitting');
+        if (!socket.destroyed) complete(req, socket, head, ip);
+      });
+      return;
+    }
+    complete(req, socket, head, ip);
+  };
+
+  function completeUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, ip: string): void {
     wss.handleUpgrade(req, socket, head, (ws) => {
       const session = room.connect(new WsTransport(ws), ip);
       const peer: Peer = { session, missedPongs: 0, nonce: Buffer.alloc(0) };

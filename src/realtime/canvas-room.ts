@@ -39,6 +39,10 @@ export interface RoomDeps {
   metrics: ServerMetrics;
   log: Logger;
   seam?: PlacementSeam;
+  /** Multi-node: a cursor table that also shows other nodes' cursors (src/cluster/cluster-cursors.ts). */
+  cursors?: CursorTable;
+  /** Multi-node: the canvas-wide online count given this node's (src/cluster/presence.ts). */
+  onlineCount?: (local: number) => number;
   /** Wall clock for timestamps (ms since epoch). */
   now?: () => number;
 }
@@ -92,7 +96,7 @@ export class CanvasRoom {
     this.levels = new LodLevels(store);
     this.subs = new ViewportSubscriptions(this.levels, config.maxViewportArea);
     this.index = this.subs.indexes[0]!;
-    this.cursors = new CursorTable(store.width, store.height, config.cursorCellCap);
+    this.cursors = deps.cursors ?? new CursorTable(store.width, store.height, config.cursorCellCap);
     this.policy = new BackpressurePolicy(config);
     this.phaseCounters = TICK_PHASES.map((phase) => deps.metrics.tickPhase.labels({ phase }));
     this.seam = deps.seam ?? new LocalPlacementSeam();
@@ -278,7 +282,7 @@ export class CanvasRoom {
       chunkSize: 64, tickHz: config.tickHz, serverTime: this.now(), background: store.background,
       limits: this.limits, palette: [...palette], budget: this.budget, session,
     }));
-    s.transport.send(encodeOnline(this.sessions.size));
+    s.transport.send(encodeOnline(this.deps.onlineCount?.(this.sessions.size) ?? this.sessions.size));
   }
 
   private resume(s: ClientSession, msg: Resume): void {
@@ -417,7 +421,8 @@ export class CanvasRoom {
 
     // 1. Placements, in seam order: commit durably first, then apply, then answer.
     const batch = this.seam.take();
-    if (batch.records.length > 0) {
+    // (Acks without records: refusals decided by the seam, e.g. the Redis one's shared bucket.)
+    if (batch.records.length > 0 || batch.acks.length > 0) {
       worked = true;
       let status: number = ErrorCode.OK;
       try {
@@ -431,10 +436,11 @@ export class CanvasRoom {
       }
       for (const ack of batch.acks) {
         // Remembered before the answer is written: an answer lost with the connection is still known.
-        if (status === ErrorCode.OK && ack.token) this.sessionSeqs.committed(ack.token, ack.seq);
+        const answer = ack.status ?? status;
+        if (answer === ErrorCode.OK && ack.token) this.sessionSeqs.committed(ack.token, ack.seq);
         const s = this.sessions.get(ack.clientId);
         if (!s) continue;
-        s.enqueue(encodePlaceResult(ack.seq, status, ack.count, 0));
+        s.enqueue(encodePlaceResult(ack.seq, answer, ack.count, ack.retryAfterMs ?? 0));
         this.mark(s);
       }
     }
@@ -512,7 +518,7 @@ export class CanvasRoom {
     phase[3] = performance.now();
     // 5. The online count, at most once per interval and only when it changed; a timer wakes the loop for
     //    a change held back by the interval, so an idle server does not tick just to wait for it.
-    const online = this.sessions.size;
+    const online = this.deps.onlineCount?.(this.sessions.size) ?? this.sessions.size;
     if (online !== this.lastOnlineSent) {
       const wait = this.lastOnlineAt + config.onlineIntervalMs - t;
       if (wait <= 0) {

@@ -13,6 +13,12 @@ export interface PlaceAck {
   count: number;
   /** The session token (hex) of the HELLO, if any: its last committed seq is remembered even if the client left. */
   token?: string | null;
+  /**
+   * Set by seams that decide the outcome themselves (the Redis seam: in the shared log, refused by the
+   * shared bucket, log unreachable); the tick then answers with it instead of its local commit's status.
+   */
+  status?: number;
+  retryAfterMs?: number;
 }
 
 export interface PlacementBatch {

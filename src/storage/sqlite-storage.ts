@@ -539,6 +539,15 @@ export class SqliteStorage implements CanvasStorage {
     });
   }
 
+  /**
+   * The connection, for a layer that keeps its own tables in the same file and writes them in the same
+   * transaction as commit (src/cluster: the stream position). commit() nests inside a caller's transaction.
+   */
+  get database(): Db {
+    this.open();
+    return this.db;
+  }
+
   /** Throws StorageStartError (one line naming the file) when the database does not fit the store or is damaged. */
   load(store: ChunkStore): void {
     this.open();

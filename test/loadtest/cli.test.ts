@@ -70,4 +70,16 @@ describe('parseLoadTestArgs', () => {
     expect(BASE_OPTIONS.clients).toBe(1000);
     expect(BASE_OPTIONS.paintMode).toBe('rate');
   });
+
+  it('takes --url several times (nodes of one canvas) and --nodes N, not both', () => {
+    const o = parse('--url', 'ws://127.0.0.1:1/ws', '--url', 'ws://localhost:2/ws');
+    expect(o.urls).toEqual(['ws://127.0.0.1:1/ws', 'ws://127.0.0.1:2/ws']);
+    expect(o.url).toBe('ws://127.0.0.1:1/ws');
+    expect(parse('--nodes', '3').nodes).toBe(3);
+    expect(parse('--nodes', '2', '--redis', 'redis://127.0.0.1:7000').redis).toBe('redis://127.0.0.1:7000');
+    expect(() => parseLoadTestArgs(['--nodes', '2', '--url', 'ws://127.0.0.1:1/ws'])).toThrow(UsageError);
+    expect(() => parseLoadTestArgs(['--nodes', '0'])).toThrow(UsageError);
+    expect(() => parseLoadTestArgs(['--url', 'ws://127.0.0.1:1/ws', '--url', 'ws://example.com/ws'])).toThrow(UsageError);
+    expect(() => parseLoadTestArgs(['--redis', 'http://x'])).toThrow(UsageError);
+  });
 });

@@ -1,0 +1,103 @@
+/**
+ * Joins a node to a canvas shared through Redis (`--redis URL --canvas NAME`): the Redis placement seam
+ * and the cluster-aware storage, wired for server.ts. Without --redis none of this is loaded.
+ */
+import type { Logger } from 'pino';
+import { Gauge, type Registry } from 'prom-client';
+import type { ServerConfig } from '../config.js';
+import type { ChunkStore } from '../chunks/chunk-store.js';
+import type { CanvasStorage } from '../storage/canvas-storage.js';
+import { ClusterStorage } from './cluster-storage.js';
+import { canvasKeys } from './redis-keys.js';
+import { REDIS_DEFAULTS, RedisPlacementSeam, type RedisHealth } from './redis-seam.js';
+import { RedisConnectionGate } from './connection-gate.js';
+import { OnlinePresence } from './presence.js';
+import { ClusterCursorTable } from './cluster-cursors.js';
+
+export interface ClusterNode {
+  readonly seam: RedisPlacementSeam;
+  readonly storage: ClusterStorage;
+  /** The per-address connection cap across nodes (for the WebSocket endpoint). */
+  readonly gate: RedisConnectionGate;
+  /** A cursor table that also shows other nodes' cursors (for the room). */
+  readonly cursors: ClusterCursorTable;
+  /** The online count across nodes (for the room). */
+  onlineCount(local: number): number;
+  health(): RedisHealth;
+  /** Adds pixel_canvas_redis_up and pixel_canvas_stream_* gauges to a server's registry. */
+  registerMetrics(registry: Registry): void;
+  close(): Promise<void>;
+}
+
+/** Wrap the local storage before its load (so chunk versions come back as the stream gave them). */
+export function clusterStorage(inner: CanvasStorage, config: ServerConfig): ClusterStorage {
+  return new ClusterStorage(inner, config.canvas);
+}
+
+export interface JoinOptions {
+  config: ServerConfig;
+  store: ChunkStore;
+  storage: ClusterStorage;
+  log: Logger;
+  /** How long start-up waits for the first sync before serving what it holds (Redis may be down). */
+  waitMs?: number;
+  snapshotIntervalMs?: number;
+}
+
+/** After storage.load: start the seam, wait (bounded) for the first sync. */
+export async function joinCanvas(opts: JoinOptions): Promise<ClusterNode> {
+  const { config, store, storage, log } = opts;
+  const seam = new RedisPlacementSeam({
+    url: config.redis,
+    canvas: config.canvas,
+    keys: canvasKeys(config.canvas),
+    store,
+    log: log.child({ canvas: config.canvas }),
+    paintRate: config.paintRate,
+    paintBurst: config.paintBurst,
+    startSeq: storage.start.seq,
+    startEpoch: storage.start.epoch,
+    streamMaxLen: config.redisStreamMax,
+    snapshotIntervalMs: opts.snapshotIntervalMs ?? REDIS_DEFAULTS.snapshotIntervalMs,
+    commandTimeoutMs: REDIS_DEFAULTS.commandTimeoutMs,
+    maxRecordsPerTake: REDIS_DEFAULTS.maxRecordsPerTake,
+  });
+  storage.attach(seam);
+  // The room's epoch (WELCOME, ETags) is the storage's: keep it the canvas-wide one.
+  Object.defineProperty(storage, 'epoch', { get: () => seam.epoch, configurable: true });
+  await seam.start(opts.waitMs ?? 3000);
+  const keys = canvasKeys(config.canvas);
+  const gate = new RedisConnectionGate(seam.redis, keys, config.maxConnectionsPerIp, log);
+  const presence = new OnlinePresence(seam.redis, keys, () => seam.wakeTick());
+  const cursors = new ClusterCursorTable(store.width, store.height, seam.redis, keys.cursors);
+  cursors.start(() => seam.wakeTick());
+  return {
+    seam,
+    storage,
+    gate,
+    cursors,
+    onlineCount: (local) => presence.total(local),
+    health: () => seam.health(),
+    registerMetrics(registry) {
+      const p = 'pixel_canvas_';
+      new Gauge({
+        name: `${p}redis_up`, help: '1 while this node is synced with Redis and accepts placements', registers: [registry],
+        collect() { this.set(seam.state === 'ok' ? 1 : 0); },
+      });
+      new Gauge({
+        name: `${p}stream_applied_seq`, help: 'Last placement-stream entry this node applied', registers: [registry],
+        collect() { this.set(seam.appliedSeq); },
+      });
+      new Gauge({
+        name: `${p}stream_lag_entries`, help: 'Stream entries read from Redis but not yet applied', registers: [registry],
+        collect() { const h = seam.health(); this.set(Math.max(0, h.readSeq - h.appliedSeq)); },
+      });
+    },
+    async close() {
+      gate.close();
+      await cursors.close();
+      await presence.close();
+      await seam.close();
+    },
+  };
+}

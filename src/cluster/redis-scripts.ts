@@ -1,0 +1,60 @@
+/**
+ * The Lua scripts, each one atomic step in Redis. Keys are passed as KEYS (all in the canvas's hash slot).
+ */
+
+/**
+ * PLACE: for each group, take its pixels from the address's shared token bucket; append the accepted
+ * groups as ONE stream entry numbered by INCR, trimmed with MAXLEN ~. Refuses everything when the epoch is
+ * not the caller's (Redis lost or re-seeded the canvas: the node must resync before writing).
+ * KEYS: stream, seq, epoch, bucket per group. ARGV: epoch, maxlen, rate/s, burst, then (count, payload) per group.
+ * Returns { seq or 0 (nothing added) or -1 (epoch mismatch), per group: 0 ok | -1 never fits | wait ms }.
+ */
+export const PLACE_LUA = `
+if redis.call('GET', KEYS[3]) ~= ARGV[1] then return {-1} end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local rate = tonumber(ARGV[3]) / 1000
+local burst = tonumber(ARGV[4])
+local ttl = math.ceil(burst / rate) + 1000
+local n = #KEYS - 3
+local out = {0}
+local parts = {}
+for i = 1, n do
+  local key = KEYS[i + 3]
+  local count = tonumber(ARGV[3 + 2 * i])
+  local b = redis.call('HMGET', key, 't', 'ts')
+  local tokens = burst
+  if b[1] then tokens = math.min(burst, tonumber(b[1]) + math.max(0, now - tonumber(b[2])) * rate) end
+  if count > burst then
+    out[i + 1] = -1
+  elseif tokens >= count then
+    redis.call('HSET', key, 't', string.format('%.6f', tokens - count), 'ts', string.format('%d', now))
+    redis.call('PEXPIRE', key, ttl)
+    parts[#parts + 1] = ARGV[4 + 2 * i]
+    out[i + 1] = 0
+  else
+    out[i + 1] = math.max(1, math.ceil((count - tokens) / rate))
+  end
+end
+if #parts > 0 then
+  local seq = redis.call('INCR', KEYS[2])
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], string.format('%d', seq) .. '-1', 'p', table.concat(parts))
+  out[1] = seq
+end
+return out
+`;
+
+/**
+ * CONNECT: admit one more connection for an address if its live connections (across all nodes) are under
+ * the cap. Entries expire unless their node refreshes them, so a node killed with -9 frees its slots.
+ * KEYS: the address's set. ARGV: member, cap, ttl ms. Returns 1 admitted, 0 refused.
+ */
+export const CONNECT_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))
+return 1
+`;

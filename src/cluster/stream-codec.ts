@@ -1,0 +1,108 @@
+/**
+ * The payload of one placement-stream entry: the groups one node submitted in one flush, each group being
+ * one PLACE message that passed every check (one client, one time, up to maxPlaceBatch pixels).
+ *
+ * Group layout (little-endian), groups back to back, so the Lua script can concatenate accepted ones:
+ *   u32 clientId · f64 time (ms) · u8 nameLen · name (UTF-8) · u8 ipLen · ip (UTF-8) · u16 count ·
+ *   count × (u16 x · u16 y · u8 color)
+ * x and y fit u16: MAX_CANVAS_SIDE is 65536. The decoder checks every length before reading; a damaged
+ * entry is a StreamCodecError, never a partial apply.
+ */
+import type { PlacementRecord } from '../storage/canvas-storage.js';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+export class StreamCodecError extends Error {
+  override name = 'StreamCodecError';
+}
+
+function shortUtf8(s: string): Uint8Array {
+  const bytes = encoder.encode(s);
+  // Names are capped at 255 bytes by config validation; addresses are far shorter. Cut on a boundary anyway.
+  if (bytes.length <= 255) return bytes;
+  let end = 255;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end);
+}
+
+/** One PLACE message's records (same clientId, time, name and ip) as one group. */
+export function encodeGroup(records: readonly PlacementRecord[]): Buffer {
+  if (records.length === 0 || records.length > 0xffff) throw new RangeError(`a group holds 1..65535 pixels, got ${records.length}`);
+  const first = records[0]!;
+  const name = shortUtf8(first.name);
+  const ip = shortUtf8(first.ip);
+  const buf = Buffer.allocUnsafe(4 + 8 + 1 + name.length + 1 + ip.length + 2 + 5 * records.length);
+  let o = buf.writeUInt32LE(first.clientId >>> 0, 0);
+  o = buf.writeDoubleLE(first.time, o);
+  o = buf.writeUInt8(name.length, o);
+  buf.set(name, o); o += name.length;
+  o = buf.writeUInt8(ip.length, o);
+  buf.set(ip, o); o += ip.length;
+  o = buf.writeUInt16LE(records.length, o);
+  for (const r of records) {
+    o = buf.writeUInt16LE(r.x, o);
+    o = buf.writeUInt16LE(r.y, o);
+    o = buf.writeUInt8(r.color, o);
+  }
+  return buf;
+}
+
+/** Decodes a whole entry payload (any number of groups) into records, in order, appending to `out`. */
+export function decodeEntry(buf: Uint8Array, out: PlacementRecord[] = []): PlacementRecord[] {
+  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  let o = 0;
+  const need = (n: number): void => {
+    if (o + n > b.length) throw new StreamCodecError(`truncated stream entry at byte ${o} (need ${n} of ${b.length - o})`);
+  };
+  while (o < b.length) {
+    need(4 + 8 + 1);
+    const clientId = b.readUInt32LE(o); o += 4;
+    const time = b.readDoubleLE(o); o += 8;
+    if (!Number.isFinite(time)) throw new StreamCodecError('stream entry with a non-finite time');
+    const nameLen = b.readUInt8(o); o += 1;
+    need(nameLen + 1);
+    let name: string;
+    let ip: string;
+    try {
+      name = decoder.decode(b.subarray(o, o + nameLen)); o += nameLen;
+      const ipLen = b.readUInt8(o); o += 1;
+      need(ipLen + 2);
+      ip = decoder.decode(b.subarray(o, o + ipLen)); o += ipLen;
+    } catch (err) {
+      if (err instanceof StreamCodecError) throw err;
+      throw new StreamCodecError('stream entry with bad UTF-8');
+    }
+    const count = b.readUInt16LE(o); o += 2;
+    if (count === 0) throw new StreamCodecError('stream entry with an empty group');
+    need(count * 5);
+    for (let i = 0; i < count; i++) {
+      out.push({ x: b.readUInt16LE(o), y: b.readUInt16LE(o + 2), color: b.readUInt8(o + 4), time, clientId, name, ip });
+      o += 5;
+    }
+  }
+  return out;
+}
+
+/** Stream entry ids are `<seq>-1`: seq is the canvas-wide entry number the XADD script assigns (1, 2, …). */
+export function entryId(seq: number): string {
+  return `${seq}-1`;
+}
+
+/** The seq of an entry id, or NaN for an id this module did not make. */
+export function entrySeq(id: string): number {
+  const dash = id.indexOf('-');
+  if (dash <= 0 || id.slice(dash + 1) !== '1') return Number.NaN;
+  const n = Number(id.slice(0, dash));
+  return Number.isSafeInteger(n) && n > 0 ? n : Number.NaN;
+}
+
+/**
+ * The chunk version an entry gives the chunks it changes: its seq as a u32 that wraps past 0 to 1 (0 means
+ * "never changed"). Derived from stream order alone, so every node gives a chunk the same version for the
+ * same content, however it batched the entries into ticks.
+ */
+export function versionOfSeq(seq: number): number {
+  const v = seq % 0x1_0000_0000;
+  return v === 0 ? 1 : v;
+}

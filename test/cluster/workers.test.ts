@@ -1,0 +1,73 @@
+/**
+ * `--workers 2 --redis …`: one command, two node processes behind one port, one canvas. Clients on the one
+ * port land on both workers and all see every placement; SIGTERM stops the workers and the primary.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ErrorCode, PROTOCOL_VERSION, encodeHello, encodePlace, encodeViewport } from '../../src/net/protocol.js';
+import { RawPeer, startChildServer, until, type ChildServer } from '../helpers/server.js';
+import { REDIS_URL, dropCanvas, uniqueCanvas } from '../helpers/redis.js';
+
+const children: ChildServer[] = [];
+const peers: RawPeer[] = [];
+const cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const p of peers.splice(0)) p.ws.terminate();
+  for (const c of children.splice(0)) c.proc.kill('SIGKILL');
+  for (const f of cleanup.splice(0)) await f();
+});
+
+function workerPids(pid: number): number[] {
+  try {
+    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)]).toString().trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+describe('--workers', () => {
+  it('two workers behind one port serve one canvas', async () => {
+    const canvas = uniqueCanvas('workers');
+    const dir = mkdtempSync(join(tmpdir(), 'pc-workers-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }), () => dropCanvas(canvas));
+    const c = await startChildServer(['--redis', REDIS_URL, '--canvas', canvas, '--workers', '2', '--data-dir', dir,
+      '--width', '128', '--height', '128', '--paint-rate', '1000', '--paint-burst', '1000']);
+    children.push(c);
+    await until(() => workerPids(c.proc.pid!).length === 2, 10_000, 'two workers');
+    const workers = workerPids(c.proc.pid!);
+    // Wait until the second worker listens too (each logs its own line; the test saw the first).
+    await until(() => readdirSync(dir).filter((d) => d.startsWith('worker-')).length === 2, 10_000, 'both data dirs');
+    const list: RawPeer[] = [];
+    for (let i = 0; i < 6; i++) {
+      const p = new RawPeer(c.wsUrl);
+      peers.push(p);
+      await p.opened;
+      p.send(encodeHello(PROTOCOL_VERSION, `w${i}`));
+      p.send(encodeViewport(0, 0, 128, 128));
+      await p.waitFor((m) => m.type === 'welcome');
+      list.push(p);
+    }
+    // Round-robin spread them over both workers: their client ids repeat (each worker counts from 1).
+    const ids = list.map((p) => (p.messages.find((m) => m.type === 'welcome') as { clientId: number }).clientId);
+    expect(new Set(ids).size).toBeLessThan(ids.length);
+    for (const [i, p] of list.entries()) p.send(encodePlace(1, [{ x: i, y: i, color: 1 + i }]));
+    for (const p of list) await p.waitFor((m) => m.type === 'placeResult' && m.status === ErrorCode.OK, 5000);
+    // Every client, whichever worker it is on, sees all six pixels.
+    for (const p of list) {
+      await until(() => {
+        const seen = new Set<number>();
+        for (const m of p.messages) {
+          if (m.type === 'delta') for (let k = 0; k < m.offsets.length; k++) seen.add(m.offsets[k]!);
+        }
+        return [0, 1, 2, 3, 4, 5].every((i) => seen.has(i * 64 + i));
+      }, 5000, 'all six pixels on every client');
+    }
+    c.proc.kill('SIGTERM');
+    const code = await new Promise((r) => c.proc.once('exit', r));
+    expect(code).toBe(0);
+    for (const pid of workers) expect(() => process.kill(pid, 0)).toThrow();
+  }, 60_000);
+});
