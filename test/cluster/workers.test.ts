@@ -8,6 +8,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode, PROTOCOL_VERSION, encodeHello, encodePlace, encodeViewport } from '../../src/net/protocol.js';
+import { decodeSnapshotPixels } from '../../src/chunks/snapshot-codec.js';
 import { RawPeer, startChildServer, until, type ChildServer } from '../helpers/server.js';
 import { REDIS_URL, dropCanvas, uniqueCanvas } from '../helpers/redis.js';
 
@@ -55,14 +56,16 @@ describe('--workers', () => {
     expect(new Set(ids).size).toBeLessThan(ids.length);
     for (const [i, p] of list.entries()) p.send(encodePlace(1, [{ x: i, y: i, color: 1 + i }]));
     for (const p of list) await p.waitFor((m) => m.type === 'placeResult' && m.status === ErrorCode.OK, 5000);
-    // Every client, whichever worker it is on, sees all six pixels.
+    // Every client, whichever worker it is on, sees all six pixels (in chunk (0,0)'s snapshot or its deltas,
+    // whichever carried them: that depends on when the worker sent the snapshot).
     for (const p of list) {
       await until(() => {
-        const seen = new Set<number>();
+        const pixels = new Uint8Array(4096);
         for (const m of p.messages) {
-          if (m.type === 'delta') for (let k = 0; k < m.offsets.length; k++) seen.add(m.offsets[k]!);
+          if (m.type === 'snapshot' && m.cx === 0 && m.cy === 0) decodeSnapshotPixels(m.encoding, m.data, 0, pixels);
+          if (m.type === 'delta' && m.cx === 0 && m.cy === 0) for (let k = 0; k < m.offsets.length; k++) pixels[m.offsets[k]!] = m.colors[k]!;
         }
-        return [0, 1, 2, 3, 4, 5].every((i) => seen.has(i * 64 + i));
+        return [0, 1, 2, 3, 4, 5].every((i) => pixels[i * 64 + i] === 1 + i);
       }, 5000, 'all six pixels on every client');
     }
     c.proc.kill('SIGTERM');
