@@ -50,6 +50,12 @@ export interface ServerConfig {
   /** Minimum interval between ONLINE broadcasts. */
   onlineIntervalMs: number;
   logLevel: string;
+  /** 'pixel' (colours) or 'music' (cells hold patterns; see src/music). */
+  mode: 'pixel' | 'music';
+  /** Music mode: the pattern file ('' = patterns/pentatonic.json shipped with the server). */
+  patterns: string;
+  /** Music mode: tempo at start, beats per minute. */
+  tempo: number;
 }
 
 /** Largest RESUME a client can need: one entry per chunk of the largest viewport, plus framing. */
@@ -95,6 +101,9 @@ export const DEFAULTS: ServerConfig = {
   inMemory: false,
   onlineIntervalMs: 1000,
   logLevel: 'info',
+  mode: 'pixel',
+  patterns: '',
+  tempo: 100,
 };
 
 export class ConfigError extends Error {
@@ -133,10 +142,13 @@ export function validateConfig(c: ServerConfig): ServerConfig {
   check(c.lowWaterBytes < c.highWaterBytes && c.highWaterBytes < c.hardLimitBytes,
     'backpressure marks must satisfy low-water < high-water < hard limit');
   check(c.stallTimeoutMs >= 1000, '--stall-timeout-ms must be ≥ 1000');
+  check(c.mode === 'pixel' || c.mode === 'music', `--mode must be pixel or music, got "${c.mode}"`);
+  check(c.tempo >= 20 && c.tempo <= 300, `--tempo must be 20..300 beats per minute, got ${c.tempo}`);
+  check(c.mode === 'music' || c.patterns === '', '--patterns needs --mode music (or --music)');
   return c;
 }
 
-type FlagSpec = { key: keyof ServerConfig; kind: 'int' | 'num' | 'str' | 'bool' | 'list'; help: string };
+type FlagSpec = { key: keyof ServerConfig; kind: 'int' | 'num' | 'str' | 'bool' | 'list'; help: string; set?: unknown };
 
 /** Every command-line flag; README lists the same table. */
 export const FLAGS: Record<string, FlagSpec> = {
@@ -170,6 +182,10 @@ export const FLAGS: Record<string, FlagSpec> = {
   'data-dir': { key: 'dataDir', kind: 'str', help: 'where the SQLite canvas lives' },
   'in-memory': { key: 'inMemory', kind: 'bool', help: 'keep the canvas in memory only (lost on exit)' },
   'log-level': { key: 'logLevel', kind: 'str', help: 'pino log level (env LOG_LEVEL)' },
+  mode: { key: 'mode', kind: 'str', help: 'pixel, or music: cells hold musical patterns (data dir default ./data-music)' },
+  music: { key: 'mode', kind: 'bool', set: 'music', help: 'shorthand for --mode music' },
+  patterns: { key: 'patterns', kind: 'str', help: 'music mode: pattern file (JSON, see docs/protocol.md) [default: patterns/pentatonic.json]' },
+  tempo: { key: 'tempo', kind: 'num', help: 'music mode: beats per minute at start' },
 };
 
 /** Parse argv (without node and script) and the environment into a validated config. */
@@ -177,7 +193,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   const options: Record<string, { type: 'string' | 'boolean' }> = {};
   for (const [flag, spec] of Object.entries(FLAGS)) {
     options[flag] = { type: spec.kind === 'bool' ? 'boolean' : 'string' };
-    if (spec.kind === 'bool') options[`no-${flag}`] = { type: 'boolean' };
+    if (spec.kind === 'bool' && spec.set === undefined) options[`no-${flag}`] = { type: 'boolean' };
   }
   let values: Record<string, string | boolean | undefined>;
   try {
@@ -192,7 +208,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   for (const [flag, spec] of Object.entries(FLAGS)) {
     const v = values[flag];
     if (spec.kind === 'bool') {
-      if (v === true) out[spec.key] = true;
+      if (v === true) out[spec.key] = spec.set ?? true;
       if (values[`no-${flag}`] === true) out[spec.key] = false;
       continue;
     }
@@ -201,6 +217,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     else if (spec.kind === 'list') out[spec.key] = v.split(',').map((s) => s.trim()).filter(Boolean);
     else out[spec.key] = v;
   }
+  // A music canvas has another palette: by default it lives beside the pixel canvas, not on top of it.
+  if (config.mode === 'music' && typeof values['data-dir'] !== 'string') config.dataDir = `${DEFAULTS.dataDir}-music`;
   return validateConfig(config);
 }
 

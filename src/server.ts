@@ -19,6 +19,9 @@ import { createMetrics, type ServerMetrics } from './metrics.js';
 import { createCanvasApi } from './http/canvas-api.js';
 import { createStaticHandler } from './http/static-files.js';
 import { createLogger } from './log.js';
+import { Conductor } from './music/conductor.js';
+import { createMusicApi } from './music/admin-api.js';
+import { defaultPatternFile, loadPatternFile } from './music/pattern-file.js';
 
 /** Where the built browser client lives, relative to this file in src/ or dist/src/. */
 function clientDist(): string {
@@ -37,6 +40,8 @@ export interface RunningServer {
   readonly port: number;
   readonly url: string;
   readonly wsUrl: string;
+  /** Music mode's clock and pattern palette; null on a pixel canvas. */
+  readonly conductor: Conductor | null;
   /** Graceful stop: last tick (commit + answers), close sockets with 1001, checkpoint, close storage. */
   close(): Promise<void>;
 }
@@ -49,7 +54,9 @@ export interface StartOptions {
 
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.log ?? createLogger(config.logLevel);
-  const palette = opts.palette ?? DEFAULT_PALETTE;
+  // Music mode: the pattern file is checked before anything is opened (a bad one is one clear line).
+  const conductor = config.mode === 'music' ? new Conductor(loadPatternFile(config.patterns || defaultPatternFile()), config.tempo) : null;
+  const palette = conductor?.colours ?? opts.palette ?? DEFAULT_PALETTE;
   const storage: CanvasStorage = config.inMemory ? new MemoryStorage() : openSqliteStorage({ dataDir: config.dataDir });
   const store = new ChunkStore({ width: config.width, height: config.height, paletteSize: palette.length });
   try {
@@ -59,7 +66,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     throw err;
   }
   const metrics = createMetrics();
-  const room = new CanvasRoom({ config, store, storage, palette, metrics, log });
+  const room = new CanvasRoom({ config, store, storage, palette, metrics, log, music: conductor ?? undefined });
+  conductor?.setAnnounce((bytes) => room.broadcast(bytes));
+  const musicApi = conductor ? createMusicApi(conductor, process.env.ADMIN_TOKEN) : null;
   const started = Date.now();
   const api = createCanvasApi({ store, storage, palette, epoch: room.epoch });
   const staticFiles = createStaticHandler(opts.staticRoot ?? clientDist());
@@ -91,6 +100,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         });
         return;
       }
+      if (musicApi?.(req, res, url)) return;
       if (api(req, res, url)) return;
       if (staticFiles(req, res, url)) return;
       res.writeHead(404, { 'Content-Type': 'application/json' });
@@ -122,7 +132,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   let closing: Promise<void> | null = null;
   return {
-    http, room, store, storage, metrics, ws, port,
+    http, room, store, storage, metrics, ws, port, conductor,
     url: `http://${host}:${port}`,
     wsUrl: `ws://${host}:${port}/ws`,
     close() {

@@ -7,6 +7,9 @@
  * from the server holds one or more, back to back (that is how a tick is one write per client).
  */
 
+import type { TempoSegment } from '../music/tempo-map.js';
+import type { MusicPattern } from '../music/patterns.js';
+
 export const PROTOCOL_VERSION = 1;
 
 /** Bytes before every message body: opcode and body length. */
@@ -31,6 +34,8 @@ export const Op = {
   ONLINE: 0x86,
   ERROR: 0x87,
   PONG: 0x88,
+  // music mode (0x90 block, see docs/protocol.md "Music")
+  TEMPO: 0x90,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -187,6 +192,22 @@ export interface Welcome {
   limits: Limits;
   /** Colours as 0xRRGGBB. */
   palette: number[];
+  /** Present when the canvas is a music canvas (mode music); absent for a pixel canvas. */
+  music?: MusicInfo;
+}
+/** WELCOME extension records that may follow the palette: `kind u8 | length u16 | body`. */
+export const WelcomeExtension = {
+  MUSIC: 1,
+} as const;
+
+/** Music mode, announced in WELCOME's MUSIC extension: the pattern palette and the one clock. */
+export interface MusicInfo {
+  /** Server time (ms since the Unix epoch) of beat 0. */
+  musicEpoch: number;
+  beatsPerBar: number;
+  tempoMap: TempoSegment[];
+  /** One per palette entry, same index; entry 0 is silence. */
+  patterns: MusicPattern[];
 }
 export interface Snapshot { type: 'snapshot'; cx: number; cy: number; version: number; encoding: number; data: Uint8Array }
 export interface Delta { type: 'delta'; cx: number; cy: number; version: number; offsets: Uint16Array; colors: Uint8Array }
@@ -196,8 +217,10 @@ export interface Cursors { type: 'cursors'; moved: CursorEntry[]; removed: numbe
 export interface Online { type: 'online'; count: number }
 export interface ErrorMessage { type: 'error'; code: number; op: number; message: string }
 export interface Pong { type: 'pong'; nonce: number; serverTime: number }
+/** Music mode: the tempo map changed (an admin action); the new segment starts on a bar boundary ahead. */
+export interface Tempo { type: 'tempo'; tempoMap: TempoSegment[] }
 
-export type ServerMessage = Welcome | Snapshot | Delta | PlaceResult | Cursors | Online | ErrorMessage | Pong;
+export type ServerMessage = Welcome | Snapshot | Delta | PlaceResult | Cursors | Online | ErrorMessage | Pong | Tempo;
 export type Message = ClientMessage | ServerMessage;
 
 // ---------------------------------------------------------------------------------------------------------
@@ -290,7 +313,8 @@ export function encodePing(nonce: number): Uint8Array {
 const WELCOME_FIXED = 2 + 4 + 4 + 4 + 4 + 2 + 2 + 8 + 1 + (8 + 4 + 2 + 4 + 2 + 2 + 1 + 4) + 2;
 
 export function encodeWelcome(w: Omit<Welcome, 'type'>): Uint8Array {
-  const { bytes, view } = frame(Op.WELCOME, WELCOME_FIXED + 3 * w.palette.length);
+  const ext = w.music === undefined ? EMPTY : encodeMusicExtension(w.music, w.palette.length);
+  const { bytes, view } = frame(Op.WELCOME, WELCOME_FIXED + 3 * w.palette.length + ext.length);
   let o = 3;
   view.setUint16(o, w.version, true); o += 2;
   view.setUint32(o, w.clientId, true); o += 4;
@@ -316,6 +340,80 @@ export function encodeWelcome(w: Omit<Welcome, 'type'>): Uint8Array {
     bytes[o++] = (rgb >>> 8) & 0xff;
     bytes[o++] = rgb & 0xff;
   }
+  bytes.set(ext, o);
+  return bytes;
+}
+
+/** A growable little-endian writer for the variable-size music records. */
+class ByteWriter {
+  private buf = new Uint8Array(256);
+  private view = new DataView(this.buf.buffer);
+  length = 0;
+  private room(n: number): number {
+    if (this.length + n > this.buf.length) {
+      const next = new Uint8Array(Math.max(this.buf.length * 2, this.length + n));
+      next.set(this.buf);
+      this.buf = next;
+      this.view = new DataView(next.buffer);
+    }
+    const at = this.length;
+    this.length += n;
+    return at;
+  }
+  u8(v: number): void { this.view.setUint8(this.room(1), v); }
+  u16(v: number): void { this.view.setUint16(this.room(2), v, true); }
+  f64(v: number): void { this.view.setFloat64(this.room(8), v, true); }
+  bytes(b: Uint8Array): void { this.buf.set(b, this.room(b.length)); }
+  result(): Uint8Array { return this.buf.slice(0, this.length); }
+}
+
+function writeTempoMap(wr: ByteWriter, map: readonly TempoSegment[]): void {
+  if (map.length < 1 || map.length > 255) throw new RangeError(`a tempo map holds 1..255 segments, got ${map.length}`);
+  wr.u8(map.length);
+  for (const s of map) {
+    wr.f64(s.startBeat);
+    wr.f64(s.startTime);
+    wr.f64(s.bpm);
+  }
+}
+
+/** WELCOME's MUSIC extension record: `kind u8 = 1 | length u16 | body` (docs/protocol.md, "Music"). */
+function encodeMusicExtension(m: MusicInfo, paletteLength: number): Uint8Array {
+  if (m.patterns.length !== paletteLength) throw new RangeError(`music: ${m.patterns.length} patterns for ${paletteLength} palette entries`);
+  const wr = new ByteWriter();
+  wr.u8(WelcomeExtension.MUSIC);
+  wr.u16(0); // length, patched below
+  wr.f64(m.musicEpoch);
+  wr.u8(m.beatsPerBar);
+  writeTempoMap(wr, m.tempoMap);
+  wr.u16(m.patterns.length);
+  for (const p of m.patterns) {
+    wr.u8(p.group);
+    wr.u8(p.voice);
+    wr.u8(p.stepsPerBeat);
+    wr.u8(Math.round(Math.max(0, Math.min(1, p.gain)) * 255));
+    wr.u8(p.steps.length);
+    for (const s of p.steps) wr.u8(s);
+    wr.u8(p.pitches.length);
+    for (const n of p.pitches) wr.u8(n);
+    const name = utf8Truncate(p.name, 255);
+    wr.u8(name.length);
+    wr.bytes(name);
+  }
+  const out = wr.result();
+  const bodyLength = out.length - 3;
+  if (bodyLength > 0xffff) throw new RangeError(`music extension of ${bodyLength} bytes exceeds 65535`);
+  out[1] = bodyLength & 0xff;
+  out[2] = bodyLength >>> 8;
+  return out;
+}
+
+export function encodeTempo(map: readonly TempoSegment[]): Uint8Array {
+  const wr = new ByteWriter();
+  writeTempoMap(wr, map);
+  const body = wr.result();
+  const { bytes } = frame(Op.TEMPO, body.length);
+  bytes.set(body, HEADER_BYTES);
   return bytes;
 }
 
@@ -423,6 +521,7 @@ export function encodeMessage(m: Message): Uint8Array {
     case 'online': return encodeOnline(m.count);
     case 'error': return encodeError(m.code, m.op, m.message);
     case 'pong': return encodePong(m.nonce, m.serverTime);
+    case 'tempo': return encodeTempo(m.tempoMap);
   }
 }
 
@@ -456,6 +555,8 @@ class BodyReader {
       throw protocolError('BAD_UTF8', `${this.what}: text is not valid UTF-8`);
     }
   }
+  /** Bytes left in the body. */
+  get left(): number { return this.end - this.o; }
   /** Everything left in the body. */
   rest(): Uint8Array { return this.bytes(this.end - this.o); }
   /** Items of `size` bytes each must fit in what is left; checked before allocating for them. */
@@ -543,7 +644,18 @@ function decodeServerBody(op: number, r: BodyReader): ServerMessage {
       r.expectItems(n, 3);
       const palette: number[] = new Array(n);
       for (let i = 0; i < n; i++) palette[i] = (r.u8() << 16) | (r.u8() << 8) | r.u8();
-      return { type: 'welcome', version, clientId, epoch, width, height, chunkSize, tickHz, serverTime, background, limits, palette };
+      const welcome: Welcome = { type: 'welcome', version, clientId, epoch, width, height, chunkSize, tickHz, serverTime, background, limits, palette };
+      // Extension records after the palette; kinds this version does not know are stepped over.
+      while (r.left > 0) {
+        const kind = r.u8();
+        const len = r.u16();
+        const body = r.bytes(len);
+        if (kind === WelcomeExtension.MUSIC) {
+          welcome.music = decodeMusicExtension(body, n);
+          welcome.music.patterns.forEach((p, i) => { p.colour = palette[i]!; });
+        }
+      }
+      return welcome;
     }
     case Op.SNAPSHOT: {
       const cx = r.u16();
@@ -595,9 +707,50 @@ function decodeServerBody(op: number, r: BodyReader): ServerMessage {
     }
     case Op.PONG:
       return { type: 'pong', nonce: r.u32(), serverTime: r.f64() };
+    case Op.TEMPO:
+      return { type: 'tempo', tempoMap: readTempoMap(r) };
     default:
       throw protocolError('UNKNOWN_OPCODE', `opcode 0x${op.toString(16).padStart(2, '0')} is not a server message`);
   }
+}
+
+function readTempoMap(r: BodyReader): TempoSegment[] {
+  const n = r.u8();
+  if (n === 0) throw protocolError('MALFORMED', 'tempo map without segments');
+  r.expectItems(n, 24);
+  const map: TempoSegment[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const s = { startBeat: r.f64(), startTime: r.f64(), bpm: r.f64() };
+    if (![s.startBeat, s.startTime, s.bpm].every(Number.isFinite) || !(s.bpm > 0)) throw protocolError('MALFORMED', `tempo segment ${i} is not finite and positive`);
+    if (i > 0 && !(s.startBeat > map[i - 1]!.startBeat && s.startTime > map[i - 1]!.startTime)) throw protocolError('MALFORMED', `tempo segment ${i} does not follow segment ${i - 1}`);
+    map[i] = s;
+  }
+  return map;
+}
+
+function decodeMusicExtension(body: Uint8Array, paletteLength: number): MusicInfo {
+  const r = new BodyReader(body, toView(body), 0, body.length, 'WELCOME music');
+  const musicEpoch = r.f64();
+  const beatsPerBar = r.u8();
+  const tempoMap = readTempoMap(r);
+  const count = r.u16();
+  if (count !== paletteLength) throw protocolError('MALFORMED', `WELCOME music: ${count} patterns for ${paletteLength} palette entries`);
+  const patterns: MusicPattern[] = [];
+  for (let i = 0; i < count; i++) {
+    const group = r.u8();
+    const voice = r.u8();
+    const stepsPerBeat = r.u8();
+    const gain = r.u8() / 255;
+    const ns = r.u8();
+    const steps: number[] = Array.from(r.bytes(ns));
+    const np = r.u8();
+    const pitches: number[] = Array.from(r.bytes(np));
+    const name = r.utf8(r.u8());
+    if (stepsPerBeat === 0 || (ns > 0 && np === 0)) throw protocolError('MALFORMED', `WELCOME music: pattern ${i} has no pitch or no subdivision`);
+    patterns.push({ group, name, voice, stepsPerBeat, steps, pitches, gain, colour: 0 });
+  }
+  r.done();
+  return { musicEpoch, beatsPerBar, tempoMap, patterns };
 }
 
 /** The opcode of a client frame, or 0 when the frame is empty; used to label errors. */

@@ -1,0 +1,66 @@
+/**
+ * NTP-style estimate of the server clock from PING/PONG round trips: each sample gives
+ * offset = serverTime − (sent + received) / 2 (local ms), wrong by at most half its round trip. The estimate
+ * is the median offset of the quicker half of the last samples (a PONG that waited for a busy tick has a long
+ * round trip and an asymmetric delay). Pure: the caller supplies local times.
+ */
+
+export interface ClockSample {
+  offset: number;
+  rtt: number;
+}
+
+/** Samples kept: old ones age out, so a drifting clock is followed. */
+export const CLOCK_WINDOW = 16;
+/** Samples needed before the estimate counts as synced. */
+export const MIN_SAMPLES = 3;
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const v = [...values].sort((a, b) => a - b);
+  const mid = v.length >> 1;
+  return v.length % 2 === 1 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
+}
+
+/** The estimate from a set of samples: median offset over the quicker half (at least MIN_SAMPLES, or all). */
+export function estimateOffset(samples: readonly ClockSample[]): { offset: number; rtt: number } {
+  if (samples.length === 0) return { offset: 0, rtt: Number.NaN };
+  const byRtt = [...samples].sort((a, b) => a.rtt - b.rtt);
+  const keep = byRtt.slice(0, Math.max(Math.min(MIN_SAMPLES, byRtt.length), Math.ceil(byRtt.length / 2)));
+  return { offset: median(keep.map((s) => s.offset)), rtt: median(keep.map((s) => s.rtt)) };
+}
+
+export class ClockSync {
+  private samples: ClockSample[] = [];
+  /** server ≈ local + offset (ms). 0 until the first sample. */
+  offset = 0;
+  /** Median round trip of the samples used, ms. */
+  rtt = Number.NaN;
+
+  constructor(private readonly window = CLOCK_WINDOW) {}
+
+  get sampleCount(): number {
+    return this.samples.length;
+  }
+
+  get synced(): boolean {
+    return this.samples.length >= MIN_SAMPLES;
+  }
+
+  /** One round trip: sent and received on the local clock, serverTime from the PONG. Ignores nonsense. */
+  add(sentLocal: number, serverTime: number, receivedLocal: number): void {
+    const rtt = receivedLocal - sentLocal;
+    if (!(rtt >= 0) || !Number.isFinite(serverTime)) return;
+    this.samples.push({ offset: serverTime - (sentLocal + receivedLocal) / 2, rtt });
+    if (this.samples.length > this.window) this.samples.shift();
+    const e = estimateOffset(this.samples);
+    this.offset = e.offset;
+    this.rtt = e.rtt;
+  }
+
+  reset(): void {
+    this.samples = [];
+    this.offset = 0;
+    this.rtt = Number.NaN;
+  }
+}

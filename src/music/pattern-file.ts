@@ -1,0 +1,32 @@
+/** Reads an operator's pattern file from disk (Node only); the default one ships in patterns/pentatonic.json. */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PatternFileError, parsePatternFile, type PatternPalette } from './patterns.js';
+
+/** patterns/pentatonic.json at the repository root, from src/music or dist/src/music. */
+export function defaultPatternFile(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return resolve(here, here.includes('/dist/') ? '../../../patterns/pentatonic.json' : '../../patterns/pentatonic.json');
+}
+
+/** Load and validate; any problem becomes one line: `patterns file FILE: problem`. */
+export function loadPatternFile(file: string): PatternPalette {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new PatternFileError(`patterns file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new PatternFileError(`patterns file ${file}: not valid JSON (${(err as Error).message.split('\n')[0]})`);
+  }
+  try {
+    return parsePatternFile(json);
+  } catch (err) {
+    throw new PatternFileError(`patterns file ${file}: ${(err as Error).message}`);
+  }
+}

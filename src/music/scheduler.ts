@@ -1,0 +1,195 @@
+/**
+ * What a listener hears, as pure functions (no DOM, no audio): the browser calls them from its look-ahead
+ * loop and from OfflineAudioContext renders; tests property-check them against a naive model.
+ *
+ * Two steps, because they change at different rates:
+ *   1. `planVoices` (when the view or the cells change): every sounding cell near the view becomes a voice
+ *      with a pan (its horizontal offset from the view centre) and a gain (pattern gain × distance
+ *      attenuation × zoom level); above the voice cap the loudest cells keep a voice of their own and the
+ *      rest are merged per chunk and pattern, the quietest merged voices dropped. At most `cap` voices.
+ *   2. `notesInWindow` (every scheduler tick): the notes those voices start in a window of local time,
+ *      through the clock offset (server = local + offset) and the tempo map.
+ */
+import type { MusicPattern } from './patterns.js';
+import { beatAt, bpmAt, timeAtBeat, type TempoMap } from './tempo-map.js';
+
+export interface MusicCell {
+  x: number;
+  y: number;
+  /** Palette index (0 = silence). */
+  value: number;
+}
+
+/** The listener: the canvas point at the screen centre, the half-size of the screen in canvas pixels, the zoom. */
+export interface ListenerView {
+  cx: number;
+  cy: number;
+  halfW: number;
+  halfH: number;
+  /** CSS pixels per canvas pixel. */
+  zoom: number;
+}
+
+export interface Voice {
+  value: number;
+  /** Centre of the cell (or gain-weighted centroid of merged cells), canvas pixels. */
+  x: number;
+  y: number;
+  /** -1 (left) .. 1 (right). */
+  pan: number;
+  gain: number;
+  /** Cells this voice stands for (1 unless merged). */
+  cells: number;
+}
+
+export interface Note {
+  /** Local clock, ms (server time − offset). */
+  time: number;
+  /** Index into VOICES (the synth). */
+  voice: number;
+  midi: number;
+  pan: number;
+  gain: number;
+  /** Gate length, ms: 90% of the step. */
+  duration: number;
+  /** The palette entry that plays it. */
+  value: number;
+}
+
+export const SPATIAL = Object.freeze({
+  /** Cells farther than this many view half-diagonals from the centre are not heard. */
+  hearRadius: 1.5,
+  /** Distance attenuation 1 / (1 + k d²), d in half-diagonals: a corner of the screen is at 1/(1+k). */
+  distanceK: 3,
+  /** At this zoom (CSS px per cell) and closer a voice plays at full level; zoomed out, level ∝ √(zoom / fullZoom). */
+  fullZoom: 16,
+  /** Level of one voice at full level (headroom for a few dozen at once). */
+  voiceGain: 0.3,
+  /** Level of a plain hit relative to an accent. */
+  hitLevel: 0.7,
+});
+
+export const DEFAULT_VOICE_CAP = 32;
+
+/** Pan and level (before the pattern's gain) of a point, or null when it is out of hearing. */
+export function spatialize(x: number, y: number, v: ListenerView): { pan: number; level: number } | null {
+  const dx = x - v.cx;
+  const dy = y - v.cy;
+  const diag = Math.hypot(v.halfW, v.halfH);
+  if (!(diag > 0)) return null;
+  const d = Math.hypot(dx, dy) / diag;
+  if (d > SPATIAL.hearRadius) return null;
+  const pan = Math.max(-1, Math.min(1, dx / v.halfW));
+  const zoomLevel = Math.sqrt(Math.min(1, Math.max(0, v.zoom) / SPATIAL.fullZoom));
+  return { pan, level: (SPATIAL.voiceGain * zoomLevel) / (1 + SPATIAL.distanceK * d * d) };
+}
+
+interface Candidate {
+  value: number;
+  x: number;
+  y: number;
+  pan: number;
+  gain: number;
+  dist: number;
+}
+
+function byLoudness(a: Candidate, b: Candidate): number {
+  return b.gain - a.gain || a.dist - b.dist || a.y - b.y || a.x - b.x || a.value - b.value;
+}
+
+/** The voices for a view: at most `cap`, loudest (then nearest) cells first, the rest merged per chunk and pattern. */
+export function planVoices(cells: Iterable<MusicCell>, patterns: readonly MusicPattern[], view: ListenerView, cap = DEFAULT_VOICE_CAP): Voice[] {
+  const cand: Candidate[] = [];
+  for (const c of cells) {
+    const p = patterns[c.value];
+    if (p === undefined || p.steps.length === 0 || p.gain <= 0) continue;
+    const x = c.x + 0.5;
+    const y = c.y + 0.5;
+    const s = spatialize(x, y, view);
+    if (s === null || s.level <= 0) continue;
+    cand.push({ value: c.value, x, y, pan: s.pan, gain: p.gain * s.level, dist: Math.hypot(x - view.cx, y - view.cy) });
+  }
+  cand.sort(byLoudness);
+  if (cand.length <= cap) return cand.map((c) => ({ value: c.value, x: c.x, y: c.y, pan: c.pan, gain: c.gain, cells: 1 }));
+  if (cap <= 0) return [];
+  const own = Math.floor(cap / 2);
+  const voices: Voice[] = cand.slice(0, own).map((c) => ({ value: c.value, x: c.x, y: c.y, pan: c.pan, gain: c.gain, cells: 1 }));
+  // The rest, merged per (chunk, pattern): same onsets and pitches, so one voice plays them as one louder one.
+  const groups = new Map<string, { value: number; sx: number; sy: number; sp: number; sg: number; sg2: number; n: number }>();
+  for (let i = own; i < cand.length; i++) {
+    const c = cand[i]!;
+    const key = `${Math.floor(c.x / 64)},${Math.floor(c.y / 64)},${c.value}`;
+    let g = groups.get(key);
+    if (g === undefined) {
+      g = { value: c.value, sx: 0, sy: 0, sp: 0, sg: 0, sg2: 0, n: 0 };
+      groups.set(key, g);
+    }
+    g.sx += c.x * c.gain;
+    g.sy += c.y * c.gain;
+    g.sp += c.pan * c.gain;
+    g.sg += c.gain;
+    g.sg2 += c.gain * c.gain;
+    g.n++;
+  }
+  const merged: Voice[] = [];
+  for (const g of groups.values()) {
+    // Incoherent power sum: a crowd of distant cells is louder than one, not louder than all of them in phase.
+    merged.push({ value: g.value, x: g.sx / g.sg, y: g.sy / g.sg, pan: g.sp / g.sg, gain: Math.sqrt(g.sg2), cells: g.n });
+  }
+  merged.sort((a, b) => b.gain - a.gain || a.y - b.y || a.x - b.x || a.value - b.value);
+  for (let i = 0; i < merged.length && voices.length < cap; i++) voices.push(merged[i]!);
+  return voices;
+}
+
+/** For each step of a pattern, how many hits precede it in the loop (which pitch a hit plays). */
+const hitIndexCache = new WeakMap<readonly number[], Int32Array>();
+function hitIndex(steps: readonly number[]): Int32Array {
+  let idx = hitIndexCache.get(steps);
+  if (idx === undefined) {
+    idx = new Int32Array(steps.length);
+    let n = 0;
+    for (let i = 0; i < steps.length; i++) {
+      idx[i] = n;
+      if (steps[i]! > 0) n++;
+    }
+    hitIndexCache.set(steps, idx);
+  }
+  return idx;
+}
+
+/**
+ * The notes the voices start with fromLocal ≤ time < toLocal (local ms; server = local + offsetMs), sorted by
+ * time then voice order. Step k of a pattern is at beat k / stepsPerBeat; patterns loop from beat 0.
+ */
+export function notesInWindow(
+  voices: readonly Voice[], patterns: readonly MusicPattern[], map: TempoMap, offsetMs: number, fromLocal: number, toLocal: number,
+): Note[] {
+  const out: (Note & { order: number })[] = [];
+  const from = fromLocal + offsetMs;
+  const to = toLocal + offsetMs;
+  if (!(to > from)) return [];
+  const b0 = beatAt(map, from);
+  for (let vi = 0; vi < voices.length; vi++) {
+    const v = voices[vi]!;
+    const p = patterns[v.value];
+    if (p === undefined || p.steps.length === 0) continue;
+    const spb = p.stepsPerBeat;
+    const n = p.steps.length;
+    const hits = hitIndex(p.steps);
+    for (let k = Math.floor(b0 * spb) - 1; ; k++) {
+      const t = timeAtBeat(map, k / spb);
+      if (t >= to) break;
+      if (t < from) continue;
+      const step = ((k % n) + n) % n;
+      const s = p.steps[step]!;
+      if (s === 0) continue;
+      const stepMs = 60_000 / (bpmAt(map, t) * spb);
+      out.push({
+        time: t - offsetMs, voice: p.voice, midi: p.pitches[hits[step]! % p.pitches.length]!, pan: v.pan,
+        gain: v.gain * (s === 2 ? 1 : SPATIAL.hitLevel), duration: stepMs * 0.9, value: v.value, order: vi,
+      });
+    }
+  }
+  out.sort((a, b) => a.time - b.time || a.order - b.order);
+  return out.map(({ order: _order, ...note }) => note);
+}
