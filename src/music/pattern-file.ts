@@ -1,13 +1,18 @@
 /** Reads an operator's pattern file from disk (Node only); the default one ships in patterns/pentatonic.json. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PatternFileError, parsePatternFile, type PatternPalette } from './patterns.js';
 
-/** patterns/pentatonic.json at the repository root, from src/music or dist/src/music. */
+/** patterns/pentatonic.json at the repository root: the nearest one above this module (src/, dist/src/ or a bundle). */
 export function defaultPatternFile(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  return resolve(here, here.includes('/dist/') ? '../../../patterns/pentatonic.json' : '../../patterns/pentatonic.json');
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 8; i++) {
+    const candidate = resolve(dir, 'patterns/pentatonic.json');
+    if (existsSync(candidate)) return candidate;
+    dir = resolve(dir, '..');
+  }
+  return resolve(dirname(fileURLToPath(import.meta.url)), '../../patterns/pentatonic.json');
 }
 
 /** Load and validate; any problem becomes one line: `patterns file FILE: problem`. */

@@ -360,10 +360,11 @@ class ByteWriter {
     this.length += n;
     return at;
   }
-  u8(v: number): void { this.view.setUint8(this.room(1), v); }
-  u16(v: number): void { this.view.setUint16(this.room(2), v, true); }
-  f64(v: number): void { this.view.setFloat64(this.room(8), v, true); }
-  bytes(b: Uint8Array): void { this.buf.set(b, this.room(b.length)); }
+  // room() may replace buf and view: call it before touching them.
+  u8(v: number): void { const at = this.room(1); this.view.setUint8(at, v); }
+  u16(v: number): void { const at = this.room(2); this.view.setUint16(at, v, true); }
+  f64(v: number): void { const at = this.room(8); this.view.setFloat64(at, v, true); }
+  bytes(b: Uint8Array): void { const at = this.room(b.length); this.buf.set(b, at); }
   result(): Uint8Array { return this.buf.slice(0, this.length); }
 }
 
