@@ -1,8 +1,9 @@
 /**
  * NTP-style estimate of the server clock from PING/PONG round trips: each sample gives
  * offset = serverTime − (sent + received) / 2 (local ms), wrong by at most half its round trip. The estimate
- * is the median offset of the quicker half of the last samples (a PONG that waited for a busy tick has a long
- * round trip and an asymmetric delay). Pure: the caller supplies local times.
+ * is the median offset of the samples whose round trip is close to the quickest one (NTP's clock filter: a
+ * PING that waited behind a burst of snapshots, or a PONG handled late by a busy page, has a long round trip
+ * and a lopsided delay; a quick one cannot be far off). Pure: the caller supplies local times.
  */
 
 export interface ClockSample {
@@ -22,11 +23,17 @@ export function median(values: readonly number[]): number {
   return v.length % 2 === 1 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
 }
 
-/** The estimate from a set of samples: median offset over the quicker half (at least MIN_SAMPLES, or all). */
+/** Round trips within this much of the quickest are kept: max(1 ms, half the quickest). */
+export function rttSlack(minRtt: number): number {
+  return Math.max(1, minRtt / 2);
+}
+
+/** The estimate from a set of samples: the median offset of those whose round trip is within rttSlack of the quickest. */
 export function estimateOffset(samples: readonly ClockSample[]): { offset: number; rtt: number } {
   if (samples.length === 0) return { offset: 0, rtt: Number.NaN };
-  const byRtt = [...samples].sort((a, b) => a.rtt - b.rtt);
-  const keep = byRtt.slice(0, Math.max(Math.min(MIN_SAMPLES, byRtt.length), Math.ceil(byRtt.length / 2)));
+  let minRtt = Infinity;
+  for (const s of samples) minRtt = Math.min(minRtt, s.rtt);
+  const keep = samples.filter((s) => s.rtt <= minRtt + rttSlack(minRtt));
   return { offset: median(keep.map((s) => s.offset)), rtt: median(keep.map((s) => s.rtt)) };
 }
 

@@ -1,0 +1,164 @@
+/**
+ * Music mode in a real Chromium: the page plays after one click; OfflineAudioContext renders of a known
+ * view put onsets on the beat grid of the tempo and subdivision (within one render quantum), pan a cell
+ * left of centre into the left channel, and lower a voice when zoomed out; two pages on one server agree
+ * on the beat phase within 10 ms (the spread is printed).
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import type { RunningServer } from '../../src/server.js';
+import type { MusicPattern } from '../../src/music/patterns.js';
+import type { MusicHook } from '../../client/src/music/music-mode.js';
+import {
+  INSTALL_HINT, ROOT, type OpenPage, browserSuitePlan, buildClient, launchBrowser, nodeClient, openPage, placeFrom, startTestServer, toScreen, waitReady,
+} from './harness.js';
+
+const plan = browserSuitePlan();
+if (!plan.run) console.log(`browser tests skipped: ${INSTALL_HINT}`);
+
+type MusicWindow = Window & { __music?: MusicHook };
+const QUANTUM = 128;
+
+async function waitSynced(page: Page): Promise<void> {
+  await page.waitForFunction(() => (window as MusicWindow).__music?.synced === true, undefined, { timeout: 5000, polling: 20 });
+}
+
+/** Beat-grid times (s) of a pattern's hits in [0, seconds) at bpm, from the pattern definition alone. */
+function gridTimes(p: MusicPattern, bpm: number, seconds: number): number[] {
+  const out: number[] = [];
+  const stepSec = 60 / (bpm * p.stepsPerBeat);
+  for (let k = 0; k * stepSec < seconds; k++) if (p.steps[k % p.steps.length]! > 0) out.push(k * stepSec);
+  return out;
+}
+
+describe.skipIf(!plan.run)('music mode (Chromium)', () => {
+  let browser: Browser;
+  let server: RunningServer;
+  const pages: OpenPage[] = [];
+
+  async function open(url: string): Promise<OpenPage> {
+    const p = await openPage(browser, url);
+    pages.push(p);
+    return p;
+  }
+
+  beforeAll(async () => {
+    if (!plan.chromium) throw new Error(`browser tests cannot run: ${INSTALL_HINT}`);
+    buildClient();
+    browser = await launchBrowser();
+    server = await startTestServer({ mode: 'music', tempo: 100 });
+  });
+
+  afterAll(async () => {
+    for (const p of pages) await p.context.close().catch(() => {});
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('the page shows the pattern palette, places the chosen pattern × subdivision, and plays after one click', async () => {
+    const a = await open(`${server.url}/#100,100,16`);
+    await waitSynced(a.page);
+    expect(await a.page.isVisible('#music-panel')).toBe(true);
+    expect(await a.page.isHidden('#palette')).toBe(true);
+    const patterns = await a.page.evaluate(() => (window as MusicWindow).__music!.patterns);
+    const groups = new Set(patterns.filter((p) => p.group > 0).map((p) => p.group));
+    expect(await a.page.locator('.music-swatch').count()).toBe(groups.size);
+    // Choose "bell" at eighth-note triplets, paint at (100, 100).
+    await a.page.click('.music-subs button:text("1/8t")');
+    await a.page.click('.music-swatch:text("bell")');
+    const want = patterns.findIndex((p) => p.name === 'bell' && p.stepsPerBeat === 3);
+    expect(want).toBeGreaterThan(0);
+    const at = await toScreen(a.page, 100.5, 100.5);
+    await a.page.mouse.click(at.x, at.y);
+    await expect.poll(() => server.store.get(100, 100), { timeout: 2000 }).toBe(want);
+
+    // More sound around the centre from a bot, then one click on Play.
+    const bot = await nodeClient(server.wsUrl);
+    for (let i = 0; i < 6; i++) await placeFrom(bot, 96 + i * 2, 103 + (i % 3), 1 + ((i * 5) % (patterns.length - 1)));
+    bot.close();
+    await waitReady(a.page);
+    await a.page.click('#music-play');
+    await a.page.waitForFunction(() => (window as MusicWindow).__music!.notesScheduled > 4, undefined, { timeout: 5000 });
+    await a.page.waitForFunction(() => (window as MusicWindow).__music!.voices.length >= 7, undefined, { timeout: 3000 });
+    const state = await a.page.evaluate(() => ({ playing: (window as MusicWindow).__music!.playing, voices: (window as MusicWindow).__music!.voices.length }));
+    expect(state.playing).toBe(true);
+    expect(state.voices).toBeGreaterThanOrEqual(7);
+    expect(await a.page.textContent('#music-position')).toMatch(/^\d+\.[1-4] · 100 bpm$/);
+    mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
+    await a.page.screenshot({ path: join(ROOT, 'test-artifacts/music.png') });
+    await a.page.click('#music-play'); // mute
+    expect(await a.page.evaluate(() => (window as MusicWindow).__music!.playing)).toBe(false);
+    expect(a.errors).toEqual([]);
+  });
+
+  it('OfflineAudioContext: onsets fall on the beat grid of tempo and subdivision within one render quantum', async () => {
+    const a = await open(`${server.url}/#100,100,16`);
+    await waitSynced(a.page);
+    const patterns = await a.page.evaluate(() => (window as MusicWindow).__music!.patterns);
+    const cases = [['kick', 1], ['pad', 3], ['hat', 4], ['bell', 2], ['bass', 3], ['pluck', 1]] as const;
+    for (const [name, spb] of cases) {
+      const index = patterns.findIndex((p) => p.name === name && p.stepsPerBeat === spb);
+      expect(index, `${name} at ${spb}/beat`).toBeGreaterThan(0);
+      const seconds = 4;
+      const res = await a.page.evaluate(([index, seconds]) => (window as MusicWindow).__music!.renderOffline({
+        cells: [{ x: 100, y: 100, value: index! }], view: { cx: 100.5, cy: 100.5, halfW: 30, halfH: 20, zoom: 16 },
+        seconds: seconds!, bpm: 100, threshold: 1e-3, gapMs: 40, // longer than a bass note's period, shorter than any rest
+      }), [index, seconds]);
+      const grid = gridTimes(patterns[index]!, 100, seconds);
+      expect(res.onsets.length, `${name}: onsets ${res.onsets.slice(0, 5)} vs grid ${grid.slice(0, 5)}`).toBe(grid.length);
+      const tolerance = QUANTUM / res.sampleRate;
+      const worst = Math.max(...res.onsets.map((t, i) => Math.abs(t - grid[i]!)));
+      expect(worst, `${name} at ${spb}/beat: worst onset error ${(worst * 1000).toFixed(3)} ms`).toBeLessThanOrEqual(tolerance);
+    }
+  });
+
+  it('OfflineAudioContext: a cell left of centre is louder on the left; zooming out lowers a single voice', async () => {
+    const a = await open(`${server.url}/#100,100,16`);
+    await waitSynced(a.page);
+    const r = await a.page.evaluate(async () => {
+      const m = (window as MusicWindow).__music!;
+      const value = m.patterns.findIndex((p) => p.name === 'pad');
+      const render = (x: number, view: { cx: number; cy: number; halfW: number; halfH: number; zoom: number }) =>
+        m.renderOffline({ cells: [{ x, y: 100, value }], view, seconds: 2, bpm: 100 });
+      const left = await render(80, { cx: 100.5, cy: 100.5, halfW: 30, halfH: 20, zoom: 16 });
+      const right = await render(120, { cx: 100.5, cy: 100.5, halfW: 30, halfH: 20, zoom: 16 });
+      const near = await render(100, { cx: 100.5, cy: 100.5, halfW: 30, halfH: 20, zoom: 16 });
+      const far = await render(100, { cx: 100.5, cy: 100.5, halfW: 240, halfH: 160, zoom: 2 });
+      return { left: left.rms, right: right.rms, near: near.rms, far: far.rms };
+    });
+    expect(r.left[0]).toBeGreaterThan(1.5 * r.left[1]);
+    expect(r.right[1]).toBeGreaterThan(1.5 * r.right[0]);
+    expect(r.near[0]).toBeCloseTo(r.near[1], 6); // centred: equal
+    expect(r.far[0]).toBeLessThan(0.5 * r.near[0]);
+    expect(r.far[0]).toBeGreaterThan(0);
+  });
+
+  it('two pages on one server agree on the beat phase within 10 ms', async () => {
+    const a = await open(`${server.url}/#200,200,8`);
+    const b = await open(`${server.url}/#300,300,8`);
+    await Promise.all([waitSynced(a.page), waitSynced(b.page)]);
+    // Each page's estimate of the server clock against the machine's wall clock, which both pages share;
+    // the difference between pages is their disagreement on the beat phase, in ms.
+    const estimate = (p: Page) => p.evaluate(() => {
+      const m = (window as MusicWindow).__music!;
+      const local = m.localNow();
+      return local + m.offsetMs - Date.now();
+    });
+    const spreads: number[] = [];
+    const errors: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const [ea, eb] = await Promise.all([estimate(a.page), estimate(b.page)]);
+      spreads.push(Math.abs(ea - eb));
+      if (process.env.MUSIC_DEBUG) console.log(i, ea.toFixed(2), eb.toFixed(2));
+      errors.push(Math.abs(ea), Math.abs(eb));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    spreads.sort((x, y) => x - y);
+    errors.sort((x, y) => x - y);
+    const max = spreads[spreads.length - 1]!;
+    console.log(`beat-phase spread between two pages over ${spreads.length} samples (3 s, re-estimated every 1 s): median ${spreads[spreads.length >> 1]!.toFixed(2)} ms, max ${max.toFixed(2)} ms; each page vs the server clock: max ${errors[errors.length - 1]!.toFixed(2)} ms (includes Date.now()'s 1 ms step)`);
+    expect(max).toBeLessThanOrEqual(10);
+  });
+});
