@@ -67,6 +67,8 @@ export const SPATIAL = Object.freeze({
   voiceGain: 0.3,
   /** Level of a plain hit relative to an accent. */
   hitLevel: 0.7,
+  /** Headroom: when the voices' gains add up to more than this, all are scaled down alike (a crowd never clips). */
+  maxTotalGain: 0.8,
 });
 
 export const DEFAULT_VOICE_CAP = 32;
@@ -110,7 +112,7 @@ export function planVoices(cells: Iterable<MusicCell>, patterns: readonly MusicP
     cand.push({ value: c.value, x, y, pan: s.pan, gain: p.gain * s.level, dist: Math.hypot(x - view.cx, y - view.cy) });
   }
   cand.sort(byLoudness);
-  if (cand.length <= cap) return cand.map((c) => ({ value: c.value, x: c.x, y: c.y, pan: c.pan, gain: c.gain, cells: 1 }));
+  if (cand.length <= cap) return withHeadroom(cand.map((c) => ({ value: c.value, x: c.x, y: c.y, pan: c.pan, gain: c.gain, cells: 1 })));
   if (cap <= 0) return [];
   const own = Math.floor(cap / 2);
   const voices: Voice[] = cand.slice(0, own).map((c) => ({ value: c.value, x: c.x, y: c.y, pan: c.pan, gain: c.gain, cells: 1 }));
@@ -138,6 +140,17 @@ export function planVoices(cells: Iterable<MusicCell>, patterns: readonly MusicP
   }
   merged.sort((a, b) => b.gain - a.gain || a.y - b.y || a.x - b.x || a.value - b.value);
   for (let i = 0; i < merged.length && voices.length < cap; i++) voices.push(merged[i]!);
+  return withHeadroom(voices);
+}
+
+/** Scales every voice down alike when their gains add up to more than SPATIAL.maxTotalGain. */
+function withHeadroom(voices: Voice[]): Voice[] {
+  let total = 0;
+  for (const v of voices) total += v.gain;
+  if (total > SPATIAL.maxTotalGain) {
+    const k = SPATIAL.maxTotalGain / total;
+    for (const v of voices) v.gain *= k;
+  }
   return voices;
 }
 

@@ -85,6 +85,7 @@ describe.skipIf(!plan.run)('music mode (Chromium)', () => {
     const state = await a.page.evaluate(() => ({ playing: (window as MusicWindow).__music!.playing, voices: (window as MusicWindow).__music!.voices.length }));
     expect(state.playing).toBe(true);
     expect(state.voices).toBeGreaterThanOrEqual(7);
+    expect(await a.page.textContent('#music-play')).toBe('■ Mute');
     expect(await a.page.textContent('#music-position')).toMatch(/^\d+\.[1-4] · 100 bpm$/);
     mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
     await a.page.screenshot({ path: join(ROOT, 'test-artifacts/music.png') });

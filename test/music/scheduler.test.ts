@@ -16,6 +16,17 @@ const PATTERNS = loadPatternFile(defaultPatternFile()).patterns;
 /** The model: every cell, every step, straight from the definitions (no sorting tricks, no step arithmetic shortcuts). */
 function naiveNotes(cells: MusicCell[], patterns: readonly MusicPattern[], view: ListenerView, map: TempoSegment[], offset: number, from: number, to: number): Note[] {
   const notes: (Note & { i: number })[] = [];
+  // Headroom: the heard cells' gains (pattern gain × level) are scaled down alike if they add up past the limit.
+  let total = 0;
+  const heard: number[] = [];
+  cells.forEach((c, i) => {
+    const p = patterns[c.value]!;
+    const d = Math.hypot(c.x + 0.5 - view.cx, c.y + 0.5 - view.cy) / Math.hypot(view.halfW, view.halfH);
+    if (p.steps.length === 0 || d > SPATIAL.hearRadius) return;
+    heard.push(i);
+    total += p.gain * SPATIAL.voiceGain * Math.sqrt(Math.min(1, view.zoom / SPATIAL.fullZoom)) / (1 + SPATIAL.distanceK * d * d);
+  });
+  const scale = total > SPATIAL.maxTotalGain ? SPATIAL.maxTotalGain / total : 1;
   cells.forEach((c, i) => {
     const p = patterns[c.value]!;
     if (p.steps.length === 0) return;
@@ -36,7 +47,7 @@ function naiveNotes(cells: MusicCell[], patterns: readonly MusicPattern[], view:
       for (let j = 0; j < step; j++) if (p.steps[j]! > 0) hitsBefore++;
       notes.push({
         i, time: t - offset, voice: p.voice, midi: p.pitches[hitsBefore % p.pitches.length]!, pan,
-        gain: p.gain * level * (p.steps[step] === 2 ? 1 : SPATIAL.hitLevel), duration: 0, value: c.value,
+        gain: p.gain * level * scale * (p.steps[step] === 2 ? 1 : SPATIAL.hitLevel), duration: 0, value: c.value,
       });
     }
   });
@@ -139,6 +150,8 @@ describe('voice cap', () => {
       const all = planVoices(cells, PATTERNS, view, 100_000);
       const capped = planVoices(cells, PATTERNS, view, cap);
       expect(capped.length).toBeLessThanOrEqual(cap);
+      // Headroom: never more than the limit in total.
+      expect(capped.reduce((s, v) => s + v.gain, 0)).toBeLessThanOrEqual(SPATIAL.maxTotalGain + 1e-9);
       if (all.length <= cap) {
         expect(capped).toEqual(all);
         return;
@@ -146,11 +159,14 @@ describe('voice cap', () => {
       expect(capped.length).toBe(Math.min(cap, Math.floor(cap / 2) + new Set(all.slice(Math.floor(cap / 2)).map((v) => `${Math.floor(v.x / 64)},${Math.floor(v.y / 64)},${v.value}`)).size));
       // The first cap/2 are the loudest cells, individually, in order.
       const own = Math.floor(cap / 2);
-      expect(capped.slice(0, own)).toEqual(all.slice(0, own));
-      // Every cell is accounted for at most once; merged voices are no quieter than their loudest member.
+      const pick = (v: (typeof all)[number]) => [v.value, v.x, v.y, v.pan, v.cells];
+      expect(capped.slice(0, own).map(pick)).toEqual(all.slice(0, own).map(pick));
+      // Their relative levels are kept.
+      for (let i = 1; i < own; i++) expect(capped[i]!.gain / capped[0]!.gain).toBeCloseTo(all[i]!.gain / all[0]!.gain, 9);
+      // Every cell is accounted for at most once; no cell left without a voice of its own is louder than one with.
       const counted = capped.reduce((n, v) => n + v.cells, 0);
       expect(counted).toBeLessThanOrEqual(all.length);
-      const quietestOwn = capped[own - 1]?.gain ?? Infinity;
+      const quietestOwn = all[own - 1]?.gain ?? Infinity;
       for (const v of all.slice(own)) expect(v.gain).toBeLessThanOrEqual(quietestOwn + 1e-12);
     }), { numRuns: 100 });
   });

@@ -33,7 +33,11 @@ export class MusicEngine {
   private anchored = false;
   /** Notes scheduled, and how late the latest tick was relative to its TICK_MS period (for the HUD and tests). */
   notesScheduled = 0;
+  /** Notes whose time had passed by the time they were scheduled (skipped: better silent than off the beat). */
+  notesLate = 0;
   lastNotes: Note[] = [];
+  /** When set, every scheduled note's local time (ms) and audio time (s) is appended (benchmarks measure jitter with it). */
+  trace: { local: number; audio: number; value: number }[] | null = null;
 
   constructor(private readonly src: EngineSource) {}
 
@@ -128,8 +132,12 @@ export class MusicEngine {
     this.scheduledUntil = to;
     for (const n of notes) {
       const when = this.audioTime(n.time);
-      if (when < ctx.currentTime) continue; // too late to play on time: skip rather than play off the beat
+      if (when < ctx.currentTime) {
+        this.notesLate++; // too late to play on time: skip rather than play off the beat
+        continue;
+      }
       playNote(ctx, master, n, when);
+      if (this.trace !== null && this.trace.length < 100_000) this.trace.push({ local: n.time, audio: when, value: n.value });
     }
     this.notesScheduled += notes.length;
     this.lastNotes = notes;

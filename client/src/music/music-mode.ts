@@ -31,6 +31,11 @@ export interface MusicHook {
   readonly playing: boolean;
   readonly voices: readonly Voice[];
   readonly notesScheduled: number;
+  readonly notesLate: number;
+  /** Start (or restart) recording scheduled notes; returns what was recorded since the last call. */
+  takeTrace(): { local: number; audio: number; value: number }[];
+  /** Click-free play/mute for scripts (the Play button does the same inside a user gesture). */
+  play(): Promise<void>;
   readonly patterns: readonly MusicPattern[];
   /** The estimated beat at a local time (performance.timeOrigin + performance.now() ms), through this page's clock offset. */
   beatAtLocal(local: number): number;
@@ -62,9 +67,13 @@ export class MusicMode {
     this.engine = new MusicEngine({ clock: () => this.clock, patterns: () => this.patterns, voices: () => this.voices() });
     this.panel = new MusicPanel({
       togglePlay: () => {
-        if (this.engine.playing) this.engine.stop();
-        else void this.engine.start();
-        this.panel.setPlaying(this.engine.playing);
+        if (this.engine.playing) {
+          this.engine.stop();
+          this.panel.setPlaying(false);
+        } else {
+          // start() runs inside this click: the gesture browsers require before audio may start.
+          this.engine.start().then(() => this.panel.setPlaying(this.engine.playing), () => this.panel.setPlaying(false));
+        }
       },
       choose: (index, preview) => {
         if (index < 0) return;
@@ -127,6 +136,13 @@ export class MusicMode {
       get playing() { return self.engine.playing; },
       get voices() { return self.voices(); },
       get notesScheduled() { return self.engine.notesScheduled; },
+      get notesLate() { return self.engine.notesLate; },
+      takeTrace: () => {
+        const t = self.engine.trace ?? [];
+        self.engine.trace = [];
+        return t;
+      },
+      play: () => self.engine.start(),
       get patterns() { return self.patterns; },
       beatAtLocal: (local) => beatAt(self.clock.tempoMap, local + self.clock.offsetMs),
       localNow,

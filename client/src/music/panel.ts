@@ -15,7 +15,7 @@ const CSS = `
 .music-pulse { width: 12px; height: 12px; border-radius: 50%; background: var(--accent); }
 .music-subs { display: inline-flex; gap: 2px; }
 .music-subs button { border: 1px solid #fff3; background: transparent; border-radius: 6px; padding: 3px 6px; }
-.music-subs button[aria-pressed="true"] { background: #fff; color: #000; }
+#music-panel .music-subs button[aria-pressed="true"] { background: #fff; color: #000; }
 .music-swatch { min-width: 44px; height: 30px; border: 2px solid #fff2; border-radius: 6px; padding: 0 6px; font-size: 11px;
   text-shadow: 0 1px 2px #000; }
 .music-swatch[aria-pressed="true"] { border-color: #fff; box-shadow: 0 0 0 2px var(--accent); }
