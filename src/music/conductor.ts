@@ -7,6 +7,12 @@ import { encodeTempo, type MusicInfo } from '../net/protocol.js';
 import type { PatternPalette } from './patterns.js';
 import { initialTempoMap, pruneTempoMap, withTempoChange, type TempoSegment } from './tempo-map.js';
 
+/**
+ * Beat 0 of every music canvas: a fixed instant, not the server's start, so that several nodes serving one
+ * canvas (and one node across restarts) keep the same beat phase without talking to each other.
+ */
+export const MUSIC_EPOCH = Date.UTC(2024, 0, 1);
+
 /** A tempo change takes effect on the first bar boundary at least this far ahead: every client hears of it first. */
 export const TEMPO_CHANGE_LEAD_MS = 2000;
 
@@ -20,8 +26,7 @@ export class Conductor {
     private readonly now: () => number = Date.now,
     private announce: (bytes: Uint8Array) => void = () => {},
   ) {
-    // Beat 0 on a whole second: nothing depends on it, but it reads well in logs and docs.
-    this.musicEpoch = Math.floor(now() / 1000) * 1000;
+    this.musicEpoch = MUSIC_EPOCH;
     this.map = initialTempoMap(this.musicEpoch, bpm);
   }
 
