@@ -184,7 +184,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   'log-level': { key: 'logLevel', kind: 'str', help: 'pino log level (env LOG_LEVEL)' },
   mode: { key: 'mode', kind: 'str', help: 'pixel, or music: cells hold musical patterns (data dir default ./data-music)' },
   music: { key: 'mode', kind: 'bool', set: 'music', help: 'shorthand for --mode music' },
-  patterns: { key: 'patterns', kind: 'str', help: 'music mode: pattern file (JSON, see docs/protocol.md) [default: patterns/pentatonic.json]' },
+  patterns: { key: 'patterns', kind: 'str', help: 'music mode: pattern file (JSON, see docs/protocol.md); empty = patterns/pentatonic.json' },
   tempo: { key: 'tempo', kind: 'num', help: 'music mode: beats per minute at start' },
 };
 

@@ -18,6 +18,7 @@ import { loadPatternFile, defaultPatternFile } from '../../src/music/pattern-fil
 import { timeAtBeat } from '../../src/music/tempo-map.js';
 import type { RunningServer } from '../../src/server.js';
 import { serverEntry, startTestServer, until } from '../helpers/server.js';
+import { prng } from '../../bench/prng.js';
 
 const servers: RunningServer[] = [];
 const clients: CanvasClient[] = [];
@@ -87,6 +88,17 @@ describe('music mode: server', () => {
     expect(s.store.get(3, 4)).toBe(n - 1);
   });
 
+  it('the pixel canvas\'s limits hold unchanged: the paint bucket refuses past its burst', async () => {
+    const s = await serve({ paintBurst: 3, paintRate: 0.001 });
+    const c = await connect(s);
+    const results = new Map<number, { status: number; retryAfterMs: number }>();
+    c.on('placeResult', (r) => results.set(r.seq, r));
+    const seqs = [1, 2, 3, 4].map((i) => c.place(i, 1, 1 + i));
+    await until(() => results.size === 4, 3000);
+    expect(seqs.map((q) => results.get(q)!.status)).toEqual([ErrorCode.OK, ErrorCode.OK, ErrorCode.OK, ErrorCode.RATE_LIMITED]);
+    expect(results.get(seqs[3]!)!.retryAfterMs).toBeGreaterThan(0);
+  });
+
   it('MusicClock estimates the offset over PING/PONG and agrees with the server clock on loopback', async () => {
     const s = await serve();
     const c = await connect(s);
@@ -133,6 +145,16 @@ describe('music mode: server', () => {
     expect(clockA.tempoMap).toEqual(s.conductor!.tempoMap);
     expect(clockB.tempoMap).toEqual(s.conductor!.tempoMap);
     expect(timeAtBeat(clockA.tempoMap, seg.startBeat + 4)).toBeCloseTo(seg.startTime + 2000, 6);
+    // Hostile bodies: seeded garbage, JSON of the wrong shape, too big; answered 400/413, never a crash.
+    const seed = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
+    const random = prng(seed);
+    const bodies = ['', 'null', '[]', '{"bpm":"120"}', '{"bpm":null}', '{"bpm":1e400}', '{"bpm":-5}', 'x'.repeat(5000)];
+    for (let i = 0; i < 20; i++) bodies.push(String.fromCharCode(...Array.from({ length: Math.floor(random() * 60) }, () => Math.floor(random() * 256))));
+    for (const body of bodies) {
+      const r = await post('sekrit', body);
+      if (![400, 413].includes(r.status)) throw new Error(`seed ${seed}: body ${JSON.stringify(body.slice(0, 40))} got ${r.status}`);
+    }
+    expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
     // A late joiner learns the same map from WELCOME.
     const late = await connect(s);
     expect(late.welcome!.music!.tempoMap).toEqual(s.conductor!.tempoMap);
