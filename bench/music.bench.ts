@@ -6,6 +6,7 @@
  *      against a straight line through all of them (the grid as the audio clock sees it).
  *   3. render budget: 1,000 active cells in view, voice cap 32, 10 s through an OfflineAudioContext; render
  *      time as a fraction of real time.
+ *   0. (in Node, first) planVoices over 100,000 sounding cells: a zoomed-out view of a busy canvas.
  */
 import { existsSync } from 'node:fs';
 import { chromium, type Page } from 'playwright-core';
@@ -13,6 +14,8 @@ import { DEFAULTS } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { startServer } from '../src/server.js';
 import type { MusicHook } from '../client/src/music/music-mode.js';
+import { loadPatternFile, defaultPatternFile } from '../src/music/pattern-file.js';
+import { planVoices, type MusicCell } from '../src/music/scheduler.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 type MusicWindow = Window & { __music?: MusicHook };
@@ -24,6 +27,16 @@ function pct(sorted: number[], p: number): number {
 export async function run(opts: { quick?: boolean } = {}): Promise<unknown> {
   if (!existsSync(CHROMIUM)) throw new Error(`music bench needs Chromium at ${CHROMIUM}`);
   const quick = opts.quick === true;
+  const patterns0 = loadPatternFile(defaultPatternFile()).patterns;
+  const many: MusicCell[] = [];
+  for (let i = 0; i < 100_000; i++) many.push({ x: (i * 7919) % 1024, y: Math.floor((i * 7919) / 1024) % 1024, value: 1 + (i % (patterns0.length - 1)) });
+  let planBest = Infinity;
+  for (let r = 0; r < (quick ? 5 : 30); r++) {
+    const t = performance.now();
+    planVoices(many, patterns0, { cx: 512 + r, cy: 512, halfW: 800, halfH: 533, zoom: 0.6 });
+    planBest = Math.min(planBest, performance.now() - t);
+  }
+  console.log(`planVoices, 100,000 sounding cells in hearing, cap 32: best ${planBest.toFixed(1)} ms`);
   const server = await startServer({ ...DEFAULTS, port: 0, inMemory: true, logLevel: 'silent', mode: 'music', tempo: 100, paintRate: 1e6, paintBurst: 1e6 }, { log: createLogger('silent') });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--autoplay-policy=no-user-gesture-required'] });
   const open = async (hash: string): Promise<Page> => {
@@ -87,7 +100,7 @@ export async function run(opts: { quick?: boolean } = {}): Promise<unknown> {
     }, seconds);
     const ratio = render.renderMs / (seconds * 1000);
     console.log(`1,000 active cells in view: ${render.voices} voices (cap 32), ${render.notes} notes in ${seconds} s, rendered in ${render.renderMs.toFixed(0)} ms = ${ratio.toFixed(3)}× real time; peak ${render.peak.toFixed(2)}`);
-    return { clock, jitter, render: { seconds, voices: render.voices, notes: render.notes, renderMs: render.renderMs, ratio, peak: render.peak } };
+    return { planVoices100kMs: planBest, clock, jitter, render: { seconds, voices: render.voices, notes: render.notes, renderMs: render.renderMs, ratio, peak: render.peak } };
   } finally {
     await browser.close();
     await server.close();

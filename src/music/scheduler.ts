@@ -86,51 +86,108 @@ export function spatialize(x: number, y: number, v: ListenerView): { pan: number
   return { pan, level: (SPATIAL.voiceGain * zoomLevel) / (1 + SPATIAL.distanceK * d * d) };
 }
 
-interface Candidate {
-  value: number;
-  x: number;
-  y: number;
-  pan: number;
-  gain: number;
-  dist: number;
+/** Loudest first; ties by distance, then y, x, value (a total order: the plan never depends on input order). */
+function louder(g: Float64Array, d: Float64Array, xs: Float64Array, ys: Float64Array, vs: Int32Array, a: number, b: number): number {
+  return g[b]! - g[a]! || d[a]! - d[b]! || ys[a]! - ys[b]! || xs[a]! - xs[b]! || vs[a]! - vs[b]!;
 }
 
-function byLoudness(a: Candidate, b: Candidate): number {
-  return b.gain - a.gain || a.dist - b.dist || a.y - b.y || a.x - b.x || a.value - b.value;
-}
-
-/** The voices for a view: at most `cap`, loudest (then nearest) cells first, the rest merged per chunk and pattern. */
+/**
+ * The voices for a view: at most `cap`, loudest (then nearest) cells first, the rest merged per chunk and pattern.
+ * Linear in the cells plus n·log(cap): candidates live in typed arrays and only the loudest cap/2 are kept in a
+ * heap, so a zoomed-out view of a busy canvas (10⁵ cells) plans in milliseconds, not a sort of objects.
+ */
 export function planVoices(cells: Iterable<MusicCell>, patterns: readonly MusicPattern[], view: ListenerView, cap = DEFAULT_VOICE_CAP): Voice[] {
-  const cand: Candidate[] = [];
-  for (const c of cells) {
+  const list = Array.isArray(cells) ? (cells as readonly MusicCell[]) : [...cells];
+  const max = list.length;
+  const vs = new Int32Array(max);
+  const xs = new Float64Array(max);
+  const ys = new Float64Array(max);
+  const pans = new Float64Array(max);
+  const gains = new Float64Array(max);
+  const dists = new Float64Array(max);
+  let n = 0;
+  // spatialize(), inlined: this loop runs over every cell near the view.
+  const diag = Math.hypot(view.halfW, view.halfH);
+  if (!(diag > 0)) return [];
+  const zoomLevel = Math.sqrt(Math.min(1, Math.max(0, view.zoom) / SPATIAL.fullZoom));
+  const reach2 = (SPATIAL.hearRadius * diag) ** 2;
+  for (let i = 0; i < max; i++) {
+    const c = list[i]!;
     const p = patterns[c.value];
     if (p === undefined || p.steps.length === 0 || p.gain <= 0) continue;
     const x = c.x + 0.5;
     const y = c.y + 0.5;
-    const s = spatialize(x, y, view);
-    if (s === null || s.level <= 0) continue;
-    cand.push({ value: c.value, x, y, pan: s.pan, gain: p.gain * s.level, dist: Math.hypot(x - view.cx, y - view.cy) });
+    const dx = x - view.cx;
+    const dy = y - view.cy;
+    const r2 = dx * dx + dy * dy;
+    if (r2 > reach2) continue;
+    const d2 = r2 / (diag * diag);
+    const level = (SPATIAL.voiceGain * zoomLevel) / (1 + SPATIAL.distanceK * d2);
+    if (!(level > 0)) continue;
+    vs[n] = c.value;
+    xs[n] = x;
+    ys[n] = y;
+    pans[n] = Math.max(-1, Math.min(1, dx / view.halfW));
+    gains[n] = p.gain * level;
+    dists[n] = Math.sqrt(r2);
+    n++;
   }
-  cand.sort(byLoudness);
-  if (cand.length <= cap) return withHeadroom(cand.map((c) => ({ value: c.value, x: c.x, y: c.y, pan: c.pan, gain: c.gain, cells: 1 })));
+  const cmp = (a: number, b: number) => louder(gains, dists, xs, ys, vs, a, b);
+  const voiceOf = (i: number): Voice => ({ value: vs[i]!, x: xs[i]!, y: ys[i]!, pan: pans[i]!, gain: gains[i]!, cells: 1 });
+  if (n <= cap) {
+    const order = Array.from({ length: n }, (_, i) => i).sort(cmp);
+    return withHeadroom(order.map(voiceOf));
+  }
   if (cap <= 0) return [];
   const own = Math.floor(cap / 2);
-  const voices: Voice[] = cand.slice(0, own).map((c) => ({ value: c.value, x: c.x, y: c.y, pan: c.pan, gain: c.gain, cells: 1 }));
+  // The `own` loudest, in a heap whose top is the quietest of them.
+  const heap: number[] = [];
+  const worse = (a: number, b: number) => cmp(a, b) > 0;
+  const siftDown = (at: number) => {
+    for (;;) {
+      const l = 2 * at + 1;
+      const r = l + 1;
+      let m = at;
+      if (l < heap.length && worse(heap[l]!, heap[m]!)) m = l;
+      if (r < heap.length && worse(heap[r]!, heap[m]!)) m = r;
+      if (m === at) return;
+      [heap[at], heap[m]] = [heap[m]!, heap[at]!];
+      at = m;
+    }
+  };
+  for (let i = 0; i < n; i++) {
+    if (heap.length < own) {
+      heap.push(i);
+      for (let at = heap.length - 1; at > 0;) {
+        const up = (at - 1) >> 1;
+        if (!worse(heap[at]!, heap[up]!)) break;
+        [heap[at], heap[up]] = [heap[up]!, heap[at]!];
+        at = up;
+      }
+    } else if (own > 0 && cmp(i, heap[0]!) < 0) {
+      heap[0] = i;
+      siftDown(0);
+    }
+  }
+  const chosen = new Uint8Array(n);
+  for (const i of heap) chosen[i] = 1;
+  const voices: Voice[] = heap.sort(cmp).map(voiceOf);
   // The rest, merged per (chunk, pattern): same onsets and pitches, so one voice plays them as one louder one.
-  const groups = new Map<string, { value: number; sx: number; sy: number; sp: number; sg: number; sg2: number; n: number }>();
-  for (let i = own; i < cand.length; i++) {
-    const c = cand[i]!;
-    const key = `${Math.floor(c.x / 64)},${Math.floor(c.y / 64)},${c.value}`;
+  const groups = new Map<number, { value: number; sx: number; sy: number; sp: number; sg: number; sg2: number; n: number }>();
+  for (let i = 0; i < n; i++) {
+    if (chosen[i] === 1) continue;
+    const g0 = gains[i]!;
+    const key = ((Math.floor(xs[i]! / 64) * 1024 + Math.floor(ys[i]! / 64)) * 256) + vs[i]!;
     let g = groups.get(key);
     if (g === undefined) {
-      g = { value: c.value, sx: 0, sy: 0, sp: 0, sg: 0, sg2: 0, n: 0 };
+      g = { value: vs[i]!, sx: 0, sy: 0, sp: 0, sg: 0, sg2: 0, n: 0 };
       groups.set(key, g);
     }
-    g.sx += c.x * c.gain;
-    g.sy += c.y * c.gain;
-    g.sp += c.pan * c.gain;
-    g.sg += c.gain;
-    g.sg2 += c.gain * c.gain;
+    g.sx += xs[i]! * g0;
+    g.sy += ys[i]! * g0;
+    g.sp += pans[i]! * g0;
+    g.sg += g0;
+    g.sg2 += g0 * g0;
     g.n++;
   }
   const merged: Voice[] = [];
