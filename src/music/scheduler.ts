@@ -54,6 +54,9 @@ export interface Note {
   duration: number;
   /** The palette entry that plays it. */
   value: number;
+  /** Where its voice sits on the canvas (cell centre, or the centroid of merged cells): for drawing it. */
+  x: number;
+  y: number;
 }
 
 export const SPATIAL = Object.freeze({
@@ -256,7 +259,7 @@ export function notesInWindow(
       const stepMs = 60_000 / (bpmAt(map, t) * spb);
       out.push({
         time: t - offsetMs, voice: p.voice, midi: p.pitches[hits[step]! % p.pitches.length]!, pan: v.pan,
-        gain: v.gain * (s === 2 ? 1 : SPATIAL.hitLevel), duration: stepMs * 0.9, value: v.value, order: vi,
+        gain: v.gain * (s === 2 ? 1 : SPATIAL.hitLevel), duration: stepMs * 0.9, value: v.value, x: v.x, y: v.y, order: vi,
       });
     }
   }

@@ -86,6 +86,13 @@ describe.skipIf(!plan.run)('music mode (Chromium)', () => {
     expect(state.playing).toBe(true);
     expect(state.voices).toBeGreaterThanOrEqual(7);
     expect(await a.page.textContent('#music-play')).toBe('■ Mute');
+    // The playhead: rings flash on the sounding cells around the centre of the screen.
+    await a.page.waitForFunction(() => {
+      const el = document.getElementById('music-playhead') as HTMLCanvasElement;
+      const d = el.getContext('2d')!.getImageData(el.width / 2 - 150, el.height / 2 - 150, 300, 300).data;
+      for (let i = 3; i < d.length; i += 4) if (d[i]! > 0) return true;
+      return false;
+    }, undefined, { timeout: 5000, polling: 'raf' });
     expect(await a.page.textContent('#music-position')).toMatch(/^\d+\.[1-4] · 100 bpm$/);
     mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
     await a.page.screenshot({ path: join(ROOT, 'test-artifacts/music.png') });
@@ -152,7 +159,7 @@ describe.skipIf(!plan.run)('music mode (Chromium)', () => {
     for (let i = 0; i < 30; i++) {
       const [ea, eb] = await Promise.all([estimate(a.page), estimate(b.page)]);
       spreads.push(Math.abs(ea - eb));
-      if (process.env.MUSIC_DEBUG) console.log(i, ea.toFixed(2), eb.toFixed(2));
+      if (process.env.MUSIC_DEBUG) console.log(i, ea.toFixed(2), eb.toFixed(2), await a.page.evaluate(() => (window as MusicWindow).__music!.rttMs), await b.page.evaluate(() => (window as MusicWindow).__music!.rttMs));
       errors.push(Math.abs(ea), Math.abs(eb));
       await new Promise((r) => setTimeout(r, 100));
     }

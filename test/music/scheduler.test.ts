@@ -47,7 +47,7 @@ function naiveNotes(cells: MusicCell[], patterns: readonly MusicPattern[], view:
       for (let j = 0; j < step; j++) if (p.steps[j]! > 0) hitsBefore++;
       notes.push({
         i, time: t - offset, voice: p.voice, midi: p.pitches[hitsBefore % p.pitches.length]!, pan,
-        gain: p.gain * level * scale * (p.steps[step] === 2 ? 1 : SPATIAL.hitLevel), duration: 0, value: c.value,
+        gain: p.gain * level * scale * (p.steps[step] === 2 ? 1 : SPATIAL.hitLevel), duration: 0, value: c.value, x, y,
       });
     }
   });

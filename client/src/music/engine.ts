@@ -38,6 +38,8 @@ export class MusicEngine {
   lastNotes: Note[] = [];
   /** When set, every scheduled note's local time (ms) and audio time (s) is appended (benchmarks measure jitter with it). */
   trace: { local: number; audio: number; value: number }[] | null = null;
+  /** Called for every note scheduled (the playhead draws it when it is heard). */
+  onNote: ((n: Note) => void) | null = null;
 
   constructor(private readonly src: EngineSource) {}
 
@@ -137,6 +139,7 @@ export class MusicEngine {
         continue;
       }
       playNote(ctx, master, n, when);
+      this.onNote?.(n);
       if (this.trace !== null && this.trace.length < 100_000) this.trace.push({ local: n.time, audio: when, value: n.value });
     }
     this.notesScheduled += notes.length;

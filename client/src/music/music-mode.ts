@@ -13,6 +13,7 @@ import { CellIndex } from './cells.js';
 import { MusicEngine } from './engine.js';
 import { type OfflineRequest, type OfflineResult, renderOffline } from './offline.js';
 import { MusicPanel } from './panel.js';
+import { Playhead } from './playhead.js';
 
 /** Voices are re-planned at most this often (the view and the cells change much faster than one needs to hear it). */
 const REPLAN_MS = 100;
@@ -28,6 +29,8 @@ export interface MusicHost {
 export interface MusicHook {
   readonly synced: boolean;
   readonly offsetMs: number;
+  /** Median round trip of the PING/PONG samples the offset is taken from, ms. */
+  readonly rttMs: number;
   readonly playing: boolean;
   readonly voices: readonly Voice[];
   readonly notesScheduled: number;
@@ -56,6 +59,7 @@ export class MusicMode {
   readonly engine: MusicEngine;
   private readonly panel: MusicPanel;
   private readonly cells = new CellIndex();
+  private readonly playhead: Playhead;
   private plan: Voice[] = [];
   private planKey = '';
   private plannedAt = Number.NEGATIVE_INFINITY;
@@ -69,6 +73,7 @@ export class MusicMode {
       togglePlay: () => {
         if (this.engine.playing) {
           this.engine.stop();
+          this.playhead.clear();
           this.panel.setPlaying(false);
         } else {
           // start() runs inside this click: the gesture browsers require before audio may start.
@@ -82,9 +87,12 @@ export class MusicMode {
         if (preview && p !== undefined) void this.engine.preview(p);
       },
     });
+    this.playhead = new Playhead(host.camera);
+    this.engine.onNote = (n) => this.playhead.add(n, this.patterns[n.value]?.colour ?? 0xffffff);
     const frame = () => {
       const m = this.clock.music;
       this.panel.showBeat(this.clock.synced ? this.clock.beatAt() : Number.NaN, m?.beatsPerBar ?? 4, this.clock.bpmAt());
+      this.playhead.draw(localNow());
       requestAnimationFrame(frame);
     };
     requestAnimationFrame(frame);
@@ -133,6 +141,7 @@ export class MusicMode {
     window.__music = {
       get synced() { return self.clock.synced; },
       get offsetMs() { return self.clock.offsetMs; },
+      get rttMs() { return self.clock.sync.rtt; },
       get playing() { return self.engine.playing; },
       get voices() { return self.voices(); },
       get notesScheduled() { return self.engine.notesScheduled; },
