@@ -143,6 +143,31 @@ describe.skipIf(!plan.run)('music mode (Chromium)', () => {
     expect(r.far[0]).toBeGreaterThan(0);
   });
 
+  it('an admin tempo change reaches the page and takes effect on the announced bar', async () => {
+    process.env.ADMIN_TOKEN = 'browser-test';
+    let s: RunningServer;
+    try {
+      s = await startTestServer({ mode: 'music', tempo: 100 });
+    } finally {
+      delete process.env.ADMIN_TOKEN;
+    }
+    try {
+      const a = await open(`${s.url}/#50,50,8`);
+      await waitSynced(a.page);
+      const res = await fetch(`${s.url}/admin/tempo`, { method: 'POST', body: '{"bpm":132}', headers: { Authorization: 'Bearer browser-test' } });
+      const seg = await res.json() as { startBeat: number; startTime: number };
+      await a.page.waitForFunction((n) => (window as MusicWindow).__music!.tempoMapLength === n, 2, { timeout: 3000 });
+      // Before the bar: still 100 bpm on screen; after it: 132.
+      expect(await a.page.textContent('#music-position')).toMatch(/100 bpm$/);
+      await a.page.waitForFunction(() => /132 bpm$/.test(document.getElementById('music-position')!.textContent ?? ''), undefined, { timeout: 6000 });
+      expect(Date.now()).toBeGreaterThanOrEqual(seg.startTime - 50);
+      const beat = await a.page.evaluate(() => { const m = (window as MusicWindow).__music!; return m.beatAtLocal(m.localNow()); });
+      expect(beat).toBeGreaterThanOrEqual(seg.startBeat - 0.1);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('two pages on one server agree on the beat phase within 10 ms', async () => {
     const a = await open(`${server.url}/#200,200,8`);
     const b = await open(`${server.url}/#300,300,8`);

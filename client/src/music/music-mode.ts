@@ -32,6 +32,8 @@ export interface MusicHook {
   /** Median round trip of the PING/PONG samples the offset is taken from, ms. */
   readonly rttMs: number;
   readonly playing: boolean;
+  /** Segments in the tempo map this page holds. */
+  readonly tempoMapLength: number;
   readonly voices: readonly Voice[];
   readonly notesScheduled: number;
   readonly notesLate: number;
@@ -143,6 +145,7 @@ export class MusicMode {
       get offsetMs() { return self.clock.offsetMs; },
       get rttMs() { return self.clock.sync.rtt; },
       get playing() { return self.engine.playing; },
+      get tempoMapLength() { return self.clock.tempoMap.length; },
       get voices() { return self.voices(); },
       get notesScheduled() { return self.engine.notesScheduled; },
       get notesLate() { return self.engine.notesLate; },
