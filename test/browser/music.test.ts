@@ -93,7 +93,7 @@ describe.skipIf(!plan.run)('music mode (Chromium)', () => {
       for (let i = 3; i < d.length; i += 4) if (d[i]! > 0) return true;
       return false;
     }, undefined, { timeout: 5000, polling: 'raf' });
-    expect(await a.page.textContent('#music-position')).toMatch(/^\d+\.[1-4] · 100 bpm$/);
+    expect(await a.page.textContent('#music-position')).toMatch(/^beat [1-4]\/4 · 100 bpm$/);
     mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
     await a.page.screenshot({ path: join(ROOT, 'test-artifacts/music.png') });
     await a.page.click('#music-play'); // mute

@@ -78,7 +78,7 @@ export class MusicPanel {
     this.play.setAttribute('aria-pressed', String(playing));
   }
 
-  /** Beat (fractional) and tempo for the pulse and the "bar.beat" read-out; NaN hides them. */
+  /** Beat (fractional) and tempo for the pulse and the "beat n/4" read-out; NaN shows that the clock is syncing. */
   showBeat(beat: number, beatsPerBar: number, bpm: number): void {
     if (!Number.isFinite(beat)) {
       this.position.textContent = 'syncing…';
@@ -89,8 +89,8 @@ export class MusicPanel {
     const phase = beat - whole;
     this.pulse.style.opacity = String(Math.max(0.15, 1 - phase * 1.6));
     this.pulse.style.transform = `scale(${1 + 0.5 * Math.max(0, 1 - phase * 4)})`;
-    const bar = Math.floor(whole / beatsPerBar) + 1;
-    this.position.textContent = `${bar}.${(((whole % beatsPerBar) + beatsPerBar) % beatsPerBar) + 1} · ${Math.round(bpm)} bpm`;
+    // Beat within the bar (bars count from 2024-01-01, far too many to show).
+    this.position.textContent = `beat ${(((whole % beatsPerBar) + beatsPerBar) % beatsPerBar) + 1}/${beatsPerBar} · ${Math.round(bpm)} bpm`;
   }
 
   /** Builds the swatches and subdivision buttons for a pattern palette (again only when it changed). */
