@@ -143,6 +143,30 @@ describe.skipIf(!plan.run)('music mode (Chromium)', () => {
     expect(r.far[0]).toBeGreaterThan(0);
   });
 
+  it('the pixel canvas\'s keyboard zoom and mouse pan drive what is heard: zooming out lowers the voice, panning moves it', async () => {
+    const bot = await nodeClient(server.wsUrl);
+    const patterns = await (async () => { const p = await open(`${server.url}/#400,400,16`); await waitSynced(p.page); return p; })();
+    const pad = await patterns.page.evaluate(() => (window as MusicWindow).__music!.patterns.findIndex((p) => p.name === 'pad'));
+    expect(await placeFrom(bot, 400, 400, pad)).toBe(0);
+    bot.close();
+    const page = patterns.page;
+    await waitReady(page);
+    const voice = () => page.evaluate(() => (window as MusicWindow).__music!.voices.find((v) => v.x === 400.5 && v.y === 400.5) ?? null);
+    await expect.poll(voice, { timeout: 3000 }).not.toBeNull();
+    const near = (await voice())!;
+    for (let i = 0; i < 3; i++) await page.keyboard.press('-');
+    await waitReady(page);
+    await expect.poll(async () => (await voice())?.gain ?? 0, { timeout: 3000 }).toBeLessThan(near.gain * 0.8);
+    // Drag the canvas to the left: the cell moves left of centre on screen, and so does its sound.
+    await page.mouse.move(480, 320);
+    await page.mouse.down();
+    await page.mouse.move(330, 320, { steps: 6 });
+    await page.mouse.up();
+    await waitReady(page);
+    await expect.poll(async () => (await voice())?.pan ?? 0, { timeout: 3000 }).toBeLessThan(-0.2);
+    expect(patterns.errors).toEqual([]);
+  });
+
   it('an admin tempo change reaches the page and takes effect on the announced bar', async () => {
     process.env.ADMIN_TOKEN = 'browser-test';
     let s: RunningServer;
