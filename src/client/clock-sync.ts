@@ -13,8 +13,8 @@ export interface ClockSample {
 
 /** Samples kept: old ones age out, so a drifting clock is followed. */
 export const CLOCK_WINDOW = 16;
-/** Samples needed before the estimate counts as synced. */
-export const MIN_SAMPLES = 3;
+/** Samples needed before the estimate counts as synced: the whole first burst (a page and a server busy starting up give the first few lopsided round trips). */
+export const MIN_SAMPLES = 8;
 
 export function median(values: readonly number[]): number {
   if (values.length === 0) return Number.NaN;

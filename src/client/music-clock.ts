@@ -1,6 +1,6 @@
 /**
  * The musical clock of a CanvasClient on a music canvas: the clock offset to the server (a burst of PINGs on
- * every WELCOME, then one every `intervalMs`), the tempo map (from WELCOME, replaced by every TEMPO) and the
+ * every WELCOME, then four a second until 24 samples are in, then one a second), the tempo map (from WELCOME, replaced by every TEMPO) and the
  * beat at any local time. Runs in Node and the browser; `localNow` is performance.timeOrigin +
  * performance.now() (ms since the Unix epoch, monotonic within a page).
  */
@@ -14,8 +14,11 @@ export function localNow(): number {
 }
 
 export interface MusicClockOptions {
-  /** Re-estimate period once synced. Default 1000 ms (as Keyboardia). */
+  /** Re-estimate period once settled. Default 1000 ms (as Keyboardia). */
   intervalMs?: number;
+  /** Period until `settleSamples` samples are in: more chances of a quick round trip while the page and server are busy starting. Default 250 ms. */
+  settleIntervalMs?: number;
+  settleSamples?: number;
   /** Pings sent quickly after each WELCOME. Default 8, 40 ms apart. */
   burst?: number;
   burstGapMs?: number;
@@ -37,7 +40,10 @@ export class MusicClock {
   private readonly opts: Required<MusicClockOptions>;
 
   constructor(private readonly client: CanvasClient, opts: MusicClockOptions = {}) {
-    this.opts = { intervalMs: opts.intervalMs ?? 1000, burst: opts.burst ?? 8, burstGapMs: opts.burstGapMs ?? 40 };
+    this.opts = {
+      intervalMs: opts.intervalMs ?? 1000, settleIntervalMs: opts.settleIntervalMs ?? 250, settleSamples: opts.settleSamples ?? 24,
+      burst: opts.burst ?? 8, burstGapMs: opts.burstGapMs ?? 40,
+    };
     this.off = [
       client.on('open', (w) => {
         this.music = w.music ?? null;
@@ -109,7 +115,8 @@ export class MusicClock {
       if (this.client.state !== 'open') return;
       this.client.ping();
       const left = burstLeft - 1;
-      this.schedule(left > 0 ? this.opts.burstGapMs : this.opts.intervalMs, Math.max(0, left));
+      const settled = this.sync.sampleCount >= this.opts.settleSamples;
+      this.schedule(left > 0 ? this.opts.burstGapMs : settled ? this.opts.intervalMs : this.opts.settleIntervalMs, Math.max(0, left));
     }, delay);
   }
 

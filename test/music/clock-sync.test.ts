@@ -6,7 +6,10 @@ import { ClockSync, estimateOffset, median, rttSlack } from '../../src/client/cl
 describe('clock sync', () => {
   it('symmetric delays give the true offset exactly', () => {
     const c = new ClockSync();
-    for (let i = 0; i < 5; i++) c.add(1000 + i * 100, 1000 + i * 100 + 5 + 250, 1000 + i * 100 + 10);
+    for (let i = 0; i < 8; i++) {
+      expect(c.synced).toBe(false);
+      c.add(1000 + i * 100, 1000 + i * 100 + 5 + 250, 1000 + i * 100 + 10);
+    }
     expect(c.offset).toBe(250);
     expect(c.synced).toBe(true);
   });
