@@ -89,6 +89,8 @@ export class MusicMode {
         if (preview && p !== undefined) void this.engine.preview(p);
       },
     });
+    document.title = 'pixel-canvas · music';
+    document.getElementById('canvas')?.setAttribute('aria-label', 'Music canvas: drag to pan, scroll to zoom, click to place the chosen pattern; press Play to hear it');
     this.playhead = new Playhead(host.camera);
     this.engine.onNote = (n) => this.playhead.add(n, this.patterns[n.value]?.colour ?? 0xffffff);
     const frame = () => {
