@@ -11,8 +11,8 @@ export interface ClockSample {
   rtt: number;
 }
 
-/** Samples kept: old ones age out, so a drifting clock is followed. */
-export const CLOCK_WINDOW = 16;
+/** Samples kept (half a minute at one a second): old ones age out, so a drifting clock is followed, and enough stay for a quick one to be among them on a busy machine. */
+export const CLOCK_WINDOW = 32;
 /** Samples needed before the estimate counts as synced: the whole first burst (a page and a server busy starting up give the first few lopsided round trips). */
 export const MIN_SAMPLES = 8;
 

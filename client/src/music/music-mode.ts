@@ -31,6 +31,8 @@ export interface MusicHook {
   readonly offsetMs: number;
   /** Median round trip of the PING/PONG samples the offset is taken from, ms. */
   readonly rttMs: number;
+  /** PING/PONG samples held. */
+  readonly clockSamples: number;
   readonly playing: boolean;
   /** Segments in the tempo map this page holds. */
   readonly tempoMapLength: number;
@@ -146,6 +148,7 @@ export class MusicMode {
       get synced() { return self.clock.synced; },
       get offsetMs() { return self.clock.offsetMs; },
       get rttMs() { return self.clock.sync.rtt; },
+      get clockSamples() { return self.clock.sync.sampleCount; },
       get playing() { return self.engine.playing; },
       get tempoMapLength() { return self.clock.tempoMap.length; },
       get voices() { return self.voices(); },
