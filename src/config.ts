@@ -67,6 +67,12 @@ export interface ServerConfig {
   workers: number;
   /** With --redis: stream entries kept (XADD MAXLEN ~); a node further behind restarts from the snapshot. */
   redisStreamMax: number;
+  /** 'pixel' (colours) or 'music' (cells hold patterns; see src/music). */
+  mode: 'pixel' | 'music';
+  /** Music mode: the pattern file ('' = patterns/pentatonic.json shipped with the server). */
+  patterns: string;
+  /** Music mode: tempo at start, beats per minute. */
+  tempo: number;
 }
 
 /** Largest RESUME a client can need: one entry per chunk of the largest viewport, plus framing. */
@@ -120,6 +126,9 @@ export const DEFAULTS: ServerConfig = {
   canvas: 'main',
   workers: 1,
   redisStreamMax: 100_000,
+  mode: 'pixel',
+  patterns: '',
+  tempo: 100,
 };
 
 export class ConfigError extends Error {
@@ -174,10 +183,13 @@ export function validateConfig(c: ServerConfig): ServerConfig {
   check(isInt(c.workers) && c.workers >= 1 && c.workers <= 256, `--workers must be an integer 1..256, got ${c.workers}`);
   check(c.workers === 1 || c.redis !== '', '--workers needs --redis (the workers share the canvas through it)');
   check(isInt(c.redisStreamMax) && c.redisStreamMax >= 100, '--redis-stream-max must be an integer ≥ 100');
+  check(c.mode === 'pixel' || c.mode === 'music', `--mode must be pixel or music, got "${c.mode}"`);
+  check(c.tempo >= 20 && c.tempo <= 300, `--tempo must be 20..300 beats per minute, got ${c.tempo}`);
+  check(c.mode === 'music' || c.patterns === '', '--patterns needs --mode music (or --music)');
   return c;
 }
 
-type FlagSpec = { key: keyof ServerConfig; kind: 'int' | 'num' | 'str' | 'bool' | 'list'; help: string };
+type FlagSpec = { key: keyof ServerConfig; kind: 'int' | 'num' | 'str' | 'bool' | 'list'; help: string; set?: unknown };
 
 /** Every command-line flag; README lists the same table. */
 export const FLAGS: Record<string, FlagSpec> = {
@@ -219,6 +231,10 @@ export const FLAGS: Record<string, FlagSpec> = {
   canvas: { key: 'canvas', kind: 'str', help: 'with --redis: name of the shared canvas' },
   workers: { key: 'workers', kind: 'int', help: 'with --redis: node processes behind this one port' },
   'redis-stream-max': { key: 'redisStreamMax', kind: 'int', help: 'with --redis: placement stream entries kept (MAXLEN ~)' },
+  mode: { key: 'mode', kind: 'str', help: 'pixel, or music: cells hold musical patterns (data dir default ./data-music)' },
+  music: { key: 'mode', kind: 'bool', set: 'music', help: 'shorthand for --mode music' },
+  patterns: { key: 'patterns', kind: 'str', help: 'music mode: pattern file (JSON, see docs/protocol.md); empty = patterns/pentatonic.json' },
+  tempo: { key: 'tempo', kind: 'num', help: 'music mode: beats per minute at start' },
 };
 
 /** Parse argv (without node and script) and the environment into a validated config. */
@@ -226,7 +242,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   const options: Record<string, { type: 'string' | 'boolean' }> = {};
   for (const [flag, spec] of Object.entries(FLAGS)) {
     options[flag] = { type: spec.kind === 'bool' ? 'boolean' : 'string' };
-    if (spec.kind === 'bool') options[`no-${flag}`] = { type: 'boolean' };
+    if (spec.kind === 'bool' && spec.set === undefined) options[`no-${flag}`] = { type: 'boolean' };
   }
   let values: Record<string, string | boolean | undefined>;
   try {
@@ -241,7 +257,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   for (const [flag, spec] of Object.entries(FLAGS)) {
     const v = values[flag];
     if (spec.kind === 'bool') {
-      if (v === true) out[spec.key] = true;
+      if (v === true) out[spec.key] = spec.set ?? true;
       if (values[`no-${flag}`] === true) out[spec.key] = false;
       continue;
     }
@@ -250,6 +266,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     else if (spec.kind === 'list') out[spec.key] = v.split(',').map((s) => s.trim()).filter(Boolean);
     else out[spec.key] = v;
   }
+  // A music canvas has another palette: by default it lives beside the pixel canvas, not on top of it.
+  if (config.mode === 'music' && typeof values['data-dir'] !== 'string') config.dataDir = `${DEFAULTS.dataDir}-music`;
   return validateConfig(config);
 }
 

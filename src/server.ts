@@ -21,6 +21,9 @@ import { createStaticHandler } from './http/static-files.js';
 import { createRequestHandler } from './http/router.js';
 import { createLogger } from './log.js';
 import { clusterStorage, joinCanvas, type ClusterNode } from './cluster/cluster-node.js';
+import { Conductor } from './music/conductor.js';
+import { createMusicApi } from './music/admin-api.js';
+import { defaultPatternFile, loadPatternFile } from './music/pattern-file.js';
 
 /** Where the built browser client lives, relative to this file in src/ or dist/src/. */
 function clientDist(): string {
@@ -41,6 +44,8 @@ export interface RunningServer {
   readonly cluster: ClusterNode | null;
   readonly url: string;
   readonly wsUrl: string;
+  /** Music mode's clock and pattern palette; null on a pixel canvas. */
+  readonly conductor: Conductor | null;
   /** Graceful stop: last tick (commit + answers), close sockets with 1001, checkpoint, close storage. */
   close(): Promise<void>;
 }
@@ -53,7 +58,9 @@ export interface StartOptions {
 
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.log ?? createLogger(config.logLevel);
-  const palette = opts.palette ?? DEFAULT_PALETTE;
+  // Music mode: the pattern file is checked before anything is opened (a bad one is one clear line).
+  const conductor = config.mode === 'music' ? new Conductor(loadPatternFile(config.patterns || defaultPatternFile()), config.tempo) : null;
+  const palette = conductor?.colours ?? opts.palette ?? DEFAULT_PALETTE;
   let storage: CanvasStorage = config.inMemory ? new MemoryStorage() : openSqliteStorage({ dataDir: config.dataDir, allowResize: config.allowResize });
   const store = new ChunkStore({ width: config.width, height: config.height, paletteSize: palette.length });
   let cluster: ClusterNode | null = null;
@@ -67,7 +74,10 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   }
   const metrics = createMetrics();
   cluster?.registerMetrics(metrics.registry);
-  const room = new CanvasRoom({ config, store, storage, palette, metrics, log, ...(cluster ? { seam: cluster.seam, onlineCount: cluster.onlineCount, cursors: cluster.cursors } : {}) });
+  const room = new CanvasRoom({ config, store, storage, palette, metrics, log, music: conductor ?? undefined,
+    ...(cluster ? { seam: cluster.seam, onlineCount: cluster.onlineCount, cursors: cluster.cursors } : {}) });
+  conductor?.setAnnounce((bytes) => room.broadcast(bytes));
+  const musicApi = conductor ? createMusicApi(conductor, process.env.ADMIN_TOKEN) : null;
   const started = Date.now();
   const api = createCanvasApi({ store, storage, palette, epoch: room.epoch });
   const staticFiles = createStaticHandler(opts.staticRoot ?? clientDist());
@@ -98,7 +108,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         res.end(text);
       },
     },
-  ], [api, staticFiles], log));
+  ], [...(musicApi ? [musicApi] : []), api, staticFiles], log));
   const ws = attachWebSocket(http, { config, room, metrics, log, ...(cluster ? { gate: cluster.gate } : {}) });
 
   try {
@@ -122,7 +132,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   let closing: Promise<void> | null = null;
   return {
-    http, room, store, storage, metrics, ws, port, cluster,
+    http, room, store, storage, metrics, ws, port, cluster, conductor,
     url: `http://${host}:${port}`,
     wsUrl: `ws://${host}:${port}/ws`,
     close() {

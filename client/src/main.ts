@@ -16,6 +16,7 @@ import { Painter, formatWait } from './painter.js';
 import type { PixelCanvasHook } from './test-hook.js';
 import { throttle } from './throttle.js';
 import { formatViewHash, parseViewHash } from './url-hash.js';
+import { MusicMode } from './music/music-mode.js';
 
 /** The viewport follows the camera at most this often (trailing call included), so panning loads only what comes into view. */
 const VIEWPORT_THROTTLE_MS = 100;
@@ -75,6 +76,8 @@ class App {
   private hovered: { x: number; y: number } | null = null;
   private cooldownTimer: ReturnType<typeof setInterval> | null = null;
   private unsubscribe: (() => void)[] = [];
+  /** Music mode's controls and playback; made on the first WELCOME that carries music. */
+  private music: MusicMode | null = null;
 
   constructor() {
     this.renderer = new ChunkRenderer(this.canvasEl, this.camera, () => this.requestFrame());
@@ -161,6 +164,10 @@ class App {
     this.hud.nameInput.maxLength = Math.max(1, w.limits.maxNameBytes);
     this.renderer.setPalette(w.palette);
     this.painter.onWelcome(w);
+    if (w.music !== undefined) {
+      this.music ??= new MusicMode({ camera: this.camera, client: () => this.client, selected: () => this.selected, pick: (i) => this.pick(i) });
+      this.music.onWelcome(w);
+    }
     this.viewChanged();
     this.sendViewport.flush();
   }

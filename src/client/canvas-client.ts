@@ -20,6 +20,7 @@ import {
   type Pong,
   type ServerMessage,
   type Snapshot,
+  type Tempo,
   type Welcome,
   SESSION_TOKEN_BYTES,
   CloseCode,
@@ -120,6 +121,8 @@ export interface CanvasClientEvents {
   /** The server sent something this client cannot decode or apply; the socket is closed with 1002 right after. */
   protocolError: ProtocolError;
   pong: PongWithRtt;
+  /** Music mode: the tempo map changed (see MusicClock, which follows it). */
+  tempo: Tempo;
   /** Byte length of each WebSocket message received. */
   frame: number;
   stateChange: ClientState;
@@ -592,6 +595,9 @@ export class CanvasClient {
         this.events.emit('pong', { ...m, rttMs: sentAt === undefined ? Number.NaN : now() - sentAt });
         return;
       }
+      case 'tempo':
+        this.events.emit('tempo', m);
+        return;
       case 'welcome':
         throw protocolError('MALFORMED', 'second WELCOME on one connection');
     }
@@ -747,4 +753,4 @@ export class CanvasClient {
 
 // Re-exported so callers need only this module.
 export { Replica } from './replica.js';
-export type { PlacePixel, Welcome, Snapshot, Delta, PlaceResult, Cursors, ErrorMessage, Pong } from '../net/protocol.js';
+export type { PlacePixel, Welcome, Snapshot, Delta, PlaceResult, Cursors, ErrorMessage, Pong, Tempo, MusicInfo } from '../net/protocol.js';

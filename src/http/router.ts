@@ -56,8 +56,8 @@ export function createRequestHandler(resources: readonly Resource[], routes: rea
   };
 
   return (req: IncomingMessage, res: ServerResponse): void => {
-    // A request body we do not read must not stall the socket or pile up: drain and drop it.
-    req.resume();
+    // A body no route reads is dumped by Node once the response ends (no pile-up); routes that take a body
+    // (admin, music) read it themselves, so it is not drained here.
     req.on('error', () => {});
     res.on('error', () => {});
     try {

@@ -7,6 +7,9 @@
  * from the server holds one or more, back to back (that is how a tick is one write per client).
  */
 
+import type { TempoSegment } from '../music/tempo-map.js';
+import type { MusicPattern } from '../music/patterns.js';
+
 /**
  * 2: HELLO may carry a session token; WELCOME adds the message budget and the session's last committed PLACE
  * seq; server messages may grow fields at the end of their body, which a client must ignore.
@@ -38,6 +41,8 @@ export const Op = {
   PONG: 0x88,
   LOD_SNAPSHOT: 0x89,
   LOD_DELTA: 0x8a,
+  // music mode (0x90 block, see docs/protocol.md "Music")
+  TEMPO: 0x90,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -227,6 +232,22 @@ export interface Welcome {
   palette: number[];
   budget: MessageBudgetInfo;
   session: SessionInfo;
+  /** Present when the canvas is a music canvas (mode music); absent for a pixel canvas. */
+  music?: MusicInfo;
+}
+/** WELCOME extension records that may follow the palette: `kind u8 | length u16 | body`. */
+export const WelcomeExtension = {
+  MUSIC: 1,
+} as const;
+
+/** Music mode, announced in WELCOME's MUSIC extension: the pattern palette and the one clock. */
+export interface MusicInfo {
+  /** Server time (ms since the Unix epoch) of beat 0. */
+  musicEpoch: number;
+  beatsPerBar: number;
+  tempoMap: TempoSegment[];
+  /** One per palette entry, same index; entry 0 is silence. */
+  patterns: MusicPattern[];
 }
 export interface Snapshot { type: 'snapshot'; cx: number; cy: number; version: number; encoding: number; data: Uint8Array }
 export interface Delta { type: 'delta'; cx: number; cy: number; version: number; offsets: Uint16Array; colors: Uint8Array }
@@ -236,12 +257,14 @@ export interface Cursors { type: 'cursors'; moved: CursorEntry[]; removed: numbe
 export interface Online { type: 'online'; count: number }
 export interface ErrorMessage { type: 'error'; code: number; op: number; message: string }
 export interface Pong { type: 'pong'; nonce: number; serverTime: number }
+/** Music mode: the tempo map changed (an admin action); the new segment starts on a bar boundary ahead. */
+export interface Tempo { type: 'tempo'; tempoMap: TempoSegment[] }
 
 /** A level-of-detail chunk: (cx, cy) in level-`level` chunk coordinates (see docs/protocol.md). */
 export interface LodSnapshot { type: 'lodSnapshot'; level: number; cx: number; cy: number; version: number; encoding: number; data: Uint8Array }
 export interface LodDelta { type: 'lodDelta'; level: number; cx: number; cy: number; version: number; offsets: Uint16Array; colors: Uint8Array }
 
-export type ServerMessage = Welcome | Snapshot | Delta | PlaceResult | Cursors | Online | ErrorMessage | Pong | LodSnapshot | LodDelta;
+export type ServerMessage = Welcome | Snapshot | Delta | PlaceResult | Cursors | Online | ErrorMessage | Pong | LodSnapshot | LodDelta | Tempo;
 export type Message = ClientMessage | ServerMessage;
 
 // ---------------------------------------------------------------------------------------------------------
@@ -338,7 +361,8 @@ const WELCOME_FIXED = 2 + 4 + 4 + 4 + 4 + 2 + 2 + 8 + 1 + (8 + 4 + 2 + 4 + 2 + 2
 const WELCOME_TAIL = 8 + 8 + 7 * 2 + 1 + 4;
 
 export function encodeWelcome(w: Omit<Welcome, 'type'>): Uint8Array {
-  const { bytes, view } = frame(Op.WELCOME, WELCOME_FIXED + 3 * w.palette.length + WELCOME_TAIL);
+  const ext = w.music === undefined ? EMPTY : encodeMusicExtension(w.music, w.palette.length);
+  const { bytes, view } = frame(Op.WELCOME, WELCOME_FIXED + 3 * w.palette.length + WELCOME_TAIL + ext.length);
   let o = 3;
   view.setUint16(o, w.version, true); o += 2;
   view.setUint32(o, w.clientId, true); o += 4;
@@ -371,7 +395,82 @@ export function encodeWelcome(w: Omit<Welcome, 'type'>): Uint8Array {
     view.setUint16(o, c, true); o += 2;
   }
   view.setUint8(o, w.session.known ? 1 : 0); o += 1;
-  view.setUint32(o, w.session.lastSeq, true);
+  view.setUint32(o, w.session.lastSeq, true); o += 4;
+  bytes.set(ext, o);
+  return bytes;
+}
+
+/** A growable little-endian writer for the variable-size music records. */
+class ByteWriter {
+  private buf = new Uint8Array(256);
+  private view = new DataView(this.buf.buffer);
+  length = 0;
+  private room(n: number): number {
+    if (this.length + n > this.buf.length) {
+      const next = new Uint8Array(Math.max(this.buf.length * 2, this.length + n));
+      next.set(this.buf);
+      this.buf = next;
+      this.view = new DataView(next.buffer);
+    }
+    const at = this.length;
+    this.length += n;
+    return at;
+  }
+  // room() may replace buf and view: call it before touching them.
+  u8(v: number): void { const at = this.room(1); this.view.setUint8(at, v); }
+  u16(v: number): void { const at = this.room(2); this.view.setUint16(at, v, true); }
+  f64(v: number): void { const at = this.room(8); this.view.setFloat64(at, v, true); }
+  bytes(b: Uint8Array): void { const at = this.room(b.length); this.buf.set(b, at); }
+  result(): Uint8Array { return this.buf.slice(0, this.length); }
+}
+
+function writeTempoMap(wr: ByteWriter, map: readonly TempoSegment[]): void {
+  if (map.length < 1 || map.length > 255) throw new RangeError(`a tempo map holds 1..255 segments, got ${map.length}`);
+  wr.u8(map.length);
+  for (const s of map) {
+    wr.f64(s.startBeat);
+    wr.f64(s.startTime);
+    wr.f64(s.bpm);
+  }
+}
+
+/** WELCOME's MUSIC extension record: `kind u8 = 1 | length u16 | body` (docs/protocol.md, "Music"). */
+function encodeMusicExtension(m: MusicInfo, paletteLength: number): Uint8Array {
+  if (m.patterns.length !== paletteLength) throw new RangeError(`music: ${m.patterns.length} patterns for ${paletteLength} palette entries`);
+  const wr = new ByteWriter();
+  wr.u8(WelcomeExtension.MUSIC);
+  wr.u16(0); // length, patched below
+  wr.f64(m.musicEpoch);
+  wr.u8(m.beatsPerBar);
+  writeTempoMap(wr, m.tempoMap);
+  wr.u16(m.patterns.length);
+  for (const p of m.patterns) {
+    wr.u8(p.group);
+    wr.u8(p.voice);
+    wr.u8(p.stepsPerBeat);
+    wr.u8(Math.round(Math.max(0, Math.min(1, p.gain)) * 255));
+    wr.u8(p.steps.length);
+    for (const s of p.steps) wr.u8(s);
+    wr.u8(p.pitches.length);
+    for (const n of p.pitches) wr.u8(n);
+    const name = utf8Truncate(p.name, 255);
+    wr.u8(name.length);
+    wr.bytes(name);
+  }
+  const out = wr.result();
+  const bodyLength = out.length - 3;
+  if (bodyLength > 0xffff) throw new RangeError(`music extension of ${bodyLength} bytes exceeds 65535`);
+  out[1] = bodyLength & 0xff;
+  out[2] = bodyLength >>> 8;
+  return out;
+}
+
+export function encodeTempo(map: readonly TempoSegment[]): Uint8Array {
+  const wr = new ByteWriter();
+  writeTempoMap(wr, map);
+  const body = wr.result();
+  const { bytes } = frame(Op.TEMPO, body.length);
+  bytes.set(body, HEADER_BYTES);
   return bytes;
 }
 
@@ -525,6 +624,7 @@ export function encodeMessage(m: Message): Uint8Array {
     case 'lodViewport': return encodeLodViewport(m.level, m.x, m.y, m.w, m.h);
     case 'lodSnapshot': return encodeLodSnapshot(m.level, m.cx, m.cy, m.version, m.encoding, m.data);
     case 'lodDelta': return encodeLodDelta(m.level, m.cx, m.cy, m.version, m.offsets, m.colors, m.offsets.length);
+    case 'tempo': return encodeTempo(m.tempoMap);
   }
 }
 
@@ -558,6 +658,8 @@ class BodyReader {
       throw protocolError('BAD_UTF8', `${this.what}: text is not valid UTF-8`);
     }
   }
+  /** Bytes left in the body. */
+  get left(): number { return this.end - this.o; }
   /** Everything left in the body. */
   rest(): Uint8Array { return this.bytes(this.end - this.o); }
   remaining(): number { return this.end - this.o; }
@@ -657,7 +759,21 @@ function decodeServerBody(op: number, r: BodyReader): ServerMessage {
         costs: { place: r.u16(), placePerPixel: r.u16(), viewport: r.u16(), cursor: r.u16(), resume: r.u16(), hello: r.u16(), ping: r.u16() },
       };
       const session: SessionInfo = { known: r.u8() === 1, lastSeq: r.u32() };
-      return { type: 'welcome', version, clientId, epoch, width, height, chunkSize, tickHz, serverTime, background, limits, palette, budget, session };
+      const welcome: Welcome = { type: 'welcome', version, clientId, epoch, width, height, chunkSize, tickHz, serverTime, background, limits, palette, budget, session };
+      // Extension records after the fixed fields; kinds this version does not know are stepped over.
+      // A record that does not fit what is left is not a record this version can read: stop there (a later
+      // version may append other fields), like the bytes after any server message's known fields.
+      while (r.left >= 3) {
+        const kind = r.u8();
+        const len = r.u16();
+        if (len > r.left) break;
+        const body = r.bytes(len);
+        if (kind === WelcomeExtension.MUSIC) {
+          welcome.music = decodeMusicExtension(body, n);
+          welcome.music.patterns.forEach((p, i) => { p.colour = palette[i]!; });
+        }
+      }
+      return welcome;
     }
     case Op.SNAPSHOT: {
       const cx = r.u16();
@@ -732,9 +848,50 @@ function decodeServerBody(op: number, r: BodyReader): ServerMessage {
       }
       return { type: 'lodDelta', level, cx, cy, version, offsets, colors };
     }
+    case Op.TEMPO:
+      return { type: 'tempo', tempoMap: readTempoMap(r) };
     default:
       throw protocolError('UNKNOWN_OPCODE', `opcode 0x${op.toString(16).padStart(2, '0')} is not a server message`);
   }
+}
+
+function readTempoMap(r: BodyReader): TempoSegment[] {
+  const n = r.u8();
+  if (n === 0) throw protocolError('MALFORMED', 'tempo map without segments');
+  r.expectItems(n, 24);
+  const map: TempoSegment[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const s = { startBeat: r.f64(), startTime: r.f64(), bpm: r.f64() };
+    if (![s.startBeat, s.startTime, s.bpm].every(Number.isFinite) || !(s.bpm > 0)) throw protocolError('MALFORMED', `tempo segment ${i} is not finite and positive`);
+    if (i > 0 && !(s.startBeat > map[i - 1]!.startBeat && s.startTime > map[i - 1]!.startTime)) throw protocolError('MALFORMED', `tempo segment ${i} does not follow segment ${i - 1}`);
+    map[i] = s;
+  }
+  return map;
+}
+
+function decodeMusicExtension(body: Uint8Array, paletteLength: number): MusicInfo {
+  const r = new BodyReader(body, toView(body), 0, body.length, 'WELCOME music');
+  const musicEpoch = r.f64();
+  const beatsPerBar = r.u8();
+  const tempoMap = readTempoMap(r);
+  const count = r.u16();
+  if (count !== paletteLength) throw protocolError('MALFORMED', `WELCOME music: ${count} patterns for ${paletteLength} palette entries`);
+  const patterns: MusicPattern[] = [];
+  for (let i = 0; i < count; i++) {
+    const group = r.u8();
+    const voice = r.u8();
+    const stepsPerBeat = r.u8();
+    const gain = r.u8() / 255;
+    const ns = r.u8();
+    const steps: number[] = Array.from(r.bytes(ns));
+    const np = r.u8();
+    const pitches: number[] = Array.from(r.bytes(np));
+    const name = r.utf8(r.u8());
+    if (stepsPerBeat === 0 || (ns > 0 && np === 0)) throw protocolError('MALFORMED', `WELCOME music: pattern ${i} has no pitch or no subdivision`);
+    patterns.push({ group, name, voice, stepsPerBeat, steps, pitches, gain, colour: 0 });
+  }
+  r.done();
+  return { musicEpoch, beatsPerBar, tempoMap, patterns };
 }
 
 /** The opcode of a client frame, or 0 when the frame is empty; used to label errors. */

@@ -22,7 +22,7 @@ import { IpLimiter, MESSAGE_COSTS, NEVER } from '../limits/index.js';
 import {
   CloseCode, ErrorCode, PROTOCOL_VERSION, ProtocolError, decodeClientMessage, encodeError, encodeOnline,
   encodePlaceResult, encodePong, encodeWelcome, peekOp, protocolError, utf8Truncate,
-  type ClientMessage, type ErrorCodeName, type Hello, type Limits, type MessageBudgetInfo, type Place, type Resume,
+  type ClientMessage, type ErrorCodeName, type Hello, type Limits, type MessageBudgetInfo, type MusicInfo, type Place, type Resume,
 } from '../net/protocol.js';
 import { ClientSession } from './client-session.js';
 import { SessionSeqs } from './session-seqs.js';
@@ -45,6 +45,8 @@ export interface RoomDeps {
   onlineCount?: (local: number) => number;
   /** Wall clock for timestamps (ms since epoch). */
   now?: () => number;
+  /** Music mode: what WELCOME announces after the palette (see src/music/conductor.ts). */
+  music?: { info(): MusicInfo };
 }
 
 /** Strip control and format characters (bidi overrides, zero-width tricks), trim, cap the UTF-8 length. */
@@ -280,9 +282,19 @@ export class CanvasRoom {
     s.transport.send(encodeWelcome({
       version: PROTOCOL_VERSION, clientId: s.id, epoch: this.epoch, width: store.width, height: store.height,
       chunkSize: 64, tickHz: config.tickHz, serverTime: this.now(), background: store.background,
-      limits: this.limits, palette: [...palette], budget: this.budget, session,
+      limits: this.limits, palette: [...palette], budget: this.budget, session, music: this.deps.music?.info(),
     }));
     s.transport.send(encodeOnline(this.deps.onlineCount?.(this.sessions.size) ?? this.sessions.size));
+  }
+
+  /** Sends bytes to every welcomed client with the next tick's write (music mode's TEMPO). */
+  broadcast(bytes: Uint8Array): void {
+    for (const s of this.sessions.values()) {
+      if (s.phase !== 'ready') continue;
+      s.enqueue(bytes);
+      this.mark(s);
+    }
+    this.loop.request();
   }
 
   private resume(s: ClientSession, msg: Resume): void {

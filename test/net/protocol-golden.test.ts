@@ -260,7 +260,7 @@ describe('pinned numbers (clients hard-code these; docs/protocol.md lists them)'
     expect(Op).toEqual({
       HELLO: 0x01, VIEWPORT: 0x02, PLACE: 0x03, CURSOR: 0x04, RESUME: 0x05, PING: 0x06,
       WELCOME: 0x81, SNAPSHOT: 0x82, DELTA: 0x83, PLACE_RESULT: 0x84, CURSORS: 0x85, ONLINE: 0x86, ERROR: 0x87, PONG: 0x88,
-      LOD_VIEWPORT: 0x07, LOD_SNAPSHOT: 0x89, LOD_DELTA: 0x8a,
+      LOD_VIEWPORT: 0x07, LOD_SNAPSHOT: 0x89, LOD_DELTA: 0x8a, TEMPO: 0x90,
     });
   });
 

@@ -34,12 +34,13 @@ afterEach(async () => {
   server = null;
 });
 
-async function fuzz(seed: number, steps: number, opts: { endOffCanvas?: boolean } = {}): Promise<string[]> {
+async function fuzz(seed: number, steps: number, opts: { endOffCanvas?: boolean; mode?: 'pixel' | 'music' } = {}): Promise<string[]> {
+  const mode = opts.mode ?? 'pixel';
   const log: string[] = [];
   const random = rng(seed);
   const int = (n: number) => Math.floor(random() * n);
   const size = 512;
-  server = await startTestServer({ width: size, height: size, paintRate: 1e6, paintBurst: 1e6, messageRate: 1e6, messageBurst: 1e6, viewportHz: 1000, cursorHz: 1000 });
+  server = await startTestServer({ mode, width: size, height: size, paintRate: 1e6, paintBurst: 1e6, messageRate: 1e6, messageBurst: 1e6, viewportHz: 1000, cursorHz: 1000 });
   const s = server;
   const sockets: WebSocket[] = [];
   const n = 5;
@@ -185,5 +186,10 @@ describe('multi-client convergence fuzz', () => {
     const log = await fuzz(3, 200, { endOffCanvas: true });
     expect(log.at(-1)).toBe('view 0 off the canvas');
     expect(clients[0]!.replica.size).toBe(0);
+  }, 60_000);
+
+  // A music canvas reuses the data path unchanged (cells are pattern indices): it converges the same way.
+  it('fixed seed 2 converges on a music canvas', async () => {
+    await fuzz(2, 400, { mode: 'music' });
   }, 60_000);
 });

@@ -32,8 +32,8 @@ function tempDir(): string {
 const FAST = ['--width', String(SIZE), '--height', String(SIZE), '--paint-rate', '1000000', '--paint-burst', '1000000',
   '--message-rate', '1000000', '--message-burst', '1000000', '--max-connections-per-ip', '100'];
 
-async function start(dir: string): Promise<ChildServer> {
-  const c = await startChildServer(['--data-dir', dir, ...FAST]);
+async function start(dir: string, extra: string[] = []): Promise<ChildServer> {
+  const c = await startChildServer(['--data-dir', dir, ...FAST, ...extra]);
   children.push(c);
   return c;
 }
@@ -61,9 +61,10 @@ async function readCanvas(c: ChildServer): Promise<{ canvas: Uint8Array; version
 }
 
 describe('durability', () => {
-  it('kill -9 under continuous painting loses no acknowledged placement', async () => {
+  // A music canvas is the same data path with another palette: it must be exactly as durable.
+  it.each([['pixel', []], ['music', ['--music']]] as [string, string[]][])('kill -9 under continuous painting loses no acknowledged placement (%s canvas)', async (_mode, extra) => {
     const dir = tempDir();
-    const first = await start(dir);
+    const first = await start(dir, extra);
     const painters = 4;
     // Each painter owns the rows y ≡ i (mod painters), so per-pixel order is its own send order.
     const writes = new Map<number, { seq: number; color: number }[]>(); // pixel → writes in send order
@@ -111,7 +112,7 @@ describe('durability', () => {
     const ackCount = acked.size;
     expect(ackCount).toBeGreaterThan(50); // the painting was real
 
-    const second = await start(dir);
+    const second = await start(dir, extra);
     const { canvas, epoch } = await readCanvas(second);
     // Versions rebuilt from the log tail may differ from what clients held: they must start afresh.
     expect(epoch).not.toBe(firstEpoch);

@@ -1,0 +1,148 @@
+/**
+ * Live playback: a look-ahead scheduler on AudioContext.currentTime ("a tale of two clocks"). A timer wakes
+ * every TICK_MS, asks the pure scheduler for the notes that start in the next LOOKAHEAD_MS (local clock →
+ * server clock through the MusicClock's offset → beats through the tempo map) and schedules each at its exact
+ * audio time; the timer's own jitter never reaches the sound. The AudioContext is made on the first user
+ * gesture (browsers require one).
+ */
+import { localNow, type MusicClock } from '../../../src/client/music-clock.js';
+import type { MusicPattern } from '../../../src/music/patterns.js';
+import { notesInWindow, type Note, type Voice } from '../../../src/music/scheduler.js';
+import { playNote } from './synth.js';
+
+export const TICK_MS = 25;
+export const LOOKAHEAD_MS = 120;
+/** The local↔audio clock mapping is re-anchored only when it has moved by more than this (keeps jitter out). */
+const REMAP_MS = 2;
+
+export interface EngineSource {
+  clock(): MusicClock;
+  patterns(): readonly MusicPattern[];
+  /** The current voice plan (the scheduler's planVoices for the view). */
+  voices(): readonly Voice[];
+}
+
+export class MusicEngine {
+  ctx: AudioContext | null = null;
+  private master: GainNode | null = null;
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private scheduledUntil = 0;
+  /** audio time = anchorAudio + (local − anchorLocal) / 1000 */
+  private anchorAudio = 0;
+  private anchorLocal = 0;
+  private anchored = false;
+  /** Notes scheduled, and how late the latest tick was relative to its TICK_MS period (for the HUD and tests). */
+  notesScheduled = 0;
+  /** Notes whose time had passed by the time they were scheduled (skipped: better silent than off the beat). */
+  notesLate = 0;
+  lastNotes: Note[] = [];
+  /** When set, every scheduled note's local time (ms) and audio time (s) is appended (benchmarks measure jitter with it). */
+  trace: { local: number; audio: number; value: number }[] | null = null;
+  /** Called for every note scheduled (the playhead draws it when it is heard). */
+  onNote: ((n: Note) => void) | null = null;
+
+  constructor(private readonly src: EngineSource) {}
+
+  get playing(): boolean {
+    return this.timer !== null;
+  }
+
+  /** Must run inside a user gesture's handler the first time. */
+  async start(): Promise<void> {
+    const ctx = this.ensureContext();
+    await ctx.resume();
+    this.master!.gain.cancelScheduledValues(ctx.currentTime);
+    this.master!.gain.setValueAtTime(1, ctx.currentTime);
+    if (this.timer !== null) return;
+    this.anchored = false;
+    this.scheduledUntil = localNow();
+    this.timer = setInterval(() => this.tick(), TICK_MS);
+    this.tick();
+  }
+
+  /** Mute: fade out what is ringing, stop scheduling, suspend the context (saves the battery). */
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    const ctx = this.ctx;
+    if (ctx === null || this.master === null) return;
+    this.master.gain.setTargetAtTime(0, ctx.currentTime, 0.02);
+    setTimeout(() => { if (this.timer === null) void ctx.suspend(); }, 200);
+  }
+
+  /** Plays one loop of a pattern at the current tempo, centred (a swatch preview). Starts the context if needed. */
+  async preview(p: MusicPattern): Promise<void> {
+    const ctx = this.ensureContext();
+    await ctx.resume();
+    if (!this.playing) {
+      this.master!.gain.cancelScheduledValues(ctx.currentTime);
+      this.master!.gain.setValueAtTime(1, ctx.currentTime);
+    }
+    const bpm = this.src.clock().bpmAt() || 100;
+    const stepSec = 60 / (bpm * p.stepsPerBeat);
+    const t0 = ctx.currentTime + 0.05;
+    let hit = 0;
+    for (let k = 0; k < p.steps.length; k++) {
+      const s = p.steps[k]!;
+      if (s === 0) continue;
+      playNote(ctx, this.master!, { voice: p.voice, midi: p.pitches[hit++ % p.pitches.length]!, pan: 0, gain: 0.3 * p.gain * (s === 2 ? 1 : 0.7), duration: stepSec * 900 }, t0 + k * stepSec);
+    }
+  }
+
+  /** Audio time at which local time `local` (ms) is heard. */
+  audioTime(local: number): number {
+    return this.anchorAudio + (local - this.anchorLocal) / 1000;
+  }
+
+  private ensureContext(): AudioContext {
+    if (this.ctx === null) {
+      this.ctx = new AudioContext({ latencyHint: 'interactive' });
+      this.master = this.ctx.createGain();
+      this.master.connect(this.ctx.destination);
+    }
+    return this.ctx;
+  }
+
+  /** Anchors local ms to audio seconds, through the output timestamp when the browser gives one (it includes output latency). */
+  private remap(ctx: AudioContext): void {
+    let audio = ctx.currentTime;
+    let local = localNow() + ((ctx.outputLatency || ctx.baseLatency || 0) * 1000);
+    const ts = ctx.getOutputTimestamp?.();
+    if (ts && ts.contextTime !== undefined && ts.performanceTime !== undefined && ts.contextTime > 0 && ts.performanceTime > 0) {
+      audio = ts.contextTime;
+      local = performance.timeOrigin + ts.performanceTime;
+    }
+    const predicted = this.anchorAudio + (local - this.anchorLocal) / 1000;
+    if (!this.anchored || Math.abs(predicted - audio) * 1000 > REMAP_MS) {
+      this.anchorAudio = audio;
+      this.anchorLocal = local;
+      this.anchored = true;
+    }
+  }
+
+  private tick(): void {
+    const ctx = this.ctx;
+    const master = this.master;
+    const clock = this.src.clock();
+    if (ctx === null || master === null || ctx.state !== 'running' || !clock.synced) return;
+    this.remap(ctx);
+    const now = localNow();
+    const from = Math.max(this.scheduledUntil, now);
+    const to = now + LOOKAHEAD_MS;
+    if (!(to > from)) return;
+    const notes = notesInWindow(this.src.voices(), this.src.patterns(), clock.tempoMap, clock.offsetMs, from, to);
+    this.scheduledUntil = to;
+    for (const n of notes) {
+      const when = this.audioTime(n.time);
+      if (when < ctx.currentTime) {
+        this.notesLate++; // too late to play on time: skip rather than play off the beat
+        continue;
+      }
+      playNote(ctx, master, n, when);
+      this.onNote?.(n);
+      if (this.trace !== null && this.trace.length < 100_000) this.trace.push({ local: n.time, audio: when, value: n.value });
+    }
+    this.notesScheduled += notes.length;
+    this.lastNotes = notes;
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * NTP-style estimate of the server clock from PING/PONG round trips: each sample gives
+ * offset = serverTime − (sent + received) / 2 (local ms), wrong by at most half its round trip. The estimate
+ * is the median offset of the samples whose round trip is close to the quickest one (NTP's clock filter: a
+ * PING that waited behind a burst of snapshots, or a PONG handled late by a busy page, has a long round trip
+ * and a lopsided delay; a quick one cannot be far off). Pure: the caller supplies local times.
+ */
+
+export interface ClockSample {
+  offset: number;
+  rtt: number;
+}
+
+/** Samples kept (half a minute at one a second): old ones age out, so a drifting clock is followed, and enough stay for a quick one to be among them on a busy machine. */
+export const CLOCK_WINDOW = 32;
+/** Samples needed before the estimate counts as synced: the whole first burst (a page and a server busy starting up give the first few lopsided round trips). */
+export const MIN_SAMPLES = 8;
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const v = [...values].sort((a, b) => a - b);
+  const mid = v.length >> 1;
+  return v.length % 2 === 1 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
+}
+
+/** Round trips within this much of the quickest are kept: max(1 ms, half the quickest). */
+export function rttSlack(minRtt: number): number {
+  return Math.max(1, minRtt / 2);
+}
+
+/** The estimate from a set of samples: the median offset of those whose round trip is within rttSlack of the quickest. */
+export function estimateOffset(samples: readonly ClockSample[]): { offset: number; rtt: number } {
+  if (samples.length === 0) return { offset: 0, rtt: Number.NaN };
+  let minRtt = Infinity;
+  for (const s of samples) minRtt = Math.min(minRtt, s.rtt);
+  const keep = samples.filter((s) => s.rtt <= minRtt + rttSlack(minRtt));
+  return { offset: median(keep.map((s) => s.offset)), rtt: median(keep.map((s) => s.rtt)) };
+}
+
+export class ClockSync {
+  private samples: ClockSample[] = [];
+  /** server ≈ local + offset (ms). 0 until the first sample. */
+  offset = 0;
+  /** Median round trip of the samples used, ms. */
+  rtt = Number.NaN;
+
+  constructor(private readonly window = CLOCK_WINDOW) {}
+
+  get sampleCount(): number {
+    return this.samples.length;
+  }
+
+  get synced(): boolean {
+    return this.samples.length >= MIN_SAMPLES;
+  }
+
+  /** One round trip: sent and received on the local clock, serverTime from the PONG. Ignores nonsense. */
+  add(sentLocal: number, serverTime: number, receivedLocal: number): void {
+    const rtt = receivedLocal - sentLocal;
+    if (!(rtt >= 0) || !Number.isFinite(serverTime)) return;
+    this.samples.push({ offset: serverTime - (sentLocal + receivedLocal) / 2, rtt });
+    if (this.samples.length > this.window) this.samples.shift();
+    const e = estimateOffset(this.samples);
+    this.offset = e.offset;
+    this.rtt = e.rtt;
+  }
+
+  reset(): void {
+    this.samples = [];
+    this.offset = 0;
+    this.rtt = Number.NaN;
+  }
+}
