@@ -19,6 +19,8 @@ import { createMetrics, type ServerMetrics } from './metrics.js';
 import { createCanvasApi } from './http/canvas-api.js';
 import { createStaticHandler } from './http/static-files.js';
 import { createLogger } from './log.js';
+import { attachAdmin } from './admin/attach.js';
+import { clientAddress } from './net/ws-server.js';
 
 /** Where the built browser client lives, relative to this file in src/ or dist/src/. */
 function clientDist(): string {
@@ -45,6 +47,8 @@ export interface StartOptions {
   log?: Logger;
   palette?: readonly number[];
   staticRoot?: string;
+  /** The admin API's bearer token; absent: process.env.ADMIN_TOKEN; null or '': admin API off (404). */
+  adminToken?: string | null;
 }
 
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
@@ -63,6 +67,10 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const started = Date.now();
   const api = createCanvasApi({ store, storage, palette, epoch: room.epoch });
   const staticFiles = createStaticHandler(opts.staticRoot ?? clientDist());
+  const admin = attachAdmin({
+    config, room, store, storage, token: 'adminToken' in opts ? opts.adminToken : process.env.ADMIN_TOKEN,
+    addressOf: (req) => clientAddress(req, config.trustProxy),
+  });
 
   const http = createHttp({
     headersTimeout: config.headersTimeoutMs,
@@ -92,6 +100,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         return;
       }
       if (api(req, res, url)) return;
+      if (admin.handle(req, res, url)) return;
       if (staticFiles(req, res, url)) return;
       res.writeHead(404, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify({ error: 'NOT_FOUND', message: `no route for ${url.pathname}` }));
@@ -115,6 +124,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     // Port in use and the like: release the data dir's lock and timers before reporting.
     await ws.close();
     storage.close();
+    admin.close();
     throw err;
   }
   room.start();
@@ -134,6 +144,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
           http.closeAllConnections();
         });
         storage.close(store);
+        admin.close();
       })();
       return closing;
     },

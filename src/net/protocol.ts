@@ -57,6 +57,10 @@ export const ErrorCode = {
   NAME_TOO_LONG: 15,
   INTERNAL: 16,
   TOO_SLOW: 17,
+  /** A moderator banned this address or name: its placements are refused (src/admin). */
+  BANNED: 18,
+  /** The canvas is read-only for now (a moderator's switch): every placement is refused. */
+  READ_ONLY: 19,
 } as const;
 export type ErrorCodeName = keyof typeof ErrorCode;
 
@@ -95,6 +99,8 @@ export const ERROR_CLOSE_CODE: Record<ErrorCodeName, number> = {
   NAME_TOO_LONG: CloseCode.POLICY_VIOLATION,
   INTERNAL: CloseCode.INTERNAL_ERROR,
   TOO_SLOW: CloseCode.TOO_SLOW,
+  BANNED: CloseCode.POLICY_VIOLATION,
+  READ_ONLY: CloseCode.TRY_AGAIN_LATER,
 };
 
 const ERROR_NAMES: ErrorCodeName[] = [];

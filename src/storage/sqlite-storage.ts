@@ -44,9 +44,9 @@ import { LRUCache } from 'lru-cache';
 import type { ChunkStore } from '../chunks/chunk-store.js';
 import { CHUNK_AREA, CHUNK_SHIFT, MAX_CANVAS_SIDE, chunkKey, keyCx, keyCy, pixelOffset } from '../chunks/geometry.js';
 import {
-  type CanvasStorage, type HistoryBounds, type HistoryEntry, type HistoryPage, type HistoryQuery, type PixelInfo,
-  type PlacementRecord, STORAGE_DEFAULTS, StorageStartError, checkPixelOnCanvas, checkRecord, encodeHistoryCursor,
-  hashIp, pixelPos, resolveHistoryQuery,
+  type ActorFilter, type CanvasStorage, type HistoryBounds, type HistoryEntry, type HistoryPage, type HistoryQuery, type LogEntry,
+  type PixelInfo, type PixelTrail, type PlacementRecord, type PlacementScan, type PlacementScanPage, MODERATION_CLIENT_ID,
+  STORAGE_DEFAULTS, StorageStartError, checkPixelOnCanvas, checkRecord, encodeHistoryCursor, hashIp, pixelPos, resolveHistoryQuery,
 } from './canvas-storage.js';
 
 /** 'PXCV': marks a database as a pixel-canvas store (PRAGMA application_id, header offset 68). */
@@ -357,6 +357,8 @@ export class SqliteStorage implements CanvasStorage {
   private readonly firstFrom: Stmt;
   private readonly historyInChunk: Stmt;
   private readonly historyScan: Stmt;
+  private readonly trailStmt: Stmt;
+  private readonly scanStmt: Stmt;
   private readonly commitTx: (batch: readonly PlacementRecord[], fresh: Map<string, number>) => void;
   private readonly checkpointTx: (store: ChunkStore, lastIds: Map<number, Float64Array>, clean: boolean) => void;
 
@@ -378,9 +380,9 @@ export class SqliteStorage implements CanvasStorage {
     this.deleteCheckpoint = db.prepare('DELETE FROM chunk_checkpoint WHERE chunk = ?');
     this.upsertLastIds = db.prepare('INSERT INTO chunk_last (chunk, log_ids) VALUES (?, ?) ON CONFLICT (chunk) DO UPDATE SET log_ids = excluded.log_ids');
     this.selectLastIds = db.prepare('SELECT log_ids FROM chunk_last WHERE chunk = ?').pluck();
-    this.placementById = db.prepare('SELECT l.time, a.name FROM pixel_log l JOIN actor a ON a.id = l.actor WHERE l.id = ?').raw();
+    this.placementById = db.prepare('SELECT l.time, a.name, a.client_id FROM pixel_log l JOIN actor a ON a.id = l.actor WHERE l.id = ?').raw();
     this.firstFrom = db.prepare('SELECT id, time FROM pixel_log WHERE id >= ? ORDER BY id LIMIT 1').raw();
-    const columns = 'SELECT l.id, l.x, l.y, l.color, l.time, a.name FROM pixel_log';
+    const columns = 'SELECT l.id, l.x, l.y, l.color, l.time, a.name, a.client_id FROM pixel_log';
     const filters = 'l.id > ? AND l.id <= ? AND l.x BETWEEN ? AND ? AND l.y BETWEEN ? AND ?';
     // Walks one chunk's index entries in log order from the cursor and stops at the limit. x and y are left
     // unqualified in the key expression (actor has no such columns) so it reads exactly like the index's.
@@ -388,6 +390,15 @@ export class SqliteStorage implements CanvasStorage {
       `${columns} l INDEXED BY pixel_log_by_chunk JOIN actor a ON a.id = l.actor ` +
       `WHERE ${CHUNK_KEY_SQL} = ? AND ${filters} ORDER BY l.id LIMIT ?`).raw();
     this.historyScan = db.prepare(`${columns} l JOIN actor a ON a.id = l.actor WHERE ${filters} ORDER BY l.id LIMIT ?`).raw();
+    // Moderation: one pixel's rows newest first (its chunk's index walked backwards), and a bounded scan of the
+    // log by region, time and optionally actor (name and/or address hash; NULL = any).
+    const modColumns = 'SELECT l.id, l.x, l.y, l.color, l.time, a.client_id, a.name, a.ip_hash FROM pixel_log';
+    this.trailStmt = db.prepare(
+      `${modColumns} l INDEXED BY pixel_log_by_chunk JOIN actor a ON a.id = l.actor ` +
+      `WHERE ${CHUNK_KEY_SQL} = ? AND l.x = ? AND l.y = ? AND l.id < ? ORDER BY l.id DESC LIMIT ?`).raw();
+    this.scanStmt = db.prepare(
+      `${modColumns} l JOIN actor a ON a.id = l.actor WHERE ${filters} AND l.time >= ? ` +
+      'AND (? IS NULL OR a.name = ?) AND (? IS NULL OR a.ip_hash = ?) ORDER BY l.id LIMIT ?').raw();
 
     // Salt: given (e.g. from a secret outside the data dir, so a stolen canvas.db cannot be brute-forced back
     // to addresses), or made once and kept so hashes stay comparable across restarts.
@@ -553,8 +564,29 @@ export class SqliteStorage implements CanvasStorage {
     this.open();
     checkPixelOnCanvas(x, y, store);
     const id = this.recent.get(pixelPos(x, y)) ?? this.lastIds(chunkKey(x >>> CHUNK_SHIFT, y >>> CHUNK_SHIFT))?.[pixelOffset(x, y)] ?? 0;
-    const row = id > 0 ? this.placementById.get(id) as [number, string] | undefined : undefined;
-    return { x, y, color: store.get(x, y), placedAt: row?.[0] ?? null, placedBy: row?.[1] ?? null };
+    const row = id > 0 ? this.placementById.get(id) as [number, string, number] | undefined : undefined;
+    const info: PixelInfo = { x, y, color: store.get(x, y), placedAt: row?.[0] ?? null, placedBy: row?.[1] ?? null };
+    if (row !== undefined && row[2] === MODERATION_CLIENT_ID) info.moderation = true;
+    return info;
+  }
+
+  scanPlacements(q: PlacementScan): PlacementScanPage {
+    this.open();
+    const from = Math.max(q.afterId, this.firstIdAtOrAfter(q.since) - 1);
+    if (from >= this.lastLogId) return { entries: [], next: null };
+    const end = Math.min(this.lastLogId, from + this.historyScanWindow);
+    const name = q.actor?.name ?? null;
+    const ip = q.actor?.ip === undefined ? null : hashIp(this.salt, q.actor.ip);
+    const rows = this.scanStmt.all(from, end, q.x0, q.x1, q.y0, q.y1, q.since, name, name, ip, ip, q.limit + 1) as ModRow[];
+    const entries = rows.slice(0, q.limit).map((r) => this.logEntry(r, q.actor));
+    if (rows.length > q.limit) return { entries, next: entries[entries.length - 1]!.id };
+    return { entries, next: end < this.lastLogId ? end : null };
+  }
+
+  pixelTrail(x: number, y: number, beforeId: number, limit: number, actor?: ActorFilter): PixelTrail {
+    this.open();
+    const rows = this.trailStmt.all(chunkKey(x >>> CHUNK_SHIFT, y >>> CHUNK_SHIFT), x, y, beforeId, limit) as ModRow[];
+    return { entries: rows.map((r) => this.logEntry(r, actor)), complete: true };
   }
 
   history(q: HistoryQuery): HistoryPage {
@@ -686,6 +718,12 @@ export class SqliteStorage implements CanvasStorage {
     return page(rows, b.limit, end < to ? end : null);
   }
 
+  private logEntry(r: ModRow, actor: ActorFilter | undefined): LogEntry {
+    const byActor = actor !== undefined && (actor.name === undefined || r[6] === actor.name) &&
+      (actor.ip === undefined || hashIp(this.salt, actor.ip).equals(r[7]));
+    return { id: r[0], x: r[1], y: r[2], color: r[3], time: r[4], byActor, moderation: r[5] === MODERATION_CLIENT_ID };
+  }
+
   /** The actor row for a record's (client, name, address), inserting it inside the running transaction. */
   private actorId(r: PlacementRecord, fresh: Map<string, number>): number {
     const k = `${r.clientId}\u0000${r.name}\u0000${r.ip}`;
@@ -708,13 +746,18 @@ export class SqliteStorage implements CanvasStorage {
   }
 }
 
-/** rows: [id, x, y, color, time, name], ascending id, possibly one more than the limit. */
+/** A moderation query's row: id, x, y, color, time, client id, name, address hash. */
+type ModRow = [number, number, number, number, number, number, string, Buffer];
+
+/** rows: [id, x, y, color, time, name, client id], ascending id, possibly one more than the limit. */
 function page(rows: unknown[][], limit: number, resumeAt: number | null): HistoryPage {
   const n = Math.min(rows.length, limit);
   const placements: HistoryEntry[] = new Array(n);
   for (let i = 0; i < n; i++) {
     const r = rows[i]!;
-    placements[i] = { x: r[1] as number, y: r[2] as number, color: r[3] as number, placedAt: r[4] as number, placedBy: r[5] as string };
+    const e: HistoryEntry = { x: r[1] as number, y: r[2] as number, color: r[3] as number, placedAt: r[4] as number, placedBy: r[5] as string };
+    if (r[6] === MODERATION_CLIENT_ID) e.moderation = true;
+    placements[i] = e;
   }
   let next: string | null = null;
   if (rows.length > limit) next = encodeHistoryCursor(rows[limit - 1]![0] as number);

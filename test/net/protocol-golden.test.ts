@@ -274,6 +274,8 @@ describe('pinned numbers (clients hard-code these; docs/protocol.md lists them)'
       [15, 'NAME_TOO_LONG', 1008],
       [16, 'INTERNAL', 1011],
       [17, 'TOO_SLOW', 4001],
+      [18, 'BANNED', 1008],
+      [19, 'READ_ONLY', 1013],
     ]);
   });
 
