@@ -50,6 +50,8 @@ export interface ServerConfig {
   /** Minimum interval between ONLINE broadcasts. */
   onlineIntervalMs: number;
   logLevel: string;
+  /** Built-in palette name (default, rplace2017, rplace2022) or a palette file (src/chunks/palette-spec.ts). */
+  palette: string;
 }
 
 /** Largest RESUME a client can need: one entry per chunk of the largest viewport, plus framing. */
@@ -95,6 +97,7 @@ export const DEFAULTS: ServerConfig = {
   inMemory: false,
   onlineIntervalMs: 1000,
   logLevel: 'info',
+  palette: 'default',
 };
 
 export class ConfigError extends Error {
@@ -170,6 +173,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   'data-dir': { key: 'dataDir', kind: 'str', help: 'where the SQLite canvas lives' },
   'in-memory': { key: 'inMemory', kind: 'bool', help: 'keep the canvas in memory only (lost on exit)' },
   'log-level': { key: 'logLevel', kind: 'str', help: 'pino log level (env LOG_LEVEL)' },
+  palette: { key: 'palette', kind: 'str', help: 'colours: default, rplace2017 (16), rplace2022 (32), or a file (JSON array or one #rrggbb per line)' },
 };
 
 /** Parse argv (without node and script) and the environment into a validated config. */

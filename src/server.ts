@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { ServerConfig } from './config.js';
 import { ChunkStore } from './chunks/chunk-store.js';
-import { DEFAULT_PALETTE } from './chunks/palette.js';
+import { resolvePalette, withBackground } from './chunks/palette-spec.js';
 import type { CanvasStorage } from './storage/canvas-storage.js';
 import { MemoryStorage } from './storage/memory-storage.js';
 import { openSqliteStorage } from './storage/sqlite-storage.js';
@@ -53,9 +53,9 @@ export interface StartOptions {
 
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.log ?? createLogger(config.logLevel);
-  const palette = opts.palette ?? DEFAULT_PALETTE;
+  const { colors: palette, background } = opts.palette !== undefined ? withBackground(opts.palette) : resolvePalette(config.palette ?? 'default');
   const storage: CanvasStorage = config.inMemory ? new MemoryStorage() : openSqliteStorage({ dataDir: config.dataDir });
-  const store = new ChunkStore({ width: config.width, height: config.height, paletteSize: palette.length });
+  const store = new ChunkStore({ width: config.width, height: config.height, paletteSize: palette.length, background });
   try {
     storage.load(store);
   } catch (err) {
