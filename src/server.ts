@@ -18,6 +18,7 @@ import { attachWebSocket, type WsEndpoint } from './net/ws-server.js';
 import { createMetrics, type ServerMetrics } from './metrics.js';
 import { createCanvasApi } from './http/canvas-api.js';
 import { createStaticHandler } from './http/static-files.js';
+import { createTimelapseApi } from './http/timelapse.js';
 import { createLogger } from './log.js';
 import { attachAdmin } from './admin/attach.js';
 import { clientAddress } from './net/ws-server.js';
@@ -66,6 +67,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const room = new CanvasRoom({ config, store, storage, palette, metrics, log });
   const started = Date.now();
   const api = createCanvasApi({ store, storage, palette, epoch: room.epoch });
+  const timelapse = createTimelapseApi({ store, storage, palette });
   const staticFiles = createStaticHandler(opts.staticRoot ?? clientDist());
   const admin = attachAdmin({
     config, room, store, storage, token: 'adminToken' in opts ? opts.adminToken : process.env.ADMIN_TOKEN,
@@ -101,6 +103,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       }
       if (api(req, res, url)) return;
       if (admin.handle(req, res, url)) return;
+      if (timelapse(req, res, url)) return;
       if (staticFiles(req, res, url)) return;
       res.writeHead(404, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify({ error: 'NOT_FOUND', message: `no route for ${url.pathname}` }));
