@@ -191,6 +191,9 @@ class App {
         this.hud.toast(errorText(r.status), 'error', `status-${r.status}`);
       }),
       client.on('delta', (d) => this.onDelta(d.cx, d.cy, d.offsets, d.colors)),
+      client.on('snapshot', () => {
+        if (this.template.params !== null) this.recountTemplate();
+      }),
       client.on('cursors', () => this.requestFrame()),
       client.on('online', (n) => this.hud.setOnline(n)),
       client.on('error', (m) => this.hud.toast(errorText(m.code))),

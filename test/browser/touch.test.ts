@@ -82,6 +82,20 @@ describe.skipIf(!plan.run)('touch (Chromium)', () => {
     expect(await page.isVisible('#confirm')).toBe(false);
   });
 
+  it('a long press shows pixel info and paints nothing', async () => {
+    const at = { x: 200, y: 420 };
+    const target = await toCanvas(page, at.x, at.y);
+    const px = { x: Math.floor(target.x), y: Math.floor(target.y) };
+    await touch(cdp, 'touchStart', [at]);
+    await new Promise((r) => setTimeout(r, 700));
+    await touch(cdp, 'touchEnd', []);
+    await page.waitForFunction(() => document.getElementById('pixel-info')!.dataset.state === 'loaded');
+    expect(await page.textContent('#info-coords')).toBe(`(${px.x}, ${px.y})`);
+    expect(await page.evaluate(() => window.__pixelCanvas!.tools.selection)).toBeNull();
+    expect(server.store.get(px.x, px.y)).toBe(0);
+    await page.click('[data-close="pixel-info"]');
+  });
+
   it('a one-finger drag pans and paints nothing', async () => {
     const before = await view(page);
     const painted = server.room['deps'].metrics.pixelsAccepted;
