@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import pngjs from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page, WebSocketRoute } from 'playwright-core';
-import type { RunningServer } from '../../src/server.js';
+import { type RunningServer, startServer } from '../../src/server.js';
+import { DEFAULTS } from '../../src/config.js';
 import { DEFAULT_PALETTE } from '../../src/chunks/palette.js';
 import {
   INSTALL_HINT, ROOT, type OpenPage, browserSuitePlan, buildClient, launchBrowser, nodeClient, openPage, placeFrom,
@@ -278,6 +279,33 @@ describe.skipIf(!plan.run)('painter tools (Chromium)', () => {
     await page.click('#down-retry');
     await waitReady(page, 5000);
     expect(await page.isVisible('#down-page')).toBe(false);
+    expect(errors).toEqual([]);
+  });
+
+  it('the admin page: sign in with the token, switch read-only, ban, and see the audit log', async () => {
+    const s = await startServer({ ...DEFAULTS, port: 0, host: '127.0.0.1', inMemory: true, logLevel: 'silent' }, { adminToken: 'page-token' });
+    servers.push(s);
+    const context = await browser.newContext({ viewport: { width: 960, height: 900 } });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    pages.push({ context, page, errors });
+    await page.goto(`${s.url}/admin`);
+    await page.fill('#token', 'page-token');
+    await page.click('#login button[type="submit"]');
+    await page.waitForFunction(() => document.getElementById('login-state')!.textContent === 'Signed in.');
+    expect(await page.textContent('#ro-state')).toBe('open');
+    await page.click('#ro-toggle');
+    await page.waitForFunction(() => document.getElementById('ro-state')!.textContent === 'paused (read-only)');
+    await page.fill('#ban input[name="value"]', '203.0.113.9');
+    await page.fill('#ban input[name="reason"]', 'spam bot');
+    await page.click('#ban button[type="submit"]');
+    await page.waitForFunction(() => document.getElementById('bans')!.textContent!.includes('203.0.113.9'));
+    const audit = await page.textContent('#audit');
+    expect(audit).toContain('read-only');
+    expect(audit).toContain('ban');
+    expect((await s.room.placeGuard!('203.0.113.9', ''))).toBe('READ_ONLY');
+    await page.screenshot({ path: join(ARTIFACTS, 'admin.png'), fullPage: true });
     expect(errors).toEqual([]);
   });
 
