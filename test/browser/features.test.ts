@@ -247,11 +247,19 @@ describe.skipIf(!plan.run)('painter tools (Chromium)', () => {
     await page.waitForFunction(() => document.body.dataset.conn === 'offline');
     expect(await page.textContent('#online')).toBe('– online');
     expect(await page.evaluate(() => getComputedStyle(document.getElementById('canvas')!).filter)).toContain('grayscale');
-    await page.waitForSelector('#retry', { state: 'visible' });
+    // Wait for a backoff long enough that a reconnect right after the click can only be the button's doing.
+    await page.waitForFunction(() => {
+      const c = window.__pixelCanvas!.client;
+      return !document.getElementById('retry')!.hidden && c.nextAttemptAt !== null && c.nextAttemptAt - Date.now() > 1500;
+    }, undefined, { timeout: 15_000 });
     await page.screenshot({ path: join(ARTIFACTS, 'offline.png') });
     const again = await serve({ port });
-    await page.click('#retry');
-    await waitReady(page, 3000);
+    // The click starts an attempt at once (the backoff timer still had over a second to run).
+    expect(await page.evaluate(() => {
+      document.getElementById('retry')!.click();
+      return window.__pixelCanvas!.client.nextAttemptAt;
+    })).toBeNull();
+    await waitReady(page, 5000);
     expect(await page.getAttribute('#status', 'data-state')).toBe('online');
     expect(await page.textContent('#online')).toMatch(/^\d+ online$/);
     expect(again.room.connections).toBeGreaterThan(0);
