@@ -37,12 +37,15 @@ export class Camera implements ViewState {
   /** Screen space (CSS px) taken by controls at the top and bottom: the whole-canvas view fits between them. */
   insetTop = 0;
   insetBottom = 0;
+  /** ...and at the right edge (the tool column), which matters when the width limits the fit (phones). */
+  insetRight = 0;
 
   /** The zoom at which the whole canvas fits on screen: the lower bound, so one can never lose the canvas. */
   minZoom(): number {
     if (this.canvasW === 0 || this.canvasH === 0) return 1 / 64;
     const h = Math.max(this.screenH / 2, this.screenH - this.insetTop - this.insetBottom);
-    return Math.min(MAX_ZOOM, this.screenW / this.canvasW, h / this.canvasH);
+    const w = Math.max(this.screenW / 2, this.screenW - 2 * this.insetRight);
+    return Math.min(MAX_ZOOM, w / this.canvasW, h / this.canvasH);
   }
 
   /** Whole canvas on screen, centred in the space the controls leave free. */

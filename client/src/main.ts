@@ -402,10 +402,20 @@ class App {
 
   /** Controls on top and bottom: the whole-canvas view is fitted between them, so they hide none of it. */
   private measureInsets(): void {
-    const top = document.querySelector('.bar-top')?.getBoundingClientRect();
-    const bottom = document.querySelector('.bar-bottom')?.getBoundingClientRect();
+    const rect = (sel: string) => document.querySelector(sel)?.getBoundingClientRect();
+    const top = rect('.bar-top');
+    const bottom = rect('.bar-bottom');
     this.camera.insetTop = top ? Math.max(0, top.bottom) : 0;
     this.camera.insetBottom = bottom ? Math.max(0, window.innerHeight - bottom.top) : 0;
+    this.camera.insetRight = 0;
+    // Tools and zoom controls: a column at the right edge (kept clear on both sides, so the canvas stays
+    // centred), or on narrow screens rows under the top bar (then they add to the top).
+    for (const sel of ['#tools', '#overview']) {
+      const r = rect(sel);
+      if (r === undefined || r.width === 0) continue;
+      if (r.width > window.innerWidth / 2) this.camera.insetTop = Math.max(this.camera.insetTop, r.bottom);
+      else this.camera.insetRight = Math.max(this.camera.insetRight, window.innerWidth - r.left);
+    }
   }
 
   private onDelta(cx: number, cy: number, offsets: Uint16Array, colors: Uint8Array): void {

@@ -210,6 +210,26 @@ describe.skipIf(!plan.run)('painter tools (Chromium)', () => {
     expect(errors).toEqual([]);
   });
 
+  it('the whole-canvas view on a 390×844 touch screen: no control covers the canvas', async () => {
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true, deviceScaleFactor: 1 });
+    const page = await context.newPage();
+    pages.push({ context, page, errors: [] });
+    await page.goto(`${server.url}/`);
+    await waitReady(page);
+    const a = await toScreen(page, 0, 0);
+    const b = await toScreen(page, 1024, 1024);
+    const rects = await page.evaluate(() => ['.bar-top', '.bar-bottom', '#tools', '#overview'].map((sel) => {
+      const r = document.querySelector(sel)!.getBoundingClientRect();
+      return { sel, left: r.left, top: r.top, right: r.right, bottom: r.bottom };
+    }));
+    for (const r of rects) {
+      // Either entirely beside or entirely above/below the canvas.
+      const apart = r.right <= a.x + 1 || r.left >= b.x - 1 || r.bottom <= a.y + 1 || r.top >= b.y - 1;
+      expect(apart, `${r.sel} overlaps the canvas (${a.x},${a.y})-(${b.x},${b.y})`).toBe(true);
+    }
+    await page.screenshot({ path: join(ARTIFACTS, 'whole-canvas-phone.png') });
+  });
+
   it('cooldown: one toast however many clicks, in seconds, and the wait in the tab title', async () => {
     const strict = await serve({ paintBurst: 1, paintRate: 0.01 });
     const { page } = await open(`${strict.url}/#100,100,16`);
