@@ -65,6 +65,9 @@ const bad = (message: string): AdminError => new AdminError(400, 'BAD_REQUEST', 
 type Body = Record<string, unknown>;
 type Route = { method: 'GET' | 'POST'; run: (ctx: { body: Body; q: URLSearchParams; from: string }) => unknown };
 
+/** How long a rollback waits for placements already accepted (in the seam) to be committed before planning. */
+const SEAM_SETTLE_MS = 1000;
+
 function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }
@@ -83,8 +86,14 @@ export function createAdminApi(deps: AdminApiDeps): AdminHandler {
 
   const audit = (action: string, from: string, detail: Record<string, unknown>) => state.audit({ time: now(), action, from, detail });
 
-  /** Rollback and undo: plan, write through the seam, audit. */
-  const restore = (action: string, from: string, params: Record<string, unknown>, rect: Rect, since: number, actor?: ActorFilter) => {
+  /**
+   * Rollback and undo: plan, write through the seam, audit. Planning waits (briefly) until placements already
+   * accepted have been committed, so the plan sees them; planning and submitting are then one synchronous
+   * step, so nothing can slip in between.
+   */
+  const restore = async (action: string, from: string, params: Record<string, unknown>, rect: Rect, since: number, actor?: ActorFilter) => {
+    const deadline = performance.now() + SEAM_SETTLE_MS;
+    while (room.seam.pending > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 2));
     let plan;
     try {
       plan = planRollback(storage, store, { ...rect, since, actor }, deps.rollbackLimits);
@@ -200,13 +209,9 @@ export function createAdminApi(deps: AdminApiDeps): AdminHandler {
         send(res, 200, route.run({ body: {}, q: url.searchParams, from }));
         return true;
       }
-      readBody(req).then((body) => {
-        try {
-          send(res, 200, route.run({ body, q: url.searchParams, from }));
-        } catch (err) {
-          fail(res, err);
-        }
-      }, (err: unknown) => fail(res, err));
+      readBody(req)
+        .then((body) => route.run({ body, q: url.searchParams, from }))
+        .then((answer) => send(res, 200, answer), (err: unknown) => fail(res, err));
     } catch (err) {
       fail(res, err);
     }

@@ -245,6 +245,18 @@ describe.skipIf(!plan.run)('painter tools (Chromium)', () => {
     expect(await page.textContent('#cooldown')).toMatch(/^Wait \d+ min \d+ s$/);
   });
 
+  it('a refusal by the message budget is worded as such, not blamed on the cooldown', async () => {
+    const tight = await serve({ paintBurst: 100, paintRate: 100, messageRate: 0.01, messageBurst: 2 });
+    const { page } = await open(`${tight.url}/#100,100,16`);
+    const p = await toScreen(page, 100.5, 100.5);
+    await page.mouse.click(p.x, p.y);
+    await page.waitForFunction(() => document.getElementById('toasts')!.textContent!.includes('Too many messages'));
+    const text = await page.textContent('#toasts');
+    expect(text).toContain('not your paint cooldown');
+    expect(text).not.toContain('wait for your cooldown');
+    expect(await page.getAttribute('#cooldown', 'data-state')).toBe('ready');
+  });
+
   it('states: nothing says Ready before connecting; offline dims the canvas and drops the count; Retry now reconnects', async () => {
     const s = await serve();
     const port = s.port;

@@ -66,3 +66,23 @@ describe('GET /api/timelapse', () => {
     expect((await fetch(`${s.url}/api/timelapse`, { method: 'POST' })).status).toBe(405);
   });
 });
+
+describe('GET /api/timelapse and static paths: hostile input (seeded fuzz against a running server)', () => {
+  it('random query strings and paths get a clean answer, never a 500 or a crash', async () => {
+    const fc = (await import('fast-check')).default;
+    const s = server = await startTestServer({ width: 256, height: 256 });
+    await paint(s, [{ x: 1, y: 1, color: 3, time: 1000 }]);
+    const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 100000);
+    console.log(`timelapse/static fuzz seed ${seed}`);
+    const value = fc.oneof(fc.nat(600).map(String), fc.string({ maxLength: 8 }), fc.constantFrom('-1', '1e3', '0x10', '', '99999999999999999', 'json', 'gif'));
+    const query = fc.dictionary(fc.constantFrom('x', 'y', 'w', 'h', 'since', 'until', 'format', 'frames', 'delay', 'scale', 'zz'), value, { maxKeys: 8 });
+    const path = fc.oneof(fc.constant('/api/timelapse'), fc.stringMatching(/^\/[\w.%~-]{0,30}$/), fc.constantFrom('/..%2f..%2fetc/passwd', '/%', '/admin', '/index.html'));
+    await fc.assert(fc.asyncProperty(path, query, async (p, q) => {
+      const qs = new URLSearchParams(q as Record<string, string>).toString();
+      const res = await fetch(`${s.url}${p}?${qs}`);
+      expect([200, 304, 400, 404, 405, 413]).toContain(res.status);
+      await res.arrayBuffer();
+    }), { numRuns: 200, seed });
+    expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
+  });
+});
