@@ -19,7 +19,7 @@ export class Heatmap {
   private size = 0;
   private readonly layer: HTMLCanvasElement;
 
-  constructor(private readonly camera: Camera, private readonly windowMs = HEAT_WINDOW_MS) {
+  constructor(private readonly camera: Camera, public windowMs = HEAT_WINDOW_MS) {
     this.layer = document.getElementById('heat-layer') as HTMLCanvasElement;
   }
 
@@ -42,7 +42,12 @@ export class Heatmap {
   async setEnabled(on: boolean): Promise<void> {
     this.enabled = on;
     this.layer.hidden = !on;
-    if (on) await this.seed();
+    if (on) {
+      // Start over from history, so turning it on again (or a longer window) counts nothing twice.
+      this.head = 0;
+      this.size = 0;
+      await this.seed();
+    }
   }
 
   /** Recent history of the view, so the map is not empty until the next placement. */

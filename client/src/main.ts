@@ -459,9 +459,15 @@ class App {
       panel('template-panel', p.hidden);
       toggle('tool-template', !p.hidden);
     });
+    const heatWindow = document.getElementById('heat-window') as HTMLSelectElement;
+    heatWindow.addEventListener('change', () => {
+      this.heatmap.windowMs = Number(heatWindow.value);
+      void this.heatmap.setEnabled(true).then(() => this.requestFrame()); // re-seeds the longer window
+    });
     document.getElementById('tool-heatmap')!.addEventListener('click', () => {
       const on = !this.heatmap.enabled;
       toggle('tool-heatmap', on);
+      heatWindow.hidden = !on;
       void this.heatmap.setEnabled(on).then(() => this.requestFrame());
       if (this.heatTimer !== null) clearInterval(this.heatTimer);
       this.heatTimer = on ? setInterval(() => this.requestFrame(), 1000) : null;
