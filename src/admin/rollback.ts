@@ -16,7 +16,18 @@
  */
 import type { ChunkStore } from '../chunks/chunk-store.js';
 import { pixelPos, type ActorFilter, type CanvasStorage, type LogEntry } from '../storage/canvas-storage.js';
-import { MAX_CANVAS_SIDE } from '../chunks/geometry.js';
+import { CHUNK_SHIFT, MAX_CANVAS_SIDE, chunkKey, keyCx, keyCy } from '../chunks/geometry.js';
+
+/** A candidate pixel during the backward walk. */
+interface PixelState {
+  /** Its newest row has been seen (the first row met walking backwards). */
+  seen: boolean;
+  done: boolean;
+  /** The colour to restore; null: leave it. */
+  color: number | null;
+  /** False when its earlier colour is no longer held (in-memory ring). */
+  known: boolean;
+}
 
 export const ROLLBACK_DEFAULTS = {
   /** Log rows a request may examine (the scan for candidates plus the per-pixel trails). */
@@ -24,7 +35,7 @@ export const ROLLBACK_DEFAULTS = {
   /** Distinct pixels a request may touch. */
   maxPixels: 250_000,
   /** Rows read per storage call. */
-  page: 1000,
+  page: 4096,
 } as const;
 
 export interface RollbackQuery {
@@ -84,40 +95,63 @@ export function planRollback(storage: CanvasStorage, store: ChunkStore, q: Rollb
     after = page.next;
   }
 
-  // 2. Each candidate's colour before the excluded placements.
+  // 2. Each candidate's colour before the excluded placements: one backward walk over each chunk's log
+  //    serves all of that chunk's candidates, and stops as soon as every one of them is resolved.
+  const byChunk = new Map<number, Map<number, PixelState>>();
+  for (const pos of candidates) {
+    const x = pos % MAX_CANVAS_SIDE, y = Math.floor(pos / MAX_CANVAS_SIDE);
+    const key = chunkKey(x >>> CHUNK_SHIFT, y >>> CHUNK_SHIFT);
+    let m = byChunk.get(key);
+    if (m === undefined) byChunk.set(key, (m = new Map()));
+    m.set(pos, { seen: false, done: false, color: null, known: true });
+  }
+  for (const [key, states] of byChunk) {
+    let open = states.size;
+    let before = Number.MAX_SAFE_INTEGER;
+    for (;;) {
+      const trail = storage.chunkTrail(keyCx(key), keyCy(key), before, pageSize, q.actor);
+      charge(Math.max(1, trail.entries.length));
+      for (const e of trail.entries) {
+        const st = states.get(pixelPos(e.x, e.y));
+        if (st === undefined || st.done) continue;
+        const ex = excluded(e);
+        if (!st.seen) {
+          st.seen = true;
+          if (!ex) { // painted over since by a placement that stays: leave it
+            st.done = true;
+            open--;
+            continue;
+          }
+        }
+        if (!ex) {
+          st.color = e.color;
+          st.done = true;
+          open--;
+        }
+      }
+      if (open === 0) break;
+      if (trail.entries.length < pageSize) {
+        // The log's start: what is still open was never painted before (background), unless rows are missing.
+        for (const st of states.values()) {
+          if (st.done || !st.seen) continue;
+          if (trail.complete) st.color = store.background;
+          else st.known = false;
+        }
+        break;
+      }
+      before = trail.entries[trail.entries.length - 1]!.id;
+    }
+  }
+
   const changes: RollbackPlan['changes'] = [];
   let kept = 0, unknown = 0;
   const sorted = [...candidates].sort((a, b) => a - b);
   for (const pos of sorted) {
     const x = pos % MAX_CANVAS_SIDE, y = Math.floor(pos / MAX_CANVAS_SIDE);
-    let before = Number.MAX_SAFE_INTEGER;
-    let first = true;
-    let color: number | null = null;
-    let known = true;
-    walk: for (;;) {
-      const trail = storage.pixelTrail(x, y, before, pageSize, q.actor);
-      charge(Math.max(1, trail.entries.length));
-      for (const e of trail.entries) {
-        if (first) {
-          first = false;
-          if (!excluded(e)) break walk; // painted over since: stays
-        }
-        if (!excluded(e)) {
-          color = e.color;
-          break walk;
-        }
-        before = e.id;
-      }
-      if (trail.entries.length < pageSize) {
-        if (first) break walk; // nothing at all (cannot happen for a candidate, but never repaint blindly)
-        if (!trail.complete) known = false;
-        else color = store.background;
-        break walk;
-      }
-    }
-    if (!known) unknown++;
-    else if (color === null || color === store.get(x, y)) kept++;
-    else changes.push({ x, y, color });
+    const st = byChunk.get(chunkKey(x >>> CHUNK_SHIFT, y >>> CHUNK_SHIFT))!.get(pos)!;
+    if (!st.known) unknown++;
+    else if (st.color === null || st.color === store.get(x, y)) kept++;
+    else changes.push({ x, y, color: st.color });
   }
   return { changes, candidates: candidates.size, kept, unknown, scanned };
 }

@@ -110,12 +110,12 @@ export interface PlacementScanPage {
   next: number | null;
 }
 
-/** One pixel's log before log id `beforeId`, newest first. */
-export interface PixelTrail {
+/** One chunk's log before log id `beforeId`, newest first. */
+export interface ChunkTrail {
   entries: LogEntry[];
   /**
    * False when older rows may exist that this storage no longer holds (the in-memory ring wrapped):
-   * the pixel's earlier colour is then unknown.
+   * colours from before the last row returned are then unknown.
    */
   complete: boolean;
 }
@@ -154,10 +154,10 @@ export interface CanvasStorage {
   /** For moderation (src/admin): placements matching a scan, oldest first, bounded work per call. */
   scanPlacements(q: PlacementScan): PlacementScanPage;
   /**
-   * For moderation: up to `limit` rows of pixel (x, y) with id < beforeId, newest first; `byActor` set against
-   * `actor`. `complete` is false if rows older than the last one returned may be missing.
+   * For moderation: up to `limit` rows of chunk (cx, cy) with id < beforeId, newest first; `byActor` set
+   * against `actor`. `complete` is false if rows older than the last one returned may be missing.
    */
-  pixelTrail(x: number, y: number, beforeId: number, limit: number, actor?: ActorFilter): PixelTrail;
+  chunkTrail(cx: number, cy: number, beforeId: number, limit: number, actor?: ActorFilter): ChunkTrail;
   /**
    * Final checkpoint if a store is given, then release the data directory. Durable storage first drains the
    * store's undrained changes, so every saved version counts every change: serve nothing from it after.

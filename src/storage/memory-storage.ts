@@ -7,7 +7,7 @@ import type { ChunkStore } from '../chunks/chunk-store.js';
 import { CHUNK_AREA, CHUNK_SHIFT, chunkKey, pixelOffset } from '../chunks/geometry.js';
 import {
   type ActorFilter, type CanvasStorage, type HistoryEntry, type HistoryPage, type HistoryQuery, type LogEntry, type PixelInfo,
-  type PixelTrail, type PlacementRecord, type PlacementScan, type PlacementScanPage, MODERATION_CLIENT_ID, STORAGE_DEFAULTS,
+  type ChunkTrail, type PlacementRecord, type PlacementScan, type PlacementScanPage, MODERATION_CLIENT_ID, STORAGE_DEFAULTS,
   checkPixelOnCanvas, checkRecord, encodeHistoryCursor, resolveHistoryQuery,
 } from './canvas-storage.js';
 
@@ -129,16 +129,16 @@ export class MemoryStorage implements CanvasStorage {
     return { entries, next: null };
   }
 
-  pixelTrail(x: number, y: number, beforeId: number, limit: number, actor?: ActorFilter): PixelTrail {
+  chunkTrail(cx: number, cy: number, beforeId: number, limit: number, actor?: ActorFilter): ChunkTrail {
     const entries: LogEntry[] = [];
     const oldest = Math.max(1, this.lastId - this.capacity + 1);
     for (let id = Math.min(beforeId - 1, this.lastId); id >= oldest; id--) {
       const s = id % this.capacity;
-      if (this.ringX[s] !== x || this.ringY[s] !== y) continue;
+      if (this.ringX[s]! >>> CHUNK_SHIFT !== cx || this.ringY[s]! >>> CHUNK_SHIFT !== cy) continue;
       if (entries.length === limit) return { entries, complete: true };
       entries.push(this.entry(id, s, this.matches(s, actor)));
     }
-    // Rows before the ring's oldest were overwritten: the pixel's earlier colour is unknown.
+    // Rows before the ring's oldest were overwritten: earlier colours are unknown.
     return { entries, complete: oldest === 1 };
   }
 

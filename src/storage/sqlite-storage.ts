@@ -45,7 +45,7 @@ import type { ChunkStore } from '../chunks/chunk-store.js';
 import { CHUNK_AREA, CHUNK_SHIFT, MAX_CANVAS_SIDE, chunkKey, keyCx, keyCy, pixelOffset } from '../chunks/geometry.js';
 import {
   type ActorFilter, type CanvasStorage, type HistoryBounds, type HistoryEntry, type HistoryPage, type HistoryQuery, type LogEntry,
-  type PixelInfo, type PixelTrail, type PlacementRecord, type PlacementScan, type PlacementScanPage, MODERATION_CLIENT_ID,
+  type PixelInfo, type ChunkTrail, type PlacementRecord, type PlacementScan, type PlacementScanPage, MODERATION_CLIENT_ID,
   STORAGE_DEFAULTS, StorageStartError, checkPixelOnCanvas, checkRecord, encodeHistoryCursor, hashIp, pixelPos, resolveHistoryQuery,
 } from './canvas-storage.js';
 
@@ -390,12 +390,12 @@ export class SqliteStorage implements CanvasStorage {
       `${columns} l INDEXED BY pixel_log_by_chunk JOIN actor a ON a.id = l.actor ` +
       `WHERE ${CHUNK_KEY_SQL} = ? AND ${filters} ORDER BY l.id LIMIT ?`).raw();
     this.historyScan = db.prepare(`${columns} l JOIN actor a ON a.id = l.actor WHERE ${filters} ORDER BY l.id LIMIT ?`).raw();
-    // Moderation: one pixel's rows newest first (its chunk's index walked backwards), and a bounded scan of the
+    // Moderation: one chunk's rows newest first (its index walked backwards), and a bounded scan of the
     // log by region, time and optionally actor (name and/or address hash; NULL = any).
     const modColumns = 'SELECT l.id, l.x, l.y, l.color, l.time, a.client_id, a.name, a.ip_hash FROM pixel_log';
     this.trailStmt = db.prepare(
       `${modColumns} l INDEXED BY pixel_log_by_chunk JOIN actor a ON a.id = l.actor ` +
-      `WHERE ${CHUNK_KEY_SQL} = ? AND l.x = ? AND l.y = ? AND l.id < ? ORDER BY l.id DESC LIMIT ?`).raw();
+      `WHERE ${CHUNK_KEY_SQL} = ? AND l.id < ? ORDER BY l.id DESC LIMIT ?`).raw();
     this.scanStmt = db.prepare(
       `${modColumns} l JOIN actor a ON a.id = l.actor WHERE ${filters} AND l.time >= ? ` +
       'AND (? IS NULL OR a.name = ?) AND (? IS NULL OR a.ip_hash = ?) ORDER BY l.id LIMIT ?').raw();
@@ -583,12 +583,6 @@ export class SqliteStorage implements CanvasStorage {
     return { entries, next: end < this.lastLogId ? end : null };
   }
 
-  pixelTrail(x: number, y: number, beforeId: number, limit: number, actor?: ActorFilter): PixelTrail {
-    this.open();
-    const rows = this.trailStmt.all(chunkKey(x >>> CHUNK_SHIFT, y >>> CHUNK_SHIFT), x, y, beforeId, limit) as ModRow[];
-    return { entries: rows.map((r) => this.logEntry(r, actor)), complete: true };
-  }
-
   history(q: HistoryQuery): HistoryPage {
     this.open();
     const b = resolveHistoryQuery(q);
@@ -601,6 +595,12 @@ export class SqliteStorage implements CanvasStorage {
     const chunks = (cx1 - cx0 + 1) * (cy1 - cy0 + 1);
     const mergeMax = Math.min(HISTORY_MERGE_MAX_CHUNKS, Math.max(4, Math.sqrt(this.canvasChunks)));
     return chunks <= mergeMax ? this.historyMerge(b, from, to, cx0, cx1, cy0, cy1) : this.historyScanPage(b, from, to);
+  }
+
+  chunkTrail(cx: number, cy: number, beforeId: number, limit: number, actor?: ActorFilter): ChunkTrail {
+    this.open();
+    const rows = this.trailStmt.all(chunkKey(cx, cy), beforeId, limit) as ModRow[];
+    return { entries: rows.map((r) => this.logEntry(r, actor)), complete: true };
   }
 
   close(store?: ChunkStore): void {
@@ -720,8 +720,16 @@ export class SqliteStorage implements CanvasStorage {
 
   private logEntry(r: ModRow, actor: ActorFilter | undefined): LogEntry {
     const byActor = actor !== undefined && (actor.name === undefined || r[6] === actor.name) &&
-      (actor.ip === undefined || hashIp(this.salt, actor.ip).equals(r[7]));
+      (actor.ip === undefined || this.ipHashOf(actor.ip).equals(r[7]));
     return { id: r[0], x: r[1], y: r[2], color: r[3], time: r[4], byActor, moderation: r[5] === MODERATION_CLIENT_ID };
+  }
+
+  private lastIpHash: [string, Buffer] | null = null;
+
+  /** hashIp for the moderation filter's address, kept for the next row (a query asks about one address). */
+  private ipHashOf(ip: string): Buffer {
+    if (this.lastIpHash === null || this.lastIpHash[0] !== ip) this.lastIpHash = [ip, hashIp(this.salt, ip)];
+    return this.lastIpHash[1];
   }
 
   /** The actor row for a record's (client, name, address), inserting it inside the running transaction. */
