@@ -67,7 +67,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const room = new CanvasRoom({ config, store, storage, palette, metrics, log });
   const started = Date.now();
   const api = createCanvasApi({ store, storage, palette, epoch: room.epoch });
-  const timelapse = createTimelapseApi({ store, storage, palette });
+  const timelapse = createTimelapseApi({ store, storage, palette, addressOf: (req) => clientAddress(req, config.trustProxy) });
   const staticFiles = createStaticHandler(opts.staticRoot ?? clientDist());
   const admin = attachAdmin({
     config, room, store, storage, token: 'adminToken' in opts ? opts.adminToken : process.env.ADMIN_TOKEN,

@@ -30,8 +30,11 @@ interface PixelState {
 }
 
 export const ROLLBACK_DEFAULTS = {
-  /** Log rows a request may examine (the scan for candidates plus the per-pixel trails). */
-  maxScan: 2_000_000,
+  /**
+   * Log rows a request may examine (the scan for candidates plus the chunk trails). Planning runs on the
+   * event loop, between ticks: ~5 µs per row on SQLite, so the bound is a stall of about 5 s at worst.
+   */
+  maxScan: 1_000_000,
   /** Distinct pixels a request may touch. */
   maxPixels: 250_000,
   /** Rows read per storage call. */

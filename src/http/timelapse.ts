@@ -17,6 +17,7 @@ import * as gifencModule from 'gifenc';
 import type { ChunkStore } from '../chunks/chunk-store.js';
 import { STORAGE_DEFAULTS, type CanvasStorage } from '../storage/canvas-storage.js';
 import { RollbackTooLarge, planRollback } from '../admin/rollback.js';
+import { IpLimiter } from '../limits/index.js';
 
 /** gifenc ships CommonJS (Node: exports under default) and ESM (bundlers: named exports); take either. */
 const GIFEncoder: typeof gifencModule.GIFEncoder =
@@ -24,7 +25,15 @@ const GIFEncoder: typeof gifencModule.GIFEncoder =
 
 export const TIMELAPSE_LIMITS = {
   maxArea: 512 * 512,
-  maxPlacements: 200_000,
+  /**
+   * The work runs on the event loop (between ticks), so it is bounded in rows: placements in the range, and
+   * log rows examined for the start state (~0.5 s on SQLite at the bound, bench/moderation.bench.ts).
+   */
+  maxPlacements: 50_000,
+  maxScanRows: 100_000,
+  /** Requests per address: sustained per second, and burst. */
+  rate: 0.5,
+  burst: 4,
   maxFrames: 300,
   /** Output pixels over all frames of a GIF (each frame is w·h·scale²). */
   maxGifPixels: 64 * 1024 * 1024,
@@ -61,7 +70,7 @@ export function timelapseData(storage: CanvasStorage, store: ChunkStore, x: numb
   let plan;
   try {
     plan = planRollback(storage, store, { x0: x, y0: y, x1: x + w - 1, y1: y + h - 1, since },
-      { maxScan: TIMELAPSE_LIMITS.maxPlacements * 4, maxPixels: TIMELAPSE_LIMITS.maxArea });
+      { maxScan: TIMELAPSE_LIMITS.maxScanRows, maxPixels: TIMELAPSE_LIMITS.maxArea });
   } catch (err) {
     if (err instanceof RollbackTooLarge) throw new TimelapseError(413, 'TOO_LARGE', `too much activity since ${since}: ${err.message}`);
     throw err;
@@ -113,10 +122,13 @@ export function timelapseGif(d: TimelapseData, palette: readonly number[], frame
 }
 
 /** The route; returns false for other paths. */
-export function createTimelapseApi(deps: { store: ChunkStore; storage: CanvasStorage; palette: readonly number[]; now?: () => number }):
-  (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => boolean {
+export function createTimelapseApi(deps: {
+  store: ChunkStore; storage: CanvasStorage; palette: readonly number[]; now?: () => number; addressOf?: (req: http.IncomingMessage) => string;
+}): (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => boolean {
   const { store, storage, palette } = deps;
   const now = deps.now ?? Date.now;
+  const perIp = new IpLimiter({ rate: TIMELAPSE_LIMITS.rate, burst: TIMELAPSE_LIMITS.burst });
+  const addressOf = deps.addressOf ?? ((req: http.IncomingMessage) => req.socket.remoteAddress ?? 'unknown');
   return (req, res, url) => {
     if (url.pathname !== '/api/timelapse') return false;
     try {
@@ -139,6 +151,11 @@ export function createTimelapseApi(deps: { store: ChunkStore; storage: CanvasSto
       const scale = int(q, 'scale', 1, TIMELAPSE_LIMITS.maxScale) ?? 1;
       if (format === 'gif' && frames * w * h * scale * scale > TIMELAPSE_LIMITS.maxGifPixels) {
         throw new TimelapseError(413, 'TOO_LARGE', `frames × w × h × scale² is ${frames * w * h * scale * scale}; at most ${TIMELAPSE_LIMITS.maxGifPixels}`);
+      }
+      const wait = perIp.take(addressOf(req), 1, performance.now());
+      if (wait !== 0) {
+        res.setHeader('Retry-After', String(Math.max(1, Math.ceil(wait / 1000))));
+        throw new TimelapseError(429, 'RATE_LIMITED', `at most ${TIMELAPSE_LIMITS.burst} timelapses at once and one per ${1 / TIMELAPSE_LIMITS.rate} s per address; retry later`);
       }
       const data = timelapseData(storage, store, x, y, w, h, since, until);
       if (format === 'json') {

@@ -65,6 +65,21 @@ describe('GET /api/timelapse', () => {
     expect((await fetch(`${s.url}/api/timelapse?x=-1`)).status).toBe(400);
     expect((await fetch(`${s.url}/api/timelapse`, { method: 'POST' })).status).toBe(405);
   });
+
+  it('rate-limits each address: a burst of 4, then 429 with Retry-After', async () => {
+    const s = server = await startTestServer();
+    const statuses: number[] = [];
+    let retry: string | null = null;
+    for (let i = 0; i < 6; i++) {
+      const r = await fetch(`${s.url}/api/timelapse?x=0&y=0&w=8&h=8&format=json`);
+      statuses.push(r.status);
+      if (r.status === 429) retry = r.headers.get('retry-after');
+      await r.arrayBuffer();
+    }
+    expect(statuses.slice(0, 4)).toEqual([200, 200, 200, 200]);
+    expect(statuses.slice(4)).toEqual([429, 429]);
+    expect(Number(retry)).toBeGreaterThan(0);
+  });
 });
 
 describe('GET /api/timelapse and static paths: hostile input (seeded fuzz against a running server)', () => {
@@ -80,7 +95,7 @@ describe('GET /api/timelapse and static paths: hostile input (seeded fuzz agains
     await fc.assert(fc.asyncProperty(path, query, async (p, q) => {
       const qs = new URLSearchParams(q as Record<string, string>).toString();
       const res = await fetch(`${s.url}${p}?${qs}`);
-      expect([200, 304, 400, 404, 405, 413]).toContain(res.status);
+      expect([200, 304, 400, 404, 405, 413, 429]).toContain(res.status);
       await res.arrayBuffer();
     }), { numRuns: 200, seed });
     expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
