@@ -169,6 +169,7 @@ class App {
         else if (s === 'closed') this.hud.setStatus('offline');
         else this.hud.setStatus(this.everOpen ? 'reconnecting' : 'connecting');
         this.refreshRetry();
+        this.refreshCooldown();
       }),
       client.on('close', (info) => {
         this.painter.abandonAll();
@@ -517,7 +518,8 @@ class App {
   private refreshCooldown(): void {
     const now = performance.now();
     const remaining = this.painter.cooldown.remaining(now);
-    this.hud.setCooldown(remaining, this.painter.cooldown.available(now));
+    // Not connected: nothing can be painted, so nothing claims "Ready" (the wait is kept for the reconnect).
+    this.hud.setCooldown(this.client?.state === 'open' ? remaining : null, this.painter.cooldown.available(now));
     // Ready again: tell a painter who looked away, if they asked to be told.
     if (this.wasWaiting && remaining === 0 && this.notifyWanted && document.hidden) {
       try {

@@ -278,6 +278,7 @@ describe.skipIf(!plan.run)('painter tools (Chromium)', () => {
     await s.close();
     await page.waitForFunction(() => document.body.dataset.conn === 'offline');
     expect(await page.textContent('#online')).toBe('– online');
+    expect(await page.textContent('#cooldown')).not.toContain('Ready');
     expect(await page.evaluate(() => getComputedStyle(document.getElementById('canvas')!).filter)).toContain('grayscale');
     // Wait for a backoff long enough that a reconnect right after the click can only be the button's doing.
     await page.waitForFunction(() => {
