@@ -3,7 +3,7 @@
  * resampled to that many canvas pixels, nearest neighbour) and opacity, with every canvas pixel that differs
  * from the template marked. The template and its placement live in the URL after the view, with pxls'
  * parameter names, so a link shares it: `#x,y,zoom&template=<url>&ox=<x>&oy=<y>&tw=<width>&oo=<opacity>`.
- * A local file cannot be shared by link: its placement is, its pixels are not.
+ * A local file cannot be shared by link: while one is shown, the hash carries no template.
  */
 import type { Camera } from './camera.js';
 import type { Replica } from '../../src/client/replica.js';
@@ -217,7 +217,7 @@ export class TemplateOverlay {
     }
     this.differing = differ;
     this.compared = compared;
-    this.status.textContent = `${this.width}×${this.height} at (${p.ox}, ${p.oy})${this.localFile ? ' (local file: the link shares its place, not the image)' : ''}. ` +
+    this.status.textContent = `${this.width}×${this.height} at (${p.ox}, ${p.oy})${this.localFile ? ' (local file: links cannot share it)' : ''}. ` +
       (compared === 0 ? 'Move over it to compare.' : `${differ} of ${compared} pixels in view differ (marked).`);
   }
 

@@ -126,6 +126,13 @@ describe.skipIf(!plan.run)('painter tools (Chromium)', () => {
     await page.waitForFunction(() => window.__pixelCanvas!.tools.template.differing === 5);
     await page.click('#tool-template');
     await page.screenshot({ path: join(ARTIFACTS, 'template.png') });
+
+    // A local file instead: overlaid and compared the same way; a link cannot carry it, so the hash drops the
+    // URL template (it would name another image).
+    await page.setInputFiles('#template-file', { name: 'local.png', mimeType: 'image/png', buffer: body });
+    await page.waitForFunction(() => document.getElementById('template-status')!.textContent!.includes('local file'));
+    expect((await tools(page)).template.differing).toBe(5);
+    await page.waitForFunction(() => !location.hash.includes('template='));
     expect(errors).toEqual([]);
   });
 
