@@ -18,6 +18,8 @@ export interface TemplateParams {
 }
 
 const DEFAULT: TemplateParams = { url: null, ox: 0, oy: 0, tw: null, oo: 0.5 };
+/** Template pixels on screen above which differences are not marked in a frame (zoom in to see them). */
+const MAX_MARKED = 300_000;
 /** Largest template, in canvas pixels: keeps the diff cheap. */
 const MAX_PIXELS = 2048 * 2048;
 
@@ -249,6 +251,8 @@ export class TemplateOverlay {
     const vis = cam.visiblePixels();
     const i0 = Math.max(0, vis.x - p.ox), j0 = Math.max(0, vis.y - p.oy);
     const i1 = Math.min(this.width, vis.x + vis.w - p.ox), j1 = Math.min(this.height, vis.y + vis.h - p.oy);
+    // Marking is per pixel on screen: past this many (a big template far out) only the image is drawn.
+    if ((i1 - i0) * (j1 - j0) > MAX_MARKED) return;
     const size = Math.max(1, z);
     const big = z >= 6;
     for (let j = j0; j < j1; j++) {
