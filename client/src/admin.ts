@@ -106,17 +106,17 @@ $('ro-toggle').addEventListener('click', () => void act(async () => {
 $('rollback').addEventListener('submit', (e) => {
   e.preventDefault();
   const f = form('rollback');
-  void act(() => api('POST', 'rollback', { x: Number(f.x), y: Number(f.y), w: Number(f.w), h: Number(f.h), time: localTime(f.time!) }),
-    (r) => `Rolled back: ${r.restored} pixels restored (${r.kept} kept, ${r.unknown} unknown).`);
+  void act(() => api('POST', 'rollback', { x: Number(f.x), y: Number(f.y), w: Number(f.w), h: Number(f.h), time: localTime(f.time!), dryRun: f.preview === 'on' }),
+    (r) => `${r.dryRun ? 'Preview — would restore' : 'Rolled back: restored'} ${r.restored} pixels (${r.kept} kept, ${r.unknown} unknown).`);
 });
 
 $('undo').addEventListener('submit', (e) => {
   e.preventDefault();
   const f = form('undo');
-  const body: Record<string, unknown> = { since: localTime(f.since!) };
+  const body: Record<string, unknown> = { since: localTime(f.since!), dryRun: f.preview === 'on' };
   if (f.name) body.name = f.name;
   if (f.ip) body.ip = f.ip;
-  void act(() => api('POST', 'undo', body), (r) => `Undone: ${r.restored} pixels restored (${r.kept} painted over since, kept).`);
+  void act(() => api('POST', 'undo', body), (r) => `${r.dryRun ? 'Preview — would restore' : 'Undone: restored'} ${r.restored} pixels (${r.kept} painted over since, kept).`);
 });
 
 $('ban').addEventListener('submit', (e) => {

@@ -36,6 +36,8 @@ export const ADMIN_DEFAULTS = {
   maxText: 200,
   maxAuditPage: 500,
   defaultAuditPage: 50,
+  /** Pixels listed in a dry run's answer (the counts are always complete). */
+  maxPreviewPixels: 1000,
   /** Name shown for moderation entries in pixel info and history. */
   moderatorName: 'moderator',
 } as const;
@@ -91,7 +93,7 @@ export function createAdminApi(deps: AdminApiDeps): AdminHandler {
    * accepted have been committed, so the plan sees them; planning and submitting are then one synchronous
    * step, so nothing can slip in between.
    */
-  const restore = async (action: string, from: string, params: Record<string, unknown>, rect: Rect, since: number, actor?: ActorFilter) => {
+  const restore = async (action: string, from: string, params: Record<string, unknown>, rect: Rect, since: number, actor: ActorFilter | undefined, dryRun: boolean) => {
     const deadline = performance.now() + SEAM_SETTLE_MS;
     while (room.seam.pending > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 2));
     let plan;
@@ -101,6 +103,9 @@ export function createAdminApi(deps: AdminApiDeps): AdminHandler {
       if (err instanceof RollbackTooLarge) throw new AdminError(413, 'TOO_LARGE', err.message);
       throw err;
     }
+    const summary = { restored: plan.changes.length, candidates: plan.candidates, kept: plan.kept, unknown: plan.unknown, scanned: plan.scanned };
+    // A dry run answers what would happen and changes nothing (not audited: it is not an action).
+    if (dryRun) return { dryRun: true, ...summary, pixels: plan.changes.slice(0, ADMIN_DEFAULTS.maxPreviewPixels) };
     const time = now();
     const records: PlacementRecord[] = plan.changes.map((c) => ({
       x: c.x, y: c.y, color: c.color, time, clientId: MODERATION_CLIENT_ID, name: ADMIN_DEFAULTS.moderatorName, ip: '',
@@ -110,9 +115,8 @@ export function createAdminApi(deps: AdminApiDeps): AdminHandler {
     } catch {
       throw new AdminError(503, 'SHUTTING_DOWN', 'the server is shutting down; nothing was changed');
     }
-    const result = { restored: plan.changes.length, candidates: plan.candidates, kept: plan.kept, unknown: plan.unknown, scanned: plan.scanned };
-    audit(action, from, { ...params, ...result });
-    return result;
+    audit(action, from, { ...params, ...summary });
+    return summary;
   };
 
   const routes: Record<string, Route> = {
@@ -131,7 +135,7 @@ export function createAdminApi(deps: AdminApiDeps): AdminHandler {
       run: ({ body, from }) => {
         const rect = rectOf(body, store, true);
         const time = timeOf(body, 'time', true)!;
-        return restore('rollback', from, { ...rectParams(rect), time }, rect, time);
+        return restore('rollback', from, { ...rectParams(rect), time }, rect, time, undefined, dryRunOf(body));
       },
     },
     '/api/admin/undo': {
@@ -145,7 +149,7 @@ export function createAdminApi(deps: AdminApiDeps): AdminHandler {
         if (name === undefined && ip === undefined) throw bad('give "name" or "ip" (or both): whose placements to undo');
         const since = timeOf(body, 'since', true)!;
         const rect = rectOf(body, store, false);
-        return restore('undo', from, { ...actor, since, ...rectParams(rect) }, rect, since, actor);
+        return restore('undo', from, { ...actor, since, ...rectParams(rect) }, rect, since, actor, dryRunOf(body));
       },
     },
     '/api/admin/ban': {
@@ -266,6 +270,13 @@ function timeOf(body: Body, name: string, required: boolean): number | undefined
     if (Number.isFinite(t)) return t;
   }
   throw bad(`"${name}" must be ms since the Unix epoch or an ISO 8601 date`);
+}
+
+function dryRunOf(body: Body): boolean {
+  const v = body.dryRun;
+  if (v === undefined || v === null) return false;
+  if (typeof v !== 'boolean') throw bad('"dryRun" must be true or false');
+  return v;
 }
 
 function textOf(body: Body, name: string): string | undefined {

@@ -145,6 +145,14 @@ describe('admin API: rollback and undo', () => {
     expect(await place(ann, 40, 40, 9)).toBe(0); // outside the rectangle: stays
     await until(() => watch.replica.get(13, 10) === 8 && watch.replica.get(40, 40) === 9, 2000, 'viewer sees the vandalism');
 
+    // A dry run first: the same numbers and the pixels it would write, and nothing changes.
+    const dry = await admin(s, 'POST', '/api/admin/rollback', { x: 10, y: 10, w: 4, h: 1, time: t, dryRun: true });
+    expect(dry.json).toMatchObject({ dryRun: true, restored: 4, candidates: 4 });
+    expect(dry.json.pixels).toEqual([{ x: 10, y: 10, color: 3 }, { x: 11, y: 10, color: 3 }, { x: 12, y: 10, color: 0 }, { x: 13, y: 10, color: 0 }]);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(s.store.get(10, 10)).toBe(5);
+    expect((await admin(s, 'GET', '/api/admin/audit')).json.entries).toEqual([]);
+
     const r = await admin(s, 'POST', '/api/admin/rollback', { x: 10, y: 10, w: 4, h: 1, time: t });
     expect(r.status).toBe(200);
     expect(r.json).toMatchObject({ restored: 4, candidates: 4, kept: 0, unknown: 0 });
