@@ -73,6 +73,8 @@ export interface ServerConfig {
   patterns: string;
   /** Music mode: tempo at start, beats per minute. */
   tempo: number;
+  /** Built-in palette name (default, rplace2017, rplace2022) or a palette file (src/chunks/palette-spec.ts). */
+  palette: string;
 }
 
 /** Largest RESUME a client can need: one entry per chunk of the largest viewport, plus framing. */
@@ -129,6 +131,7 @@ export const DEFAULTS: ServerConfig = {
   mode: 'pixel',
   patterns: '',
   tempo: 100,
+  palette: 'default',
 };
 
 export class ConfigError extends Error {
@@ -235,6 +238,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   music: { key: 'mode', kind: 'bool', set: 'music', help: 'shorthand for --mode music' },
   patterns: { key: 'patterns', kind: 'str', help: 'music mode: pattern file (JSON, see docs/protocol.md); empty = patterns/pentatonic.json' },
   tempo: { key: 'tempo', kind: 'num', help: 'music mode: beats per minute at start' },
+  palette: { key: 'palette', kind: 'str', help: 'colours: default, rplace2017 (16), rplace2022 (32), or a file (JSON array or one #rrggbb per line)' },
 };
 
 /** Parse argv (without node and script) and the environment into a validated config. */

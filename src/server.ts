@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { ServerConfig } from './config.js';
 import { ChunkStore } from './chunks/chunk-store.js';
-import { DEFAULT_PALETTE } from './chunks/palette.js';
+import { resolvePalette, withBackground } from './chunks/palette-spec.js';
 import type { CanvasStorage } from './storage/canvas-storage.js';
 import { MemoryStorage } from './storage/memory-storage.js';
 import { openSqliteStorage } from './storage/sqlite-storage.js';
@@ -24,6 +24,9 @@ import { clusterStorage, joinCanvas, type ClusterNode } from './cluster/cluster-
 import { Conductor } from './music/conductor.js';
 import { createMusicApi } from './music/admin-api.js';
 import { defaultPatternFile, loadPatternFile } from './music/pattern-file.js';
+import { createTimelapseApi } from './http/timelapse.js';
+import { attachAdmin } from './admin/attach.js';
+import { clientAddress } from './net/ws-server.js';
 
 /** Where the built browser client lives, relative to this file in src/ or dist/src/. */
 function clientDist(): string {
@@ -54,15 +57,19 @@ export interface StartOptions {
   log?: Logger;
   palette?: readonly number[];
   staticRoot?: string;
+  /** The admin API's bearer token; absent: process.env.ADMIN_TOKEN; null or '': admin API off (404). */
+  adminToken?: string | null;
 }
 
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.log ?? createLogger(config.logLevel);
   // Music mode: the pattern file is checked before anything is opened (a bad one is one clear line).
   const conductor = config.mode === 'music' ? new Conductor(loadPatternFile(config.patterns || defaultPatternFile()), config.tempo) : null;
-  const palette = conductor?.colours ?? opts.palette ?? DEFAULT_PALETTE;
+  // Music: index 0 (silence) is the background; otherwise the palette flag (or a test's palette) decides.
+  const { colors: palette, background } = conductor ? { colors: conductor.colours, background: 0 }
+    : opts.palette !== undefined ? withBackground(opts.palette) : resolvePalette(config.palette ?? 'default');
   let storage: CanvasStorage = config.inMemory ? new MemoryStorage() : openSqliteStorage({ dataDir: config.dataDir, allowResize: config.allowResize });
-  const store = new ChunkStore({ width: config.width, height: config.height, paletteSize: palette.length });
+  const store = new ChunkStore({ width: config.width, height: config.height, paletteSize: palette.length, background });
   let cluster: ClusterNode | null = null;
   try {
     if (config.redis) storage = clusterStorage(storage, config);
@@ -80,7 +87,12 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const musicApi = conductor ? createMusicApi(conductor, process.env.ADMIN_TOKEN) : null;
   const started = Date.now();
   const api = createCanvasApi({ store, storage, palette, epoch: room.epoch });
+  const timelapse = createTimelapseApi({ store, storage, palette, addressOf: (req) => clientAddress(req, config.trustProxy) });
   const staticFiles = createStaticHandler(opts.staticRoot ?? clientDist());
+  const admin = attachAdmin({
+    config, room, store, storage, token: 'adminToken' in opts ? opts.adminToken : process.env.ADMIN_TOKEN,
+    addressOf: (req) => clientAddress(req, config.trustProxy),
+  });
 
   const http = createHttp({
     headersTimeout: config.headersTimeoutMs,
@@ -108,7 +120,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         res.end(text);
       },
     },
-  ], [...(musicApi ? [musicApi] : []), api, staticFiles], log));
+  ], [...(musicApi ? [musicApi] : []), api, (req, res, url) => admin.handle(req, res, url), timelapse, staticFiles], log));
   const ws = attachWebSocket(http, { config, room, metrics, log, ...(cluster ? { gate: cluster.gate } : {}) });
 
   try {
@@ -124,6 +136,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     await ws.close();
     await cluster?.close();
     storage.close();
+    admin.close();
     throw err;
   }
   room.start();
@@ -145,6 +158,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         });
         await cluster?.close();
         storage.close(store);
+        admin.close();
       })();
       return closing;
     },

@@ -34,18 +34,26 @@ export class Camera implements ViewState {
   /** Canvas size in pixels; 0 until the server said (WELCOME). */
   canvasW = 0;
   canvasH = 0;
+  /** Screen space (CSS px) taken by controls at the top and bottom: the whole-canvas view fits between them. */
+  insetTop = 0;
+  insetBottom = 0;
+  /** ...and at the right edge (the tool column), which matters when the width limits the fit (phones). */
+  insetRight = 0;
 
   /** The zoom at which the whole canvas fits on screen: the lower bound, so one can never lose the canvas. */
   minZoom(): number {
     if (this.canvasW === 0 || this.canvasH === 0) return 1 / 64;
-    return Math.min(MAX_ZOOM, this.screenW / this.canvasW, this.screenH / this.canvasH);
+    const h = Math.max(this.screenH / 2, this.screenH - this.insetTop - this.insetBottom);
+    const w = Math.max(this.screenW / 2, this.screenW - 2 * this.insetRight);
+    return Math.min(MAX_ZOOM, w / this.canvasW, h / this.canvasH);
   }
 
-  /** Whole canvas on screen, centred. */
+  /** Whole canvas on screen, centred in the space the controls leave free. */
   fit(): void {
     this.zoom = this.minZoom();
     this.x = this.canvasW / 2;
-    this.y = this.canvasH / 2;
+    this.y = this.canvasH / 2 + (this.insetBottom - this.insetTop) / 2 / this.zoom;
+    this.clamp();
   }
 
   set(v: ViewState): void {

@@ -15,6 +15,9 @@ import { type Camera, type CanvasRect, GRID_ZOOM } from './camera.js';
 
 /** Colour behind and around the canvas. */
 const BACKDROP = '#2b2d31';
+/** Around the canvas in the light theme (matches app.css). */
+const BACKDROP_LIGHT = '#d9dbe0';
+const lightScheme = typeof matchMedia === 'function' ? matchMedia('(prefers-color-scheme: light)') : null;
 const GRID_COLOUR = 'rgba(0, 0, 0, 0.18)';
 
 interface ChunkBitmap {
@@ -150,7 +153,7 @@ export class ChunkRenderer {
     const H = this.canvas.height;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.imageSmoothingEnabled = false;
-    ctx.fillStyle = BACKDROP;
+    ctx.fillStyle = lightScheme?.matches ? BACKDROP_LIGHT : BACKDROP;
     ctx.fillRect(0, 0, W, H);
     const r = cam.visiblePixels();
     if (r.w === 0 || r.h === 0) return;

@@ -2,7 +2,8 @@
  * The painter's controls and read-outs around the canvas: connection status, online count, hovered
  * coordinates, palette, cooldown, name field and toasts. Plain DOM, built on the elements of index.html.
  */
-import { formatWait } from './painter.js';
+import { colourName, hexOf } from './colour-names.js';
+import { formatSeconds } from './painter.js';
 
 export type StatusKind = 'connecting' | 'online' | 'reconnecting' | 'offline';
 
@@ -24,9 +25,8 @@ function byId<T extends HTMLElement>(id: string): T {
   return el as T;
 }
 
-function hex(rgb: number): string {
-  return `#${rgb.toString(16).padStart(6, '0')}`;
-}
+const hex = hexOf;
+const TITLE = 'pixel-canvas';
 
 export class Hud {
   private readonly status = byId('status');
@@ -40,13 +40,36 @@ export class Hud {
   private swatches: HTMLButtonElement[] = [];
   private paletteKey = '';
 
+  private readonly retry = byId<HTMLButtonElement>('retry');
+  private onlineCount: number | null = null;
+
   setStatus(kind: StatusKind): void {
     this.status.dataset.state = kind;
     this.statusText.textContent = STATUS_TEXT[kind];
+    // Offline dims the canvas (CSS) and stops claiming a count of people online.
+    document.body.dataset.conn = kind === 'online' ? 'online' : kind === 'connecting' ? 'connecting' : 'offline';
+    this.renderOnline();
+    if (kind !== 'reconnecting') this.retry.hidden = true;
   }
 
   setOnline(count: number): void {
-    this.online.textContent = `${count} online`;
+    this.onlineCount = count;
+    this.renderOnline();
+  }
+
+  private renderOnline(): void {
+    const known = this.status.dataset.state === 'online' && this.onlineCount !== null;
+    this.online.dataset.known = String(known);
+    this.online.textContent = known ? `${this.onlineCount} online` : '– online';
+  }
+
+  /** While reconnecting: "Reconnecting in 3 s" and a Retry now button (onRetry). */
+  setRetry(inMs: number | null, onRetry: () => void): void {
+    this.retry.hidden = inMs === null;
+    this.retry.onclick = onRetry;
+    if (inMs !== null && this.status.dataset.state === 'reconnecting') {
+      this.statusText.textContent = inMs > 500 ? `Reconnecting in ${formatSeconds(inMs)}` : 'Reconnecting…';
+    }
   }
 
   setCoords(x: number, y: number): void {
@@ -71,8 +94,9 @@ export class Hud {
         b.style.background = hex(rgb);
         b.dataset.colorIndex = String(i);
         b.dataset.color = hex(rgb);
-        b.title = `${hex(rgb)} (colour ${i})`;
-        b.setAttribute('aria-label', `colour ${hex(rgb)}`);
+        const name = colourName(rgb);
+        b.title = `${name} (${hex(rgb)})`;
+        b.setAttribute('aria-label', `${name} (${hex(rgb)})`);
         b.addEventListener('click', () => pick(i));
         this.palette.append(b);
         return b;
@@ -85,15 +109,37 @@ export class Hud {
     this.swatches.forEach((b, i) => b.setAttribute('aria-pressed', String(i === index)));
   }
 
-  /** Remaining wait in ms (0: ready) and the pixels the estimate says are available. */
-  setCooldown(remainingMs: number, available: number): void {
+  /**
+   * Remaining wait in ms (0: ready) and the pixels the estimate says are available; null before the first
+   * WELCOME, when nothing is known and nothing may claim "Ready". The wait also goes in the tab title.
+   */
+  setCooldown(remainingMs: number | null, available: number): void {
+    if (remainingMs === null) {
+      this.cooldown.dataset.state = 'unknown';
+      this.cooldown.textContent = '–';
+      document.title = TITLE;
+      return;
+    }
     const waiting = remainingMs > 0;
     this.cooldown.dataset.state = waiting ? 'waiting' : 'ready';
     this.cooldown.dataset.remainingMs = String(Math.ceil(remainingMs));
-    this.cooldown.textContent = waiting ? `Wait ${formatWait(remainingMs)}` : `Ready · ${available} px`;
+    this.cooldown.textContent = waiting ? `Wait ${formatSeconds(remainingMs)}` : `Ready · ${available} px`;
+    document.title = waiting ? `(${formatSeconds(remainingMs)}) ${TITLE}` : TITLE;
   }
 
-  toast(text: string, kind: 'error' | 'info' = 'error'): void {
+  /**
+   * A toast. With a `key`, there is at most one toast of that key on screen: a new text replaces the old
+   * one's and extends it (the cooldown says so once, not once per click).
+   */
+  toast(text: string, kind: 'error' | 'info' = 'error', key?: string): void {
+    if (key !== undefined) {
+      const same = [...this.toasts.children].find((e) => (e as HTMLElement).dataset.key === key) as HTMLElement | undefined;
+      if (same !== undefined) {
+        same.textContent = text;
+        same.dataset.until = String(performance.now() + TOAST_MS);
+        return;
+      }
+    }
     // The same message twice in a row refreshes the one on screen instead of stacking.
     const last = this.toasts.lastElementChild as HTMLElement | null;
     if (last !== null && last.textContent === text) {
@@ -104,6 +150,7 @@ export class Hud {
     el.className = `toast toast-${kind}`;
     el.setAttribute('role', kind === 'error' ? 'alert' : 'status');
     el.textContent = text;
+    if (key !== undefined) el.dataset.key = key;
     el.dataset.until = String(performance.now() + TOAST_MS);
     this.toasts.append(el);
     while (this.toasts.childElementCount > MAX_TOASTS) this.toasts.firstElementChild?.remove();

@@ -24,6 +24,8 @@ const TEXT: Record<ErrorCodeName, string> = {
   INTERNAL: 'The server had a problem. Your pixel was not saved.',
   TOO_SLOW: 'Your connection fell behind. Reconnecting…',
   PLACEMENTS_UNAVAILABLE: 'Painting is paused for a moment (the server is reconnecting). Try again shortly.',
+  BANNED: 'A moderator has blocked painting from this address or name.',
+  READ_ONLY: 'The canvas is read-only for now: a moderator paused painting.',
 };
 
 /** Human text for a wire error code (PLACE_RESULT.status, ERROR.code). */

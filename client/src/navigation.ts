@@ -11,12 +11,24 @@ export const DRAG_THRESHOLD = 5;
 const KEY_PAN_SPEED = 700;
 /** Zoom factor per +/- key press. */
 const KEY_ZOOM_STEP = 1.5;
+/** A touch held this long without moving is a long press (pixel info), not a tap. */
+export const LONG_PRESS_MS = 500;
+
+/** How a click or tap was made. */
+export interface TapKind {
+  /** A finger (or pen), not a mouse. */
+  touch: boolean;
+  /** Shift or Alt held: asks for pixel info instead of painting. */
+  modifier: boolean;
+}
 
 export interface NavigationHooks {
   /** The camera moved. */
   viewChanged(): void;
   /** A click or tap at screen point (sx, sy). */
-  paint(sx: number, sy: number): void;
+  tap(sx: number, sy: number, kind: TapKind): void;
+  /** A touch held still for LONG_PRESS_MS at (sx, sy); the release that follows does nothing. */
+  longPress(sx: number, sy: number): void;
   /** The pointer is over screen point (sx, sy), or left the canvas (null). */
   hover(sx: number, sy: number): void;
   leave(): void;
@@ -62,6 +74,7 @@ export class Navigation {
   private gesture: Gesture = { kind: 'none' };
   private readonly heldKeys = new Set<string>();
   private lastStep = 0;
+  private longPressTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly el: HTMLElement, private readonly camera: Camera, private readonly hooks: NavigationHooks) {
     el.addEventListener('pointerdown', (e) => this.onDown(e));
@@ -117,8 +130,19 @@ export class Navigation {
     if (this.pointers.size === 1) {
       // Only the primary button (or a touch / pen contact) paints; middle and right buttons only pan.
       const paints = e.pointerType !== 'mouse' || e.button === 0;
-      this.gesture = { kind: 'press', id: e.pointerId, startX: p.x, startY: p.y, dragging: false, paints };
+      const g: Gesture & { kind: 'press' } = { kind: 'press', id: e.pointerId, startX: p.x, startY: p.y, dragging: false, paints };
+      this.gesture = g;
+      this.cancelLongPress();
+      if (e.pointerType !== 'mouse') {
+        this.longPressTimer = setTimeout(() => {
+          this.longPressTimer = null;
+          if (this.gesture !== g || g.dragging || !g.paints) return;
+          g.paints = false; // the release after a long press is not a tap
+          this.hooks.longPress(g.startX, g.startY);
+        }, LONG_PRESS_MS);
+      }
     } else if (this.pointers.size === 2) {
+      this.cancelLongPress();
       this.gesture = this.pinchState();
     }
     e.preventDefault();
@@ -133,6 +157,7 @@ export class Navigation {
     if (g.kind === 'press' && g.id === e.pointerId) {
       if (!g.dragging && Math.hypot(p.x - g.startX, p.y - g.startY) > DRAG_THRESHOLD) {
         g.dragging = true;
+        this.cancelLongPress();
         // Pan the whole way from the press, so the content stays under the pointer.
         tracked.x = g.startX;
         tracked.y = g.startY;
@@ -160,7 +185,8 @@ export class Navigation {
     const g = this.gesture;
     if (g.kind === 'press' && g.id === e.pointerId) {
       this.gesture = { kind: 'none' };
-      if (!cancelled && !g.dragging && g.paints) this.hooks.paint(p.x, p.y);
+      this.cancelLongPress();
+      if (!cancelled && !g.dragging && g.paints) this.hooks.tap(p.x, p.y, { touch: e.pointerType !== 'mouse', modifier: e.shiftKey || e.altKey });
     } else if (g.kind === 'pinch') {
       // The finger left on the glass keeps panning, but lifting it must not paint.
       const [id, rest] = [...this.pointers.entries()][0] ?? [];
@@ -168,6 +194,11 @@ export class Navigation {
         ? { kind: 'none' }
         : { kind: 'press', id, startX: rest.x, startY: rest.y, dragging: true, paints: false };
     }
+  }
+
+  private cancelLongPress(): void {
+    if (this.longPressTimer !== null) clearTimeout(this.longPressTimer);
+    this.longPressTimer = null;
   }
 
   private pinchState(): Gesture & { kind: 'pinch' } {

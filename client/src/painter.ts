@@ -13,6 +13,8 @@ interface PendingPixel {
   color: number;
   /** What the pixel showed before, for when the replica no longer holds its chunk. */
   previous: number;
+  /** Whole pixels the cooldown estimate had when this was sent. */
+  had: number;
 }
 
 export interface PainterHooks {
@@ -118,7 +120,7 @@ export class Painter {
     const now = performance.now();
     const wait = this.cooldown.serverRemaining(now);
     if (wait > 0) {
-      this.hooks.notify(`Cooldown: ${formatWait(wait)} left.`);
+      this.hooks.notify(`Cooldown: ${formatSeconds(wait)} left.`);
       return false;
     }
     const previous = this.colourAt(x, y) ?? w.background;
@@ -128,21 +130,31 @@ export class Painter {
       this.hooks.notify('Not connected: your pixel was not sent.');
       return false;
     }
-    this.pending.set(seq, { x, y, color, previous });
+    this.pending.set(seq, { x, y, color, previous, had: this.cooldown.available(now) });
     this.cooldown.spend(now);
     this.hooks.show(x, y, color);
     this.hooks.cooldownChanged();
     return true;
   }
 
-  onResult(r: PlaceResult): void {
+  /**
+   * A PLACE_RESULT. For a RATE_LIMITED refusal, says which limit it most likely was: the server answers
+   * RATE_LIMITED both for the paint cooldown and for the per-connection message budget (sending too much,
+   * too fast). When the estimate still had pixels to spare, the cooldown was not the reason.
+   */
+  onResult(r: PlaceResult): 'cooldown' | 'budget' | null {
     const p = this.pending.get(r.seq);
-    if (p === undefined) return;
+    if (p === undefined) return null;
     this.pending.delete(r.seq);
-    if (r.status === ErrorCode.OK) return; // the delta in the same write carries the colour for real
+    if (r.status === ErrorCode.OK) return null; // the delta in the same write carries the colour for real
     this.revert(p);
-    if (r.status === ErrorCode.RATE_LIMITED && r.retryAfterMs > 0) this.cooldown.serverWait(r.retryAfterMs, performance.now());
+    let why: 'cooldown' | 'budget' | null = null;
+    if (r.status === ErrorCode.RATE_LIMITED) {
+      why = p.had >= 2 ? 'budget' : 'cooldown';
+      if (why === 'cooldown' && r.retryAfterMs > 0) this.cooldown.serverWait(r.retryAfterMs, performance.now());
+    }
     this.hooks.cooldownChanged();
+    return why;
   }
 
   /** The connection dropped: answers will never come, so show the server's state again. */
@@ -175,6 +187,12 @@ export class Painter {
     for (const p of this.pending.values()) if (p.x === x && p.y === y) shown = p.color;
     return shown ?? this.client?.replica.get(x, y);
   }
+}
+
+/** For people: whole seconds, rounded up ("1 s", "42 s", "3 min 20 s"). */
+export function formatSeconds(ms: number): string {
+  const s = Math.max(1, Math.ceil(ms / 1000));
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
 }
 
 /** "850 ms", "12.5 s", "3 min 20 s". */

@@ -12,6 +12,15 @@ export interface PixelCanvasHook {
   canvasToScreen(x: number, y: number): { x: number; y: number };
   /** Connected, the server has the current view, every chunk on screen is loaded and the last frame is drawn. */
   readonly ready: boolean;
+  /** The state of the tools, for tests. */
+  readonly tools: {
+    info: { x: number; y: number } | null;
+    infoState: string;
+    selection: { x: number; y: number } | null;
+    template: { loaded: boolean; differing: number; compared: number };
+    heatmap: { enabled: boolean; count: number };
+    timelapse: { phase: string; applied: number; total: number };
+  };
 }
 
 declare global {

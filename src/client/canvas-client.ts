@@ -245,6 +245,8 @@ export class CanvasClient {
   readonly cursors = new Map<number, CursorState>();
   /** Latest ONLINE count. */
   online = 0;
+  /** While waiting to reconnect: when (Date.now() ms) the next attempt starts; null otherwise. */
+  nextAttemptAt: number | null = null;
   /** Totals over the client's life, for load tests. */
   framesReceived = 0;
   bytesReceived = 0;
@@ -358,6 +360,14 @@ export class CanvasClient {
     this.dropSocket(l.socket, CloseCode.NORMAL, 'client closed', false);
   }
 
+  /** While waiting to reconnect: try at once instead of at the end of the backoff (a "retry now" button). */
+  retryNow(): void {
+    const l = this.link;
+    if (l.kind !== 'waiting') return;
+    clearTimeout(l.timer);
+    this.reconnectNow();
+  }
+
   /**
    * Sets the view in canvas pixels. Remembered, and re-sent after every reconnect. While open it is sent
    * now, or at the server's viewportHz if views change faster (only the latest is sent).
@@ -444,7 +454,9 @@ export class CanvasClient {
     if (closeIt) closeQuietly(socket, code, reason);
     this.endSession();
     if (reconnect) {
-      this.setLink({ kind: 'waiting', timer: setTimeout(() => this.reconnectNow(), this.backoffMs()) });
+      const delay = this.backoffMs();
+      this.nextAttemptAt = Date.now() + delay;
+      this.setLink({ kind: 'waiting', timer: setTimeout(() => this.reconnectNow(), delay) });
     } else {
       this.setLink({ kind: 'closed' });
     }
@@ -453,12 +465,15 @@ export class CanvasClient {
 
   private reconnectNow(): void {
     if (this.link.kind !== 'waiting') return;
+    this.nextAttemptAt = null;
     let socket: WebSocketLike;
     try {
       socket = this.makeSocket();
     } catch (err) {
       // Rare (the URL was accepted once); keep trying on the same schedule rather than throw from a timer.
-      this.setLink({ kind: 'waiting', timer: setTimeout(() => this.reconnectNow(), this.backoffMs()) });
+      const delay = this.backoffMs();
+      this.nextAttemptAt = Date.now() + delay;
+      this.setLink({ kind: 'waiting', timer: setTimeout(() => this.reconnectNow(), delay) });
       this.events.emit('close', { code: ABNORMAL_CLOSURE, reason: String(err), willReconnect: true });
       return;
     }

@@ -8,7 +8,9 @@
 import type Database from 'better-sqlite3';
 import type { ChunkStore } from '../chunks/chunk-store.js';
 import { chunkKey, keyCx, keyCy, CHUNK_AREA } from '../chunks/geometry.js';
-import type { CanvasStorage, HistoryPage, HistoryQuery, PixelInfo, PlacementRecord } from '../storage/canvas-storage.js';
+import type {
+  ActorFilter, CanvasStorage, ChunkTrail, HistoryPage, HistoryQuery, PixelInfo, PlacementRecord, PlacementScan, PlacementScanPage,
+} from '../storage/canvas-storage.js';
 import { SqliteStorage } from '../storage/sqlite-storage.js';
 
 /** What one take of the seam delivered, for the commit that follows it in the same tick. */
@@ -129,6 +131,14 @@ export class ClusterStorage implements CanvasStorage {
 
   history(q: HistoryQuery): HistoryPage {
     return this.inner.history(q);
+  }
+
+  scanPlacements(q: PlacementScan): PlacementScanPage {
+    return this.inner.scanPlacements(q);
+  }
+
+  chunkTrail(cx: number, cy: number, beforeId: number, limit: number, actor?: ActorFilter): ChunkTrail {
+    return this.inner.chunkTrail(cx, cy, beforeId, limit, actor);
   }
 
   close(store?: ChunkStore): void {

@@ -1,9 +1,16 @@
 /**
- * Serves the built browser client (client/dist) from memory-mapped-by-the-OS files, with no path ever
- * leaving that folder. Until the client is built, a placeholder page says how to build it.
+ * Serves the built browser client (client/dist), with no path ever leaving that folder. Until the client is
+ * built, a placeholder page says how to build it.
+ *
+ * Caching: bundles have content-hashed names (scripts/build-client.mjs), so they are served `immutable`
+ * for a year; HTML and anything else unhashed revalidates every time by a strong ETag (304 when unchanged).
+ * Text assets are sent brotli- or gzip-compressed when the browser accepts it; each file is read and
+ * compressed once and kept in memory while its size and mtime stay the same.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, normalize, resolve, sep } from 'node:path';
+import { brotliCompressSync, constants as zlibConstants, gzipSync } from 'node:zlib';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodePath } from './request-target.js';
 
@@ -19,13 +26,53 @@ const TYPES: Record<string, string> = {
   '.webmanifest': 'application/manifest+json',
 };
 
+/** Types worth compressing (images are already compressed). */
+const TEXT = new Set(['.html', '.js', '.css', '.map', '.json', '.svg', '.webmanifest']);
+/** esbuild's `[name]-[hash]` file names. */
+const HASHED = /-[A-Z0-9]{8}\.(js|css)(\.map)?$/;
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+
 const PLACEHOLDER = `<!doctype html><meta charset="utf-8"><title>pixel-canvas</title>
 <body style="font-family:system-ui;margin:3em"><h1>pixel-canvas</h1>
 <p>The server is running. The browser client has not been built: run <code>npm run build</code> and reload.</p>
 <p>WebSocket endpoint: <code>/ws</code> · health: <a href="/healthz">/healthz</a> · metrics: <a href="/metrics">/metrics</a></p></body>`;
 
+interface CachedFile {
+  size: number;
+  mtimeMs: number;
+  body: Buffer;
+  etag: string;
+  br?: Buffer;
+  gzip?: Buffer;
+}
+
+/** The encoding to send: brotli, then gzip, when the request accepts it (q=0 refuses). */
+export function pickEncoding(header: string | string[] | undefined): 'br' | 'gzip' | null {
+  const accepted = new Map<string, number>();
+  for (const part of String(header ?? '').split(',')) {
+    const [name, ...params] = part.trim().toLowerCase().split(';');
+    if (!name) continue;
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    accepted.set(name, q === undefined ? 1 : Number(q.slice(2)) || 0);
+  }
+  const ok = (n: string) => (accepted.get(n) ?? accepted.get('*') ?? 0) > 0;
+  return ok('br') ? 'br' : ok('gzip') ? 'gzip' : null;
+}
+
 export function createStaticHandler(root: string): (req: IncomingMessage, res: ServerResponse, url: URL) => boolean {
   const base = resolve(root);
+  const cache = new Map<string, CachedFile>();
+
+  function load(file: string): CachedFile {
+    const st = statSync(file);
+    const hit = cache.get(file);
+    if (hit !== undefined && hit.size === st.size && hit.mtimeMs === st.mtimeMs) return hit;
+    const body = readFileSync(file);
+    const entry: CachedFile = { size: st.size, mtimeMs: st.mtimeMs, body, etag: `"${createHash('sha1').update(body).digest('base64url')}"` };
+    cache.set(file, entry);
+    return entry;
+  }
+
   return (req, res, url) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     let rel = decodePath(url.pathname);
@@ -37,6 +84,7 @@ export function createStaticHandler(root: string): (req: IncomingMessage, res: S
       return true;
     }
     if (rel === '/' || rel === '') rel = '/index.html';
+    if (rel === '/admin') rel = '/admin.html';
     const file = normalize(join(base, rel));
     if (!file.startsWith(base + sep)) return false;
     if (!existsSync(file) || !statSync(file).isFile()) {
@@ -45,13 +93,34 @@ export function createStaticHandler(root: string): (req: IncomingMessage, res: S
       res.end(req.method === 'HEAD' ? undefined : PLACEHOLDER);
       return true;
     }
-    const body = readFileSync(file);
-    res.writeHead(200, {
-      'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream',
-      'Content-Length': body.length,
-      // index.html must revalidate so a new build is picked up; hashed assets could be cached longer.
-      'Cache-Control': 'no-cache',
-    });
+    const ext = extname(file);
+    const f = load(file);
+    const headers: Record<string, string | number> = {
+      'Content-Type': TYPES[ext] ?? 'application/octet-stream',
+      // Hashed bundles never change under their name; everything else must be revalidated (cheap: ETag).
+      'Cache-Control': HASHED.test(file) ? IMMUTABLE : 'no-cache',
+      ETag: f.etag,
+    };
+    if (TEXT.has(ext)) headers.Vary = 'Accept-Encoding';
+    const inm = req.headers['if-none-match'];
+    if (inm !== undefined && inm.split(',').some((t) => t.trim().replace(/^W\//, '') === f.etag)) {
+      res.writeHead(304, headers);
+      res.end();
+      return true;
+    }
+    let body = f.body;
+    const enc = TEXT.has(ext) && f.body.length > 256 ? pickEncoding(req.headers['accept-encoding']) : null;
+    if (enc === 'br') {
+      f.br ??= brotliCompressSync(f.body, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 9, [zlibConstants.BROTLI_PARAM_SIZE_HINT]: f.body.length } });
+      body = f.br;
+      headers['Content-Encoding'] = 'br';
+    } else if (enc === 'gzip') {
+      f.gzip ??= gzipSync(f.body, { level: 9 });
+      body = f.gzip;
+      headers['Content-Encoding'] = 'gzip';
+    }
+    headers['Content-Length'] = body.length;
+    res.writeHead(200, headers);
     res.end(req.method === 'HEAD' ? undefined : body);
     return true;
   };

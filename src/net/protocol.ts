@@ -71,6 +71,10 @@ export const ErrorCode = {
   TOO_SLOW: 17,
   /** Multi-node only: the shared placement log (Redis) is unreachable; nothing was placed, retry later. */
   PLACEMENTS_UNAVAILABLE: 18,
+  /** A moderator banned this address or name: its placements are refused (src/admin). */
+  BANNED: 19,
+  /** The canvas is read-only for now (a moderator's switch): every placement is refused. */
+  READ_ONLY: 20,
 } as const;
 export type ErrorCodeName = keyof typeof ErrorCode;
 
@@ -110,6 +114,8 @@ export const ERROR_CLOSE_CODE: Record<ErrorCodeName, number> = {
   INTERNAL: CloseCode.INTERNAL_ERROR,
   TOO_SLOW: CloseCode.TOO_SLOW,
   PLACEMENTS_UNAVAILABLE: CloseCode.TRY_AGAIN_LATER,
+  BANNED: CloseCode.POLICY_VIOLATION,
+  READ_ONLY: CloseCode.TRY_AGAIN_LATER,
 };
 
 const ERROR_NAMES: ErrorCodeName[] = [];

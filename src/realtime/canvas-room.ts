@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { ServerConfig } from '../config.js';
 import type { ChunkStore } from '../chunks/chunk-store.js';
 import { chunkKey, keyCx, keyCy } from '../chunks/geometry.js';
-import type { CanvasStorage, PlacementRecord } from '../storage/canvas-storage.js';
+import { MODERATION_CLIENT_ID, type CanvasStorage, type PlacementRecord } from '../storage/canvas-storage.js';
 import type { ViewportIndex, PixelRect, ChunkRange } from '../subscriptions/viewport-index.js';
 import { CursorTable } from '../presence/cursor-table.js';
 import { LodLevels } from '../chunks/lod.js';
@@ -91,6 +91,8 @@ export class CanvasRoom {
   private lastOnlineAt = Number.NEGATIVE_INFINITY;
   private onlineTimer: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** Set by src/admin: why a client's placements are refused now (ban, read-only), or null to let them through. */
+  placeGuard: ((ip: string, name: string) => ErrorCodeName | null) | null = null;
 
   constructor(private readonly deps: RoomDeps) {
     const { config, store } = deps;
@@ -131,6 +133,14 @@ export class CanvasRoom {
     this.loop.stop();
     if (this.onlineTimer) clearTimeout(this.onlineTimer);
     for (const s of this.sessions.values()) if (s.helloTimer) clearTimeout(s.helloTimer);
+  }
+
+  /** Moderation writes (src/admin): through the seam and the tick like any placement, with no one to answer. */
+  submitModeration(records: PlacementRecord[]): void {
+    if (this.stopped) throw new Error('the room is shutting down');
+    if (records.length === 0) return;
+    this.seam.submit(records, { clientId: MODERATION_CLIENT_ID, seq: 0, count: records.length });
+    this.loop.request();
   }
 
   get connections(): number {
@@ -359,6 +369,11 @@ export class CanvasRoom {
         this.refusePlace(s, msg, bad, 0);
         return;
       }
+    }
+    const refused = this.placeGuard?.(s.ip, s.name) ?? null;
+    if (refused !== null) {
+      this.refusePlace(s, msg, refused, 0);
+      return;
     }
     const wait = this.paint.take(s.ip, n, performance.now());
     if (wait !== 0) {

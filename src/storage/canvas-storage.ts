@@ -35,6 +35,8 @@ export interface PixelInfo {
   placedAt: number | null;
   /** The display name given when it was placed ('' for anonymous), or null when never painted. */
   placedBy: string | null;
+  /** Present and true when the last change was a moderator's rollback (src/admin), not a painter's placement. */
+  moderation?: true;
 }
 
 /**
@@ -59,6 +61,63 @@ export interface HistoryEntry {
   color: number;
   placedAt: number;
   placedBy: string;
+  /** Present and true for a moderation entry (a rollback written by src/admin), absent for a painter's placement. */
+  moderation?: true;
+}
+
+/**
+ * Client id of moderation entries: records a moderator's rollback writes to the log. Sessions get ids
+ * 1..0xfffffffe (CanvasRoom.connect), so a placement with this id is never a painter's.
+ */
+export const MODERATION_CLIENT_ID = 0xffffffff;
+
+/** Whose placements a moderation query selects: by display name, by address, or both (both must match). */
+export interface ActorFilter {
+  name?: string;
+  ip?: string;
+}
+
+/** A log row as moderation reads it. */
+export interface LogEntry {
+  /** Log position (the commit order). */
+  id: number;
+  x: number;
+  y: number;
+  color: number;
+  time: number;
+  /** Whether the row was placed by the query's actor (always false without an actor filter). */
+  byActor: boolean;
+  /** A moderation entry (MODERATION_CLIENT_ID). */
+  moderation: boolean;
+}
+
+/** Placements in a rectangle (inclusive bounds) at or after `since`, optionally by one actor, after log id `afterId`. */
+export interface PlacementScan {
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+  since: number;
+  actor?: ActorFilter;
+  afterId: number;
+  limit: number;
+}
+
+export interface PlacementScanPage {
+  /** Oldest first. */
+  entries: LogEntry[];
+  /** Log id to continue after, or null at the end of the log. A page may be short with next != null. */
+  next: number | null;
+}
+
+/** One chunk's log before log id `beforeId`, newest first. */
+export interface ChunkTrail {
+  entries: LogEntry[];
+  /**
+   * False when older rows may exist that this storage no longer holds (the in-memory ring wrapped):
+   * colours from before the last row returned are then unknown.
+   */
+  complete: boolean;
 }
 
 export interface HistoryPage {
@@ -92,6 +151,13 @@ export interface CanvasStorage {
   pixelInfo(x: number, y: number, store: ChunkStore): PixelInfo;
   /** Throws RangeError for a malformed query or cursor. */
   history(q: HistoryQuery): HistoryPage;
+  /** For moderation (src/admin): placements matching a scan, oldest first, bounded work per call. */
+  scanPlacements(q: PlacementScan): PlacementScanPage;
+  /**
+   * For moderation: up to `limit` rows of chunk (cx, cy) with id < beforeId, newest first; `byActor` set
+   * against `actor`. `complete` is false if rows older than the last one returned may be missing.
+   */
+  chunkTrail(cx: number, cy: number, beforeId: number, limit: number, actor?: ActorFilter): ChunkTrail;
   /**
    * Final checkpoint if a store is given, then release the data directory. Durable storage first drains the
    * store's undrained changes, so every saved version counts every change: serve nothing from it after.

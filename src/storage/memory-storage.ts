@@ -6,8 +6,9 @@ import { randomInt } from 'node:crypto';
 import type { ChunkStore } from '../chunks/chunk-store.js';
 import { CHUNK_AREA, CHUNK_SHIFT, chunkKey, pixelOffset } from '../chunks/geometry.js';
 import {
-  type CanvasStorage, type HistoryEntry, type HistoryPage, type HistoryQuery, type PixelInfo, type PlacementRecord,
-  STORAGE_DEFAULTS, checkPixelOnCanvas, checkRecord, encodeHistoryCursor, resolveHistoryQuery,
+  type ActorFilter, type CanvasStorage, type HistoryEntry, type HistoryPage, type HistoryQuery, type LogEntry, type PixelInfo,
+  type ChunkTrail, type PlacementRecord, type PlacementScan, type PlacementScanPage, MODERATION_CLIENT_ID, STORAGE_DEFAULTS,
+  checkPixelOnCanvas, checkRecord, encodeHistoryCursor, resolveHistoryQuery,
 } from './canvas-storage.js';
 
 /** Last placement of each pixel of one chunk; allocated when the chunk is first painted. */
@@ -15,6 +16,8 @@ interface ChunkPlacements {
   /** ms; NaN where never painted. */
   times: Float64Array;
   names: (string | undefined)[];
+  /** Whether the last placement was a moderation entry. */
+  moderation: Uint8Array;
 }
 
 export class MemoryStorage implements CanvasStorage {
@@ -30,6 +33,8 @@ export class MemoryStorage implements CanvasStorage {
   private readonly ringColor: Uint8Array;
   private readonly ringTime: Float64Array;
   private readonly ringName: string[];
+  private readonly ringClient: Float64Array;
+  private readonly ringIp: string[];
   private lastId = 0;
   /** As in SqliteStorage, logged times never decrease: a clock stepping back is clamped. */
   private lastTime = Number.MIN_SAFE_INTEGER;
@@ -43,6 +48,8 @@ export class MemoryStorage implements CanvasStorage {
     this.ringColor = new Uint8Array(capacity);
     this.ringTime = new Float64Array(capacity);
     this.ringName = new Array<string>(capacity).fill('');
+    this.ringClient = new Float64Array(capacity);
+    this.ringIp = new Array<string>(capacity).fill('');
   }
 
   load(_store: ChunkStore): void {
@@ -57,18 +64,21 @@ export class MemoryStorage implements CanvasStorage {
       const key = chunkKey(r.x >>> CHUNK_SHIFT, r.y >>> CHUNK_SHIFT);
       let c = this.byChunk.get(key);
       if (c === undefined) {
-        c = { times: new Float64Array(CHUNK_AREA).fill(NaN), names: new Array<string | undefined>(CHUNK_AREA) };
+        c = { times: new Float64Array(CHUNK_AREA).fill(NaN), names: new Array<string | undefined>(CHUNK_AREA), moderation: new Uint8Array(CHUNK_AREA) };
         this.byChunk.set(key, c);
       }
       const o = pixelOffset(r.x, r.y);
       c.times[o] = time;
       c.names[o] = r.name;
+      c.moderation[o] = r.clientId === MODERATION_CLIENT_ID ? 1 : 0;
       const slot = ++this.lastId % this.capacity;
       this.ringX[slot] = r.x;
       this.ringY[slot] = r.y;
       this.ringColor[slot] = r.color;
       this.ringTime[slot] = time;
       this.ringName[slot] = r.name;
+      this.ringClient[slot] = r.clientId;
+      this.ringIp[slot] = r.ip;
     }
   }
 
@@ -82,7 +92,9 @@ export class MemoryStorage implements CanvasStorage {
     const o = pixelOffset(x, y);
     const t = c?.times[o];
     const painted = t !== undefined && !Number.isNaN(t);
-    return { x, y, color: store.get(x, y), placedAt: painted ? t : null, placedBy: painted ? c!.names[o]! : null };
+    const info: PixelInfo = { x, y, color: store.get(x, y), placedAt: painted ? t : null, placedBy: painted ? c!.names[o]! : null };
+    if (painted && c!.moderation[o] === 1) info.moderation = true;
+    return info;
   }
 
   /** Like SqliteStorage.history, over the last `historyCapacity` placements only. */
@@ -95,9 +107,51 @@ export class MemoryStorage implements CanvasStorage {
       const x = this.ringX[s]!, y = this.ringY[s]!, t = this.ringTime[s]!;
       if (x < b.x0 || x > b.x1 || y < b.y0 || y > b.y1 || t < b.since || t >= b.until) continue;
       if (placements.length === b.limit) return { placements, next: encodeHistoryCursor(id - 1) };
-      placements.push({ x, y, color: this.ringColor[s]!, placedAt: t, placedBy: this.ringName[s]! });
+      const e: HistoryEntry = { x, y, color: this.ringColor[s]!, placedAt: t, placedBy: this.ringName[s]! };
+      if (this.ringClient[s] === MODERATION_CLIENT_ID) e.moderation = true;
+      placements.push(e);
     }
     return { placements, next: null };
+  }
+
+  scanPlacements(q: PlacementScan): PlacementScanPage {
+    const entries: LogEntry[] = [];
+    const first = Math.max(q.afterId + 1, this.lastId - this.capacity + 1, 1);
+    for (let id = first; id <= this.lastId; id++) {
+      const s = id % this.capacity;
+      const x = this.ringX[s]!, y = this.ringY[s]!;
+      if (x < q.x0 || x > q.x1 || y < q.y0 || y > q.y1 || this.ringTime[s]! < q.since) continue;
+      const byActor = this.matches(s, q.actor);
+      if (q.actor !== undefined && !byActor) continue;
+      if (entries.length === q.limit) return { entries, next: id - 1 };
+      entries.push(this.entry(id, s, byActor));
+    }
+    return { entries, next: null };
+  }
+
+  chunkTrail(cx: number, cy: number, beforeId: number, limit: number, actor?: ActorFilter): ChunkTrail {
+    const entries: LogEntry[] = [];
+    const oldest = Math.max(1, this.lastId - this.capacity + 1);
+    for (let id = Math.min(beforeId - 1, this.lastId); id >= oldest; id--) {
+      const s = id % this.capacity;
+      if (this.ringX[s]! >>> CHUNK_SHIFT !== cx || this.ringY[s]! >>> CHUNK_SHIFT !== cy) continue;
+      if (entries.length === limit) return { entries, complete: true };
+      entries.push(this.entry(id, s, this.matches(s, actor)));
+    }
+    // Rows before the ring's oldest were overwritten: earlier colours are unknown.
+    return { entries, complete: oldest === 1 };
+  }
+
+  private matches(s: number, actor: ActorFilter | undefined): boolean {
+    if (actor === undefined) return false;
+    return (actor.name === undefined || this.ringName[s] === actor.name) && (actor.ip === undefined || this.ringIp[s] === actor.ip);
+  }
+
+  private entry(id: number, s: number, byActor: boolean): LogEntry {
+    return {
+      id, x: this.ringX[s]!, y: this.ringY[s]!, color: this.ringColor[s]!, time: this.ringTime[s]!, byActor,
+      moderation: this.ringClient[s] === MODERATION_CLIENT_ID,
+    };
   }
 
   close(_store?: ChunkStore): void {

@@ -48,9 +48,9 @@ import { LRUCache } from 'lru-cache';
 import type { ChunkStore } from '../chunks/chunk-store.js';
 import { CHUNK_AREA, CHUNK_SHIFT, MAX_CANVAS_SIDE, chunkKey, keyCx, keyCy, pixelOffset } from '../chunks/geometry.js';
 import {
-  type CanvasStorage, type HistoryBounds, type HistoryEntry, type HistoryPage, type HistoryQuery, type PixelInfo,
-  type PlacementRecord, STORAGE_DEFAULTS, StorageError, StorageStartError, checkPixelOnCanvas, checkRecord, encodeHistoryCursor,
-  hashIp, pixelPos, resolveHistoryQuery,
+  type ActorFilter, type CanvasStorage, type HistoryBounds, type HistoryEntry, type HistoryPage, type HistoryQuery, type LogEntry,
+  type PixelInfo, type ChunkTrail, type PlacementRecord, type PlacementScan, type PlacementScanPage, MODERATION_CLIENT_ID,
+  STORAGE_DEFAULTS, StorageError, StorageStartError, checkPixelOnCanvas, checkRecord, encodeHistoryCursor, hashIp, pixelPos, resolveHistoryQuery,
 } from './canvas-storage.js';
 import { type MergeSource, mergeFirst } from './history-merge.js';
 
@@ -421,9 +421,11 @@ export class SqliteStorage implements CanvasStorage {
   private readonly historyScan: Stmt;
   private readonly historyFirstInChunks: Stmt;
   private readonly actorName: Stmt;
-  /** Actor id → display name, for history pages. */
-  private readonly actorNames = new LRUCache<number, string>({ max: ACTOR_CACHE_MAX });
+  /** Actor id → [display name, client id], for history pages. */
+  private readonly actorNames = new LRUCache<number, [string, number]>({ max: ACTOR_CACHE_MAX });
   private readonly readTx: <T>(fn: () => T) => T;
+  private readonly trailStmt: Stmt;
+  private readonly scanStmt: Stmt;
   private readonly commitTx: (batch: readonly PlacementRecord[], fresh: Map<string, number>) => void;
   private readonly checkpointTx: (store: ChunkStore, lastIds: Map<number, Float64Array>, clean: boolean) => void;
 
@@ -450,7 +452,7 @@ export class SqliteStorage implements CanvasStorage {
     this.deleteCheckpoint = db.prepare('DELETE FROM chunk_checkpoint WHERE chunk = ?');
     this.upsertLastIds = db.prepare('INSERT INTO chunk_last (chunk, log_ids, crc) VALUES (?, ?, ?) ON CONFLICT (chunk) DO UPDATE SET log_ids = excluded.log_ids, crc = excluded.crc');
     this.selectLastIds = db.prepare('SELECT log_ids, crc FROM chunk_last WHERE chunk = ?').raw();
-    this.placementById = db.prepare('SELECT l.time, a.name FROM pixel_log l JOIN actor a ON a.id = l.actor WHERE l.id = ?').raw();
+    this.placementById = db.prepare('SELECT l.time, a.name, a.client_id FROM pixel_log l JOIN actor a ON a.id = l.actor WHERE l.id = ?').raw();
     this.firstFrom = db.prepare('SELECT id, time FROM pixel_log WHERE id >= ? ORDER BY id LIMIT 1').raw();
     // History reads actor ids, not names: the merge reads more rows than it returns, and a name is looked up
     // (and cached: actor rows never change) only for the rows of the page.
@@ -465,7 +467,16 @@ export class SqliteStorage implements CanvasStorage {
     this.historyFirstInChunks = db.prepare(
       'SELECT o.id, o.x, o.y, o.color, o.time, o.actor FROM json_each(?) k JOIN pixel_log o ON o.id IN ' +
       `(SELECT l.id FROM pixel_log l INDEXED BY pixel_log_by_chunk WHERE ${CHUNK_KEY_SQL} = k.value AND ${filters} ORDER BY l.id LIMIT ?)`).raw();
-    this.actorName = db.prepare('SELECT name FROM actor WHERE id = ?').pluck();
+    this.actorName = db.prepare('SELECT name, client_id FROM actor WHERE id = ?').raw();
+    // Moderation: one chunk's rows newest first (its index walked backwards), and a bounded scan of the
+    // log by region, time and optionally actor (name and/or address hash; NULL = any).
+    const modColumns = 'SELECT l.id, l.x, l.y, l.color, l.time, a.client_id, a.name, a.ip_hash FROM pixel_log';
+    this.trailStmt = db.prepare(
+      `${modColumns} l INDEXED BY pixel_log_by_chunk JOIN actor a ON a.id = l.actor ` +
+      `WHERE ${CHUNK_KEY_SQL} = ? AND l.id < ? ORDER BY l.id DESC LIMIT ?`).raw();
+    this.scanStmt = db.prepare(
+      `${modColumns} l JOIN actor a ON a.id = l.actor WHERE ${filters} AND l.time >= ? ` +
+      'AND (? IS NULL OR a.name = ?) AND (? IS NULL OR a.ip_hash = ?) ORDER BY l.id LIMIT ?').raw();
 
     // Salt: given (e.g. from a secret outside the data dir, so a stolen canvas.db cannot be brute-forced back
     // to addresses), or made once and kept so hashes stay comparable across restarts.
@@ -678,9 +689,24 @@ export class SqliteStorage implements CanvasStorage {
     checkPixelOnCanvas(x, y, store);
     const row = this.named('pixel info', () => {
       const id = this.recent.get(pixelPos(x, y)) ?? this.lastIds(chunkKey(x >>> CHUNK_SHIFT, y >>> CHUNK_SHIFT))?.[pixelOffset(x, y)] ?? 0;
-      return id > 0 ? this.placementById.get(id) as [number, string] | undefined : undefined;
+      return id > 0 ? this.placementById.get(id) as [number, string, number] | undefined : undefined;
     });
-    return { x, y, color: store.get(x, y), placedAt: row?.[0] ?? null, placedBy: row?.[1] ?? null };
+    const info: PixelInfo = { x, y, color: store.get(x, y), placedAt: row?.[0] ?? null, placedBy: row?.[1] ?? null };
+    if (row !== undefined && row[2] === MODERATION_CLIENT_ID) info.moderation = true;
+    return info;
+  }
+
+  scanPlacements(q: PlacementScan): PlacementScanPage {
+    this.open();
+    const from = Math.max(q.afterId, this.firstIdAtOrAfter(q.since) - 1);
+    if (from >= this.lastLogId) return { entries: [], next: null };
+    const end = Math.min(this.lastLogId, from + this.historyScanWindow);
+    const name = q.actor?.name ?? null;
+    const ip = q.actor?.ip === undefined ? null : hashIp(this.salt, q.actor.ip);
+    const rows = this.scanStmt.all(from, end, q.x0, q.x1, q.y0, q.y1, q.since, name, name, ip, ip, q.limit + 1) as ModRow[];
+    const entries = rows.slice(0, q.limit).map((r) => this.logEntry(r, q.actor));
+    if (rows.length > q.limit) return { entries, next: entries[entries.length - 1]!.id };
+    return { entries, next: end < this.lastLogId ? end : null };
   }
 
   history(q: HistoryQuery): HistoryPage {
@@ -701,6 +727,12 @@ export class SqliteStorage implements CanvasStorage {
     const mergeMax = Math.min(HISTORY_MERGE_MAX_CHUNKS, Math.max(4, Math.sqrt(this.canvasChunks)));
     // One read transaction for the page's statements: each would otherwise begin and end its own.
     return this.readTx(() => chunks <= mergeMax ? this.historyMerge(b, from, to, cx0, cx1, cy0, cy1) : this.historyScanPage(b, from, to));
+  }
+
+  chunkTrail(cx: number, cy: number, beforeId: number, limit: number, actor?: ActorFilter): ChunkTrail {
+    this.open();
+    const rows = this.trailStmt.all(chunkKey(cx, cy), beforeId, limit) as ModRow[];
+    return { entries: rows.map((r) => this.logEntry(r, actor)), complete: true };
   }
 
   close(store?: ChunkStore): void {
@@ -870,7 +902,10 @@ export class SqliteStorage implements CanvasStorage {
     const placements: HistoryEntry[] = new Array(n);
     for (let i = 0; i < n; i++) {
       const r = rows[i]!;
-      placements[i] = { x: r[1] as number, y: r[2] as number, color: r[3] as number, placedAt: r[4] as number, placedBy: this.nameOf(r[5] as number) };
+      const [name, clientId] = this.actorOf(r[5] as number);
+      const e: HistoryEntry = { x: r[1] as number, y: r[2] as number, color: r[3] as number, placedAt: r[4] as number, placedBy: name };
+      if (clientId === MODERATION_CLIENT_ID) e.moderation = true;
+      placements[i] = e;
     }
     let next: string | null = null;
     if (rows.length > limit) next = encodeHistoryCursor(rows[limit - 1]![0] as number);
@@ -878,14 +913,29 @@ export class SqliteStorage implements CanvasStorage {
     return { placements, next };
   }
 
-  private nameOf(actor: number): string {
-    let name = this.actorNames.get(actor);
-    if (name === undefined) {
-      name = this.actorName.get(actor) as string | undefined;
-      if (name === undefined) throw new Error(`log row names actor ${actor}, which does not exist`);
-      this.actorNames.set(actor, name);
+  /** An actor's [display name, client id] (cached: actor rows never change). */
+  private actorOf(actor: number): [string, number] {
+    let row = this.actorNames.get(actor);
+    if (row === undefined) {
+      row = this.actorName.get(actor) as [string, number] | undefined;
+      if (row === undefined) throw new Error(`log row names actor ${actor}, which does not exist`);
+      this.actorNames.set(actor, row);
     }
-    return name;
+    return row;
+  }
+
+  private logEntry(r: ModRow, actor: ActorFilter | undefined): LogEntry {
+    const byActor = actor !== undefined && (actor.name === undefined || r[6] === actor.name) &&
+      (actor.ip === undefined || this.ipHashOf(actor.ip).equals(r[7]));
+    return { id: r[0], x: r[1], y: r[2], color: r[3], time: r[4], byActor, moderation: r[5] === MODERATION_CLIENT_ID };
+  }
+
+  private lastIpHash: [string, Buffer] | null = null;
+
+  /** hashIp for the moderation filter's address, kept for the next row (a query asks about one address). */
+  private ipHashOf(ip: string): Buffer {
+    if (this.lastIpHash === null || this.lastIpHash[0] !== ip) this.lastIpHash = [ip, hashIp(this.salt, ip)];
+    return this.lastIpHash[1];
   }
 
   /** The actor row for a record's (client, name, address), inserting it inside the running transaction. */
@@ -909,6 +959,9 @@ export class SqliteStorage implements CanvasStorage {
     if (this.closed) throw new Error(`${this.file}: storage is closed`);
   }
 }
+
+/** A moderation query's row: id, x, y, color, time, client id, name, address hash. */
+type ModRow = [number, number, number, number, number, number, string, Buffer];
 
 /** chunk_last blob: 4096 little-endian f64 log ids (exact to 2^53; 0 = never painted). */
 function encodeLastIds(ids: Float64Array): Buffer {

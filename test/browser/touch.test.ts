@@ -5,8 +5,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import type { RunningServer } from '../../src/server.js';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import {
-  INSTALL_HINT, browserSuitePlan, buildClient, launchBrowser, startTestServer, toCanvas, view, waitReady,
+  INSTALL_HINT, ROOT, browserSuitePlan, buildClient, launchBrowser, startTestServer, toCanvas, view, waitReady,
 } from './harness.js';
 
 const plan = browserSuitePlan();
@@ -56,14 +58,49 @@ describe.skipIf(!plan.run)('touch (Chromium)', () => {
     await server?.close();
   });
 
-  it('a tap paints the pixel under the finger', async () => {
+  it('a tap selects the pixel under the finger (reticle and coordinates); only "Place" paints it', async () => {
     const at = { x: 240, y: 300 };
     const target = await toCanvas(page, at.x, at.y);
     const px = { x: Math.floor(target.x), y: Math.floor(target.y) };
     expect(server.store.get(px.x, px.y)).toBe(0);
-    await touch(cdp, 'touchStart', [at]);
-    await touch(cdp, 'touchEnd', []);
+    // On a loaded machine the round trip between touchStart and touchEnd can outlast a long press (which
+    // opens pixel info instead): then close it and tap again.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await touch(cdp, 'touchStart', [at]);
+      await touch(cdp, 'touchEnd', []);
+      await page.waitForFunction(() => window.__pixelCanvas!.tools.selection !== null || window.__pixelCanvas!.tools.info !== null);
+      if (await page.evaluate(() => window.__pixelCanvas!.tools.selection !== null)) break;
+      await page.click('[data-close="pixel-info"]');
+    }
+    expect(await page.evaluate(() => window.__pixelCanvas!.tools.selection)).toEqual(px);
+    expect(await page.isVisible('#selection')).toBe(true);
+    expect(await page.textContent('#confirm-text')).toBe(`(${px.x}, ${px.y})`);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(server.store.get(px.x, px.y)).toBe(0); // selected, not painted
+    mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
+    await page.screenshot({ path: join(ROOT, 'test-artifacts/touch-select.png') });
+    // Targets are at least 44 px on a touch screen.
+    for (const sel of ['#confirm-place', '.swatch', '#zoom-in']) {
+      const box = (await page.locator(sel).first().boundingBox())!;
+      expect(Math.min(box.width, box.height), sel).toBeGreaterThanOrEqual(44);
+    }
+    await page.tap('#confirm-place');
     await expect.poll(() => server.store.get(px.x, px.y), { timeout: 3000 }).not.toBe(0);
+    expect(await page.isVisible('#confirm')).toBe(false);
+  });
+
+  it('a long press shows pixel info and paints nothing', async () => {
+    const at = { x: 200, y: 420 };
+    const target = await toCanvas(page, at.x, at.y);
+    const px = { x: Math.floor(target.x), y: Math.floor(target.y) };
+    await touch(cdp, 'touchStart', [at]);
+    await new Promise((r) => setTimeout(r, 700));
+    await touch(cdp, 'touchEnd', []);
+    await page.waitForFunction(() => document.getElementById('pixel-info')!.dataset.state === 'loaded');
+    expect(await page.textContent('#info-coords')).toBe(`(${px.x}, ${px.y})`);
+    expect(await page.evaluate(() => window.__pixelCanvas!.tools.selection)).toBeNull();
+    expect(server.store.get(px.x, px.y)).toBe(0);
+    await page.click('[data-close="pixel-info"]');
   });
 
   it('a one-finger drag pans and paints nothing', async () => {

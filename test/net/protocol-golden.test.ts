@@ -290,6 +290,8 @@ describe('pinned numbers (clients hard-code these; docs/protocol.md lists them)'
       [16, 'INTERNAL', 1011],
       [17, 'TOO_SLOW', 4001],
       [18, 'PLACEMENTS_UNAVAILABLE', 1013],
+      [19, 'BANNED', 1008],
+      [20, 'READ_ONLY', 1013],
     ]);
   });
 

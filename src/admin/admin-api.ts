@@ -1,0 +1,371 @@
+/**
+ * The moderators' HTTP API, under /api/admin/. Off unless a token is configured (ADMIN_TOKEN): then every
+ * /api/admin/* path answers 404 exactly like an unknown path. Every request needs `Authorization: Bearer
+ * <token>`; a wrong or missing one gets 401 and changes nothing, and an address that keeps failing is
+ * refused with 429 for a while, token or not (a brute-force guard).
+ *
+ *   GET  /api/admin/status                      → { readOnly, bans }
+ *   POST /api/admin/rollback  {x, y, w, h, time} → rectangle back to its state at `time`
+ *   POST /api/admin/undo      {name?, ip?, since, x?, y?, w?, h?} → that actor's placements since `since` undone
+ *   POST /api/admin/ban       {ip? | name?, reason?}
+ *   POST /api/admin/unban     {ip? | name?}
+ *   GET  /api/admin/bans
+ *   POST /api/admin/read-only {readOnly: boolean}
+ *   GET  /api/admin/audit?limit=&before=        → { entries (newest first), next }
+ *
+ * Rollback and undo write their pixels as moderation entries through the room's placement seam: viewers get
+ * them as ordinary deltas on the next tick, and /api/history shows them (with `moderation: true`).
+ * docs/api.md has every field and error.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type http from 'node:http';
+import type { ChunkStore } from '../chunks/chunk-store.js';
+import type { CanvasRoom } from '../realtime/canvas-room.js';
+import { MODERATION_CLIENT_ID, type ActorFilter, type CanvasStorage, type PlacementRecord } from '../storage/canvas-storage.js';
+import { IpLimiter } from '../limits/index.js';
+import type { AdminState, BanKind } from './admin-state.js';
+import { RollbackTooLarge, planRollback } from './rollback.js';
+
+export const ADMIN_DEFAULTS = {
+  /** Largest request body. */
+  maxBodyBytes: 16 * 1024,
+  /** Failed authentications per address: burst, then one more every `failureRefillMs`. */
+  failureBurst: 10,
+  failureRefillMs: 6_000,
+  /** Longest ban reason and name kept (UTF-16 units). */
+  maxText: 200,
+  maxAuditPage: 500,
+  defaultAuditPage: 50,
+  /** Pixels listed in a dry run's answer (the counts are always complete). */
+  maxPreviewPixels: 1000,
+  /** Name shown for moderation entries in pixel info and history. */
+  moderatorName: 'moderator',
+} as const;
+
+export interface AdminApiDeps {
+  token: string;
+  state: AdminState;
+  room: CanvasRoom;
+  store: ChunkStore;
+  storage: CanvasStorage;
+  /** Client address of a request (honours --trust-proxy like the WebSocket endpoint). */
+  addressOf: (req: http.IncomingMessage) => string;
+  now?: () => number;
+  rollbackLimits?: { maxScan?: number; maxPixels?: number };
+}
+
+export type AdminHandler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => boolean;
+
+class AdminError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string, readonly headers: Record<string, string> = {}) {
+    super(message);
+  }
+}
+
+const bad = (message: string): AdminError => new AdminError(400, 'BAD_REQUEST', message);
+
+type Body = Record<string, unknown>;
+type Route = { method: 'GET' | 'POST'; run: (ctx: { body: Body; q: URLSearchParams; from: string }) => unknown };
+
+/** How long a rollback waits for placements already accepted (in the seam) to be committed before planning. */
+const SEAM_SETTLE_MS = 1000;
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+/** Refused placements are answered by the room through this guard: read-only first, then bans. */
+export function installPlaceGuard(room: CanvasRoom, state: AdminState): void {
+  room.placeGuard = (ip, name) => (state.readOnly ? 'READ_ONLY' : state.banOf(ip, name) !== undefined ? 'BANNED' : null);
+}
+
+export function createAdminApi(deps: AdminApiDeps): AdminHandler {
+  const { state, room, store, storage } = deps;
+  const now = deps.now ?? Date.now;
+  const want = digest(deps.token);
+  const failures = new IpLimiter({ rate: 1000 / ADMIN_DEFAULTS.failureRefillMs, burst: ADMIN_DEFAULTS.failureBurst });
+  installPlaceGuard(room, state);
+
+  const audit = (action: string, from: string, detail: Record<string, unknown>) => state.audit({ time: now(), action, from, detail });
+
+  /**
+   * Rollback and undo: plan, write through the seam, audit. Planning waits (briefly) until placements already
+   * accepted have been committed, so the plan sees them; planning and submitting are then one synchronous
+   * step, so nothing can slip in between.
+   */
+  const restore = async (action: string, from: string, params: Record<string, unknown>, rect: Rect, since: number, actor: ActorFilter | undefined, dryRun: boolean) => {
+    const deadline = performance.now() + SEAM_SETTLE_MS;
+    while (room.seam.pending > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    let plan;
+    try {
+      plan = planRollback(storage, store, { ...rect, since, actor }, deps.rollbackLimits);
+    } catch (err) {
+      if (err instanceof RollbackTooLarge) throw new AdminError(413, 'TOO_LARGE', err.message);
+      throw err;
+    }
+    const summary = { restored: plan.changes.length, candidates: plan.candidates, kept: plan.kept, unknown: plan.unknown, scanned: plan.scanned };
+    // A dry run answers what would happen and changes nothing (not audited: it is not an action).
+    if (dryRun) return { dryRun: true, ...summary, pixels: plan.changes.slice(0, ADMIN_DEFAULTS.maxPreviewPixels) };
+    const time = now();
+    const records: PlacementRecord[] = plan.changes.map((c) => ({
+      x: c.x, y: c.y, color: c.color, time, clientId: MODERATION_CLIENT_ID, name: ADMIN_DEFAULTS.moderatorName, ip: '',
+    }));
+    try {
+      room.submitModeration(records);
+    } catch {
+      throw new AdminError(503, 'SHUTTING_DOWN', 'the server is shutting down; nothing was changed');
+    }
+    audit(action, from, { ...params, ...summary });
+    return summary;
+  };
+
+  const routes: Record<string, Route> = {
+    '/api/admin/status': { method: 'GET', run: () => ({ readOnly: state.readOnly, bans: state.bans() }) },
+    '/api/admin/bans': { method: 'GET', run: () => ({ bans: state.bans() }) },
+    '/api/admin/audit': {
+      method: 'GET',
+      run: ({ q }) => {
+        const limit = intQuery(q, 'limit', 1, ADMIN_DEFAULTS.maxAuditPage) ?? ADMIN_DEFAULTS.defaultAuditPage;
+        const before = intQuery(q, 'before', 1, Number.MAX_SAFE_INTEGER);
+        return state.auditPage(limit, before);
+      },
+    },
+    '/api/admin/rollback': {
+      method: 'POST',
+      run: ({ body, from }) => {
+        const rect = rectOf(body, store, true);
+        const time = timeOf(body, 'time', true)!;
+        return restore('rollback', from, { ...rectParams(rect), time }, rect, time, undefined, dryRunOf(body));
+      },
+    },
+    '/api/admin/undo': {
+      method: 'POST',
+      run: ({ body, from }) => {
+        const actor: ActorFilter = {};
+        const name = textOf(body, 'name');
+        const ip = textOf(body, 'ip');
+        if (name !== undefined) actor.name = name;
+        if (ip !== undefined) actor.ip = ip;
+        if (name === undefined && ip === undefined) throw bad('give "name" or "ip" (or both): whose placements to undo');
+        const since = timeOf(body, 'since', true)!;
+        const rect = rectOf(body, store, false);
+        return restore('undo', from, { ...actor, since, ...rectParams(rect) }, rect, since, actor, dryRunOf(body));
+      },
+    },
+    '/api/admin/ban': {
+      method: 'POST',
+      run: ({ body, from }) => {
+        const [kind, value] = target(body);
+        const reason = textOf(body, 'reason') ?? '';
+        const ban = { kind, value, reason, createdAt: now() };
+        state.ban(ban);
+        audit('ban', from, { kind, value, reason });
+        return { ban };
+      },
+    },
+    '/api/admin/unban': {
+      method: 'POST',
+      run: ({ body, from }) => {
+        const [kind, value] = target(body);
+        const removed = state.unban(kind, value);
+        audit('unban', from, { kind, value, removed });
+        return { removed };
+      },
+    },
+    '/api/admin/read-only': {
+      method: 'POST',
+      run: ({ body, from }) => {
+        const on = body.readOnly;
+        if (typeof on !== 'boolean') throw bad('"readOnly" must be true or false');
+        state.setReadOnly(on);
+        audit('read-only', from, { readOnly: on });
+        return { readOnly: on };
+      },
+    },
+  };
+
+  function authorize(req: http.IncomingMessage, from: string): void {
+    const t = performance.now();
+    // Locked out: refused before the token is even looked at, so guessing gains nothing.
+    if (failures.peek(from, t) < 1) {
+      throw new AdminError(429, 'TOO_MANY_FAILURES', 'too many failed attempts from this address; wait and retry',
+        { 'Retry-After': String(Math.ceil(ADMIN_DEFAULTS.failureRefillMs / 1000)) });
+    }
+    const header = req.headers.authorization ?? '';
+    const m = /^Bearer ([\x21-\x7e]{1,512})$/.exec(header);
+    if (m !== null && timingSafeEqual(digest(m[1]!), want)) return;
+    failures.take(from, 1, t);
+    audit('auth-failed', from, { path: req.url?.split('?')[0] ?? '', reason: m === null ? 'missing or malformed Authorization' : 'wrong token' });
+    throw new AdminError(401, 'UNAUTHORIZED', 'a valid "Authorization: Bearer <ADMIN_TOKEN>" header is required', { 'WWW-Authenticate': 'Bearer realm="pixel-canvas admin"' });
+  }
+
+  return (req, res, url) => {
+    if (!url.pathname.startsWith('/api/admin/') && url.pathname !== '/api/admin') return false;
+    const from = deps.addressOf(req);
+    try {
+      authorize(req, from);
+      const route = routes[url.pathname];
+      if (route === undefined) throw new AdminError(404, 'NOT_FOUND', `no admin route ${url.pathname}`);
+      if (req.method !== route.method && !(route.method === 'GET' && req.method === 'HEAD')) {
+        throw new AdminError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${url.pathname}; use ${route.method}`, { Allow: route.method === 'GET' ? 'GET, HEAD' : 'POST' });
+      }
+      if (route.method === 'GET') {
+        send(res, 200, route.run({ body: {}, q: url.searchParams, from }));
+        return true;
+      }
+      readBody(req)
+        .then((body) => route.run({ body, q: url.searchParams, from }))
+        .then((answer) => send(res, 200, answer), (err: unknown) => fail(res, err));
+    } catch (err) {
+      fail(res, err);
+    }
+    return true;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Request parsing: every field checked, every failure a 400 naming it.
+
+interface Rect {
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+}
+
+function rectParams(r: Rect): { x: number; y: number; w: number; h: number } {
+  return { x: r.x0, y: r.y0, w: r.x1 - r.x0 + 1, h: r.y1 - r.y0 + 1 };
+}
+
+function intField(body: Body, name: string, min: number, max: number): number | undefined {
+  const v = body[name];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw bad(`"${name}" must be an integer in [${min}, ${max}]`);
+  return v;
+}
+
+/** x, y, w, h (all required when `required`; all absent = the whole canvas), clamped to nothing: must fit. */
+function rectOf(body: Body, store: ChunkStore, required: boolean): Rect {
+  const x = intField(body, 'x', 0, store.width - 1);
+  const y = intField(body, 'y', 0, store.height - 1);
+  const w = intField(body, 'w', 1, store.width);
+  const h = intField(body, 'h', 1, store.height);
+  const given = [x, y, w, h].filter((v) => v !== undefined).length;
+  if (given === 0 && !required) return { x0: 0, y0: 0, x1: store.width - 1, y1: store.height - 1 };
+  if (given !== 4) throw bad('give the rectangle as "x", "y", "w" and "h"');
+  if (x! + w! > store.width || y! + h! > store.height) throw bad(`the rectangle must lie inside the ${store.width}x${store.height} canvas`);
+  return { x0: x!, y0: y!, x1: x! + w! - 1, y1: y! + h! - 1 };
+}
+
+/** A time as ms since the epoch (integer) or an ISO 8601 string. */
+function timeOf(body: Body, name: string, required: boolean): number | undefined {
+  const v = body[name];
+  if (v === undefined || v === null) {
+    if (required) throw bad(`"${name}" is required (ms since the Unix epoch, or an ISO 8601 date)`);
+    return undefined;
+  }
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v;
+  if (typeof v === 'string' && v.length <= 40 && /^\d{4}-\d\d-\d\d/.test(v)) {
+    const t = Date.parse(v);
+    if (Number.isFinite(t)) return t;
+  }
+  throw bad(`"${name}" must be ms since the Unix epoch or an ISO 8601 date`);
+}
+
+function dryRunOf(body: Body): boolean {
+  const v = body.dryRun;
+  if (v === undefined || v === null) return false;
+  if (typeof v !== 'boolean') throw bad('"dryRun" must be true or false');
+  return v;
+}
+
+function textOf(body: Body, name: string): string | undefined {
+  const v = body[name];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string' || v.length > ADMIN_DEFAULTS.maxText) throw bad(`"${name}" must be a string of at most ${ADMIN_DEFAULTS.maxText} characters`);
+  return v;
+}
+
+function target(body: Body): [BanKind, string] {
+  const ip = textOf(body, 'ip');
+  const name = textOf(body, 'name');
+  if ((ip === undefined) === (name === undefined)) throw bad('give exactly one of "ip" or "name"');
+  if (ip !== undefined) {
+    if (ip === '') throw bad('"ip" must not be empty');
+    return ['ip', ip];
+  }
+  if (name === '') throw bad('"name" must not be empty (anonymous painters are banned by address)');
+  return ['name', name!];
+}
+
+function intQuery(q: URLSearchParams, name: string, min: number, max: number): number | undefined {
+  const s = q.get(name);
+  if (s === null || s === '') return undefined;
+  if (!/^\d{1,16}$/.test(s)) throw bad(`${name} must be an integer`);
+  const n = Number(s);
+  if (n < min || n > max) throw bad(`${name} must be in [${min}, ${max}]`);
+  return n;
+}
+
+/** The body as a JSON object, at most maxBodyBytes; an empty body is {}. */
+function readBody(req: http.IncomingMessage): Promise<Body> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const finish = (err: AdminError | null, body?: Body) => {
+      if (done) return;
+      done = true;
+      if (err) reject(err);
+      else resolve(body!);
+    };
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > ADMIN_DEFAULTS.maxBodyBytes) {
+      finish(new AdminError(413, 'BODY_TOO_LARGE', `request bodies are at most ${ADMIN_DEFAULTS.maxBodyBytes} bytes`));
+      req.resume();
+      return;
+    }
+    req.on('data', (d: Buffer) => {
+      size += d.length;
+      if (size > ADMIN_DEFAULTS.maxBodyBytes) {
+        finish(new AdminError(413, 'BODY_TOO_LARGE', `request bodies are at most ${ADMIN_DEFAULTS.maxBodyBytes} bytes`));
+        req.resume();
+        return;
+      }
+      if (!done) parts.push(d);
+    });
+    req.on('error', () => finish(new AdminError(400, 'BAD_REQUEST', 'the request body could not be read')));
+    req.on('end', () => {
+      const text = Buffer.concat(parts).toString('utf8');
+      if (text.trim() === '') return finish(null, {});
+      let v: unknown;
+      try {
+        v = JSON.parse(text);
+      } catch {
+        return finish(bad('the body is not valid JSON'));
+      }
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) return finish(bad('the body must be a JSON object'));
+      finish(null, v as Body);
+    });
+  });
+}
+
+function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    ...headers,
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-store',
+  });
+  res.end(text);
+}
+
+function fail(res: http.ServerResponse, err: unknown): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const e = err instanceof AdminError ? err : new AdminError(500, 'INTERNAL', 'internal error');
+  send(res, e.status, { error: e.code, message: e.message }, e.headers);
+}
