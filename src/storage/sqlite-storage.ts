@@ -205,7 +205,7 @@ export function openSqliteStorage(opts: SqliteStorageOptions): SqliteStorage {
     const fresh = classify(db, file);
     // Random bytes in a page of the log, an index or a table's tree (almost all of the file) are found by
     // quick_check; in checkpoint blobs (which SQLite does not check) by their crc at load. Both read the whole
-    // file: ~20 s for quick_check and 3–10 s for the blobs on 1 GB here (docs/performance.md). So by default
+    // file: 4–7 s for quick_check and ~1 s for the blobs on 1 GB here (docs/performance.md). So by default
     // they are skipped when the file is byte for byte as our last clean close left it (same size, mtime
     // and inode as the stamp written then), and run after a crash or when anything else wrote the file.
     const check = opts.integrityCheck ?? !(fresh || vouched);
@@ -232,8 +232,7 @@ export function openSqliteStorage(opts: SqliteStorageOptions): SqliteStorage {
         db.pragma(`user_version = ${SCHEMA_VERSION}`);
         db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('created_at', String(Date.now()));
       })();
-    }
-    else if ((db.pragma('user_version', { simple: true }) as number) === 1) {
+    } else if ((db.pragma('user_version', { simple: true }) as number) === 1) {
       db.transaction(() => {
         db.exec(MIGRATE_1_TO_2);
         db.pragma('user_version = 2');

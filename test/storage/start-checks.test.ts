@@ -167,6 +167,23 @@ describe('integrity at start', () => {
     expect(fs.existsSync(path.join(fresh, 'canvas.db.clean'))).toBe(false);
   });
 
+  it('migrates a schema 1 database (no crc columns) at open, leaving its old rows unchecked and loading them', () => {
+    const { dir, pixels } = makeDbWithPixels(256, 256, 2000, 3);
+    const db = new Database(path.join(dir, 'canvas.db'));
+    db.exec('ALTER TABLE chunk_checkpoint DROP COLUMN crc; ALTER TABLE chunk_last DROP COLUMN crc');
+    db.pragma('user_version = 1');
+    db.close();
+    const storage = openSqliteStorage({ dataDir: dir });
+    const store = newStore(256, 256, 32);
+    storage.load(store);
+    expect(Buffer.from(storePixels(store)).equals(Buffer.from(pixels))).toBe(true);
+    storage.close(store);
+    const after = new Database(path.join(dir, 'canvas.db'), { readonly: true });
+    expect(after.pragma('user_version', { simple: true })).toBe(2);
+    expect(after.prepare('SELECT count(*) FROM chunk_checkpoint WHERE crc IS NULL').pluck().get()).toBeGreaterThan(0);
+    after.close();
+  });
+
   it('skips quick_check when asked (integrityCheck: false) and still finds damaged checkpoints by their checksum', () => {
     const src = makeDb(256, 256, 2000);
     const file = path.join(src, 'canvas.db');
