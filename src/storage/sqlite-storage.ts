@@ -156,7 +156,10 @@ export interface SqliteStorageOptions {
    * where nothing is painted). Without it a different size refuses to start. (--allow-resize)
    */
   allowResize?: boolean;
-  /** Run PRAGMA quick_check at open (default true): see the comment at its call. */
+  /**
+   * PRAGMA quick_check at open and the crc of every chunk_last blob at load: true always, false never,
+   * default (undefined) unless canvas.db is exactly as this server's last clean close left it (CLEAN_STAMP).
+   */
   integrityCheck?: boolean;
   /** Log ids per requested row a small-region history page scans before merging per chunk (default 8; 0: merge only). For tests. */
   historyProbeFactor?: number;
@@ -185,6 +188,8 @@ export function openSqliteStorage(opts: SqliteStorageOptions): SqliteStorage {
   }
   prepareDataDir(dir);
   inspectHeader(file);
+  // Before SQLite opens it (opening a WAL database creates its -wal file).
+  const vouched = stampMatches(file);
 
   let db: Db;
   try {
@@ -199,9 +204,12 @@ export function openSqliteStorage(opts: SqliteStorageOptions): SqliteStorage {
     db.pragma('locking_mode = EXCLUSIVE');
     const fresh = classify(db, file);
     // Random bytes in a page of the log, an index or a table's tree (almost all of the file) are found by
-    // quick_check; in checkpoint blobs (which SQLite does not check) by their crc at load. quick_check reads
-    // every page once: measured ~N s per GB here (docs/performance.md), paid at each start.
-    if (!fresh && opts.integrityCheck !== false) quickCheck(db, file);
+    // quick_check; in checkpoint blobs (which SQLite does not check) by their crc at load. Both read the whole
+    // file: 4–7 s for quick_check and ~1 s for the blobs on 1 GB here (docs/performance.md). So by default
+    // they are skipped when the file is byte for byte as our last clean close left it (same size, mtime
+    // and inode as the stamp written then), and run after a crash or when anything else wrote the file.
+    const check = opts.integrityCheck ?? !(fresh || vouched);
+    if (!fresh && check) quickCheck(db, file);
     // Everything above only read; from here on we write.
     if (db.pragma('journal_mode = WAL', { simple: true }) !== 'wal') {
       throw new StorageStartError(`cannot switch ${file} to WAL mode (is the file system read-only?)`);
@@ -224,8 +232,7 @@ export function openSqliteStorage(opts: SqliteStorageOptions): SqliteStorage {
         db.pragma(`user_version = ${SCHEMA_VERSION}`);
         db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('created_at', String(Date.now()));
       })();
-    }
-    else if ((db.pragma('user_version', { simple: true }) as number) === 1) {
+    } else if ((db.pragma('user_version', { simple: true }) as number) === 1) {
       db.transaction(() => {
         db.exec(MIGRATE_1_TO_2);
         db.pragma('user_version = 2');
@@ -233,7 +240,9 @@ export function openSqliteStorage(opts: SqliteStorageOptions): SqliteStorage {
     }
     // A write transaction now takes the exclusive lock at start-up, not at the first placement.
     db.exec('BEGIN IMMEDIATE; COMMIT');
-    return new SqliteStorage(db, file, opts);
+    // From here on the file changes: the stamp of the last clean close no longer vouches for it.
+    fs.rmSync(stampFile(file), { force: true });
+    return new SqliteStorage(db, file, opts, !fresh && check);
   } catch (err) {
     try { db.close(); } catch { /* already failing */ }
     if (err instanceof StorageStartError) throw err;
@@ -314,6 +323,31 @@ function classify(db: Db, file: string): boolean {
   return false;
 }
 
+/**
+ * Written next to canvas.db after a clean close: its size, mtime (ns) and inode then. A start that finds them
+ * unchanged may skip the whole-file integrity checks; any write to the file (dd, a copy, a crash mid-write)
+ * changes the mtime. (Someone who writes and then resets the mtime on purpose defeats it.)
+ */
+const CLEAN_STAMP_SUFFIX = '.clean';
+
+function stampFile(file: string): string {
+  return file + CLEAN_STAMP_SUFFIX;
+}
+
+function fileStamp(file: string): string {
+  const st = fs.statSync(file, { bigint: true });
+  return JSON.stringify({ size: String(st.size), mtimeNs: String(st.mtimeNs), ino: String(st.ino), dev: String(st.dev) });
+}
+
+function stampMatches(file: string): boolean {
+  try {
+    if (fs.existsSync(file + '-wal')) return false;
+    return fs.readFileSync(stampFile(file), 'utf8') === fileStamp(file);
+  } catch {
+    return false;
+  }
+}
+
 /** Throws StorageStartError naming the file and SQLite's first complaint unless PRAGMA quick_check says ok. */
 function quickCheck(db: Db, file: string): void {
   const problems = db.prepare('PRAGMA quick_check(3)').pluck().all() as string[];
@@ -376,7 +410,14 @@ export class SqliteStorage implements CanvasStorage {
   private readonly historyScanWindow: number;
   private readonly historyProbeFactor: number;
   private readonly allowResize: boolean;
+  /**
+   * Whether this open ran the whole-file checks (quick_check, and every chunk_last crc at load); false when
+   * the clean stamp vouched for the file or it was new. For logs and tests.
+   */
+  readonly verifyBlobs: boolean;
   private closed = false;
+  /** A storage error happened since open: close then leaves no clean stamp. */
+  private failed = false;
   /** Whether anything was committed since open: close() without a store can then not vouch for versions. */
   private committedSinceOpen = false;
   /** Chunks on the canvas last loaded (sizes the history plan); the largest canvas until load. */
@@ -430,8 +471,9 @@ export class SqliteStorage implements CanvasStorage {
   private readonly checkpointTx: (store: ChunkStore, lastIds: Map<number, Float64Array>, clean: boolean) => void;
 
   /** Use openSqliteStorage. */
-  constructor(private readonly db: Db, file: string, opts: SqliteStorageOptions) {
+  constructor(private readonly db: Db, file: string, opts: SqliteStorageOptions, verifyBlobs = true) {
     this.file = file;
+    this.verifyBlobs = verifyBlobs;
     this.checkpointEvery = positive(opts.checkpointEvery ?? STORAGE_DEFAULTS.checkpointEvery, 'checkpointEvery');
     this.checkpointIntervalMs = positive(opts.checkpointIntervalMs ?? STORAGE_DEFAULTS.checkpointIntervalMs, 'checkpointIntervalMs');
     this.historyScanWindow = positive(opts.historyScanWindow ?? HISTORY_SCAN_WINDOW, 'historyScanWindow');
@@ -565,6 +607,7 @@ export class SqliteStorage implements CanvasStorage {
     try {
       this.loadInto(store);
     } catch (err) {
+      this.failed = true; // no clean stamp for a database that failed to load: the next start checks it all
       if (err instanceof StorageStartError) throw err;
       throw new StorageStartError(describeOpenError(this.file, err), { cause: err });
     }
@@ -635,7 +678,8 @@ export class SqliteStorage implements CanvasStorage {
     }
     // Every blob pixel info may read later is checked now, so damage refuses the start rather than showing
     // up as a wrong "placed by" weeks later.
-    for (const [key, blob, crc] of this.db.prepare('SELECT chunk, log_ids, crc FROM chunk_last').raw().iterate() as IterableIterator<[number, Buffer, number | null]>) {
+    const lastRows = this.verifyBlobs ? this.db.prepare('SELECT chunk, log_ids, crc FROM chunk_last').raw().iterate() as IterableIterator<[number, Buffer, number | null]> : [];
+    for (const [key, blob, crc] of lastRows) {
       if (crc !== null && lastIdsCrc(key, blob) !== crc) throw new StorageStartError(`${this.file} is corrupt (chunk_last row of chunk (${keyCx(key)}, ${keyCy(key)}) fails its checksum); refusing to start — move it aside or restore a backup`);
     }
     if (width === undefined || height === undefined || resized) {
@@ -757,6 +801,12 @@ export class SqliteStorage implements CanvasStorage {
       this.closed = true;
       this.db.close();
     }
+    // Closed without error, after a run without storage errors: the file is consistent and ours alone.
+    if (!this.failed) {
+      try {
+        fs.writeFileSync(stampFile(this.file), fileStamp(this.file));
+      } catch { /* no stamp: the next start checks the whole file */ }
+    }
   }
 
   // -------------------------------------------------------------------------------------------------------
@@ -769,6 +819,7 @@ export class SqliteStorage implements CanvasStorage {
     try {
       return fn();
     } catch (err) {
+      this.failed = true;
       if (err instanceof StorageError || err instanceof StorageStartError) throw err;
       throw new StorageError(this.file, `${this.file}: ${what} failed: ${errMessage(err)}`, err);
     }

@@ -104,7 +104,7 @@ describe('integrity at start', () => {
     const seed = Number(process.env.CORRUPT_SEED ?? Date.now() % 100_000);
     const { dir: src, pixels } = makeDbWithPixels(1024, 1024, 20_000, seed);
     const file = path.join(src, 'canvas.db');
-    expect(fs.readdirSync(src)).toEqual(['canvas.db']); // a clean close leaves no WAL
+    expect(fs.readdirSync(src).sort()).toEqual(['canvas.db', 'canvas.db.clean']); // a clean close leaves no WAL, and its stamp
     const db = new Database(file, { readonly: true });
     // No free pages (random bytes there would be harmless and unnoticed): every page holds data.
     expect(db.pragma('freelist_count', { simple: true })).toBe(0);
@@ -136,6 +136,53 @@ describe('integrity at start', () => {
     // Slack is ~10% of this file; most writes hit data, and every one of those must be refused.
     expect(refused, `seed ${seed}`).toBeGreaterThanOrEqual(6);
   }, 60_000);
+
+  it('checks the whole file unless it is exactly as the last clean close left it; random bytes written in place are refused', () => {
+    const dir = makeDb(1024, 1024, 5000);
+    const file = path.join(dir, 'canvas.db');
+    const open = () => {
+      const storage = openSqliteStorage({ dataDir: dir });
+      const store = newStore(1024, 1024, 32);
+      storage.load(store);
+      return { storage, store };
+    };
+    let { storage, store } = open();
+    expect(storage.verifyBlobs).toBe(false); // makeDb closed it cleanly: the stamp vouches for it
+    expect(fs.existsSync(`${file}.clean`)).toBe(false); // gone while the file is in use
+    storage.close(store);
+    // The reviewers' case: stopped cleanly, then bytes written into the middle of the file, in place.
+    const size = fs.statSync(file).size;
+    const fd = fs.openSync(file, 'r+');
+    fs.writeSync(fd, randomBytes(4096), 0, 4096, Math.floor(size / 2 / 4096) * 4096 + 100);
+    fs.closeSync(fd);
+    const err = startFails(dir, 1024, 1024);
+    expect(err?.message).toMatch(/canvas\.db is corrupt/);
+    // A refused start leaves no stamp behind: it is refused again, not waved through.
+    expect(startFails(dir, 1024, 1024)?.message).toMatch(/canvas\.db is corrupt/);
+    // Likewise after a crash (no clean close, so no stamp): checked.
+    const fresh = makeDb(256, 256, 500);
+    const crashed = openSqliteStorage({ dataDir: fresh });
+    crashed.load(newStore(256, 256, 32));
+    crashed.commit([record(1, 1, 1)]); // …and never closed, as if killed
+    expect(fs.existsSync(path.join(fresh, 'canvas.db.clean'))).toBe(false);
+  });
+
+  it('migrates a schema 1 database (no crc columns) at open, leaving its old rows unchecked and loading them', () => {
+    const { dir, pixels } = makeDbWithPixels(256, 256, 2000, 3);
+    const db = new Database(path.join(dir, 'canvas.db'));
+    db.exec('ALTER TABLE chunk_checkpoint DROP COLUMN crc; ALTER TABLE chunk_last DROP COLUMN crc');
+    db.pragma('user_version = 1');
+    db.close();
+    const storage = openSqliteStorage({ dataDir: dir });
+    const store = newStore(256, 256, 32);
+    storage.load(store);
+    expect(Buffer.from(storePixels(store)).equals(Buffer.from(pixels))).toBe(true);
+    storage.close(store);
+    const after = new Database(path.join(dir, 'canvas.db'), { readonly: true });
+    expect(after.pragma('user_version', { simple: true })).toBe(2);
+    expect(after.prepare('SELECT count(*) FROM chunk_checkpoint WHERE crc IS NULL').pluck().get()).toBeGreaterThan(0);
+    after.close();
+  });
 
   it('skips quick_check when asked (integrityCheck: false) and still finds damaged checkpoints by their checksum', () => {
     const src = makeDb(256, 256, 2000);
