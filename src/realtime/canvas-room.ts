@@ -586,11 +586,11 @@ export class CanvasRoom {
         this.cursorSnapshot.add(s);
         this.loop.request();
         return false;
+      case 'stale':
+        this.deps.metrics.clientsStale.inc();
+        this.mark(s); // so the write step files it in the backlog, where its recovery is watched
+        return true;
       case 'hold':
-        if (s.staleSince === t) {
-          this.deps.metrics.clientsStale.inc();
-          this.mark(s); // so the write step files it in the backlog, where its recovery is watched
-        }
         return true;
     }
   }
