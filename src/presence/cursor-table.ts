@@ -44,6 +44,9 @@ interface CursorRec {
   readonly cells: number[];
   /** When it last moved (the table's clock). */
   movedAt: number;
+  /** Scratch stamps for update(): "was a member" / "is a member", compared with the flush's tokens (no Sets). */
+  wasMember: number;
+  isMember: number;
 }
 
 interface Cell {
@@ -114,6 +117,8 @@ export class CursorTable {
   private readonly watchers: Map<number, Set<ClientSession>>[] = [];
   private readonly viewers = new Map<ClientSession, ViewerItem>();
   readonly topLevel: number;
+  /** Token source for the membership stamps. */
+  private stamp = 0;
 
   constructor(
     private readonly width: number,
@@ -196,7 +201,7 @@ export class CursorTable {
     let rec = this.cursors.get(session.id);
     if (!rec) {
       if (!visible) return;
-      rec = { session, id: session.id, x, y, cells: new Array<number>(this.topLevel + 1).fill(-1), movedAt: 0 };
+      rec = { session, id: session.id, x, y, cells: new Array<number>(this.topLevel + 1).fill(-1), movedAt: 0, wasMember: 0, isMember: 0 };
       this.cursors.set(session.id, rec);
     }
     rec.x = x;
@@ -309,20 +314,23 @@ export class CursorTable {
   private update(cell: Cell, key: number, k: number, now: number): Blob | null {
     const old = cell.members;
     const cap = this.cellCap;
+    const was = ++this.stamp;
+    const is = ++this.stamp;
+    for (const r of old) r.wasMember = was;
     const next: CursorRec[] = [];
     const crowded = cell.all.size > cap;
     for (const r of old) {
       if (r.cells[k] !== key) continue; // left the cell, hidden or gone
       if (crowded && now - r.movedAt > IDLE_MS) continue; // idle in a crowd: competes again below
       next.push(r);
+      r.isMember = is;
     }
     if (next.length < cap && next.length < cell.all.size) {
       // Fill free places with the most recently moved non-members (a small insertion-sorted top list).
-      const inNext = new Set(next);
       const top: CursorRec[] = [];
       const want = cap - next.length;
       for (const r of cell.all) {
-        if (inNext.has(r)) continue;
+        if (r.isMember === is) continue;
         if (top.length === want && !fresher(r, top[want - 1]!)) continue;
         let i = top.length < want ? top.length : want - 1;
         top[i] = r;
@@ -333,26 +341,22 @@ export class CursorTable {
           i--;
         }
       }
-      for (const r of top) next.push(r);
+      for (const r of top) {
+        next.push(r);
+        r.isMember = is;
+      }
     }
     cell.members = next;
 
-    const oldSet = new Set(old);
     const removed: number[] = [];
-    const nextSet = new Set(next);
-    for (const r of old) if (!nextSet.has(r)) removed.push(r.id);
+    for (const r of old) if (r.isMember !== is) removed.push(r.id);
     const recs: CursorRec[] = [];
-    const named = new Set<CursorRec>();
     for (const r of next) {
-      if (!oldSet.has(r)) {
-        recs.push(r);
-        named.add(r);
-      } else if (this.moved.has(r)) {
-        recs.push(r);
-      }
+      // New members are sent named; members that moved, unnamed.
+      if (r.wasMember !== was || this.moved.has(r)) recs.push(r);
     }
     if (recs.length === 0 && removed.length === 0) return null;
-    return encodeRecords(recs, named, removed);
+    return encodeRecords(recs, { has: (r) => r.wasMember !== was }, removed);
   }
 }
 
