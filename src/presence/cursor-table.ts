@@ -80,6 +80,12 @@ function cellKey(cx: number, cy: number): number {
   return cy * 65536 + cx;
 }
 
+/** True if `cells` (row by row) is exactly the block cx0..cx1 × cy0..cy1. */
+function sameCells(cells: readonly number[], cx0: number, cy0: number, cx1: number, cy1: number): boolean {
+  if (cells.length !== (cx1 - cx0 + 1) * (cy1 - cy0 + 1)) return false;
+  return cells[0] === cellKey(cx0, cy0) && cells[cells.length - 1] === cellKey(cx1, cy1);
+}
+
 /** The coarsest cursor level of a canvas: its cells hold the whole canvas. */
 export function topCursorLevel(width: number, height: number): number {
   let k = 0;
@@ -162,29 +168,33 @@ export class CursorTable {
   /** A viewer's view (clamped to the canvas, in canvas pixels), or null to stop showing it cursors. */
   setViewer(session: ClientSession, rect: PixelRect | null): void {
     let item = this.viewers.get(session);
-    if (item) {
-      const w = this.watchers[item.level]!;
-      for (const key of item.cells) {
-        const set = w.get(key)!;
-        set.delete(session);
-        if (set.size === 0) w.delete(key);
-      }
-      if (rect === null) {
+    if (rect === null) {
+      if (item) {
+        this.unwatch(item);
         this.viewers.delete(session);
-        return;
       }
+      return;
+    }
+    const level = cursorLevelFor(rect, this.topLevel);
+    const s = CELL_SHIFT + level;
+    const cx0 = rect.x >> s;
+    const cy0 = rect.y >> s;
+    const cx1 = (rect.x + rect.w - 1) >> s;
+    const cy1 = (rect.y + rect.h - 1) >> s;
+    if (item) {
+      item.rect = rect;
+      // Most pans stay within the same cells: nothing to re-register.
+      if (item.level === level && sameCells(item.cells, cx0, cy0, cx1, cy1)) return;
+      this.unwatch(item);
+      item.level = level;
     } else {
-      if (rect === null) return;
-      item = { session, level: 0, rect, cells: [] };
+      item = { session, level, rect, cells: [] };
       this.viewers.set(session, item);
     }
-    item.rect = rect;
-    item.level = cursorLevelFor(rect, this.topLevel);
-    const s = CELL_SHIFT + item.level;
     const cells: number[] = [];
-    const w = this.watchers[item.level]!;
-    for (let cy = rect.y >> s; cy <= (rect.y + rect.h - 1) >> s; cy++) {
-      for (let cx = rect.x >> s; cx <= (rect.x + rect.w - 1) >> s; cx++) {
+    const w = this.watchers[level]!;
+    for (let cy = cy0; cy <= cy1; cy++) {
+      for (let cx = cx0; cx <= cx1; cx++) {
         const key = cellKey(cx, cy);
         cells.push(key);
         let set = w.get(key);
@@ -193,6 +203,15 @@ export class CursorTable {
       }
     }
     item.cells = cells;
+  }
+
+  private unwatch(item: ViewerItem): void {
+    const w = this.watchers[item.level]!;
+    for (const key of item.cells) {
+      const set = w.get(key)!;
+      set.delete(item.session);
+      if (set.size === 0) w.delete(key);
+    }
   }
 
   /** Record a move (latest wins until the next flush). Positions outside the canvas hide the cursor. */
