@@ -21,7 +21,7 @@ import { BackpressurePolicy } from './backpressure.js';
 import { addSnapshots, flushClient } from './client-write.js';
 import { IpLimiter, MESSAGE_COSTS, NEVER } from '../limits/index.js';
 import {
-  CloseCode, ErrorCode, PROTOCOL_VERSION, ProtocolError, decodeClientMessage, encodeError, encodeOnline,
+  CloseCode, ErrorCode, Op, PROTOCOL_VERSION, ProtocolError, decodeClientMessage, encodeError, encodeOnline,
   encodePlaceResult, encodePong, encodeWelcome, peekOp, protocolError, utf8Truncate,
   type ClientMessage, type ErrorCodeName, type Hello, type Limits, type Place, type Resume,
 } from '../net/protocol.js';
@@ -435,7 +435,7 @@ export class CanvasRoom {
         try {
           this.applyViewport(s, s.pendingLevel, rect, s.pendingLevel === s.level ? keep : undefined);
         } catch (err) {
-          if (err instanceof ProtocolError) this.violation(s, err, 0x02);
+          if (err instanceof ProtocolError) this.violation(s, err, s.pendingLevel > 0 ? Op.LOD_VIEWPORT : Op.VIEWPORT);
           else throw err;
         }
       }
