@@ -568,7 +568,8 @@ export class CanvasClient {
       case 'snapshot':
         // Only chunks in the view the server was last told: one that left it may still be in flight, and
         // holding it would leave it stale (the server sends it no deltas).
-        if (this.opts.keepReplica && this.sentRange !== null && rangeHas(this.sentRange, m.cx, m.cy)) {
+        // (At a level of detail, full-resolution snapshots still in flight from before the switch are dropped.)
+        if (this.opts.keepReplica && this.sentLevel === 0 && this.sentRange !== null && rangeHas(this.sentRange, m.cx, m.cy)) {
           this.replica.applySnapshot(m);
         }
         this.events.emit('snapshot', m);

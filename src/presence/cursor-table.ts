@@ -44,6 +44,9 @@ interface CursorRec {
   readonly cells: number[];
   /** When it last moved (the table's clock). */
   movedAt: number;
+  /** Scratch stamps for update(): "was a member" / "is a member", compared with the flush's tokens (no Sets). */
+  wasMember: number;
+  isMember: number;
 }
 
 interface Cell {
@@ -75,6 +78,12 @@ export interface ViewerLookup {
 
 function cellKey(cx: number, cy: number): number {
   return cy * 65536 + cx;
+}
+
+/** True if `cells` (row by row) is exactly the block cx0..cx1 × cy0..cy1. */
+function sameCells(cells: readonly number[], cx0: number, cy0: number, cx1: number, cy1: number): boolean {
+  if (cells.length !== (cx1 - cx0 + 1) * (cy1 - cy0 + 1)) return false;
+  return cells[0] === cellKey(cx0, cy0) && cells[cells.length - 1] === cellKey(cx1, cy1);
 }
 
 /** The coarsest cursor level of a canvas: its cells hold the whole canvas. */
@@ -114,6 +123,8 @@ export class CursorTable {
   private readonly watchers: Map<number, Set<ClientSession>>[] = [];
   private readonly viewers = new Map<ClientSession, ViewerItem>();
   readonly topLevel: number;
+  /** Token source for the membership stamps. */
+  private stamp = 0;
 
   constructor(
     private readonly width: number,
@@ -157,29 +168,33 @@ export class CursorTable {
   /** A viewer's view (clamped to the canvas, in canvas pixels), or null to stop showing it cursors. */
   setViewer(session: ClientSession, rect: PixelRect | null): void {
     let item = this.viewers.get(session);
-    if (item) {
-      const w = this.watchers[item.level]!;
-      for (const key of item.cells) {
-        const set = w.get(key)!;
-        set.delete(session);
-        if (set.size === 0) w.delete(key);
-      }
-      if (rect === null) {
+    if (rect === null) {
+      if (item) {
+        this.unwatch(item);
         this.viewers.delete(session);
-        return;
       }
+      return;
+    }
+    const level = cursorLevelFor(rect, this.topLevel);
+    const s = CELL_SHIFT + level;
+    const cx0 = rect.x >> s;
+    const cy0 = rect.y >> s;
+    const cx1 = (rect.x + rect.w - 1) >> s;
+    const cy1 = (rect.y + rect.h - 1) >> s;
+    if (item) {
+      item.rect = rect;
+      // Most pans stay within the same cells: nothing to re-register.
+      if (item.level === level && sameCells(item.cells, cx0, cy0, cx1, cy1)) return;
+      this.unwatch(item);
+      item.level = level;
     } else {
-      if (rect === null) return;
-      item = { session, level: 0, rect, cells: [] };
+      item = { session, level, rect, cells: [] };
       this.viewers.set(session, item);
     }
-    item.rect = rect;
-    item.level = cursorLevelFor(rect, this.topLevel);
-    const s = CELL_SHIFT + item.level;
     const cells: number[] = [];
-    const w = this.watchers[item.level]!;
-    for (let cy = rect.y >> s; cy <= (rect.y + rect.h - 1) >> s; cy++) {
-      for (let cx = rect.x >> s; cx <= (rect.x + rect.w - 1) >> s; cx++) {
+    const w = this.watchers[level]!;
+    for (let cy = cy0; cy <= cy1; cy++) {
+      for (let cx = cx0; cx <= cx1; cx++) {
         const key = cellKey(cx, cy);
         cells.push(key);
         let set = w.get(key);
@@ -190,13 +205,22 @@ export class CursorTable {
     item.cells = cells;
   }
 
+  private unwatch(item: ViewerItem): void {
+    const w = this.watchers[item.level]!;
+    for (const key of item.cells) {
+      const set = w.get(key)!;
+      set.delete(item.session);
+      if (set.size === 0) w.delete(key);
+    }
+  }
+
   /** Record a move (latest wins until the next flush). Positions outside the canvas hide the cursor. */
   move(session: ClientSession, x: number, y: number, hidden: boolean): void {
     const visible = !hidden && x < this.width && y < this.height;
     let rec = this.cursors.get(session.id);
     if (!rec) {
       if (!visible) return;
-      rec = { session, id: session.id, x, y, cells: new Array<number>(this.topLevel + 1).fill(-1), movedAt: 0 };
+      rec = { session, id: session.id, x, y, cells: new Array<number>(this.topLevel + 1).fill(-1), movedAt: 0, wasMember: 0, isMember: 0 };
       this.cursors.set(session.id, rec);
     }
     rec.x = x;
@@ -309,20 +333,23 @@ export class CursorTable {
   private update(cell: Cell, key: number, k: number, now: number): Blob | null {
     const old = cell.members;
     const cap = this.cellCap;
+    const was = ++this.stamp;
+    const is = ++this.stamp;
+    for (const r of old) r.wasMember = was;
     const next: CursorRec[] = [];
     const crowded = cell.all.size > cap;
     for (const r of old) {
       if (r.cells[k] !== key) continue; // left the cell, hidden or gone
       if (crowded && now - r.movedAt > IDLE_MS) continue; // idle in a crowd: competes again below
       next.push(r);
+      r.isMember = is;
     }
     if (next.length < cap && next.length < cell.all.size) {
       // Fill free places with the most recently moved non-members (a small insertion-sorted top list).
-      const inNext = new Set(next);
       const top: CursorRec[] = [];
       const want = cap - next.length;
       for (const r of cell.all) {
-        if (inNext.has(r)) continue;
+        if (r.isMember === is) continue;
         if (top.length === want && !fresher(r, top[want - 1]!)) continue;
         let i = top.length < want ? top.length : want - 1;
         top[i] = r;
@@ -333,26 +360,22 @@ export class CursorTable {
           i--;
         }
       }
-      for (const r of top) next.push(r);
+      for (const r of top) {
+        next.push(r);
+        r.isMember = is;
+      }
     }
     cell.members = next;
 
-    const oldSet = new Set(old);
     const removed: number[] = [];
-    const nextSet = new Set(next);
-    for (const r of old) if (!nextSet.has(r)) removed.push(r.id);
+    for (const r of old) if (r.isMember !== is) removed.push(r.id);
     const recs: CursorRec[] = [];
-    const named = new Set<CursorRec>();
     for (const r of next) {
-      if (!oldSet.has(r)) {
-        recs.push(r);
-        named.add(r);
-      } else if (this.moved.has(r)) {
-        recs.push(r);
-      }
+      // New members are sent named; members that moved, unnamed.
+      if (r.wasMember !== was || this.moved.has(r)) recs.push(r);
     }
     if (recs.length === 0 && removed.length === 0) return null;
-    return encodeRecords(recs, named, removed);
+    return encodeRecords(recs, { has: (r) => r.wasMember !== was }, removed);
   }
 }
 

@@ -22,6 +22,8 @@ export interface BackpressureLimits {
 export type Pressure =
   /** Send it everything. */
   | 'ok'
+  /** Just went above the high-water mark: stale from now on. */
+  | 'stale'
   /** Stale: nothing but small answers until it drains. */
   | 'hold'
   /** Was stale and has drained: send it the current state of what it sees (snapshots, a cursor snapshot). */
@@ -58,7 +60,7 @@ export class BackpressurePolicy {
     if (buffered > this.highWater(clients)) {
       s.stale = true;
       s.staleSince = t;
-      return 'hold';
+      return 'stale';
     }
     return 'ok';
   }

@@ -18,9 +18,10 @@ import { CursorTable } from '../presence/cursor-table.js';
 import { LodLevels } from '../chunks/lod.js';
 import { ViewportSubscriptions, clampRect, intersectRange } from './viewport-subscription.js';
 import { BackpressurePolicy } from './backpressure.js';
+import { addSnapshots, flushClient } from './client-write.js';
 import { IpLimiter, MESSAGE_COSTS, NEVER } from '../limits/index.js';
 import {
-  CloseCode, ErrorCode, PROTOCOL_VERSION, ProtocolError, decodeClientMessage, encodeError, encodeOnline,
+  CloseCode, ErrorCode, Op, PROTOCOL_VERSION, ProtocolError, decodeClientMessage, encodeError, encodeOnline,
   encodePlaceResult, encodePong, encodeWelcome, peekOp, protocolError, utf8Truncate,
   type ClientMessage, type ErrorCodeName, type Hello, type Limits, type MessageBudgetInfo, type MusicInfo, type Place, type Resume,
 } from '../net/protocol.js';
@@ -484,7 +485,7 @@ export class CanvasRoom {
         try {
           this.applyViewport(s, s.pendingLevel, rect, s.pendingLevel === s.level ? keep : undefined);
         } catch (err) {
-          if (err instanceof ProtocolError) this.violation(s, err, 0x02);
+          if (err instanceof ProtocolError) this.violation(s, err, s.pendingLevel > 0 ? Op.LOD_VIEWPORT : Op.VIEWPORT);
           else throw err;
         }
       }
@@ -582,19 +583,7 @@ export class CanvasRoom {
       }
       try {
         if (!s.stale) this.addSnapshots(s, t);
-        if (s.transport.sendParts) {
-          const out = s.takeParts();
-          if (out) {
-            s.transport.sendParts(out.parts, out.total);
-            bytesSent += out.total;
-          }
-        } else {
-          const bytes = s.takeOut();
-          if (bytes) {
-            s.transport.send(bytes);
-            bytesSent += bytes.length;
-          }
-        }
+        bytesSent += flushClient(s);
       } catch (err) {
         // One client's failure (a snapshot that cannot be encoded, a socket error) must not cost the others.
         this.deps.log.error({ err, client: s.id }, 'write failed; closing the client');
@@ -647,37 +636,22 @@ export class CanvasRoom {
         this.cursorSnapshot.add(s);
         this.loop.request();
         return false;
+      case 'stale':
+        this.deps.metrics.clientsStale.inc();
+        this.mark(s); // so the write step files it in the backlog, where its recovery is watched
+        return true;
       case 'hold':
-        if (s.staleSince === t) {
-          this.deps.metrics.clientsStale.inc();
-          this.mark(s); // so the write step files it in the backlog, where its recovery is watched
-        }
         return true;
     }
   }
 
   /** Send snapshots from the client's set while it has room under the high-water mark. */
   private addSnapshots(s: ClientSession, t: number): void {
-    if (s.needSnapshot.size === 0) return;
-    const { metrics } = this.deps;
-    const store = this.levels.level(s.level);
-    let room = this.policy.room(s.transport.bufferedAmount, s.outBytes, this.sessions.size);
-    if (room <= 0) {
-      // Owed snapshots and no room for them: that is being stale, with its stall timeout, not a backlog
-      // entry revisited forever.
+    const room = this.policy.room(s.transport.bufferedAmount, s.outBytes, this.sessions.size);
+    if (!addSnapshots(s, this.levels.level(s.level), room)) {
       s.stale = true;
       s.staleSince = t;
-      metrics.clientsStale.inc();
-      return;
-    }
-    for (const key of s.needSnapshot) {
-      if (room <= 0) break;
-      const cx = keyCx(key);
-      const cy = keyCy(key);
-      const snap = store.snapshot(cx, cy);
-      s.enqueue(snap);
-      s.needSnapshot.delete(key);
-      room -= snap.length;
+      this.deps.metrics.clientsStale.inc();
     }
   }
 }

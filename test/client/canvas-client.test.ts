@@ -23,11 +23,14 @@ import {
   encodeChunkDelta,
   encodeChunkSnapshot,
   encodeCursors,
+  encodeLodDelta,
+  encodeLodSnapshot,
   encodeOnline,
   encodePlaceResult,
   encodePong,
   encodeWelcome,
 } from '../../src/net/protocol.js';
+import { until } from '../helpers/server.js';
 
 // ---- a tiny async inbox: what arrived, awaited in order ----
 
@@ -285,6 +288,41 @@ describe('CanvasClient over a real socket', () => {
     client.setViewport(-50, 200, 100, 1000);
     expect(await conn.received.next('VIEWPORT')).toEqual({ type: 'viewport', x: 0, y: 200, w: 50, h: 56 });
     expect(client.viewport).toEqual({ x: 0, y: 200, w: 50, h: 56 });
+  });
+
+  it('zooms out to a level of detail and back: LOD_VIEWPORT, the level replica, and in-flight chunks of the other level ignored', async () => {
+    const { server, client } = await setup();
+    const levels: number[] = [];
+    client.on('levelChange', (l) => levels.push(l));
+    client.setViewport(0, 0, 128, 128);
+    client.connect();
+    const conn = await handshake(server, 5);
+    expect(await conn.received.next('VIEWPORT')).toEqual({ type: 'viewport', x: 0, y: 0, w: 128, h: 128 });
+    conn.send(encodeChunkSnapshot(0, 0, 1, SnapshotEncoding.RAW, raw(2)));
+    await until(() => client.replica.size === 1);
+
+    client.setViewport(0, 0, 512, 256, 2); // the whole 512×256 canvas at level 2: 128×64 values, two level chunks
+    expect(await conn.received.next('LOD_VIEWPORT')).toEqual({ type: 'lodViewport', level: 2, x: 0, y: 0, w: 512, h: 256 });
+    expect(client.level).toBe(2);
+    expect(levels).toEqual([2]);
+    expect(client.replica.size).toBe(0); // full resolution is no longer kept fresh
+    conn.send(
+      encodeChunkSnapshot(1, 0, 1, SnapshotEncoding.RAW, raw(3)), // in flight from before: dropped
+      encodeLodSnapshot(2, 0, 0, 4, SnapshotEncoding.RAW, raw(1)),
+      encodeLodSnapshot(2, 1, 0, 1, SnapshotEncoding.EMPTY, new Uint8Array(0)),
+      encodeLodSnapshot(3, 0, 0, 1, SnapshotEncoding.RAW, raw(3)), // another level: ignored
+      encodeLodDelta(2, 0, 0, 5, [65], [3], 1),
+    );
+    await until(() => client.lod?.size === 2 && client.lod.chunk(0, 0)?.version === 5);
+    expect(client.replica.size).toBe(0);
+    expect(client.lod!.get(1, 1)).toBe(3);
+    expect(client.lod!.get(0, 0)).toBe(1);
+    expect(client.lod!.width).toBe(128);
+
+    client.setViewport(0, 0, 128, 128, 0);
+    expect(await conn.received.next('VIEWPORT')).toEqual({ type: 'viewport', x: 0, y: 0, w: 128, h: 128 });
+    expect(client.lod).toBe(null);
+    expect(levels).toEqual([2, 0]);
   });
 
   it('throttles viewport messages to viewportHz, sending only the latest', async () => {

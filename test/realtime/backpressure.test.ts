@@ -18,12 +18,12 @@ describe('BackpressurePolicy', () => {
     const p = new BackpressurePolicy(limits);
     const s = session();
     expect(p.assess(s, 1000, 0, 10)).toBe('ok');
-    expect(p.assess(s, 300 * 1024, 10, 10)).toBe('hold');
+    expect(p.assess(s, 300 * 1024, 10, 10)).toBe('stale');
     expect(s.stale && s.staleSince === 10).toBe(true);
     expect(p.assess(s, 100 * 1024, 20, 10)).toBe('hold'); // above low water: still stale
     expect(p.assess(s, 10 * 1024, 30, 10)).toBe('caughtUp');
     expect(s.stale).toBe(false);
-    expect(p.assess(s, 300 * 1024, 40, 10)).toBe('hold');
+    expect(p.assess(s, 300 * 1024, 40, 10)).toBe('stale');
     expect(p.assess(s, 100 * 1024, 40 + 30_001, 10)).toBe('drop');
     const t = session();
     expect(p.assess(t, 5 * 1024 * 1024, 0, 10)).toBe('drop');
@@ -46,7 +46,7 @@ describe('BackpressurePolicy', () => {
     const share = p.highWater(n); // ~3.3 KB each
     const sessions = Array.from({ length: n }, session);
     // Every client has more than its share buffered (but far less than the per-client 256 KiB mark).
-    for (const s of sessions) expect(p.assess(s, share + 1, 0, n)).toBe('hold');
+    for (const s of sessions) expect(p.assess(s, share + 1, 0, n)).toBe('stale');
     expect(p.room(share + 1, 0, n)).toBeLessThan(0); // and no snapshot room either
   });
 });

@@ -7,7 +7,7 @@ import { connect } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
 import {
-  ErrorCode, Op, PROTOCOL_VERSION, encodeCursor, encodeHello, encodePlace, encodeResume, encodeViewport,
+  ErrorCode, Op, PROTOCOL_VERSION, encodeCursor, encodeHello, encodePlace, encodeResume, encodeViewport, encodeLodViewport,
   type ErrorMessage, type PlaceResult, type ServerMessage,
 } from '../../src/net/protocol.js';
 import { clientAddress } from '../../src/net/ws-server.js';
@@ -130,7 +130,12 @@ describe('garbage frames', () => {
             else if (kind === 2) { const v = encodePlace(1, [{ x: 1, y: 1, color: 1 }]); v[7] = 0xff; v[8] = 0xff; frame = v; } // absurd count
             else if (kind === 3) frame = encodePlace(2, [{ x: size + int(60000), y: int(size), color: 1 }]); // out of bounds
             else if (kind === 4) frame = encodePlace(3, [{ x: int(size), y: int(size), color: 32 + int(200) }]); // bad colour
-            else if (kind === 5) frame = encodeViewport(-int(1e9), -int(1e9), 0xffffffff, int(2 ** 32)); // absurd viewport
+            else if (kind === 5) {
+              // Absurd viewports, at full resolution or at any level of detail (valid levels here: 0..2); some truncated.
+              const v = int(2) ? encodeViewport(-int(1e9), -int(1e9), 0xffffffff, int(2 ** 32))
+                : encodeLodViewport(int(256), int(2) ? int(size) : -int(1e9), int(size), int(2) ? int(size) : 0xffffffff, int(2 ** 32));
+              frame = int(4) ? v : v.subarray(0, int(v.length));
+            }
             else if (kind === 6) frame = int(2) ? 'text frame' : new Uint8Array(0);
             else if (kind === 7) { const v = encodeResume([{ cx: 1, cy: 1, version: 1 }]); v[0] = 0x40 + int(0x40); frame = v; } // unknown op
             else if (kind === 8) frame = encodeCursor(int(70000) & 0xffff, int(70000) & 0xffff);
