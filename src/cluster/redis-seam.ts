@@ -114,6 +114,8 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
   private closed = false;
   private stateValue: RedisState = 'connecting';
   private lastError: string | null = null;
+  /** Set when this node can never join as configured (checked by start). */
+  private fatal: Error | null = null;
 
   epoch: number;
   /** Everything up to here is in the store (or in the take being committed). */
@@ -174,7 +176,11 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
     this.snapshotTimer = setInterval(() => void this.maybeWriteSnapshot(), this.opts.snapshotIntervalMs);
     this.snapshotTimer.unref();
     const deadline = Date.now() + waitMs;
-    while (Date.now() < deadline && this.stateValue !== 'ok') await sleep(20);
+    while (Date.now() < deadline && this.stateValue !== 'ok' && this.fatal === null) await sleep(20);
+    if (this.fatal !== null) {
+      await this.close();
+      throw this.fatal;
+    }
   }
 
   /** The command connection (never the reader), for the other per-node Redis users (gate, presence). */
@@ -321,6 +327,7 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
         backoff = 50;
       } catch (err) {
         if (this.closed) break;
+        if (err instanceof ClusterConfigError) this.fatal = err;
         this.noteError(err as Error);
         this.needSync = true;
         await sleep(backoff);
@@ -364,7 +371,7 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
     const shape = `${store.width}x${store.height}x${store.paletteSize}x${store.background}`;
     const theirs = await this.cmd.get(keys.shape);
     if (theirs !== null && theirs !== shape) {
-      throw new Error(`canvas "${this.opts.canvas}" in Redis is ${theirs} (width x height x colours x background), this node is ${shape}`);
+      throw new ClusterConfigError(`canvas "${this.opts.canvas}" in Redis is ${theirs} (width x height x colours x background), this node is ${shape}: start it with the same --width, --height and palette, or another --canvas`);
     }
     const [epochText, seqText] = await Promise.all([this.cmd.get(keys.epoch), this.cmd.get(keys.seq)]);
     const redisSeq = seqText === null ? 0 : Number(seqText);
@@ -629,6 +636,11 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
       this.cmd.disconnect();
     }
   }
+}
+
+/** This node cannot join the canvas as configured (another shape): start-up fails with it. */
+export class ClusterConfigError extends Error {
+  override name = 'ClusterConfigError';
 }
 
 function sleep(ms: number): Promise<void> {
