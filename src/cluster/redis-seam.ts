@@ -111,6 +111,10 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
   private readonly reader: Redis;
   private readonly keys: CanvasKeys;
   private wake: () => void = () => {};
+  private readonly generationListeners: Array<() => void> = [];
+  /** The pending resync moves this node to another generation (its clients' versions stop meaning anything). */
+  private resyncNewGeneration = false;
+  private takeNewGeneration = false;
   private closed = false;
   private stateValue: RedisState = 'connecting';
   private lastError: string | null = null;
@@ -201,6 +205,15 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
 
   setWakeup(wake: () => void): void {
     this.wake = wake;
+  }
+
+  /**
+   * Called once the node has applied a snapshot of another generation (Redis lost the canvas and another
+   * node re-seeded it): versions its clients hold may now be higher than the new ones, so they must
+   * reconnect, see the new epoch in WELCOME and load afresh.
+   */
+  onGenerationChange(listener: () => void): void {
+    this.generationListeners.push(listener);
   }
 
   /** Wake the tick (other cluster parts: the online count changed). */
@@ -403,6 +416,7 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
   private switchTo(snap: Snapshot): void {
     this.opts.log.info({ from: { epoch: this.epoch, seq: this.appliedSeq }, to: { epoch: snap.epoch, seq: snap.seq } }, 'resyncing from the Redis snapshot');
     const sameEpoch = snap.epoch === this.epoch;
+    this.resyncNewGeneration = !sameEpoch;
     this.epoch = snap.epoch;
     this.queue = [];
     this.queueHead = 0;
@@ -521,6 +535,12 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
     const resync = this.resync;
     if (resync) {
       this.resync = null;
+      this.takeNewGeneration = this.resyncNewGeneration;
+      if (this.resyncNewGeneration) {
+        this.resyncNewGeneration = false;
+        // After this tick applies the diff (clients take longer than that to reconnect).
+        for (const l of this.generationListeners) queueMicrotask(l);
+      }
       for (const [key, version] of diffToSnapshot(store, resync, records, Date.now())) pins.set(key, version);
       seq = resync.seq;
     }
@@ -585,7 +605,11 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
     this.queue = [...this.takeEntries, ...this.queue.slice(this.queueHead)];
     this.queueHead = 0;
     for (const e of this.takeEntries) this.queuedRecords += e.records.length;
-    if (this.takeResync) this.resync = this.takeResync;
+    if (this.takeResync) {
+      this.resync = this.takeResync;
+      // Clients that reconnected meanwhile saw the pre-diff canvas: they are told again after the retry.
+      this.resyncNewGeneration = this.takeNewGeneration;
+    }
     this.appliedSeq = this.takeFrom;
     this.holdUntil = performance.now() + 1000;
   }
