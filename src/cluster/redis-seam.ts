@@ -438,7 +438,8 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
     const got = await this.cmd.set(keys.seedLock, token, 'PX', 10_000, 'NX');
     if (got === null) throw new Error('another node is re-seeding the canvas in Redis; retrying');
     // Wait until every take so far is applied, so the snapshot is the state at appliedSeq.
-    while (this.queueHead < this.queue.length || this.resync) await sleep(10);
+    while ((this.queueHead < this.queue.length || this.resync) && !this.closed) await sleep(10);
+    if (this.closed) return;
     const epoch = newEpoch(oldEpoch ?? this.epoch);
     const seq = this.appliedSeq;
     const shape = `${store.width}x${store.height}x${store.paletteSize}x${store.background}`;
