@@ -4,7 +4,7 @@
  * loop turn, pipelined), nodes A and B apply the stream in their tick (take → store.set → drain, as the
  * room does, without sockets or SQLite). Reported: placements/s applied on B (the other node), per PLACE
  * size (pixels per group: 1 = one-pixel PLACEs, each its own bucket take; 64 = maxPlaceBatch), entries/s
- * and bytes per placement in the stream. Both nodes and the generator share this one thread, so the figure
+ * and bytes per placement in the stream; then how fast a new node applies that whole stream from seq 0. Both nodes and the generator share this one thread, so the figure
  * is a floor for what separate node processes reach.
  *
  *   npm run build && node dist/bench/redis-stream.bench.js [--quick]
@@ -48,7 +48,7 @@ async function drop(canvas: string): Promise<void> {
   r.disconnect();
 }
 
-interface Result { pixelsPerGroup: number; placementsPerSecond: number; entriesPerSecond: number; bytesPerPlacement: number; seconds: number }
+interface Result { pixelsPerGroup: number; placementsPerSecond: number; entriesPerSecond: number; bytesPerPlacement: number; seconds: number; catchUpPerSecond: number }
 
 async function measure(pixelsPerGroup: number, seconds: number): Promise<Result> {
   const canvas = `bench-${process.pid}-${pixelsPerGroup}`;
@@ -103,6 +103,20 @@ async function measure(pixelsPerGroup: number, seconds: number): Promise<Result>
   }
   const elapsed = (performance.now() - tStart) / 1000;
   const entries = b.appliedSeq - seqAtStart;
+  // Catch-up: a new node reads the whole stream from seq 0 alone (no submitter on this thread).
+  const sc = new ChunkStore({ width: SIDE, height: SIDE, paletteSize: 32 });
+  const c = node(canvas, sc);
+  c.setWakeup(() => {});
+  const target = b.appliedSeq;
+  const tc = performance.now();
+  await c.start(5000);
+  let appliedC = 0;
+  while (c.appliedSeq < target) {
+    appliedC += tick(c, sc);
+    await new Promise((r) => setImmediate(r));
+  }
+  const catchUpPerSecond = appliedC / ((performance.now() - tc) / 1000);
+  await c.close();
   const r = new Redis(URL_);
   const mem = Number(await r.call('MEMORY', 'USAGE', canvasKeys(canvas).stream, 'SAMPLES', '0'));
   const len = await r.xlen(canvasKeys(canvas).stream);
@@ -117,6 +131,7 @@ async function measure(pixelsPerGroup: number, seconds: number): Promise<Result>
     entriesPerSecond: entries / elapsed,
     bytesPerPlacement: totalPlacements > 0 ? mem / (totalPlacements * (len / Math.max(1, b.appliedSeq))) : Number.NaN,
     seconds: elapsed,
+    catchUpPerSecond,
   };
 }
 
@@ -126,7 +141,8 @@ export async function run(opts: { quick?: boolean } = {}): Promise<Result[]> {
   for (const ppg of [64, 16, 1]) {
     const r = await measure(ppg, seconds);
     console.log(`${String(ppg).padStart(2)} px/PLACE: ${Math.round(r.placementsPerSecond).toLocaleString('en')} placements/s applied on the other node, ` +
-      `${Math.round(r.entriesPerSecond)} entries/s, ~${r.bytesPerPlacement.toFixed(1)} B of stream memory per placement (${r.seconds.toFixed(1)} s)`);
+      `${Math.round(r.entriesPerSecond)} entries/s, ~${r.bytesPerPlacement.toFixed(1)} B of stream memory per placement (${r.seconds.toFixed(1)} s); ` +
+      `a new node catches up at ${Math.round(r.catchUpPerSecond).toLocaleString('en')} placements/s`);
     out.push(r);
   }
   return out;

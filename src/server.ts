@@ -122,6 +122,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     },
   ], [...(musicApi ? [musicApi] : []), api, (req, res, url) => admin.handle(req, res, url), timelapse, staticFiles], log));
   const ws = attachWebSocket(http, { config, room, metrics, log, ...(cluster ? { gate: cluster.gate } : {}) });
+  // A new canvas generation (Redis lost it and another node re-seeded it): clients reconnect and reload.
+  cluster?.seam.onGenerationChange(() => ws.closeClients(1013, 'CANVAS_RESYNCED'));
 
   try {
     await new Promise<void>((resolveListen, reject) => {

@@ -19,21 +19,34 @@ local ttl = math.ceil(burst / rate) + 1000
 local n = #KEYS - 3
 local out = {0}
 local parts = {}
+-- One read and one write per address, however many of its PLACEs this call carries (a flooding bot).
+local buckets = {}
 for i = 1, n do
   local key = KEYS[i + 3]
   local count = tonumber(ARGV[3 + 2 * i])
-  local b = redis.call('HMGET', key, 't', 'ts')
-  local tokens = burst
-  if b[1] then tokens = math.min(burst, tonumber(b[1]) + math.max(0, now - tonumber(b[2])) * rate) end
+  local b = buckets[key]
+  if not b then
+    local h = redis.call('HMGET', key, 't', 'ts')
+    local tokens = burst
+    if h[1] then tokens = math.min(burst, tonumber(h[1]) + math.max(0, now - tonumber(h[2])) * rate) end
+    b = { tokens = tokens, dirty = false }
+    buckets[key] = b
+  end
   if count > burst then
     out[i + 1] = -1
-  elseif tokens >= count then
-    redis.call('HSET', key, 't', string.format('%.6f', tokens - count), 'ts', string.format('%d', now))
-    redis.call('PEXPIRE', key, ttl)
+  elseif b.tokens >= count then
+    b.tokens = b.tokens - count
+    b.dirty = true
     parts[#parts + 1] = ARGV[4 + 2 * i]
     out[i + 1] = 0
   else
-    out[i + 1] = math.max(1, math.ceil((count - tokens) / rate))
+    out[i + 1] = math.max(1, math.ceil((count - b.tokens) / rate))
+  end
+end
+for key, b in pairs(buckets) do
+  if b.dirty then
+    redis.call('HSET', key, 't', string.format('%.6f', b.tokens), 'ts', string.format('%d', now))
+    redis.call('PEXPIRE', key, ttl)
   end
 end
 if #parts > 0 then

@@ -111,9 +111,15 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
   private readonly reader: Redis;
   private readonly keys: CanvasKeys;
   private wake: () => void = () => {};
+  private readonly generationListeners: Array<() => void> = [];
+  /** The pending resync moves this node to another generation (its clients' versions stop meaning anything). */
+  private resyncNewGeneration = false;
+  private takeNewGeneration = false;
   private closed = false;
   private stateValue: RedisState = 'connecting';
   private lastError: string | null = null;
+  /** Set when this node can never join as configured (checked by start). */
+  private fatal: Error | null = null;
 
   epoch: number;
   /** Everything up to here is in the store (or in the take being committed). */
@@ -174,7 +180,11 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
     this.snapshotTimer = setInterval(() => void this.maybeWriteSnapshot(), this.opts.snapshotIntervalMs);
     this.snapshotTimer.unref();
     const deadline = Date.now() + waitMs;
-    while (Date.now() < deadline && this.stateValue !== 'ok') await sleep(20);
+    while (Date.now() < deadline && this.stateValue !== 'ok' && this.fatal === null) await sleep(20);
+    if (this.fatal !== null) {
+      await this.close();
+      throw this.fatal;
+    }
   }
 
   /** The command connection (never the reader), for the other per-node Redis users (gate, presence). */
@@ -195,6 +205,15 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
 
   setWakeup(wake: () => void): void {
     this.wake = wake;
+  }
+
+  /**
+   * Called once the node has applied a snapshot of another generation (Redis lost the canvas and another
+   * node re-seeded it): versions its clients hold may now be higher than the new ones, so they must
+   * reconnect, see the new epoch in WELCOME and load afresh.
+   */
+  onGenerationChange(listener: () => void): void {
+    this.generationListeners.push(listener);
   }
 
   /** Wake the tick (other cluster parts: the online count changed). */
@@ -321,6 +340,7 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
         backoff = 50;
       } catch (err) {
         if (this.closed) break;
+        if (err instanceof ClusterConfigError) this.fatal = err;
         this.noteError(err as Error);
         this.needSync = true;
         await sleep(backoff);
@@ -364,7 +384,7 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
     const shape = `${store.width}x${store.height}x${store.paletteSize}x${store.background}`;
     const theirs = await this.cmd.get(keys.shape);
     if (theirs !== null && theirs !== shape) {
-      throw new Error(`canvas "${this.opts.canvas}" in Redis is ${theirs} (width x height x colours x background), this node is ${shape}`);
+      throw new ClusterConfigError(`canvas "${this.opts.canvas}" in Redis is ${theirs} (width x height x colours x background), this node is ${shape}: start it with the same --width, --height and palette, or another --canvas`);
     }
     const [epochText, seqText] = await Promise.all([this.cmd.get(keys.epoch), this.cmd.get(keys.seq)]);
     const redisSeq = seqText === null ? 0 : Number(seqText);
@@ -396,6 +416,7 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
   private switchTo(snap: Snapshot): void {
     this.opts.log.info({ from: { epoch: this.epoch, seq: this.appliedSeq }, to: { epoch: snap.epoch, seq: snap.seq } }, 'resyncing from the Redis snapshot');
     const sameEpoch = snap.epoch === this.epoch;
+    this.resyncNewGeneration = !sameEpoch;
     this.epoch = snap.epoch;
     this.queue = [];
     this.queueHead = 0;
@@ -417,7 +438,8 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
     const got = await this.cmd.set(keys.seedLock, token, 'PX', 10_000, 'NX');
     if (got === null) throw new Error('another node is re-seeding the canvas in Redis; retrying');
     // Wait until every take so far is applied, so the snapshot is the state at appliedSeq.
-    while (this.queueHead < this.queue.length || this.resync) await sleep(10);
+    while ((this.queueHead < this.queue.length || this.resync) && !this.closed) await sleep(10);
+    if (this.closed) return;
     const epoch = newEpoch(oldEpoch ?? this.epoch);
     const seq = this.appliedSeq;
     const shape = `${store.width}x${store.height}x${store.paletteSize}x${store.background}`;
@@ -514,6 +536,12 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
     const resync = this.resync;
     if (resync) {
       this.resync = null;
+      this.takeNewGeneration = this.resyncNewGeneration;
+      if (this.resyncNewGeneration) {
+        this.resyncNewGeneration = false;
+        // After this tick applies the diff (clients take longer than that to reconnect).
+        for (const l of this.generationListeners) queueMicrotask(l);
+      }
       for (const [key, version] of diffToSnapshot(store, resync, records, Date.now())) pins.set(key, version);
       seq = resync.seq;
     }
@@ -578,7 +606,11 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
     this.queue = [...this.takeEntries, ...this.queue.slice(this.queueHead)];
     this.queueHead = 0;
     for (const e of this.takeEntries) this.queuedRecords += e.records.length;
-    if (this.takeResync) this.resync = this.takeResync;
+    if (this.takeResync) {
+      this.resync = this.takeResync;
+      // Clients that reconnected meanwhile saw the pre-diff canvas: they are told again after the retry.
+      this.resyncNewGeneration = this.takeNewGeneration;
+    }
     this.appliedSeq = this.takeFrom;
     this.holdUntil = performance.now() + 1000;
   }
@@ -629,6 +661,11 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
       this.cmd.disconnect();
     }
   }
+}
+
+/** This node cannot join the canvas as configured (another shape): start-up fails with it. */
+export class ClusterConfigError extends Error {
+  override name = 'ClusterConfigError';
 }
 
 function sleep(ms: number): Promise<void> {

@@ -141,6 +141,8 @@ interface Peer {
 export interface WsEndpoint {
   /** Close every socket with a code (1001 on shutdown) and stop the heartbeat. */
   close(code?: number, reason?: string): Promise<void>;
+  /** Close every client socket (they reconnect) while the endpoint keeps serving. */
+  closeClients(code: number, reason: string): void;
   readonly peers: number;
 }
 
@@ -269,6 +271,9 @@ export function attachWebSocket(
   return {
     get peers() {
       return peers.size;
+    },
+    closeClients(code: number, reason: string) {
+      for (const ws of peers.keys()) ws.close(code, reason);
     },
     async close(code = CloseCode.GOING_AWAY, reason = 'server shutting down') {
       clearInterval(heartbeat);

@@ -8,7 +8,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { WebSocket } from 'ws';
 import { CHUNK_AREA } from '../../src/chunks/geometry.js';
+import { CanvasClient, type WebSocketLike } from '../../src/client/canvas-client.js';
 import { decodeSnapshotPixels } from '../../src/chunks/snapshot-codec.js';
 import { ErrorCode, PROTOCOL_VERSION, encodeHello, encodePlace, encodeViewport, type PlaceResult } from '../../src/net/protocol.js';
 import type { RunningServer } from '../../src/server.js';
@@ -22,7 +24,9 @@ const peers: RawPeer[] = [];
 const dirs: string[] = [];
 const canvases: string[] = [];
 const redises: OwnRedis[] = [];
+const cleanupClients: CanvasClient[] = [];
 afterEach(async () => {
+  for (const c of cleanupClients.splice(0)) c.close();
   for (const p of peers.splice(0)) p.ws.terminate();
   for (const c of children.splice(0)) c.proc.kill('SIGKILL');
   for (const n of nodes.splice(0)) await n.close();
@@ -194,6 +198,15 @@ describe('multi-node failures', () => {
       const [a, b] = nodes as [RunningServer, RunningServer];
       const painters = [new Painter(a.wsUrl, 0), new Painter(b.wsUrl, 1)];
       for (const p of painters) await p.open();
+      // Viewers holding a replica of the whole canvas, one per node: they must end equal to their node.
+      const viewers = [a, b].map((n) => {
+        const c = new CanvasClient({ url: n.wsUrl, minBackoffMs: 20, maxBackoffMs: 200,
+          socketFactory: (u) => new WebSocket(u, { perMessageDeflate: false }) as unknown as WebSocketLike });
+        c.setViewport(0, 0, SIZE, SIZE);
+        c.connect();
+        return c;
+      });
+      cleanupClients.push(...viewers);
       for (let i = 0; i < 40; i++) {
         for (const p of painters) p.paint();
         await sleep(5);
@@ -219,15 +232,25 @@ describe('multi-node failures', () => {
       expect(answer.retryAfterMs).toBeGreaterThan(0);
 
       await redis.start();
-      await until(() => a.cluster!.health().state === 'ok' && b.cluster!.health().state === 'ok', 10_000, 'nodes see Redis back');
+      await until(() => a.cluster!.health().state === 'ok' && b.cluster!.health().state === 'ok' &&
+        a.cluster!.seam.epoch === b.cluster!.seam.epoch && a.cluster!.seam.appliedSeq === b.cluster!.seam.appliedSeq, 10_000, 'nodes see Redis back');
+      if (!persistent) {
+        // Redis came back empty: one node re-seeded it under a new epoch and the other resynced to it, closing
+        // its clients (1013) so they reload; exactly the resynced node's painter is disconnected.
+        await until(() => painters.some((p) => p.peer.closeCode !== null), 5000, 'the resynced node closes its clients');
+        expect(painters.filter((p) => p.peer.closeCode === 1013).length).toBe(1);
+      }
+      // Painting after recovery, on fresh connections (bands 2 and 3): accepted again…
+      const after = [new Painter(a.wsUrl, 2), new Painter(b.wsUrl, 3)];
+      for (const p of after) await p.open();
       for (let i = 0; i < 40; i++) {
-        for (const p of painters) p.paint();
+        for (const p of after) p.paint();
         await sleep(5);
       }
-      await until(() => { for (const p of painters) p.collect(); return painters.every((p) => p.statuses.size >= 80); }, 5000, 'answers after');
-      // After recovery placements are accepted again…
-      const okAfter = [...painters[1]!.statuses.entries()].filter(([seq, s]) => seq > 40 && s === ErrorCode.OK).length;
+      await until(() => { for (const p of after) p.collect(); return after.every((p) => p.statuses.size >= 40); }, 5000, 'answers after');
+      const okAfter = [...after[1]!.statuses.values()].filter((s) => s === ErrorCode.OK).length;
       expect(okAfter).toBeGreaterThan(30);
+      painters.push(...after);
       // …and both nodes converge, holding every acknowledged placement.
       await until(() => {
         const sa = a.store, sb = b.store;
@@ -240,6 +263,17 @@ describe('multi-node failures', () => {
       expect(pa.equals(pb)).toBe(true);
       expectAllAcked(await readCanvas(a.wsUrl), painters);
       expectAllAcked(await readCanvas(b.wsUrl), painters);
+      // Every viewer's replica equals its node's canvas (after a new generation, by reconnecting and reloading).
+      const matches = (c: CanvasClient, n: RunningServer) => {
+        if (c.state !== 'open') return false;
+        for (let cy = 0; cy < SIZE / 64; cy++) for (let cx = 0; cx < SIZE / 64; cx++) {
+          const held = c.replica.chunk(cx, cy);
+          const want = n.store.chunkPixels(cx, cy) ?? new Uint8Array(CHUNK_AREA);
+          if (!held || held.version !== n.store.version(cx, cy) || !Buffer.from(held.pixels).equals(Buffer.from(want))) return false;
+        }
+        return true;
+      };
+      await until(() => matches(viewers[0]!, a) && matches(viewers[1]!, b), 10_000, 'viewers match their nodes');
     }, 60_000);
   }
 

@@ -282,6 +282,15 @@ describe('catch-up past a trimmed stream, same generation', () => {
   }, 30_000);
 });
 
+describe('joining checks', () => {
+  it('a node configured with another canvas size refuses to start, with one clear message', async () => {
+    const canvas = uniqueCanvas('shape');
+    canvases.push(canvas);
+    await node(canvas, 128);
+    await expect(node(canvas, 256)).rejects.toThrow(/is 128x128x\d+x0 .*this node is 256x256/);
+  }, 30_000);
+});
+
 describe('limits and presence across nodes', () => {
   it('the per-address connection cap counts connections on every node', async () => {
     const canvas = uniqueCanvas('conn');
