@@ -132,6 +132,7 @@ class App {
       viewChanged: () => this.viewChanged(),
       toast: (t) => this.hud.toast(t, 'info'),
       link: () => location.href,
+      online: () => this.client.state === 'open',
     });
     this.template = new TemplateOverlay(this.camera, {
       replica: () => this.client.replica,

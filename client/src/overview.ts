@@ -28,7 +28,7 @@ export class Overview {
   private timer: ReturnType<typeof setInterval> | null = null;
   private loaded = false;
 
-  constructor(private readonly camera: Camera, private readonly hooks: { viewChanged(): void; toast(text: string): void; link(): string }) {
+  constructor(private readonly camera: Camera, private readonly hooks: { viewChanged(): void; toast(text: string): void; link(): string; online(): boolean }) {
     byId('zoom-in').addEventListener('click', () => this.zoom(STEP));
     byId('zoom-out').addEventListener('click', () => this.zoom(1 / STEP));
     byId('zoom-fit').addEventListener('click', () => {
@@ -59,6 +59,8 @@ export class Overview {
   }
 
   private async refresh(): Promise<void> {
+    // Offline, the image cannot be had (and a refused request is an error in the console): wait for the next.
+    if (!this.hooks.online()) return;
     try {
       const res = await fetch('/canvas.png');
       if (!res.ok) return;
