@@ -152,12 +152,13 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     wsUrl: `ws://${host}:${port}/ws`,
     close() {
       closing ??= (async () => {
+        // Stop listening first: a client reconnecting while we close must be refused, not let in (and sent a
+        // WELCOME) by a server about to go away.
+        const stopped = new Promise<void>((r) => http.close(() => r()));
         room.stop();
         await ws.close();
-        await new Promise<void>((r) => {
-          http.close(() => r());
-          http.closeAllConnections();
-        });
+        http.closeAllConnections();
+        await stopped;
         await cluster?.close();
         storage.close(store);
         admin.close();

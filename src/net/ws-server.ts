@@ -190,7 +190,12 @@ export function attachWebSocket(
     }
   };
 
+  let shuttingDown = false;
   const admitUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    if (shuttingDown) {
+      metrics.handshakesRefused.inc({ reason: 'shutdown' });
+      return refuse(socket, 503, 'Service Unavailable');
+    }
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/ws') {
       metrics.handshakesRefused.inc({ reason: 'path' });
@@ -276,6 +281,7 @@ export function attachWebSocket(
       for (const ws of peers.keys()) ws.close(code, reason);
     },
     async close(code = CloseCode.GOING_AWAY, reason = 'server shutting down') {
+      shuttingDown = true;
       clearInterval(heartbeat);
       const closing: Promise<void>[] = [];
       for (const ws of peers.keys()) {

@@ -57,6 +57,12 @@ export async function openPage(browser: Browser, url: string, opts: { name?: str
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
   page.on('console', (msg) => { if (msg.type() === 'error') errors.push(`console: ${msg.text()}`); });
+  // Which request failed, for the reader of a failing test (the console line names no URL).
+  page.on('requestfailed', (req) => {
+    const why = req.failure()?.errorText ?? '';
+    // An aborted request (a navigation, a superseded fetch) is the page's own choice, not a failure.
+    if (why !== 'net::ERR_ABORTED') errors.push(`requestfailed: ${req.method()} ${new URL(req.url()).pathname} ${why}`);
+  });
   await opts.before?.(page);
   await page.goto(url);
   await waitReady(page);
