@@ -6,7 +6,9 @@
  *
  * BENCH_SERVER_ENTRY=path/to/main.js runs it against another build (e.g. an older commit) for comparison.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { PROTOCOL_VERSION, decodeServerMessages, encodeHello, encodePlace, encodeViewport } from '../src/net/protocol.js';
 import { ourServerArgs, serverEntry, spawnNodeServer } from '../loadtest/server-child.js';
@@ -24,9 +26,13 @@ export async function run(opts: { quick?: boolean } = {}): Promise<Record<string
   const side = opts.quick ? 8192 : 65536;
   const region = opts.quick ? 1024 : 4096;
   const requests = 16;
+  const dataDir = mkdtempSync(join(tmpdir(), 'png-storm-'));
   const server = await spawnNodeServer(process.env.BENCH_SERVER_ENTRY ?? serverEntry(), ourServerArgs({
     width: side, height: side,
-    extraArgs: ['--message-rate', '1000000', '--message-burst', '1000000', '--max-viewport-area', String(4096 * 4096)],
+    // The default storage (SQLite in a temp dir), not --in-memory, whose per-chunk pixel-info arrays would
+    // make this a GC benchmark of the test storage.
+    extraArgs: ['--message-rate', '1000000', '--message-burst', '1000000', '--max-viewport-area', String(4096 * 4096),
+      '--no-in-memory', '--data-dir', dataDir],
   }), { nodeArgs: process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [] });
   try {
     const ws = new WebSocket(server.url.replace('http', 'ws') + '/ws', { perMessageDeflate: false });
@@ -114,6 +120,7 @@ export async function run(opts: { quick?: boolean } = {}): Promise<Record<string
     return result;
   } finally {
     await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
