@@ -349,6 +349,8 @@ describe.skipIf(!plan.run)('painter tools (Chromium)', () => {
     await page.fill('#ban input[name="reason"]', 'spam bot');
     await page.click('#ban button[type="submit"]');
     await page.waitForFunction(() => document.getElementById('bans')!.textContent!.includes('203.0.113.9'));
+    // The page refreshes its audit list after the ban list: wait for it rather than race it.
+    await page.waitForFunction(() => document.getElementById('audit')!.textContent!.includes('ban'), undefined, { timeout: 5000 });
     const audit = await page.textContent('#audit');
     expect(audit).toContain('read-only');
     expect(audit).toContain('ban');
