@@ -95,7 +95,9 @@ export function diffToSnapshot(store: ChunkStore, snap: CanvasSnapshot, records:
         pins.set(key, want.version);
         store.pinVersion(cx, cy, want.version);
       }
-    } else if (store.version(cx, cy) !== want.version && store.chunkPixels(cx, cy) !== null) {
+    } else if (store.version(cx, cy) !== want.version && (store.chunkPixels(cx, cy) !== null || want.version !== 0)) {
+      // Same pixels, another version: also for a chunk painted back to the background elsewhere, which this
+      // node never allocated (versions must mean the same on every node).
       store.loadChunk(cx, cy, have.slice(), want.version);
       pins.set(key, want.version);
     }
