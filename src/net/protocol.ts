@@ -495,11 +495,20 @@ export function encodeChunkDelta(
   cx: number, cy: number, version: number, offsets: ArrayLike<number>, colors: ArrayLike<number>, count: number,
 ): Uint8Array {
   const { bytes, view } = frame(Op.DELTA, 10 + 3 * count);
-  view.setUint16(3, cx, true);
-  view.setUint16(5, cy, true);
-  view.setUint32(7, version, true);
-  view.setUint16(11, count, true);
-  let o = 13;
+  writeDeltaBody(bytes, view, HEADER_BYTES, cx, cy, version, offsets, colors, count);
+  return bytes;
+}
+
+/** DELTA's body from `at` (LOD_DELTA's after its level byte): cx, cy, version, count, then offset/colour pairs. */
+function writeDeltaBody(
+  bytes: Uint8Array, view: DataView, at: number,
+  cx: number, cy: number, version: number, offsets: ArrayLike<number>, colors: ArrayLike<number>, count: number,
+): void {
+  view.setUint16(at, cx, true);
+  view.setUint16(at + 2, cy, true);
+  view.setUint32(at + 4, version, true);
+  view.setUint16(at + 8, count, true);
+  let o = at + 10;
   for (let i = 0; i < count; i++) {
     const off = offsets[i]!;
     bytes[o] = off & 0xff;
@@ -507,7 +516,6 @@ export function encodeChunkDelta(
     bytes[o + 2] = colors[i]!;
     o += 3;
   }
-  return bytes;
 }
 
 export function encodePlaceResult(seq: number, status: number, count: number, retryAfterMs: number): Uint8Array {
@@ -594,19 +602,8 @@ export function encodeLodDelta(
   level: number, cx: number, cy: number, version: number, offsets: ArrayLike<number>, colors: ArrayLike<number>, count: number,
 ): Uint8Array {
   const { bytes, view } = frame(Op.LOD_DELTA, 11 + 3 * count);
-  view.setUint8(3, level);
-  view.setUint16(4, cx, true);
-  view.setUint16(6, cy, true);
-  view.setUint32(8, version, true);
-  view.setUint16(12, count, true);
-  let o = 14;
-  for (let i = 0; i < count; i++) {
-    const off = offsets[i]!;
-    bytes[o] = off & 0xff;
-    bytes[o + 1] = off >>> 8;
-    bytes[o + 2] = colors[i]!;
-    o += 3;
-  }
+  view.setUint8(HEADER_BYTES, level);
+  writeDeltaBody(bytes, view, HEADER_BYTES + 1, cx, cy, version, offsets, colors, count);
   return bytes;
 }
 
@@ -733,6 +730,22 @@ function decodeClientBody(op: number, r: BodyReader): ClientMessage {
   }
 }
 
+/** DELTA's body (LOD_DELTA's after its level byte); the count is checked against the body before allocating. */
+function readDeltaBody(r: BodyReader): { cx: number; cy: number; version: number; offsets: Uint16Array; colors: Uint8Array } {
+  const cx = r.u16();
+  const cy = r.u16();
+  const version = r.u32();
+  const count = r.u16();
+  r.expectItems(count, 3);
+  const offsets = new Uint16Array(count);
+  const colors = new Uint8Array(count);
+  for (let i = 0; i < count; i++) {
+    offsets[i] = r.u16();
+    colors[i] = r.u8();
+  }
+  return { cx, cy, version, offsets, colors };
+}
+
 function decodeServerBody(op: number, r: BodyReader): ServerMessage {
   switch (op) {
     case Op.WELCOME: {
@@ -788,20 +801,8 @@ function decodeServerBody(op: number, r: BodyReader): ServerMessage {
       const encoding = r.u8();
       return { type: 'snapshot', cx, cy, version, encoding, data: r.rest() };
     }
-    case Op.DELTA: {
-      const cx = r.u16();
-      const cy = r.u16();
-      const version = r.u32();
-      const count = r.u16();
-      r.expectItems(count, 3);
-      const offsets = new Uint16Array(count);
-      const colors = new Uint8Array(count);
-      for (let i = 0; i < count; i++) {
-        offsets[i] = r.u16();
-        colors[i] = r.u8();
-      }
-      return { type: 'delta', cx, cy, version, offsets, colors };
-    }
+    case Op.DELTA:
+      return { type: 'delta', ...readDeltaBody(r) };
     case Op.PLACE_RESULT:
       return { type: 'placeResult', seq: r.u32(), status: r.u8(), count: r.u16(), retryAfterMs: r.u32() };
     case Op.CURSORS: {
@@ -841,18 +842,7 @@ function decodeServerBody(op: number, r: BodyReader): ServerMessage {
     }
     case Op.LOD_DELTA: {
       const level = r.u8();
-      const cx = r.u16();
-      const cy = r.u16();
-      const version = r.u32();
-      const count = r.u16();
-      r.expectItems(count, 3);
-      const offsets = new Uint16Array(count);
-      const colors = new Uint8Array(count);
-      for (let i = 0; i < count; i++) {
-        offsets[i] = r.u16();
-        colors[i] = r.u8();
-      }
-      return { type: 'lodDelta', level, cx, cy, version, offsets, colors };
+      return { type: 'lodDelta', level, ...readDeltaBody(r) };
     }
     case Op.TEMPO:
       return { type: 'tempo', tempoMap: readTempoMap(r) };
