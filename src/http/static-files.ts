@@ -13,6 +13,7 @@ import { extname, join, normalize, resolve, sep } from 'node:path';
 import { brotliCompressSync, constants as zlibConstants, gzipSync } from 'node:zlib';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodePath } from './request-target.js';
+import { sendJsonError } from './router.js';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -78,9 +79,7 @@ export function createStaticHandler(root: string): (req: IncomingMessage, res: S
     let rel = decodePath(url.pathname);
     if (rel === null || rel.includes('\0')) {
       // A malformed escape is the client's mistake: 400, and nothing worth more than a debug line.
-      const body = JSON.stringify({ error: 'BAD_REQUEST', message: 'malformed percent-encoding in the path' });
-      res.writeHead(400, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
-      res.end(req.method === 'HEAD' ? undefined : body);
+      sendJsonError(res, 400, 'BAD_REQUEST', 'malformed percent-encoding in the path');
       return true;
     }
     if (rel === '/' || rel === '') rel = '/index.html';
