@@ -29,12 +29,20 @@ export function rttSlack(minRtt: number): number {
 }
 
 /** The estimate from a set of samples: the median offset of those whose round trip is within rttSlack of the quickest. */
-export function estimateOffset(samples: readonly ClockSample[]): { offset: number; rtt: number } {
-  if (samples.length === 0) return { offset: 0, rtt: Number.NaN };
+/**
+ * The estimate from a set of samples: the median offset of those whose round trip is within rttSlack of the
+ * quickest. `bound` is how far the estimate can be from the true offset whatever the network and the two
+ * event loops did: each sample's offset is wrong by at most half its own round trip (the delays out and back
+ * are both inside it), so the median of the kept ones is wrong by at most half the longest kept round trip.
+ */
+export function estimateOffset(samples: readonly ClockSample[]): { offset: number; rtt: number; bound: number } {
+  if (samples.length === 0) return { offset: 0, rtt: Number.NaN, bound: Number.POSITIVE_INFINITY };
   let minRtt = Infinity;
   for (const s of samples) minRtt = Math.min(minRtt, s.rtt);
   const keep = samples.filter((s) => s.rtt <= minRtt + rttSlack(minRtt));
-  return { offset: median(keep.map((s) => s.offset)), rtt: median(keep.map((s) => s.rtt)) };
+  let maxKept = 0;
+  for (const s of keep) maxKept = Math.max(maxKept, s.rtt);
+  return { offset: median(keep.map((s) => s.offset)), rtt: median(keep.map((s) => s.rtt)), bound: maxKept / 2 };
 }
 
 export class ClockSync {
@@ -43,6 +51,8 @@ export class ClockSync {
   offset = 0;
   /** Median round trip of the samples used, ms. */
   rtt = Number.NaN;
+  /** The estimate is within this many ms of the true offset (half the longest round trip it was taken from). */
+  bound = Number.POSITIVE_INFINITY;
 
   constructor(private readonly window = CLOCK_WINDOW) {}
 
@@ -63,11 +73,13 @@ export class ClockSync {
     const e = estimateOffset(this.samples);
     this.offset = e.offset;
     this.rtt = e.rtt;
+    this.bound = e.bound;
   }
 
   reset(): void {
     this.samples = [];
     this.offset = 0;
     this.rtt = Number.NaN;
+    this.bound = Number.POSITIVE_INFINITY;
   }
 }

@@ -30,6 +30,9 @@ describe('clock sync', () => {
         const recent = trips.slice(-16);
         const minRtt = Math.min(...recent.map(([up, down, slow, extra]) => up + down + (slow ? extra : 0)));
         expect(Math.abs(c.offset - offset)).toBeLessThanOrEqual((minRtt + rttSlack(minRtt)) / 2 + 1e-6);
+        // The bound the sync reports holds, and is no looser than that.
+        expect(Math.abs(c.offset - offset)).toBeLessThanOrEqual(c.bound + 1e-6);
+        expect(c.bound).toBeLessThanOrEqual((minRtt + rttSlack(minRtt)) / 2 + 1e-6);
       },
     ));
   });

@@ -31,6 +31,8 @@ export interface MusicHook {
   readonly offsetMs: number;
   /** Median round trip of the PING/PONG samples the offset is taken from, ms. */
   readonly rttMs: number;
+  /** The offset is within this many ms of the server's clock, whatever the delays were (ClockSync.bound). */
+  readonly offsetBoundMs: number;
   /** PING/PONG samples held. */
   readonly clockSamples: number;
   readonly playing: boolean;
@@ -148,6 +150,7 @@ export class MusicMode {
       get synced() { return self.clock.synced; },
       get offsetMs() { return self.clock.offsetMs; },
       get rttMs() { return self.clock.sync.rtt; },
+      get offsetBoundMs() { return self.clock.sync.bound; },
       get clockSamples() { return self.clock.sync.sampleCount; },
       get playing() { return self.engine.playing; },
       get tempoMapLength() { return self.clock.tempoMap.length; },
