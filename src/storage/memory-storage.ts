@@ -4,21 +4,13 @@
  */
 import { randomInt } from 'node:crypto';
 import type { ChunkStore } from '../chunks/chunk-store.js';
-import { CHUNK_AREA, CHUNK_SHIFT, chunkKey, pixelOffset } from '../chunks/geometry.js';
+import { CHUNK_SHIFT, chunkKey, pixelOffset } from '../chunks/geometry.js';
+import { LastPlacements } from './last-placements.js';
 import {
   type ActorFilter, type CanvasStorage, type HistoryEntry, type HistoryPage, type HistoryQuery, type LogEntry, type PixelInfo,
   type ChunkTrail, type PlacementRecord, type PlacementScan, type PlacementScanPage, MODERATION_CLIENT_ID, STORAGE_DEFAULTS,
   checkPixelOnCanvas, checkRecord, encodeHistoryCursor, resolveHistoryQuery,
 } from './canvas-storage.js';
-
-/** Last placement of each pixel of one chunk; allocated when the chunk is first painted. */
-interface ChunkPlacements {
-  /** ms; NaN where never painted. */
-  times: Float64Array;
-  names: (string | undefined)[];
-  /** Whether the last placement was a moderation entry. */
-  moderation: Uint8Array;
-}
 
 export class MemoryStorage implements CanvasStorage {
   readonly durable = false;
@@ -26,7 +18,8 @@ export class MemoryStorage implements CanvasStorage {
   readonly epoch = randomInt(0, 0x100000000);
 
   private readonly capacity: number;
-  private readonly byChunk = new Map<number, ChunkPlacements>();
+  /** The last placement of each painted pixel (pixel info), sized by what was painted. */
+  private readonly last = new LastPlacements();
   // The ring: parallel arrays indexed by log id % capacity. Ids start at 1 and only grow.
   private readonly ringX: Uint16Array;
   private readonly ringY: Uint16Array;
@@ -61,16 +54,7 @@ export class MemoryStorage implements CanvasStorage {
     for (let i = 0; i < batch.length; i++) {
       const r = batch[i]!;
       const time = (this.lastTime = Math.max(this.lastTime, Math.floor(r.time)));
-      const key = chunkKey(r.x >>> CHUNK_SHIFT, r.y >>> CHUNK_SHIFT);
-      let c = this.byChunk.get(key);
-      if (c === undefined) {
-        c = { times: new Float64Array(CHUNK_AREA).fill(NaN), names: new Array<string | undefined>(CHUNK_AREA), moderation: new Uint8Array(CHUNK_AREA) };
-        this.byChunk.set(key, c);
-      }
-      const o = pixelOffset(r.x, r.y);
-      c.times[o] = time;
-      c.names[o] = r.name;
-      c.moderation[o] = r.clientId === MODERATION_CLIENT_ID ? 1 : 0;
+      this.last.set(chunkKey(r.x >>> CHUNK_SHIFT, r.y >>> CHUNK_SHIFT), pixelOffset(r.x, r.y), time, r.name, r.clientId === MODERATION_CLIENT_ID);
       const slot = ++this.lastId % this.capacity;
       this.ringX[slot] = r.x;
       this.ringY[slot] = r.y;
@@ -88,12 +72,9 @@ export class MemoryStorage implements CanvasStorage {
 
   pixelInfo(x: number, y: number, store: ChunkStore): PixelInfo {
     checkPixelOnCanvas(x, y, store);
-    const c = this.byChunk.get(chunkKey(x >>> CHUNK_SHIFT, y >>> CHUNK_SHIFT));
-    const o = pixelOffset(x, y);
-    const t = c?.times[o];
-    const painted = t !== undefined && !Number.isNaN(t);
-    const info: PixelInfo = { x, y, color: store.get(x, y), placedAt: painted ? t : null, placedBy: painted ? c!.names[o]! : null };
-    if (painted && c!.moderation[o] === 1) info.moderation = true;
+    const last = this.last.get(chunkKey(x >>> CHUNK_SHIFT, y >>> CHUNK_SHIFT), pixelOffset(x, y));
+    const info: PixelInfo = { x, y, color: store.get(x, y), placedAt: last?.time ?? null, placedBy: last?.name ?? null };
+    if (last?.moderation) info.moderation = true;
     return info;
   }
 
