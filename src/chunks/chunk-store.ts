@@ -193,7 +193,16 @@ export class ChunkStore {
     this.checkChunk(cx, cy);
     const key = chunkKey(cx, cy);
     const chunk = this.chunks.get(key);
-    if (chunk === undefined) return this.encodeSnapshot(cx, cy, 0, SnapshotEncoding.EMPTY, NO_DATA);
+    if (chunk === undefined) {
+      // Never painted: the empty snapshot at version 0, cached like any other (a crowd panning a sparse
+      // canvas asks for these most). Chunks are never removed, so the entry cannot outlive the emptiness:
+      // a chunk created later has `cached` false and replaces it on its first snapshot.
+      const hit = this.snapshots?.get(key);
+      if (hit !== undefined) return hit;
+      const empty = this.encodeSnapshot(cx, cy, 0, SnapshotEncoding.EMPTY, NO_DATA);
+      this.snapshots?.set(key, empty);
+      return empty;
+    }
     if (chunk.cached) {
       const hit = this.snapshots?.get(key);
       if (hit !== undefined) return hit;

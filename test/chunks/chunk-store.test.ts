@@ -304,6 +304,18 @@ describe('ChunkStore', () => {
     const store = new ChunkStore({ width: 128, height: 128, paletteSize: 32 });
     const empty = decodeOne(store.snapshot(0, 1), 'snapshot');
     expect([empty.version, empty.encoding, empty.data.length]).toEqual([0, SnapshotEncoding.EMPTY, 0]);
+    // A never-painted chunk's snapshot is cached too, and painting it replaces the cached empty one.
+    const e = store.snapshot(1, 1);
+    expect(store.snapshot(1, 1)).toBe(e);
+    store.set(64 + 3, 64 + 4, 7);
+    const painted = decodeOne(store.snapshot(1, 1), 'snapshot');
+    expect(painted.encoding).not.toBe(SnapshotEncoding.EMPTY);
+    store.drain();
+    expect(decodeOne(store.snapshot(1, 1), 'snapshot').version).toBe(1);
+    const loaded = new ChunkStore({ width: 128, height: 128, paletteSize: 32 });
+    loaded.snapshot(1, 0);
+    loaded.loadChunk(1, 0, new Uint8Array(4096).fill(3), 9);
+    expect(decodeOne(loaded.snapshot(1, 0), 'snapshot').version).toBe(9);
     store.set(1, 1, 2);
     const a = store.snapshot(0, 0);
     expect(store.snapshot(0, 0)).toBe(a);
