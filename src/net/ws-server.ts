@@ -30,7 +30,7 @@ interface WsInternals {
  * One unmasked binary frame (RFC 6455 §5.2: FIN + opcode 2, then the payload length) holding `parts`:
  * header and payload in one buffer, so the socket gets ONE write and each byte is copied once.
  */
-export function frameBinary(parts: readonly Uint8Array[], total: number): Buffer {
+export function frameBinary(parts: readonly Uint8Array[], total: number, count = parts.length): Buffer {
   const head = total < 126 ? 2 : total < 65536 ? 4 : 10;
   const buf = Buffer.allocUnsafe(head + total);
   buf[0] = 0x82;
@@ -45,7 +45,8 @@ export function frameBinary(parts: readonly Uint8Array[], total: number): Buffer
     buf.writeUInt32BE(total >>> 0, 6);
   }
   let o = head;
-  for (const p of parts) {
+  for (let i = 0; i < count; i++) {
+    const p = parts[i]!;
     buf.set(p, o);
     o += p.length;
   }
@@ -64,25 +65,25 @@ class WsTransport implements Transport {
    * should ws's internals ever differ, through ws.send. bufferedAmount still counts these bytes (ws reads
    * it from the socket's writable state).
    */
-  sendParts(parts: readonly Uint8Array[], total: number): void {
+  sendParts(parts: readonly Uint8Array[], total: number, count = parts.length): void {
     const ws = this.ws;
     if (ws.readyState !== WebSocket.OPEN) return;
     const internals = ws as unknown as WsInternals;
     const socket = internals._socket;
     const sender = internals._sender;
     if (socket && !socket.destroyed && sender && sender._state === 0 && Array.isArray(sender._queue) && sender._queue.length === 0) {
-      socket.write(frameBinary(parts, total));
+      socket.write(frameBinary(parts, total, count));
       return;
     }
-    if (parts.length === 1) {
+    if (count === 1) {
       ws.send(parts[0]!, { binary: true });
       return;
     }
     const joined = new Uint8Array(total);
     let o = 0;
-    for (const p of parts) {
-      joined.set(p, o);
-      o += p.length;
+    for (let i = 0; i < count; i++) {
+      joined.set(parts[i]!, o);
+      o += parts[i]!.length;
     }
     ws.send(joined, { binary: true });
   }

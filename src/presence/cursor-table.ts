@@ -57,7 +57,7 @@ interface Cell {
 }
 
 /** One flush's blob of a cell: pre-encoded records and removed ids. */
-interface Blob {
+export interface Blob {
   records: Uint8Array;
   recordCount: number;
   removed: number[];
@@ -263,7 +263,7 @@ export class CursorTable {
    * `cells` false: snapshots only (they go out on the tick that applied the view; the cell blobs wait for the
    * cursor cadence). A snapshot shows each cell's members as last sent, so the next blobs apply on top of it.
    */
-  flush(lookup: ViewerLookup, snapshots: Iterable<ClientSession>, cells = true): Map<ClientSession, Uint8Array> {
+  flush(lookup: ViewerLookup, snapshots: Iterable<ClientSession>, cells = true): Map<ClientSession, Uint8Array[]> {
     const now = this.clock();
     const snap = new Set<ClientSession>();
     for (const v of snapshots) if (v.phase === 'ready' && this.viewers.has(v) && !lookup.isStale(v)) snap.add(v);
@@ -291,8 +291,8 @@ export class CursorTable {
     }
     if (cells) this.moved.clear();
 
-    const out = new Map<ClientSession, Uint8Array>();
-    for (const [v, blobs] of perViewer) out.set(v, assemble(blobs));
+    const out = new Map<ClientSession, Uint8Array[]>();
+    for (const [v, blobs] of perViewer) out.set(v, assembleParts(blobs));
     if (snap.size > 0) {
       // Named member lists, encoded once per (level, cell) for all the snapshots of this flush.
       const named = new Map<number, Blob>();
@@ -308,7 +308,7 @@ export class CursorTable {
           if (!b) named.set(id, (b = encodeRecords(cell.members, ALL, [])));
           blobs.push(b);
         }
-        out.set(v, assemble(blobs));
+        out.set(v, assembleParts(blobs));
       }
     }
     return out;
@@ -407,13 +407,58 @@ function encodeRecords(recs: CursorRec[], named: { has(r: CursorRec): boolean },
   return { records: b, recordCount: recs.length, removed };
 }
 
+const ZERO_REMOVED = new Uint8Array(2);
+
+/**
+ * The blobs as the parts of ONE CURSORS message, to be written back to back: a 5-byte head, the blobs'
+ * shared record bytes as they are (encoded once per cell, referenced by every viewer), and the removed ids
+ * (a shared "none" when there are none). The tick's write copies each part once into the frame. A flush
+ * too big for one message (rare) goes through `assemble`, which splits it.
+ */
+export function assembleParts(blobs: Blob[]): Uint8Array[] {
+  let recordBytes = 0;
+  let recordCount = 0;
+  let removedCount = 0;
+  for (const b of blobs) {
+    recordBytes += b.records.length;
+    recordCount += b.recordCount;
+    removedCount += b.removed.length;
+  }
+  const body = 4 + recordBytes + 4 * removedCount;
+  if (body > MAX_BODY_BYTES || recordCount > 0xffff) return [assemble(blobs)];
+  const head = new Uint8Array(HEADER_BYTES + 2);
+  head[0] = Op.CURSORS;
+  head[1] = body & 0xff;
+  head[2] = body >>> 8;
+  head[3] = recordCount & 0xff;
+  head[4] = recordCount >>> 8;
+  const parts: Uint8Array[] = [head];
+  for (const b of blobs) if (b.records.length > 0) parts.push(b.records);
+  if (removedCount === 0) {
+    parts.push(ZERO_REMOVED);
+    return parts;
+  }
+  const tail = new Uint8Array(2 + 4 * removedCount);
+  tail[0] = removedCount & 0xff;
+  tail[1] = removedCount >>> 8;
+  let at = 2;
+  for (const b of blobs) {
+    for (const id of b.removed) {
+      tail[at] = id & 0xff; tail[at + 1] = (id >>> 8) & 0xff; tail[at + 2] = (id >>> 16) & 0xff; tail[at + 3] = (id >>> 24) & 0xff;
+      at += 4;
+    }
+  }
+  parts.push(tail);
+  return parts;
+}
+
 /**
  * One or more CURSORS messages holding all the blobs' records and removed ids. Clients apply `removed`
  * before `moved`, so a cursor that left one cell and entered another in the same flush ends up present, and
  * a snapshot's reset marker (its first blob's removed id) lands in the first message. All removals are
  * written before all records, so splitting over several messages keeps that meaning.
  */
-function assemble(blobs: Blob[]): Uint8Array {
+export function assemble(blobs: Blob[]): Uint8Array {
   const messages: Uint8Array[] = [];
   let records: Uint8Array[] = [];
   let recordBytes = 0;

@@ -197,8 +197,7 @@ export class CanvasRoom {
     this.cursorSnapshot.delete(s);
     s.needSnapshot.clear();
     s.resumeVersions = null;
-    s.out = [];
-    s.outBytes = 0;
+    s.clearOut();
     this.deps.metrics.connections.set(this.sessions.size);
     this.loop.request(); // the online count changed; its cursor may need removing
 
@@ -535,9 +534,9 @@ export class CanvasRoom {
       const snapshots = this.cursorSnapshot;
       this.cursorSnapshot = new Set();
       const out = this.cursors.flush(this.viewerLookup, snapshots, cursorDue);
-      for (const [s, bytes] of out) {
+      for (const [s, parts] of out) {
         if (s.phase !== 'ready') continue;
-        s.enqueue(bytes);
+        for (const p of parts) s.enqueue(p); // one CURSORS message, in parts
         this.mark(s);
       }
       worked = true;

@@ -23,6 +23,10 @@ export interface SessionLimits {
   violationWindowMs: number;
 }
 
+const NOTHING = new Uint8Array(0);
+/** Slots of the reused write array kept between ticks; a longer one (a burst of snapshots) is dropped. */
+const OUT_KEEP = 256;
+
 export class ClientSession {
   phase: SessionPhase = 'awaitingHello';
   name = '';
@@ -39,8 +43,13 @@ export class ClientSession {
   /** Versions from RESUME, consulted when the next viewport subscribes chunks; dropped after it. */
   resumeVersions: Map<number, number> | null = null;
 
-  /** Messages for this tick's single write. Already-encoded shared bytes (deltas) are referenced, not copied. */
+  /**
+   * Messages for this tick's single write: out[0..outCount). Already-encoded shared bytes (deltas, snapshots)
+   * are referenced, not copied. The array is reused tick after tick (no garbage per client per tick); slots
+   * past outCount are cleared so nothing written stays referenced.
+   */
   out: Uint8Array[] = [];
+  outCount = 0;
   outBytes = 0;
   /** Tick in which this session was last queued for a flush (avoids a Set per tick). */
   markedTick = -1;
@@ -84,34 +93,36 @@ export class ClientSession {
   }
 
   enqueue(bytes: Uint8Array): void {
-    this.out.push(bytes);
+    this.out[this.outCount++] = bytes;
     this.outBytes += bytes.length;
   }
 
-  /** Hand this tick's messages over as they are (for a transport that frames and copies them once). */
-  takeParts(): { parts: Uint8Array[]; total: number } | null {
-    const parts = this.out;
-    if (parts.length === 0) return null;
-    const total = this.outBytes;
-    this.out = [];
+  /** Forget what is queued (written, or the client is gone). */
+  clearOut(): void {
+    const out = this.out;
+    const n = this.outCount;
+    if (n > OUT_KEEP) this.out = []; // a burst's long array is not kept for ever
+    else for (let i = 0; i < n; i++) out[i] = NOTHING;
+    this.outCount = 0;
     this.outBytes = 0;
-    return { parts, total };
   }
 
-  /** Join this tick's messages into one write (no copy when there is only one). */
+  /** Join this tick's messages into one write (no copy when there is only one), and clear them. */
   takeOut(): Uint8Array | null {
+    const n = this.outCount;
+    if (n === 0) return null;
     const parts = this.out;
-    if (parts.length === 0) return null;
-    const total = this.outBytes;
-    this.out = [];
-    this.outBytes = 0;
-    if (parts.length === 1) return parts[0]!;
-    const buf = new Uint8Array(total);
-    let o = 0;
-    for (const p of parts) {
-      buf.set(p, o);
-      o += p.length;
+    let buf: Uint8Array;
+    if (n === 1) buf = parts[0]!;
+    else {
+      buf = new Uint8Array(this.outBytes);
+      let o = 0;
+      for (let i = 0; i < n; i++) {
+        buf.set(parts[i]!, o);
+        o += parts[i]!.length;
+      }
     }
+    this.clearOut();
     return buf;
   }
 }

@@ -29,10 +29,11 @@ export function addSnapshots(s: ClientSession, store: ChunkStore, room: number):
 export function flushClient(s: ClientSession): number {
   const transport = s.transport;
   if (transport.sendParts) {
-    const out = s.takeParts();
-    if (out === null) return 0;
-    transport.sendParts(out.parts, out.total);
-    return out.total;
+    if (s.outCount === 0) return 0;
+    const total = s.outBytes;
+    transport.sendParts(s.out, total, s.outCount);
+    s.clearOut();
+    return total;
   }
   const bytes = s.takeOut();
   if (bytes === null) return 0;

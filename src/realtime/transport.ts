@@ -6,10 +6,11 @@ export interface Transport {
   /** Queue one WebSocket message. Never throws for a closed socket (the close event cleans up). */
   send(bytes: Uint8Array): void;
   /**
-   * Optional: queue one WebSocket message made of `parts` (total bytes `total`), framed and copied once into
-   * a single buffer that goes to the socket in one write. The tick's write uses it when present.
+   * Optional: queue one WebSocket message made of the first `count` of `parts` (total bytes `total`), framed
+   * and copied once into a single buffer that goes to the socket in one write. The tick's write uses it when
+   * present. The caller reuses `parts` once this returns: keep no reference to the array.
    */
-  sendParts?(parts: readonly Uint8Array[], total: number): void;
+  sendParts?(parts: readonly Uint8Array[], total: number, count: number): void;
   /** Close with a WebSocket close code and a short reason. */
   close(code: number, reason: string): void;
   /** Drop the connection without a closing handshake (dead peers, hard limits). */
