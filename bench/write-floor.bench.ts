@@ -1,0 +1,69 @@
+/**
+ * The floor under every fan-out figure: what ONE socket write costs on this machine. N loopback TCP
+ * connections in a child process of their own (the readers, so their CPU is not ours); this process writes
+ * one small buffer to each connection per 60 Hz round, as the tick does, and reports the time the writes
+ * took and this process's CPU (user + system, from process.cpuUsage) per write. On loopback the sender's
+ * system call also runs the receiving side's TCP processing, so this is the cost of a write that a server
+ * on this machine cannot avoid: multiplied by the writes per second a scenario needs, it says how much of
+ * a core the writes alone take.
+ *
+ *   npm run bench -- --only write-floor        (1000 connections, 200-byte writes, 120 rounds)
+ */
+import { fork } from 'node:child_process';
+import { type AddressInfo, type Socket, connect, createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+const READER = '--write-floor-reader';
+
+export interface WriteFloor { connections: number; bytes: number; writes: number; usPerWrite: number; cpuUsPerWrite: number; systemUsPerWrite: number }
+
+async function measure(connections: number, bytes: number, rounds: number): Promise<WriteFloor> {
+  const server = createServer();
+  const accepted: Socket[] = [];
+  server.on('connection', (s) => { s.setNoDelay(true); accepted.push(s); });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const reader = fork(fileURLToPath(import.meta.url), [READER, String(port), String(connections)], { stdio: 'inherit' });
+  try {
+    const deadline = performance.now() + 30_000;
+    while (accepted.length < connections && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    if (accepted.length < connections) throw new Error(`only ${accepted.length} of ${connections} connections`);
+    const payload = Buffer.alloc(bytes, 0x42);
+    let wallMs = 0;
+    let writes = 0;
+    let cpu = { user: 0, system: 0 };
+    for (let round = 0; round < rounds; round++) {
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      // A fresh buffer per write, as the tick frames one per client.
+      for (const s of accepted) s.write(Buffer.from(payload));
+      wallMs += performance.now() - t0;
+      const c = process.cpuUsage(c0);
+      if (round >= rounds / 4) { // the first quarter warms up
+        cpu = { user: cpu.user + c.user, system: cpu.system + c.system };
+        writes += accepted.length;
+      } else wallMs = 0;
+      await new Promise((r) => setTimeout(r, 1000 / 60));
+    }
+    return { connections, bytes, writes, usPerWrite: (wallMs * 1000) / writes, cpuUsPerWrite: (cpu.user + cpu.system) / writes, systemUsPerWrite: cpu.system / writes };
+  } finally {
+    reader.kill();
+    for (const s of accepted) s.destroy();
+    server.close();
+  }
+}
+
+export async function run(opts: { quick?: boolean } = {}): Promise<WriteFloor> {
+  const r = opts.quick ? await measure(50, 200, 20) : await measure(1000, 200, 120);
+  console.log(`one ${r.bytes}-byte socket write to each of ${r.connections} loopback connections per round: ${r.usPerWrite.toFixed(2)} µs of wall time per write, ` +
+    `${r.cpuUsPerWrite.toFixed(2)} µs of CPU (${r.systemUsPerWrite.toFixed(2)} µs system) over ${r.writes} writes; ` +
+    `so 1000 clients × 60 writes/s cost ${((r.cpuUsPerWrite * 60_000) / 1e4).toFixed(0)} % of a core in writes alone`);
+  return r;
+}
+
+if (process.argv[2] === READER) {
+  // The readers: N connections that read and drop everything.
+  const port = Number(process.argv[3]);
+  const n = Number(process.argv[4]);
+  for (let i = 0; i < n; i++) connect(port, '127.0.0.1').on('data', () => {}).on('error', () => {});
+}
