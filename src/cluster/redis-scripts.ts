@@ -6,7 +6,10 @@
  * PLACE: for each group, take its pixels from the address's shared token bucket; append the accepted
  * groups as ONE stream entry numbered by INCR, trimmed with MAXLEN ~. Refuses everything when the epoch is
  * not the caller's (Redis lost or re-seeded the canvas: the node must resync before writing).
- * KEYS: stream, seq, epoch, bucket per group. ARGV: epoch, maxlen, rate/s, burst, then (count, payload) per group.
+ * KEYS: stream, seq, epoch, then one bucket per distinct address of the call.
+ * ARGV: epoch, maxlen, rate/s, burst, meta, payload — meta holds "count:bytes:bucket," per group (bucket: a
+ * 1-based index into the bucket keys), payload the groups' bytes back to back. Two arguments however many
+ * groups, so a call carrying thousands of one-pixel PLACEs costs the client two buffers, not two per PLACE.
  * Returns { seq or 0 (nothing added) or -1 (epoch mismatch), per group: 0 ok | -1 never fits | wait ms }.
  */
 export const PLACE_LUA = `
@@ -16,14 +19,17 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local rate = tonumber(ARGV[3]) / 1000
 local burst = tonumber(ARGV[4])
 local ttl = math.ceil(burst / rate) + 1000
-local n = #KEYS - 3
+local payload = ARGV[6]
 local out = {0}
 local parts = {}
 -- One read and one write per address, however many of its PLACEs this call carries (a flooding bot).
 local buckets = {}
-for i = 1, n do
-  local key = KEYS[i + 3]
-  local count = tonumber(ARGV[3 + 2 * i])
+local pos = 1
+local i = 1
+for count, len, k in string.gmatch(ARGV[5], '(%d+):(%d+):(%d+),') do
+  count = tonumber(count)
+  len = tonumber(len)
+  local key = KEYS[3 + tonumber(k)]
   local b = buckets[key]
   if not b then
     local h = redis.call('HMGET', key, 't', 'ts')
@@ -32,16 +38,18 @@ for i = 1, n do
     b = { tokens = tokens, dirty = false }
     buckets[key] = b
   end
+  i = i + 1
   if count > burst then
-    out[i + 1] = -1
+    out[i] = -1
   elseif b.tokens >= count then
     b.tokens = b.tokens - count
     b.dirty = true
-    parts[#parts + 1] = ARGV[4 + 2 * i]
-    out[i + 1] = 0
+    parts[#parts + 1] = string.sub(payload, pos, pos + len - 1)
+    out[i] = 0
   else
-    out[i + 1] = math.max(1, math.ceil((count - b.tokens) / rate))
+    out[i] = math.max(1, math.ceil((count - b.tokens) / rate))
   end
+  pos = pos + len
 end
 for key, b in pairs(buckets) do
   if b.dirty then

@@ -251,7 +251,9 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
   }
 
   private refuse(ack: PlaceAck, status: number, retryAfterMs: number): void {
-    this.readyAcks.push({ ...ack, status, retryAfterMs });
+    ack.status = status;
+    ack.retryAfterMs = retryAfterMs;
+    this.readyAcks.push(ack);
     this.wake();
   }
 
@@ -260,9 +262,25 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
     const p = this.out;
     if (p.acks.length === 0) return;
     this.out = { groups: [], counts: [], ips: [], acks: [] };
-    const keys = [this.keys.stream, this.keys.seq, this.keys.epoch, ...p.ips.map((ip) => this.keys.bucket(ip))];
-    const args: Array<string | number | Buffer> = [String(this.epoch), this.opts.streamMaxLen, this.opts.paintRate, this.opts.paintBurst];
-    for (let i = 0; i < p.groups.length; i++) args.push(p.counts[i]!, p.groups[i]!);
+    // One bucket key per distinct address, and the groups as one payload with a "count:bytes:bucket," index.
+    const bucketOf = new Map<string, number>();
+    const keys = [this.keys.stream, this.keys.seq, this.keys.epoch];
+    let meta = '';
+    let bytes = 0;
+    for (let i = 0; i < p.groups.length; i++) {
+      const ip = p.ips[i]!;
+      let k = bucketOf.get(ip);
+      if (k === undefined) {
+        keys.push(this.keys.bucket(ip));
+        k = keys.length - 3;
+        bucketOf.set(ip, k);
+      }
+      meta += `${p.counts[i]!}:${p.groups[i]!.length}:${k},`;
+      bytes += p.groups[i]!.length;
+    }
+    const args: Array<string | number | Buffer> = [
+      String(this.epoch), this.opts.streamMaxLen, this.opts.paintRate, this.opts.paintBurst, meta, Buffer.concat(p.groups, bytes),
+    ];
     const epoch = this.epoch;
     (this.cmd as unknown as { pcPlace(n: number, ...a: unknown[]): Promise<number[]> })
       .pcPlace(keys.length, ...keys, ...args)
@@ -286,7 +304,11 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
     for (let i = 0; i < p.acks.length; i++) {
       const r = Number(res[i + 1]);
       const ack = p.acks[i]!;
-      if (r === 0) accepted.push({ ...ack, status: ErrorCode.OK, retryAfterMs: 0 });
+      if (r === 0) {
+        ack.status = ErrorCode.OK; // the seam owns its acks: set in place, no copy per PLACE
+        ack.retryAfterMs = 0;
+        accepted.push(ack);
+      }
       else if (r === -1) this.refuse(ack, ErrorCode.BATCH_TOO_LARGE, 0);
       else this.refuse(ack, ErrorCode.RATE_LIMITED, r);
     }

@@ -48,6 +48,12 @@ export function encodeGroup(records: readonly PlacementRecord[]): Buffer {
   return buf;
 }
 
+/** UTF-8 text at b[o, o + n): ASCII (addresses always, names mostly) read directly, the rest checked strictly. */
+function text(b: Buffer, o: number, n: number): string {
+  for (let i = o; i < o + n; i++) if (b[i]! > 0x7f) return decoder.decode(b.subarray(o, o + n));
+  return b.toString('latin1', o, o + n);
+}
+
 /** Decodes a whole entry payload (any number of groups) into records, in order, appending to `out`. */
 export function decodeEntry(buf: Uint8Array, out: PlacementRecord[] = []): PlacementRecord[] {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -65,10 +71,10 @@ export function decodeEntry(buf: Uint8Array, out: PlacementRecord[] = []): Place
     let name: string;
     let ip: string;
     try {
-      name = decoder.decode(b.subarray(o, o + nameLen)); o += nameLen;
+      name = text(b, o, nameLen); o += nameLen;
       const ipLen = b.readUInt8(o); o += 1;
       need(ipLen + 2);
-      ip = decoder.decode(b.subarray(o, o + ipLen)); o += ipLen;
+      ip = text(b, o, ipLen); o += ipLen;
     } catch (err) {
       if (err instanceof StreamCodecError) throw err;
       throw new StreamCodecError('stream entry with bad UTF-8');
