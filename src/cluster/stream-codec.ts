@@ -17,7 +17,16 @@ export class StreamCodecError extends Error {
   override name = 'StreamCodecError';
 }
 
+const NO_BYTES = new Uint8Array(0);
+
+/** True if every UTF-16 unit of s is ASCII (then its UTF-8 bytes are its char codes). */
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
 function shortUtf8(s: string): Uint8Array {
+  if (s.length === 0) return NO_BYTES;
   const bytes = encoder.encode(s);
   // Names are capped at 255 bytes by config validation; addresses are far shorter. Cut on a boundary anyway.
   if (bytes.length <= 255) return bytes;
@@ -30,15 +39,24 @@ function shortUtf8(s: string): Uint8Array {
 export function encodeGroup(records: readonly PlacementRecord[]): Buffer {
   if (records.length === 0 || records.length > 0xffff) throw new RangeError(`a group holds 1..65535 pixels, got ${records.length}`);
   const first = records[0]!;
-  const name = shortUtf8(first.name);
-  const ip = shortUtf8(first.ip);
-  const buf = Buffer.allocUnsafe(4 + 8 + 1 + name.length + 1 + ip.length + 2 + 5 * records.length);
+  // ASCII (addresses always, names mostly, both ≤ 255 chars) is written straight in; the rest encoded.
+  const nameAscii = first.name.length <= 255 && isAscii(first.name);
+  const ipAscii = first.ip.length <= 255 && isAscii(first.ip);
+  const name = nameAscii ? null : shortUtf8(first.name);
+  const ip = ipAscii ? null : shortUtf8(first.ip);
+  const nameLen = name === null ? first.name.length : name.length;
+  const ipLen = ip === null ? first.ip.length : ip.length;
+  const buf = Buffer.allocUnsafe(4 + 8 + 1 + nameLen + 1 + ipLen + 2 + 5 * records.length);
   let o = buf.writeUInt32LE(first.clientId >>> 0, 0);
   o = buf.writeDoubleLE(first.time, o);
-  o = buf.writeUInt8(name.length, o);
-  buf.set(name, o); o += name.length;
-  o = buf.writeUInt8(ip.length, o);
-  buf.set(ip, o); o += ip.length;
+  o = buf.writeUInt8(nameLen, o);
+  if (name === null) buf.write(first.name, o, nameLen, 'latin1');
+  else buf.set(name, o);
+  o += nameLen;
+  o = buf.writeUInt8(ipLen, o);
+  if (ip === null) buf.write(first.ip, o, ipLen, 'latin1');
+  else buf.set(ip, o);
+  o += ipLen;
   o = buf.writeUInt16LE(records.length, o);
   for (const r of records) {
     o = buf.writeUInt16LE(r.x, o);
