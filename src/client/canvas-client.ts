@@ -189,6 +189,8 @@ function detach(socket: WebSocketLike): void {
   socket.onerror = noop;
 }
 
+const IN_NODE = typeof (globalThis as { process?: { versions?: { node?: unknown } } }).process?.versions?.node === 'string';
+
 function toBytes(data: unknown): Uint8Array | null {
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
@@ -436,7 +438,9 @@ export class CanvasClient {
   }
 
   private openSocket(socket: WebSocketLike): void {
-    socket.binaryType = 'arraybuffer';
+    // Browsers hand binary messages over as ArrayBuffers; in Node, ws would copy every message into a fresh
+    // ArrayBuffer for that, so there it hands over its Buffer (a view, no copy).
+    socket.binaryType = IN_NODE ? 'nodebuffer' : 'arraybuffer';
     socket.onopen = () => {
       socket.send(encodeHello(PROTOCOL_VERSION, this.opts.name, this.sessionToken));
     };
