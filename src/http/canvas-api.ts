@@ -16,6 +16,7 @@ import { LRUCache } from 'lru-cache';
 import type { ChunkStore } from '../chunks/chunk-store.js';
 import { CHUNK_SHIFT } from '../chunks/geometry.js';
 import { RenderGate, paletteLut, renderRegionPng } from './png-render.js';
+import { sendJsonError } from './router.js';
 import { type CanvasStorage, STORAGE_DEFAULTS } from '../storage/canvas-storage.js';
 
 export const CANVAS_API_DEFAULTS = {
@@ -183,12 +184,7 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
 }
 
 function sendError(res: http.ServerResponse, err: ApiError): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
-  sendJson(res, err.status, { error: err.code, message: err.message });
+  sendJsonError(res, err.status, err.code, err.message, err.headers);
 }
 
 /**
