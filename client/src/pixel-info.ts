@@ -3,15 +3,7 @@
  * Opened by Shift/Alt-click, a long press on touch, or any click while the info tool is on.
  */
 import { colourName, hexOf } from './colour-names.js';
-
-interface PixelAnswer {
-  x: number;
-  y: number;
-  color: number;
-  placedAt: number | null;
-  placedBy: string | null;
-  moderation?: true;
-}
+import type { PixelInfo as PixelAnswer } from '../../src/storage/canvas-storage.js';
 
 function byId<T extends HTMLElement>(id: string): T {
   const el = document.getElementById(id);

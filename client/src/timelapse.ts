@@ -4,20 +4,10 @@
  * chosen speed, with a position slider; and a link to the same range as an animated GIF.
  */
 import type { Camera } from './camera.js';
+import type { TimelapseJson as Data } from '../../src/http/timelapse.js';
 
 const MAX_SIDE = 512;
 
-interface Data {
-  x: number;
-  y: number;
-  w: number;
-  h: number;
-  since: number;
-  until: number;
-  palette: number[];
-  start: string;
-  placements: [number, number, number, number][];
-}
 
 function byId<T extends HTMLElement>(id: string): T {
   const el = document.getElementById(id);

@@ -15,7 +15,7 @@
  * either the request is refused as a whole (RollbackTooLarge) rather than half done.
  */
 import type { ChunkStore } from '../chunks/chunk-store.js';
-import { pixelPos, type ActorFilter, type CanvasStorage, type LogEntry } from '../storage/canvas-storage.js';
+import { pixelPos, type CanvasStorage, type LogEntry, type PlacementScan } from '../storage/canvas-storage.js';
 import { CHUNK_SHIFT, MAX_CANVAS_SIDE, chunkKey, keyCx, keyCy } from '../chunks/geometry.js';
 
 /** A candidate pixel during the backward walk. */
@@ -41,17 +41,11 @@ export const ROLLBACK_DEFAULTS = {
   page: 4096,
 } as const;
 
-export interface RollbackQuery {
-  /** Inclusive bounds. */
-  x0: number;
-  y0: number;
-  x1: number;
-  y1: number;
-  /** ms: placements at or after this are excluded. */
-  since: number;
-  /** Only this actor's placements are excluded (undo); absent: every placement (rollback). */
-  actor?: ActorFilter;
-}
+/**
+ * The placements a rollback removes, as a storage scan selects them (inclusive bounds, at or after `since`
+ * ms): only `actor`'s for an undo, every one when absent.
+ */
+export type RollbackQuery = Omit<PlacementScan, 'afterId' | 'limit'>;
 
 export interface RollbackPlan {
   /** Pixels to repaint and their colours, in ascending pixel order. */

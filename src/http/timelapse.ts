@@ -18,6 +18,7 @@ import type { ChunkStore } from '../chunks/chunk-store.js';
 import { STORAGE_DEFAULTS, type CanvasStorage } from '../storage/canvas-storage.js';
 import { RollbackTooLarge, planRollback } from '../admin/rollback.js';
 import { IpLimiter } from '../limits/index.js';
+import { sendJsonError } from './router.js';
 
 /** gifenc ships CommonJS (Node: exports under default) and ESM (bundlers: named exports); take either. */
 const GIFEncoder: typeof gifencModule.GIFEncoder =
@@ -47,6 +48,14 @@ class TimelapseError extends Error {
   constructor(readonly status: number, readonly code: string, message: string) {
     super(message);
   }
+}
+
+/** The `format=json` answer: TimelapseData with the palette, the background and `start` as base64. */
+export interface TimelapseJson extends Omit<TimelapseData, 'start'> {
+  background: number;
+  palette: readonly number[];
+  /** Palette indices of the region at `since`, row-major, base64. */
+  start: string;
 }
 
 export interface TimelapseData {
@@ -159,10 +168,11 @@ export function createTimelapseApi(deps: {
       }
       const data = timelapseData(storage, store, x, y, w, h, since, until);
       if (format === 'json') {
-        const body = JSON.stringify({
+        const json: TimelapseJson = {
           x, y, w, h, since, until, background: store.background, palette,
           start: Buffer.from(data.start.buffer, data.start.byteOffset, data.start.byteLength).toString('base64'), placements: data.placements,
-        });
+        };
+        const body = JSON.stringify(json);
         res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
         res.end(req.method === 'HEAD' ? undefined : body);
         return true;
@@ -172,12 +182,7 @@ export function createTimelapseApi(deps: {
       res.end(req.method === 'HEAD' ? undefined : Buffer.from(gif.buffer, gif.byteOffset, gif.byteLength));
     } catch (err) {
       const e = err instanceof TimelapseError ? err : new TimelapseError(500, 'INTERNAL', 'internal error');
-      const body = JSON.stringify({ error: e.code, message: e.message });
-      if (res.headersSent) res.destroy();
-      else {
-        res.writeHead(e.status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
-        res.end(body);
-      }
+      sendJsonError(res, e.status, e.code, e.message);
     }
     return true;
   };
