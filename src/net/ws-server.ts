@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { ServerConfig } from '../config.js';
 import type { CanvasRoom } from '../realtime/canvas-room.js';
 import type { ClientSession } from '../realtime/client-session.js';
-import type { Transport } from '../realtime/transport.js';
+import { type Transport, joinParts } from '../realtime/transport.js';
 import type { ServerMetrics } from '../metrics.js';
 import { ConnectionCounter } from '../limits/index.js';
 import { CloseCode } from './protocol.js';
@@ -75,17 +75,7 @@ class WsTransport implements Transport {
       socket.write(frameBinary(parts, total, count));
       return;
     }
-    if (count === 1) {
-      ws.send(parts[0]!, { binary: true });
-      return;
-    }
-    const joined = new Uint8Array(total);
-    let o = 0;
-    for (let i = 0; i < count; i++) {
-      joined.set(parts[i]!, o);
-      o += parts[i]!.length;
-    }
-    ws.send(joined, { binary: true });
+    ws.send(joinParts(parts, total, count), { binary: true });
   }
   close(code: number, reason: string): void {
     if (this.ws.readyState === WebSocket.CLOSED) return;

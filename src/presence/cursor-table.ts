@@ -20,6 +20,7 @@
  */
 import { HEADER_BYTES, MAX_BODY_BYTES, Op } from '../net/protocol.js';
 import type { ClientSession } from '../realtime/client-session.js';
+import { joinParts } from '../realtime/transport.js';
 import type { PixelRect } from '../subscriptions/viewport-index.js';
 
 export const CELL_SHIFT = 6;
@@ -516,14 +517,7 @@ export function assemble(blobs: Blob[]): Uint8Array {
     }
   }
   if (recordCount > 0 || removed.length > 0 || messages.length === 0) flush();
-  if (messages.length === 1) return messages[0]!;
   let total = 0;
   for (const m of messages) total += m.length;
-  const all = new Uint8Array(total);
-  let at = 0;
-  for (const m of messages) {
-    all.set(m, at);
-    at += m.length;
-  }
-  return all;
+  return joinParts(messages, total);
 }

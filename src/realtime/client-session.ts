@@ -3,7 +3,7 @@
  * client can see (chunks in its viewport, cursors in its viewport) or by a fixed limit, so a client can
  * never make the server hold an unbounded amount for it: that is the backpressure ceiling.
  */
-import type { Transport } from './transport.js';
+import { type Transport, joinParts } from './transport.js';
 import type { ChunkRange, PixelRect } from '../subscriptions/viewport-index.js';
 import { MessageBudget, ViolationCounter, TokenBucket } from '../limits/index.js';
 
@@ -111,17 +111,7 @@ export class ClientSession {
   takeOut(): Uint8Array | null {
     const n = this.outCount;
     if (n === 0) return null;
-    const parts = this.out;
-    let buf: Uint8Array;
-    if (n === 1) buf = parts[0]!;
-    else {
-      buf = new Uint8Array(this.outBytes);
-      let o = 0;
-      for (let i = 0; i < n; i++) {
-        buf.set(parts[i]!, o);
-        o += parts[i]!.length;
-      }
-    }
+    const buf = joinParts(this.out, this.outBytes, n);
     this.clearOut();
     return buf;
   }

@@ -18,3 +18,15 @@ export interface Transport {
   /** Bytes queued for this peer and not yet handed to the kernel. */
   readonly bufferedAmount: number;
 }
+
+/** The first `count` of `parts` (total bytes `total`) in one new buffer; the part itself when there is one. */
+export function joinParts(parts: readonly Uint8Array[], total: number, count = parts.length): Uint8Array {
+  if (count === 1) return parts[0]!;
+  const joined = new Uint8Array(total);
+  let o = 0;
+  for (let i = 0; i < count; i++) {
+    joined.set(parts[i]!, o);
+    o += parts[i]!.length;
+  }
+  return joined;
+}
