@@ -64,19 +64,7 @@ export async function run(opts: { quick?: boolean } = {}): Promise<unknown> {
     // 1. Clock agreement
     const a = await open('200,200,8');
     const b = await open('600,600,8');
-    const est = (p: Page) => p.evaluate(() => {
-      const m = (window as MusicWindow).__music!;
-      // Both clocks read back to back; again if the page was descheduled between the reads (measurement noise).
-      let best = { gap: Infinity, value: 0 };
-      for (let i = 0; i < 20 && best.gap > 0.2; i++) {
-        const t0 = performance.now();
-        const d = Date.now();
-        const local = m.localNow();
-        const gap = performance.now() - t0;
-        if (gap < best.gap) best = { gap, value: local + m.offsetMs - d };
-      }
-      return best.value;
-    });
+    const est = (p: Page) => p.evaluate(() => (window as MusicWindow).__music!.serverMinusWallMs());
     const samples = quick ? 20 : 200;
     const spread: number[] = [];
     const error: number[] = [];

@@ -202,20 +202,7 @@ describe.skipIf(!plan.run)('music mode (Chromium)', () => {
     for (const p of [a.page, b.page]) await p.waitForFunction(() => (window as MusicWindow).__music!.clockSamples >= 16, undefined, { timeout: 10_000 });
     // Each page's estimate of the server clock against the machine's wall clock, which both pages share;
     // the difference between pages is their disagreement on the beat phase, in ms.
-    const estimate = (p: Page) => p.evaluate(() => {
-      const m = (window as MusicWindow).__music!;
-      // Read the two clocks back to back, and again if the page was descheduled between the reads (on a
-      // loaded machine it can be, for milliseconds): that would be measurement noise, not clock error.
-      let best = { gap: Infinity, value: 0 };
-      for (let i = 0; i < 20 && best.gap > 0.2; i++) {
-        const t0 = performance.now();
-        const d = Date.now();
-        const local = m.localNow();
-        const gap = performance.now() - t0;
-        if (gap < best.gap) best = { gap, value: local + m.offsetMs - d };
-      }
-      return best.value;
-    });
+    const estimate = (p: Page) => p.evaluate(() => (window as MusicWindow).__music!.serverMinusWallMs());
     const bound = (p: Page) => p.evaluate(() => (window as MusicWindow).__music!.offsetBoundMs);
     const spreads: number[] = [];
     const errors: number[] = [];

@@ -33,6 +33,13 @@ export interface MusicHook {
   readonly rttMs: number;
   /** The offset is within this many ms of the server's clock, whatever the delays were (ClockSync.bound). */
   readonly offsetBoundMs: number;
+  /**
+   * This page's estimate of the server clock minus the machine's wall clock (Date.now()), ms: pages on one
+   * machine share the wall clock, so the difference between two pages' values is their disagreement on
+   * the beat phase. The clocks are read back to back, again if the page was descheduled between the reads
+   * (measurement noise, not clock error). Includes Date.now()'s whole-ms step.
+   */
+  serverMinusWallMs(): number;
   /** PING/PONG samples held. */
   readonly clockSamples: number;
   readonly playing: boolean;
@@ -151,6 +158,17 @@ export class MusicMode {
       get offsetMs() { return self.clock.offsetMs; },
       get rttMs() { return self.clock.sync.rtt; },
       get offsetBoundMs() { return self.clock.sync.bound; },
+      serverMinusWallMs: () => {
+        let best = { gap: Infinity, value: 0 };
+        for (let i = 0; i < 20 && best.gap > 0.2; i++) {
+          const t0 = performance.now();
+          const wall = Date.now();
+          const local = localNow();
+          const gap = performance.now() - t0;
+          if (gap < best.gap) best = { gap, value: local + self.clock.offsetMs - wall };
+        }
+        return best.value;
+      },
       get clockSamples() { return self.clock.sync.sampleCount; },
       get playing() { return self.engine.playing; },
       get tempoMapLength() { return self.clock.tempoMap.length; },
