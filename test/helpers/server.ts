@@ -6,6 +6,7 @@ import { DEFAULTS, type ServerConfig } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { createLogger } from '../../src/log.js';
 import { decodeServerMessages, type ServerMessage } from '../../src/net/protocol.js';
+import { CanvasClient, type WebSocketLike } from '../../src/client/canvas-client.js';
 
 export async function startTestServer(overrides: Partial<ServerConfig> = {}): Promise<RunningServer> {
   const config: ServerConfig = { ...DEFAULTS, port: 0, host: '127.0.0.1', inMemory: true, logLevel: 'silent', ...overrides };
@@ -215,4 +216,16 @@ export function testResources() {
       return peers.pop();
     },
   };
+}
+
+/** A CanvasClient for the convergence fuzzers: quick reconnects, and each new socket handed to `onSocket` (so a test can cut it). */
+export function fuzzClient(url: string, name: string, onSocket: (ws: WebSocket) => void): CanvasClient {
+  return new CanvasClient({
+    url, name, minBackoffMs: 5, maxBackoffMs: 50,
+    socketFactory: (u) => {
+      const ws = new WebSocket(u, { perMessageDeflate: false });
+      onSocket(ws);
+      return ws as unknown as WebSocketLike;
+    },
+  });
 }

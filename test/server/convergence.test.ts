@@ -10,13 +10,13 @@
  * (Only the interleaving of different clients' messages at the server is left to the network.)
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
-import { CanvasClient, effectiveViewport, type WebSocketLike } from '../../src/client/canvas-client.js';
+import type { WebSocket } from 'ws';
+import { type CanvasClient, effectiveViewport } from '../../src/client/canvas-client.js';
 import { viewChunkRange } from '../../src/client/replica.js';
 import { CHUNK_AREA } from '../../src/chunks/geometry.js';
 import { DEFAULTS } from '../../src/config.js';
 import type { RunningServer } from '../../src/server.js';
-import { sleep, startTestServer, until } from '../helpers/server.js';
+import { fuzzClient, sleep, startTestServer, until } from '../helpers/server.js';
 import { prng as rng } from '../../bench/prng.js';
 
 
@@ -56,14 +56,7 @@ async function fuzz(seed: number, steps: number, opts: { endOffCanvas?: boolean;
     log.push(`view ${i} ${view.x},${view.y} ${view.w}x${view.h}`);
   };
   for (let i = 0; i < n; i++) {
-    const c = new CanvasClient({
-      url: s.wsUrl, name: `fuzz${i}`, minBackoffMs: 5, maxBackoffMs: 50,
-      socketFactory: (u) => {
-        const ws = new WebSocket(u, { perMessageDeflate: false });
-        sockets[i] = ws;
-        return ws as unknown as WebSocketLike;
-      },
-    });
+    const c = fuzzClient(s.wsUrl, `fuzz${i}`, (ws) => { sockets[i] = ws; });
     clients.push(c);
     const view = { x: int(size), y: int(size), w: 32 + int(256), h: 32 + int(256) };
     views[i] = view;

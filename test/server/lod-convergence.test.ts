@@ -4,14 +4,14 @@
  * of what it sees equals the server's level byte for byte. A failing seed prints itself.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
-import { CanvasClient, type WebSocketLike } from '../../src/client/canvas-client.js';
+import type { WebSocket } from 'ws';
+import type { CanvasClient } from '../../src/client/canvas-client.js';
 import type { Replica } from '../../src/client/replica.js';
 import { viewChunkRange } from '../../src/client/replica.js';
 import { CHUNK_AREA } from '../../src/chunks/geometry.js';
 import { levelRect } from '../../src/chunks/lod-geometry.js';
 import type { RunningServer } from '../../src/server.js';
-import { sleep, startTestServer, until } from '../helpers/server.js';
+import { fuzzClient, sleep, startTestServer, until } from '../helpers/server.js';
 import { prng as rng } from '../../bench/prng.js';
 
 let server: RunningServer | null = null;
@@ -43,14 +43,7 @@ async function fuzz(seed: number, steps: number): Promise<void> {
   const sockets: WebSocket[] = [];
   const n = 4;
   for (let i = 0; i < n; i++) {
-    const c = new CanvasClient({
-      url: s.wsUrl, name: `zoom${i}`, minBackoffMs: 5, maxBackoffMs: 50,
-      socketFactory: (u) => {
-        const ws = new WebSocket(u, { perMessageDeflate: false });
-        sockets[i] = ws;
-        return ws as unknown as WebSocketLike;
-      },
-    });
+    const c = fuzzClient(s.wsUrl, `zoom${i}`, (ws) => { sockets[i] = ws; });
     clients.push(c);
     c.setViewport(0, 0, size, size, int(top + 1));
     c.connect();
