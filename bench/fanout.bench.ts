@@ -31,6 +31,7 @@ import { BASE_OPTIONS } from '../loadtest/cli.js';
 import { runLoadTest } from '../loadtest/run.js';
 import { spawnNodeServer } from '../loadtest/server-child.js';
 import { httpGetText, readProcUsage } from '../loadtest/server-stats.js';
+import { writeNow } from '../src/net/direct-write.js';
 
 const TICK_HZ = 60;
 const SOURCE_ADDRESSES = 250;
@@ -236,7 +237,7 @@ async function rawServerMain(scheduleFile: string): Promise<void> {
       if (c.credit < 1) continue;
       c.credit -= 1;
       if (c.socket.writableLength > 4 * 1024 * 1024) continue; // a hard limit, like ours
-      c.socket.write(c.frame);
+      writeNow(c.socket, c.frame); // the same write path as our transport's
       bytesSent += c.payload;
       writes++;
     }

@@ -2,7 +2,8 @@
  * The floor under every fan-out figure: what ONE socket write costs on this machine. N loopback TCP
  * connections in a child process of their own (the readers, so their CPU is not ours); this process writes
  * one small buffer to each connection per 60 Hz round, as the tick does, and reports the time the writes
- * took and this process's CPU (user + system, from process.cpuUsage) per write. On loopback the sender's
+ * took and this process's CPU (user + system, from process.cpuUsage) per write, for Node's `socket.write` and
+ * for `writeNow` (src/net/direct-write.ts: one write(2) on the descriptor, what the tick uses). On loopback the sender's
  * system call also runs the receiving side's TCP processing, so this is the cost of a write that a server
  * on this machine cannot avoid: multiplied by the writes per second a scenario needs, it says how much of
  * a core the writes alone take.
@@ -12,12 +13,16 @@
 import { fork } from 'node:child_process';
 import { type AddressInfo, type Socket, connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { writeNow } from '../src/net/direct-write.js';
 
 const READER = '--write-floor-reader';
 
-export interface WriteFloor { connections: number; bytes: number; writes: number; usPerWrite: number; cpuUsPerWrite: number; systemUsPerWrite: number }
+export interface WriteFloor { method: WriteMethod; connections: number; bytes: number; writes: number; usPerWrite: number; cpuUsPerWrite: number; systemUsPerWrite: number }
 
-async function measure(connections: number, bytes: number, rounds: number): Promise<WriteFloor> {
+/** `socket.write` (Node's stream path) or `writeNow` (one write(2) on the descriptor; src/net/direct-write.ts). */
+type WriteMethod = 'socket.write' | 'writeNow';
+
+async function measure(method: WriteMethod, connections: number, bytes: number, rounds: number): Promise<WriteFloor> {
   const server = createServer();
   const accepted: Socket[] = [];
   server.on('connection', (s) => { s.setNoDelay(true); accepted.push(s); });
@@ -36,7 +41,8 @@ async function measure(connections: number, bytes: number, rounds: number): Prom
       const c0 = process.cpuUsage();
       const t0 = performance.now();
       // A fresh buffer per write, as the tick frames one per client.
-      for (const s of accepted) s.write(Buffer.from(payload));
+      if (method === 'writeNow') for (const s of accepted) writeNow(s, Buffer.from(payload));
+      else for (const s of accepted) s.write(Buffer.from(payload));
       wallMs += performance.now() - t0;
       const c = process.cpuUsage(c0);
       if (round >= rounds / 4) { // the first quarter warms up
@@ -45,7 +51,7 @@ async function measure(connections: number, bytes: number, rounds: number): Prom
       } else wallMs = 0;
       await new Promise((r) => setTimeout(r, 1000 / 60));
     }
-    return { connections, bytes, writes, usPerWrite: (wallMs * 1000) / writes, cpuUsPerWrite: (cpu.user + cpu.system) / writes, systemUsPerWrite: cpu.system / writes };
+    return { method, connections, bytes, writes, usPerWrite: (wallMs * 1000) / writes, cpuUsPerWrite: (cpu.user + cpu.system) / writes, systemUsPerWrite: cpu.system / writes };
   } finally {
     reader.kill();
     for (const s of accepted) s.destroy();
@@ -53,12 +59,18 @@ async function measure(connections: number, bytes: number, rounds: number): Prom
   }
 }
 
-export async function run(opts: { quick?: boolean } = {}): Promise<WriteFloor> {
-  const r = opts.quick ? await measure(50, 200, 20) : await measure(1000, 200, 120);
-  console.log(`one ${r.bytes}-byte socket write to each of ${r.connections} loopback connections per round: ${r.usPerWrite.toFixed(2)} µs of wall time per write, ` +
-    `${r.cpuUsPerWrite.toFixed(2)} µs of CPU (${r.systemUsPerWrite.toFixed(2)} µs system) over ${r.writes} writes; ` +
-    `so 1000 clients × 60 writes/s cost ${((r.cpuUsPerWrite * 60_000) / 1e4).toFixed(0)} % of a core in writes alone`);
-  return r;
+export async function run(opts: { quick?: boolean } = {}): Promise<WriteFloor[]> {
+  // Both write paths, alternated (A B A B) so a change in the machine's load shows as a spread, not a bias.
+  const methods: WriteMethod[] = opts.quick ? ['socket.write', 'writeNow'] : ['socket.write', 'writeNow', 'socket.write', 'writeNow'];
+  const results: WriteFloor[] = [];
+  for (const method of methods) {
+    const r = opts.quick ? await measure(method, 50, 200, 20) : await measure(method, 1000, 200, 120);
+    results.push(r);
+    console.log(`${r.method.padEnd(12)}: one ${r.bytes}-byte write to each of ${r.connections} loopback connections per round: ${r.usPerWrite.toFixed(2)} µs of wall time per write, ` +
+      `${r.cpuUsPerWrite.toFixed(2)} µs of CPU (${r.systemUsPerWrite.toFixed(2)} µs system) over ${r.writes} writes; ` +
+      `so 1000 clients × 60 writes/s cost ${((r.cpuUsPerWrite * 60_000) / 1e4).toFixed(0)} % of a core in writes alone`);
+  }
+  return results;
 }
 
 if (process.argv[2] === READER) {

@@ -16,6 +16,7 @@ import { type Transport, joinParts } from '../realtime/transport.js';
 import type { ServerMetrics } from '../metrics.js';
 import { ConnectionCounter } from '../limits/index.js';
 import { CloseCode } from './protocol.js';
+import { writeNow } from './direct-write.js';
 
 /** How long a peer gets to finish the closing handshake we started before its socket is destroyed. */
 const CLOSE_GRACE_MS = 2000;
@@ -59,9 +60,9 @@ class WsTransport implements Transport {
     if (this.ws.readyState === WebSocket.OPEN) this.ws.send(bytes, { binary: true });
   }
   /**
-   * The tick's write: framed here and written straight to the socket, as ws itself would write an
-   * uncompressed frame (permessage-deflate is off), minus ws's separate header buffer, cork and second
-   * write. Only while ws's sender is idle with nothing queued, so frames stay in order; otherwise, and
+   * The tick's write: framed here and written straight to the socket (`writeNow`: one write(2) when
+   * nothing is queued), as ws itself would write an uncompressed frame (permessage-deflate is off), minus
+   * ws's separate header buffer, cork and second write, and Node's stream bookkeeping. Only while ws's sender is idle with nothing queued, so frames stay in order; otherwise, and
    * should ws's internals ever differ, through ws.send. bufferedAmount still counts these bytes (ws reads
    * it from the socket's writable state).
    */
@@ -72,7 +73,7 @@ class WsTransport implements Transport {
     const socket = internals._socket;
     const sender = internals._sender;
     if (socket && !socket.destroyed && sender && sender._state === 0 && Array.isArray(sender._queue) && sender._queue.length === 0) {
-      socket.write(frameBinary(parts, total, count));
+      writeNow(socket, frameBinary(parts, total, count));
       return;
     }
     ws.send(joinParts(parts, total, count), { binary: true });

@@ -1,0 +1,37 @@
+/**
+ * The cheapest way to hand one buffer to a TCP socket from Node: a `write(2)` on the socket's descriptor,
+ * skipping the stream machinery (Writable state, a WriteWrap, an after-write tick) that `socket.write` runs
+ * for every call — about a sixth of a small loopback write's CPU here (bench/write-floor.bench.ts prints
+ * both). Only when nothing is queued on the socket, so bytes stay in order; whatever the kernel does not
+ * take at once (a full send buffer, EAGAIN) goes through `socket.write` as before, which queues it and
+ * keeps `writableLength` (ws's bufferedAmount) honest. Any other error is left to `socket.write` to raise
+ * through the socket's usual 'error' path. Where the descriptor is not exposed (Windows, a TLS socket, a
+ * socket not yet connected) it is just `socket.write`.
+ */
+import { writeSync } from 'node:fs';
+import type { Socket } from 'node:net';
+
+/** The parts of a net.Socket this relies on (Node's TCPWrap exposes `fd` on POSIX systems). */
+interface SocketInternals {
+  _handle?: { fd?: unknown } | null;
+  encrypted?: boolean;
+}
+
+/** Writes `buf` to `socket` now if the kernel takes it, else queues the rest as `socket.write` would. */
+export function writeNow(socket: Socket, buf: Uint8Array): void {
+  const internals = socket as unknown as SocketInternals;
+  const fd = internals._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0 || internals.encrypted || socket.writableLength !== 0 || socket.writableCorked !== 0 || socket.destroyed || socket.connecting || !socket.writable) {
+    socket.write(buf);
+    return;
+  }
+  let written = 0;
+  try {
+    written = writeSync(fd, buf);
+  } catch {
+    // EAGAIN (send buffer full) or a dead peer (EPIPE, ECONNRESET): socket.write queues the bytes or reports
+    // the error through the socket's own 'error' and 'close' events, exactly as without this shortcut.
+    written = 0;
+  }
+  if (written < buf.length) socket.write(written === 0 ? buf : buf.subarray(written));
+}
