@@ -76,7 +76,10 @@ export class IpLimiter {
     this.idleMs = idleMs;
     this.bucketOpts = { rate: opts.rate, burst: opts.burst };
     this.buckets = new LRUCache<string, TokenBucket>({
-      max: maxEntries,
+      // A count bound through maxSize (each entry size 1), not `max`: `max` preallocates arrays for every
+      // slot (~3 MB at 100,000), which a server with a few hundred addresses would hold for nothing.
+      maxSize: maxEntries,
+      sizeCalculation: () => 1,
       ttl: idleMs,
       // Each take re-arms the idle timer: an entry expires only `idleMs` after its last take.
       updateAgeOnGet: true,

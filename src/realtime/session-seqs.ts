@@ -17,7 +17,13 @@ export class SessionSeqs {
   private readonly seqs: LRUCache<string, number>;
 
   constructor(opts: { maxTokens?: number; ttlMs?: number } = {}) {
-    this.seqs = new LRUCache({ max: opts.maxTokens ?? SESSION_SEQ_DEFAULTS.maxTokens, ttl: opts.ttlMs ?? SESSION_SEQ_DEFAULTS.ttlMs });
+    // Bounded by count through maxSize (each entry size 1) rather than `max`, which would preallocate
+    // arrays for all 100,000 slots up front (~3 MB) however few sessions there are.
+    this.seqs = new LRUCache({
+      maxSize: opts.maxTokens ?? SESSION_SEQ_DEFAULTS.maxTokens,
+      sizeCalculation: () => 1,
+      ttl: opts.ttlMs ?? SESSION_SEQ_DEFAULTS.ttlMs,
+    });
   }
 
   /** A committed PLACE of the token's session. Seqs only count upward: a lower one leaves the record as is. */
