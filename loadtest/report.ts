@@ -98,6 +98,13 @@ export interface LoadTestReport {
   nodes?: Array<{ url: string; pid: number | null; cpuPercent: number; rssMb: number; tickHz: number }>;
   /** Painted on the first node, seen in a DELTA on the second. */
   crossNodeLatencyMs?: LatencySummary;
+  /**
+   * Single node: place→visible between two users of the probe (one paints, the other sees), on the
+   * generator's main thread, which the fleets leave idle: the server's latency without the fleets' own
+   * event-loop queueing, which `latencyMs` includes when the generator is busy.
+   */
+  probeLatencyMs?: LatencySummary;
+  probe?: { sent: number; unseen: number; refused: number };
   crossNodeProbe?: { writer: string; reader: string; sent: number; unseen: number; refused: number };
 }
 
@@ -175,6 +182,9 @@ export function formatSummary(r: LoadTestReport): string {
     for (const [i, n] of r.nodes.entries()) {
       rows.push([`node #${i}`, `CPU ${f(n.cpuPercent)}% of a core, RSS ${f(n.rssMb)} MB, tick ${f(n.tickHz)} Hz (${n.url}${n.pid ? `, pid ${n.pid}` : ''})`]);
     }
+  }
+  if (r.probeLatencyMs && r.probe) {
+    rows.push(['probe place→visible', `${latencyRow(r.probeLatencyMs)} (two users on the generator's idle main thread: ${r.probe.sent} sent, ${r.probe.unseen} unseen, ${r.probe.refused} refused)`]);
   }
   if (r.crossNodeLatencyMs && r.crossNodeProbe) {
     rows.push(['cross-node place→visible', `${latencyRow(r.crossNodeLatencyMs)} (probe: ${r.crossNodeProbe.sent} sent, ${r.crossNodeProbe.unseen} unseen, ${r.crossNodeProbe.refused} refused)`]);

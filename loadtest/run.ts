@@ -165,8 +165,13 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
     const got = await Promise.all(nodeTargets.map((n) => sampleServer(n.metricsUrl, n.pid)));
     got.forEach((g, i) => nodeSamples[i]!.push(g));
   };
-  const probe = wsUrls.length >= 2 ? new CrossNodeProbe({ writerUrl: wsUrls[0]!, readerUrl: wsUrls[1]! }) : null;
-  probe?.start();
+  // The probe: two users of their own on this (otherwise idle) main thread, one painting where the other
+  // looks. With several nodes, painted on the first and seen on the second (cross-node); with one, both on it.
+  const crossNode = wsUrls.length >= 2;
+  const probe = crossNode
+    ? new CrossNodeProbe({ writerUrl: wsUrls[0]!, readerUrl: wsUrls[1]! })
+    : new CrossNodeProbe({ writerUrl: wsUrl, readerUrl: wsUrl, intervalMs: 50 });
+  probe.start();
 
   const fleetCount = Math.max(1, o.workers);
   const collector = new Collector(fleetCount);
@@ -207,7 +212,7 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
     // Measure.
     const samples: ServerSample[] = [await sampleServer(metricsUrl, pid)];
     if (nodeTargets.length > 0) await sampleNodes();
-    probe?.measure();
+    probe.measure();
     const cpuStart = process.cpuUsage();
     let cpuPrev = cpuStart;
     const t0 = performance.now();
@@ -233,7 +238,7 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
         say(`    nodes: ${nodeSamples.map((ns, i) => {
           const v = between(ns[ns.length - 2]!, ns[ns.length - 1]!);
           return `#${i} CPU ${v.cpuPercent.toFixed(0)}% RSS ${v.rssMb.toFixed(0)} MB`;
-        }).join(', ')}${probe ? `  cross-node p99 ${probe.latency.percentileMs(99).toFixed(1)} ms` : ''}`);
+        }).join(', ')}${crossNode ? `  cross-node p99 ${probe.latency.percentileMs(99).toFixed(1)} ms` : ''}`);
       }
       if (at >= endAt) break;
     }
@@ -243,7 +248,7 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
     const measuredSeconds = (performance.now() - t0) / 1000;
     const serverDied = server !== null && server.exited;
 
-    probe?.stop();
+    probe.stop();
     const report = buildReport({
       o, collector, samples, genCpu, measuredSeconds, startedAt, server, wsUrl,
       generatorCpuPercent: ((cpuTotal.user + cpuTotal.system) / 1e6 / ((samples[samples.length - 1]!.atMs - samples[0]!.atMs) / 1000)) * 100,
@@ -256,17 +261,20 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
         return { url: n.url, pid: n.pid, cpuPercent: w.cpuPercent, rssMb: w.rssMb, tickHz: w.tickHz };
       });
     }
-    if (probe) {
+    if (crossNode) {
       report.crossNodeLatencyMs = probe.latency.summary();
       report.crossNodeProbe = { writer: wsUrls[0]!, reader: wsUrls[1]!, sent: probe.sent, unseen: probe.unseen, refused: probe.refused };
       if (probe.latency.count === 0) report.warnings.push('the cross-node probe recorded no sample');
+    } else {
+      report.probeLatencyMs = probe.latency.summary();
+      report.probe = { sent: probe.sent, unseen: probe.unseen, refused: probe.refused };
     }
     const perClient = finals.sort((a, b) => a.fleetIndex - b.fleetIndex).flatMap((f) => f.perClient);
     return { report, perClient };
   } finally {
     if (!fleetsStopped) await Promise.allSettled(fleets.map((f) => Promise.race([f.stop(), sleep(2000)])));
     for (const f of fleets) f.dispose();
-    probe?.stop();
+    probe.stop();
     if (started.length > 0) {
       for (const s of started) await s.stop();
       await dropCanvasKeys(o.redis, canvasName).catch(() => {});

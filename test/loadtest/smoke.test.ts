@@ -31,6 +31,10 @@ describe('load generator smoke', () => {
     expect(report.connectedAtEnd).toBe(5);
     expect(report.latencyMs.count).toBeGreaterThan(0);
     expect(report.latencyMs.p50).toBeGreaterThan(0);
+    // The probe's two users: one paints every 50 ms where the other looks; 2 s give it dozens of samples.
+    expect(report.probeLatencyMs?.count).toBeGreaterThan(5);
+    expect(report.probe?.refused).toBe(0);
+    expect(report.crossNodeLatencyMs).toBeUndefined();
     expect(report.placed).toBeGreaterThan(0);
     expect(report.accepted).toBeGreaterThan(0);
     expect(report.rejected).toBe(0);
