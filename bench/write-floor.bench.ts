@@ -13,14 +13,18 @@
 import { fork } from 'node:child_process';
 import { type AddressInfo, type Socket, connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { writeNow } from '../src/net/direct-write.js';
+import { writeNow, writeNowFrom } from '../src/net/direct-write.js';
 
 const READER = '--write-floor-reader';
 
 export interface WriteFloor { method: WriteMethod; connections: number; bytes: number; writes: number; usPerWrite: number; cpuUsPerWrite: number; systemUsPerWrite: number }
 
-/** `socket.write` (Node's stream path) or `writeNow` (one write(2) on the descriptor; src/net/direct-write.ts). */
-type WriteMethod = 'socket.write' | 'writeNow';
+/**
+ * `socket.write` of a fresh buffer (Node's stream path), `writeNow` of a fresh buffer (one write(2) on the
+ * descriptor; src/net/direct-write.ts), or `writeNowFrom` one reused buffer (what the tick does: its frames
+ * are built in one scratch buffer, so nothing is allocated per write).
+ */
+type WriteMethod = 'socket.write' | 'writeNow' | 'writeNowFrom';
 
 async function measure(method: WriteMethod, connections: number, bytes: number, rounds: number): Promise<WriteFloor> {
   const server = createServer();
@@ -42,6 +46,7 @@ async function measure(method: WriteMethod, connections: number, bytes: number, 
       const t0 = performance.now();
       // A fresh buffer per write, as the tick frames one per client.
       if (method === 'writeNow') for (const s of accepted) writeNow(s, Buffer.from(payload));
+      else if (method === 'writeNowFrom') for (const s of accepted) writeNowFrom(s, payload, payload.length);
       else for (const s of accepted) s.write(Buffer.from(payload));
       wallMs += performance.now() - t0;
       const c = process.cpuUsage(c0);
@@ -61,12 +66,13 @@ async function measure(method: WriteMethod, connections: number, bytes: number, 
 
 export async function run(opts: { quick?: boolean } = {}): Promise<WriteFloor[]> {
   // Both write paths, alternated (A B A B) so a change in the machine's load shows as a spread, not a bias.
-  const methods: WriteMethod[] = opts.quick ? ['socket.write', 'writeNow'] : ['socket.write', 'writeNow', 'socket.write', 'writeNow'];
+  const once: WriteMethod[] = ['socket.write', 'writeNow', 'writeNowFrom'];
+  const methods: WriteMethod[] = opts.quick ? once : [...once, ...once];
   const results: WriteFloor[] = [];
   for (const method of methods) {
     const r = opts.quick ? await measure(method, 50, 200, 20) : await measure(method, 1000, 200, 120);
     results.push(r);
-    console.log(`${r.method.padEnd(12)}: one ${r.bytes}-byte write to each of ${r.connections} loopback connections per round: ${r.usPerWrite.toFixed(2)} µs of wall time per write, ` +
+    console.log(`${r.method.padEnd(13)}: one ${r.bytes}-byte write to each of ${r.connections} loopback connections per round: ${r.usPerWrite.toFixed(2)} µs of wall time per write, ` +
       `${r.cpuUsPerWrite.toFixed(2)} µs of CPU (${r.systemUsPerWrite.toFixed(2)} µs system) over ${r.writes} writes; ` +
       `so 1000 clients × 60 writes/s cost ${((r.cpuUsPerWrite * 60_000) / 1e4).toFixed(0)} % of a core in writes alone`);
   }

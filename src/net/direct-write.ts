@@ -17,21 +17,39 @@ interface SocketInternals {
   encrypted?: boolean;
 }
 
-/** Writes `buf` to `socket` now if the kernel takes it, else queues the rest as `socket.write` would. */
-export function writeNow(socket: Socket, buf: Uint8Array): void {
+/** The socket's descriptor when a direct write may go now (nothing queued, open, plain TCP), else -1. */
+function directFd(socket: Socket): number {
   const internals = socket as unknown as SocketInternals;
   const fd = internals._handle?.fd;
-  if (typeof fd !== 'number' || fd < 0 || internals.encrypted || socket.writableLength !== 0 || socket.writableCorked !== 0 || socket.destroyed || socket.connecting || !socket.writable) {
-    socket.write(buf);
-    return;
-  }
-  let written = 0;
+  if (typeof fd !== 'number' || fd < 0 || internals.encrypted || socket.writableLength !== 0 || socket.writableCorked !== 0 || socket.destroyed || socket.connecting || !socket.writable) return -1;
+  return fd;
+}
+
+/** write(2) of buf[0, length) to fd: the bytes the kernel took (0 when it took none or the peer is gone). */
+function tryWrite(fd: number, buf: Uint8Array, length: number): number {
   try {
-    written = writeSync(fd, buf);
+    return writeSync(fd, buf, 0, length);
   } catch {
     // EAGAIN (send buffer full) or a dead peer (EPIPE, ECONNRESET): socket.write queues the bytes or reports
     // the error through the socket's own 'error' and 'close' events, exactly as without this shortcut.
-    written = 0;
+    return 0;
   }
+}
+
+/** Writes `buf` to `socket` now if the kernel takes it, else queues the rest as `socket.write` would. */
+export function writeNow(socket: Socket, buf: Uint8Array): void {
+  const fd = directFd(socket);
+  const written = fd < 0 ? 0 : tryWrite(fd, buf, buf.length);
   if (written < buf.length) socket.write(written === 0 ? buf : buf.subarray(written));
+}
+
+/**
+ * writeNow for bytes in a buffer the caller reuses (`scratch[0, length)`, e.g. one frame buffer for every
+ * client of a tick): whatever the kernel does not take at once is copied before it is queued, so the
+ * common case — the kernel takes it all — allocates nothing.
+ */
+export function writeNowFrom(socket: Socket, scratch: Uint8Array, length: number): void {
+  const fd = directFd(socket);
+  const written = fd < 0 ? 0 : tryWrite(fd, scratch, length);
+  if (written < length) socket.write(Buffer.from(scratch.subarray(written, length)));
 }

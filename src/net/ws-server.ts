@@ -16,7 +16,7 @@ import { type Transport, joinParts } from '../realtime/transport.js';
 import type { ServerMetrics } from '../metrics.js';
 import { ConnectionCounter } from '../limits/index.js';
 import { CloseCode } from './protocol.js';
-import { writeNow } from './direct-write.js';
+import { writeNowFrom } from './direct-write.js';
 
 /** How long a peer gets to finish the closing handshake we started before its socket is destroyed. */
 const CLOSE_GRACE_MS = 2000;
@@ -27,13 +27,18 @@ interface WsInternals {
   _sender?: { _state?: number; _queue?: unknown[] } | null;
 }
 
+/** Bytes of an unmasked binary frame's header (RFC 6455 §5.2) for a payload of `total` bytes. */
+function frameHeadBytes(total: number): number {
+  return total < 126 ? 2 : total < 65536 ? 4 : 10;
+}
+
 /**
- * One unmasked binary frame (RFC 6455 §5.2: FIN + opcode 2, then the payload length) holding `parts`:
- * header and payload in one buffer, so the socket gets ONE write and each byte is copied once.
+ * Writes one unmasked binary frame (FIN + opcode 2, then the payload length) holding `parts` into `buf` at
+ * 0, header and payload together, so the socket gets ONE write and each byte is copied once. `buf` must
+ * hold frameHeadBytes(total) + total bytes; returns that length.
  */
-export function frameBinary(parts: readonly Uint8Array[], total: number, count = parts.length): Buffer {
-  const head = total < 126 ? 2 : total < 65536 ? 4 : 10;
-  const buf = Buffer.allocUnsafe(head + total);
+function frameInto(buf: Buffer, parts: readonly Uint8Array[], total: number, count: number): number {
+  const head = frameHeadBytes(total);
   buf[0] = 0x82;
   if (head === 2) {
     buf[1] = total;
@@ -51,8 +56,23 @@ export function frameBinary(parts: readonly Uint8Array[], total: number, count =
     buf.set(p, o);
     o += p.length;
   }
+  return head + total;
+}
+
+/** One unmasked binary frame holding `parts`, in a new buffer (see frameInto). */
+export function frameBinary(parts: readonly Uint8Array[], total: number, count = parts.length): Buffer {
+  const buf = Buffer.allocUnsafe(frameHeadBytes(total) + total);
+  frameInto(buf, parts, total, count);
   return buf;
 }
+
+/**
+ * The frame buffer every tick write is built in (the process is single-threaded and writeNowFrom copies
+ * whatever the kernel does not take, so one buffer serves every client of every tick). Grown to the largest
+ * frame seen; one larger than SCRATCH_KEEP is framed in a buffer of its own instead.
+ */
+let scratch = Buffer.allocUnsafeSlow(64 * 1024);
+const SCRATCH_KEEP = 1024 * 1024;
 
 class WsTransport implements Transport {
   constructor(private readonly ws: WebSocket) {}
@@ -60,11 +80,12 @@ class WsTransport implements Transport {
     if (this.ws.readyState === WebSocket.OPEN) this.ws.send(bytes, { binary: true });
   }
   /**
-   * The tick's write: framed here and written straight to the socket (`writeNow`: one write(2) when
-   * nothing is queued), as ws itself would write an uncompressed frame (permessage-deflate is off), minus
-   * ws's separate header buffer, cork and second write, and Node's stream bookkeeping. Only while ws's sender is idle with nothing queued, so frames stay in order; otherwise, and
-   * should ws's internals ever differ, through ws.send. bufferedAmount still counts these bytes (ws reads
-   * it from the socket's writable state).
+   * The tick's write, as ws itself would write an uncompressed frame (permessage-deflate is off) minus ws's
+   * separate header buffer, cork and second write, and Node's stream bookkeeping: framed in the shared
+   * scratch buffer and written straight to the socket (`writeNowFrom`: one write(2) when nothing is queued;
+   * only what the kernel does not take is copied, and queued). Only while ws's sender is idle with nothing
+   * queued, so frames stay in order; otherwise, and should ws's internals ever differ, through ws.send.
+   * bufferedAmount still counts queued bytes (ws reads it from the socket's writable state).
    */
   sendParts(parts: readonly Uint8Array[], total: number, count = parts.length): void {
     const ws = this.ws;
@@ -73,7 +94,15 @@ class WsTransport implements Transport {
     const socket = internals._socket;
     const sender = internals._sender;
     if (socket && !socket.destroyed && sender && sender._state === 0 && Array.isArray(sender._queue) && sender._queue.length === 0) {
-      writeNow(socket, frameBinary(parts, total, count));
+      const length = frameHeadBytes(total) + total;
+      if (length > scratch.length) {
+        if (length > SCRATCH_KEEP) {
+          writeNowFrom(socket, frameBinary(parts, total, count), length);
+          return;
+        }
+        scratch = Buffer.allocUnsafeSlow(Math.min(SCRATCH_KEEP, Math.max(length, scratch.length * 2)));
+      }
+      writeNowFrom(socket, scratch, frameInto(scratch, parts, total, count));
       return;
     }
     ws.send(joinParts(parts, total, count), { binary: true });

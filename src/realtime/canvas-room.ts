@@ -510,7 +510,7 @@ export class CanvasRoom {
       const subs = this.subs.indexes[level]!.subscribersOf(d.cx, d.cy);
       for (const s of subs) {
         this.mark(s);
-        if (this.pressure(s, t) || s.needSnapshot.has(d.key)) {
+        if (this.pressure(s, t) || (s.needSnapshot.size !== 0 && s.needSnapshot.has(d.key))) {
           s.needSnapshot.add(d.key);
           continue;
         }

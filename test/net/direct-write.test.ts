@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AddressInfo, type Socket, connect, createServer, type Server } from 'node:net';
 import fc from 'fast-check';
-import { writeNow } from '../../src/net/direct-write.js';
+import { writeNow, writeNowFrom } from '../../src/net/direct-write.js';
 
 let server: Server | null = null;
 const sockets: Socket[] = [];
@@ -63,6 +63,26 @@ describe('writeNow', () => {
     const got = await readAll(reader, total);
     expect(got.length).toBe(total);
     expect(got.equals(Buffer.concat(parts))).toBe(true);
+  });
+
+  it('writeNowFrom: a scratch buffer overwritten after every call still delivers what each call held', async () => {
+    const { writer, reader } = await pair();
+    // 12 MB through one 300 KB scratch buffer with the reader paused: later calls are partial or refused,
+    // so their remainders must have been copied before the buffer was reused.
+    const scratch = Buffer.alloc(300_000);
+    const expected: Buffer[] = [];
+    let total = 0;
+    for (let i = 0; total < 12 * 1024 * 1024; i++) {
+      const length = 100 + ((i * 7919) % 299_900);
+      scratch.fill(i & 0xff, 0, length);
+      scratch.writeUInt32BE(i, 0);
+      expected.push(Buffer.from(scratch.subarray(0, length)));
+      total += length;
+      writeNowFrom(writer, scratch, length);
+    }
+    expect(writer.writableLength).toBeGreaterThan(0);
+    const got = await readAll(reader, total);
+    expect(got.equals(Buffer.concat(expected))).toBe(true);
   });
 
   it('interleaved with socket.write, the bytes stay in call order (property)', async () => {
