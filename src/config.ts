@@ -57,6 +57,11 @@ export interface ServerConfig {
   cursorBroadcastHz: number;
   /** Cursors shown per cursor cell; a viewer touches at most 9 cells, so it gets at most 9 × this many. */
   cursorCellCap: number;
+  /**
+   * Level-of-detail deltas per second (≤ tickHz): zoomed-out viewers get each level's changes coalesced at
+   * this cadence, on the ticks that flush cursors, instead of every tick (docs/protocol.md, LOD_DELTA).
+   */
+  lodHz: number;
   /** Bytes buffered for all clients together above which no client gets more than its snapshots' worth. */
   globalBufferBytes: number;
   /** Redis URL shared by the nodes of one canvas ('' = single process, no Redis); see src/cluster. */
@@ -123,6 +128,7 @@ export const DEFAULTS: ServerConfig = {
   logLevel: 'info',
   cursorBroadcastHz: 20,
   cursorCellCap: 6,
+  lodHz: 20,
   globalBufferBytes: 32 * 1024 * 1024,
   redis: '',
   canvas: 'main',
@@ -178,6 +184,7 @@ export function validateConfig(c: ServerConfig): ServerConfig {
   check(c.stallTimeoutMs >= 1000, '--stall-timeout-ms must be ≥ 1000');
   check(isInt(c.cursorBroadcastHz) && c.cursorBroadcastHz >= 1 && c.cursorBroadcastHz <= c.tickHz,
     `--cursor-broadcast-hz must be an integer 1..tick-hz, got ${c.cursorBroadcastHz}`);
+  check(isInt(c.lodHz) && c.lodHz >= 1 && c.lodHz <= c.tickHz, `--lod-hz must be an integer 1..tick-hz, got ${c.lodHz}`);
   check(isInt(c.cursorCellCap) && c.cursorCellCap >= 1 && c.cursorCellCap <= 4096, `--cursor-cell-cap must be 1..4096, got ${c.cursorCellCap}`);
   check(isInt(c.globalBufferBytes) && c.globalBufferBytes >= c.highWaterBytes,
     `--global-buffer-bytes must be an integer ≥ --high-water-bytes, got ${c.globalBufferBytes}`);
@@ -228,6 +235,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   'allow-resize': { key: 'allowResize', kind: 'bool', help: 'let the database take a new --width/--height (shrinking only where nothing is painted)' },
   'log-level': { key: 'logLevel', kind: 'str', help: 'pino log level (env LOG_LEVEL)' },
   'cursor-broadcast-hz': { key: 'cursorBroadcastHz', kind: 'int', help: 'cursor broadcasts per second (≤ tick-hz)' },
+  'lod-hz': { key: 'lodHz', kind: 'int', help: 'level-of-detail deltas per second for zoomed-out viewers (≤ tick-hz; tick-hz = every tick)' },
   'cursor-cell-cap': { key: 'cursorCellCap', kind: 'int', help: 'cursors shown per cursor cell (a viewer sees ≤ 9 cells)' },
   'global-buffer-bytes': { key: 'globalBufferBytes', kind: 'int', help: 'bytes buffered for all clients together before deltas are held back' },
   redis: { key: 'redis', kind: 'str', help: 'Redis URL: join the canvas shared by every node using it (default: single process)' },

@@ -16,6 +16,8 @@ import { ChunkStore, type DrainedChunk } from './chunk-store.js';
 
 export { MAX_LOD_LEVEL, lodSide, topLodLevel, lodLevelForZoom, downsampleChunk, levelRect } from './lod-geometry.js';
 
+const NOTHING_DRAINED: DrainedChunk[] = [];
+
 /** Snapshot cache per level (level chunks are few: level L has 1/4^L of the canvas's chunks). */
 const LEVEL_SNAPSHOT_CACHE_BYTES = 8 * 1024 * 1024;
 
@@ -35,6 +37,12 @@ export class LodLevels {
       }));
     }
     this.rebuild();
+  }
+
+  /** Whether some level has changes waiting for its next drain. */
+  get pending(): boolean {
+    for (let l = 1; l <= this.top; l++) if (this.stores[l]!.dirtyChunkCount > 0) return true;
+    return false;
   }
 
   /** Level L's store (L = 0: the full-resolution one). */
@@ -77,9 +85,11 @@ export class LodLevels {
 
   /**
    * Carry one drain of the full store into every level (reading the DELTA bytes it just encoded: offsets
-   * ascending, each once), then drain the levels: index L of the result is level L's drained chunks.
+   * ascending, each once), then — when `drainLevels` — drain the levels: index L of the result is level L's
+   * drained chunks (empty for every level > 0 when not draining: their changes wait, coalesced per chunk, for
+   * the next drain; a snapshot taken meanwhile already shows them).
    */
-  apply(drained: readonly DrainedChunk[]): DrainedChunk[][] {
+  apply(drained: readonly DrainedChunk[], drainLevels = true): DrainedChunk[][] {
     const out: DrainedChunk[][] = [drained as DrainedChunk[]];
     if (this.top === 0) return out;
     for (const d of drained) {
@@ -100,7 +110,7 @@ export class LodLevels {
         }
       }
     }
-    for (let l = 1; l <= this.top; l++) out.push(this.stores[l]!.drain());
+    for (let l = 1; l <= this.top; l++) out.push(drainLevels ? this.stores[l]!.drain() : NOTHING_DRAINED);
     return out;
   }
 }

@@ -74,6 +74,7 @@ export class CanvasRoom {
   private readonly policy: BackpressurePolicy;
   /** When cursors were last flushed (tick clock), for the cursor cadence. */
   private lastCursorFlush = Number.NEGATIVE_INFINITY;
+  private lastLodDrain = Number.NEGATIVE_INFINITY;
   readonly seam: PlacementSeam;
   private readonly paint: IpLimiter;
   private readonly loop: TickLoop;
@@ -494,9 +495,15 @@ export class CanvasRoom {
     phase[1] = performance.now();
     // 3. Deltas: each encoded once by the store (and once per level of detail), referenced by every
     //    subscriber of that level that is up to date.
+    // Cursors and levels of detail share their slower cadence: levels drain on the ticks that flush cursors
+    // (so a zoomed-out viewer's LOD deltas and cursors go in one write), or once a whole LOD period has
+    // passed without a cursor flush.
+    const cursorDue = this.cursors.hasWork && t - this.lastCursorFlush >= (1000 / config.cursorBroadcastHz) * 0.9;
+    const lodDue = config.lodHz >= config.tickHz || cursorDue || t - this.lastLodDrain >= (1000 / config.lodHz) * 0.9;
+    if (lodDue) this.lastLodDrain = t;
     const drained = store.drain();
-    const perLevel = this.levels.apply(drained);
-    if (drained.length > 0) worked = true;
+    const perLevel = this.levels.apply(drained, lodDue);
+    if (drained.length > 0 || (!lodDue && this.levels.pending)) worked = true; // keep ticking until they drain
     if (batch.records.length > 0) {
       // Chunk checkpoints and the WAL flush: cheap when not due; must see the store applied and drained.
       // A failure here loses nothing (the log is committed), so it must not stop the tick.
@@ -525,7 +532,6 @@ export class CanvasRoom {
     // 4. Cursors, at their own cadence (cursorBroadcastHz; a little slack for timer jitter): moved ones to
     //    the viewers that see them (stale viewers skipped), resyncs after view moves.
     //    A viewer whose view moved gets its cursor snapshot at once, with its chunk snapshots.
-    const cursorDue = this.cursors.hasWork && t - this.lastCursorFlush >= (1000 / config.cursorBroadcastHz) * 0.9;
     if (this.cursors.hasWork && !cursorDue) worked = true; // keep ticking until they are due
     if (cursorDue || this.cursorSnapshot.size > 0) {
       if (cursorDue) this.lastCursorFlush = t;
