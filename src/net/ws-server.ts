@@ -16,7 +16,7 @@ import { type Transport, joinParts } from '../realtime/transport.js';
 import type { ServerMetrics } from '../metrics.js';
 import { ConnectionCounter } from '../limits/index.js';
 import { CloseCode } from './protocol.js';
-import { writeNowFrom } from './direct-write.js';
+import { DirectWriter } from './direct-write.js';
 
 /** How long a peer gets to finish the closing handshake we started before its socket is destroyed. */
 const CLOSE_GRACE_MS = 2000;
@@ -67,7 +67,7 @@ export function frameBinary(parts: readonly Uint8Array[], total: number, count =
 }
 
 /**
- * The frame buffer every tick write is built in (the process is single-threaded and writeNowFrom copies
+ * The frame buffer every tick write is built in (the process is single-threaded and DirectWriter copies
  * whatever the kernel does not take, so one buffer serves every client of every tick). Grown to the largest
  * frame seen; one larger than SCRATCH_KEEP is framed in a buffer of its own instead.
  */
@@ -75,6 +75,8 @@ let scratch = Buffer.allocUnsafeSlow(64 * 1024);
 const SCRATCH_KEEP = 1024 * 1024;
 
 class WsTransport implements Transport {
+  /** The socket's direct writer, made on the first pre-framed write (ws has its socket by then). */
+  private writer: DirectWriter | null = null;
   constructor(private readonly ws: WebSocket) {}
   send(bytes: Uint8Array): void {
     if (this.ws.readyState === WebSocket.OPEN) this.ws.send(bytes, { binary: true });
@@ -82,7 +84,7 @@ class WsTransport implements Transport {
   /**
    * The tick's write, as ws itself would write an uncompressed frame (permessage-deflate is off) minus ws's
    * separate header buffer, cork and second write, and Node's stream bookkeeping: framed in the shared
-   * scratch buffer and written straight to the socket (`writeNowFrom`: one write(2) when nothing is queued;
+   * scratch buffer and written straight to the socket (`DirectWriter`: one write(2) when nothing is queued;
    * only what the kernel does not take is copied, and queued). Only while ws's sender is idle with nothing
    * queued, so frames stay in order; otherwise, and should ws's internals ever differ, through ws.send.
    * bufferedAmount still counts queued bytes (ws reads it from the socket's writable state).
@@ -94,15 +96,16 @@ class WsTransport implements Transport {
     const socket = internals._socket;
     const sender = internals._sender;
     if (socket && !socket.destroyed && sender && sender._state === 0 && Array.isArray(sender._queue) && sender._queue.length === 0) {
+      const writer = this.writer ??= new DirectWriter(socket);
       const length = frameHeadBytes(total) + total;
       if (length > scratch.length) {
         if (length > SCRATCH_KEEP) {
-          writeNowFrom(socket, frameBinary(parts, total, count), length);
+          writer.writeFrom(frameBinary(parts, total, count), length);
           return;
         }
         scratch = Buffer.allocUnsafeSlow(Math.min(SCRATCH_KEEP, Math.max(length, scratch.length * 2)));
       }
-      writeNowFrom(socket, scratch, frameInto(scratch, parts, total, count));
+      writer.writeFrom(scratch, frameInto(scratch, parts, total, count));
       return;
     }
     ws.send(joinParts(parts, total, count), { binary: true });

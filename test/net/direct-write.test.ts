@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AddressInfo, type Socket, connect, createServer, type Server } from 'node:net';
 import fc from 'fast-check';
-import { writeNow, writeNowFrom } from '../../src/net/direct-write.js';
+import { DirectWriter, writeNow, writeNowFrom } from '../../src/net/direct-write.js';
 
 let server: Server | null = null;
 const sockets: Socket[] = [];
@@ -120,5 +120,29 @@ describe('writeNow', () => {
       for (let i = 0; i < 20; i++) writeNow(writer, Buffer.alloc(64 * 1024, 1));
     }).not.toThrow();
     await closed;
+  });
+
+  it('DirectWriter never writes to a descriptor its socket no longer owns (destroyed, fd reused)', async () => {
+    const { writer, reader } = await pair();
+    const direct = new DirectWriter(writer);
+    const hello = Buffer.from('hello');
+    direct.writeFrom(hello, hello.length);
+    expect((await readAll(reader, 5)).toString()).toBe('hello');
+    const fd = (writer as unknown as { _handle: { fd: number } })._handle.fd;
+    writer.on('error', () => {}); // a write after destroy is reported there
+    writer.destroy();
+    // A new connection in this process: one of its two ends most likely gets the freed descriptor number.
+    const client = connect((server!.address() as AddressInfo).port, '127.0.0.1');
+    const accepted = await new Promise<Socket>((resolve) => server!.once('connection', resolve));
+    sockets.push(client, accepted);
+    const fdOf = (x: Socket) => (x as unknown as { _handle: { fd: number } })._handle.fd;
+    let leaked = 0;
+    for (const end of [client, accepted]) end.on('data', (c: Buffer) => { leaked += c.length; });
+    const stale = Buffer.from('stale bytes');
+    expect(() => direct.writeFrom(stale, stale.length)).not.toThrow();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(leaked).toBe(0);
+    // The case this test is for: the kernel handed the freed number on (it gives the lowest free one).
+    expect([fdOf(client), fdOf(accepted)]).toContain(fd);
   });
 });
