@@ -13,7 +13,7 @@
 import { fork } from 'node:child_process';
 import { type AddressInfo, type Socket, connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { writeNow, writeNowFrom } from '../src/net/direct-write.js';
+import { DirectWriter, writeNow } from '../src/net/direct-write.js';
 
 const READER = '--write-floor-reader';
 
@@ -21,10 +21,10 @@ export interface WriteFloor { method: WriteMethod; connections: number; bytes: n
 
 /**
  * `socket.write` of a fresh buffer (Node's stream path), `writeNow` of a fresh buffer (one write(2) on the
- * descriptor; src/net/direct-write.ts), or `writeNowFrom` one reused buffer (what the tick does: its frames
- * are built in one scratch buffer, so nothing is allocated per write).
+ * descriptor; src/net/direct-write.ts), or a `DirectWriter` per socket writing one reused buffer (what the
+ * tick does: its frames are built in one scratch buffer, so nothing is allocated per write).
  */
-type WriteMethod = 'socket.write' | 'writeNow' | 'writeNowFrom';
+type WriteMethod = 'socket.write' | 'writeNow' | 'DirectWriter';
 
 async function measure(method: WriteMethod, connections: number, bytes: number, rounds: number): Promise<WriteFloor> {
   const server = createServer();
@@ -37,6 +37,7 @@ async function measure(method: WriteMethod, connections: number, bytes: number, 
     const deadline = performance.now() + 30_000;
     while (accepted.length < connections && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     if (accepted.length < connections) throw new Error(`only ${accepted.length} of ${connections} connections`);
+    const writers = accepted.map((s) => new DirectWriter(s));
     const payload = Buffer.alloc(bytes, 0x42);
     let wallMs = 0;
     let writes = 0;
@@ -46,7 +47,7 @@ async function measure(method: WriteMethod, connections: number, bytes: number, 
       const t0 = performance.now();
       // A fresh buffer per write, as the tick frames one per client.
       if (method === 'writeNow') for (const s of accepted) writeNow(s, Buffer.from(payload));
-      else if (method === 'writeNowFrom') for (const s of accepted) writeNowFrom(s, payload, payload.length);
+      else if (method === 'DirectWriter') for (const w of writers) w.writeFrom(payload, payload.length);
       else for (const s of accepted) s.write(Buffer.from(payload));
       wallMs += performance.now() - t0;
       const c = process.cpuUsage(c0);
@@ -66,7 +67,7 @@ async function measure(method: WriteMethod, connections: number, bytes: number, 
 
 export async function run(opts: { quick?: boolean } = {}): Promise<WriteFloor[]> {
   // Both write paths, alternated (A B A B) so a change in the machine's load shows as a spread, not a bias.
-  const once: WriteMethod[] = ['socket.write', 'writeNow', 'writeNowFrom'];
+  const once: WriteMethod[] = ['socket.write', 'writeNow', 'DirectWriter'];
   const methods: WriteMethod[] = opts.quick ? once : [...once, ...once];
   const results: WriteFloor[] = [];
   for (const method of methods) {

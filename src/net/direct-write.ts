@@ -1,8 +1,8 @@
 /**
  * The cheapest way to hand one buffer to a TCP socket from Node: a `write(2)` on the socket's descriptor,
  * skipping the stream machinery (Writable state, a WriteWrap, an after-write tick) that `socket.write` runs
- * for every call — about a sixth of a small loopback write's CPU here (bench/write-floor.bench.ts prints
- * both). Only when nothing is queued on the socket, so bytes stay in order; whatever the kernel does not
+ * for every call — up to a tenth of a small loopback write's CPU here (bench/write-floor.bench.ts measures
+ * the paths side by side). Only when nothing is queued on the socket, so bytes stay in order; whatever the kernel does not
  * take at once (a full send buffer, EAGAIN) goes through `socket.write` as before, which queues it and
  * keeps `writableLength` (ws's bufferedAmount) honest. Any other error is left to `socket.write` to raise
  * through the socket's usual 'error' path. Where the descriptor is not exposed (Windows, a TLS socket, a
@@ -44,22 +44,12 @@ export function writeNow(socket: Socket, buf: Uint8Array): void {
 }
 
 /**
- * writeNow for bytes in a buffer the caller reuses (`scratch[0, length)`, e.g. one frame buffer for every
- * client of a tick): whatever the kernel does not take at once is copied before it is queued, so the
- * common case — the kernel takes it all — allocates nothing.
- */
-export function writeNowFrom(socket: Socket, scratch: Uint8Array, length: number): void {
-  const fd = directFd(socket);
-  const written = fd < 0 ? 0 : tryWrite(fd, scratch, length);
-  if (written < length) socket.write(Buffer.from(scratch.subarray(written, length)));
-}
-
-/**
- * writeNowFrom for one socket, written to tick after tick: the descriptor is read once (Node's `fd` is a
+ * writeNow for one socket written to tick after tick, from a buffer the caller reuses (one frame buffer for
+ * every client of a tick): whatever the kernel does not take at once is copied before it is queued, so the
+ * common case — the kernel takes it all — allocates nothing. The descriptor is read once (Node's `fd` is a
  * native accessor) and kept while the socket keeps the same handle — Node drops the handle (sets it to
  * null) when the socket is destroyed, so a stale descriptor is never written to — and each write checks only
- * the socket's writable state. For the tick's write to every client, where a few pointer chases per client
- * show in the profile.
+ * the socket's writable state: a few pointer chases per client show in the tick's profile.
  */
 export class DirectWriter {
   private handle: unknown = undefined;
@@ -76,7 +66,7 @@ export class DirectWriter {
       const fd = internals._handle?.fd;
       this.fd = typeof fd === 'number' && fd >= 0 && !internals.encrypted && !socket.connecting ? fd : -1;
     }
-    const fd = this.handle !== null && socket.writableLength === 0 && socket.writableCorked === 0 ? this.fd : -1;
+    const fd = this.handle !== null && socket.writableLength === 0 && socket.writableCorked === 0 && socket.writable ? this.fd : -1;
     const written = fd < 0 ? 0 : tryWrite(fd, scratch, length);
     if (written < length) socket.write(Buffer.from(scratch.subarray(written, length)));
   }
