@@ -157,9 +157,12 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
   } else {
     wsUrl = o.url;
   }
-  const metricsUrl = `${wsToHttp(wsUrl)}/metrics`;
+  /** /metrics of a node: on its ops port when we started it (it announces one), else on its public port. */
+  const metricsOf = (u: string, child: ChildServer | null | undefined): string =>
+    typeof child?.ready.ops === 'string' ? `${child.ready.ops}/metrics` : `${wsToHttp(u)}/metrics`;
+  const metricsUrl = metricsOf(wsUrl, server ?? started[0]);
   const pid = server?.pid ?? null;
-  const nodeTargets = wsUrls.map((u, i) => ({ url: u, metricsUrl: `${wsToHttp(u)}/metrics`, pid: started[i]?.pid ?? null }));
+  const nodeTargets = wsUrls.map((u, i) => ({ url: u, metricsUrl: metricsOf(u, started[i]), pid: started[i]?.pid ?? null }));
   const nodeSamples: ServerSample[][] = nodeTargets.map(() => []);
   const sampleNodes = async (): Promise<void> => {
     const got = await Promise.all(nodeTargets.map((n) => sampleServer(n.metricsUrl, n.pid)));

@@ -128,7 +128,9 @@ export interface OurServerOptions {
  */
 export function ourServerArgs(o: OurServerOptions): string[] {
   return [
-    '--port', '0', '--host', '127.0.0.1', '--in-memory',
+    // --ops-port: /metrics on a listening socket of its own, so the samples keep coming while the public
+    // port's accept queue is full (a crowd ramping up faster than the server accepts).
+    '--port', '0', '--ops-port', '0', '--host', '127.0.0.1', '--in-memory',
     '--width', String(o.width), '--height', String(o.height),
     '--paint-rate', '1000000', '--paint-burst', '1000000',
     '--max-connections-per-ip', '100000', '--max-connections', '100000',

@@ -8,6 +8,11 @@ import { MESSAGE_COSTS, placeCost } from './limits/message-budget.js';
 
 export interface ServerConfig {
   port: number;
+  /**
+   * A second port serving only /healthz and /metrics (-1: none; 0: any free port). Its own listening
+   * socket, so health checks and scrapes are accepted while the public port's queue is full.
+   */
+  opsPort: number;
   host: string;
   width: number;
   height: number;
@@ -91,6 +96,7 @@ function resumeBytes(maxViewportArea: number): number {
 
 export const DEFAULTS: ServerConfig = {
   port: 8080,
+  opsPort: -1,
   host: '127.0.0.1',
   width: 1024,
   height: 1024,
@@ -153,6 +159,8 @@ const isInt = (n: number): boolean => Number.isInteger(n);
 /** Validate a whole config; throws ConfigError naming the first bad setting. */
 export function validateConfig(c: ServerConfig): ServerConfig {
   check(isInt(c.port) && c.port >= 0 && c.port <= 65535, `--port must be 0..65535, got ${c.port}`);
+  check(isInt(c.opsPort) && c.opsPort >= -1 && c.opsPort <= 65535 && (c.opsPort <= 0 || c.opsPort !== c.port),
+    `--ops-port must be -1 (none) or 0..65535 and not --port, got ${c.opsPort}`);
   for (const [flag, v] of [['--width', c.width], ['--height', c.height]] as const) {
     check(isInt(v) && v >= CHUNK_SIZE && v <= MAX_CANVAS_SIDE && v % CHUNK_SIZE === 0,
       `${flag} must be a multiple of ${CHUNK_SIZE} from ${CHUNK_SIZE} to ${MAX_CANVAS_SIDE}, got ${v}`);
@@ -204,6 +212,7 @@ type FlagSpec = { key: keyof ServerConfig; kind: 'int' | 'num' | 'str' | 'bool' 
 /** Every command-line flag; README lists the same table. */
 export const FLAGS: Record<string, FlagSpec> = {
   port: { key: 'port', kind: 'int', help: 'HTTP and WebSocket port (env PORT)' },
+  'ops-port': { key: 'opsPort', kind: 'int', help: 'a second port with only /healthz and /metrics, accepted apart from the public one (-1 = none, 0 = any free port)' },
   host: { key: 'host', kind: 'str', help: 'address to listen on; 0.0.0.0 to expose' },
   width: { key: 'width', kind: 'int', help: 'canvas width in pixels (multiple of 64)' },
   height: { key: 'height', kind: 'int', help: 'canvas height in pixels (multiple of 64)' },

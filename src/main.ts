@@ -35,7 +35,7 @@ async function main(): Promise<void> {
     process.stderr.write(`pixel-canvas: ${(err as Error).message}\n`);
     process.exit(1);
   }
-  log.info({ url: server.url, ws: server.wsUrl, width: config.width, height: config.height, tickHz: config.tickHz,
+  log.info({ url: server.url, ws: server.wsUrl, ...(server.opsUrl ? { ops: server.opsUrl } : {}), width: config.width, height: config.height, tickHz: config.tickHz,
     storage: config.inMemory ? 'memory' : config.dataDir }, `pixel-canvas listening on ${server.url}`);
   // For people: one plain line saying where to go (the log lines around it stay JSON for machines).
   process.stdout.write(`pixel-canvas is ready: open ${server.url}/ in a browser\n`);

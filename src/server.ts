@@ -1,8 +1,8 @@
 /**
  * Builds one pixel-canvas server from a config: storage, chunk store, room, HTTP routes and the WebSocket
- * endpoint on one port. `main.ts` runs it as a process; tests start it in-process on port 0.
+ * endpoint on one port (plus, with --ops-port, /healthz and /metrics on a second). `main.ts` runs it as a process; tests start it in-process on port 0.
  */
-import { createServer as createHttp, type Server } from 'node:http';
+import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -47,6 +47,8 @@ export interface RunningServer {
   readonly cluster: ClusterNode | null;
   readonly url: string;
   readonly wsUrl: string;
+  /** With --ops-port: http://host:port of the listener that serves only /healthz and /metrics; else null. */
+  readonly opsUrl: string | null;
   /** Music mode's clock and pattern palette; null on a pixel canvas. */
   readonly conductor: Conductor | null;
   /** Graceful stop: last tick (commit + answers), close sockets with 1001, checkpoint, close storage. */
@@ -94,15 +96,13 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     addressOf: (req) => clientAddress(req, config.trustProxy),
   });
 
-  const http = createHttp({
-    headersTimeout: config.headersTimeoutMs,
-    requestTimeout: config.headersTimeoutMs * 3,
-    // How often Node checks the timeouts above; its 30 s default would let slowloris linger.
-    connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs),
-  }, createRequestHandler([
+  // /healthz and /metrics: on the public port, and on --ops-port when set — a listening socket of its own,
+  // so a health check or a scrape is accepted even while the public port's accept queue is full (Node's
+  // libuv takes one connection per listening socket per event-loop iteration; docs/performance.md).
+  const opsResources = [
     {
       path: '/healthz',
-      get(_req, res) {
+      get(_req: IncomingMessage, res: ServerResponse) {
         const body = JSON.stringify({
           status: 'ok', connections: room.connections, uptimeSeconds: Math.round((Date.now() - started) / 1000), tickHz: room.tickHz,
           ...(cluster ? { redis: cluster.health() } : {}),
@@ -113,27 +113,40 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     },
     {
       path: '/metrics',
-      async get(_req, res) {
+      async get(_req: IncomingMessage, res: ServerResponse) {
         metrics.tickRate.set(room.tickHz);
         const text = await metrics.registry.metrics();
         res.writeHead(200, { 'Content-Type': metrics.registry.contentType });
         res.end(text);
       },
     },
-  ], [...(musicApi ? [musicApi] : []), api, (req, res, url) => admin.handle(req, res, url), timelapse, staticFiles], log));
+  ];
+  const httpOptions = {
+    headersTimeout: config.headersTimeoutMs,
+    requestTimeout: config.headersTimeoutMs * 3,
+    // How often Node checks the timeouts above; its 30 s default would let slowloris linger.
+    connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs),
+  };
+  const http = createHttp(httpOptions, createRequestHandler(opsResources,
+    [...(musicApi ? [musicApi] : []), api, (req, res, url) => admin.handle(req, res, url), timelapse, staticFiles], log));
+  const ops = config.opsPort >= 0 ? createHttp(httpOptions, createRequestHandler(opsResources, [], log)) : null;
   const ws = attachWebSocket(http, { config, room, metrics, log, ...(cluster ? { gate: cluster.gate } : {}) });
   // A new canvas generation (Redis lost it and another node re-seeded it): clients reconnect and reload.
   cluster?.seam.onGenerationChange(() => ws.closeClients(1013, 'CANVAS_RESYNCED'));
 
-  try {
-    await new Promise<void>((resolveListen, reject) => {
-      http.once('error', reject);
-      http.listen(config.port, config.host, () => {
-        http.off('error', reject);
-        resolveListen();
-      });
+  const listen = (server: Server, port: number) => new Promise<void>((resolveListen, reject) => {
+    server.once('error', reject);
+    server.listen(port, config.host, () => {
+      server.off('error', reject);
+      resolveListen();
     });
+  });
+  try {
+    await listen(http, config.port);
+    if (ops) await listen(ops, config.opsPort);
   } catch (err) {
+    http.close();
+    ops?.close();
     // Port in use and the like: release the data dir's lock and timers before reporting.
     await ws.close();
     await cluster?.close();
@@ -145,20 +158,25 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   cluster?.seam.kick(); // catch-up read while starting
   const port = (http.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const opsUrl = ops ? `http://${host}:${(ops.address() as AddressInfo).port}` : null;
   let closing: Promise<void> | null = null;
   return {
     http, room, store, storage, metrics, ws, port, cluster, conductor,
     url: `http://${host}:${port}`,
     wsUrl: `ws://${host}:${port}/ws`,
+    opsUrl,
     close() {
       closing ??= (async () => {
         // Stop listening first: a client reconnecting while we close must be refused, not let in (and sent a
         // WELCOME) by a server about to go away.
         const stopped = new Promise<void>((r) => http.close(() => r()));
+        const opsStopped = ops ? new Promise<void>((r) => ops.close(() => r())) : null;
         room.stop();
         await ws.close();
         http.closeAllConnections();
+        ops?.closeAllConnections();
         await stopped;
+        await opsStopped;
         await cluster?.close();
         storage.close(store);
         admin.close();
