@@ -63,7 +63,7 @@ export interface ServerConfig {
   /** Cursors shown per cursor cell; a viewer touches at most 9 cells, so it gets at most 9 × this many. */
   cursorCellCap: number;
   /**
-   * Level-of-detail deltas per second (≤ tickHz): zoomed-out viewers get each level's changes coalesced at
+   * Level-of-detail deltas per second (at most one per tick): zoomed-out viewers get each level's changes coalesced at
    * this cadence, on the ticks that flush cursors, instead of every tick (docs/protocol.md, LOD_DELTA).
    */
   lodHz: number;
@@ -190,9 +190,10 @@ export function validateConfig(c: ServerConfig): ServerConfig {
   check(c.lowWaterBytes < c.highWaterBytes && c.highWaterBytes < c.hardLimitBytes,
     'backpressure marks must satisfy low-water < high-water < hard limit');
   check(c.stallTimeoutMs >= 1000, '--stall-timeout-ms must be ≥ 1000');
-  check(isInt(c.cursorBroadcastHz) && c.cursorBroadcastHz >= 1 && c.cursorBroadcastHz <= c.tickHz,
-    `--cursor-broadcast-hz must be an integer 1..tick-hz, got ${c.cursorBroadcastHz}`);
-  check(isInt(c.lodHz) && c.lodHz >= 1 && c.lodHz <= c.tickHz, `--lod-hz must be an integer 1..tick-hz, got ${c.lodHz}`);
+  // Above the tick rate they mean "every tick": a lower --tick-hz alone must not make their defaults invalid.
+  check(isInt(c.cursorBroadcastHz) && c.cursorBroadcastHz >= 1 && c.cursorBroadcastHz <= 1000,
+    `--cursor-broadcast-hz must be an integer 1..1000, got ${c.cursorBroadcastHz}`);
+  check(isInt(c.lodHz) && c.lodHz >= 1 && c.lodHz <= 1000, `--lod-hz must be an integer 1..1000, got ${c.lodHz}`);
   check(isInt(c.cursorCellCap) && c.cursorCellCap >= 1 && c.cursorCellCap <= 4096, `--cursor-cell-cap must be 1..4096, got ${c.cursorCellCap}`);
   check(isInt(c.globalBufferBytes) && c.globalBufferBytes >= c.highWaterBytes,
     `--global-buffer-bytes must be an integer ≥ --high-water-bytes, got ${c.globalBufferBytes}`);
@@ -243,8 +244,8 @@ export const FLAGS: Record<string, FlagSpec> = {
   'in-memory': { key: 'inMemory', kind: 'bool', help: 'keep the canvas in memory only (lost on exit)' },
   'allow-resize': { key: 'allowResize', kind: 'bool', help: 'let the database take a new --width/--height (shrinking only where nothing is painted)' },
   'log-level': { key: 'logLevel', kind: 'str', help: 'pino log level (env LOG_LEVEL)' },
-  'cursor-broadcast-hz': { key: 'cursorBroadcastHz', kind: 'int', help: 'cursor broadcasts per second (≤ tick-hz)' },
-  'lod-hz': { key: 'lodHz', kind: 'int', help: 'level-of-detail deltas per second for zoomed-out viewers (≤ tick-hz; tick-hz = every tick)' },
+  'cursor-broadcast-hz': { key: 'cursorBroadcastHz', kind: 'int', help: 'cursor broadcasts per second (at most one per tick)' },
+  'lod-hz': { key: 'lodHz', kind: 'int', help: 'level-of-detail deltas per second for zoomed-out viewers (at most one per tick)' },
   'cursor-cell-cap': { key: 'cursorCellCap', kind: 'int', help: 'cursors shown per cursor cell (a viewer sees ≤ 9 cells)' },
   'global-buffer-bytes': { key: 'globalBufferBytes', kind: 'int', help: 'bytes buffered for all clients together before deltas are held back' },
   redis: { key: 'redis', kind: 'str', help: 'Redis URL: join the canvas shared by every node using it (default: single process)' },

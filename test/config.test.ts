@@ -12,6 +12,12 @@ describe('config', () => {
     expect(c).toMatchObject({ port: 9000, width: 2048, paintRate: 0.5, inMemory: true, allowedOrigins: ['https://a', 'https://b'], eagerTick: false });
   });
 
+  it('a lower --tick-hz alone starts: cadences above it mean every tick', () => {
+    expect(parseConfig(['--tick-hz', '10'], {})).toMatchObject({ tickHz: 10, cursorBroadcastHz: 20, lodHz: 20 });
+    expect(() => parseConfig(['--lod-hz', '0'], {})).toThrow(/--lod-hz/);
+    expect(() => parseConfig(['--cursor-broadcast-hz', '0'], {})).toThrow(/--cursor-broadcast-hz/);
+  });
+
   it('rejects bad values with a message naming the flag', () => {
     expect(() => parseConfig(['--width', '1000'], {})).toThrow(/--width must be a multiple of 64/);
     expect(() => parseConfig(['--port', 'x'], {})).toThrow(ConfigError);
