@@ -74,6 +74,7 @@ export class CanvasRoom {
   private readonly policy: BackpressurePolicy;
   /** When cursors were last flushed (tick clock), for the cursor cadence. */
   private lastCursorFlush = Number.NEGATIVE_INFINITY;
+  /** When the levels of detail were last drained (tick clock), for the LOD cadence (--lod-hz). */
   private lastLodDrain = Number.NEGATIVE_INFINITY;
   readonly seam: PlacementSeam;
   private readonly paint: IpLimiter;
