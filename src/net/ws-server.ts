@@ -18,6 +18,9 @@ import { ConnectionCounter } from '../limits/index.js';
 import { CloseCode } from './protocol.js';
 import { DirectWriter } from './direct-write.js';
 
+/** The heartbeat pings a sixteenth of the peers each sixteenth of its interval (see the timer below). */
+const HEARTBEAT_SLICES = 16;
+
 /** How long a peer gets to finish the closing handshake we started before its socket is destroyed. */
 const CLOSE_GRACE_MS = 2000;
 
@@ -157,6 +160,8 @@ function refuse(socket: Duplex, status: number, text: string): void {
 
 interface Peer {
   session: ClientSession;
+  /** Which of the heartbeat's slices pings this peer (peers are spread over them round-robin). */
+  slice: number;
   missedPongs: number;
   /** Payload of the last ping: only a pong echoing it counts (RFC 6455 allows unsolicited pongs). */
   nonce: Buffer;
@@ -191,6 +196,8 @@ export function attachWebSocket(
   });
   const perIp = new ConnectionCounter({ maxPerIp: config.maxConnectionsPerIp });
   const peers = new Map<WebSocket, Peer>();
+  /** The heartbeat slice the next peer joins (round-robin). */
+  let nextSlice = 0;
   const allowed = new Set(config.allowedOrigins);
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -261,7 +268,8 @@ export function attachWebSocket(
   function completeUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, ip: string): void {
     wss.handleUpgrade(req, socket, head, (ws) => {
       const session = room.connect(new WsTransport(ws), ip);
-      const peer: Peer = { session, missedPongs: 0, nonce: Buffer.alloc(0) };
+      const peer: Peer = { session, slice: nextSlice, missedPongs: 0, nonce: Buffer.alloc(0) };
+      nextSlice = (nextSlice + 1) % HEARTBEAT_SLICES;
       peers.set(ws, peer);
       ws.on('pong', (data: Buffer) => {
         if (data.equals(peer.nonce)) peer.missedPongs = 0;
@@ -277,9 +285,16 @@ export function attachWebSocket(
     });
   };
 
-  // One timer for every peer: a peer that missed two pings in a row is terminated.
+  // One timer for every peer: a peer that missed two pings in a row is terminated. The peers are spread
+  // over HEARTBEAT_SLICES slices, one slice a turn, so each is pinged once per heartbeat interval but the
+  // pings do not all go out at once (1000 pings in one go held the event loop ~15–20 ms, a stall every
+  // interval that 10,000 peers would make ten times longer).
+  let turn = 0;
   const heartbeat = setInterval(() => {
+    const slice = turn;
+    turn = (turn + 1) % HEARTBEAT_SLICES;
     for (const [ws, peer] of peers) {
+      if (peer.slice !== slice) continue;
       // Also the backstop of the backpressure ceiling, for a peer the tick has nothing to send.
       if (peer.missedPongs >= 2 || ws.bufferedAmount > config.hardLimitBytes) {
         metrics.clientsDropped.inc({ reason: peer.missedPongs >= 2 ? 'HEARTBEAT' : 'TOO_SLOW' });
@@ -294,7 +309,7 @@ export function attachWebSocket(
         ws.terminate();
       }
     }
-  }, config.heartbeatMs);
+  }, config.heartbeatMs / HEARTBEAT_SLICES);
   heartbeat.unref();
 
   return {

@@ -175,6 +175,34 @@ describe('heartbeats and cleanup', () => {
     expect(ok.ws.readyState).toBe(ok.ws.OPEN); // a peer that answers stays
   });
 
+  it('pings every peer once per interval, spread over the interval rather than all at once', async () => {
+    const interval = 1600;
+    const s = await server({ heartbeatMs: interval, maxConnectionsPerIp: 100 });
+    const peers: RawPeer[] = [];
+    for (let i = 0; i < 32; i++) {
+      const p = resources.track(new RawPeer(s.wsUrl));
+      await p.opened;
+      p.send(encodeHello(PROTOCOL_VERSION, `hb${i}`));
+      await p.waitFor(isWelcome);
+      peers.push(p);
+    }
+    const t0 = performance.now();
+    const pings: number[][] = peers.map(() => []);
+    peers.forEach((p, i) => p.ws.on('ping', () => pings[i]!.push(performance.now() - t0)));
+    await sleep(interval * 2 + 200);
+    // Each peer: about one ping per interval (2 whole intervals watched; allow for where in its interval we
+    // started), each answered, so nobody is terminated.
+    for (const got of pings) {
+      expect(got.length).toBeGreaterThanOrEqual(1);
+      expect(got.length).toBeLessThanOrEqual(3);
+    }
+    expect(s.room.connections).toBe(32);
+    // Spread: the first pings of the 32 peers fall in many different sixteenths of the interval. All at once
+    // (one timer firing for every peer) would put them in one or two.
+    const slots = new Set(pings.map((got) => Math.floor(got[0]! / (interval / 16))));
+    expect(slots.size).toBeGreaterThanOrEqual(8);
+  });
+
   it('10,000 connect/disconnect cycles leave every registry, index and cursor table empty', async () => {
     const s = await server({ maxConnectionsPerIp: 1000 });
     const total = 10_000;
