@@ -195,7 +195,9 @@ export function testResources() {
   const servers: RunningServer[] = [];
   const peers: RawPeer[] = [];
   const stalled: StalledPeer[] = [];
+  const clients: CanvasClient[] = [];
   afterEach(async () => {
+    for (const c of clients.splice(0)) c.close();
     for (const p of stalled.splice(0)) p.destroy();
     for (const p of peers.splice(0)) p.ws.terminate();
     for (const s of servers.splice(0)) await s.close();
@@ -206,8 +208,9 @@ export function testResources() {
       servers.push(s);
       return s;
     },
-    track<P extends RawPeer | StalledPeer>(p: P): P {
+    track<P extends RawPeer | StalledPeer | CanvasClient>(p: P): P {
       if (p instanceof StalledPeer) stalled.push(p);
+      else if (p instanceof CanvasClient) clients.push(p);
       else peers.push(p as RawPeer);
       return p;
     },

@@ -3,18 +3,10 @@
  * into at most ~lod-hz LOD_DELTAs a second, and still ends with exactly the server's level; with lod-hz
  * equal to the tick rate it gets them every tick, as a full-resolution viewer gets DELTAs.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import type { CanvasClient } from '../../src/client/canvas-client.js';
-import type { RunningServer } from '../../src/server.js';
-import { fuzzClient, sleep, startTestServer, until } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import { fuzzClient, sleep, testResources, until } from '../helpers/server.js';
 
-let server: RunningServer | null = null;
-const clients: CanvasClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  await server?.close();
-  server = null;
-});
+const resources = testResources();
 
 /**
  * One painter places a pixel on level 2's grid every ~10 ms for `ms`; a level-2 viewer of the whole 256²
@@ -22,11 +14,9 @@ afterEach(async () => {
  * viewer's level replica then equals the server's level 2.
  */
 async function run(lodHz: number, ms: number): Promise<{ lodDeltas: number; deltas: number; equal: boolean }> {
-  server = await startTestServer({ width: 256, height: 256, tickHz: 60, lodHz, paintRate: 1e6, paintBurst: 1e6, messageRate: 1e6, messageBurst: 1e6 });
-  const s = server;
-  const viewer = fuzzClient(s.wsUrl, 'viewer', () => {});
-  const painter = fuzzClient(s.wsUrl, 'painter', () => {});
-  clients.push(viewer, painter);
+  const s = await resources.server({ width: 256, height: 256, tickHz: 60, lodHz, paintRate: 1e6, paintBurst: 1e6, messageRate: 1e6, messageBurst: 1e6 });
+  const viewer = resources.track(fuzzClient(s.wsUrl, 'viewer', () => {}));
+  const painter = resources.track(fuzzClient(s.wsUrl, 'painter', () => {}));
   viewer.setViewport(0, 0, 256, 256, 2);
   painter.setViewport(0, 0, 256, 256, 0);
   viewer.connect();

@@ -2,20 +2,15 @@
  * --ops-port: a second listener with only /healthz and /metrics, for load balancers and Prometheus; the
  * public port keeps serving both as before.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import type { RunningServer } from '../../src/server.js';
-import { startTestServer } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import { testResources } from '../helpers/server.js';
 import { parseConfig, ConfigError } from '../../src/config.js';
 
-let server: RunningServer | null = null;
-afterEach(async () => {
-  await server?.close();
-  server = null;
-});
+const resources = testResources();
 
 describe('--ops-port', () => {
   it('serves /healthz and /metrics on a port of its own, and nothing else there', async () => {
-    server = await startTestServer({ opsPort: 0 });
+    const server = await resources.server({ opsPort: 0 });
     const ops = server.opsUrl!;
     expect(ops).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(ops).not.toBe(server.url);
@@ -35,13 +30,10 @@ describe('--ops-port', () => {
   });
 
   it('is off by default, and closes with the server', async () => {
-    server = await startTestServer();
-    expect(server.opsUrl).toBeNull();
-    await server.close();
-    server = await startTestServer({ opsPort: 0 });
+    expect((await resources.server()).opsUrl).toBeNull();
+    const server = await resources.server({ opsPort: 0 });
     const ops = server.opsUrl!;
-    await server.close();
-    server = null;
+    await server.close(); // (the afterEach close of a closed server is a no-op)
     await expect(fetch(`${ops}/healthz`)).rejects.toThrow();
   });
 
