@@ -129,6 +129,11 @@ describe('backpressure', () => {
     let seq = 0;
     let maxBuffered = 0;
     const latencies: number[] = [];
+    // The same delay counted in server ticks: how many ticks ran between the marker's PLACE and the fast
+    // client holding its delta. A client queued behind the slow one would wait many ticks; a machine that is
+    // merely busy (other test files on the same 2 cores) makes ticks slower, not more numerous.
+    const tickNo = (): number => (s.room as unknown as { tickNo: number }).tickNo;
+    const tickDelays: number[] = [];
     for (let round = 0; round < 200 && slowSession.phase !== 'closed'; round++) {
       const pixels = Array.from({ length: 2000 }, () => ({ x: (Math.random() * 1024) | 0, y: (Math.random() * 1024) | 0, color: 1 + ((Math.random() * 30) | 0) }));
       for (let i = 0; i < pixels.length; i += 500) painter.send(encodePlace(++seq, pixels.slice(i, i + 500)));
@@ -136,17 +141,26 @@ describe('backpressure', () => {
       // The fast client's own latency: place a marker pixel and time until it is visible to it.
       const x = round * 5; // a fresh pixel every round (200 × 5 < 1024)
       const t0 = performance.now();
+      const tick0 = tickNo();
       const mark = fast.messages.length;
       fast.send(encodePlace(++seq, [{ x, y: 1000, color: 31 }]));
       await fast.waitFor((m) => deltaHas(m, x >> 6, 15, (1000 % 64) * 64 + (x % 64), 31), 3000, mark);
       latencies.push(performance.now() - t0);
+      tickDelays.push(tickNo() - tick0);
       if (slowSession.phase !== 'closed') maxBuffered = Math.max(maxBuffered, slowSession.transport.bufferedAmount);
     }
     await until(() => slowSession.phase === 'closed', 6000, 'the slow client to be dropped');
     expect(maxBuffered).toBeGreaterThan(highWaterBytes); // it really was backed up
     expect(maxBuffered).toBeLessThanOrEqual(hardLimitBytes); // and never beyond the ceiling
+    // The fast client was not held back: nine markers in ten reached it within 3 ticks of being placed (the
+    // PLACE is read, committed in the next tick and written in it; one more tick of slack for where in a
+    // period it arrived), and the typical one within 250 ms of wall time. (A wall-clock p90 here was 20 ms
+    // alone but 257–605 ms in two CI runs where a Chromium test file shared the 2 cores: the machine, not
+    // the server.)
+    tickDelays.sort((p, q) => p - q);
     latencies.sort((p, q) => p - q);
-    expect(latencies[Math.floor(latencies.length * 0.9)]).toBeLessThan(250); // the fast client was not held back
+    expect(tickDelays[Math.floor(tickDelays.length * 0.9)]).toBeLessThanOrEqual(3);
+    expect(latencies[Math.floor(latencies.length / 2)]).toBeLessThan(250);
     const dropped = await s.metrics.registry.getSingleMetricAsString('pixel_canvas_clients_dropped_total');
     expect(dropped).toMatch(/reason="TOO_SLOW"} 1/);
     // Once it reads again, the last thing it finds is the close frame with 4001 (or a reset, if it took too long).
