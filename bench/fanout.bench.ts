@@ -31,7 +31,7 @@ import { BASE_OPTIONS } from '../loadtest/cli.js';
 import { runLoadTest } from '../loadtest/run.js';
 import { spawnNodeServer } from '../loadtest/server-child.js';
 import { httpGetText, readProcUsage } from '../loadtest/server-stats.js';
-import { writeNow } from '../src/net/direct-write.js';
+import { DirectWriter } from '../src/net/direct-write.js';
 
 const TICK_HZ = 60;
 const SOURCE_ADDRESSES = 250;
@@ -217,7 +217,7 @@ async function rawServerMain(scheduleFile: string): Promise<void> {
     if (!f) frames.set(size, (f = serverFrame(new Uint8Array(size).fill(0x83))));
     return f;
   };
-  const conns: Array<{ socket: Socket; fps: number; frame: Buffer; payload: number; credit: number }> = [];
+  const conns: Array<{ socket: Socket; writer: DirectWriter; fps: number; frame: Buffer; payload: number; credit: number }> = [];
   let bytesSent = 0;
   let writes = 0;
   const data = createNet((socket) => {
@@ -226,7 +226,7 @@ async function rawServerMain(scheduleFile: string): Promise<void> {
     socket.on('error', () => socket.destroy());
     // Stagger phases so not every client writes in the same tick when its rate is below the tick rate.
     const payload = Math.max(1, Math.round(size));
-    conns.push({ socket, fps, frame: frameOf(payload), payload, credit: Math.random() });
+    conns.push({ socket, writer: new DirectWriter(socket), fps, frame: frameOf(payload), payload, credit: Math.random() });
   });
   // One write per client per tick at most, like our server; at the cadence of a 60 Hz tick loop.
   const period = 1000 / TICK_HZ;
@@ -237,7 +237,7 @@ async function rawServerMain(scheduleFile: string): Promise<void> {
       if (c.credit < 1) continue;
       c.credit -= 1;
       if (c.socket.writableLength > 4 * 1024 * 1024) continue; // a hard limit, like ours
-      writeNow(c.socket, c.frame); // the same write path as our transport's
+      c.writer.write(c.frame); // the same write path as our transport's
       bytesSent += c.payload;
       writes++;
     }

@@ -3,7 +3,8 @@
  * connections in a child process of their own (the readers, so their CPU is not ours); this process writes
  * one small buffer to each connection per 60 Hz round, as the tick does, and reports the time the writes
  * took and this process's CPU (user + system, from process.cpuUsage) per write, for Node's `socket.write` and
- * for `writeNow` (src/net/direct-write.ts: one write(2) on the descriptor, what the tick uses). On loopback the sender's
+ * for a `DirectWriter` (src/net/direct-write.ts: one write(2) on the descriptor, what the tick uses). On
+ * loopback the sender's
  * system call also runs the receiving side's TCP processing, so this is the cost of a write that a server
  * on this machine cannot avoid: multiplied by the writes per second a scenario needs, it says how much of
  * a core the writes alone take.
@@ -13,18 +14,18 @@
 import { fork } from 'node:child_process';
 import { type AddressInfo, type Socket, connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { DirectWriter, writeNow } from '../src/net/direct-write.js';
+import { DirectWriter } from '../src/net/direct-write.js';
 
 const READER = '--write-floor-reader';
 
 export interface WriteFloor { method: WriteMethod; connections: number; bytes: number; writes: number; usPerWrite: number; cpuUsPerWrite: number; systemUsPerWrite: number }
 
 /**
- * `socket.write` of a fresh buffer (Node's stream path), `writeNow` of a fresh buffer (one write(2) on the
- * descriptor; src/net/direct-write.ts), or a `DirectWriter` per socket writing one reused buffer (what the
- * tick does: its frames are built in one scratch buffer, so nothing is allocated per write).
+ * `socket.write` of a fresh buffer (Node's stream path); a `DirectWriter` per socket (one write(2) on the
+ * descriptor; src/net/direct-write.ts) writing a fresh buffer (`write`), or one reused buffer (`writeFrom`:
+ * what the tick does, its frames are built in one scratch buffer, so nothing is allocated per write).
  */
-type WriteMethod = 'socket.write' | 'writeNow' | 'DirectWriter';
+type WriteMethod = 'socket.write' | 'DirectWriter.write' | 'DirectWriter.writeFrom';
 
 async function measure(method: WriteMethod, connections: number, bytes: number, rounds: number): Promise<WriteFloor> {
   const server = createServer();
@@ -46,8 +47,8 @@ async function measure(method: WriteMethod, connections: number, bytes: number, 
       const c0 = process.cpuUsage();
       const t0 = performance.now();
       // A fresh buffer per write, as the tick frames one per client.
-      if (method === 'writeNow') for (const s of accepted) writeNow(s, Buffer.from(payload));
-      else if (method === 'DirectWriter') for (const w of writers) w.writeFrom(payload, payload.length);
+      if (method === 'DirectWriter.write') for (const w of writers) w.write(Buffer.from(payload));
+      else if (method === 'DirectWriter.writeFrom') for (const w of writers) w.writeFrom(payload, payload.length);
       else for (const s of accepted) s.write(Buffer.from(payload));
       wallMs += performance.now() - t0;
       const c = process.cpuUsage(c0);
@@ -66,14 +67,14 @@ async function measure(method: WriteMethod, connections: number, bytes: number, 
 }
 
 export async function run(opts: { quick?: boolean } = {}): Promise<WriteFloor[]> {
-  // Both write paths, alternated (A B A B) so a change in the machine's load shows as a spread, not a bias.
-  const once: WriteMethod[] = ['socket.write', 'writeNow', 'DirectWriter'];
+  // The write paths, alternated (A B C A B C) so a change in the machine's load shows as a spread, not a bias.
+  const once: WriteMethod[] = ['socket.write', 'DirectWriter.write', 'DirectWriter.writeFrom'];
   const methods: WriteMethod[] = opts.quick ? once : [...once, ...once];
   const results: WriteFloor[] = [];
   for (const method of methods) {
     const r = opts.quick ? await measure(method, 50, 200, 20) : await measure(method, 1000, 200, 120);
     results.push(r);
-    console.log(`${r.method.padEnd(13)}: one ${r.bytes}-byte write to each of ${r.connections} loopback connections per round: ${r.usPerWrite.toFixed(2)} µs of wall time per write, ` +
+    console.log(`${r.method.padEnd(22)}: one ${r.bytes}-byte write to each of ${r.connections} loopback connections per round: ${r.usPerWrite.toFixed(2)} µs of wall time per write, ` +
       `${r.cpuUsPerWrite.toFixed(2)} µs of CPU (${r.systemUsPerWrite.toFixed(2)} µs system) over ${r.writes} writes; ` +
       `so 1000 clients × 60 writes/s cost ${((r.cpuUsPerWrite * 60_000) / 1e4).toFixed(0)} % of a core in writes alone`);
   }

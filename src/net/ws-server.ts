@@ -103,7 +103,7 @@ class WsTransport implements Transport {
       const length = frameHeadBytes(total) + total;
       if (length > scratch.length) {
         if (length > SCRATCH_KEEP) {
-          writer.writeFrom(frameBinary(parts, total, count), length);
+          writer.write(frameBinary(parts, total, count)); // its own buffer: a remainder needs no copy
           return;
         }
         scratch = Buffer.allocUnsafeSlow(Math.min(SCRATCH_KEEP, Math.max(length, scratch.length * 2)));

@@ -1,12 +1,12 @@
 /**
- * writeNow and DirectWriter against real loopback sockets: every byte arrives, in order, whether the kernel takes a write
+ * DirectWriter against real loopback sockets: every byte arrives, in order, whether the kernel takes a write
  * whole, in part (a full send buffer while the peer does not read), or not at all; and a write to a dead
  * peer ends in the socket's usual error/close, never an exception in the caller.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AddressInfo, type Socket, connect, createServer, type Server } from 'node:net';
 import fc from 'fast-check';
-import { DirectWriter, writeNow } from '../../src/net/direct-write.js';
+import { DirectWriter } from '../../src/net/direct-write.js';
 
 let server: Server | null = null;
 const sockets: Socket[] = [];
@@ -45,7 +45,7 @@ function readAll(reader: Socket, bytes: number): Promise<Buffer> {
   });
 }
 
-describe('writeNow', () => {
+describe('DirectWriter', () => {
   it('delivers every byte in order while the peer reads nothing until the end (partial writes and a queue)', async () => {
     const { writer, reader } = await pair();
     // 16 MB with the reader paused: far more than the kernel's buffers, so later writes are partial or
@@ -58,14 +58,15 @@ describe('writeNow', () => {
       parts.push(b);
       total += b.length;
     }
-    for (const b of parts) writeNow(writer, b);
+    const direct = new DirectWriter(writer);
+    for (const b of parts) direct.write(b);
     expect(writer.writableLength).toBeGreaterThan(0); // some of it had to queue
     const got = await readAll(reader, total);
     expect(got.length).toBe(total);
     expect(got.equals(Buffer.concat(parts))).toBe(true);
   });
 
-  it('DirectWriter: a scratch buffer overwritten after every call still delivers what each call held', async () => {
+  it('writeFrom: a scratch buffer overwritten after every call still delivers what each call held', async () => {
     const { writer, reader } = await pair();
     const direct = new DirectWriter(writer);
     // 12 MB through one 300 KB scratch buffer with the reader paused: later calls are partial or refused,
@@ -91,13 +92,14 @@ describe('writeNow', () => {
     await fc.assert(
       fc.asyncProperty(arb, async (plan) => {
         const { writer, reader } = await pair();
+        const direct = new DirectWriter(writer);
         const expected: Buffer[] = [];
         let total = 0;
-        plan.forEach(([direct, size], i) => {
+        plan.forEach(([viaDirect, size], i) => {
           const b = Buffer.alloc(size, (i * 37) & 0xff);
           expected.push(b);
           total += size;
-          if (direct) writeNow(writer, b);
+          if (viaDirect) direct.write(b);
           else writer.write(b);
         });
         const got = await readAll(reader, total);
@@ -117,13 +119,14 @@ describe('writeNow', () => {
     const closed = new Promise<void>((r) => writer.on('close', () => r()));
     reader.resetAndDestroy();
     await new Promise((r) => setTimeout(r, 50));
+    const direct = new DirectWriter(writer);
     expect(() => {
-      for (let i = 0; i < 20; i++) writeNow(writer, Buffer.alloc(64 * 1024, 1));
+      for (let i = 0; i < 20; i++) direct.write(Buffer.alloc(64 * 1024, 1));
     }).not.toThrow();
     await closed;
   });
 
-  it('DirectWriter never writes to a descriptor its socket no longer owns (destroyed, fd reused)', async () => {
+  it('never writes to a descriptor its socket no longer owns (destroyed, fd reused)', async () => {
     const { writer, reader } = await pair();
     const direct = new DirectWriter(writer);
     const hello = Buffer.from('hello');
