@@ -16,7 +16,7 @@ import { type LoadTestReport, type TimelinePoint, bucketBound } from './report.j
 import { type ChildServer, openFileLimit, pinSelf, startOurServer } from './server-child.js';
 import { type ServerSample, between, phaseMeans, sampleServer } from './server-stats.js';
 import type { FromWorker, ToWorker } from './worker.js';
-import { CrossNodeProbe } from './cross-node-probe.js';
+import { LatencyProbe } from './latency-probe.js';
 
 /** The run could not start (bad environment, server did not come up); main exits 2. */
 export class StartError extends Error {
@@ -172,8 +172,8 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
   // looks. With several nodes, painted on the first and seen on the second (cross-node); with one, both on it.
   const crossNode = wsUrls.length >= 2;
   const probe = crossNode
-    ? new CrossNodeProbe({ writerUrl: wsUrls[0]!, readerUrl: wsUrls[1]! })
-    : new CrossNodeProbe({ writerUrl: wsUrl, readerUrl: wsUrl, intervalMs: 50 });
+    ? new LatencyProbe({ writerUrl: wsUrls[0]!, readerUrl: wsUrls[1]! })
+    : new LatencyProbe({ writerUrl: wsUrl, readerUrl: wsUrl, intervalMs: 50 });
   probe.start();
 
   const fleetCount = Math.max(1, o.workers);

@@ -1,9 +1,11 @@
 /**
- * Cross-node place→visible latency: a writer on one node paints a pixel every `intervalMs` in a chunk a
- * reader on another node watches; the sample is the time from writing the PLACE until the reader receives a
- * DELTA holding that (offset, colour). Each placement changes its pixel's colour (cycling), so it yields one
- * recognisable delta; a pixel painted over by someone else first is counted as unseen. Runs on the main
- * thread, which is otherwise idle while the fleets (worker threads) run.
+ * Place→visible latency between two users of the generator's own: a writer paints a pixel every
+ * `intervalMs` in a chunk a reader watches; the sample is the time from writing the PLACE until the reader
+ * receives a DELTA holding that (offset, colour). Writer and reader may be on one node (the server's latency
+ * apart from the fleets' own queueing) or on two (cross-node, through Redis). Each placement changes its
+ * pixel's colour (cycling), so it yields one recognisable delta; a pixel painted over by someone else first
+ * is counted as unseen. Runs on the main thread, which is otherwise idle while the fleets (worker threads)
+ * run.
  */
 import { WebSocket } from 'ws';
 import { CanvasClient, type WebSocketLike } from '../src/client/canvas-client.js';
@@ -18,7 +20,7 @@ export interface ProbeOptions {
   intervalMs?: number;
 }
 
-export class CrossNodeProbe {
+export class LatencyProbe {
   readonly latency = new LatencyHistogram();
   sent = 0;
   unseen = 0;
