@@ -63,8 +63,8 @@ export interface ServerConfig {
   /** Cursors shown per cursor cell; a viewer touches at most 9 cells, so it gets at most 9 × this many. */
   cursorCellCap: number;
   /**
-   * Level-of-detail deltas per second (at most one per tick): zoomed-out viewers get each level's changes coalesced at
-   * this cadence, on the ticks that flush cursors, instead of every tick (docs/protocol.md, LOD_DELTA).
+   * Level-of-detail deltas per second (at most one per tick): zoomed-out viewers get each level's changes
+   * coalesced at this cadence, on the ticks that flush cursors, instead of every tick (docs/protocol.md).
    */
   lodHz: number;
   /** Bytes buffered for all clients together above which no client gets more than its snapshots' worth. */

@@ -1,6 +1,7 @@
 /**
  * Builds one pixel-canvas server from a config: storage, chunk store, room, HTTP routes and the WebSocket
- * endpoint on one port (plus, with --ops-port, /healthz and /metrics on a second). `main.ts` runs it as a process; tests start it in-process on port 0.
+ * endpoint on one port (plus, with --ops-port, /healthz and /metrics on a second). `main.ts` runs it as a
+ * process; tests start it in-process on port 0.
  */
 import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
