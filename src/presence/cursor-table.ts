@@ -62,6 +62,8 @@ export interface Blob {
   records: Uint8Array;
   recordCount: number;
   removed: number[];
+  /** The CURSORS tail (u16 count, u32 ids) of `removed` alone, built once for the viewers it is the only removal of. */
+  tail?: Uint8Array;
 }
 
 interface ViewerItem {
@@ -70,7 +72,18 @@ interface ViewerItem {
   rect: PixelRect;
   /** The cells (at `level`) its view touches: at most MAX_VIEW_CELLS. */
   cells: number[];
+  /** This flush's blobs for it, blobs[0..blobCount): reused flush after flush (nothing allocated per viewer). */
+  blobs: Blob[];
+  blobCount: number;
+  /** The flush in which it gets a cursor snapshot instead of blobs. */
+  snapshotFlush: number;
 }
+
+/**
+ * Receives one viewer's CURSORS message as parts to be written back to back. `parts` is reused after the
+ * call returns: keep the parts (they are not modified later), not the array.
+ */
+export type CursorSink = (viewer: ClientSession, parts: readonly Uint8Array[], count: number) => void;
 
 export interface ViewerLookup {
   /** True if this viewer must get nothing now (backpressure); it gets a snapshot when it catches up. */
@@ -121,11 +134,16 @@ export class CursorTable {
    * MAX_VIEW_CELLS cells at its level, so registering one is a handful of Set operations (no tree), and the
    * viewers of a cell are one lookup.
    */
-  private readonly watchers: Map<number, Set<ClientSession>>[] = [];
+  private readonly watchers: Map<number, Set<ViewerItem>>[] = [];
   private readonly viewers = new Map<ClientSession, ViewerItem>();
   readonly topLevel: number;
   /** Token source for the membership stamps. */
   private stamp = 0;
+  /** Flushes so far (ViewerItem.snapshotFlush compares with it). */
+  private flushNo = 0;
+  /** Scratch of flush(): the viewers given blobs, and one viewer's parts. */
+  private readonly touched: ViewerItem[] = [];
+  private readonly parts: Uint8Array[] = [];
 
   constructor(
     private readonly width: number,
@@ -189,7 +207,7 @@ export class CursorTable {
       this.unwatch(item);
       item.level = level;
     } else {
-      item = { session, level, rect, cells: [] };
+      item = { session, level, rect, cells: [], blobs: [], blobCount: 0, snapshotFlush: -1 };
       this.viewers.set(session, item);
     }
     const cells: number[] = [];
@@ -200,7 +218,7 @@ export class CursorTable {
         cells.push(key);
         let set = w.get(key);
         if (!set) w.set(key, (set = new Set()));
-        set.add(session);
+        set.add(item);
       }
     }
     item.cells = cells;
@@ -210,7 +228,7 @@ export class CursorTable {
     const w = this.watchers[item.level]!;
     for (const key of item.cells) {
       const set = w.get(key)!;
-      set.delete(item.session);
+      set.delete(item);
       if (set.size === 0) w.delete(key);
     }
   }
@@ -259,17 +277,25 @@ export class CursorTable {
   }
 
   /**
-   * This flush's CURSORS bytes per viewer. `snapshots` are viewers that get their full cursor state instead
-   * of the cell blobs (their view moved, or they caught up from stale); stale viewers get nothing.
-   * `cells` false: snapshots only (they go out on the tick that applied the view; the cell blobs wait for the
-   * cursor cadence). A snapshot shows each cell's members as last sent, so the next blobs apply on top of it.
+   * This flush's CURSORS message for each viewer that has one, handed to `sink`. `snapshots` are viewers
+   * that get their full cursor state instead of the cell blobs (their view moved, or they caught up from
+   * stale); stale viewers get nothing. `cells` false: snapshots only (they go out on the tick that applied
+   * the view; the cell blobs wait for the cursor cadence). A snapshot shows each cell's members as last
+   * sent, so the next blobs apply on top of it. What is allocated grows with the cells that changed, not
+   * with the viewers: their blob lists and parts are reused, and message heads are shared.
    */
-  flush(lookup: ViewerLookup, snapshots: Iterable<ClientSession>, cells = true): Map<ClientSession, Uint8Array[]> {
+  flush(lookup: ViewerLookup, snapshots: Iterable<ClientSession>, cells: boolean, sink: CursorSink): void {
     const now = this.clock();
-    const snap = new Set<ClientSession>();
-    for (const v of snapshots) if (v.phase === 'ready' && this.viewers.has(v) && !lookup.isStale(v)) snap.add(v);
+    const flushNo = ++this.flushNo;
+    const snap: ViewerItem[] = [];
+    for (const v of snapshots) {
+      const item = this.viewers.get(v);
+      if (!item || item.snapshotFlush === flushNo || v.phase !== 'ready' || lookup.isStale(v)) continue;
+      item.snapshotFlush = flushNo;
+      snap.push(item);
+    }
 
-    const perViewer = new Map<ClientSession, Blob[]>();
+    const touched = this.touched;
     for (let k = 0; cells && k <= this.topLevel; k++) {
       const cells = this.cells[k]!;
       const watchers = this.watchers[k]!;
@@ -281,38 +307,42 @@ export class CursorTable {
         if (blob === null) continue;
         const hits = watchers.get(key);
         if (!hits) continue;
-        for (const v of hits) {
-          if (v.phase !== 'ready' || snap.has(v) || lookup.isStale(v)) continue;
-          const list = perViewer.get(v);
-          if (list) list.push(blob);
-          else perViewer.set(v, [blob]);
+        for (const item of hits) {
+          const v = item.session;
+          if (v.phase !== 'ready' || item.snapshotFlush === flushNo || lookup.isStale(v)) continue;
+          if (item.blobCount === 0) touched.push(item);
+          item.blobs[item.blobCount++] = blob;
         }
       }
       this.active[k]!.clear();
     }
     if (cells) this.moved.clear();
 
-    const out = new Map<ClientSession, Uint8Array[]>();
-    for (const [v, blobs] of perViewer) out.set(v, assembleParts(blobs));
-    if (snap.size > 0) {
+    const parts = this.parts;
+    for (const item of touched) {
+      sink(item.session, parts, assembleParts(item.blobs, item.blobCount, parts));
+      releaseBlobs(item);
+    }
+    touched.length = 0;
+    if (snap.length > 0) {
       // Named member lists, encoded once per (level, cell) for all the snapshots of this flush.
       const named = new Map<number, Blob>();
-      for (const v of snap) {
-        const item = this.viewers.get(v)!;
-        const blobs: Blob[] = [{ records: EMPTY, recordCount: 0, removed: [CURSOR_RESET_ID] }];
+      for (const item of snap) {
         const k = item.level;
+        item.blobs[item.blobCount++] = RESET;
         for (const key of item.cells) {
           const cell = this.cells[k]!.get(key);
           if (!cell || cell.members.length === 0) continue;
           const id = key * 32 + k;
           let b = named.get(id);
-          if (!b) named.set(id, (b = encodeRecords(cell.members, ALL, [])));
-          blobs.push(b);
+          if (!b) named.set(id, (b = encodeRecords(cell.members, NAME_ALL, [])));
+          item.blobs[item.blobCount++] = b;
         }
-        out.set(v, assembleParts(blobs));
+        sink(item.session, parts, assembleParts(item.blobs, item.blobCount, parts));
+        releaseBlobs(item);
       }
     }
-    return out;
+    parts.fill(EMPTY);
   }
 
   /** A cursor's current position, or null when it is hidden or gone (tests). */
@@ -376,8 +406,14 @@ export class CursorTable {
       if (r.wasMember !== was || this.moved.has(r)) recs.push(r);
     }
     if (recs.length === 0 && removed.length === 0) return null;
-    return encodeRecords(recs, { has: (r) => r.wasMember !== was }, removed);
+    return encodeRecords(recs, was, removed);
   }
+}
+
+/** Drops a viewer's references to this flush's blobs, so none outlives the flush through its item. */
+function releaseBlobs(item: ViewerItem): void {
+  for (let i = 0; i < item.blobCount; i++) item.blobs[i] = RESET;
+  item.blobCount = 0;
 }
 
 /** More recently moved; ties broken by id so the choice is deterministic. */
@@ -386,16 +422,19 @@ function fresher(a: CursorRec, b: CursorRec): boolean {
 }
 
 const EMPTY = new Uint8Array(0);
-/** "Name every record." */
-const ALL = { has: (_r: CursorRec) => true };
+/** The first blob of a cursor snapshot: "forget every cursor you know" (the reset marker). */
+const RESET: Blob = { records: EMPTY, recordCount: 0, removed: [CURSOR_RESET_ID] };
+/** A membership stamp no record has (stamps start at 1): every record is named. */
+const NAME_ALL = -1;
 
-function encodeRecords(recs: CursorRec[], named: { has(r: CursorRec): boolean }, removed: number[]): Blob {
+/** Encodes records, naming those that were not members at stamp `was` (new members); NAME_ALL names all. */
+function encodeRecords(recs: CursorRec[], was: number, removed: number[]): Blob {
   let size = 0;
-  for (const rec of recs) size += RECORD_BYTES + (named.has(rec) ? rec.session.nameBytes.length : 0);
+  for (const rec of recs) size += RECORD_BYTES + (rec.wasMember !== was ? rec.session.nameBytes.length : 0);
   const b = new Uint8Array(size);
   let o = 0;
   for (const rec of recs) {
-    const name = named.has(rec) ? rec.session.nameBytes : null;
+    const name = rec.wasMember !== was ? rec.session.nameBytes : null;
     const id = rec.id;
     b[o] = id & 0xff; b[o + 1] = (id >>> 8) & 0xff; b[o + 2] = (id >>> 16) & 0xff; b[o + 3] = (id >>> 24) & 0xff;
     b[o + 4] = rec.x & 0xff; b[o + 5] = rec.x >>> 8;
@@ -409,48 +448,74 @@ function encodeRecords(recs: CursorRec[], named: { has(r: CursorRec): boolean },
 }
 
 const ZERO_REMOVED = new Uint8Array(2);
+/** Message heads by (body length, record count): immutable, shared by every viewer whose message has that shape. */
+const heads = new Map<number, Uint8Array>();
+const HEADS_KEPT = 4096;
 
-/**
- * The blobs as the parts of ONE CURSORS message, to be written back to back: a 5-byte head, the blobs'
- * shared record bytes as they are (encoded once per cell, referenced by every viewer), and the removed ids
- * (a shared "none" when there are none). The tick's write copies each part once into the frame. A flush
- * too big for one message (rare) goes through `assemble`, which splits it.
- */
-export function assembleParts(blobs: Blob[]): Uint8Array[] {
-  let recordBytes = 0;
-  let recordCount = 0;
-  let removedCount = 0;
-  for (const b of blobs) {
-    recordBytes += b.records.length;
-    recordCount += b.recordCount;
-    removedCount += b.removed.length;
+function headOf(body: number, recordCount: number): Uint8Array {
+  const key = body * 65536 + recordCount;
+  let head = heads.get(key);
+  if (head === undefined) {
+    if (heads.size >= HEADS_KEPT) heads.clear();
+    head = new Uint8Array(HEADER_BYTES + 2);
+    head[0] = Op.CURSORS;
+    head[1] = body & 0xff;
+    head[2] = body >>> 8;
+    head[3] = recordCount & 0xff;
+    head[4] = recordCount >>> 8;
+    heads.set(key, head);
   }
-  const body = 4 + recordBytes + 4 * removedCount;
-  if (body > MAX_BODY_BYTES || recordCount > 0xffff) return [assemble(blobs)];
-  const head = new Uint8Array(HEADER_BYTES + 2);
-  head[0] = Op.CURSORS;
-  head[1] = body & 0xff;
-  head[2] = body >>> 8;
-  head[3] = recordCount & 0xff;
-  head[4] = recordCount >>> 8;
-  const parts: Uint8Array[] = [head];
-  for (const b of blobs) if (b.records.length > 0) parts.push(b.records);
-  if (removedCount === 0) {
-    parts.push(ZERO_REMOVED);
-    return parts;
-  }
+  return head;
+}
+
+/** The CURSORS tail for removed ids: u16 count, then each id as u32. */
+function removedTail(blobs: readonly Blob[], count: number, removedCount: number): Uint8Array {
   const tail = new Uint8Array(2 + 4 * removedCount);
   tail[0] = removedCount & 0xff;
   tail[1] = removedCount >>> 8;
   let at = 2;
-  for (const b of blobs) {
-    for (const id of b.removed) {
+  for (let i = 0; i < count; i++) {
+    for (const id of blobs[i]!.removed) {
       tail[at] = id & 0xff; tail[at + 1] = (id >>> 8) & 0xff; tail[at + 2] = (id >>> 16) & 0xff; tail[at + 3] = (id >>> 24) & 0xff;
       at += 4;
     }
   }
-  parts.push(tail);
-  return parts;
+  return tail;
+}
+
+/**
+ * blobs[0..count) as the parts of ONE CURSORS message, written into `into` from index 0; returns how many.
+ * The parts are written back to back: a 5-byte head (shared), the blobs' record bytes as they are (encoded
+ * once per cell, referenced by every viewer), and the removed ids (a shared "none" when there are none, the
+ * blob's own tail when one blob holds them all). The tick's write copies each part once into the frame. A
+ * flush too big for one message (rare) goes through `assemble`, which splits it.
+ */
+export function assembleParts(blobs: readonly Blob[], count: number, into: Uint8Array[]): number {
+  let recordBytes = 0;
+  let recordCount = 0;
+  let removedCount = 0;
+  let remover: Blob | null = null;
+  for (let i = 0; i < count; i++) {
+    const b = blobs[i]!;
+    recordBytes += b.records.length;
+    recordCount += b.recordCount;
+    if (b.removed.length > 0) {
+      remover = removedCount === 0 ? b : null;
+      removedCount += b.removed.length;
+    }
+  }
+  const body = 4 + recordBytes + 4 * removedCount;
+  if (body > MAX_BODY_BYTES || recordCount > 0xffff) {
+    into[0] = assemble(blobs.slice(0, count));
+    return 1;
+  }
+  let n = 0;
+  into[n++] = headOf(body, recordCount);
+  for (let i = 0; i < count; i++) if (blobs[i]!.records.length > 0) into[n++] = blobs[i]!.records;
+  if (removedCount === 0) into[n++] = ZERO_REMOVED;
+  else if (remover !== null) into[n++] = remover.tail ??= removedTail([remover], 1, removedCount);
+  else into[n++] = removedTail(blobs, count, removedCount);
+  return n;
 }
 
 /**

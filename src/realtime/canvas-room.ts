@@ -14,7 +14,7 @@ import type { ChunkStore } from '../chunks/chunk-store.js';
 import { chunkKey, keyCx, keyCy } from '../chunks/geometry.js';
 import { MODERATION_CLIENT_ID, type CanvasStorage, type PlacementRecord } from '../storage/canvas-storage.js';
 import type { ViewportIndex, PixelRect, ChunkRange } from '../subscriptions/viewport-index.js';
-import { CursorTable } from '../presence/cursor-table.js';
+import { type CursorSink, CursorTable } from '../presence/cursor-table.js';
 import { LodLevels } from '../chunks/lod.js';
 import { ViewportSubscriptions, clampRect, intersectRange } from './viewport-subscription.js';
 import { BackpressurePolicy } from './backpressure.js';
@@ -86,6 +86,8 @@ export class CanvasRoom {
   private readonly now: () => number;
   private tickNo = 0;
   private marked: ClientSession[] = [];
+  /** Scratch of the fan-out: the subscribers of one dirty chunk (emptied after each tick's fan-out). */
+  private readonly subsScratch: ClientSession[] = [];
   /** Sessions with work left over from an earlier tick: snapshots still to send, a deferred viewport, stale. */
   private readonly backlog = new Set<ClientSession>();
   /** Viewers that get a full cursor snapshot next tick (their view moved, or they caught up from stale). */
@@ -515,8 +517,10 @@ export class CanvasRoom {
       }
     }
     for (let level = 0; level < perLevel.length; level++) for (const d of perLevel[level]!) {
-      const subs = this.subs.indexes[level]!.subscribersOf(d.cx, d.cy);
-      for (const s of subs) {
+      const subs = this.subsScratch;
+      const n = this.subs.indexes[level]!.collectSubscribers(d.cx, d.cy, subs);
+      for (let i = 0; i < n; i++) {
+        const s = subs[i]!;
         this.mark(s);
         if (this.pressure(s, t) || (s.needSnapshot.size !== 0 && s.needSnapshot.has(d.key))) {
           s.needSnapshot.add(d.key);
@@ -529,6 +533,7 @@ export class CanvasRoom {
       }
     }
 
+    this.subsScratch.length = 0; // holds no session past the fan-out
     phase[2] = performance.now();
     // 4. Cursors, at their own cadence (cursorBroadcastHz; a little slack for timer jitter): moved ones to
     //    the viewers that see them (stale viewers skipped), resyncs after view moves.
@@ -540,12 +545,7 @@ export class CanvasRoom {
       // Swap first: a viewer that catches up inside the flush (via isStale) files a snapshot for next tick.
       const snapshots = this.cursorSnapshot;
       this.cursorSnapshot = new Set();
-      const out = this.cursors.flush(this.viewerLookup, snapshots, cursorDue);
-      for (const [s, parts] of out) {
-        if (s.phase !== 'ready') continue;
-        for (const p of parts) s.enqueue(p); // one CURSORS message, in parts
-        this.mark(s);
-      }
+      this.cursors.flush(this.viewerLookup, snapshots, cursorDue, this.cursorSink);
       worked = true;
     }
 
@@ -616,6 +616,13 @@ export class CanvasRoom {
   /** Phase boundaries of the current tick (performance.now()), and one counter child per phase. */
   private readonly phaseClock = new Float64Array(5);
   private readonly phaseCounters: ReturnType<ServerMetrics['tickPhase']['labels']>[];
+
+  /** One viewer's CURSORS message from the cursor flush, queued in parts. */
+  private readonly cursorSink: CursorSink = (s, parts, count) => {
+    if (s.phase !== 'ready') return;
+    for (let i = 0; i < count; i++) s.enqueue(parts[i]!);
+    this.mark(s);
+  };
 
   private lookupTime = 0;
   private readonly viewerLookup = {

@@ -60,6 +60,16 @@ interface Entry<S> extends ChunkRange {
   visible: boolean;
 }
 
+/** An rbush node as its toJSON() gives it: a box over entries (leaf) or over further nodes. */
+interface TreeNode<S> {
+  minX: number;
+  minY: number;
+  maxX: number;
+  maxY: number;
+  leaf: boolean;
+  children: (TreeNode<S> | Entry<S>)[];
+}
+
 function badViewport(rect: PixelRect): ViewportError {
   return new ViewportError(
     'BAD_VIEWPORT',
@@ -103,6 +113,7 @@ export class ViewportIndex<S> {
   // Scratch objects for the hot paths; never handed out.
   private readonly queryBox = { minX: 0, minY: 0, maxX: 0, maxY: 0 };
   private readonly nextRange: ChunkRange = { cx0: 0, cy0: 0, cx1: 0, cy1: 0 };
+  private readonly stack: TreeNode<S>[] = [];
 
   constructor(opts: ViewportIndexOptions) {
     checkSide('width', opts.width);
@@ -202,6 +213,39 @@ export class ViewportIndex<S> {
     box.maxX = box.minX + CHUNK_SIZE - 1;
     box.maxY = box.minY + CHUNK_SIZE - 1;
     return toSubs(this.tree.search(box));
+  }
+
+  /**
+   * subscribersOf without allocating: writes the subscribers into `out` from index 0 and returns how many
+   * (slots past the count are left as they were). For the tick's fan-out, which asks once per dirty chunk.
+   */
+  collectSubscribers(cx: number, cy: number, out: S[]): number {
+    if (cx < 0 || cy < 0 || cx >= this.chunksX || cy >= this.chunksY) return 0;
+    const minX = cx << CHUNK_SHIFT;
+    const minY = cy << CHUNK_SHIFT;
+    const maxX = minX + CHUNK_SIZE - 1;
+    const maxY = minY + CHUNK_SIZE - 1;
+    // rbush's search, on its own tree (toJSON returns the root as is), with a reused stack and output.
+    const stack = this.stack;
+    let n = 0;
+    let node: TreeNode<S> | undefined = this.tree.toJSON() as TreeNode<S>;
+    if (node.children.length === 0) return 0;
+    while (node !== undefined) {
+      const children = node.children;
+      if (node.leaf) {
+        for (let i = 0; i < children.length; i++) {
+          const e = children[i] as Entry<S>;
+          if (e.minX <= maxX && e.minY <= maxY && e.maxX >= minX && e.maxY >= minY) out[n++] = e.sub;
+        }
+      } else {
+        for (let i = 0; i < children.length; i++) {
+          const c = children[i] as TreeNode<S>;
+          if (c.minX <= maxX && c.minY <= maxY && c.maxX >= minX && c.maxY >= minY) stack.push(c);
+        }
+      }
+      node = stack.pop();
+    }
+    return n;
   }
 
   /** Subscribers whose clamped viewport intersects the inclusive pixel box, in no particular order. */

@@ -28,9 +28,15 @@ function join(parts: Uint8Array[]): Uint8Array {
 describe('CURSORS in parts', () => {
   it('equals the assembled message, and decodes', () => {
     fc.assert(fc.property(fc.array(blob, { maxLength: 9 }), (blobs) => {
-      const parts = assembleParts(blobs);
+      // A reused array holding an earlier viewer's parts: only the first `count` slots are this message.
+      const parts: Uint8Array[] = Array.from({ length: 24 }, () => Uint8Array.of(0xee));
+      parts.length = assembleParts(blobs, blobs.length, parts);
       const joined = join(parts);
       expect(Buffer.from(joined).equals(Buffer.from(assemble(blobs)))).toBe(true);
+      // Shared heads and cached tails: a second viewer with the same blobs gets the same bytes.
+      const again: Uint8Array[] = [];
+      again.length = assembleParts(blobs, blobs.length, again);
+      expect(Buffer.from(join(again)).equals(Buffer.from(joined))).toBe(true);
       const msgs = decodeServerMessages(joined);
       expect(msgs).toHaveLength(1);
       const m = msgs[0] as unknown as { type: string; moved: unknown[]; removed: number[] };

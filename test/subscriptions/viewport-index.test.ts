@@ -135,6 +135,10 @@ function checkAgainstModel(
       const seers = SUBS.filter((s) => onCanvas && chunkSets.get(s)!.has(key));
       actual.push(['subscribersOf', cx, cy, names(index.subscribersOf(cx, cy))]);
       expected.push(['subscribersOf', cx, cy, names(seers)]);
+      const scratch: Sub[] = SUBS.slice(); // a reused array still holding an earlier answer
+      const n = index.collectSubscribers(cx, cy, scratch);
+      actual.push(['collectSubscribers', cx, cy, names(scratch.slice(0, n))]);
+      expected.push(['collectSubscribers', cx, cy, names(seers)]);
       if (!onCanvas) continue; // keys wrap outside the canvas (cx = -1 is the previous row)
       actual.push(['seesChunk', cx, cy, names(SUBS.filter((s) => index.seesChunk(s, key)))]);
       expected.push(['seesChunk', cx, cy, names(seers)]);
@@ -194,6 +198,36 @@ describe('ViewportIndex against brute force', () => {
         }
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe('ViewportIndex with many subscribers (a tree of several levels)', () => {
+  it('collectSubscribers finds exactly the viewports that overlap each chunk', () => {
+    const rect = fc.record({ x: fc.integer({ min: -200, max: 1100 }), y: fc.integer({ min: -200, max: 1100 }), w: fc.integer({ min: 0, max: 400 }), h: fc.integer({ min: 0, max: 400 }) });
+    fc.assert(
+      fc.property(fc.array(rect, { minLength: 1, maxLength: 300 }), fc.array(fc.nat(), { maxLength: 100 }), (rects, removals) => {
+        const index = new ViewportIndex<Sub>({ width: 1024, height: 1024, maxArea: 1 << 20 });
+        const subs = rects.map((_, i) => ({ name: `s${i}` }));
+        rects.forEach((r, i) => index.set(subs[i]!, r));
+        const gone = new Set(removals.map((k) => k % subs.length));
+        for (const i of gone) index.remove(subs[i]!);
+        const scratch: Sub[] = [];
+        for (let cy = 0; cy < 16; cy++) {
+          for (let cx = 0; cx < 16; cx++) {
+            const want = subs.filter((s, i) => {
+              if (gone.has(i)) return false;
+              const r = rects[i]!;
+              const x0 = Math.max(r.x, 0), y0 = Math.max(r.y, 0);
+              const x1 = Math.min(r.x + r.w, 1024), y1 = Math.min(r.y + r.h, 1024);
+              return x1 > x0 && y1 > y0 && x0 < (cx + 1) * 64 && x1 > cx * 64 && y0 < (cy + 1) * 64 && y1 > cy * 64;
+            });
+            const n = index.collectSubscribers(cx, cy, scratch);
+            expect(names(scratch.slice(0, n))).toEqual(names(want));
+          }
+        }
+      }),
+      { numRuns: 60 },
     );
   });
 });
