@@ -443,42 +443,70 @@ export class CanvasRoom {
   // ---------------------------------------------------------------------------------------------------
   // The tick
 
-  /** One tick. Returns true if it did any work (the loop uses that to detect an idle server). */
+  /**
+   * One tick: the data path, step by step, each step timed as a phase (pixel_canvas_tick_phase_seconds).
+   * Returns true if it did any work (the loop uses that to detect an idle server).
+   */
   tick(t: number): boolean {
     if (this.stopped) return false;
     const started = performance.now();
-    const { store, storage, metrics, config } = this.deps;
-    let worked = false;
+    const phase = this.phaseClock;
+    const placed = this.commitPlacements();
+    let worked = placed >= 0;
+    phase[0] = performance.now();
+    this.catchUp(t);
+    phase[1] = performance.now();
+    // Cursors and levels of detail share their slower cadence (a little slack for timer jitter): levels drain
+    // on the ticks that flush cursors (so a zoomed-out viewer's LOD deltas and cursors go in one write), or
+    // once a whole LOD period has passed without a cursor flush.
+    const { config } = this.deps;
+    const cursorDue = this.cursors.hasWork && t - this.lastCursorFlush >= (1000 / config.cursorBroadcastHz) * 0.9;
+    const lodDue = config.lodHz >= config.tickHz || cursorDue || t - this.lastLodDrain >= (1000 / config.lodHz) * 0.9;
+    if (this.fanOutDeltas(t, lodDue, placed > 0)) worked = true;
+    phase[2] = performance.now();
+    if (this.flushCursors(t, cursorDue)) worked = true;
+    phase[3] = performance.now();
+    this.sendOnlineCount(t);
+    phase[4] = performance.now();
+    const written = this.writeClients(t);
+    this.tickNo++;
+    if (worked || written > 0) this.observeTick(started);
+    return worked || written > 0 || this.backlog.size > 0;
+  }
 
-    // 1. Placements, in seam order: commit durably first, then apply, then answer.
+  /**
+   * 1. Placements, in seam order: committed durably first, then applied, then answered. Returns how many
+   * were applied, or -1 when the seam had nothing (not even a refusal to answer).
+   */
+  private commitPlacements(): number {
+    const { store, storage, metrics } = this.deps;
     const batch = this.seam.take();
     // (Acks without records: refusals decided by the seam, e.g. the Redis one's shared bucket.)
-    if (batch.records.length > 0 || batch.acks.length > 0) {
-      worked = true;
-      let status: number = ErrorCode.OK;
-      try {
-        storage.commit(batch.records);
-        for (const r of batch.records) store.set(r.x, r.y, r.color);
-        metrics.pixelsAccepted.inc(batch.records.length);
-      } catch (err) {
-        status = ErrorCode.INTERNAL;
-        metrics.pixelsRejected.inc({ reason: 'INTERNAL' }, batch.records.length);
-        this.deps.log.error({ err }, 'commit failed; batch refused');
-      }
-      for (const ack of batch.acks) {
-        // Remembered before the answer is written: an answer lost with the connection is still known.
-        const answer = ack.status ?? status;
-        if (answer === ErrorCode.OK && ack.token) this.sessionSeqs.committed(ack.token, ack.seq);
-        const s = this.sessions.get(ack.clientId);
-        if (!s) continue;
-        s.enqueue(encodePlaceResult(ack.seq, answer, ack.count, ack.retryAfterMs ?? 0));
-        this.mark(s);
-      }
+    if (batch.records.length === 0 && batch.acks.length === 0) return -1;
+    let status: number = ErrorCode.OK;
+    try {
+      storage.commit(batch.records);
+      for (const r of batch.records) store.set(r.x, r.y, r.color);
+      metrics.pixelsAccepted.inc(batch.records.length);
+    } catch (err) {
+      status = ErrorCode.INTERNAL;
+      metrics.pixelsRejected.inc({ reason: 'INTERNAL' }, batch.records.length);
+      this.deps.log.error({ err }, 'commit failed; batch refused');
     }
+    for (const ack of batch.acks) {
+      // Remembered before the answer is written: an answer lost with the connection is still known.
+      const answer = ack.status ?? status;
+      if (answer === ErrorCode.OK && ack.token) this.sessionSeqs.committed(ack.token, ack.seq);
+      const s = this.sessions.get(ack.clientId);
+      if (!s) continue;
+      s.enqueue(encodePlaceResult(ack.seq, answer, ack.count, ack.retryAfterMs ?? 0));
+      this.mark(s);
+    }
+    return batch.records.length;
+  }
 
-    const phase = this.phaseClock;
-    phase[0] = performance.now();
-    // 2. Catch-up work left from earlier ticks: deferred viewports, stale clients, snapshot backlog.
+  /** 2. Catch-up work left from earlier ticks: deferred viewports, stale clients, snapshot backlog. */
+  private catchUp(t: number): void {
     for (const s of this.backlog) {
       if (s.pendingViewport && s.viewportBucket.take(1, t) === 0) {
         const rect = s.pendingViewport;
@@ -494,20 +522,20 @@ export class CanvasRoom {
       }
       this.mark(s);
     }
+  }
 
-    phase[1] = performance.now();
-    // 3. Deltas: each encoded once by the store (and once per level of detail), referenced by every
-    //    subscriber of that level that is up to date.
-    // Cursors and levels of detail share their slower cadence: levels drain on the ticks that flush cursors
-    // (so a zoomed-out viewer's LOD deltas and cursors go in one write), or once a whole LOD period has
-    // passed without a cursor flush.
-    const cursorDue = this.cursors.hasWork && t - this.lastCursorFlush >= (1000 / config.cursorBroadcastHz) * 0.9;
-    const lodDue = config.lodHz >= config.tickHz || cursorDue || t - this.lastLodDrain >= (1000 / config.lodHz) * 0.9;
+  /**
+   * 3. Deltas: each encoded once by the store (and once per level of detail, drained when `lodDue`),
+   * referenced by every subscriber of that level that is up to date. `placed`: this tick applied placements
+   * (the storage's checkpoint must then see the store drained). Returns true while changes remain to drain.
+   */
+  private fanOutDeltas(t: number, lodDue: boolean, placed: boolean): boolean {
+    const { store, storage } = this.deps;
     if (lodDue) this.lastLodDrain = t;
     const drained = store.drain();
     const perLevel = this.levels.apply(drained, lodDue);
-    if (drained.length > 0 || (!lodDue && this.levels.pending)) worked = true; // keep ticking until they drain
-    if (batch.records.length > 0) {
+    const more = drained.length > 0 || (!lodDue && this.levels.pending); // keep ticking until they drain
+    if (placed) {
       // Chunk checkpoints and the WAL flush: cheap when not due; must see the store applied and drained.
       // A failure here loses nothing (the log is committed), so it must not stop the tick.
       try {
@@ -516,8 +544,8 @@ export class CanvasRoom {
         this.deps.log.error({ err }, 'checkpoint failed; will retry');
       }
     }
+    const subs = this.subsScratch;
     for (let level = 0; level < perLevel.length; level++) for (const d of perLevel[level]!) {
-      const subs = this.subsScratch;
       const n = this.subs.indexes[level]!.collectSubscribers(d.cx, d.cy, subs);
       for (let i = 0; i < n; i++) {
         const s = subs[i]!;
@@ -532,49 +560,58 @@ export class CanvasRoom {
         s.enqueue(d.bytes);
       }
     }
+    subs.length = 0; // holds no session past the fan-out
+    return more;
+  }
 
-    this.subsScratch.length = 0; // holds no session past the fan-out
-    phase[2] = performance.now();
-    // 4. Cursors, at their own cadence (cursorBroadcastHz; a little slack for timer jitter): moved ones to
-    //    the viewers that see them (stale viewers skipped), resyncs after view moves.
-    //    A viewer whose view moved gets its cursor snapshot at once, with its chunk snapshots.
-    if (this.cursors.hasWork && !cursorDue) worked = true; // keep ticking until they are due
-    if (cursorDue || this.cursorSnapshot.size > 0) {
-      if (cursorDue) this.lastCursorFlush = t;
-      this.lookupTime = t;
-      // Swap first: a viewer that catches up inside the flush (via isStale) files a snapshot for next tick.
-      const snapshots = this.cursorSnapshot;
-      this.cursorSnapshot = new Set();
-      this.cursors.flush(this.viewerLookup, snapshots, cursorDue, this.cursorSink);
-      worked = true;
-    }
+  /**
+   * 4. Cursors, at their own cadence (`due`): moved ones to the viewers that see them (stale viewers
+   * skipped), and — in any tick — cursor snapshots for the viewers whose view moved, with their chunk
+   * snapshots. Returns true while cursor work remains.
+   */
+  private flushCursors(t: number, due: boolean): boolean {
+    if (!due && this.cursorSnapshot.size === 0) return this.cursors.hasWork; // keep ticking until they are due
+    if (due) this.lastCursorFlush = t;
+    this.lookupTime = t;
+    // Swap first: a viewer that catches up inside the flush (via isStale) files a snapshot for next tick.
+    const snapshots = this.cursorSnapshot;
+    this.cursorSnapshot = new Set();
+    this.cursors.flush(this.viewerLookup, snapshots, due, this.cursorSink);
+    return true;
+  }
 
-    phase[3] = performance.now();
-    // 5. The online count, at most once per interval and only when it changed; a timer wakes the loop for
-    //    a change held back by the interval, so an idle server does not tick just to wait for it.
+  /**
+   * 5. The online count, at most once per interval and only when it changed; a timer wakes the loop for a
+   * change held back by the interval, so an idle server does not tick just to wait for it.
+   */
+  private sendOnlineCount(t: number): void {
     const online = this.deps.onlineCount?.(this.sessions.size) ?? this.sessions.size;
-    if (online !== this.lastOnlineSent) {
-      const wait = this.lastOnlineAt + config.onlineIntervalMs - t;
-      if (wait <= 0) {
-        this.lastOnlineSent = online;
-        this.lastOnlineAt = t;
-        const msg = encodeOnline(online);
-        for (const s of this.sessions.values()) {
-          if (s.phase !== 'ready') continue;
-          s.enqueue(msg);
-          this.mark(s);
-        }
-      } else if (!this.onlineTimer) {
-        this.onlineTimer = setTimeout(() => {
-          this.onlineTimer = null;
-          this.loop.request();
-        }, wait);
-        this.onlineTimer.unref();
+    if (online === this.lastOnlineSent) return;
+    const wait = this.lastOnlineAt + this.deps.config.onlineIntervalMs - t;
+    if (wait <= 0) {
+      this.lastOnlineSent = online;
+      this.lastOnlineAt = t;
+      const msg = encodeOnline(online);
+      for (const s of this.sessions.values()) {
+        if (s.phase !== 'ready') continue;
+        s.enqueue(msg);
+        this.mark(s);
       }
+    } else if (!this.onlineTimer) {
+      this.onlineTimer = setTimeout(() => {
+        this.onlineTimer = null;
+        this.loop.request();
+      }, wait);
+      this.onlineTimer.unref();
     }
+  }
 
-    phase[4] = performance.now();
-    // 6. One write per client: the policy applied (once per tick), snapshots within its budget, the rest.
+  /**
+   * 6. One write per client marked this tick: the backpressure policy applied (once per tick), snapshots
+   * within its budget, the rest. Returns how many clients were marked.
+   */
+  private writeClients(t: number): number {
+    const { metrics } = this.deps;
     const marked = this.marked;
     this.marked = [];
     let bytesSent = 0;
@@ -600,17 +637,19 @@ export class CanvasRoom {
       if (s.stale || s.needSnapshot.size > 0 || s.pendingViewport) this.backlog.add(s);
       else this.backlog.delete(s);
     }
-    this.tickNo++;
     if (bytesSent > 0) metrics.bytesSent.inc(bytesSent);
-    if (worked || marked.length > 0) {
-      const ended = performance.now();
-      metrics.tickDuration.observe((ended - started) / 1000);
-      const p = this.phaseCounters;
-      p[0]!.inc((phase[0]! - started) / 1000);
-      for (let i = 1; i < 5; i++) p[i]!.inc((phase[i]! - phase[i - 1]!) / 1000);
-      p[5]!.inc((ended - phase[4]!) / 1000);
-    }
-    return worked || marked.length > 0 || this.backlog.size > 0;
+    return marked.length;
+  }
+
+  /** The tick's duration and its phases, from the phase clock. */
+  private observeTick(started: number): void {
+    const phase = this.phaseClock;
+    const ended = performance.now();
+    this.deps.metrics.tickDuration.observe((ended - started) / 1000);
+    const p = this.phaseCounters;
+    p[0]!.inc((phase[0]! - started) / 1000);
+    for (let i = 1; i < 5; i++) p[i]!.inc((phase[i]! - phase[i - 1]!) / 1000);
+    p[5]!.inc((ended - phase[4]!) / 1000);
   }
 
   /** Phase boundaries of the current tick (performance.now()), and one counter child per phase. */
