@@ -319,30 +319,36 @@ export class CursorTable {
     if (cells) this.moved.clear();
 
     const parts = this.parts;
-    for (const item of touched) {
-      sink(item.session, parts, assembleParts(item.blobs, item.blobCount, parts));
-      releaseBlobs(item);
-    }
-    touched.length = 0;
-    if (snap.length > 0) {
-      // Named member lists, encoded once per (level, cell) for all the snapshots of this flush.
-      const named = new Map<number, Blob>();
-      for (const item of snap) {
-        const k = item.level;
-        item.blobs[item.blobCount++] = RESET;
-        for (const key of item.cells) {
-          const cell = this.cells[k]!.get(key);
-          if (!cell || cell.members.length === 0) continue;
-          const id = key * 32 + k;
-          let b = named.get(id);
-          if (!b) named.set(id, (b = encodeRecords(cell.members, NAME_ALL, [])));
-          item.blobs[item.blobCount++] = b;
-        }
+    try {
+      for (const item of touched) {
         sink(item.session, parts, assembleParts(item.blobs, item.blobCount, parts));
         releaseBlobs(item);
       }
+      if (snap.length > 0) {
+        // Named member lists, encoded once per (level, cell) for all the snapshots of this flush.
+        const named = new Map<number, Blob>();
+        for (const item of snap) {
+          const k = item.level;
+          item.blobs[item.blobCount++] = RESET;
+          for (const key of item.cells) {
+            const cell = this.cells[k]!.get(key);
+            if (!cell || cell.members.length === 0) continue;
+            const id = key * 32 + k;
+            let b = named.get(id);
+            if (!b) named.set(id, (b = encodeRecords(cell.members, NAME_ALL, [])));
+            item.blobs[item.blobCount++] = b;
+          }
+          sink(item.session, parts, assembleParts(item.blobs, item.blobCount, parts));
+          releaseBlobs(item);
+        }
+      }
+    } finally {
+      // Should a sink throw, no viewer keeps this flush's blobs for the next one.
+      for (const item of touched) releaseBlobs(item);
+      for (const item of snap) releaseBlobs(item);
+      touched.length = 0;
+      parts.fill(EMPTY);
     }
-    parts.fill(EMPTY);
   }
 
   /** A cursor's current position, or null when it is hidden or gone (tests). */

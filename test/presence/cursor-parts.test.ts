@@ -1,7 +1,8 @@
 /** A flush's CURSORS message written in parts (shared record blobs) is byte for byte the assembled one. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { assemble, assembleParts, type Blob } from '../../src/presence/cursor-table.js';
+import { CursorTable, assemble, assembleParts, type Blob } from '../../src/presence/cursor-table.js';
+import type { ClientSession } from '../../src/realtime/client-session.js';
 import { decodeServerMessages } from '../../src/net/protocol.js';
 
 const blob = fc.array(fc.record({ id: fc.integer({ min: 1, max: 2 ** 32 - 1 }), x: fc.integer({ min: 0, max: 65535 }), y: fc.integer({ min: 0, max: 65535 }), name: fc.string({ maxLength: 8 }).map((t) => new TextEncoder().encode(t)) }), { maxLength: 8 })
@@ -46,5 +47,28 @@ describe('CURSORS in parts', () => {
       // the record bytes are the blobs' own, not copies
       for (const b of blobs) if (b.records.length > 0) expect(parts).toContain(b.records);
     }), { numRuns: 300 });
+  });
+});
+
+describe('CursorTable.flush with a sink that throws', () => {
+  it('leaves no viewer holding that flush’s blobs: the next flush sends only its own', () => {
+    const session = (id: number) => ({ id, phase: 'ready', nameBytes: new TextEncoder().encode(`u${id}`) }) as unknown as ClientSession;
+    const table = new CursorTable(1024, 1024);
+    const viewer = session(1);
+    const mover = session(2);
+    table.setViewer(viewer, { x: 0, y: 0, w: 256, h: 256 });
+    const lookup = { isStale: () => false };
+    table.flush(lookup, [], true, () => {}); // settle the view
+    table.move(mover, 10, 10, false);
+    expect(() => table.flush(lookup, [], true, () => { throw new Error('sink failed'); })).toThrow('sink failed');
+    table.move(mover, 20, 20, false);
+    const got: Uint8Array[] = [];
+    table.flush(lookup, [], true, (v, parts, count) => { if (v === viewer) got.push(join(parts.slice(0, count))); });
+    expect(got).toHaveLength(1);
+    const msgs = decodeServerMessages(got[0]!) as unknown as { type: string; moved: { id: number; x: number; y: number }[] }[];
+    expect(msgs).toHaveLength(1);
+    // One record per level the viewer watches at most, all of the second move; none of the first.
+    expect(msgs[0]!.moved.length).toBeGreaterThan(0);
+    for (const m of msgs[0]!.moved) expect([m.id, m.x, m.y]).toEqual([2, 20, 20]);
   });
 });
