@@ -206,18 +206,15 @@ export class ViewportIndex<S> {
 
   /** Subscribers whose clamped viewport overlaps chunk (cx, cy), in no particular order. */
   subscribersOf(cx: number, cy: number): S[] {
-    if (cx < 0 || cy < 0 || cx >= this.chunksX || cy >= this.chunksY) return [];
-    const box = this.queryBox;
-    box.minX = cx << CHUNK_SHIFT;
-    box.minY = cy << CHUNK_SHIFT;
-    box.maxX = box.minX + CHUNK_SIZE - 1;
-    box.maxY = box.minY + CHUNK_SIZE - 1;
-    return toSubs(this.tree.search(box));
+    const out: S[] = [];
+    out.length = this.collectSubscribers(cx, cy, out);
+    return out;
   }
 
   /**
    * subscribersOf without allocating: writes the subscribers into `out` from index 0 and returns how many
-   * (slots past the count are left as they were). For the tick's fan-out, which asks once per dirty chunk.
+   * (slots past the count are left as they were). The tick's fan-out asks once per dirty chunk with one
+   * reused array.
    */
   collectSubscribers(cx: number, cy: number, out: S[]): number {
     if (cx < 0 || cy < 0 || cx >= this.chunksX || cy >= this.chunksY) return 0;
