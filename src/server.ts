@@ -21,7 +21,7 @@ import { createCanvasApi } from './http/canvas-api.js';
 import { createStaticHandler } from './http/static-files.js';
 import { createRequestHandler } from './http/router.js';
 import { createLogger } from './log.js';
-import { clusterStorage, joinCanvas, type ClusterNode } from './cluster/cluster-node.js';
+import type { ClusterNode } from './cluster/cluster-node.js';
 import { Conductor } from './music/conductor.js';
 import { createMusicApi } from './music/admin-api.js';
 import { defaultPatternFile, loadPatternFile } from './music/pattern-file.js';
@@ -75,9 +75,12 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const store = new ChunkStore({ width: config.width, height: config.height, paletteSize: palette.length, background });
   let cluster: ClusterNode | null = null;
   try {
-    if (config.redis) storage = clusterStorage(storage, config);
+    // Loaded only for a node of a shared canvas: ioredis and the cluster code cost a single node ~15 MB
+    // of heap committed at start (V8 grows the heap to compile them) and nothing else.
+    const clustering = config.redis ? await import('./cluster/cluster-node.js') : null;
+    if (clustering) storage = clustering.clusterStorage(storage, config);
     storage.load(store);
-    if (config.redis) cluster = await joinCanvas({ config, store, storage: storage as ReturnType<typeof clusterStorage>, log });
+    if (clustering) cluster = await clustering.joinCanvas({ config, store, storage: storage as ReturnType<typeof clustering.clusterStorage>, log });
   } catch (err) {
     storage.close();
     throw err;
