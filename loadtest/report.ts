@@ -70,6 +70,12 @@ export interface LoadTestReport {
   /** Mean ms per working tick in each phase (commit, backlog, fanout, cursors, online, write), from /metrics. */
   tickPhaseMs: Record<string, number>;
   serverRssMbMax: number;
+  /**
+   * Where the server's memory was at the end of the run, MB: RSS split into file-backed pages (the node
+   * binary, shared) and anonymous ones (from /proc, for a server we started; else NaN), V8's heap in use and
+   * committed, memory outside the heap (Buffers), and the bytes queued for clients.
+   */
+  serverMemoryMb?: { rss: number; fileBacked: number; anonymous: number; heapUsed: number; heapCommitted: number; external: number; buffered: number };
   serverBytesSentPerSecond: number;
   serverPixelsAcceptedPerSecond: number;
   serverEventLoopLagP99Ms: number;
@@ -159,6 +165,11 @@ function latencyRow(s: LatencySummary): string {
     : `p50 ${f(s.p50, 2)}  p90 ${f(s.p90, 2)}  p99 ${f(s.p99, 2)}  p99.9 ${f(s.p999, 2)}  max ${f(s.max, 2)} ms  (${s.count} samples)`;
 }
 
+function memoryRow(m: NonNullable<LoadTestReport['serverMemoryMb']>): string {
+  const split = Number.isFinite(m.anonymous) ? ` = file-backed ${f(m.fileBacked)} + anonymous ${f(m.anonymous)}` : '';
+  return `RSS ${f(m.rss)} MB${split}; V8 heap ${f(m.heapUsed)} in use of ${f(m.heapCommitted)} committed, external ${f(m.external)}, queued for clients ${f(m.buffered, 2)} MB (at the end)`;
+}
+
 /** The end-of-run table. */
 export function formatSummary(r: LoadTestReport): string {
   const rows: Array<[string, string]> = [
@@ -174,6 +185,7 @@ export function formatSummary(r: LoadTestReport): string {
     ['server tick', `${f(r.tickHz)} Hz (min ${f(r.tickHzMin, 0)}), duration mean ${f(r.tickDurationMs.mean, 3)} ms, p99 ${bucketBound(r.tickDurationMs.p99)}`],
     ['tick phases', Object.entries(r.tickPhaseMs ?? {}).map(([k, v]) => `${k} ${f(v, 3)}`).join(', ') + ' ms (mean per tick)'],
     ['server', `CPU ${f(r.serverCpuPercent)}% of a core, RSS ${f(r.serverRssMb)} MB (max ${f(r.serverRssMbMax)}), sent ${f(r.serverBytesSentPerSecond / 1e6, 2)} MB/s, loop lag p99 ${f(r.serverEventLoopLagP99Ms)} ms`],
+    ...(r.serverMemoryMb ? [['server memory', memoryRow(r.serverMemoryMb)] as [string, string]] : []),
     ['generator', `CPU ${f(r.generatorCpuPercent)}% of a core over ${r.generatorThreads} thread(s), loop delay p99 ${f(r.generatorLoopDelayP99Ms)} ms`],
     ['machine', `${r.options.pin ? 'pinned (server CPU 0, generator the rest), ' : ''}${r.machine.cpus} CPUs, load average ${f(r.machine.loadAverageStart, 2)} at start, ${f(r.machine.loadAverageEnd, 2)} at end`],
     ['errors', r.errors === 0 ? '0' : `${r.errors}: ${Object.entries(r.errorsByKind).map(([k, v]) => `${k}×${v}`).join(', ')}`],

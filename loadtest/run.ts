@@ -14,7 +14,7 @@ import { Fleet, type FleetConfig, type FleetFinal, type FleetInterval } from './
 import type { LatencySummary } from './histogram.js';
 import { type LoadTestReport, type TimelinePoint, bucketBound } from './report.js';
 import { type ChildServer, openFileLimit, pinSelf, startOurServer } from './server-child.js';
-import { type ServerSample, between, phaseMeans, sampleServer } from './server-stats.js';
+import { type ServerSample, between, phaseMeans, readProcMemory, sampleServer } from './server-stats.js';
 import type { FromWorker, ToWorker } from './worker.js';
 import { LatencyProbe } from './latency-probe.js';
 
@@ -246,6 +246,7 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
       if (at >= endAt) break;
     }
     const cpuTotal = process.cpuUsage(cpuStart);
+    const procMemory = pid !== null ? readProcMemory(pid) : null; // under load still: the fleets run until stopped
     const finals = await guard(Promise.all(fleets.map((f) => f.stop())));
     fleetsStopped = true;
     const measuredSeconds = (performance.now() - t0) / 1000;
@@ -255,7 +256,7 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
     const report = buildReport({
       o, collector, samples, genCpu, measuredSeconds, startedAt, server, wsUrl,
       generatorCpuPercent: ((cpuTotal.user + cpuTotal.system) / 1e6 / ((samples[samples.length - 1]!.atMs - samples[0]!.atMs) / 1000)) * 100,
-      serverDied, loadAverageStart,
+      serverDied, loadAverageStart, procMemory,
     });
     if (nodeTargets.length > 0) {
       report.nodes = nodeTargets.map((n, i) => {
@@ -297,6 +298,8 @@ export interface BuildInput {
   generatorCpuPercent: number;
   serverDied: boolean;
   loadAverageStart: number;
+  /** The server's RSS split at the end of the measurement (/proc, for a server we started), or null. */
+  procMemory?: { rssBytes: number; anonymousBytes: number } | null;
 }
 
 /** Turns what a run gathered into the report (exported for tests). */
@@ -389,6 +392,7 @@ export function buildReport(x: BuildInput): LoadTestReport {
     tickHzMin: tickReadings.length ? Math.min(...tickReadings) : Number.NaN,
     tickDurationMs: { mean: metricsWindow?.tickMeanMs ?? Number.NaN, p99: metricsWindow?.tickP99Ms ?? Number.NaN },
     tickPhaseMs: answered.length >= 2 ? phaseMeans(answered[0]!, answered[answered.length - 1]!) : {},
+    serverMemoryMb: memoryAtEnd(answered[answered.length - 1], x.procMemory ?? null),
     serverRssMbMax: Math.max(...samples.map((s) => s.rssBytes / (1024 * 1024)).filter(fin), Number.NEGATIVE_INFINITY),
     serverBytesSentPerSecond: metricsWindow?.bytesSentPerSecond ?? Number.NaN,
     serverPixelsAcceptedPerSecond: metricsWindow?.pixelsAcceptedPerSecond ?? Number.NaN,
@@ -411,6 +415,22 @@ export function buildReport(x: BuildInput): LoadTestReport {
     startedAt: x.startedAt,
     timeline,
     latencyHistogram: c.latency.bins(),
+  };
+}
+
+const MB = 1024 * 1024;
+
+/** The report's memory breakdown from the last scrape that answered and the /proc split, if any. */
+function memoryAtEnd(last: ServerSample | undefined, proc: { rssBytes: number; anonymousBytes: number } | null): LoadTestReport['serverMemoryMb'] {
+  const rss = proc ? proc.rssBytes : last ? last.rssBytes : Number.NaN;
+  return {
+    rss: rss / MB,
+    fileBacked: proc ? (proc.rssBytes - proc.anonymousBytes) / MB : Number.NaN,
+    anonymous: proc ? proc.anonymousBytes / MB : Number.NaN,
+    heapUsed: (last?.heapUsedBytes ?? Number.NaN) / MB,
+    heapCommitted: (last?.heapTotalBytes ?? Number.NaN) / MB,
+    external: (last?.externalBytes ?? Number.NaN) / MB,
+    buffered: (last?.bufferedBytes ?? Number.NaN) / MB,
   };
 }
 

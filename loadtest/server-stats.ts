@@ -90,6 +90,20 @@ export function readProcUsage(pid: number): { cpuSeconds: number; rssBytes: numb
   }
 }
 
+/** How a process's resident memory splits (/proc/PID/smaps_rollup): file-backed pages (the node binary's code
+ * and data, shared with every node process) and anonymous ones (heap, malloc, buffers). Null when unreadable. */
+export function readProcMemory(pid: number): { rssBytes: number; anonymousBytes: number } | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const rss = /^Rss:\s+(\d+) kB/m.exec(text);
+    const anon = /^Anonymous:\s+(\d+) kB/m.exec(text);
+    if (!rss || !anon) return null;
+    return { rssBytes: Number(rss[1]) * 1024, anonymousBytes: Number(anon[1]) * 1024 };
+  } catch {
+    return null;
+  }
+}
+
 /**
  * One reading of the server. Counters are cumulative; NaN where the source had nothing. CPU and RSS come
  * from /proc for a child we started (read on time, however busy the server is) and from /metrics otherwise.
@@ -111,6 +125,12 @@ export interface ServerSample {
   eventLoopLagP99Seconds: number;
   clientsStale: number;
   clientsDropped: number;
+  /** V8's heap: bytes in use and committed (nodejs_heap_size_*), and memory outside it (Buffers, ArrayBuffers). */
+  heapUsedBytes: number;
+  heapTotalBytes: number;
+  externalBytes: number;
+  /** Bytes queued for all clients together (pixel_canvas_buffered_bytes). */
+  bufferedBytes: number;
   /** Seconds spent per tick phase so far (pixel_canvas_tick_phase_seconds_total), by phase name. */
   tickPhaseSeconds: Record<string, number>;
 }
@@ -158,6 +178,10 @@ export async function sampleServer(metricsUrl: string, pid: number | null, timeo
     eventLoopLagP99Seconds: get('nodejs_eventloop_lag_p99_seconds'),
     clientsStale: get('pixel_canvas_clients_stale_total'),
     clientsDropped: sumPrefix(series, 'pixel_canvas_clients_dropped_total'),
+    heapUsedBytes: get('nodejs_heap_size_used_bytes'),
+    heapTotalBytes: get('nodejs_heap_size_total_bytes'),
+    externalBytes: get('nodejs_external_memory_bytes'),
+    bufferedBytes: get('pixel_canvas_buffered_bytes'),
     tickPhaseSeconds: labelled(series, 'pixel_canvas_tick_phase_seconds_total', 'phase'),
   };
 }

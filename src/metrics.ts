@@ -12,6 +12,8 @@ export interface ServerMetrics {
   protocolErrors: Counter<'code'>;
   tickDuration: Histogram;
   tickRate: Gauge;
+  /** Bytes queued for all clients together (WebSocket bufferedAmount summed), read at each scrape. */
+  bufferedBytes: Gauge;
   bytesSent: Counter;
   clientsStale: Counter;
   clientsDropped: Counter<'reason'>;
@@ -37,6 +39,7 @@ export function createMetrics(): ServerMetrics {
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.016, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [registry],
     }),
     tickRate: new Gauge({ name: `${p}tick_rate_hz`, help: 'Ticks started during the last second', registers: [registry] }),
+    bufferedBytes: new Gauge({ name: `${p}buffered_bytes`, help: 'Bytes queued for all clients together, not yet taken by their sockets', registers: [registry] }),
     bytesSent: new Counter({ name: `${p}bytes_sent_total`, help: 'Payload bytes written to client sockets by ticks', registers: [registry] }),
     clientsStale: new Counter({ name: `${p}clients_stale_total`, help: 'Times a client went above the high-water mark', registers: [registry] }),
     clientsDropped: new Counter({ name: `${p}clients_dropped_total`, help: 'Clients closed by the server, by reason', labelNames: ['reason'], registers: [registry] }),

@@ -119,6 +119,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       path: '/metrics',
       async get(_req: IncomingMessage, res: ServerResponse) {
         metrics.tickRate.set(room.tickHz);
+        metrics.bufferedBytes.set(room.bufferedBytes());
         const text = await metrics.registry.metrics();
         res.writeHead(200, { 'Content-Type': metrics.registry.contentType });
         res.end(text);

@@ -156,6 +156,13 @@ export class CanvasRoom {
     return this.loop.measuredHz;
   }
 
+  /** Bytes queued for all clients together (each one's bufferedAmount): what backpressure bounds. */
+  bufferedBytes(): number {
+    let total = 0;
+    for (const s of this.sessions.values()) total += s.transport.bufferedAmount;
+    return total;
+  }
+
   /**
    * Sizes of every per-client table, for leak tests and /healthz: `index` counts viewport subscriptions at
    * every level of detail, `cursors` the cursors plus the viewers registered for them.

@@ -21,6 +21,8 @@ function interval(fleetIndex: number, index: number, latencyMs: number[]): Fleet
   };
 }
 
+const MB = 1024 * 1024;
+
 function sample(atMs: number, cpuSeconds: number, tickCount: number): ServerSample {
   return {
     atMs, metricsAtMs: atMs, tickHz: 60,
@@ -28,6 +30,7 @@ function sample(atMs: number, cpuSeconds: number, tickCount: number): ServerSamp
     tickSumSeconds: tickCount * 0.0008, tickCount, cpuSeconds, rssBytes: 200 * 1024 * 1024, bytesSent: atMs * 10,
     pixelsAccepted: atMs / 100, connections: 10, eventLoopLagP99Seconds: 0.012, clientsStale: 0, clientsDropped: 0,
     tickPhaseSeconds: { commit: tickCount * 0.0001, write: tickCount * 0.0004 },
+    heapUsedBytes: (20 + atMs / 1000) * MB, heapTotalBytes: 40 * MB, externalBytes: 6 * MB, bufferedBytes: 0.5 * MB,
   };
 }
 
@@ -43,6 +46,7 @@ function makeReport() {
     o, collector: c, samples: [sample(0, 0, 0), sample(1000, 0.5, 60), sample(2000, 1, 120), sample(3000, 1.5, 180)],
     genCpu: [20, 21, 22], measuredSeconds: 3, startedAt: new Date(0).toISOString(), server: null,
     wsUrl: 'ws://127.0.0.1:1/ws', generatorCpuPercent: 21, serverDied: false, loadAverageStart: 0,
+    procMemory: { rssBytes: 120 * MB, anonymousBytes: 76 * MB },
   });
 }
 
@@ -98,6 +102,9 @@ describe('load test report', () => {
     expect(r.timeline).toHaveLength(3);
     expect(r.timeline[0]).toMatchObject({ t: 1, samples: 7, connected: 10 });
     expect(r.ok).toBe(true);
+    // Memory at the end: the /proc split, and the last scrape's heap, external and queued bytes.
+    expect(r.serverMemoryMb).toEqual({ rss: 120, fileBacked: 44, anonymous: 76, heapUsed: 23, heapCommitted: 40, external: 6, buffered: 0.5 });
+    expect(formatSummary(r)).toMatch(/server memory +RSS 120\.0 MB = file-backed 44\.0 \+ anonymous 76\.0; V8 heap 23\.0 in use of 40\.0 committed, external 6\.0, queued for clients 0\.50 MB/);
   });
 
   it('writes NaN as null, so the JSON stays valid', () => {

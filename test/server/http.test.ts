@@ -33,7 +33,7 @@ describe('HTTP routes', () => {
     for (const name of [
       'pixel_canvas_connections', 'pixel_canvas_pixels_accepted_total', 'pixel_canvas_pixels_rejected_total',
       'pixel_canvas_tick_duration_seconds_bucket', 'pixel_canvas_bytes_sent_total', 'pixel_canvas_clients_stale_total',
-      'pixel_canvas_clients_dropped_total', 'nodejs_eventloop_lag_seconds', 'pixel_canvas_tick_rate_hz',
+      'pixel_canvas_clients_dropped_total', 'nodejs_eventloop_lag_seconds', 'pixel_canvas_tick_rate_hz', 'pixel_canvas_buffered_bytes',
     ]) expect(text, name).toContain(name);
   });
 

@@ -134,6 +134,7 @@ describe('backpressure', () => {
     // merely busy (other test files on the same 2 cores) makes ticks slower, not more numerous.
     const tickNo = (): number => (s.room as unknown as { tickNo: number }).tickNo;
     const tickDelays: number[] = [];
+    let scraped = false;
     for (let round = 0; round < 200 && slowSession.phase !== 'closed'; round++) {
       const pixels = Array.from({ length: 2000 }, () => ({ x: (Math.random() * 1024) | 0, y: (Math.random() * 1024) | 0, color: 1 + ((Math.random() * 30) | 0) }));
       for (let i = 0; i < pixels.length; i += 500) painter.send(encodePlace(++seq, pixels.slice(i, i + 500)));
@@ -148,7 +149,15 @@ describe('backpressure', () => {
       latencies.push(performance.now() - t0);
       tickDelays.push(tickNo() - tick0);
       if (slowSession.phase !== 'closed') maxBuffered = Math.max(maxBuffered, slowSession.transport.bufferedAmount);
+      if (!scraped && maxBuffered > highWaterBytes) {
+        // What is queued shows in /metrics: the slow client never reads, so its queue only grows until it is dropped.
+        scraped = true;
+        const text = await (await fetch(`${s.url}/metrics`)).text();
+        const gauge = Number(/^pixel_canvas_buffered_bytes (\d+)$/m.exec(text)?.[1]);
+        if (slowSession.phase !== 'closed') expect(gauge).toBeGreaterThan(highWaterBytes);
+      }
     }
+    expect(scraped).toBe(true);
     await until(() => slowSession.phase === 'closed', 6000, 'the slow client to be dropped');
     expect(maxBuffered).toBeGreaterThan(highWaterBytes); // it really was backed up
     expect(maxBuffered).toBeLessThanOrEqual(hardLimitBytes); // and never beyond the ceiling
