@@ -45,6 +45,8 @@ interface CursorRec {
   readonly cells: number[];
   /** When it last moved (the table's clock). */
   movedAt: number;
+  /** The table's epoch when it last moved: it moved since the last cell flush when this is the current one. */
+  movedEpoch: number;
   /** Scratch stamps for update(): "was a member" / "is a member", compared with the flush's tokens (no Sets). */
   wasMember: number;
   isMember: number;
@@ -55,6 +57,9 @@ interface Cell {
   readonly all: Set<CursorRec>;
   /** The ones its viewers are shown (at most the cap), as last sent. */
   members: CursorRec[];
+  readonly key: number;
+  /** The table's epoch when it was last listed as active (listed once per epoch). */
+  activeEpoch: number;
 }
 
 /** One flush's blob of a cell: pre-encoded records and removed ids. */
@@ -125,10 +130,16 @@ export class CursorTable {
   private readonly cursors = new Map<number, CursorRec>();
   /** Per level: the cells holding at least one cursor (or members still to be removed). */
   private readonly cells: Map<number, Cell>[] = [];
-  /** Per level: cells whose cursors changed since the last flush. */
-  private readonly active: Set<number>[] = [];
-  /** Cursors that moved since the last flush. */
-  private readonly moved = new Set<CursorRec>();
+  /**
+   * Per level: cells whose cursors changed since the last cell flush, in the first `activeCount[k]` places
+   * (the lists are reused, and "moved" and "active" are epoch stamps on the records and cells: a table
+   * cleared and refilled at every flush would allocate a new hash table each time, from a table that lives
+   * long enough to be promoted — most of the old-space garbage at 1000 scrollers).
+   */
+  private readonly active: Cell[][] = [];
+  private readonly activeCount: number[] = [];
+  /** Bumped by each flush that sends cells: what moved or changed before it is older. */
+  private epoch = 1;
   /**
    * Per level: the viewers at that level, by the cells their view touches. A view touches at most
    * MAX_VIEW_CELLS cells at its level, so registering one is a handful of Set operations (no tree), and the
@@ -154,7 +165,8 @@ export class CursorTable {
     this.topLevel = topCursorLevel(width, height);
     for (let k = 0; k <= this.topLevel; k++) {
       this.cells.push(new Map());
-      this.active.push(new Set());
+      this.active.push([]);
+      this.activeCount.push(0);
       this.watchers.push(new Map());
     }
   }
@@ -175,7 +187,7 @@ export class CursorTable {
 
   /** True if a flush would produce anything for viewers already in place. */
   get hasWork(): boolean {
-    for (const a of this.active) if (a.size > 0) return true;
+    for (const n of this.activeCount) if (n > 0) return true;
     return false;
   }
 
@@ -239,32 +251,41 @@ export class CursorTable {
     let rec = this.cursors.get(session.id);
     if (!rec) {
       if (!visible) return;
-      rec = { session, id: session.id, x, y, cells: new Array<number>(this.topLevel + 1).fill(-1), movedAt: 0, wasMember: 0, isMember: 0 };
+      rec = { session, id: session.id, x, y, cells: new Array<number>(this.topLevel + 1).fill(-1), movedAt: 0, movedEpoch: 0, wasMember: 0, isMember: 0 };
       this.cursors.set(session.id, rec);
     }
     rec.x = x;
     rec.y = y;
     rec.movedAt = this.clock();
-    this.moved.add(rec);
+    rec.movedEpoch = this.epoch;
     for (let k = 0; k <= this.topLevel; k++) {
       const s = CELL_SHIFT + k;
       const to = visible ? cellKey(x >>> s, y >>> s) : -1;
       const from = rec.cells[k]!;
       const cells = this.cells[k]!;
+      let cell: Cell | undefined;
       if (from !== to) {
         if (from >= 0) {
-          cells.get(from)!.all.delete(rec);
-          this.active[k]!.add(from);
+          const left = cells.get(from)!;
+          left.all.delete(rec);
+          this.markActive(k, left);
         }
         rec.cells[k] = to;
         if (to >= 0) {
-          let cell = cells.get(to);
-          if (!cell) cells.set(to, (cell = { all: new Set(), members: [] }));
+          cell = cells.get(to);
+          if (!cell) cells.set(to, (cell = { all: new Set(), members: [], key: to, activeEpoch: 0 }));
           cell.all.add(rec);
         }
-      }
-      if (to >= 0) this.active[k]!.add(to);
+      } else if (to >= 0) cell = cells.get(to);
+      if (cell) this.markActive(k, cell);
     }
+  }
+
+  /** Lists `cell` among level k's changed cells, once per epoch. */
+  private markActive(k: number, cell: Cell): void {
+    if (cell.activeEpoch === this.epoch) return;
+    cell.activeEpoch = this.epoch;
+    this.active[k]![this.activeCount[k]!++] = cell;
   }
 
   /** The session left: its cursor is removed from its cells' viewers at the next flush. */
@@ -299,9 +320,13 @@ export class CursorTable {
     for (let k = 0; cells && k <= this.topLevel; k++) {
       const cells = this.cells[k]!;
       const watchers = this.watchers[k]!;
-      for (const key of this.active[k]!) {
-        const cell = cells.get(key);
-        if (!cell) continue;
+      const active = this.active[k]!;
+      const count = this.activeCount[k]!;
+      this.activeCount[k] = 0;
+      for (let i = 0; i < count; i++) {
+        const cell = active[i]!;
+        const key = cell.key;
+        active[i] = EMPTY_CELL; // the list keeps no cell alive past its flush
         const blob = this.update(cell, key, k, now);
         if (cell.all.size === 0 && cell.members.length === 0) cells.delete(key);
         if (blob === null) continue;
@@ -314,9 +339,8 @@ export class CursorTable {
           item.blobs[item.blobCount++] = blob;
         }
       }
-      this.active[k]!.clear();
     }
-    if (cells) this.moved.clear();
+    if (cells) this.epoch++;
 
     const parts = this.parts;
     try {
@@ -409,7 +433,7 @@ export class CursorTable {
     const recs: CursorRec[] = [];
     for (const r of next) {
       // New members are sent named; members that moved, unnamed.
-      if (r.wasMember !== was || this.moved.has(r)) recs.push(r);
+      if (r.wasMember !== was || r.movedEpoch === this.epoch) recs.push(r);
     }
     if (recs.length === 0 && removed.length === 0) return null;
     return encodeRecords(recs, was, removed);
@@ -429,6 +453,9 @@ function fresher(a: CursorRec, b: CursorRec): boolean {
 
 const EMPTY = new Uint8Array(0);
 /** The first blob of a cursor snapshot: "forget every cursor you know" (the reset marker). */
+/** What a flushed place of an active list holds until it is reused. */
+const EMPTY_CELL: Cell = { all: new Set(), members: [], key: -1, activeEpoch: 0 };
+
 const RESET: Blob = { records: EMPTY, recordCount: 0, removed: [CURSOR_RESET_ID] };
 /** A membership stamp no record has (stamps start at 1): every record is named. */
 const NAME_ALL = -1;

@@ -4,6 +4,7 @@
  * never make the server hold an unbounded amount for it: that is the backpressure ceiling.
  */
 import { type Transport, joinParts } from './transport.js';
+import { ChunkKeySet } from '../chunks/chunk-key-set.js';
 import type { ChunkRange, PixelRect } from '../subscriptions/viewport-index.js';
 import { MessageBudget, ViolationCounter, TokenBucket } from '../limits/index.js';
 
@@ -38,8 +39,9 @@ export class ClientSession {
   /**
    * Visible chunks whose current state must be sent as a snapshot (coalesced: one entry per chunk). Every
    * other visible chunk is held by the client at the store's version (or will be once written bytes arrive).
+   * A ChunkKeySet: every pan fills it and the tick empties it, without a new hash table each time.
    */
-  readonly needSnapshot = new Set<number>();
+  readonly needSnapshot = new ChunkKeySet();
   /** Versions from RESUME, consulted when the next viewport subscribes chunks; dropped after it. */
   resumeVersions: Map<number, number> | null = null;
 
