@@ -12,6 +12,7 @@
  * at least twice as long as `order`, so it is never more than half full, tombstones included.
  *
  * Deleting during iteration is allowed (the iterator skips what was deleted); adding during iteration is not.
+ * Hot loops use `end` and `keyAt` rather than the iterator, which allocates.
  */
 const INITIAL_KEYS = 16;
 /** Storage for more keys than this is given back by `clear`. */
@@ -59,6 +60,18 @@ export class ChunkKeySet implements Iterable<number> {
     else if (this.used > 0) this.slots.fill(0);
     this.used = 0;
     this.count = 0;
+  }
+
+  /**
+   * For loops that must not allocate (a generator allocates its iterator and a result per key): places
+   * 0 … end − 1 of the insertion order, each holding a key or -1 where one was deleted (`keyAt`).
+   */
+  get end(): number {
+    return this.used;
+  }
+
+  keyAt(place: number): number {
+    return this.order[place]!;
   }
 
   *[Symbol.iterator](): IterableIterator<number> {

@@ -452,10 +452,9 @@ function fresher(a: CursorRec, b: CursorRec): boolean {
 }
 
 const EMPTY = new Uint8Array(0);
-/** The first blob of a cursor snapshot: "forget every cursor you know" (the reset marker). */
 /** What a flushed place of an active list holds until it is reused. */
 const EMPTY_CELL: Cell = { all: new Set(), members: [], key: -1, activeEpoch: 0 };
-
+/** The first blob of a cursor snapshot: "forget every cursor you know" (the reset marker). */
 const RESET: Blob = { records: EMPTY, recordCount: 0, removed: [CURSOR_RESET_ID] };
 /** A membership stamp no record has (stamps start at 1): every record is named. */
 const NAME_ALL = -1;

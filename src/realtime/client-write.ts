@@ -15,11 +15,13 @@ import type { ClientSession } from './client-session.js';
 export function addSnapshots(s: ClientSession, store: ChunkStore, room: number): boolean {
   if (s.needSnapshot.size === 0) return true;
   if (room <= 0) return false;
-  for (const key of s.needSnapshot) {
-    if (room <= 0) break;
+  const need = s.needSnapshot;
+  for (let i = 0; i < need.end && room > 0; i++) { // `end` shrinks to 0 when the last key is deleted
+    const key = need.keyAt(i);
+    if (key < 0) continue;
     const snap = store.snapshot(keyCx(key), keyCy(key));
     s.enqueue(snap);
-    s.needSnapshot.delete(key);
+    need.delete(key);
     room -= snap.length;
   }
   return true;
