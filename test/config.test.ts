@@ -13,7 +13,7 @@ describe('config', () => {
   });
 
   it('a lower --tick-hz alone starts: cadences above it mean every tick', () => {
-    expect(parseConfig(['--tick-hz', '10'], {})).toMatchObject({ tickHz: 10, cursorBroadcastHz: 20, lodHz: 20 });
+    expect(parseConfig(['--tick-hz', '10'], {})).toMatchObject({ tickHz: 10, cursorBroadcastHz: 15, lodHz: 15 });
     expect(() => parseConfig(['--lod-hz', '0'], {})).toThrow(/--lod-hz/);
     expect(() => parseConfig(['--cursor-broadcast-hz', '0'], {})).toThrow(/--cursor-broadcast-hz/);
   });

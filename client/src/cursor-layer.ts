@@ -2,9 +2,10 @@
  * Others' cursors and the hover reticle, as DOM elements over the canvas: they move without redrawing a
  * single pixel, and they never end up in the canvas bitmap (which tests read back).
  *
- * The server sends cursor positions at its cursor cadence (20 Hz by default), not every frame: each cursor
- * glides from where it is drawn to its new position over INTERPOLATION_MS, so it moves smoothly between
- * updates instead of jumping three frames at a time.
+ * The server sends cursor positions at its cursor cadence (15 Hz by default, `--cursor-broadcast-hz`), not
+ * every frame: each cursor glides from where it is drawn to its new position over a little more than the
+ * interval at which its updates have been arriving (INTERPOLATION_MS until that is known), so a steady mover
+ * never stops between updates and never lags more than about one interval, whatever the server's cadence.
  */
 import type { CursorState } from '../../src/client/canvas-client.js';
 import type { Camera } from './camera.js';
@@ -14,8 +15,11 @@ function hueOf(id: number): number {
   return (Math.imul(id, 2654435761) >>> 0) % 360;
 }
 
-/** A little longer than the server's cursor interval (50 ms), so a steady mover never stops between updates. */
-export const INTERPOLATION_MS = 60;
+/** The first glide of a cursor: a little longer than the default cursor interval (67 ms at 15 Hz). */
+export const INTERPOLATION_MS = 75;
+/** Bounds of a glide learnt from the updates' arrival (a gap longer than GLIDE_MAX_MS * 2 is a pause, not a cadence). */
+const GLIDE_MIN_MS = 30;
+const GLIDE_MAX_MS = 150;
 
 interface Glide {
   fromX: number;
@@ -23,6 +27,8 @@ interface Glide {
   toX: number;
   toY: number;
   start: number;
+  /** How long a glide takes: ~1.1 × the recent interval between this cursor's updates. */
+  duration: number;
   /** Where it was last drawn (canvas pixels). */
   x: number;
   y: number;
@@ -65,16 +71,18 @@ export class CursorLayer {
       if (label.textContent !== name) label.textContent = name;
       let g = this.glides.get(id);
       if (g === undefined) {
-        g = { fromX: c.x, fromY: c.y, toX: c.x, toY: c.y, start: now, x: c.x, y: c.y };
+        g = { fromX: c.x, fromY: c.y, toX: c.x, toY: c.y, start: now, duration: INTERPOLATION_MS, x: c.x, y: c.y };
         this.glides.set(id, g);
       } else if (g.toX !== c.x || g.toY !== c.y) {
+        const gap = now - g.start;
+        if (gap <= GLIDE_MAX_MS * 2) g.duration = Math.min(GLIDE_MAX_MS, Math.max(GLIDE_MIN_MS, 0.7 * g.duration + 0.3 * 1.1 * gap));
         g.fromX = g.x;
         g.fromY = g.y;
         g.toX = c.x;
         g.toY = c.y;
         g.start = now;
       }
-      const k = Math.min(1, Math.max(0, (now - g.start) / INTERPOLATION_MS));
+      const k = Math.min(1, Math.max(0, (now - g.start) / g.duration));
       g.x = g.fromX + (g.toX - g.fromX) * k;
       g.y = g.fromY + (g.toY - g.fromY) * k;
       if (k < 1) gliding = true;

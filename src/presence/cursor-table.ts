@@ -10,7 +10,7 @@
  * fresher one. So a viewer receives at most MAX_VIEW_CELLS × cellCap cursors, however many stand in its view.
  *
  * Moves are coalesced (latest position wins) and flushed at the cursor cadence (the room calls flush at
- * e.g. 20 Hz, not every pixel tick). Per flush, each cell whose cursors changed encodes ONE blob — records of
+ * 15 Hz by default, not every pixel tick). Per flush, each cell whose cursors changed encodes ONE blob — records of
  * members that moved (named when they just became members) and ids of members that left — and that blob is
  * appended to every viewer at that level whose view touches the cell: encode once per (cell, level), share
  * the bytes. Nothing is tracked per (cursor, viewer).

@@ -1,6 +1,6 @@
 /**
  * The browser client zoomed out draws from a coarse level of detail (and what it draws is the level's
- * sampling, not the full-resolution pixels), and others' cursors glide between the server's 20 Hz updates.
+ * sampling, not the full-resolution pixels), and others' cursors glide between the server's 15 Hz updates.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
