@@ -14,7 +14,7 @@ import { Fleet, type FleetConfig, type FleetFinal, type FleetInterval } from './
 import type { LatencySummary } from './histogram.js';
 import { type LoadTestReport, type TimelinePoint, bucketBound } from './report.js';
 import { type ChildServer, openFileLimit, pinSelf, startOurServer } from './server-child.js';
-import { type ServerSample, between, phaseMeans, readProcMemory, sampleServer } from './server-stats.js';
+import { MB, type ServerSample, between, phaseMeans, readProcMemory, sampleServer } from './server-stats.js';
 import type { FromWorker, ToWorker } from './worker.js';
 import { LatencyProbe } from './latency-probe.js';
 
@@ -393,7 +393,7 @@ export function buildReport(x: BuildInput): LoadTestReport {
     tickDurationMs: { mean: metricsWindow?.tickMeanMs ?? Number.NaN, p99: metricsWindow?.tickP99Ms ?? Number.NaN },
     tickPhaseMs: answered.length >= 2 ? phaseMeans(answered[0]!, answered[answered.length - 1]!) : {},
     serverMemoryMb: memoryAtEnd(answered[answered.length - 1], x.procMemory ?? null),
-    serverRssMbMax: Math.max(...samples.map((s) => s.rssBytes / (1024 * 1024)).filter(fin), Number.NEGATIVE_INFINITY),
+    serverRssMbMax: Math.max(...samples.map((s) => s.rssBytes / MB).filter(fin), Number.NEGATIVE_INFINITY),
     serverBytesSentPerSecond: metricsWindow?.bytesSentPerSecond ?? Number.NaN,
     serverPixelsAcceptedPerSecond: metricsWindow?.pixelsAcceptedPerSecond ?? Number.NaN,
     serverEventLoopLagP99Ms: Math.max(...perSecond.map((s) => s.eventLoopLagP99Ms).filter(fin), Number.NEGATIVE_INFINITY),
@@ -417,8 +417,6 @@ export function buildReport(x: BuildInput): LoadTestReport {
     latencyHistogram: c.latency.bins(),
   };
 }
-
-const MB = 1024 * 1024;
 
 /** The report's memory breakdown from the last scrape that answered and the /proc split, if any. */
 function memoryAtEnd(last: ServerSample | undefined, proc: { rssBytes: number; anonymousBytes: number } | null): LoadTestReport['serverMemoryMb'] {

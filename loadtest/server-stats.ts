@@ -70,6 +70,9 @@ export function httpGetText(url: string, timeoutMs = 2000): Promise<string> {
   });
 }
 
+/** Bytes per MB in every figure the load test reports. */
+export const MB = 1024 * 1024;
+
 /** Kernel clock ticks per second for /proc/PID/stat; 100 on every Linux the project targets. */
 const CLK_TCK = 100;
 
@@ -229,7 +232,7 @@ export function between(a: ServerSample, b: ServerSample): ServerInterval {
   return {
     seconds,
     cpuPercent: ((b.cpuSeconds - a.cpuSeconds) / seconds) * 100,
-    rssMb: b.rssBytes / (1024 * 1024),
+    rssMb: b.rssBytes / MB,
     tickHz: b.tickHz,
     tickMeanMs: ticks > 0 ? ((b.tickSumSeconds - a.tickSumSeconds) / ticks) * 1000 : Number.NaN,
     tickP99Ms: bucketQuantile(a.tickBuckets, b.tickBuckets, 0.99) * 1000,

@@ -75,8 +75,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const store = new ChunkStore({ width: config.width, height: config.height, paletteSize: palette.length, background });
   let cluster: ClusterNode | null = null;
   try {
-    // Loaded only for a node of a shared canvas: ioredis and the cluster code cost a single node ~15 MB
-    // of heap committed at start (V8 grows the heap to compile them) and nothing else.
+    // Loaded only for a node of a shared canvas: compiling ioredis and the cluster code cost a single node
+    // ~9 MB of RSS at start (V8 grows its heap for them) for nothing (test/cluster/lazy-load.test.ts).
     const clustering = config.redis ? await import('./cluster/cluster-node.js') : null;
     if (clustering) storage = clustering.clusterStorage(storage, config);
     storage.load(store);
