@@ -548,7 +548,7 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
     const records: PlacementRecord[] = [];
     if (performance.now() < this.holdUntil) {
       if (this.queueHead < this.queue.length || this.resync) setTimeout(this.wake, this.holdUntil - performance.now()).unref();
-      return { records, acks };
+      return { records, acks, position: null };
     }
     const { store } = this.opts;
     const pins = new Map<number, number>();
@@ -614,7 +614,7 @@ export class RedisPlacementSeam implements PlacementSeam, TakeSource {
       this.takeResync = resync;
       this.takeFrom = from;
     }
-    return { records, acks };
+    return { records, acks, position: this.take_ };
   }
 
   currentTake(): TakeInfo | null {

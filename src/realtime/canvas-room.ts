@@ -492,7 +492,7 @@ export class CanvasRoom {
     if (batch.records.length === 0 && batch.acks.length === 0) return -1;
     let status: number = ErrorCode.OK;
     try {
-      storage.commit(batch.records);
+      storage.commit(batch.records, batch.position ?? undefined);
       for (const r of batch.records) store.set(r.x, r.y, r.color);
       metrics.pixelsAccepted.inc(batch.records.length);
     } catch (err) {

@@ -4,7 +4,7 @@
  * apply and broadcast. A single process uses the in-memory queue below; several nodes sharing one canvas
  * can put a Redis Stream here (submit = XADD, take = XREAD from the last id) without touching the tick.
  */
-import type { PlacementRecord } from '../storage/canvas-storage.js';
+import type { LogPosition, PlacementRecord } from '../storage/canvas-storage.js';
 
 /** Who to answer once a submitted batch is committed. Only the node that accepted it holds an ack. */
 export interface PlaceAck {
@@ -21,9 +21,12 @@ export interface PlaceAck {
   retryAfterMs?: number;
 }
 
+/** One take of the seam: the value the tick's stages pass along (commit, apply, answer). */
 export interface PlacementBatch {
   records: PlacementRecord[];
   acks: PlaceAck[];
+  /** Set by seams fed from a shared log: its seq, epoch and chunk versions, committed with the records. */
+  position: LogPosition | null;
 }
 
 export interface PlacementSeam {
@@ -36,6 +39,8 @@ export interface PlacementSeam {
    * function to call when placements become available, so a sleeping tick loop wakes for them.
    */
   setWakeup?(wake: () => void): void;
+  /** The local commit of this batch failed: deliver its records again later (its acks were answered). */
+  redeliver?(batch: PlacementBatch): void;
 }
 
 /** Single-process seam: two arrays swapped on every take, so the hot path allocates nothing per placement. */
@@ -49,7 +54,7 @@ export class LocalPlacementSeam implements PlacementSeam {
   }
 
   take(): PlacementBatch {
-    const batch = { records: this.records, acks: this.acks };
+    const batch: PlacementBatch = { records: this.records, acks: this.acks, position: null };
     this.records = [];
     this.acks = [];
     return batch;

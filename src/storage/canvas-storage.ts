@@ -127,6 +127,15 @@ export interface HistoryPage {
   next: string | null;
 }
 
+/** Where a committed batch sits in a shared log (several nodes on one canvas), set by the seam that ordered it. */
+export interface LogPosition {
+  /** The log seq the node is at once the batch is applied, and the canvas generation (epoch) it belongs to. */
+  readonly seq: number;
+  readonly epoch: number;
+  /** chunk key → the version the next drain gives that chunk, as every node gives it. */
+  readonly pins: ReadonlyMap<number, number>;
+}
+
 export interface CanvasStorage {
   /** True when commit survives the process being killed. */
   readonly durable: boolean;
@@ -140,8 +149,12 @@ export interface CanvasStorage {
    * in order. A chunk the tail changes gets a version above its checkpointed one.
    */
   load(store: ChunkStore): void;
-  /** Durably append one tick's placements in one transaction (in order). Throws on failure (nothing written). */
-  commit(batch: readonly PlacementRecord[]): void;
+  /**
+   * Durably append one tick's placements in one transaction (in order). Throws on failure (nothing written).
+   * `position`: where the batch sits in a shared log (several nodes), for storage that records it in the
+   * same transaction; single-process storage ignores it.
+   */
+  commit(batch: readonly PlacementRecord[], position?: LogPosition): void;
   /**
    * Write checkpoints for chunks changed since the last checkpoint if one is due (every N placements or T ms);
    * cheap when not due. Call it only when every committed batch has been applied to the store (after a tick).
