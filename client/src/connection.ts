@@ -33,8 +33,11 @@ export interface ConnectionParts {
 export class Connection {
   private current: CanvasClient | undefined;
   private unsubscribe: (() => void)[] = [];
+  private readonly hud: Hud;
 
-  constructor(private readonly parts: ConnectionParts) {}
+  constructor(private readonly parts: ConnectionParts) {
+    this.hud = parts.hud;
+  }
 
   /** The live client (replaced when the name changes). Only after start(). */
   get client(): CanvasClient {
@@ -48,7 +51,7 @@ export class Connection {
 
   /** Connects under the remembered name; the name field renames (a new session). */
   start(): void {
-    const input = this.parts.hud.nameInput;
+    const input = this.hud.nameInput;
     const name = recall('name') ?? '';
     input.value = name;
     input.addEventListener('change', () => this.rename(input.value.trim()));
@@ -58,7 +61,7 @@ export class Connection {
 
   private rename(name: string): void {
     remember('name', name);
-    this.parts.hud.toast(name ? `You are now “${name}”.` : 'You are now anonymous.', 'info');
+    this.hud.toast(name ? `You are now “${name}”.` : 'You are now anonymous.', 'info');
     // The name travels in HELLO: a new session carries it.
     for (const off of this.unsubscribe) off();
     this.client.close();
@@ -79,7 +82,7 @@ export class Connection {
       }),
       client.on('close', (info) => {
         painter.abandonAll();
-        if (info.code === 4001) this.parts.hud.toast(errorText(ErrorCode.TOO_SLOW));
+        if (info.code === 4001) this.hud.toast(errorText(ErrorCode.TOO_SLOW));
         status.refreshRetry();
         this.parts.requestFrame(); // cursors were cleared
       }),

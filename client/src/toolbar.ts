@@ -24,16 +24,16 @@ function panel(id: string, show: boolean): void {
 }
 
 export class Toolbar {
-  private info = false;
+  private infoOn = false;
   /** Redraws each second while the heatmap is on, so it cools visibly. */
   private heatTimer: ReturnType<typeof setInterval> | null = null;
 
   constructor(private readonly parts: ToolbarParts) {
     const { hud, heatmap, timelapse } = parts;
     document.getElementById('tool-info')!.addEventListener('click', () => {
-      this.info = !this.info;
-      toggle('tool-info', this.info);
-      if (!this.info) parts.info.hide();
+      this.infoOn = !this.infoOn;
+      toggle('tool-info', this.infoOn);
+      if (!this.infoOn) parts.info.hide();
       else hud.toast('Info: click any pixel to see who placed it.', 'info', 'tool');
     });
     document.getElementById('tool-template')!.addEventListener('click', () => {
@@ -73,6 +73,6 @@ export class Toolbar {
 
   /** The info tool is on: a click shows pixel info instead of painting. */
   get infoMode(): boolean {
-    return this.info;
+    return this.infoOn;
   }
 }
