@@ -1,6 +1,6 @@
 /** The seed helper the fuzzers share: an env seed is read exactly, a bad one is refused, a failure names its seed. */
 import { describe, expect, it } from 'vitest';
-import { seedFromEnv, withFuzzSeed } from './fuzz-seed.js';
+import { fcParams, seedFromEnv, withFuzzSeed } from './fuzz-seed.js';
 
 describe('fuzz seed', () => {
   it('reads the first set name, refuses a malformed seed, and is null when none is set', () => {
@@ -9,7 +9,8 @@ describe('fuzz seed', () => {
     expect(seedFromEnv({ FUZZ_SEED: '' }, ['FUZZ_SEED'])).toBeNull();
     expect(seedFromEnv({}, ['FUZZ_SEED'])).toBeNull();
     expect(seedFromEnv({ FUZZ_SEED: '4294967295' }, ['FUZZ_SEED'])).toBe(4294967295);
-    for (const bad of ['abc', '-1', '1.5', '4294967296', '12x']) {
+    expect(seedFromEnv({ FUZZ_SEED: '-2147483648' }, ['FUZZ_SEED'])).toBe(-2147483648);
+    for (const bad of ['abc', '-2147483649', '1.5', '4294967296', '12x', '--1']) {
       expect(() => seedFromEnv({ FUZZ_SEED: bad }, ['FUZZ_SEED']), bad).toThrow(/not a seed/);
     }
   });
@@ -32,6 +33,22 @@ describe('fuzz seed', () => {
       expect(Number.isInteger(drawn) && drawn >= 0 && drawn < 2 ** 31).toBe(true);
       process.env.FUZZ_SEED = '1234';
       expect(await withFuzzSeed('x', async (s) => s)).toBe(1234);
+    } finally {
+      if (saved === undefined) delete process.env.FUZZ_SEED; else process.env.FUZZ_SEED = saved;
+    }
+  });
+
+  it('fcParams replays a seed fast-check printed, negative ones included', () => {
+    const saved = process.env.FUZZ_SEED;
+    try {
+      delete process.env.FUZZ_SEED;
+      expect(fcParams()).toEqual({});
+      process.env.FUZZ_SEED = '-182243531';
+      expect(fcParams()).toEqual({ seed: -182243531 });
+      process.env.FUZZ_SEED = '77';
+      expect(fcParams()).toEqual({ seed: 77 });
+      process.env.FUZZ_SEED = 'x';
+      expect(() => fcParams()).toThrow(/not a seed/);
     } finally {
       if (saved === undefined) delete process.env.FUZZ_SEED; else process.env.FUZZ_SEED = saved;
     }

@@ -12,8 +12,9 @@ export function seedFromEnv(env: NodeJS.ProcessEnv, envNames: readonly string[])
   for (const name of envNames) {
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
-    if (!/^\d+$/.test(raw.trim()) || Number(raw) > 0xffff_ffff) {
-      throw new Error(`${name}=${raw} is not a seed: give a whole number in 0..4294967295`);
+    // Whole numbers from int32 (fast-check prints those, often negative) to uint32 (the PRNG's own range).
+    if (!/^-?\d+$/.test(raw.trim()) || Number(raw) > 0xffff_ffff || Number(raw) < -0x8000_0000) {
+      throw new Error(`${name}=${raw} is not a seed: give a whole number in -2147483648..4294967295`);
     }
     return Number(raw);
   }
