@@ -2,7 +2,7 @@
  * Several nodes, one canvas, through the machine's real Redis: seeded painting, panning and reconnects to
  * other nodes end with every node's /canvas.png and every client's replica byte-identical; a client that
  * moves to another node resumes without re-downloading; one address painting through two nodes gets one
- * bucket. A failing seed prints itself (CLUSTER_SEED=… reproduces it).
+ * bucket. A failing seed prints itself (FUZZ_SEED=… reproduces it; CLUSTER_SEED still works).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -17,6 +17,7 @@ import type { RunningServer } from '../../src/server.js';
 import { RawPeer, sleep, startTestServer, until } from '../helpers/server.js';
 import { REDIS_URL, dropCanvas, uniqueCanvas } from '../helpers/redis.js';
 import { prng } from '../../bench/prng.js';
+import { withFuzzSeed } from '../helpers/fuzz-seed.js';
 
 const nodes: RunningServer[] = [];
 const clients: CanvasClient[] = [];
@@ -160,13 +161,7 @@ async function fuzz(seed: number, steps: number): Promise<void> {
 
 describe('three nodes, one canvas (real Redis)', () => {
   it('seeded painting, panning and reconnects to other nodes converge byte for byte', async () => {
-    const seed = Number(process.env.CLUSTER_SEED ?? Math.floor(Math.random() * 2 ** 31));
-    try {
-      await fuzz(seed, 300);
-    } catch (err) {
-      console.error(`cluster fuzz failed: CLUSTER_SEED=${seed} reproduces it`);
-      throw err;
-    }
+    await withFuzzSeed('cluster fuzz', (seed) => fuzz(seed, 300), { also: ['CLUSTER_SEED'] });
   }, 60_000);
 
   it('fixed seed 7 converges', async () => {

@@ -18,6 +18,7 @@ import { DEFAULTS } from '../../src/config.js';
 import type { RunningServer } from '../../src/server.js';
 import { fuzzClient, sleep, startTestServer, until } from '../helpers/server.js';
 import { prng as rng } from '../../bench/prng.js';
+import { withFuzzSeed } from '../helpers/fuzz-seed.js';
 
 
 /** Seeds that once failed, kept as named regressions. */
@@ -150,13 +151,7 @@ describe('multi-client convergence fuzz', () => {
   }, 60_000);
 
   it('random seed converges (seed printed on failure)', async () => {
-    const seed = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
-    try {
-      await fuzz(seed, 400);
-    } catch (err) {
-      console.error(`convergence fuzz failed: FUZZ_SEED=${seed} reproduces it`);
-      throw err;
-    }
+    await withFuzzSeed('convergence fuzz', (seed) => fuzz(seed, 400));
   }, 60_000);
 
   it('fixed seed 1 converges', async () => {

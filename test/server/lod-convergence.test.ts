@@ -13,6 +13,7 @@ import { levelRect } from '../../src/chunks/lod-geometry.js';
 import type { RunningServer } from '../../src/server.js';
 import { fuzzClient, sleep, startTestServer, until } from '../helpers/server.js';
 import { prng as rng } from '../../bench/prng.js';
+import { withFuzzSeed } from '../helpers/fuzz-seed.js';
 
 let server: RunningServer | null = null;
 const clients: CanvasClient[] = [];
@@ -102,13 +103,7 @@ async function fuzz(seed: number, steps: number): Promise<void> {
 
 describe('zooming clients converge at every level of detail', () => {
   it('random seed (printed on failure)', async () => {
-    const seed = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
-    try {
-      await fuzz(seed, 300);
-    } catch (err) {
-      console.error(`LOD convergence fuzz failed: FUZZ_SEED=${seed} reproduces it`);
-      throw err;
-    }
+    await withFuzzSeed('LOD convergence fuzz', (seed) => fuzz(seed, 300));
   }, 60_000);
 
   it('fixed seed 1', async () => {
