@@ -13,7 +13,8 @@ import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { ChunkStore } from '../src/chunks/chunk-store.js';
 import { CHUNK_AREA, chunkKey } from '../src/chunks/geometry.js';
-import { checkpointCrc, lastIdsCrc, openSqliteStorage } from '../src/storage/sqlite-storage.js';
+import { openSqliteStorage } from '../src/storage/sqlite-storage.js';
+import { checkpointCrc, lastIdsCrc } from '../src/storage/sqlite-schema.js';
 
 const SIDE = 8192; // 128 × 128 = 16384 chunks
 

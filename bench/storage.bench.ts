@@ -22,7 +22,8 @@ import { CHUNK_AREA, CHUNK_SIZE, chunkKey, pixelOffset } from '../src/chunks/geo
 import { DEFAULT_PALETTE } from '../src/chunks/palette.js';
 import { type CanvasStorage, type PlacementRecord, STORAGE_DEFAULTS } from '../src/storage/canvas-storage.js';
 import { MemoryStorage } from '../src/storage/memory-storage.js';
-import { DB_FILE, openSqliteStorage } from '../src/storage/sqlite-storage.js';
+import { openSqliteStorage } from '../src/storage/sqlite-storage.js';
+import { DB_FILE } from '../src/storage/sqlite-schema.js';
 import { prng } from './prng.js';
 
 const SIDE = 1024;

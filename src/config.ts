@@ -55,6 +55,10 @@ export interface ServerConfig {
   inMemory: boolean;
   /** Let the database's canvas size change to --width/--height (otherwise a different size refuses to start). */
   allowResize: boolean;
+  /** 'full': every commit is fsynced (survives power loss); 'normal': survives a process crash only (slow-fsync disks). */
+  synchronous: 'full' | 'normal';
+  /** File holding the address-hash salt, kept outside the data dir ('' = a random salt kept in the database). */
+  ipSaltFile: string;
   /** Minimum interval between ONLINE broadcasts. */
   onlineIntervalMs: number;
   logLevel: string;
@@ -130,6 +134,8 @@ export const DEFAULTS: ServerConfig = {
   dataDir: './data',
   inMemory: false,
   allowResize: false,
+  synchronous: 'full',
+  ipSaltFile: '',
   onlineIntervalMs: 1000,
   logLevel: 'info',
   cursorBroadcastHz: 15,
@@ -202,6 +208,7 @@ export function validateConfig(c: ServerConfig): ServerConfig {
   check(isInt(c.workers) && c.workers >= 1 && c.workers <= 256, `--workers must be an integer 1..256, got ${c.workers}`);
   check(c.workers === 1 || c.redis !== '', '--workers needs --redis (the workers share the canvas through it)');
   check(isInt(c.redisStreamMax) && c.redisStreamMax >= 100, '--redis-stream-max must be an integer ≥ 100');
+  check(c.synchronous === 'full' || c.synchronous === 'normal', `--synchronous must be full or normal, got "${c.synchronous}"`);
   check(c.mode === 'pixel' || c.mode === 'music', `--mode must be pixel or music, got "${c.mode}"`);
   check(c.tempo >= 20 && c.tempo <= 300, `--tempo must be 20..300 beats per minute, got ${c.tempo}`);
   check(c.mode === 'music' || c.patterns === '', '--patterns needs --mode music (or --music)');
@@ -243,6 +250,8 @@ export const FLAGS: Record<string, FlagSpec> = {
   'data-dir': { key: 'dataDir', kind: 'str', help: 'where the SQLite canvas lives' },
   'in-memory': { key: 'inMemory', kind: 'bool', help: 'keep the canvas in memory only (lost on exit)' },
   'allow-resize': { key: 'allowResize', kind: 'bool', help: 'let the database take a new --width/--height (shrinking only where nothing is painted)' },
+  synchronous: { key: 'synchronous', kind: 'str', help: 'full: fsync every commit (survives power loss); normal: survives a process crash only' },
+  'ip-salt-file': { key: 'ipSaltFile', kind: 'str', help: 'file with the salt for address hashes (≥ 16 characters), kept outside --data-dir' },
   'log-level': { key: 'logLevel', kind: 'str', help: 'pino log level (env LOG_LEVEL)' },
   'cursor-broadcast-hz': { key: 'cursorBroadcastHz', kind: 'int', help: 'cursor broadcasts per second (at most one per tick)' },
   'lod-hz': { key: 'lodHz', kind: 'int', help: 'level-of-detail deltas per second for zoomed-out viewers (at most one per tick)' },

@@ -71,7 +71,10 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   // Music: index 0 (silence) is the background; otherwise the palette flag (or a test's palette) decides.
   const { colors: palette, background } = conductor ? { colors: conductor.colours, background: 0 }
     : opts.palette !== undefined ? withBackground(opts.palette) : resolvePalette(config.palette ?? 'default');
-  let storage: CanvasStorage = config.inMemory ? new MemoryStorage() : openSqliteStorage({ dataDir: config.dataDir, allowResize: config.allowResize });
+  let storage: CanvasStorage = config.inMemory ? new MemoryStorage() : openSqliteStorage({
+    dataDir: config.dataDir, allowResize: config.allowResize, synchronous: config.synchronous === 'normal' ? 'NORMAL' : 'FULL',
+    ...(config.ipSaltFile === '' ? {} : { saltFile: config.ipSaltFile }),
+  });
   const store = new ChunkStore({ width: config.width, height: config.height, paletteSize: palette.length, background });
   let cluster: ClusterNode | null = null;
   try {

@@ -16,7 +16,7 @@
  */
 import type { ChunkStore } from '../chunks/chunk-store.js';
 import { pixelPos, type CanvasStorage, type LogEntry, type PlacementScan } from '../storage/canvas-storage.js';
-import { CHUNK_SHIFT, MAX_CANVAS_SIDE, chunkKey, keyCx, keyCy } from '../chunks/geometry.js';
+import { MAX_CANVAS_SIDE, keyCx, keyCy, pixelChunkKey } from '../chunks/geometry.js';
 
 /** A candidate pixel during the backward walk. */
 interface PixelState {
@@ -32,7 +32,7 @@ interface PixelState {
 export const ROLLBACK_DEFAULTS = {
   /**
    * Log rows a request may examine (the scan for candidates plus the chunk trails). Planning runs on the
-   * event loop, between ticks: ~5 µs per row on SQLite, so the bound is a stall of about 5 s at worst.
+   * event loop, between ticks, so this bounds the longest stall one request can cause.
    */
   maxScan: 1_000_000,
   /** Distinct pixels a request may touch. */
@@ -97,7 +97,7 @@ export function planRollback(storage: CanvasStorage, store: ChunkStore, q: Rollb
   const byChunk = new Map<number, Map<number, PixelState>>();
   for (const pos of candidates) {
     const x = pos % MAX_CANVAS_SIDE, y = Math.floor(pos / MAX_CANVAS_SIDE);
-    const key = chunkKey(x >>> CHUNK_SHIFT, y >>> CHUNK_SHIFT);
+    const key = pixelChunkKey(x, y);
     let m = byChunk.get(key);
     if (m === undefined) byChunk.set(key, (m = new Map()));
     m.set(pos, { seen: false, done: false, color: null, known: true });
@@ -145,7 +145,7 @@ export function planRollback(storage: CanvasStorage, store: ChunkStore, q: Rollb
   const sorted = [...candidates].sort((a, b) => a - b);
   for (const pos of sorted) {
     const x = pos % MAX_CANVAS_SIDE, y = Math.floor(pos / MAX_CANVAS_SIDE);
-    const st = byChunk.get(chunkKey(x >>> CHUNK_SHIFT, y >>> CHUNK_SHIFT))!.get(pos)!;
+    const st = byChunk.get(pixelChunkKey(x, y))!.get(pos)!;
     if (!st.known) unknown++;
     else if (st.color === null || st.color === store.get(x, y)) kept++;
     else changes.push({ x, y, color: st.color });

@@ -9,7 +9,7 @@
  */
 
 import { LRUCache } from 'lru-cache';
-import { CHUNK_AREA, CHUNK_SHIFT, CHUNK_SIZE, MAX_CANVAS_SIDE, chunkKey, pixelOffset } from './geometry.js';
+import { CHUNK_AREA, CHUNK_SHIFT, CHUNK_SIZE, MAX_CANVAS_SIDE, chunkKey, pixelChunkKey, pixelOffset } from './geometry.js';
 import { encodeSnapshotPixels } from './snapshot-codec.js';
 import {
   type ErrorCodeName, SnapshotEncoding, encodeChunkDelta, encodeChunkSnapshot, encodeLodDelta, encodeLodSnapshot,
@@ -139,7 +139,7 @@ export class ChunkStore {
   /** The colour at (x, y). Throws CanvasError OUT_OF_BOUNDS. */
   get(x: number, y: number): number {
     if (!isIndex(x, this.width) || !isIndex(y, this.height)) throw this.outOfBounds(x, y);
-    const chunk = this.chunks.get(chunkKey(x >>> CHUNK_SHIFT, y >>> CHUNK_SHIFT));
+    const chunk = this.chunks.get(pixelChunkKey(x, y));
     return chunk === undefined ? this.background : chunk.pixels[pixelOffset(x, y)]!;
   }
 
@@ -152,7 +152,7 @@ export class ChunkStore {
   set(x: number, y: number, color: number): void {
     if (!isIndex(x, this.width) || !isIndex(y, this.height)) throw this.outOfBounds(x, y);
     if (!isIndex(color, this.paletteSize)) throw this.badColor(color);
-    const key = chunkKey(x >>> CHUNK_SHIFT, y >>> CHUNK_SHIFT);
+    const key = pixelChunkKey(x, y);
     let chunk = this.chunks.get(key);
     if (chunk === undefined) {
       if (color === this.background) return;

@@ -10,7 +10,7 @@
  * Levels are fed from the full-resolution store's drained deltas, so every path that paints the store
  * (placements, admin tools) reaches them in the same tick.
  */
-import { CHUNK_AREA, CHUNK_SHIFT, CHUNK_SIZE, chunkKey, keyCx, keyCy } from './geometry.js';
+import { CHUNK_AREA, CHUNK_SHIFT, CHUNK_SIZE, keyCx, keyCy, pixelChunkKey, pixelOffset } from './geometry.js';
 import { lodSide, topLodLevel } from './lod-geometry.js';
 import { ChunkStore, type DrainedChunk } from './chunk-store.js';
 
@@ -68,10 +68,10 @@ export class LodLevels {
             if (x % step !== 0) continue;
             const lx = x / step;
             const ly = y / step;
-            const key = chunkKey(lx >>> CHUNK_SHIFT, ly >>> CHUNK_SHIFT);
+            const key = pixelChunkKey(lx, ly);
             let a = acc.get(key);
             if (!a) acc.set(key, (a = new Uint8Array(CHUNK_AREA).fill(full.background)));
-            a[((ly & 63) << CHUNK_SHIFT) | (lx & 63)] = pixels[(oy << CHUNK_SHIFT) | ox]!;
+            a[pixelOffset(lx, ly)] = pixels[(oy << CHUNK_SHIFT) | ox]!;
           }
         }
       });
@@ -99,8 +99,8 @@ export class LodLevels {
       // DELTA body: cx u16, cy u16, version u32, count u16, then count × (offset u16, colour u8) from byte 13.
       for (let i = 0, o = 13; i < d.count; i++, o += 3) {
         const off = b[o]! | (b[o + 1]! << 8);
-        const x = x0 | (off & 63);
-        const y = y0 | (off >>> 6);
+        const x = x0 | (off & (CHUNK_SIZE - 1));
+        const y = y0 | (off >>> CHUNK_SHIFT);
         if (((x | y) & 1) !== 0) continue; // not on level 1's grid, so on none
         const color = b[o + 2]!;
         for (let l = 1; l <= this.top; l++) {

@@ -4,7 +4,7 @@
  */
 import { randomInt } from 'node:crypto';
 import type { ChunkStore } from '../chunks/chunk-store.js';
-import { CHUNK_SHIFT, chunkKey, pixelOffset } from '../chunks/geometry.js';
+import { CHUNK_SHIFT, pixelChunkKey, pixelOffset } from '../chunks/geometry.js';
 import { LastPlacements } from './last-placements.js';
 import {
   type ActorFilter, type CanvasStorage, type HistoryEntry, type HistoryPage, type HistoryQuery, type LogEntry, type PixelInfo,
@@ -54,7 +54,7 @@ export class MemoryStorage implements CanvasStorage {
     for (let i = 0; i < batch.length; i++) {
       const r = batch[i]!;
       const time = (this.lastTime = Math.max(this.lastTime, Math.floor(r.time)));
-      this.last.set(chunkKey(r.x >>> CHUNK_SHIFT, r.y >>> CHUNK_SHIFT), pixelOffset(r.x, r.y), time, r.name, r.clientId === MODERATION_CLIENT_ID);
+      this.last.set(pixelChunkKey(r.x, r.y), pixelOffset(r.x, r.y), time, r.name, r.clientId === MODERATION_CLIENT_ID);
       const slot = ++this.lastId % this.capacity;
       this.ringX[slot] = r.x;
       this.ringY[slot] = r.y;
@@ -72,7 +72,7 @@ export class MemoryStorage implements CanvasStorage {
 
   pixelInfo(x: number, y: number, store: ChunkStore): PixelInfo {
     checkPixelOnCanvas(x, y, store);
-    const last = this.last.get(chunkKey(x >>> CHUNK_SHIFT, y >>> CHUNK_SHIFT), pixelOffset(x, y));
+    const last = this.last.get(pixelChunkKey(x, y), pixelOffset(x, y));
     const info: PixelInfo = { x, y, color: store.get(x, y), placedAt: last?.time ?? null, placedBy: last?.name ?? null };
     if (last?.moderation) info.moderation = true;
     return info;

@@ -4,8 +4,9 @@ import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ChunkStore } from '../../src/chunks/chunk-store.js';
-import type { CanvasStorage, PlacementRecord } from '../../src/storage/canvas-storage.js';
-import { APPLICATION_ID, SCHEMA_VERSION, openSqliteStorage } from '../../src/storage/sqlite-storage.js';
+import { type CanvasStorage, type PlacementRecord, hashIp } from '../../src/storage/canvas-storage.js';
+import { openSqliteStorage } from '../../src/storage/sqlite-storage.js';
+import { APPLICATION_ID, SCHEMA_VERSION } from '../../src/storage/sqlite-schema.js';
 import {
   CanvasModel, firstDifference, newStore, readLog, record, runChild, storePixels, tempDir, tick,
 } from './fixtures.js';
@@ -130,7 +131,7 @@ describe('SqliteStorage: restart', () => {
 
   it('stamps application_id and user_version, uses WAL, and keeps addresses only as salted hashes', () => {
     const dir = tempDir();
-    const storage = openSqliteStorage({ dataDir: dir, retentionDays: 30 });
+    const storage = openSqliteStorage({ dataDir: dir });
     const own = (storage as unknown as { db: Database.Database }).db;
     expect(own.pragma('synchronous', { simple: true })).toBe(2); // FULL
     expect(own.pragma('locking_mode', { simple: true })).toBe('exclusive');
@@ -144,7 +145,6 @@ describe('SqliteStorage: restart', () => {
     expect(actor.client_id).toBe(9);
     expect(actor.name).toBe('bob');
     expect(actor.ip_hash.length).toBe(8);
-    expect(db.prepare("SELECT value FROM meta WHERE key = 'retention_days'").pluck().get()).toBe('30');
     const bytes = fs.readFileSync(path.join(dir, 'canvas.db'));
     expect(bytes.includes(Buffer.from('198.51.100.23'))).toBe(false);
     db.close();
@@ -163,6 +163,27 @@ describe('SqliteStorage: restart', () => {
     expect(hashes).toHaveLength(2);
     expect(hashes[0]!.equals(hashes[1]!)).toBe(true);
     db.close();
+  });
+});
+
+describe('SqliteStorage: address salt file', () => {
+  it('hashes with the salt from the file, keeps it out of the database, and finds the address by it', () => {
+    const root = tempDir();
+    const dir = path.join(root, 'data');
+    const saltFile = path.join(root, 'salt');
+    const secret = 'a-secret-salt-of-32-characters!!';
+    fs.writeFileSync(saltFile, `${secret}\n`);
+    const s = openSqliteStorage({ dataDir: dir, saltFile });
+    s.commit([record(1, 1, 1, 5, 'a', 1, '192.0.2.1'), record(2, 2, 2, 6, 'b', 2, '192.0.2.2')]);
+    const page = s.scanPlacements({ x0: 0, y0: 0, x1: 10, y1: 10, since: 0, afterId: 0, limit: 10, actor: { ip: '192.0.2.1' } });
+    expect(page.entries.map((e) => [e.x, e.byActor])).toEqual([[1, true]]);
+    s.close();
+    const db = new Database(path.join(dir, 'canvas.db'), { readonly: true });
+    const hashes = db.prepare('SELECT ip_hash FROM actor ORDER BY id').pluck().all() as Buffer[];
+    expect(hashes[0]!.equals(hashIp(secret, '192.0.2.1'))).toBe(true);
+    expect(db.prepare("SELECT value FROM meta WHERE key = 'ip_salt'").pluck().get()).toBeUndefined();
+    db.close();
+    expect(fs.readFileSync(path.join(dir, 'canvas.db')).includes(Buffer.from(secret))).toBe(false);
   });
 });
 

@@ -172,9 +172,15 @@ describe('openSqliteStorage: bad starts', () => {
     }
   });
 
-  it('rejects a bad retentionDays before touching the directory', () => {
-    const dir = path.join(tempDir(), 'never');
-    expect(() => openSqliteStorage({ dataDir: dir, retentionDays: 0 })).toThrow(StorageStartError);
+  it('rejects a missing or too short address salt file before touching the directory', () => {
+    const root = tempDir();
+    const dir = path.join(root, 'never');
+    const missing = path.join(root, 'no-such-salt');
+    expect(() => openSqliteStorage({ dataDir: dir, saltFile: missing })).toThrow(/cannot read the address salt file .*no-such-salt/);
+    const short = path.join(root, 'short-salt');
+    fs.writeFileSync(short, 'abc\n');
+    expect(() => openSqliteStorage({ dataDir: dir, saltFile: short })).toThrow(/holds 3 characters; it needs at least 16/);
+    expect(() => openSqliteStorage({ dataDir: dir, saltFile: short })).toThrow(StorageStartError);
     expect(fs.existsSync(dir)).toBe(false);
   });
 });

@@ -10,7 +10,7 @@ import { DEFAULT_PALETTE } from '../../src/chunks/palette.js';
 import { createCanvasApi } from '../../src/http/canvas-api.js';
 import type { CanvasStorage, PlacementRecord } from '../../src/storage/canvas-storage.js';
 import { openSqliteStorage } from '../../src/storage/sqlite-storage.js';
-import { newStore, record, tempDir, tick } from './fixtures.js';
+import { newStore, record, tempDir, tick } from '../storage/fixtures.js';
 
 const { PNG } = pngjs;
 const W = 256, H = 192;
