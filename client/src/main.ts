@@ -4,7 +4,7 @@
  * when something changed.
  */
 import { CanvasClient, type WebSocketLike, type Welcome, effectiveViewport } from '../../src/client/canvas-client.js';
-import { ErrorCode } from '../../src/net/protocol.js';
+import { CloseCode, ErrorCode } from '../../src/net/protocol.js';
 import { lodLevelForZoom, topLodLevel } from '../../src/chunks/lod-geometry.js';
 import { Camera, type ViewState } from './camera.js';
 import { ChunkRenderer } from './chunk-renderer.js';
@@ -178,7 +178,7 @@ class App {
       }),
       client.on('close', (info) => {
         this.painter.abandonAll();
-        if (info.code === 4001) this.hud.toast(errorText(ErrorCode.TOO_SLOW));
+        if (info.code === CloseCode.TOO_SLOW) this.hud.toast(errorText(ErrorCode.TOO_SLOW));
         this.refreshRetry();
         this.requestFrame(); // cursors were cleared
       }),

@@ -19,7 +19,7 @@ import { type Welcome, encodeWelcome, readWelcome } from './welcome-codec.js';
 import { type Tempo, encodeTempo, readTempoMap } from './music-protocol.js';
 
 export {
-  CloseCode, ERROR_CLOSE_CODE, ErrorCode, type ErrorCodeName, HEADER_BYTES, MAX_BODY_BYTES, Op, type OpCode,
+  CloseCode, type CloseCodeValue, ERROR_CLOSE_CODE, ErrorCode, type ErrorCodeName, HEADER_BYTES, MAX_BODY_BYTES, Op, type OpCode,
   PROTOCOL_VERSION, ProtocolError, SESSION_TOKEN_BYTES, SnapshotEncoding, WelcomeExtension, errorName, opName, protocolError,
 } from './wire-vocabulary.js';
 export { utf8Truncate } from './wire-io.js';

@@ -85,9 +85,11 @@ export const CloseCode = {
   /** The client could not keep up: its send buffer stayed above the hard limit (see docs/architecture.md). */
   TOO_SLOW: 4001,
 } as const;
+/** One of the close codes above: the only place a close code is written as a number. */
+export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode];
 
 /** The close code that fits each error when it ends a connection. */
-export const ERROR_CLOSE_CODE: Record<ErrorCodeName, number> = {
+export const ERROR_CLOSE_CODE: Record<ErrorCodeName, CloseCodeValue> = {
   OK: CloseCode.NORMAL,
   MALFORMED: CloseCode.PROTOCOL_ERROR,
   UNKNOWN_OPCODE: CloseCode.UNSUPPORTED_DATA,
@@ -123,7 +125,7 @@ export function errorName(code: number): ErrorCodeName | undefined {
 export class ProtocolError extends Error {
   readonly code: ErrorCodeName;
   readonly wireCode: number;
-  readonly closeCode: number;
+  readonly closeCode: CloseCodeValue;
   constructor(code: ErrorCodeName, detail: string) {
     super(`${code}: ${detail}`);
     this.name = 'ProtocolError';
