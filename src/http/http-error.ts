@@ -9,7 +9,7 @@ import type { ServerResponse } from 'node:http';
 /** Stable error code → HTTP status and what it means. Clients branch on the code, never on the text. */
 export const HTTP_ERRORS = {
   BAD_REQUEST: { status: 400, meaning: 'a parameter, the body or the request target is malformed or out of range' },
-  REGION_TOO_LARGE: { status: 400, meaning: 'the PNG region is larger than --max-png-pixels; request it in parts' },
+  REGION_TOO_LARGE: { status: 400, meaning: 'a PNG region is over the pixels one image may hold; request it in parts' },
   BAD_TEMPO: { status: 400, meaning: 'music mode: bpm is not a number in the allowed range' },
   UNAUTHORIZED: { status: 401, meaning: 'a valid "Authorization: Bearer <ADMIN_TOKEN>" header is required' },
   ADMIN_DISABLED: { status: 403, meaning: 'ADMIN_TOKEN is unset, so admin actions are off' },
