@@ -17,6 +17,7 @@ import type { ChunkStore } from '../chunks/chunk-store.js';
 import { CHUNK_SHIFT } from '../chunks/geometry.js';
 import { RenderGate, paletteLut, renderRegionPng } from './png-render.js';
 import { HttpError, asHttpError, sendHttpError } from './http-error.js';
+import type { PixelAnswer } from '../net/api-types.js';
 import { type CanvasStorage, STORAGE_DEFAULTS } from '../storage/canvas-storage.js';
 
 export const CANVAS_API_DEFAULTS = {
@@ -69,7 +70,8 @@ export function createCanvasApi(deps: CanvasApiDeps): CanvasApiHandler {
       const x = intParam(q, 'x', 0, store.width - 1);
       const y = intParam(q, 'y', 0, store.height - 1);
       if (x === undefined || y === undefined) throw badRequest('x and y are required');
-      sendJson(res, 200, storage.pixelInfo(x, y, store));
+      const answer: PixelAnswer = storage.pixelInfo(x, y, store); // the browser reads this shape
+      sendJson(res, 200, answer);
     },
 
     '/api/history': (_req, res, q) => {

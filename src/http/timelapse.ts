@@ -19,6 +19,7 @@ import { STORAGE_DEFAULTS, type CanvasStorage } from '../storage/canvas-storage.
 import { RollbackTooLarge, planRollback } from '../admin/rollback.js';
 import { IpLimiter } from '../limits/index.js';
 import { HttpError, asHttpError, sendHttpError } from './http-error.js';
+import type { TimelapseJson } from '../net/api-types.js';
 
 /** gifenc ships CommonJS (Node: exports under default) and ESM (bundlers: named exports); take either. */
 const GIFEncoder: typeof gifencModule.GIFEncoder =
@@ -45,13 +46,8 @@ export const TIMELAPSE_LIMITS = {
 } as const;
 
 
-/** The `format=json` answer: TimelapseData with the palette, the background and `start` as base64. */
-export interface TimelapseJson extends Omit<TimelapseData, 'start'> {
-  background: number;
-  palette: readonly number[];
-  /** Palette indices of the region at `since`, row-major, base64. */
-  start: string;
-}
+/** The `format=json` answer (src/net/api-types.ts): TimelapseData with the palette, the background and `start` as base64. */
+export type { TimelapseJson };
 
 export interface TimelapseData {
   x: number;
