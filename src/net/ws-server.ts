@@ -153,8 +153,8 @@ export function attachWebSocket<S extends { readonly id: number }>(
 
   // One timer for every peer: a peer that missed two pings in a row is terminated. The peers are spread
   // over HEARTBEAT_SLICES slices, one slice a turn, so each is pinged once per heartbeat interval but the
-  // pings do not all go out at once (1000 pings in one go held the event loop ~15–20 ms, a stall every
-  // interval that 10,000 peers would make ten times longer).
+  // pings do not all go out at once: pinging every peer in one go stalls the event loop once per interval,
+  // for a time that grows with the number of peers.
   let turn = 0;
   const heartbeat = setInterval(() => {
     const slice = turn;
