@@ -27,7 +27,8 @@ import { createMusicApi } from './music/admin-api.js';
 import { defaultPatternFile, loadPatternFile } from './music/pattern-file.js';
 import { createTimelapseApi } from './http/timelapse.js';
 import { attachAdmin } from './admin/attach.js';
-import { clientAddress } from './net/ws-server.js';
+import { clientAddress } from './net/client-address.js';
+import { CloseCode } from './net/protocol.js';
 
 /** Where the built browser client lives, relative to this file in src/ or dist/src/. */
 function clientDist(): string {
@@ -140,7 +141,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const ops = config.opsPort >= 0 ? createHttp(httpOptions, createRequestHandler(opsResources, [], log)) : null;
   const ws = attachWebSocket(http, { config, room, metrics, log, ...(cluster ? { gate: cluster.gate } : {}) });
   // A new canvas generation (Redis lost it and another node re-seeded it): clients reconnect and reload.
-  cluster?.seam.onGenerationChange(() => ws.closeClients(1013, 'CANVAS_RESYNCED'));
+  cluster?.seam.onGenerationChange(() => ws.closeClients(CloseCode.TRY_AGAIN_LATER, 'CANVAS_RESYNCED'));
 
   const listen = (server: Server, port: number) => new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);

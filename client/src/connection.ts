@@ -3,7 +3,7 @@
  * in HELLO), routes its events to the parts of the page, and tells the player what the server said.
  */
 import { CanvasClient, type WebSocketLike, type Welcome } from '../../src/client/canvas-client.js';
-import { ErrorCode } from '../../src/net/protocol.js';
+import { CloseCode, ErrorCode } from '../../src/net/protocol.js';
 import type { ChunkRenderer } from './chunk-renderer.js';
 import type { ConnectionStatus } from './connection-status.js';
 import type { CooldownReadout } from './cooldown-readout.js';
@@ -82,7 +82,7 @@ export class Connection {
       }),
       client.on('close', (info) => {
         painter.abandonAll();
-        if (info.code === 4001) this.hud.toast(errorText(ErrorCode.TOO_SLOW));
+        if (info.code === CloseCode.TOO_SLOW) this.hud.toast(errorText(ErrorCode.TOO_SLOW));
         status.refreshRetry();
         this.parts.requestFrame(); // cursors were cleared
       }),

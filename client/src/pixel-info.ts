@@ -3,7 +3,7 @@
  * Opened by Shift/Alt-click, a long press on touch, or any click while the info tool is on.
  */
 import { colourName, hexOf } from './colour-names.js';
-import type { PixelInfo as PixelAnswer } from '../../src/storage/canvas-storage.js';
+import type { PixelAnswer } from '../../src/net/api-types.js';
 
 function byId<T extends HTMLElement>(id: string): T {
   const el = document.getElementById(id);

@@ -4,7 +4,7 @@
  * chosen speed, with a position slider; and a link to the same range as an animated GIF.
  */
 import type { Camera } from './camera.js';
-import type { TimelapseJson as Data } from '../../src/http/timelapse.js';
+import type { TimelapseJson as Data } from '../../src/net/api-types.js';
 
 const MAX_SIDE = 512;
 

@@ -25,6 +25,7 @@ import { MODERATION_CLIENT_ID, type ActorFilter, type CanvasStorage, type Placem
 import { IpLimiter } from '../limits/index.js';
 import type { AdminState, BanKind } from './admin-state.js';
 import { RollbackTooLarge, planRollback } from './rollback.js';
+import { HttpError, asHttpError, sendHttpError } from '../http/http-error.js';
 
 export const ADMIN_DEFAULTS = {
   /** Largest request body. */
@@ -56,13 +57,7 @@ export interface AdminApiDeps {
 
 export type AdminHandler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => boolean;
 
-class AdminError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string, readonly headers: Record<string, string> = {}) {
-    super(message);
-  }
-}
-
-const bad = (message: string): AdminError => new AdminError(400, 'BAD_REQUEST', message);
+const bad = (message: string): HttpError => new HttpError('BAD_REQUEST', message);
 
 type Body = Record<string, unknown>;
 type Route = { method: 'GET' | 'POST'; run: (ctx: { body: Body; q: URLSearchParams; from: string }) => unknown };
@@ -100,7 +95,7 @@ export function createAdminApi(deps: AdminApiDeps): AdminHandler {
     try {
       plan = planRollback(storage, store, { ...rect, since, actor }, deps.rollbackLimits);
     } catch (err) {
-      if (err instanceof RollbackTooLarge) throw new AdminError(413, 'TOO_LARGE', err.message);
+      if (err instanceof RollbackTooLarge) throw new HttpError('TOO_LARGE', err.message);
       throw err;
     }
     const summary = { restored: plan.changes.length, candidates: plan.candidates, kept: plan.kept, unknown: plan.unknown, scanned: plan.scanned };
@@ -113,7 +108,7 @@ export function createAdminApi(deps: AdminApiDeps): AdminHandler {
     try {
       room.submitModeration(records);
     } catch {
-      throw new AdminError(503, 'SHUTTING_DOWN', 'the server is shutting down; nothing was changed');
+      throw new HttpError('SHUTTING_DOWN', 'the server is shutting down; nothing was changed');
     }
     audit(action, from, { ...params, ...summary });
     return summary;
@@ -188,7 +183,7 @@ export function createAdminApi(deps: AdminApiDeps): AdminHandler {
     const t = performance.now();
     // Locked out: refused before the token is even looked at, so guessing gains nothing.
     if (failures.peek(from, t) < 1) {
-      throw new AdminError(429, 'TOO_MANY_FAILURES', 'too many failed attempts from this address; wait and retry',
+      throw new HttpError('TOO_MANY_FAILURES', 'too many failed attempts from this address; wait and retry',
         { 'Retry-After': String(Math.ceil(ADMIN_DEFAULTS.failureRefillMs / 1000)) });
     }
     const header = req.headers.authorization ?? '';
@@ -196,7 +191,7 @@ export function createAdminApi(deps: AdminApiDeps): AdminHandler {
     if (m !== null && timingSafeEqual(digest(m[1]!), want)) return;
     failures.take(from, 1, t);
     audit('auth-failed', from, { path: req.url?.split('?')[0] ?? '', reason: m === null ? 'missing or malformed Authorization' : 'wrong token' });
-    throw new AdminError(401, 'UNAUTHORIZED', 'a valid "Authorization: Bearer <ADMIN_TOKEN>" header is required', { 'WWW-Authenticate': 'Bearer realm="pixel-canvas admin"' });
+    throw new HttpError('UNAUTHORIZED', 'a valid "Authorization: Bearer <ADMIN_TOKEN>" header is required', { 'WWW-Authenticate': 'Bearer realm="pixel-canvas admin"' });
   }
 
   return (req, res, url) => {
@@ -205,9 +200,9 @@ export function createAdminApi(deps: AdminApiDeps): AdminHandler {
     try {
       authorize(req, from);
       const route = routes[url.pathname];
-      if (route === undefined) throw new AdminError(404, 'NOT_FOUND', `no admin route ${url.pathname}`);
+      if (route === undefined) throw new HttpError('NOT_FOUND', `no admin route ${url.pathname}`);
       if (req.method !== route.method && !(route.method === 'GET' && req.method === 'HEAD')) {
-        throw new AdminError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${url.pathname}; use ${route.method}`, { Allow: route.method === 'GET' ? 'GET, HEAD' : 'POST' });
+        throw new HttpError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${url.pathname}; use ${route.method}`, { Allow: route.method === 'GET' ? 'GET, HEAD' : 'POST' });
       }
       if (route.method === 'GET') {
         send(res, 200, route.run({ body: {}, q: url.searchParams, from }));
@@ -313,7 +308,7 @@ function readBody(req: http.IncomingMessage): Promise<Body> {
     const parts: Buffer[] = [];
     let size = 0;
     let done = false;
-    const finish = (err: AdminError | null, body?: Body) => {
+    const finish = (err: HttpError | null, body?: Body) => {
       if (done) return;
       done = true;
       if (err) reject(err);
@@ -321,20 +316,20 @@ function readBody(req: http.IncomingMessage): Promise<Body> {
     };
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > ADMIN_DEFAULTS.maxBodyBytes) {
-      finish(new AdminError(413, 'BODY_TOO_LARGE', `request bodies are at most ${ADMIN_DEFAULTS.maxBodyBytes} bytes`));
+      finish(new HttpError('BODY_TOO_LARGE', `request bodies are at most ${ADMIN_DEFAULTS.maxBodyBytes} bytes`));
       req.resume();
       return;
     }
     req.on('data', (d: Buffer) => {
       size += d.length;
       if (size > ADMIN_DEFAULTS.maxBodyBytes) {
-        finish(new AdminError(413, 'BODY_TOO_LARGE', `request bodies are at most ${ADMIN_DEFAULTS.maxBodyBytes} bytes`));
+        finish(new HttpError('BODY_TOO_LARGE', `request bodies are at most ${ADMIN_DEFAULTS.maxBodyBytes} bytes`));
         req.resume();
         return;
       }
       if (!done) parts.push(d);
     });
-    req.on('error', () => finish(new AdminError(400, 'BAD_REQUEST', 'the request body could not be read')));
+    req.on('error', () => finish(new HttpError('BAD_REQUEST', 'the request body could not be read')));
     req.on('end', () => {
       const text = Buffer.concat(parts).toString('utf8');
       if (text.trim() === '') return finish(null, {});
@@ -362,10 +357,5 @@ function send(res: http.ServerResponse, status: number, body: unknown, headers: 
 }
 
 function fail(res: http.ServerResponse, err: unknown): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const e = err instanceof AdminError ? err : new AdminError(500, 'INTERNAL', 'internal error');
-  send(res, e.status, { error: e.code, message: e.message }, e.headers);
+  sendHttpError(res, asHttpError(err));
 }

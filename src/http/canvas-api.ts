@@ -16,7 +16,8 @@ import { LRUCache } from 'lru-cache';
 import type { ChunkStore } from '../chunks/chunk-store.js';
 import { CHUNK_SHIFT } from '../chunks/geometry.js';
 import { RenderGate, paletteLut, renderRegionPng } from './png-render.js';
-import { sendJsonError } from './router.js';
+import { HttpError, asHttpError, sendHttpError } from './http-error.js';
+import type { PixelAnswer } from '../net/api-types.js';
 import { type CanvasStorage, STORAGE_DEFAULTS } from '../storage/canvas-storage.js';
 
 export const CANVAS_API_DEFAULTS = {
@@ -49,15 +50,8 @@ export interface CanvasApiDeps {
 
 export type CanvasApiHandler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => boolean;
 
-/** An answer to a bad request, made where the problem is found and sent by the router. */
-class ApiError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string, readonly headers: Record<string, string> = {}) {
-    super(message);
-  }
-}
-
-function badRequest(message: string): ApiError {
-  return new ApiError(400, 'BAD_REQUEST', message);
+function badRequest(message: string): HttpError {
+  return new HttpError('BAD_REQUEST', message);
 }
 
 /** Returns a handler that answers its own paths and returns false for any other. */
@@ -76,7 +70,8 @@ export function createCanvasApi(deps: CanvasApiDeps): CanvasApiHandler {
       const x = intParam(q, 'x', 0, store.width - 1);
       const y = intParam(q, 'y', 0, store.height - 1);
       if (x === undefined || y === undefined) throw badRequest('x and y are required');
-      sendJson(res, 200, storage.pixelInfo(x, y, store));
+      const answer: PixelAnswer = storage.pixelInfo(x, y, store); // the browser reads this shape
+      sendJson(res, 200, answer);
     },
 
     '/api/history': (_req, res, q) => {
@@ -106,7 +101,7 @@ export function createCanvasApi(deps: CanvasApiDeps): CanvasApiHandler {
       const w = intParam(q, 'w', 1, store.width - x) ?? store.width - x;
       const h = intParam(q, 'h', 1, store.height - y) ?? store.height - y;
       if (w * h > maxPngPixels) {
-        throw new ApiError(400, 'REGION_TOO_LARGE', `region is ${w}x${h} = ${w * h} pixels; at most ${maxPngPixels} per image — request it in parts with x, y, w, h`);
+        throw new HttpError('REGION_TOO_LARGE', `region is ${w}x${h} = ${w * h} pixels; at most ${maxPngPixels} per image — request it in parts with x, y, w, h`);
       }
       const etag = regionEtag(store, epoch, x, y, w, h);
       const headers = { 'Cache-Control': `public, max-age=${CANVAS_API_DEFAULTS.pngMaxAgeSeconds}`, ETag: etag };
@@ -118,7 +113,7 @@ export function createCanvasApi(deps: CanvasApiDeps): CanvasApiHandler {
       let png: Promise<Buffer> | Buffer | undefined = pngCache.get(etag) ?? encoding.get(etag);
       if (png === undefined) {
         if (!gate.tryEnter()) {
-          throw new ApiError(503, 'BUSY', `${gate.max} images are being rendered; try again shortly`,
+          throw new HttpError('BUSY', `${gate.max} images are being rendered; try again shortly`,
             { 'Retry-After': String(CANVAS_API_DEFAULTS.renderRetryAfterSeconds) });
         }
         // The chunks are copied synchronously inside, so the image is exactly the state the ETag names.
@@ -135,7 +130,7 @@ export function createCanvasApi(deps: CanvasApiDeps): CanvasApiHandler {
           res.writeHead(200, { ...headers, 'Content-Type': 'image/png', 'Content-Length': buf.length });
           res.end(buf);
         },
-        (err: unknown) => sendError(res, new ApiError(500, 'INTERNAL', `PNG encoding failed: ${err instanceof Error ? err.message : String(err)}`)),
+        (err: unknown) => sendHttpError(res, new HttpError('INTERNAL', `PNG encoding failed: ${err instanceof Error ? err.message : String(err)}`)),
       );
     },
   };
@@ -145,13 +140,13 @@ export function createCanvasApi(deps: CanvasApiDeps): CanvasApiHandler {
     if (route === undefined) return false;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
-      sendError(res, new ApiError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${url.pathname}`));
+      sendHttpError(res, new HttpError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${url.pathname}`));
       return true;
     }
     try {
       route(req, res, url.searchParams);
     } catch (err) {
-      sendError(res, err instanceof ApiError ? err : new ApiError(500, 'INTERNAL', 'internal error'));
+      sendHttpError(res, asHttpError(err));
     }
     return true;
   };
@@ -181,10 +176,6 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
     'Cache-Control': 'no-store',
   });
   res.end(text);
-}
-
-function sendError(res: http.ServerResponse, err: ApiError): void {
-  sendJsonError(res, err.status, err.code, err.message, err.headers);
 }
 
 /**

@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { parseRequestTarget } from './request-target.js';
+import { HttpError, sendHttpError } from './http-error.js';
 
 /** A route: answers the request and returns true, or returns false to let the next route try. */
 export type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
@@ -17,42 +18,32 @@ export interface Resource {
   get(req: IncomingMessage, res: ServerResponse): void | Promise<void>;
 }
 
-export function sendJsonError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const body = JSON.stringify({ error: code, message });
-  res.writeHead(status, { ...headers, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
-  res.end(res.req?.method === 'HEAD' ? undefined : body);
-}
-
 export function createRequestHandler(resources: readonly Resource[], routes: readonly Route[], log: Logger) {
   const byPath = new Map(resources.map((r) => [r.path, r]));
 
   const internal = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
     log.error({ err, method: req.method, url: String(req.url).slice(0, 256) }, 'request failed');
-    sendJsonError(res, 500, 'INTERNAL', 'internal error');
+    sendHttpError(res, new HttpError('INTERNAL', 'internal error'));
   };
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = parseRequestTarget(req.url);
     if (url === null) {
       log.debug({ method: req.method, url: String(req.url).slice(0, 256) }, 'bad request target');
-      sendJsonError(res, 400, 'BAD_REQUEST', 'the request target is not a path this server can parse');
+      sendHttpError(res, new HttpError('BAD_REQUEST', 'the request target is not a path this server can parse'));
       return;
     }
     const resource = byPath.get(url.pathname);
     if (resource) {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
-        sendJsonError(res, 405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${url.pathname}`, { Allow: 'GET, HEAD' });
+        sendHttpError(res, new HttpError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${url.pathname}`, { Allow: 'GET, HEAD' }));
         return;
       }
       await resource.get(req, res);
       return;
     }
     for (const r of routes) if (await r(req, res, url)) return;
-    sendJsonError(res, 404, 'NOT_FOUND', `no route for ${url.pathname.slice(0, 256)}`);
+    sendHttpError(res, new HttpError('NOT_FOUND', `no route for ${url.pathname.slice(0, 256)}`));
   };
 
   return (req: IncomingMessage, res: ServerResponse): void => {

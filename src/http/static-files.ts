@@ -13,7 +13,7 @@ import { extname, join, normalize, resolve, sep } from 'node:path';
 import { brotliCompressSync, constants as zlibConstants, gzipSync } from 'node:zlib';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodePath } from './request-target.js';
-import { sendJsonError } from './router.js';
+import { HttpError, sendHttpError } from './http-error.js';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -79,7 +79,7 @@ export function createStaticHandler(root: string): (req: IncomingMessage, res: S
     let rel = decodePath(url.pathname);
     if (rel === null || rel.includes('\0')) {
       // A malformed escape is the client's mistake: 400, and nothing worth more than a debug line.
-      sendJsonError(res, 400, 'BAD_REQUEST', 'malformed percent-encoding in the path');
+      sendHttpError(res, new HttpError('BAD_REQUEST', 'malformed percent-encoding in the path'));
       return true;
     }
     if (rel === '/' || rel === '') rel = '/index.html';

@@ -18,7 +18,8 @@ import type { ChunkStore } from '../chunks/chunk-store.js';
 import { STORAGE_DEFAULTS, type CanvasStorage } from '../storage/canvas-storage.js';
 import { RollbackTooLarge, planRollback } from '../admin/rollback.js';
 import { IpLimiter } from '../limits/index.js';
-import { sendJsonError } from './router.js';
+import { HttpError, asHttpError, sendHttpError } from './http-error.js';
+import type { TimelapseJson } from '../net/api-types.js';
 
 /** gifenc ships CommonJS (Node: exports under default) and ESM (bundlers: named exports); take either. */
 const GIFEncoder: typeof gifencModule.GIFEncoder =
@@ -44,19 +45,9 @@ export const TIMELAPSE_LIMITS = {
   defaultRangeMs: 60 * 60 * 1000,
 } as const;
 
-class TimelapseError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
-    super(message);
-  }
-}
 
-/** The `format=json` answer: TimelapseData with the palette, the background and `start` as base64. */
-export interface TimelapseJson extends Omit<TimelapseData, 'start'> {
-  background: number;
-  palette: readonly number[];
-  /** Palette indices of the region at `since`, row-major, base64. */
-  start: string;
-}
+/** The `format=json` answer (src/net/api-types.ts): TimelapseData with the palette, the background and `start` as base64. */
+export type { TimelapseJson };
 
 export interface TimelapseData {
   x: number;
@@ -71,9 +62,9 @@ export interface TimelapseData {
   placements: [number, number, number, number][];
 }
 
-/** The region's state at `since` and the placements in [since, until). Throws TimelapseError past a bound. */
+/** The region's state at `since` and the placements in [since, until). Throws HttpError TOO_LARGE past a bound. */
 export function timelapseData(storage: CanvasStorage, store: ChunkStore, x: number, y: number, w: number, h: number, since: number, until: number): TimelapseData {
-  if (w * h > TIMELAPSE_LIMITS.maxArea) throw new TimelapseError(413, 'TOO_LARGE', `region is ${w}x${h}; at most ${TIMELAPSE_LIMITS.maxArea} pixels per timelapse`);
+  if (w * h > TIMELAPSE_LIMITS.maxArea) throw new HttpError('TOO_LARGE', `region is ${w}x${h}; at most ${TIMELAPSE_LIMITS.maxArea} pixels per timelapse`);
   const start = new Uint8Array(w * h);
   for (let j = 0; j < h; j++) for (let i = 0; i < w; i++) start[j * w + i] = store.get(x + i, y + j);
   let plan;
@@ -81,7 +72,7 @@ export function timelapseData(storage: CanvasStorage, store: ChunkStore, x: numb
     plan = planRollback(storage, store, { x0: x, y0: y, x1: x + w - 1, y1: y + h - 1, since },
       { maxScan: TIMELAPSE_LIMITS.maxScanRows, maxPixels: TIMELAPSE_LIMITS.maxArea });
   } catch (err) {
-    if (err instanceof RollbackTooLarge) throw new TimelapseError(413, 'TOO_LARGE', `too much activity since ${since}: ${err.message}`);
+    if (err instanceof RollbackTooLarge) throw new HttpError('TOO_LARGE', `too much activity since ${since}: ${err.message}`);
     throw err;
   }
   for (const c of plan.changes) start[(c.y - y) * w + (c.x - x)] = c.color;
@@ -91,7 +82,7 @@ export function timelapseData(storage: CanvasStorage, store: ChunkStore, x: numb
     const page = storage.history({ x0: x, y0: y, x1: x + w - 1, y1: y + h - 1, since, until, limit: STORAGE_DEFAULTS.maxHistoryLimit, after });
     for (const p of page.placements) placements.push([p.x, p.y, p.color, p.placedAt]);
     if (placements.length > TIMELAPSE_LIMITS.maxPlacements) {
-      throw new TimelapseError(413, 'TOO_LARGE', `more than ${TIMELAPSE_LIMITS.maxPlacements} placements in the range; narrow the region or the time range`);
+      throw new HttpError('TOO_LARGE', `more than ${TIMELAPSE_LIMITS.maxPlacements} placements in the range; narrow the region or the time range`);
     }
     if (page.next === null) break;
     after = page.next;
@@ -143,7 +134,7 @@ export function createTimelapseApi(deps: {
     try {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.setHeader('Allow', 'GET, HEAD');
-        throw new TimelapseError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on /api/timelapse`);
+        throw new HttpError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on /api/timelapse`);
       }
       const q = url.searchParams;
       const x = int(q, 'x', 0, store.width - 1) ?? 0;
@@ -152,19 +143,19 @@ export function createTimelapseApi(deps: {
       const h = int(q, 'h', 1, store.height - y) ?? store.height - y;
       const until = int(q, 'until', 0, Number.MAX_SAFE_INTEGER) ?? now();
       const since = int(q, 'since', 0, Number.MAX_SAFE_INTEGER) ?? Math.max(0, until - TIMELAPSE_LIMITS.defaultRangeMs);
-      if (until <= since) throw new TimelapseError(400, 'BAD_REQUEST', 'need since < until');
+      if (until <= since) throw new HttpError('BAD_REQUEST', 'need since < until');
       const format = q.get('format') ?? 'gif';
-      if (format !== 'gif' && format !== 'json') throw new TimelapseError(400, 'BAD_REQUEST', 'format must be gif or json');
+      if (format !== 'gif' && format !== 'json') throw new HttpError('BAD_REQUEST', 'format must be gif or json');
       const frames = int(q, 'frames', 1, TIMELAPSE_LIMITS.maxFrames) ?? TIMELAPSE_LIMITS.defaultFrames;
       const delay = int(q, 'delay', 20, 10_000) ?? TIMELAPSE_LIMITS.defaultDelayMs;
       const scale = int(q, 'scale', 1, TIMELAPSE_LIMITS.maxScale) ?? 1;
       if (format === 'gif' && frames * w * h * scale * scale > TIMELAPSE_LIMITS.maxGifPixels) {
-        throw new TimelapseError(413, 'TOO_LARGE', `frames × w × h × scale² is ${frames * w * h * scale * scale}; at most ${TIMELAPSE_LIMITS.maxGifPixels}`);
+        throw new HttpError('TOO_LARGE', `frames × w × h × scale² is ${frames * w * h * scale * scale}; at most ${TIMELAPSE_LIMITS.maxGifPixels}`);
       }
       const wait = perIp.take(addressOf(req), 1, performance.now());
       if (wait !== 0) {
         res.setHeader('Retry-After', String(Math.max(1, Math.ceil(wait / 1000))));
-        throw new TimelapseError(429, 'RATE_LIMITED', `at most ${TIMELAPSE_LIMITS.burst} timelapses at once and one per ${1 / TIMELAPSE_LIMITS.rate} s per address; retry later`);
+        throw new HttpError('RATE_LIMITED', `at most ${TIMELAPSE_LIMITS.burst} timelapses at once and one per ${1 / TIMELAPSE_LIMITS.rate} s per address; retry later`);
       }
       const data = timelapseData(storage, store, x, y, w, h, since, until);
       if (format === 'json') {
@@ -181,8 +172,7 @@ export function createTimelapseApi(deps: {
       res.writeHead(200, { 'Content-Type': 'image/gif', 'Content-Length': gif.length, 'Cache-Control': 'no-store' });
       res.end(req.method === 'HEAD' ? undefined : Buffer.from(gif.buffer, gif.byteOffset, gif.byteLength));
     } catch (err) {
-      const e = err instanceof TimelapseError ? err : new TimelapseError(500, 'INTERNAL', 'internal error');
-      sendJsonError(res, e.status, e.code, e.message);
+      sendHttpError(res, asHttpError(err));
     }
     return true;
   };
@@ -191,8 +181,8 @@ export function createTimelapseApi(deps: {
 function int(q: URLSearchParams, name: string, min: number, max: number): number | undefined {
   const s = q.get(name);
   if (s === null || s === '') return undefined;
-  if (!/^\d{1,16}$/.test(s)) throw new TimelapseError(400, 'BAD_REQUEST', `${name} must be a non-negative integer`);
+  if (!/^\d{1,16}$/.test(s)) throw new HttpError('BAD_REQUEST', `${name} must be a non-negative integer`);
   const n = Number(s);
-  if (n < min || n > max) throw new TimelapseError(400, 'BAD_REQUEST', `${name} must be in [${min}, ${max}], got ${n}`);
+  if (n < min || n > max) throw new HttpError('BAD_REQUEST', `${name} must be in [${min}, ${max}], got ${n}`);
   return n;
 }

@@ -8,6 +8,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Conductor } from './conductor.js';
 import { MAX_BPM, MIN_BPM } from './tempo-map.js';
 import { VOICES, subdivisionName } from './patterns.js';
+import { HttpError, sendHttpError } from '../http/http-error.js';
 
 const MAX_BODY = 1024;
 
@@ -28,7 +29,7 @@ export function createMusicApi(conductor: Conductor, adminToken: string | undefi
   return (req: IncomingMessage, res: ServerResponse, url: URL): boolean => {
     if (url.pathname === '/api/music') {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
-        json(res, 405, { error: 'METHOD_NOT_ALLOWED', message: 'GET only' });
+        sendHttpError(res, new HttpError('METHOD_NOT_ALLOWED', 'GET only'));
         return true;
       }
       const info = conductor.info();
@@ -43,15 +44,15 @@ export function createMusicApi(conductor: Conductor, adminToken: string | undefi
     }
     if (url.pathname !== '/admin/tempo') return false;
     if (req.method !== 'POST') {
-      json(res, 405, { error: 'METHOD_NOT_ALLOWED', message: 'POST {"bpm": n}' });
+      sendHttpError(res, new HttpError('METHOD_NOT_ALLOWED', 'POST {"bpm": n}'));
       return true;
     }
     if (!adminToken) {
-      json(res, 403, { error: 'ADMIN_DISABLED', message: 'set ADMIN_TOKEN in the server environment to enable admin actions' });
+      sendHttpError(res, new HttpError('ADMIN_DISABLED', 'set ADMIN_TOKEN in the server environment to enable admin actions'));
       return true;
     }
     if (!tokenMatches(req.headers.authorization, adminToken)) {
-      json(res, 401, { error: 'UNAUTHORIZED', message: 'Authorization: Bearer <ADMIN_TOKEN> required' });
+      sendHttpError(res, new HttpError('UNAUTHORIZED', 'Authorization: Bearer <ADMIN_TOKEN> required'));
       return true;
     }
     let body = '';
@@ -62,15 +63,15 @@ export function createMusicApi(conductor: Conductor, adminToken: string | undefi
       if (body.length > MAX_BODY) tooBig = true;
     });
     req.on('end', () => {
-      if (tooBig) return json(res, 413, { error: 'TOO_LARGE', message: `body over ${MAX_BODY} bytes` });
+      if (tooBig) return sendHttpError(res, new HttpError('TOO_LARGE', `body over ${MAX_BODY} bytes`));
       let bpm: unknown = url.searchParams.get('bpm') === null ? undefined : Number(url.searchParams.get('bpm'));
       try {
         if (body.trim() !== '') bpm = (JSON.parse(body) as { bpm?: unknown }).bpm;
       } catch {
-        return json(res, 400, { error: 'BAD_REQUEST', message: 'body must be JSON {"bpm": n}' });
+        return sendHttpError(res, new HttpError('BAD_REQUEST', 'body must be JSON {"bpm": n}'));
       }
       if (typeof bpm !== 'number' || !(bpm >= MIN_BPM && bpm <= MAX_BPM)) {
-        return json(res, 400, { error: 'BAD_TEMPO', message: `bpm must be a number ${MIN_BPM}..${MAX_BPM}` });
+        return sendHttpError(res, new HttpError('BAD_TEMPO', `bpm must be a number ${MIN_BPM}..${MAX_BPM}`));
       }
       const seg = conductor.changeTempo(bpm);
       json(res, 200, { startBeat: seg.startBeat, startTime: seg.startTime, bpm: seg.bpm, tempoMap: conductor.tempoMap });

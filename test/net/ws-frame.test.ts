@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createRequire } from 'node:module';
-import { frameBinary } from '../../src/net/ws-server.js';
+import { frameBinary } from '../../src/net/ws-frame.js';
 
 function wsFrame(payload: Buffer): Buffer {
   // ws's Sender is exported at runtime but not in its type declarations.

@@ -10,7 +10,7 @@ import {
   ErrorCode, Op, PROTOCOL_VERSION, encodeCursor, encodeHello, encodePlace, encodeResume, encodeViewport, encodeLodViewport,
   type ErrorMessage, type PlaceResult, type ServerMessage,
 } from '../../src/net/protocol.js';
-import { clientAddress } from '../../src/net/ws-server.js';
+import { clientAddress } from '../../src/net/client-address.js';
 import type { RunningServer } from '../../src/server.js';
 import { RawPeer, sleep, testResources, until } from '../helpers/server.js';
 import { prng as rng } from '../../bench/prng.js';

@@ -1,0 +1,159 @@
+/**
+ * WELCOME, the server's first message: the canvas, its limits, palette, message budget and session, then
+ * extension records (music mode's is in music-protocol.ts).
+ */
+import { Op, WelcomeExtension } from './wire-vocabulary.js';
+import { type BodyReader, EMPTY, frame } from './wire-io.js';
+import { type MusicInfo, decodeMusicExtension, encodeMusicExtension } from './music-protocol.js';
+
+export interface Limits {
+  /** Sustained pixels per second per address. */
+  paintRate: number;
+  /** Pixels that can be placed at once after a pause. */
+  paintBurst: number;
+  /** Most pixels in one PLACE message. */
+  maxPlaceBatch: number;
+  /** Largest viewport area in pixels (after clamping to the canvas). */
+  maxViewportArea: number;
+  /** Cursor messages per second beyond which the server drops them. */
+  cursorHz: number;
+  /** Viewport messages per second beyond which the server drops them. */
+  viewportHz: number;
+  /** Longest display name in UTF-8 bytes. */
+  maxNameBytes: number;
+  /** Largest WebSocket message the server accepts, in bytes. */
+  maxMessageBytes: number;
+}
+
+/** The per-connection message budget (a token bucket in units) and what each message costs in it. */
+export interface MessageBudgetInfo {
+  rate: number;
+  burst: number;
+  costs: { place: number; placePerPixel: number; viewport: number; cursor: number; resume: number; hello: number; ping: number };
+}
+
+/** What the server remembers of the HELLO's session token. */
+export interface SessionInfo {
+  /** False when the token is new to this server (or none was sent): nothing is known of earlier PLACEs. */
+  known: boolean;
+  /** Highest PLACE seq committed for the token (0 when none); PLACEs with a seq at or below it were applied. */
+  lastSeq: number;
+}
+
+export interface Welcome {
+  type: 'welcome';
+  version: number;
+  clientId: number;
+  /**
+   * Names a run of chunk versions: it survives a clean server restart (versions are restored exactly) and
+   * changes after a crash. Versions are only comparable within one epoch: a client resumes only when the
+   * epoch it held equals the new one, otherwise it starts afresh.
+   */
+  epoch: number;
+  width: number;
+  height: number;
+  chunkSize: number;
+  tickHz: number;
+  /** Server clock, ms since the Unix epoch. */
+  serverTime: number;
+  background: number;
+  limits: Limits;
+  /** Colours as 0xRRGGBB. */
+  palette: number[];
+  budget: MessageBudgetInfo;
+  session: SessionInfo;
+  /** Present when the canvas is a music canvas (mode music); absent for a pixel canvas. */
+  music?: MusicInfo;
+}
+
+const WELCOME_FIXED = 2 + 4 + 4 + 4 + 4 + 2 + 2 + 8 + 1 + (8 + 4 + 2 + 4 + 2 + 2 + 1 + 4) + 2;
+/** After the palette: budget rate and burst (f64), seven costs (u16), session known (u8) and last seq (u32). */
+const WELCOME_TAIL = 8 + 8 + 7 * 2 + 1 + 4;
+
+export function encodeWelcome(w: Omit<Welcome, 'type'>): Uint8Array {
+  const ext = w.music === undefined ? EMPTY : encodeMusicExtension(w.music, w.palette.length);
+  const { bytes, view } = frame(Op.WELCOME, WELCOME_FIXED + 3 * w.palette.length + WELCOME_TAIL + ext.length);
+  let o = 3;
+  view.setUint16(o, w.version, true); o += 2;
+  view.setUint32(o, w.clientId, true); o += 4;
+  view.setUint32(o, w.epoch, true); o += 4;
+  view.setUint32(o, w.width, true); o += 4;
+  view.setUint32(o, w.height, true); o += 4;
+  view.setUint16(o, w.chunkSize, true); o += 2;
+  view.setUint16(o, w.tickHz, true); o += 2;
+  view.setFloat64(o, w.serverTime, true); o += 8;
+  view.setUint8(o, w.background); o += 1;
+  const l = w.limits;
+  view.setFloat64(o, l.paintRate, true); o += 8;
+  view.setUint32(o, l.paintBurst, true); o += 4;
+  view.setUint16(o, l.maxPlaceBatch, true); o += 2;
+  view.setUint32(o, l.maxViewportArea, true); o += 4;
+  view.setUint16(o, l.cursorHz, true); o += 2;
+  view.setUint16(o, l.viewportHz, true); o += 2;
+  view.setUint8(o, l.maxNameBytes); o += 1;
+  view.setUint32(o, l.maxMessageBytes, true); o += 4;
+  view.setUint16(o, w.palette.length, true); o += 2;
+  for (const rgb of w.palette) {
+    bytes[o++] = (rgb >>> 16) & 0xff;
+    bytes[o++] = (rgb >>> 8) & 0xff;
+    bytes[o++] = rgb & 0xff;
+  }
+  const b = w.budget;
+  view.setFloat64(o, b.rate, true); o += 8;
+  view.setFloat64(o, b.burst, true); o += 8;
+  for (const c of [b.costs.place, b.costs.placePerPixel, b.costs.viewport, b.costs.cursor, b.costs.resume, b.costs.hello, b.costs.ping]) {
+    view.setUint16(o, c, true); o += 2;
+  }
+  view.setUint8(o, w.session.known ? 1 : 0); o += 1;
+  view.setUint32(o, w.session.lastSeq, true); o += 4;
+  bytes.set(ext, o);
+  return bytes;
+}
+
+/** WELCOME's body, then its extension records (kinds this version does not know are stepped over). */
+export function readWelcome(r: BodyReader): Welcome {
+  const version = r.u16();
+  const clientId = r.u32();
+  const epoch = r.u32();
+  const width = r.u32();
+  const height = r.u32();
+  const chunkSize = r.u16();
+  const tickHz = r.u16();
+  const serverTime = r.f64();
+  const background = r.u8();
+  const limits: Limits = {
+    paintRate: r.f64(),
+    paintBurst: r.u32(),
+    maxPlaceBatch: r.u16(),
+    maxViewportArea: r.u32(),
+    cursorHz: r.u16(),
+    viewportHz: r.u16(),
+    maxNameBytes: r.u8(),
+    maxMessageBytes: r.u32(),
+  };
+  const n = r.u16();
+  r.expectItems(n, 3);
+  const palette: number[] = new Array(n);
+  for (let i = 0; i < n; i++) palette[i] = (r.u8() << 16) | (r.u8() << 8) | r.u8();
+  const budget: MessageBudgetInfo = {
+    rate: r.f64(),
+    burst: r.f64(),
+    costs: { place: r.u16(), placePerPixel: r.u16(), viewport: r.u16(), cursor: r.u16(), resume: r.u16(), hello: r.u16(), ping: r.u16() },
+  };
+  const session: SessionInfo = { known: r.u8() === 1, lastSeq: r.u32() };
+  const welcome: Welcome = { type: 'welcome', version, clientId, epoch, width, height, chunkSize, tickHz, serverTime, background, limits, palette, budget, session };
+  // Extension records after the fixed fields; kinds this version does not know are stepped over.
+  // A record that does not fit what is left is not a record this version can read: stop there (a later
+  // version may append other fields), like the bytes after any server message's known fields.
+  while (r.left >= 3) {
+    const kind = r.u8();
+    const len = r.u16();
+    if (len > r.left) break;
+    const body = r.bytes(len);
+    if (kind === WelcomeExtension.MUSIC) {
+      welcome.music = decodeMusicExtension(body, n);
+      welcome.music.patterns.forEach((p, i) => { p.colour = palette[i]!; });
+    }
+  }
+  return welcome;
+}
