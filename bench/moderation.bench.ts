@@ -1,6 +1,6 @@
 /**
  * Moderation and timelapse work on a busy log: a rollback and an undo planned over 100k placements
- * (src/admin/rollback.ts), a timelapse's start state and placements, and its GIF encode
+ * (src/storage/rollback-plan.ts), a timelapse's start state and placements, and its GIF encode
  * (src/http/timelapse.ts), for in-memory and SQLite storage.
  */
 import fs from 'node:fs';
@@ -11,7 +11,7 @@ import { DEFAULT_PALETTE } from '../src/chunks/palette.js';
 import type { CanvasStorage, PlacementRecord } from '../src/storage/canvas-storage.js';
 import { MemoryStorage } from '../src/storage/memory-storage.js';
 import { openSqliteStorage } from '../src/storage/sqlite-storage.js';
-import { planRollback } from '../src/admin/rollback.js';
+import { planRollback } from '../src/storage/rollback-plan.js';
 import { timelapseData, timelapseGif } from '../src/http/timelapse.js';
 import { prng } from './prng.js';
 

@@ -24,7 +24,7 @@ import type { CanvasRoom } from '../realtime/canvas-room.js';
 import { MODERATION_CLIENT_ID, type ActorFilter, type CanvasStorage, type PlacementRecord } from '../storage/canvas-storage.js';
 import { IpLimiter } from '../limits/index.js';
 import type { AdminState, BanKind } from './admin-state.js';
-import { RollbackTooLarge, planRollback } from './rollback.js';
+import { RollbackTooLarge, planRollback } from '../storage/rollback-plan.js';
 import { HttpError, asHttpError, sendHttpError } from '../http/http-error.js';
 
 export const ADMIN_DEFAULTS = {

@@ -7,7 +7,7 @@
  *                        json: the region's state at `since` and every placement in the range, for a client
  *                        to replay at its own speed (the browser's timelapse)
  *
- * The start state is the current region with every placement since `since` undone (src/admin/rollback's
+ * The start state is the current region with every placement since `since` undone (src/storage/rollback-plan's
  * plan, read-only), then placements are applied in log order. Work per request is bounded: the region's
  * area, the placements read, the frames and the GIF's pixels each have a limit; past one the answer is
  * 413 TOO_LARGE naming it, and nothing is computed.
@@ -16,7 +16,7 @@ import type http from 'node:http';
 import * as gifencModule from 'gifenc';
 import type { ChunkStore } from '../chunks/chunk-store.js';
 import { STORAGE_DEFAULTS, type CanvasStorage } from '../storage/canvas-storage.js';
-import { RollbackTooLarge, planRollback } from '../admin/rollback.js';
+import { RollbackTooLarge, planRollback } from '../storage/rollback-plan.js';
 import { IpLimiter } from '../limits/index.js';
 import { HttpError, asHttpError, sendHttpError } from './http-error.js';
 import type { TimelapseJson } from '../net/api-types.js';

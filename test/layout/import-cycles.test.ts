@@ -20,14 +20,6 @@ const root = new URL('../..', import.meta.url).pathname;
 const KNOWN_FOLDER_CYCLES: Record<string, readonly string[]> = {
   src: [
     'src/chunks -> src/net -> src/config.ts -> src/chunks',
-    'src/chunks -> src/net -> src/realtime -> src/chunks',
-    'src/chunks -> src/net -> src/realtime -> src/config.ts -> src/chunks',
-    'src/chunks -> src/net -> src/realtime -> src/presence -> src/subscriptions -> src/chunks',
-    'src/chunks -> src/net -> src/realtime -> src/storage -> src/chunks',
-    'src/chunks -> src/net -> src/realtime -> src/subscriptions -> src/chunks',
-    'src/music -> src/net -> src/music',
-    'src/net -> src/realtime -> src/net',
-    'src/net -> src/realtime -> src/presence -> src/net',
     'src/presence -> src/realtime -> src/presence',
   ],
   'client/src': [],

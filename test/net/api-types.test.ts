@@ -41,6 +41,6 @@ describe('browser imports', () => {
   it('the check sees the imports it is for', () => {
     const pixelInfo = srcImports(join(root, 'client/src/pixel-info.ts'));
     expect(pixelInfo).toContain('src/net/api-types.ts');
-    expect(srcImports(join(root, 'client/src/main.ts'))).toContain('src/net/protocol.ts');
+    expect(srcImports(join(root, 'client/src/connection.ts'))).toContain('src/net/protocol.ts');
   });
 });

@@ -15,7 +15,7 @@
  * either the request is refused as a whole (RollbackTooLarge) rather than half done.
  */
 import type { ChunkStore } from '../chunks/chunk-store.js';
-import { pixelPos, type CanvasStorage, type LogEntry, type PlacementScan } from '../storage/canvas-storage.js';
+import { pixelPos, type CanvasStorage, type LogEntry, type PlacementScan } from './canvas-storage.js';
 import { MAX_CANVAS_SIDE, keyCx, keyCy, pixelChunkKey } from '../chunks/geometry.js';
 
 /** A candidate pixel during the backward walk. */

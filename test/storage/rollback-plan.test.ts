@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryStorage } from '../../src/storage/memory-storage.js';
 import { openSqliteStorage } from '../../src/storage/sqlite-storage.js';
 import { MODERATION_CLIENT_ID, type ActorFilter, type CanvasStorage, type PlacementRecord } from '../../src/storage/canvas-storage.js';
-import { RollbackTooLarge, planRollback } from '../../src/admin/rollback.js';
+import { RollbackTooLarge, planRollback } from '../../src/storage/rollback-plan.js';
 import { newStore, tempDir, tick } from '../storage/fixtures.js';
 
 const W = 128, H = 64, P = 8, SIDE = 12;
