@@ -1,7 +1,6 @@
 /**
  * The connected clients: ids, the HELLO deadline of a new connection, and the online count they add up to.
  */
-import type { Gauge } from 'prom-client';
 import { encodeOnline } from '../net/protocol.js';
 import {
   closeSession, openSession, type AwaitingHello, type ClientSession, type ReadySession, type SessionLimits,
@@ -19,7 +18,8 @@ export class SessionRegistry {
 
   constructor(
     private readonly limits: SessionLimits & { helloTimeoutMs: number },
-    private readonly gauge: Pick<Gauge, 'set'>,
+    /** The open-connections gauge (/metrics). */
+    private readonly gauge: { set(value: number): void },
     /** A connection that never said HELLO in time. */
     private readonly onHelloTimeout: (s: AwaitingHello) => void,
   ) {}

@@ -1,13 +1,14 @@
 /**
  * One tick: the data path's stages in their order, each timed as a phase (/metrics:
- * pixel_canvas_tick_phase_seconds_total{phase}, and the tick's duration in pixel_canvas_tick_seconds).
+ * pixel_canvas_tick_phase_seconds_total{phase}, and the duration in pixel_canvas_tick_duration_seconds).
  *
- *   commit   ./commit-stage.ts     the seam's batch committed, applied to the store, answered
- *   backlog  ./viewport-intake.ts  work left from earlier ticks: deferred viewports, stale clients, snapshots
- *   fanout   ./fanout.ts          deltas and levels of detail to their subscribers
- *   cursors  ./cursor-fanout.ts   moved cursors and cursor snapshots, at their own cadence
- *   online   ./session-registry.ts the ONLINE count, when it changed
- *   write    ./client-write.ts    one write per client marked this tick, under the backpressure policy
+ *   commit   ./commit-stage.ts      the seam's batch committed, applied to the store, answered
+ *   backlog  ./outbox.ts            work left from earlier ticks: deferred viewports (./viewport-intake.ts),
+ *                                   snapshots owed, stale clients
+ *   fanout   ./fanout.ts            deltas and levels of detail to their subscribers
+ *   cursors  ./cursor-fanout.ts     moved cursors and cursor snapshots, at their own cadence
+ *   online   ./session-registry.ts  the ONLINE count, when it changed
+ *   write    ./client-write.ts      one write per client marked this tick, under the backpressure policy
  */
 import type { ServerMetrics } from '../metrics.js';
 import type { Outbox } from './outbox.js';
