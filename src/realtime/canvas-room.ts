@@ -2,8 +2,9 @@
  * The room: one canvas's connected clients and the tick that serves them, composed from one module per
  * behaviour. It knows nothing of ws or HTTP: it talks to `Transport`s. A PLACE, from socket to screen:
  *
- *   ./inbound.ts          decoded, charged to the message budget, dispatched
- *   ./place-intake.ts     validated (size, bounds, colour), guarded (moderation), limited (paint bucket) → seam
+ *   ./inbound.ts          decoded and dispatched
+ *   ./place-intake.ts     validated (size, bounds, colour), limited (message budget, paint bucket) and
+ *                         guarded (moderation), each once → the seam
  *   ./placement-seam.ts   queued in order (or src/cluster's Redis seam, shared by several nodes)
  *   ./tick.ts             the tick's stages in order:
  *   ./commit-stage.ts       committed to storage, applied to the store, answered
