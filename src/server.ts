@@ -26,7 +26,7 @@ import { Conductor } from './music/conductor.js';
 import { createMusicApi } from './music/admin-api.js';
 import { defaultPatternFile, loadPatternFile } from './music/pattern-file.js';
 import { createTimelapseApi } from './http/timelapse.js';
-import { attachAdmin } from './admin/attach.js';
+import { adminPlaceGuard, attachAdmin, openAdminState } from './admin/attach.js';
 import { clientAddress } from './net/client-address.js';
 import { CloseCode } from './net/protocol.js';
 
@@ -91,7 +91,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   }
   const metrics = createMetrics();
   cluster?.registerMetrics(metrics.registry);
-  const room = new CanvasRoom({ config, store, storage, palette, metrics, log, music: conductor ?? undefined,
+  const adminState = openAdminState(config);
+  const room = new CanvasRoom({ config, store, storage, palette, metrics, log, music: conductor ?? undefined, guard: adminPlaceGuard(adminState),
     ...(cluster ? { seam: cluster.seam, onlineCount: cluster.onlineCount, cursors: cluster.cursors } : {}) });
   conductor?.setAnnounce((bytes) => room.broadcast(bytes));
   const musicApi = conductor ? createMusicApi(conductor, process.env.ADMIN_TOKEN) : null;
@@ -100,7 +101,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const timelapse = createTimelapseApi({ store, storage, palette, addressOf: (req) => clientAddress(req, config.trustProxy) });
   const staticFiles = createStaticHandler(opts.staticRoot ?? clientDist());
   const admin = attachAdmin({
-    config, room, store, storage, token: 'adminToken' in opts ? opts.adminToken : process.env.ADMIN_TOKEN,
+    state: adminState, room, store, storage, token: 'adminToken' in opts ? opts.adminToken : process.env.ADMIN_TOKEN,
     addressOf: (req) => clientAddress(req, config.trustProxy),
   });
 

@@ -69,17 +69,11 @@ function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }
 
-/** Refused placements are answered by the room through this guard: read-only first, then bans. */
-export function installPlaceGuard(room: CanvasRoom, state: AdminState): void {
-  room.placeGuard = (ip, name) => (state.readOnly ? 'READ_ONLY' : state.banOf(ip, name) !== undefined ? 'BANNED' : null);
-}
-
 export function createAdminApi(deps: AdminApiDeps): AdminHandler {
   const { state, room, store, storage } = deps;
   const now = deps.now ?? Date.now;
   const want = digest(deps.token);
   const failures = new IpLimiter({ rate: 1000 / ADMIN_DEFAULTS.failureRefillMs, burst: ADMIN_DEFAULTS.failureBurst });
-  installPlaceGuard(room, state);
 
   const audit = (action: string, from: string, detail: Record<string, unknown>) => state.audit({ time: now(), action, from, detail });
 

@@ -1,14 +1,26 @@
 /**
  * Wires moderation into a server: the admin state (always: bans and the read-only switch outlive a restart
- * even while the API is off), the room's placement guard, and the HTTP API when a token is configured.
+ * even while the API is off), the placement guard the room is built with, and the HTTP API when a token is
+ * configured.
  */
 import type http from 'node:http';
 import type { ServerConfig } from '../config.js';
 import type { ChunkStore } from '../chunks/chunk-store.js';
 import type { CanvasRoom } from '../realtime/canvas-room.js';
 import type { CanvasStorage } from '../storage/canvas-storage.js';
+import type { PlaceGuard } from '../realtime/place-intake.js';
 import { type AdminState, MemoryAdminState, SqliteAdminState } from './admin-state.js';
-import { createAdminApi, installPlaceGuard } from './admin-api.js';
+import { createAdminApi } from './admin-api.js';
+
+/** The admin state of this server's data directory (in memory with --in-memory). */
+export function openAdminState(config: ServerConfig): AdminState {
+  return config.inMemory ? new MemoryAdminState() : new SqliteAdminState(config.dataDir);
+}
+
+/** Refused placements, as the room asks on each PLACE: read-only first, then bans. */
+export function adminPlaceGuard(state: AdminState): PlaceGuard {
+  return { refusal: (ip, name) => (state.readOnly ? 'READ_ONLY' : state.banOf(ip, name) !== undefined ? 'BANNED' : null) };
+}
 
 export interface AttachedAdmin {
   readonly state: AdminState;
@@ -17,15 +29,15 @@ export interface AttachedAdmin {
   close(): void;
 }
 
+/** `state`: from openAdminState, whose guard (adminPlaceGuard) the room was built with. */
 export function attachAdmin(deps: {
-  config: ServerConfig; room: CanvasRoom; store: ChunkStore; storage: CanvasStorage; token: string | null | undefined;
+  state: AdminState; room: CanvasRoom; store: ChunkStore; storage: CanvasStorage; token: string | null | undefined;
   addressOf: (req: http.IncomingMessage) => string;
 }): AttachedAdmin {
-  const state: AdminState = deps.config.inMemory ? new MemoryAdminState() : new SqliteAdminState(deps.config.dataDir);
+  const { state } = deps;
   let closed = false;
   const token = deps.token ?? '';
   const api = token === '' ? null : createAdminApi({ token, state, room: deps.room, store: deps.store, storage: deps.storage, addressOf: deps.addressOf });
-  if (api === null) installPlaceGuard(deps.room, state);
   return {
     state,
     handle: (req, res, url) => (api === null ? false : api(req, res, url)),

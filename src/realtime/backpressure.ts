@@ -9,6 +9,7 @@
  * each), never high-water × clients.
  */
 import type { ClientSession } from './client-session.js';
+import type { Outbox } from './outbox.js';
 
 export interface BackpressureLimits {
   highWaterBytes: number;
@@ -68,5 +69,51 @@ export class BackpressurePolicy {
   /** Bytes that may still be queued for a client (for snapshots), given what is buffered and queued. */
   room(buffered: number, queued: number, clients: number): number {
     return this.highWater(clients) - buffered - queued;
+  }
+}
+
+/** What the gate does besides deciding, for the room to wire: a caught-up client's cursor resync, a metric. */
+export interface PressureEffects {
+  caughtUp(s: ClientSession): void;
+  becameStale(s: ClientSession): void;
+}
+
+/**
+ * The policy applied once per client per tick, before anything big is queued for it (deltas, cursors,
+ * snapshots). `check` returns true when the client must get no deltas or cursors now; a client to drop is
+ * marked, so it is closed at this tick's write.
+ */
+export class PressureGate {
+  constructor(
+    readonly policy: BackpressurePolicy,
+    private readonly outbox: Outbox,
+    private readonly clients: () => number,
+    private readonly effects: PressureEffects,
+  ) {}
+
+  check(s: ClientSession, t: number): boolean {
+    if (s.pressureTick === this.outbox.tick) return s.stale || s.dropping;
+    s.pressureTick = this.outbox.tick;
+    switch (this.policy.assess(s, s.transport.bufferedAmount, t, this.clients())) {
+      case 'ok':
+        return false;
+      case 'drop':
+        this.outbox.mark(s); // closed at this tick's write
+        return true;
+      case 'caughtUp':
+        this.effects.caughtUp(s);
+        return false;
+      case 'stale':
+        this.effects.becameStale(s);
+        this.outbox.mark(s); // so the write stage files it in the backlog, where its recovery is watched
+        return true;
+      case 'hold':
+        return true;
+    }
+  }
+
+  /** Bytes that may still be queued for `s` this tick (for snapshots). */
+  room(s: ClientSession): number {
+    return this.policy.room(s.transport.bufferedAmount, s.outBytes, this.clients());
   }
 }

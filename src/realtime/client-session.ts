@@ -1,18 +1,20 @@
 /**
- * Everything the server holds for one connected client. Every collection here is bounded by what the
- * client can see (chunks in its viewport, cursors in its viewport) or by a fixed limit, so a client can
- * never make the server hold an unbounded amount for it: that is the backpressure ceiling.
+ * Everything the server holds for one connected client, as one value per phase of its life:
+ *
+ *   awaitingHello — upgraded, may only send HELLO (and holds the timer that closes it if it never does);
+ *   ready         — welcomed, with its name and session token; may subscribe, place, move its cursor;
+ *   closed        — gone; kept only by references that are about to drop it.
+ *
+ * A session moves between phases only through `openSession`, `welcomeSession` and `closeSession`. Every
+ * collection here is bounded by what the client can see (chunks in its viewport, cursors in its viewport)
+ * or by a fixed limit, so a client can never make the server hold an unbounded amount for it: that is the
+ * backpressure ceiling.
  */
 import { type Transport, joinParts } from './transport.js';
 import { ChunkKeySet } from '../chunks/chunk-key-set.js';
 import type { ChunkRange, PixelRect } from '../subscriptions/viewport-index.js';
 import { MessageBudget, ViolationCounter, TokenBucket } from '../limits/index.js';
 
-/**
- * awaitingHello: upgraded, may only send HELLO.
- * ready: welcomed; may subscribe, place, move its cursor.
- * closed: gone; kept only by references that are about to drop it.
- */
 export type SessionPhase = 'awaitingHello' | 'ready' | 'closed';
 
 export interface SessionLimits {
@@ -24,17 +26,25 @@ export interface SessionLimits {
   violationWindowMs: number;
 }
 
+/** A viewport that arrived faster than the viewport rate: applied on a later tick (latest wins). */
+export interface PendingViewport {
+  readonly rect: PixelRect;
+  readonly level: number;
+  /**
+   * The chunks present in every view the client sent since the last applied one (null: none). The client
+   * may have dropped any chunk outside it, so those get snapshots on apply.
+   */
+  readonly keep: ChunkRange | null;
+}
+
 const NOTHING = new Uint8Array(0);
 /** Slots of the reused write array kept between ticks; a longer one (a burst of snapshots) is dropped. */
 const OUT_KEEP = 256;
 
-export class ClientSession {
-  phase: SessionPhase = 'awaitingHello';
-  name = '';
-  /** The name's UTF-8 bytes, encoded once for cursor records. */
-  nameBytes: Uint8Array = new Uint8Array(0);
-  /** The HELLO's session token as hex, or null when none was sent. */
-  token: string | null = null;
+/** What a session holds in every phase: its write queue, its rate buckets, its subscription state. */
+export class SessionCore {
+  /** The name's UTF-8 bytes, encoded once for cursor records (empty until HELLO). */
+  nameBytes: Uint8Array = NOTHING;
 
   /**
    * Visible chunks whose current state must be sent as a snapshot (coalesced: one entry per chunk). Every
@@ -53,7 +63,7 @@ export class ClientSession {
   out: Uint8Array[] = [];
   outCount = 0;
   outBytes = 0;
-  /** Tick in which this session was last queued for a flush (avoids a Set per tick). */
+  /** Tick in which this session was last queued for a write (avoids a Set per tick). */
   markedTick = -1;
 
   /** Above the high-water mark: gets no deltas or cursors until it drains. */
@@ -66,20 +76,12 @@ export class ClientSession {
 
   /** Level of detail of the subscribed view (0: full resolution); needSnapshot keys are chunks of this level. */
   level = 0;
-  /** A viewport that arrived faster than the viewport rate: applied on a later tick (latest wins). */
-  pendingViewport: PixelRect | null = null;
-  pendingLevel = 0;
-  /**
-   * While a viewport is pending: the chunks present in every view the client sent since the last applied
-   * one (null: none). The client may have dropped any chunk outside it, so those get snapshots on apply.
-   */
-  pendingKeep: ChunkRange | null = null;
+  pendingViewport: PendingViewport | null = null;
 
   readonly budget: MessageBudget;
   readonly cursorBucket: TokenBucket;
   readonly viewportBucket: TokenBucket;
   readonly violations: ViolationCounter;
-  helloTimer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly id: number,
@@ -117,4 +119,68 @@ export class ClientSession {
     this.clearOut();
     return buf;
   }
+}
+
+export interface AwaitingHello extends SessionCore {
+  readonly phase: 'awaitingHello';
+  /** Closes the connection if no HELLO comes in time. */
+  readonly helloTimer: NodeJS.Timeout | null;
+}
+
+export interface ReadySession extends SessionCore {
+  readonly phase: 'ready';
+  readonly name: string;
+  /** The HELLO's session token as hex, or null when none was sent. */
+  readonly token: string | null;
+}
+
+export interface ClosedSession extends SessionCore {
+  readonly phase: 'closed';
+}
+
+export type ClientSession = AwaitingHello | ReadySession | ClosedSession;
+
+/**
+ * The one runtime shape behind the three phases: every field exists from the start, so the tick's hot loops
+ * see a single object shape whatever phase a session is in. Only the transitions below write these fields.
+ */
+class Session extends SessionCore {
+  phase: SessionPhase = 'awaitingHello';
+  helloTimer: NodeJS.Timeout | null = null;
+  name = '';
+  token: string | null = null;
+}
+
+/** A new connection, awaiting its HELLO; `helloTimeout` fires if it never comes (cleared by either transition). */
+export function openSession(
+  id: number, ip: string, transport: Transport, limits: SessionLimits, nowMs: number,
+  helloTimeout?: { ms: number; fire: () => void },
+): AwaitingHello {
+  const s = new Session(id, ip, transport, limits, nowMs);
+  if (helloTimeout) {
+    s.helloTimer = setTimeout(helloTimeout.fire, helloTimeout.ms);
+    s.helloTimer.unref?.();
+  }
+  return s as AwaitingHello;
+}
+
+/** HELLO accepted: the session gets its name and token. */
+export function welcomeSession(s: AwaitingHello, name: string, token: string | null): ReadySession {
+  const w = s as Session;
+  if (w.helloTimer) clearTimeout(w.helloTimer);
+  w.helloTimer = null;
+  w.name = name;
+  w.nameBytes = new TextEncoder().encode(name);
+  w.token = token;
+  w.phase = 'ready';
+  return w as ReadySession;
+}
+
+/** The connection is gone (its HELLO timer, if any, cleared). */
+export function closeSession(s: AwaitingHello | ReadySession): ClosedSession {
+  const w = s as Session;
+  if (w.helloTimer) clearTimeout(w.helloTimer);
+  w.helloTimer = null;
+  w.phase = 'closed';
+  return w as ClosedSession;
 }

@@ -7,7 +7,7 @@
 import { LRUCache } from 'lru-cache';
 
 export const SESSION_SEQ_DEFAULTS = {
-  /** Tokens remembered; ~100 bytes each. */
+  /** Tokens remembered. */
   maxTokens: 100_000,
   /** A token unused this long is forgotten. */
   ttlMs: 60 * 60 * 1000,
@@ -18,7 +18,7 @@ export class SessionSeqs {
 
   constructor(opts: { maxTokens?: number; ttlMs?: number } = {}) {
     // Bounded by count through maxSize (each entry size 1) rather than `max`, which would preallocate
-    // arrays for all 100,000 slots up front (~3 MB) however few sessions there are.
+    // arrays for every slot up front however few sessions there are.
     this.seqs = new LRUCache({
       maxSize: opts.maxTokens ?? SESSION_SEQ_DEFAULTS.maxTokens,
       sizeCalculation: () => 1,

@@ -249,7 +249,7 @@ describe('second review regressions', () => {
   it('never hands out a client id still in use when ids wrap', () => {
     const { room, join } = makeRoom();
     const first = join('first');
-    (room as unknown as { nextId: number }).nextId = 0xfffffffe;
+    room.sessions.nextId = 0xfffffffe;
     const a = join('a');
     const b = join('b'); // wraps to 1, which `first` holds
     expect(new Set([first.s.id, a.s.id, b.s.id]).size).toBe(3);
