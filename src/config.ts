@@ -1,10 +1,12 @@
 /**
  * Every limit and setting in one place: defaults, command-line flags, environment, and one validation pass at
- * start-up that fails with a clear message. Nothing else in the server invents a number.
+ * start-up that fails with a clear message. Limits that are not flags live in ./defaults.ts; nothing else in
+ * the server invents a number.
  */
 import { parseArgs } from 'node:util';
 import { CHUNK_AREA, CHUNK_SIZE, MAX_CANVAS_SIDE } from './chunks/geometry.js';
 import { MESSAGE_COSTS, placeCost } from './limits/message-budget.js';
+import { VIOLATION_DEFAULTS } from './defaults.js';
 
 export interface ServerConfig {
   port: number;
@@ -120,8 +122,8 @@ export const DEFAULTS: ServerConfig = {
   messageRate: 200,
   messageBurst: 400,
   maxNameBytes: 32,
-  maxViolations: 10,
-  violationWindowMs: 10_000,
+  maxViolations: VIOLATION_DEFAULTS.max,
+  violationWindowMs: VIOLATION_DEFAULTS.windowMs,
   heartbeatMs: 15_000,
   helloTimeoutMs: 10_000,
   headersTimeoutMs: 10_000,

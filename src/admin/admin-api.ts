@@ -26,22 +26,8 @@ import { IpLimiter } from '../limits/index.js';
 import type { AdminState, BanKind } from './admin-state.js';
 import { RollbackTooLarge, planRollback } from '../storage/rollback-plan.js';
 import { HttpError, asHttpError, sendHttpError } from '../http/http-error.js';
+import { ADMIN_DEFAULTS } from '../defaults.js';
 
-export const ADMIN_DEFAULTS = {
-  /** Largest request body. */
-  maxBodyBytes: 16 * 1024,
-  /** Failed authentications per address: burst, then one more every `failureRefillMs`. */
-  failureBurst: 10,
-  failureRefillMs: 6_000,
-  /** Longest ban reason and name kept (UTF-16 units). */
-  maxText: 200,
-  maxAuditPage: 500,
-  defaultAuditPage: 50,
-  /** Pixels listed in a dry run's answer (the counts are always complete). */
-  maxPreviewPixels: 1000,
-  /** Name shown for moderation entries in pixel info and history. */
-  moderatorName: 'moderator',
-} as const;
 
 export interface AdminApiDeps {
   token: string;

@@ -18,25 +18,10 @@ import { CHUNK_SHIFT } from '../chunks/geometry.js';
 import { RenderGate, paletteLut, renderRegionPng } from './png-render.js';
 import { HttpError, asHttpError, sendHttpError } from './http-error.js';
 import type { PixelAnswer } from '../net/api-types.js';
-import { type CanvasStorage, STORAGE_DEFAULTS } from '../storage/canvas-storage.js';
+import type { CanvasStorage } from '../storage/canvas-storage.js';
+import { STORAGE_DEFAULTS } from '../defaults.js';
+import { CANVAS_API_DEFAULTS } from '../defaults.js';
 
-export const CANVAS_API_DEFAULTS = {
-  /** Largest PNG, in pixels (48 MiB of RGB before compression). */
-  maxPngPixels: 4096 * 4096,
-  /** Encoded PNGs kept by ETag, so a crowd loading the page costs one encode per canvas change. */
-  pngCacheBytes: 32 * 1024 * 1024,
-  /** Browsers and proxies may reuse a PNG this long; the ETag makes revalidation cheap after that. */
-  pngMaxAgeSeconds: 1,
-  /**
-   * Renders in flight at once; more get 503 with Retry-After. Each holds at most maxPngPixels bytes of copied
-   * chunks plus one band of rows, so two keep a 4096² render's memory well under 100 MB.
-   */
-  maxConcurrentRenders: 2,
-  /** Seconds a refused render is told to wait. */
-  renderRetryAfterSeconds: 1,
-  /** Longest history cursor accepted. */
-  maxCursorLength: 64,
-} as const;
 
 export interface CanvasApiDeps {
   store: ChunkStore;

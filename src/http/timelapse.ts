@@ -15,7 +15,8 @@
 import type http from 'node:http';
 import * as gifencModule from 'gifenc';
 import type { ChunkStore } from '../chunks/chunk-store.js';
-import { STORAGE_DEFAULTS, type CanvasStorage } from '../storage/canvas-storage.js';
+import type { CanvasStorage } from '../storage/canvas-storage.js';
+import { STORAGE_DEFAULTS } from '../defaults.js';
 import { RollbackTooLarge, planRollback } from '../storage/rollback-plan.js';
 import { IpLimiter } from '../limits/index.js';
 import { HttpError, asHttpError, sendHttpError } from './http-error.js';

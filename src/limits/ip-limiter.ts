@@ -4,6 +4,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import { TokenBucket, fullRefillMs, validateBucketOptions } from './token-bucket.js';
+import { IP_LIMITER_DEFAULTS } from '../defaults.js';
 
 export interface IpLimiterOptions {
   /** Paint tokens per second per IP. */
@@ -19,15 +20,6 @@ export interface IpLimiterOptions {
   idleMs?: number;
 }
 
-export const IP_LIMITER_DEFAULTS = {
-  /**
-   * Large on purpose. A bucket is ~100 bytes with its key and LRU slots, so 100k is ~10 MB.
-   * Evicting an *active* bucket when the cache is full resets that IP to a full burst: it errs
-   * on the lenient side (nobody is wrongly refused) and only an attacker already holding more
-   * than this many live addresses can force it, who gains no more than those addresses give.
-   */
-  maxEntries: 100_000,
-} as const;
 
 /**
  * Paint rate limit per IP: `take(ip, cost, nowMs)` has exactly TokenBucket.take's semantics

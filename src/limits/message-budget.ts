@@ -4,6 +4,7 @@
  * Pure, like the token bucket: callers pass the time in.
  */
 import { TokenBucket, type TokenBucketOptions } from './token-bucket.js';
+import { VIOLATION_DEFAULTS } from '../defaults.js';
 
 /**
  * Budget units per message type. Units are "roughly one cheap message of server work".
@@ -66,8 +67,6 @@ export interface ViolationCounterOptions {
   max: number;
 }
 
-/** Default: the sixth protocol error within 10 s closes the socket. */
-export const VIOLATION_DEFAULTS = { windowMs: 10_000, max: 5 } as const;
 
 /**
  * Protocol violations within a sliding window: a violation at time t counts while now - t <

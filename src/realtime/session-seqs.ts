@@ -5,13 +5,8 @@
  * "unknown" (docs/protocol.md, "Lost answers").
  */
 import { LRUCache } from 'lru-cache';
+import { SESSION_SEQ_DEFAULTS } from '../defaults.js';
 
-export const SESSION_SEQ_DEFAULTS = {
-  /** Tokens remembered. */
-  maxTokens: 100_000,
-  /** A token unused this long is forgotten. */
-  ttlMs: 60 * 60 * 1000,
-} as const;
 
 export class SessionSeqs {
   private readonly seqs: LRUCache<string, number>;

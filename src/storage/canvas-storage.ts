@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import type { ChunkStore } from '../chunks/chunk-store.js';
 import { MAX_CANVAS_SIDE } from '../chunks/geometry.js';
+import { STORAGE_DEFAULTS } from '../defaults.js';
 
 /** One accepted placement, as the tick commits it. */
 export interface PlacementRecord {
@@ -178,24 +179,6 @@ export interface CanvasStorage {
   close(store?: ChunkStore): void;
 }
 
-/** Defaults and limits for storage, in one place. */
-export const STORAGE_DEFAULTS = {
-  /** Checkpoint after this many placements since the last one: bounds the log tail a restart replays. */
-  checkpointEvery: 100_000,
-  /** ...or after this long with any change, so a quiet canvas still gets a short tail. */
-  checkpointIntervalMs: 60_000,
-  /** Largest history page. */
-  maxHistoryLimit: 1000,
-  /** History page size when the request does not say. */
-  defaultHistoryLimit: 100,
-  /** How many recent placements MemoryStorage keeps for history. */
-  memoryHistoryCapacity: 100_000,
-  /**
-   * Bytes of SHA-256(salt, address) kept. 8 bytes tell addresses apart for moderation (collisions need
-   * ~2^32 addresses) while the salt keeps them from being reversed by enumerating the IPv4 space.
-   */
-  ipHashBytes: 8,
-} as const;
 
 /** Why the storage could not start. The message is one line an operator can act on. */
 export class StorageStartError extends Error {

@@ -8,9 +8,10 @@ import { CHUNK_SHIFT, pixelChunkKey, pixelOffset } from '../chunks/geometry.js';
 import { LastPlacements } from './last-placements.js';
 import {
   type ActorFilter, type CanvasStorage, type HistoryEntry, type HistoryPage, type HistoryQuery, type LogEntry, type PixelInfo,
-  type ChunkTrail, type PlacementRecord, type PlacementScan, type PlacementScanPage, MODERATION_CLIENT_ID, STORAGE_DEFAULTS,
+  type ChunkTrail, type PlacementRecord, type PlacementScan, type PlacementScanPage, MODERATION_CLIENT_ID,
   checkPixelOnCanvas, checkRecord, encodeHistoryCursor, resolveHistoryQuery,
 } from './canvas-storage.js';
+import { STORAGE_DEFAULTS } from '../defaults.js';
 
 export class MemoryStorage implements CanvasStorage {
   readonly durable = false;

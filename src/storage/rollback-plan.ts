@@ -17,6 +17,7 @@
 import type { ChunkStore } from '../chunks/chunk-store.js';
 import { pixelPos, type CanvasStorage, type LogEntry, type PlacementScan } from './canvas-storage.js';
 import { MAX_CANVAS_SIDE, keyCx, keyCy, pixelChunkKey } from '../chunks/geometry.js';
+import { ROLLBACK_DEFAULTS } from '../defaults.js';
 
 /** A candidate pixel during the backward walk. */
 interface PixelState {
@@ -29,17 +30,6 @@ interface PixelState {
   known: boolean;
 }
 
-export const ROLLBACK_DEFAULTS = {
-  /**
-   * Log rows a request may examine (the scan for candidates plus the chunk trails). Planning runs on the
-   * event loop, between ticks, so this bounds the longest stall one request can cause.
-   */
-  maxScan: 1_000_000,
-  /** Distinct pixels a request may touch. */
-  maxPixels: 250_000,
-  /** Rows read per storage call. */
-  page: 4096,
-} as const;
 
 /**
  * The placements a rollback removes, as a storage scan selects them (inclusive bounds, at or after `since`

@@ -31,7 +31,7 @@ import Database from 'better-sqlite3';
 import type { ChunkStore } from '../chunks/chunk-store.js';
 import {
   type ActorFilter, type CanvasStorage, type ChunkTrail, type HistoryPage, type HistoryQuery, type PixelInfo, type PlacementRecord,
-  type PlacementScan, type PlacementScanPage, MODERATION_CLIENT_ID, STORAGE_DEFAULTS, StorageError, StorageStartError,
+  type PlacementScan, type PlacementScanPage, MODERATION_CLIENT_ID, StorageError, StorageStartError,
   checkPixelOnCanvas, checkRecord, resolveHistoryQuery,
 } from './canvas-storage.js';
 import { removeStamp, stampMatches, writeStamp } from './clean-stamp.js';
@@ -45,6 +45,7 @@ import { SqliteModeration } from './sqlite-moderation.js';
 import { DB_FILE, createSchema, migrateSchema } from './sqlite-schema.js';
 import { classify, describeOpenError, errMessage, inspectHeader, positive, prepareDataDir, quickCheck } from './sqlite-start-checks.js';
 import { readSaltFile } from './salt-file.js';
+import { STORAGE_DEFAULTS } from '../defaults.js';
 
 export type { LoadStats } from './sqlite-load.js';
 

@@ -4,7 +4,7 @@
  * ClientSession shape the realtime unit tests use, so a change to its constructor is made here once.
  */
 import type { Transport } from '../../src/realtime/transport.js';
-import { ClientSession, type SessionLimits } from '../../src/realtime/client-session.js';
+import { openSession, type ClientSession, type SessionLimits } from '../../src/realtime/client-session.js';
 
 export class MemoryTransport implements Transport {
   /** Each message written, as the bytes the peer would receive. */
@@ -46,5 +46,5 @@ const LIMITS: SessionLimits = { messageRate: 1000, messageBurst: 1000, cursorHz:
 
 let nextId = 1;
 export function session(transport: Transport = new MemoryTransport()): ClientSession {
-  return new ClientSession(nextId++, '127.0.0.1', transport, LIMITS, 0);
+  return openSession(nextId++, '127.0.0.1', transport, LIMITS, 0);
 }

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ConnectionCounter, IP_LIMITER_DEFAULTS, IpLimiter } from '../../src/limits/ip-limiter.js';
+import { ConnectionCounter, IpLimiter } from '../../src/limits/ip-limiter.js';
+import { IP_LIMITER_DEFAULTS } from '../../src/defaults.js';
 import { NEVER, TokenBucket, fullRefillMs } from '../../src/limits/token-bucket.js';
 
 describe('IpLimiter', () => {

@@ -4,11 +4,11 @@ import {
   MESSAGE_BUDGET,
   MESSAGE_COSTS,
   MessageBudget,
-  VIOLATION_DEFAULTS,
   ViolationCounter,
   placeCost,
 } from '../../src/limits/message-budget.js';
 import { TokenBucket } from '../../src/limits/token-bucket.js';
+import { VIOLATION_DEFAULTS } from '../../src/defaults.js';
 
 describe('MessageBudget', () => {
   it('charges costs against one shared budget', () => {
