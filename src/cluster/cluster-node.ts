@@ -12,7 +12,9 @@ import { canvasKeys } from './redis-keys.js';
 import { REDIS_DEFAULTS, RedisPlacementSeam, type RedisHealth } from './redis-seam.js';
 import { RedisConnectionGate } from './connection-gate.js';
 import { OnlinePresence } from './presence.js';
-import { ClusterCursorTable } from './cluster-cursors.js';
+import { ClusterCursors } from './cluster-cursors.js';
+import type { CursorTable } from '../presence/cursor-table.js';
+import type { ClientSession } from '../realtime/client-session.js';
 
 export interface ClusterNode {
   readonly seam: RedisPlacementSeam;
@@ -20,7 +22,7 @@ export interface ClusterNode {
   /** The per-address connection cap across nodes (for the WebSocket endpoint). */
   readonly gate: RedisConnectionGate;
   /** A cursor table that also shows other nodes' cursors (for the room). */
-  readonly cursors: ClusterCursorTable;
+  readonly cursors: CursorTable<ClientSession>;
   /** The online count across nodes (for the room). */
   onlineCount(local: number): number;
   health(): RedisHealth;
@@ -69,13 +71,15 @@ export async function joinCanvas(opts: JoinOptions): Promise<ClusterNode> {
   const keys = canvasKeys(config.canvas);
   const gate = new RedisConnectionGate(seam.redis, keys, config.maxConnectionsPerIp, log);
   const presence = new OnlinePresence(seam.redis, keys, () => seam.wakeTick());
-  const cursors = new ClusterCursorTable(store.width, store.height, seam.redis, keys.cursors);
+  const cursors = new ClusterCursors<ClientSession>({
+    width: store.width, height: store.height, cellCap: config.cursorCellCap, redis: seam.redis, channel: keys.cursors,
+  });
   cursors.start(() => seam.wakeTick());
   return {
     seam,
     storage,
     gate,
-    cursors,
+    cursors: cursors.table,
     onlineCount: (local) => presence.total(local),
     health: () => seam.health(),
     registerMetrics(registry) {

@@ -9,6 +9,7 @@
 
 import type { TempoSegment } from '../music/tempo-map.js';
 import type { MusicPattern } from '../music/patterns.js';
+import { encodeCursors } from './cursors-codec.js';
 
 /**
  * 2: HELLO may carry a session token; WELCOME adds the message budget and the session's last committed PLACE
@@ -527,28 +528,8 @@ export function encodePlaceResult(seq: number, status: number, count: number, re
   return bytes;
 }
 
-/** Cursor name bytes are cached by the caller when it sends the same names often; this takes strings for clarity. */
-export function encodeCursors(moved: readonly CursorEntry[], removed: readonly number[]): Uint8Array {
-  const names = moved.map((c) => (c.name ? utf8Truncate(c.name, 255) : EMPTY));
-  let size = 4 + 4 * removed.length;
-  for (const n of names) size += 9 + n.length;
-  const { bytes, view } = frame(Op.CURSORS, size);
-  let o = 3;
-  view.setUint16(o, moved.length, true); o += 2;
-  for (let i = 0; i < moved.length; i++) {
-    const c = moved[i]!;
-    const n = names[i]!;
-    view.setUint32(o, c.id, true);
-    view.setUint16(o + 4, c.x, true);
-    view.setUint16(o + 6, c.y, true);
-    view.setUint8(o + 8, n.length);
-    bytes.set(n, o + 9);
-    o += 9 + n.length;
-  }
-  view.setUint16(o, removed.length, true); o += 2;
-  for (const id of removed) { view.setUint32(o, id, true); o += 4; }
-  return bytes;
-}
+// CURSORS: one encoder, in ./cursors-codec.ts (the cursor flush sends it in shared parts).
+export { encodeCursors } from './cursors-codec.js';
 
 const EMPTY = new Uint8Array(0);
 

@@ -41,7 +41,7 @@ export interface RoomDeps {
   log: Logger;
   seam?: PlacementSeam;
   /** Multi-node: a cursor table that also shows other nodes' cursors (src/cluster/cluster-cursors.ts). */
-  cursors?: CursorTable;
+  cursors?: CursorTable<ClientSession>;
   /** Multi-node: the canvas-wide online count given this node's (src/cluster/presence.ts). */
   onlineCount?: (local: number) => number;
   /** Wall clock for timestamps (ms since epoch). */
@@ -70,7 +70,7 @@ export class CanvasRoom {
   readonly index: ViewportIndex<ClientSession>;
   readonly subs: ViewportSubscriptions;
   readonly levels: LodLevels;
-  readonly cursors: CursorTable;
+  readonly cursors: CursorTable<ClientSession>;
   private readonly policy: BackpressurePolicy;
   /** When cursors were last flushed (tick clock), for the cursor cadence. */
   private lastCursorFlush = Number.NEGATIVE_INFINITY;
@@ -105,7 +105,7 @@ export class CanvasRoom {
     this.levels = new LodLevels(store);
     this.subs = new ViewportSubscriptions(this.levels, config.maxViewportArea);
     this.index = this.subs.indexes[0]!;
-    this.cursors = deps.cursors ?? new CursorTable(store.width, store.height, config.cursorCellCap);
+    this.cursors = deps.cursors ?? new CursorTable<ClientSession>(store.width, store.height, config.cursorCellCap);
     this.policy = new BackpressurePolicy(config);
     this.phaseCounters = TICK_PHASES.map((phase) => deps.metrics.tickPhase.labels({ phase }));
     this.seam = deps.seam ?? new LocalPlacementSeam();
@@ -664,7 +664,7 @@ export class CanvasRoom {
   private readonly phaseCounters: ReturnType<ServerMetrics['tickPhase']['labels']>[];
 
   /** One viewer's CURSORS message from the cursor flush, queued in parts. */
-  private readonly cursorSink: CursorSink = (s, parts, count) => {
+  private readonly cursorSink: CursorSink<ClientSession> = (s, parts, count) => {
     if (s.phase !== 'ready') return;
     for (let i = 0; i < count; i++) s.enqueue(parts[i]!);
     this.mark(s);
