@@ -28,6 +28,7 @@ import { defaultPatternFile, loadPatternFile } from './music/pattern-file.js';
 import { createTimelapseApi } from './http/timelapse.js';
 import { attachAdmin } from './admin/attach.js';
 import { clientAddress } from './net/ws-server.js';
+import { CloseCode } from './net/protocol.js';
 
 /** Where the built browser client lives, relative to this file in src/ or dist/src/. */
 function clientDist(): string {
@@ -71,14 +72,15 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   // Music: index 0 (silence) is the background; otherwise the palette flag (or a test's palette) decides.
   const { colors: palette, background } = conductor ? { colors: conductor.colours, background: 0 }
     : opts.palette !== undefined ? withBackground(opts.palette) : resolvePalette(config.palette ?? 'default');
-  let storage: CanvasStorage = config.inMemory ? new MemoryStorage() : openSqliteStorage({ dataDir: config.dataDir, allowResize: config.allowResize });
+  const sqlite = config.inMemory ? null : openSqliteStorage({ dataDir: config.dataDir, allowResize: config.allowResize });
+  let storage: CanvasStorage = sqlite ?? new MemoryStorage();
   const store = new ChunkStore({ width: config.width, height: config.height, paletteSize: palette.length, background });
   let cluster: ClusterNode | null = null;
   try {
     // Loaded only for a node of a shared canvas: compiling ioredis and the cluster code cost a single node
     // ~9 MB of RSS at start (V8 grows its heap for them) for nothing (test/cluster/lazy-load.test.ts).
     const clustering = config.redis ? await import('./cluster/cluster-node.js') : null;
-    if (clustering) storage = clustering.clusterStorage(storage, config);
+    if (clustering) storage = clustering.clusterStorage(storage, config, sqlite?.database ?? null);
     storage.load(store);
     if (clustering) cluster = await clustering.joinCanvas({ config, store, storage: storage as ReturnType<typeof clustering.clusterStorage>, log });
   } catch (err) {
@@ -137,7 +139,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const ops = config.opsPort >= 0 ? createHttp(httpOptions, createRequestHandler(opsResources, [], log)) : null;
   const ws = attachWebSocket(http, { config, room, metrics, log, ...(cluster ? { gate: cluster.gate } : {}) });
   // A new canvas generation (Redis lost it and another node re-seeded it): clients reconnect and reload.
-  cluster?.seam.onGenerationChange(() => ws.closeClients(1013, 'CANVAS_RESYNCED'));
+  cluster?.seam.onGenerationChange(() => ws.closeClients(CloseCode.TRY_AGAIN_LATER, 'CANVAS_RESYNCED'));
 
   const listen = (server: Server, port: number) => new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);

@@ -2,6 +2,7 @@
  * Joins a node to a canvas shared through Redis (`--redis URL --canvas NAME`): the Redis placement seam
  * and the cluster-aware storage, wired for server.ts. Without --redis none of this is loaded.
  */
+import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
 import type { ServerConfig } from '../config.js';
@@ -31,9 +32,13 @@ export interface ClusterNode {
   close(): Promise<void>;
 }
 
-/** Wrap the local storage before its load (so chunk versions come back as the stream gave them). */
-export function clusterStorage(inner: CanvasStorage, config: ServerConfig): ClusterStorage {
-  return new ClusterStorage(inner, config.canvas);
+/**
+ * Wrap the local storage before its load (so chunk versions come back as the stream gave them). `database`:
+ * the SQLite database the inner storage commits to, so the stream position lands in the same transaction;
+ * null for in-memory storage.
+ */
+export function clusterStorage(inner: CanvasStorage, config: ServerConfig, database: Database.Database | null): ClusterStorage {
+  return new ClusterStorage(inner, config.canvas, database);
 }
 
 export interface JoinOptions {
@@ -59,14 +64,13 @@ export async function joinCanvas(opts: JoinOptions): Promise<ClusterNode> {
     paintBurst: config.paintBurst,
     startSeq: storage.start.seq,
     startEpoch: storage.start.epoch,
+    // The room's epoch (WELCOME, ETags) is the storage's: the seam keeps it the canvas-wide one.
+    generation: storage.generation,
     streamMaxLen: config.redisStreamMax,
     snapshotIntervalMs: opts.snapshotIntervalMs ?? REDIS_DEFAULTS.snapshotIntervalMs,
     commandTimeoutMs: REDIS_DEFAULTS.commandTimeoutMs,
     maxRecordsPerTake: REDIS_DEFAULTS.maxRecordsPerTake,
   });
-  storage.attach(seam);
-  // The room's epoch (WELCOME, ETags) is the storage's: keep it the canvas-wide one.
-  Object.defineProperty(storage, 'epoch', { get: () => seam.epoch, configurable: true });
   await seam.start(opts.waitMs ?? 3000);
   const keys = canvasKeys(config.canvas);
   const gate = new RedisConnectionGate(seam.redis, keys, config.maxConnectionsPerIp, log);

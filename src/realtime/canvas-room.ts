@@ -491,11 +491,17 @@ export class CanvasRoom {
     // (Acks without records: refusals decided by the seam, e.g. the Redis one's shared bucket.)
     if (batch.records.length === 0 && batch.acks.length === 0) return -1;
     let status: number = ErrorCode.OK;
+    let committed = false;
     try {
       storage.commit(batch.records, batch.position ?? undefined);
+      committed = true;
       for (const r of batch.records) store.set(r.x, r.y, r.color);
+      // The shared log's versions for the chunks this batch changed (0: a chunk the seam already aligned).
+      if (batch.position) for (const [key, v] of batch.position.pins) if (v !== 0) store.pinVersion(keyCx(key), keyCy(key), v);
       metrics.pixelsAccepted.inc(batch.records.length);
     } catch (err) {
+      // Not written: a seam fed from a shared log delivers it again (its acks are answered now).
+      if (!committed) this.seam.redeliver?.(batch);
       status = ErrorCode.INTERNAL;
       metrics.pixelsRejected.inc({ reason: 'INTERNAL' }, batch.records.length);
       this.deps.log.error({ err }, 'commit failed; batch refused');
