@@ -17,6 +17,9 @@
  *
  * When its view moves (or it catches up after being stale) a viewer gets a cursor snapshot instead: a reset
  * marker (id 0 in `removed`) and every member of its cells, named.
+ *
+ * The table knows owners and viewers only as ./cursor-owner.ts describes them; the bytes are CURSORS as
+ * ../net/cursors-codec.ts writes them.
  */
 import type { PixelRect } from '../subscriptions/viewport-index.js';
 import { CURSOR_RECORD_BYTES, CURSOR_RESET_ID, assembleParts, writeCursorRecord, type CursorBlob } from '../net/cursors-codec.js';
@@ -86,7 +89,7 @@ export class CursorTable<V extends CursorViewer = CursorViewer> {
    * Per level: cells whose cursors changed since the last cell flush, in the first `activeCount[k]` places
    * (the lists are reused, and "moved" and "active" are epoch stamps on the records and cells: a table
    * cleared and refilled at every flush would allocate a new hash table each time, from a table that lives
-   * long enough to be promoted — most of the old-space garbage at 1000 scrollers).
+   * long enough to be promoted: old-space garbage that grows with the crowd).
    */
   private readonly active: Cell[][] = [];
   private readonly activeCount: number[] = [];
