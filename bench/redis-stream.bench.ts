@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { ChunkStore } from '../src/chunks/chunk-store.js';
+import { keyCx, keyCy } from '../src/chunks/geometry.js';
 import { RedisPlacementSeam } from '../src/cluster/redis-seam.js';
 import { canvasKeys } from '../src/cluster/redis-keys.js';
 import type { PlacementRecord } from '../src/storage/canvas-storage.js';
@@ -24,7 +25,7 @@ const SIDE = 1024;
 function node(canvas: string, store: ChunkStore): RedisPlacementSeam {
   return new RedisPlacementSeam({
     url: URL_, canvas, keys: canvasKeys(canvas), store, log: pino({ level: 'silent' }),
-    paintRate: 1e9, paintBurst: 1e9, startSeq: 0, startEpoch: null, streamMaxLen: 1_000_000,
+    paintRate: 1e9, paintBurst: 1e9, startSeq: 0, startEpoch: null, generation: { epoch: 0 }, streamMaxLen: 1_000_000,
     snapshotIntervalMs: 3_600_000, commandTimeoutMs: 5000, maxRecordsPerTake: 200_000,
   });
 }
@@ -33,6 +34,7 @@ function node(canvas: string, store: ChunkStore): RedisPlacementSeam {
 function tick(seam: RedisPlacementSeam, store: ChunkStore): number {
   const b = seam.take();
   for (const r of b.records) store.set(r.x, r.y, r.color);
+  if (b.position) for (const [key, v] of b.position.pins) if (v !== 0) store.pinVersion(keyCx(key), keyCy(key), v);
   store.drain();
   return b.records.length;
 }

@@ -72,17 +72,18 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   // Music: index 0 (silence) is the background; otherwise the palette flag (or a test's palette) decides.
   const { colors: palette, background } = conductor ? { colors: conductor.colours, background: 0 }
     : opts.palette !== undefined ? withBackground(opts.palette) : resolvePalette(config.palette ?? 'default');
-  let storage: CanvasStorage = config.inMemory ? new MemoryStorage() : openSqliteStorage({
+  const sqlite = config.inMemory ? null : openSqliteStorage({
     dataDir: config.dataDir, allowResize: config.allowResize, synchronous: config.synchronous === 'normal' ? 'NORMAL' : 'FULL',
     ...(config.ipSaltFile === '' ? {} : { saltFile: config.ipSaltFile }),
   });
+  let storage: CanvasStorage = sqlite ?? new MemoryStorage();
   const store = new ChunkStore({ width: config.width, height: config.height, paletteSize: palette.length, background });
   let cluster: ClusterNode | null = null;
   try {
     // Loaded only for a node of a shared canvas: compiling ioredis and the cluster code cost a single node
     // ~9 MB of RSS at start (V8 grows its heap for them) for nothing (test/cluster/lazy-load.test.ts).
     const clustering = config.redis ? await import('./cluster/cluster-node.js') : null;
-    if (clustering) storage = clustering.clusterStorage(storage, config);
+    if (clustering) storage = clustering.clusterStorage(storage, config, sqlite?.database ?? null);
     storage.load(store);
     if (clustering) cluster = await clustering.joinCanvas({ config, store, storage: storage as ReturnType<typeof clustering.clusterStorage>, log });
   } catch (err) {

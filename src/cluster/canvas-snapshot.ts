@@ -69,8 +69,10 @@ export function parseSnapshot(raw: Record<string, Buffer>, epoch: number): Canva
 }
 
 /**
- * Appends the placements that turn `store` into the snapshot's canvas and returns the chunk versions to pin
- * (also pinned in the store); a chunk already equal only takes the snapshot's version (loadChunk, no delta).
+ * Appends the placements that turn `store` into the snapshot's canvas and returns chunk → the version it has
+ * once they are applied and drained: the commit stage pins those of changed chunks (never 0). A chunk already
+ * equal only takes the snapshot's version, here and now (loadChunk, no delta: nothing for the drain to carry,
+ * so nothing the commit stage could pin); it is in the map too (possibly as 0), so the storage records it.
  * A chunk the snapshot lacks is background at version 0; version 0 cannot be sent as a change, so such a
  * chunk, if it differs, gets the store's next version instead (its clients re-download it on another node).
  */
@@ -91,10 +93,7 @@ export function diffToSnapshot(store: ChunkStore, snap: CanvasSnapshot, records:
       records.push({ x: (cx << CHUNK_SHIFT) + (i & 63), y: (cy << CHUNK_SHIFT) + (i >>> 6), color: want.pixels[i]!, time, clientId: 0, name: '', ip: '' });
     }
     if (changed) {
-      if (want.version !== 0) {
-        pins.set(key, want.version);
-        store.pinVersion(cx, cy, want.version);
-      }
+      if (want.version !== 0) pins.set(key, want.version);
     } else if (store.version(cx, cy) !== want.version && (store.chunkPixels(cx, cy) !== null || want.version !== 0)) {
       // Same pixels, another version: also for a chunk painted back to the background elsewhere, which this
       // node never allocated (versions must mean the same on every node).

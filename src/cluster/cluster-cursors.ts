@@ -1,9 +1,9 @@
 /**
- * Cursors across nodes, over Redis pub/sub (a lost message only delays a cursor): a CursorTable that
- * publishes this node's moves (coalesced, at most every `intervalMs`) and shows other nodes' cursors as
- * stand-in sessions with ids from the top half of the u32 space (local ids count up from 1, so they do
- * not meet). Every node also republishes its visible cursors every few seconds; a remote cursor not heard
- * of for `ttlMs` (its node died) is removed.
+ * Cursors across nodes, over Redis pub/sub (a lost message only delays a cursor): wraps this node's
+ * CursorTable, publishes its own moves (coalesced, at most every `intervalMs`) as the table reports them, and
+ * puts other nodes' cursors into it as owners with ids from the top half of the u32 space (local ids count up
+ * from 1, so they do not meet). Every node also republishes its visible cursors every few seconds; a remote
+ * cursor not heard of for `ttlMs` (its node died) is removed.
  *
  * Message: u8 version (1) · 6 bytes node id · repeated { u32 id · u16 x · u16 y · u8 flags (1 hidden,
  * 2 gone) · u8 nameLen · name }.
@@ -11,16 +11,28 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { CursorTable } from '../presence/cursor-table.js';
-import type { ClientSession } from '../realtime/client-session.js';
+import type { CursorObserver, CursorOwner, CursorViewer } from '../presence/cursor-owner.js';
 
 export const CURSOR_SYNC_DEFAULTS = { intervalMs: 50, republishMs: 5000, ttlMs: 15_000 } as const;
 const ALIAS_BASE = 0x8000_0000;
 const ALIAS_END = 0xffff_fffe;
 
 interface Outgoing { x: number; y: number; flags: number; name: Uint8Array }
-interface Remote { session: ClientSession; seen: number }
+interface Remote { owner: CursorOwner; seen: number }
 
-export class ClusterCursorTable extends CursorTable {
+export interface ClusterCursorOptions {
+  width: number;
+  height: number;
+  /** Cursors shown per cell (--cursor-cell-cap), as on a single node. */
+  cellCap: number;
+  /** The command connection; the subscriber is a duplicate of it. */
+  redis: Redis;
+  channel: string;
+}
+
+export class ClusterCursors<V extends CursorViewer> implements CursorObserver {
+  /** The table the room uses: this node's cursors and the other nodes'. */
+  readonly table: CursorTable<V>;
   private readonly node = randomBytes(6);
   private readonly nodeHex = this.node.toString('hex');
   private readonly out = new Map<number, Outgoing>();
@@ -30,11 +42,15 @@ export class ClusterCursorTable extends CursorTable {
   private nextAlias = ALIAS_BASE;
   private flushTimer: NodeJS.Timeout | null = null;
   private readonly republishTimer: NodeJS.Timeout;
+  private readonly pub: Redis;
+  private readonly channel: string;
   private sub: Redis | null = null;
   private wake: () => void = () => {};
 
-  constructor(width: number, height: number, private readonly pub: Redis, private readonly channel: string) {
-    super(width, height);
+  constructor(opts: ClusterCursorOptions) {
+    this.pub = opts.redis;
+    this.channel = opts.channel;
+    this.table = new CursorTable<V>(opts.width, opts.height, opts.cellCap, undefined, this);
     this.republishTimer = setInterval(() => this.republish(), CURSOR_SYNC_DEFAULTS.republishMs);
     this.republishTimer.unref();
   }
@@ -49,21 +65,20 @@ export class ClusterCursorTable extends CursorTable {
     this.sub.subscribe(this.channel).catch(() => {});
   }
 
-  override move(session: ClientSession, x: number, y: number, hidden: boolean): void {
-    super.move(session, x, y, hidden);
-    if (session.id >= ALIAS_BASE) return;
-    const o = { x, y, flags: hidden ? 1 : 0, name: session.nameBytes };
-    this.out.set(session.id, o);
-    if (hidden) this.mine.delete(session.id);
-    else this.mine.set(session.id, o);
+  /** The table moved a cursor: this node's own ones are published (remote ones came from the channel). */
+  moved(owner: CursorOwner, x: number, y: number, hidden: boolean): void {
+    if (owner.id >= ALIAS_BASE) return;
+    const o = { x, y, flags: hidden ? 1 : 0, name: owner.nameBytes };
+    this.out.set(owner.id, o);
+    if (hidden) this.mine.delete(owner.id);
+    else this.mine.set(owner.id, o);
     this.schedule();
   }
 
-  override remove(session: ClientSession): void {
-    super.remove(session);
-    if (session.id >= ALIAS_BASE) return;
-    if (this.mine.delete(session.id) || this.out.has(session.id)) {
-      this.out.set(session.id, { x: 0, y: 0, flags: 2, name: new Uint8Array(0) });
+  removed(owner: CursorOwner): void {
+    if (owner.id >= ALIAS_BASE) return;
+    if (this.mine.delete(owner.id) || this.out.has(owner.id)) {
+      this.out.set(owner.id, { x: 0, y: 0, flags: 2, name: new Uint8Array(0) });
       this.schedule();
     }
   }
@@ -84,7 +99,7 @@ export class ClusterCursorTable extends CursorTable {
     let removed = false;
     for (const [key, r] of this.remotes) {
       if (now - r.seen < CURSOR_SYNC_DEFAULTS.ttlMs) continue;
-      super.remove(r.session);
+      this.table.removeCursor(r.owner);
       this.remotes.delete(key);
       removed = true;
     }
@@ -131,19 +146,17 @@ export class ClusterCursorTable extends CursorTable {
       let r = this.remotes.get(key);
       if (flags & 2) {
         if (r) {
-          super.remove(r.session);
+          this.table.removeCursor(r.owner);
           this.remotes.delete(key);
         }
         continue;
       }
       if (!r) {
-        // A stand-in with what the table reads from a session: its id and name.
-        const session = { id: this.alias(), nameBytes: name } as unknown as ClientSession;
-        r = { session, seen: now };
+        r = { owner: { id: this.alias(), nameBytes: name }, seen: now };
         this.remotes.set(key, r);
       }
       r.seen = now;
-      super.move(r.session, x, y, (flags & 1) !== 0);
+      this.table.move(r.owner, x, y, (flags & 1) !== 0);
     }
     this.wake();
   }

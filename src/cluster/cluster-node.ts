@@ -2,6 +2,7 @@
  * Joins a node to a canvas shared through Redis (`--redis URL --canvas NAME`): the Redis placement seam
  * and the cluster-aware storage, wired for server.ts. Without --redis none of this is loaded.
  */
+import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
 import type { ServerConfig } from '../config.js';
@@ -12,7 +13,9 @@ import { canvasKeys } from './redis-keys.js';
 import { REDIS_DEFAULTS, RedisPlacementSeam, type RedisHealth } from './redis-seam.js';
 import { RedisConnectionGate } from './connection-gate.js';
 import { OnlinePresence } from './presence.js';
-import { ClusterCursorTable } from './cluster-cursors.js';
+import { ClusterCursors } from './cluster-cursors.js';
+import type { CursorTable } from '../presence/cursor-table.js';
+import type { ClientSession } from '../realtime/client-session.js';
 
 export interface ClusterNode {
   readonly seam: RedisPlacementSeam;
@@ -20,7 +23,7 @@ export interface ClusterNode {
   /** The per-address connection cap across nodes (for the WebSocket endpoint). */
   readonly gate: RedisConnectionGate;
   /** A cursor table that also shows other nodes' cursors (for the room). */
-  readonly cursors: ClusterCursorTable;
+  readonly cursors: CursorTable<ClientSession>;
   /** The online count across nodes (for the room). */
   onlineCount(local: number): number;
   health(): RedisHealth;
@@ -29,9 +32,13 @@ export interface ClusterNode {
   close(): Promise<void>;
 }
 
-/** Wrap the local storage before its load (so chunk versions come back as the stream gave them). */
-export function clusterStorage(inner: CanvasStorage, config: ServerConfig): ClusterStorage {
-  return new ClusterStorage(inner, config.canvas);
+/**
+ * Wrap the local storage before its load (so chunk versions come back as the stream gave them). `database`:
+ * the SQLite database the inner storage commits to, so the stream position lands in the same transaction;
+ * null for in-memory storage.
+ */
+export function clusterStorage(inner: CanvasStorage, config: ServerConfig, database: Database.Database | null): ClusterStorage {
+  return new ClusterStorage(inner, config.canvas, database);
 }
 
 export interface JoinOptions {
@@ -57,25 +64,26 @@ export async function joinCanvas(opts: JoinOptions): Promise<ClusterNode> {
     paintBurst: config.paintBurst,
     startSeq: storage.start.seq,
     startEpoch: storage.start.epoch,
+    // The room's epoch (WELCOME, ETags) is the storage's: the seam keeps it the canvas-wide one.
+    generation: storage.generation,
     streamMaxLen: config.redisStreamMax,
     snapshotIntervalMs: opts.snapshotIntervalMs ?? REDIS_DEFAULTS.snapshotIntervalMs,
     commandTimeoutMs: REDIS_DEFAULTS.commandTimeoutMs,
     maxRecordsPerTake: REDIS_DEFAULTS.maxRecordsPerTake,
   });
-  storage.attach(seam);
-  // The room's epoch (WELCOME, ETags) is the storage's: keep it the canvas-wide one.
-  Object.defineProperty(storage, 'epoch', { get: () => seam.epoch, configurable: true });
   await seam.start(opts.waitMs ?? 3000);
   const keys = canvasKeys(config.canvas);
   const gate = new RedisConnectionGate(seam.redis, keys, config.maxConnectionsPerIp, log);
   const presence = new OnlinePresence(seam.redis, keys, () => seam.wakeTick());
-  const cursors = new ClusterCursorTable(store.width, store.height, seam.redis, keys.cursors);
+  const cursors = new ClusterCursors<ClientSession>({
+    width: store.width, height: store.height, cellCap: config.cursorCellCap, redis: seam.redis, channel: keys.cursors,
+  });
   cursors.start(() => seam.wakeTick());
   return {
     seam,
     storage,
     gate,
-    cursors,
+    cursors: cursors.table,
     onlineCount: (local) => presence.total(local),
     health: () => seam.health(),
     registerMetrics(registry) {

@@ -7,27 +7,17 @@
  */
 import type Database from 'better-sqlite3';
 import type { ChunkStore } from '../chunks/chunk-store.js';
-import { chunkKey, keyCx, keyCy, CHUNK_AREA } from '../chunks/geometry.js';
+import { keyCx, keyCy, CHUNK_AREA } from '../chunks/geometry.js';
 import type {
-  ActorFilter, CanvasStorage, ChunkTrail, HistoryPage, HistoryQuery, PixelInfo, PlacementRecord, PlacementScan, PlacementScanPage,
+  ActorFilter, CanvasStorage, ChunkTrail, HistoryPage, HistoryQuery, LogPosition, PixelInfo, PlacementRecord, PlacementScan, PlacementScanPage,
 } from '../storage/canvas-storage.js';
-import { SqliteStorage } from '../storage/sqlite-storage.js';
 
-/** What one take of the seam delivered, for the commit that follows it in the same tick. */
-export interface TakeInfo {
-  records: readonly PlacementRecord[];
-  /** The seq the node is at once these records are applied, and its epoch. */
-  seq: number;
+/**
+ * The canvas generation this node is in: one value the Redis seam keeps (it changes at sync) and this
+ * storage reports as its epoch, which the room shows clients (WELCOME, ETags).
+ */
+export interface CanvasGeneration {
   epoch: number;
-  /** chunk key → version the drain gives it (also pinned in the store). */
-  pins: ReadonlyMap<number, number>;
-}
-
-/** The seam side of the contract: which take a commit belongs to, and what to do when it fails. */
-export interface TakeSource {
-  currentTake(): TakeInfo | null;
-  /** The local commit of that take failed: deliver it again later (acks were already answered). */
-  rewind(info: TakeInfo): void;
 }
 
 export interface ClusterPosition {
@@ -42,29 +32,29 @@ CREATE TABLE IF NOT EXISTS cluster_chunk (chunk INTEGER PRIMARY KEY, version INT
 `;
 
 export class ClusterStorage implements CanvasStorage {
-  private readonly db: Database.Database | null;
-  private source: TakeSource | null = null;
-  /** The canvas generation this node's state belongs to (the Redis epoch once synced). */
-  epoch: number;
+  /** The canvas-wide epoch (kept by the seam once it joins; until then the stored one, or the inner's). */
+  readonly generation: CanvasGeneration;
   private position: ClusterPosition = { canvas: null, epoch: null, seq: 0 };
   private readonly setState: Database.Statement | null = null;
   private readonly setVersion: Database.Statement | null = null;
-  private readonly commitTx: ((batch: readonly PlacementRecord[], info: TakeInfo) => void) | null = null;
+  private readonly commitTx: ((batch: readonly PlacementRecord[], at: LogPosition) => void) | null = null;
 
-  constructor(private readonly inner: CanvasStorage, private readonly canvas: string) {
-    this.epoch = inner.epoch;
-    this.db = inner instanceof SqliteStorage ? inner.database : null;
-    if (this.db) {
-      const db = this.db;
+  /**
+   * `db`: the database the inner storage commits to (its commit then nests in this one's transaction), or
+   * null for storage without one (memory: the position is not kept, a restart starts from Redis).
+   */
+  constructor(private readonly inner: CanvasStorage, canvas: string, private readonly db: Database.Database | null) {
+    this.generation = { epoch: inner.epoch };
+    if (db) {
       db.exec(SCHEMA);
       this.setState = db.prepare('INSERT INTO cluster_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
       this.setVersion = db.prepare('INSERT INTO cluster_chunk (chunk, version) VALUES (?, ?) ON CONFLICT (chunk) DO UPDATE SET version = excluded.version');
       // The inner commit nests as a savepoint: log rows, versions and position land together or not at all.
-      this.commitTx = db.transaction((batch: readonly PlacementRecord[], info: TakeInfo) => {
+      this.commitTx = db.transaction((batch: readonly PlacementRecord[], at: LogPosition) => {
         this.inner.commit(batch);
-        for (const [key, version] of info.pins) this.setVersion!.run(key, version);
-        this.setState!.run('seq', String(info.seq));
-        this.setState!.run('epoch', String(info.epoch));
+        for (const [key, version] of at.pins) this.setVersion!.run(key, version);
+        this.setState!.run('seq', String(at.seq));
+        this.setState!.run('epoch', String(at.epoch));
       });
       const get = db.prepare('SELECT value FROM cluster_state WHERE key = ?').pluck();
       const name = get.get('canvas') as string | undefined;
@@ -75,8 +65,12 @@ export class ClusterStorage implements CanvasStorage {
       const epoch = get.get('epoch') as string | undefined;
       const seq = get.get('seq') as string | undefined;
       this.position = { canvas, epoch: epoch === undefined ? null : Number(epoch), seq: seq === undefined ? 0 : Number(seq) };
-      if (this.position.epoch !== null) this.epoch = this.position.epoch;
+      if (this.position.epoch !== null) this.generation.epoch = this.position.epoch;
     }
+  }
+
+  get epoch(): number {
+    return this.generation.epoch;
   }
 
   get durable(): boolean {
@@ -86,10 +80,6 @@ export class ClusterStorage implements CanvasStorage {
   /** The seq and epoch the local state is at (after load). */
   get start(): ClusterPosition {
     return this.position;
-  }
-
-  attach(source: TakeSource): void {
-    this.source = source;
   }
 
   /** The inner load, then every chunk's version as the stream gave it (the inner one counts local drains). */
@@ -106,19 +96,14 @@ export class ClusterStorage implements CanvasStorage {
     }
   }
 
-  commit(batch: readonly PlacementRecord[]): void {
-    const info = this.source?.currentTake() ?? null;
-    if (info === null || info.records !== batch) {
-      this.inner.commit(batch);
-      return;
-    }
-    try {
-      if (this.commitTx) this.commitTx(batch, info);
-      else this.inner.commit(batch);
-    } catch (err) {
-      this.source!.rewind(info);
-      throw err;
-    }
+  /**
+   * With a position (a batch from the shared stream): the records, the chunk versions and the position in
+   * one transaction. Throws on failure (nothing written); the commit stage then hands the batch back to the
+   * seam to deliver again.
+   */
+  commit(batch: readonly PlacementRecord[], position?: LogPosition): void {
+    if (position === undefined || this.commitTx === null) this.inner.commit(batch);
+    else this.commitTx(batch, position);
   }
 
   maybeCheckpoint(store: ChunkStore, nowMs: number): void {
@@ -146,4 +131,3 @@ export class ClusterStorage implements CanvasStorage {
   }
 }
 
-export { chunkKey };

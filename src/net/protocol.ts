@@ -23,6 +23,9 @@ export {
   PROTOCOL_VERSION, ProtocolError, SESSION_TOKEN_BYTES, SnapshotEncoding, WelcomeExtension, errorName, opName, protocolError,
 } from './wire-vocabulary.js';
 export { utf8Truncate } from './wire-io.js';
+// CURSORS: one encoder, in ./cursors-codec.ts (the cursor flush sends it in shared parts); its decoder is below.
+export { type CursorEntry, encodeCursors } from './cursors-codec.js';
+import { type CursorEntry, encodeCursors } from './cursors-codec.js';
 export * from './client-messages.js';
 export { type Limits, type MessageBudgetInfo, type SessionInfo, type Welcome, encodeWelcome } from './welcome-codec.js';
 export { type MusicInfo, type Tempo, type WirePattern, type WireTempoSegment, encodeTempo } from './music-protocol.js';
@@ -30,7 +33,6 @@ export { type MusicInfo, type Tempo, type WirePattern, type WireTempoSegment, en
 export interface Snapshot { type: 'snapshot'; cx: number; cy: number; version: number; encoding: number; data: Uint8Array }
 export interface Delta { type: 'delta'; cx: number; cy: number; version: number; offsets: Uint16Array; colors: Uint8Array }
 export interface PlaceResult { type: 'placeResult'; seq: number; status: number; count: number; retryAfterMs: number }
-export interface CursorEntry { id: number; x: number; y: number; name: string }
 export interface Cursors { type: 'cursors'; moved: CursorEntry[]; removed: number[] }
 export interface Online { type: 'online'; count: number }
 export interface ErrorMessage { type: 'error'; code: number; op: number; message: string }
@@ -93,29 +95,6 @@ export function encodePlaceResult(seq: number, status: number, count: number, re
   view.setUint8(7, status);
   view.setUint16(8, count, true);
   view.setUint32(10, Math.min(0xffffffff, Math.max(0, Math.ceil(retryAfterMs))), true);
-  return bytes;
-}
-
-/** Cursor name bytes are cached by the caller when it sends the same names often; this takes strings for clarity. */
-export function encodeCursors(moved: readonly CursorEntry[], removed: readonly number[]): Uint8Array {
-  const names = moved.map((c) => (c.name ? utf8Truncate(c.name, 255) : EMPTY));
-  let size = 4 + 4 * removed.length;
-  for (const n of names) size += 9 + n.length;
-  const { bytes, view } = frame(Op.CURSORS, size);
-  let o = 3;
-  view.setUint16(o, moved.length, true); o += 2;
-  for (let i = 0; i < moved.length; i++) {
-    const c = moved[i]!;
-    const n = names[i]!;
-    view.setUint32(o, c.id, true);
-    view.setUint16(o + 4, c.x, true);
-    view.setUint16(o + 6, c.y, true);
-    view.setUint8(o + 8, n.length);
-    bytes.set(n, o + 9);
-    o += 9 + n.length;
-  }
-  view.setUint16(o, removed.length, true); o += 2;
-  for (const id of removed) { view.setUint32(o, id, true); o += 4; }
   return bytes;
 }
 

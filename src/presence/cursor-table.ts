@@ -17,27 +17,22 @@
  *
  * When its view moves (or it catches up after being stale) a viewer gets a cursor snapshot instead: a reset
  * marker (id 0 in `removed`) and every member of its cells, named.
+ *
+ * The table knows owners and viewers only as ./cursor-owner.ts describes them; the bytes are CURSORS as
+ * ../net/cursors-codec.ts writes them.
  */
-import { HEADER_BYTES, MAX_BODY_BYTES, Op } from '../net/protocol.js';
-import type { ClientSession } from '../realtime/client-session.js';
-import { joinParts } from '../realtime/transport.js';
 import type { PixelRect } from '../subscriptions/viewport-index.js';
+import { CURSOR_RECORD_BYTES, CURSOR_RESET_ID, assembleParts, writeCursorRecord, type CursorBlob } from '../net/cursors-codec.js';
+import { CELL_SHIFT, MAX_VIEW_CELLS, cellKey, cursorLevelFor, sameCells, topCursorLevel } from './cursor-cells.js';
+import type { CursorObserver, CursorOwner, CursorViewer } from './cursor-owner.js';
 
-export const CELL_SHIFT = 6;
-export const CELL_SIZE = 1 << CELL_SHIFT;
-/** A viewer's cursor level is the finest at which its view touches at most this many cells. */
-export const MAX_VIEW_CELLS = 9;
 /** Default members per cell: with MAX_VIEW_CELLS, a viewer receives at most 54 cursors. */
 export const DEFAULT_CELL_CAP = 6;
 /** A member that has not moved for this long gives its place up to a cursor that moved more recently. */
 export const IDLE_MS = 3000;
-/** Record size without the name: id u32, x u16, y u16, nameLen u8. */
-const RECORD_BYTES = 9;
-/** In CURSORS.removed, "forget every cursor you know, then apply this message" (client ids start at 1). */
-export const CURSOR_RESET_ID = 0;
 
 interface CursorRec {
-  readonly session: ClientSession;
+  readonly owner: CursorOwner;
   readonly id: number;
   x: number;
   y: number;
@@ -62,23 +57,14 @@ interface Cell {
   activeEpoch: number;
 }
 
-/** One flush's blob of a cell: pre-encoded records and removed ids. */
-export interface Blob {
-  records: Uint8Array;
-  recordCount: number;
-  removed: number[];
-  /** The CURSORS tail (u16 count, u32 ids) of `removed` alone, built once for the viewers it is the only removal of. */
-  tail?: Uint8Array;
-}
-
-interface ViewerItem {
-  readonly session: ClientSession;
+interface ViewerItem<V> {
+  readonly viewer: V;
   level: number;
   rect: PixelRect;
   /** The cells (at `level`) its view touches: at most MAX_VIEW_CELLS. */
   cells: number[];
   /** This flush's blobs for it, blobs[0..blobCount): reused flush after flush (nothing allocated per viewer). */
-  blobs: Blob[];
+  blobs: CursorBlob[];
   blobCount: number;
   /** The flush in which it gets a cursor snapshot instead of blobs. */
   snapshotFlush: number;
@@ -88,45 +74,14 @@ interface ViewerItem {
  * Receives one viewer's CURSORS message as parts to be written back to back. `parts` is reused after the
  * call returns: keep the parts (they are not modified later), not the array.
  */
-export type CursorSink = (viewer: ClientSession, parts: readonly Uint8Array[], count: number) => void;
+export type CursorSink<V> = (viewer: V, parts: readonly Uint8Array[], count: number) => void;
 
-export interface ViewerLookup {
+export interface ViewerLookup<V> {
   /** True if this viewer must get nothing now (backpressure); it gets a snapshot when it catches up. */
-  isStale(session: ClientSession): boolean;
+  isStale(viewer: V): boolean;
 }
 
-function cellKey(cx: number, cy: number): number {
-  return cy * 65536 + cx;
-}
-
-/** True if `cells` (row by row) is exactly the block cx0..cx1 × cy0..cy1. */
-function sameCells(cells: readonly number[], cx0: number, cy0: number, cx1: number, cy1: number): boolean {
-  if (cells.length !== (cx1 - cx0 + 1) * (cy1 - cy0 + 1)) return false;
-  return cells[0] === cellKey(cx0, cy0) && cells[cells.length - 1] === cellKey(cx1, cy1);
-}
-
-/** The coarsest cursor level of a canvas: its cells hold the whole canvas. */
-export function topCursorLevel(width: number, height: number): number {
-  let k = 0;
-  while (CELL_SIZE << k < Math.max(width, height)) k++;
-  return k;
-}
-
-/** Cells of level `k` a clamped rect touches. */
-function cellsTouched(r: PixelRect, k: number): number {
-  const s = CELL_SHIFT + k;
-  const nx = ((r.x + r.w - 1) >> s) - (r.x >> s) + 1;
-  const ny = ((r.y + r.h - 1) >> s) - (r.y >> s) + 1;
-  return nx * ny;
-}
-
-/** The finest level at which the (clamped, non-empty) rect touches at most MAX_VIEW_CELLS cells. */
-export function cursorLevelFor(r: PixelRect, top: number): number {
-  for (let k = 0; k < top; k++) if (cellsTouched(r, k) <= MAX_VIEW_CELLS) return k;
-  return top;
-}
-
-export class CursorTable {
+export class CursorTable<V extends CursorViewer = CursorViewer> {
   private readonly cursors = new Map<number, CursorRec>();
   /** Per level: the cells holding at least one cursor (or members still to be removed). */
   private readonly cells: Map<number, Cell>[] = [];
@@ -134,7 +89,7 @@ export class CursorTable {
    * Per level: cells whose cursors changed since the last cell flush, in the first `activeCount[k]` places
    * (the lists are reused, and "moved" and "active" are epoch stamps on the records and cells: a table
    * cleared and refilled at every flush would allocate a new hash table each time, from a table that lives
-   * long enough to be promoted — most of the old-space garbage at 1000 scrollers).
+   * long enough to be promoted: old-space garbage that grows with the crowd).
    */
   private readonly active: Cell[][] = [];
   private readonly activeCount: number[] = [];
@@ -145,15 +100,15 @@ export class CursorTable {
    * MAX_VIEW_CELLS cells at its level, so registering one is a handful of Set operations (no tree), and the
    * viewers of a cell are one lookup.
    */
-  private readonly watchers: Map<number, Set<ViewerItem>>[] = [];
-  private readonly viewers = new Map<ClientSession, ViewerItem>();
+  private readonly watchers: Map<number, Set<ViewerItem<V>>>[] = [];
+  private readonly viewers = new Map<V, ViewerItem<V>>();
   readonly topLevel: number;
   /** Token source for the membership stamps. */
   private stamp = 0;
   /** Flushes so far (ViewerItem.snapshotFlush compares with it). */
   private flushNo = 0;
   /** Scratch of flush(): the viewers given blobs, and one viewer's parts. */
-  private readonly touched: ViewerItem[] = [];
+  private readonly touched: ViewerItem<V>[] = [];
   private readonly parts: Uint8Array[] = [];
 
   constructor(
@@ -161,6 +116,8 @@ export class CursorTable {
     private readonly height: number,
     private readonly cellCap = DEFAULT_CELL_CAP,
     private readonly clock: () => number = () => performance.now(),
+    /** Told of every move and removal (a cluster node mirrors its own cursors to the others). */
+    private readonly observer: CursorObserver | null = null,
   ) {
     this.topLevel = topCursorLevel(width, height);
     for (let k = 0; k <= this.topLevel; k++) {
@@ -192,17 +149,17 @@ export class CursorTable {
   }
 
   /** The cursor level a viewer was given (for tests and docs), or -1 without a view. */
-  levelOf(session: ClientSession): number {
-    return this.viewers.get(session)?.level ?? -1;
+  levelOf(viewer: V): number {
+    return this.viewers.get(viewer)?.level ?? -1;
   }
 
   /** A viewer's view (clamped to the canvas, in canvas pixels), or null to stop showing it cursors. */
-  setViewer(session: ClientSession, rect: PixelRect | null): void {
-    let item = this.viewers.get(session);
+  setViewer(viewer: V, rect: PixelRect | null): void {
+    let item = this.viewers.get(viewer);
     if (rect === null) {
       if (item) {
         this.unwatch(item);
-        this.viewers.delete(session);
+        this.viewers.delete(viewer);
       }
       return;
     }
@@ -219,8 +176,8 @@ export class CursorTable {
       this.unwatch(item);
       item.level = level;
     } else {
-      item = { session, level, rect, cells: [], blobs: [], blobCount: 0, snapshotFlush: -1 };
-      this.viewers.set(session, item);
+      item = { viewer, level, rect, cells: [], blobs: [], blobCount: 0, snapshotFlush: -1 };
+      this.viewers.set(viewer, item);
     }
     const cells: number[] = [];
     const w = this.watchers[level]!;
@@ -236,7 +193,7 @@ export class CursorTable {
     item.cells = cells;
   }
 
-  private unwatch(item: ViewerItem): void {
+  private unwatch(item: ViewerItem<V>): void {
     const w = this.watchers[item.level]!;
     for (const key of item.cells) {
       const set = w.get(key)!;
@@ -246,13 +203,18 @@ export class CursorTable {
   }
 
   /** Record a move (latest wins until the next flush). Positions outside the canvas hide the cursor. */
-  move(session: ClientSession, x: number, y: number, hidden: boolean): void {
+  move(owner: CursorOwner, x: number, y: number, hidden: boolean): void {
+    this.place(owner, x, y, hidden);
+    this.observer?.moved(owner, x, y, hidden);
+  }
+
+  private place(owner: CursorOwner, x: number, y: number, hidden: boolean): void {
     const visible = !hidden && x < this.width && y < this.height;
-    let rec = this.cursors.get(session.id);
+    let rec = this.cursors.get(owner.id);
     if (!rec) {
       if (!visible) return;
-      rec = { session, id: session.id, x, y, cells: new Array<number>(this.topLevel + 1).fill(-1), movedAt: 0, movedEpoch: 0, wasMember: 0, isMember: 0 };
-      this.cursors.set(session.id, rec);
+      rec = { owner, id: owner.id, x, y, cells: new Array<number>(this.topLevel + 1).fill(-1), movedAt: 0, movedEpoch: 0, wasMember: 0, isMember: 0 };
+      this.cursors.set(owner.id, rec);
     }
     rec.x = x;
     rec.y = y;
@@ -288,13 +250,20 @@ export class CursorTable {
     this.active[k]![this.activeCount[k]!++] = cell;
   }
 
-  /** The session left: its cursor is removed from its cells' viewers at the next flush. */
-  remove(session: ClientSession): void {
-    this.setViewer(session, null);
-    const rec = this.cursors.get(session.id);
-    if (!rec) return;
-    this.move(session, 0, 0, true);
-    this.cursors.delete(session.id);
+  /** A local client left: it views nothing more, and its cursor goes (see removeCursor). */
+  remove(client: V & CursorOwner): void {
+    this.setViewer(client, null);
+    this.removeCursor(client);
+  }
+
+  /** The cursor is removed from its cells' viewers at the next flush. */
+  removeCursor(owner: CursorOwner): void {
+    const rec = this.cursors.get(owner.id);
+    if (rec) {
+      this.move(owner, 0, 0, true);
+      this.cursors.delete(owner.id);
+    }
+    this.observer?.removed(owner);
   }
 
   /**
@@ -305,10 +274,10 @@ export class CursorTable {
    * sent, so the next blobs apply on top of it. What is allocated grows with the cells that changed, not
    * with the viewers: their blob lists and parts are reused, and message heads are shared.
    */
-  flush(lookup: ViewerLookup, snapshots: Iterable<ClientSession>, cells: boolean, sink: CursorSink): void {
+  flush(lookup: ViewerLookup<V>, snapshots: Iterable<V>, cells: boolean, sink: CursorSink<V>): void {
     const now = this.clock();
     const flushNo = ++this.flushNo;
-    const snap: ViewerItem[] = [];
+    const snap: ViewerItem<V>[] = [];
     for (const v of snapshots) {
       const item = this.viewers.get(v);
       if (!item || item.snapshotFlush === flushNo || v.phase !== 'ready' || lookup.isStale(v)) continue;
@@ -333,7 +302,7 @@ export class CursorTable {
         const hits = watchers.get(key);
         if (!hits) continue;
         for (const item of hits) {
-          const v = item.session;
+          const v = item.viewer;
           if (v.phase !== 'ready' || item.snapshotFlush === flushNo || lookup.isStale(v)) continue;
           if (item.blobCount === 0) touched.push(item);
           item.blobs[item.blobCount++] = blob;
@@ -345,12 +314,12 @@ export class CursorTable {
     const parts = this.parts;
     try {
       for (const item of touched) {
-        sink(item.session, parts, assembleParts(item.blobs, item.blobCount, parts));
+        sink(item.viewer, parts, assembleParts(item.blobs, item.blobCount, parts));
         releaseBlobs(item);
       }
       if (snap.length > 0) {
         // Named member lists, encoded once per (level, cell) for all the snapshots of this flush.
-        const named = new Map<number, Blob>();
+        const named = new Map<number, CursorBlob>();
         for (const item of snap) {
           const k = item.level;
           item.blobs[item.blobCount++] = RESET;
@@ -362,7 +331,7 @@ export class CursorTable {
             if (!b) named.set(id, (b = encodeRecords(cell.members, NAME_ALL, [])));
             item.blobs[item.blobCount++] = b;
           }
-          sink(item.session, parts, assembleParts(item.blobs, item.blobCount, parts));
+          sink(item.viewer, parts, assembleParts(item.blobs, item.blobCount, parts));
           releaseBlobs(item);
         }
       }
@@ -391,7 +360,7 @@ export class CursorTable {
    * Recompute a cell's members and encode what its viewers must learn: removed members' ids, new members
    * named, members that moved unnamed. Null when nothing changed for its viewers.
    */
-  private update(cell: Cell, key: number, k: number, now: number): Blob | null {
+  private update(cell: Cell, key: number, k: number, now: number): CursorBlob | null {
     const old = cell.members;
     const cap = this.cellCap;
     const was = ++this.stamp;
@@ -441,7 +410,7 @@ export class CursorTable {
 }
 
 /** Drops a viewer's references to this flush's blobs, so none outlives the flush through its item. */
-function releaseBlobs(item: ViewerItem): void {
+function releaseBlobs(item: ViewerItem<unknown>): void {
   for (let i = 0; i < item.blobCount; i++) item.blobs[i] = RESET;
   item.blobCount = 0;
 }
@@ -455,166 +424,16 @@ const EMPTY = new Uint8Array(0);
 /** What a flushed place of an active list holds until it is reused. */
 const EMPTY_CELL: Cell = { all: new Set(), members: [], key: -1, activeEpoch: 0 };
 /** The first blob of a cursor snapshot: "forget every cursor you know" (the reset marker). */
-const RESET: Blob = { records: EMPTY, recordCount: 0, removed: [CURSOR_RESET_ID] };
+const RESET: CursorBlob = { records: EMPTY, recordCount: 0, removed: [CURSOR_RESET_ID] };
 /** A membership stamp no record has (stamps start at 1): every record is named. */
 const NAME_ALL = -1;
 
 /** Encodes records, naming those that were not members at stamp `was` (new members); NAME_ALL names all. */
-function encodeRecords(recs: CursorRec[], was: number, removed: number[]): Blob {
+function encodeRecords(recs: CursorRec[], was: number, removed: number[]): CursorBlob {
   let size = 0;
-  for (const rec of recs) size += RECORD_BYTES + (rec.wasMember !== was ? rec.session.nameBytes.length : 0);
+  for (const rec of recs) size += CURSOR_RECORD_BYTES + (rec.wasMember !== was ? rec.owner.nameBytes.length : 0);
   const b = new Uint8Array(size);
   let o = 0;
-  for (const rec of recs) {
-    const name = rec.wasMember !== was ? rec.session.nameBytes : null;
-    const id = rec.id;
-    b[o] = id & 0xff; b[o + 1] = (id >>> 8) & 0xff; b[o + 2] = (id >>> 16) & 0xff; b[o + 3] = (id >>> 24) & 0xff;
-    b[o + 4] = rec.x & 0xff; b[o + 5] = rec.x >>> 8;
-    b[o + 6] = rec.y & 0xff; b[o + 7] = rec.y >>> 8;
-    const n = name ? name.length : 0;
-    b[o + 8] = n;
-    if (name) b.set(name, o + 9);
-    o += RECORD_BYTES + n;
-  }
+  for (const rec of recs) o = writeCursorRecord(b, o, rec.id, rec.x, rec.y, rec.wasMember !== was ? rec.owner.nameBytes : null);
   return { records: b, recordCount: recs.length, removed };
-}
-
-const ZERO_REMOVED = new Uint8Array(2);
-/** Message heads by (body length, record count): immutable, shared by every viewer whose message has that shape. */
-const heads = new Map<number, Uint8Array>();
-const HEADS_KEPT = 4096;
-
-function headOf(body: number, recordCount: number): Uint8Array {
-  const key = body * 65536 + recordCount;
-  let head = heads.get(key);
-  if (head === undefined) {
-    if (heads.size >= HEADS_KEPT) heads.clear();
-    head = new Uint8Array(HEADER_BYTES + 2);
-    head[0] = Op.CURSORS;
-    head[1] = body & 0xff;
-    head[2] = body >>> 8;
-    head[3] = recordCount & 0xff;
-    head[4] = recordCount >>> 8;
-    heads.set(key, head);
-  }
-  return head;
-}
-
-/** The CURSORS tail for removed ids: u16 count, then each id as u32. */
-function removedTail(blobs: readonly Blob[], count: number, removedCount: number): Uint8Array {
-  const tail = new Uint8Array(2 + 4 * removedCount);
-  tail[0] = removedCount & 0xff;
-  tail[1] = removedCount >>> 8;
-  let at = 2;
-  for (let i = 0; i < count; i++) {
-    for (const id of blobs[i]!.removed) {
-      tail[at] = id & 0xff; tail[at + 1] = (id >>> 8) & 0xff; tail[at + 2] = (id >>> 16) & 0xff; tail[at + 3] = (id >>> 24) & 0xff;
-      at += 4;
-    }
-  }
-  return tail;
-}
-
-/**
- * blobs[0..count) as the parts of ONE CURSORS message, written into `into` from index 0; returns how many.
- * The parts are written back to back: a 5-byte head (shared), the blobs' record bytes as they are (encoded
- * once per cell, referenced by every viewer), and the removed ids (a shared "none" when there are none, the
- * blob's own tail when one blob holds them all). The tick's write copies each part once into the frame. A
- * flush too big for one message (rare) goes through `assemble`, which splits it.
- */
-export function assembleParts(blobs: readonly Blob[], count: number, into: Uint8Array[]): number {
-  let recordBytes = 0;
-  let recordCount = 0;
-  let removedCount = 0;
-  let remover: Blob | null = null;
-  for (let i = 0; i < count; i++) {
-    const b = blobs[i]!;
-    recordBytes += b.records.length;
-    recordCount += b.recordCount;
-    if (b.removed.length > 0) {
-      remover = removedCount === 0 ? b : null;
-      removedCount += b.removed.length;
-    }
-  }
-  const body = 4 + recordBytes + 4 * removedCount;
-  if (body > MAX_BODY_BYTES || recordCount > 0xffff) {
-    into[0] = assemble(blobs.slice(0, count));
-    return 1;
-  }
-  let n = 0;
-  into[n++] = headOf(body, recordCount);
-  for (let i = 0; i < count; i++) if (blobs[i]!.records.length > 0) into[n++] = blobs[i]!.records;
-  if (removedCount === 0) into[n++] = ZERO_REMOVED;
-  else if (remover !== null) into[n++] = remover.tail ??= removedTail([remover], 1, removedCount);
-  else into[n++] = removedTail(blobs, count, removedCount);
-  return n;
-}
-
-/**
- * One or more CURSORS messages holding all the blobs' records and removed ids. Clients apply `removed`
- * before `moved`, so a cursor that left one cell and entered another in the same flush ends up present, and
- * a snapshot's reset marker (its first blob's removed id) lands in the first message. All removals are
- * written before all records, so splitting over several messages keeps that meaning.
- */
-export function assemble(blobs: Blob[]): Uint8Array {
-  const messages: Uint8Array[] = [];
-  let records: Uint8Array[] = [];
-  let recordBytes = 0;
-  let recordCount = 0;
-  let removed: number[] = [];
-  const flush = () => {
-    const body = 4 + recordBytes + 4 * removed.length;
-    const msg = new Uint8Array(HEADER_BYTES + body);
-    const view = new DataView(msg.buffer);
-    msg[0] = Op.CURSORS;
-    view.setUint16(1, body, true);
-    view.setUint16(3, recordCount, true);
-    let at = 5;
-    for (const r of records) {
-      msg.set(r, at);
-      at += r.length;
-    }
-    view.setUint16(at, removed.length, true);
-    at += 2;
-    for (const id of removed) {
-      view.setUint32(at, id, true);
-      at += 4;
-    }
-    messages.push(msg);
-    records = [];
-    recordBytes = 0;
-    recordCount = 0;
-    removed = [];
-  };
-  const room = () => MAX_BODY_BYTES - 4 - recordBytes - 4 * removed.length;
-  // Every removal before any record, across all blobs: when the output has to be split over several
-  // messages, a cursor's removal from one cell can then never land after its record in another.
-  for (const b of blobs) {
-    for (const id of b.removed) {
-      if (room() < 4) flush();
-      removed.push(id);
-    }
-  }
-  for (const b of blobs) {
-    if (b.records.length <= room() && recordCount + b.recordCount <= 0xffff) {
-      records.push(b.records);
-      recordBytes += b.records.length;
-      recordCount += b.recordCount;
-    } else {
-      // Rare: split the blob record by record.
-      let o = 0;
-      while (o < b.records.length) {
-        const len = RECORD_BYTES + b.records[o + 8]!;
-        if (room() < len) flush();
-        records.push(b.records.subarray(o, o + len));
-        recordBytes += len;
-        recordCount++;
-        o += len;
-      }
-    }
-  }
-  if (recordCount > 0 || removed.length > 0 || messages.length === 0) flush();
-  let total = 0;
-  for (const m of messages) total += m.length;
-  return joinParts(messages, total);
 }

@@ -56,7 +56,7 @@ export interface RoomDeps {
   /** Moderation's say on placements (src/admin: bans, read-only); none: every valid PLACE may pass. */
   guard?: PlaceGuard;
   /** Multi-node: a cursor table that also shows other nodes' cursors (src/cluster/cluster-cursors.ts). */
-  cursors?: CursorTable;
+  cursors?: CursorTable<ClientSession>;
   /** Multi-node: the canvas-wide online count given this node's (src/cluster/presence.ts). */
   onlineCount?: (local: number) => number;
   /** Wall clock for timestamps (ms since epoch). */
@@ -72,7 +72,7 @@ export class CanvasRoom {
   readonly index: ViewportIndex<ClientSession>;
   readonly subs: ViewportSubscriptions;
   readonly levels: LodLevels;
-  readonly cursors: CursorTable;
+  readonly cursors: CursorTable<ClientSession>;
   readonly seam: PlacementSeam;
   /** Highest committed PLACE seq per session token, for clients that lost their answers. */
   readonly sessionSeqs = new SessionSeqs();
@@ -96,7 +96,7 @@ export class CanvasRoom {
     this.levels = new LodLevels(store);
     this.subs = new ViewportSubscriptions(this.levels, config.maxViewportArea);
     this.index = this.subs.indexes[0]!;
-    this.cursors = deps.cursors ?? new CursorTable(store.width, store.height, config.cursorCellCap);
+    this.cursors = deps.cursors ?? new CursorTable<ClientSession>(store.width, store.height, config.cursorCellCap);
     this.seam = deps.seam ?? new LocalPlacementSeam();
     this.errors = new ClientErrors(metrics, outbox, wake, disconnect);
     const noHello = (s: AwaitingHello) => this.errors.fail(s, protocolError('HELLO_REQUIRED', 'no HELLO in time'), true);

@@ -47,8 +47,11 @@ export class CommitStage {
       storage.commit(batch.records, batch.position ?? undefined);
       committed = true;
       for (const r of batch.records) store.set(r.x, r.y, r.color);
-      // Versions the shared log gives these chunks (pins of chunks that did not change are dropped by the drain).
-      if (batch.position) for (const [key, version] of batch.position.pins) store.pinVersion(keyCx(key), keyCy(key), version);
+      // Versions the shared log gives these chunks (pins of chunks that did not change are dropped by the drain;
+      // 0: a chunk the seam's resync already aligned, which keeps the version it was given).
+      if (batch.position) {
+        for (const [key, version] of batch.position.pins) if (version !== 0) store.pinVersion(keyCx(key), keyCy(key), version);
+      }
       metrics.pixelsAccepted.inc(batch.records.length);
       return ErrorCode.OK;
     } catch (err) {

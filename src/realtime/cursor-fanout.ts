@@ -19,14 +19,14 @@ export class CursorFanout {
     isStale: (s: ClientSession) => this.pressure.check(s, this.lookupTime),
   };
   /** One viewer's CURSORS message from the flush, queued in parts. */
-  private readonly sink: CursorSink = (s, parts, count) => {
+  private readonly sink: CursorSink<ClientSession> = (s, parts, count) => {
     if (s.phase !== 'ready') return;
     for (let i = 0; i < count; i++) s.enqueue(parts[i]!);
     this.outbox.mark(s);
   };
 
   constructor(
-    private readonly cursors: CursorTable,
+    private readonly cursors: CursorTable<ClientSession>,
     private readonly broadcastHz: number,
     private readonly pressure: PressureGate,
     private readonly outbox: Outbox,

@@ -22,7 +22,7 @@ export interface InboundDeps {
   handshake: Handshake;
   viewports: ViewportIntake;
   places: PlaceIntake;
-  cursors: CursorTable;
+  cursors: CursorTable<ClientSession>;
   errors: ClientErrors;
   outbox: Outbox;
   log: Logger;

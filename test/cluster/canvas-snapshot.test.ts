@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ChunkStore } from '../../src/chunks/chunk-store.js';
-import { CHUNK_AREA, chunkKey } from '../../src/chunks/geometry.js';
+import { CHUNK_AREA, chunkKey, keyCx, keyCy } from '../../src/chunks/geometry.js';
 import { diffToSnapshot, parseSnapshot, snapshotFields } from '../../src/cluster/canvas-snapshot.js';
 import type { PlacementRecord } from '../../src/storage/canvas-storage.js';
 
@@ -70,8 +70,10 @@ function diffCase(mine: Array<{ x: number; y: number; color: number }>, theirs: 
       const remote = storeWith(theirs, 5000);
       const snap = parseSnapshot(hashOf(snapshotFields(remote, 42, 1)), 1);
       const records: PlacementRecord[] = [];
-      diffToSnapshot(local, snap, records, 0);
+      const pins = diffToSnapshot(local, snap, records, 0);
+      // What the room's commit stage does with a batch: apply the records, pin the changed chunks, drain.
       for (const r of records) local.set(r.x, r.y, r.color);
+      for (const [key, v] of pins) if (v !== 0) local.pinVersion(keyCx(key), keyCy(key), v);
       local.drain();
       for (let cy = 0; cy < 3; cy++) for (let cx = 0; cx < 3; cx++) {
         const want = remote.chunkPixels(cx, cy) ?? new Uint8Array(CHUNK_AREA);

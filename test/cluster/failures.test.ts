@@ -4,56 +4,35 @@
  * redis-server on a free port, never the machine's) that dies and comes back — with its data (AOF) or
  * without — makes nodes refuse placements with PLACEMENTS_UNAVAILABLE, not hang or crash, and converge after.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { CHUNK_AREA } from '../../src/chunks/geometry.js';
 import { CanvasClient, type WebSocketLike } from '../../src/client/canvas-client.js';
 import { decodeSnapshotPixels } from '../../src/chunks/snapshot-codec.js';
 import { ErrorCode, PROTOCOL_VERSION, encodeHello, encodePlace, encodeViewport, type PlaceResult } from '../../src/net/protocol.js';
 import type { RunningServer } from '../../src/server.js';
-import { RawPeer, sleep, startChildServer, startTestServer, until, type ChildServer } from '../helpers/server.js';
-import { OwnRedis, REDIS_URL, dropCanvas, freePort, uniqueCanvas } from '../helpers/redis.js';
+import { RawPeer, sleep, startChildServer, until, type ChildServer } from '../helpers/server.js';
+import { OwnRedis, REDIS_URL, freePort, uniqueCanvas } from '../helpers/redis.js';
+import { clusterResources } from './cluster-resources.js';
 
 const SIZE = 256;
-const children: ChildServer[] = [];
-const nodes: RunningServer[] = [];
-const peers: RawPeer[] = [];
-const dirs: string[] = [];
-const canvases: string[] = [];
-const redises: OwnRedis[] = [];
-const cleanupClients: CanvasClient[] = [];
-afterEach(async () => {
-  for (const c of cleanupClients.splice(0)) c.close();
-  for (const p of peers.splice(0)) p.ws.terminate();
-  for (const c of children.splice(0)) c.proc.kill('SIGKILL');
-  for (const n of nodes.splice(0)) await n.close();
-  for (const r of redises.splice(0)) await r.stop();
-  for (const c of canvases.splice(0)) await dropCanvas(c);
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const t = clusterResources();
 
 function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'pc-cluster-fail-'));
-  dirs.push(d);
-  return d;
+  return t.dir('pc-cluster-fail-');
 }
 
 const FAST = ['--width', String(SIZE), '--height', String(SIZE), '--paint-rate', '1000000', '--paint-burst', '1000000',
   '--message-rate', '1000000', '--message-burst', '1000000', '--max-connections-per-ip', '100'];
 
 async function child(canvas: string, dir: string, url = REDIS_URL): Promise<ChildServer> {
-  const c = await startChildServer(['--redis', url, '--canvas', canvas, '--data-dir', dir, ...FAST]);
-  children.push(c);
-  return c;
+  return t.child(await startChildServer(['--redis', url, '--canvas', canvas, '--data-dir', dir, ...FAST]));
 }
 
 /** The whole canvas (palette indices) as a new client on `wsUrl` sees it. */
 async function readCanvas(wsUrl: string, versions: string[] = []): Promise<Uint8Array> {
   const p = new RawPeer(wsUrl);
-  peers.push(p);
+  t.track(p);
   await p.opened;
   p.send(encodeHello(PROTOCOL_VERSION, 'reader'));
   p.send(encodeViewport(0, 0, SIZE, SIZE));
@@ -90,7 +69,7 @@ class Painter {
   private seen = 0;
   constructor(wsUrl: string, private readonly band: number) {
     this.peer = new RawPeer(wsUrl);
-    peers.push(this.peer);
+    t.track(this.peer);
   }
   async open(): Promise<void> {
     await this.peer.opened;
@@ -129,8 +108,7 @@ function expectAllAcked(canvas: Uint8Array, painters: Painter[]): void {
 
 describe('multi-node failures', () => {
   it('kill -9 of one node under painting: nothing acknowledged is lost, the others serve on, it converges after restart', async () => {
-    const canvas = uniqueCanvas('kill');
-    canvases.push(canvas);
+    const canvas = t.canvas('kill');
     const d = [tempDir(), tempDir(), tempDir()];
     const a = await child(canvas, d[0]!);
     const b = await child(canvas, d[1]!);
@@ -188,12 +166,13 @@ describe('multi-node failures', () => {
   for (const persistent of [true, false]) {
     it(`Redis killed and restarted ${persistent ? 'with its AOF' : 'empty (no persistence)'}: placements refused meanwhile, no crash, convergence after`, async () => {
       const redis = new OwnRedis(await freePort(), persistent);
-      redises.push(redis);
+      t.redis(redis);
       await redis.start();
       const canvas = uniqueCanvas('redis');
       const size = { width: SIZE, height: SIZE, paintRate: 1e6, paintBurst: 1e6, messageRate: 1e6, messageBurst: 1e6 };
+      const nodes: RunningServer[] = [];
       for (let i = 0; i < 2; i++) {
-        nodes.push(await startTestServer({ redis: redis.url, canvas, inMemory: false, dataDir: tempDir(), ...size }));
+        nodes.push(await t.server({ redis: redis.url, canvas, inMemory: false, dataDir: tempDir(), ...size }));
       }
       const [a, b] = nodes as [RunningServer, RunningServer];
       const painters = [new Painter(a.wsUrl, 0), new Painter(b.wsUrl, 1)];
@@ -206,7 +185,7 @@ describe('multi-node failures', () => {
         c.connect();
         return c;
       });
-      cleanupClients.push(...viewers);
+      for (const v of viewers) t.track(v);
       for (let i = 0; i < 40; i++) {
         for (const p of painters) p.paint();
         await sleep(5);
@@ -279,11 +258,10 @@ describe('multi-node failures', () => {
 
   it('a node started while Redis is unreachable serves what it holds, refuses placements, and joins once Redis is up', async () => {
     const redis = new OwnRedis(await freePort(), true);
-    redises.push(redis);
+    t.redis(redis);
     const canvas = uniqueCanvas('late');
     const t0 = Date.now();
-    const n = await startTestServer({ redis: redis.url, canvas, inMemory: false, dataDir: tempDir(), width: SIZE, height: SIZE });
-    nodes.push(n);
+    const n = await t.server({ redis: redis.url, canvas, inMemory: false, dataDir: tempDir(), width: SIZE, height: SIZE });
     expect(Date.now() - t0).toBeLessThan(10_000); // started, not stuck waiting for Redis
     expect(n.cluster!.health().state).not.toBe('ok');
     expect((await png(n.url)).length).toBeGreaterThan(0);
@@ -300,13 +278,11 @@ describe('multi-node failures', () => {
   }, 30_000);
 
   it('a failed local commit (disk error) is retried: the node still converges and its SQLite ends complete', async () => {
-    const canvas = uniqueCanvas('diskfail');
-    canvases.push(canvas);
+    const canvas = t.canvas('diskfail');
     const cfg = { redis: REDIS_URL, canvas, width: SIZE, height: SIZE, inMemory: false, paintRate: 1e6, paintBurst: 1e6, messageRate: 1e6, messageBurst: 1e6 };
-    const a = await startTestServer({ ...cfg, dataDir: tempDir() });
-    nodes.push(a);
+    const a = await t.server({ ...cfg, dataDir: tempDir() });
     const dirB = tempDir();
-    let b = await startTestServer({ ...cfg, dataDir: dirB });
+    let b = await t.server({ ...cfg, dataDir: dirB });
     // B's disk fails for its next three commits (ClusterStorage → SqliteStorage.commit throws).
     const inner = (b.storage as unknown as { inner: { commit(batch: unknown): void } }).inner;
     const realCommit = inner.commit.bind(inner);
@@ -324,9 +300,7 @@ describe('multi-node failures', () => {
     expect((await png(a.url)).equals(await png(b.url))).toBe(true);
     // Everything reached B's SQLite: a restart on the same data dir (Redis stream aside) holds every pixel.
     await b.close();
-    nodes.splice(nodes.indexOf(b), 1);
-    b = await startTestServer({ ...cfg, dataDir: dirB, redis: 'redis://127.0.0.1:1' }); // Redis unreachable: local state only
-    nodes.push(b);
+    b = await t.server({ ...cfg, dataDir: dirB, redis: 'redis://127.0.0.1:1' }); // Redis unreachable: local state only
     expectAllAcked(await readCanvas(b.wsUrl), [p]);
   }, 30_000);
 });

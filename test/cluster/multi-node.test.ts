@@ -4,42 +4,25 @@
  * moves to another node resumes without re-downloading; one address painting through two nodes gets one
  * bucket. A failing seed prints itself (FUZZ_SEED=… reproduces it; CLUSTER_SEED still works).
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { CanvasClient, type WebSocketLike } from '../../src/client/canvas-client.js';
 import { viewChunkRange } from '../../src/client/replica.js';
 import { CHUNK_AREA } from '../../src/chunks/geometry.js';
 import { ErrorCode, PROTOCOL_VERSION, encodeCursor, encodeHello, encodePlace, encodeViewport, type Cursors, type PlaceResult } from '../../src/net/protocol.js';
 import type { RunningServer } from '../../src/server.js';
-import { RawPeer, sleep, startTestServer, until } from '../helpers/server.js';
-import { REDIS_URL, dropCanvas, uniqueCanvas } from '../helpers/redis.js';
+import { RawPeer, sleep, until } from '../helpers/server.js';
+import { REDIS_URL } from '../helpers/redis.js';
+import { clusterResources } from './cluster-resources.js';
 import { prng } from '../../bench/prng.js';
 import { withFuzzSeed } from '../helpers/fuzz-seed.js';
 
-const nodes: RunningServer[] = [];
-const clients: CanvasClient[] = [];
-const peers: RawPeer[] = [];
-const canvases: string[] = [];
-const dirs: string[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  for (const p of peers.splice(0)) p.ws.terminate();
-  for (const n of nodes.splice(0)) await n.close();
-  for (const c of canvases.splice(0)) await dropCanvas(c);
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const t = clusterResources();
 
 const FAST = { paintRate: 1e6, paintBurst: 1e6, messageRate: 1e6, messageBurst: 1e6, viewportHz: 1000, cursorHz: 1000, maxConnectionsPerIp: 1000 };
 
 async function node(canvas: string, size: number, extra: Record<string, unknown> = {}): Promise<RunningServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'pc-cluster-'));
-  dirs.push(dataDir);
-  const n = await startTestServer({ redis: REDIS_URL, canvas, width: size, height: size, inMemory: false, dataDir, ...FAST, ...extra });
-  nodes.push(n);
-  return n;
+  return t.server({ redis: REDIS_URL, canvas, width: size, height: size, inMemory: false, dataDir: t.dir(), ...FAST, ...extra });
 }
 
 async function png(n: RunningServer): Promise<Buffer> {
@@ -83,11 +66,11 @@ async function fuzz(seed: number, steps: number): Promise<void> {
   const random = prng(seed);
   const int = (k: number) => Math.floor(random() * k);
   const size = 256;
-  const canvas = uniqueCanvas('fuzz');
-  canvases.push(canvas);
+  const canvas = t.canvas('fuzz');
   const list = [await node(canvas, size), await node(canvas, size), await node(canvas, size)];
   const at: number[] = [];
   const sockets: WebSocket[] = [];
+  const clients: CanvasClient[] = [];
   const n = 6;
   for (let i = 0; i < n; i++) {
     at[i] = i % list.length;
@@ -100,7 +83,7 @@ async function fuzz(seed: number, steps: number): Promise<void> {
         return ws as unknown as WebSocketLike;
       },
     });
-    clients.push(c);
+    clients.push(t.track(c));
     c.setViewport(int(size), int(size), 32 + int(160), 32 + int(160));
     c.connect();
   }
@@ -169,15 +152,14 @@ describe('three nodes, one canvas (real Redis)', () => {
   }, 60_000);
 
   it('one address painting through two nodes gets one bucket, not two', async () => {
-    const canvas = uniqueCanvas('bucket');
-    canvases.push(canvas);
+    const canvas = t.canvas('bucket');
     const limits = { paintRate: 0.1, paintBurst: 10, messageRate: 1e6, messageBurst: 1e6 };
     const a = await node(canvas, 128, limits);
     const b = await node(canvas, 128, limits);
     const results: PlaceResult[] = [];
     const open = async (n: RunningServer) => {
       const p = new RawPeer(n.wsUrl);
-      peers.push(p);
+      t.track(p);
       await p.opened;
       p.send(encodeHello(PROTOCOL_VERSION, 'greedy'));
       await p.waitFor((m) => m.type === 'welcome');
@@ -211,11 +193,10 @@ describe('three nodes, one canvas (real Redis)', () => {
 
 describe('catch-up past a trimmed stream', () => {
   it('a node joining after the stream was trimmed starts from the snapshot and the stream after it', async () => {
-    const canvas = uniqueCanvas('trim');
-    canvases.push(canvas);
+    const canvas = t.canvas('trim');
     const a = await node(canvas, 128, { redisStreamMax: 100 });
     const p = new RawPeer(a.wsUrl);
-    peers.push(p);
+    t.track(p);
     await p.opened;
     p.send(encodeHello(PROTOCOL_VERSION, 'trimmer'));
     await p.waitFor((m) => m.type === 'welcome');
@@ -248,15 +229,13 @@ describe('catch-up past a trimmed stream', () => {
 
 describe('catch-up past a trimmed stream, same generation', () => {
   it('a node restarting on its data dir after the stream was trimmed past its seq resyncs from the snapshot', async () => {
-    const canvas = uniqueCanvas('trim2');
-    canvases.push(canvas);
+    const canvas = t.canvas('trim2');
     const a = await node(canvas, 128, { redisStreamMax: 100 });
-    const dirB = mkdtempSync(join(tmpdir(), 'pc-cluster-'));
-    dirs.push(dirB);
+    const dirB = t.dir();
     const cfgB = { redis: REDIS_URL, canvas, width: 128, height: 128, inMemory: false, dataDir: dirB, ...FAST, redisStreamMax: 100 };
-    let b = await startTestServer(cfgB);
+    let b = await t.server(cfgB);
     const p = new RawPeer(a.wsUrl);
-    peers.push(p);
+    t.track(p);
     await p.opened;
     p.send(encodeHello(PROTOCOL_VERSION, 'trimmer'));
     await p.waitFor((m) => m.type === 'welcome');
@@ -273,8 +252,7 @@ describe('catch-up past a trimmed stream, same generation', () => {
     await paint(20, 420);
     await a.cluster!.seam.writeSnapshot();
     await paint(420, 440);
-    b = await startTestServer(cfgB);
-    nodes.push(b);
+    b = await t.server(cfgB);
     expect(b.room.epoch).toBe(epochB); // same generation: clients keep their versions
     await until(() => b.cluster!.health().appliedSeq === a.cluster!.health().appliedSeq, 5000, 'b caught up');
     await until(() => sameStores([a, b]), 5000, 'b converged');
@@ -284,8 +262,7 @@ describe('catch-up past a trimmed stream, same generation', () => {
 
 describe('joining checks', () => {
   it('a node configured with another canvas size refuses to start, with one clear message', async () => {
-    const canvas = uniqueCanvas('shape');
-    canvases.push(canvas);
+    const canvas = t.canvas('shape');
     await node(canvas, 128);
     await expect(node(canvas, 256)).rejects.toThrow(/is 128x128x\d+x0 .*this node is 256x256/);
   }, 30_000);
@@ -293,14 +270,13 @@ describe('joining checks', () => {
 
 describe('limits and presence across nodes', () => {
   it('the per-address connection cap counts connections on every node', async () => {
-    const canvas = uniqueCanvas('conn');
-    canvases.push(canvas);
+    const canvas = t.canvas('conn');
     const a = await node(canvas, 128, { maxConnectionsPerIp: 3 });
     const b = await node(canvas, 128, { maxConnectionsPerIp: 3 });
     const opened: RawPeer[] = [];
     const tryOpen = async (n: RunningServer) => {
       const p = new RawPeer(n.wsUrl);
-      peers.push(p);
+      t.track(p);
       try {
         await p.opened;
         opened.push(p);
@@ -326,13 +302,12 @@ describe('limits and presence across nodes', () => {
   }, 30_000);
 
   it('the online count spans nodes', async () => {
-    const canvas = uniqueCanvas('online');
-    canvases.push(canvas);
+    const canvas = t.canvas('online');
     const a = await node(canvas, 128, { onlineIntervalMs: 50 });
     const b = await node(canvas, 128, { onlineIntervalMs: 50 });
     const open = async (n: RunningServer) => {
       const p = new RawPeer(n.wsUrl);
-      peers.push(p);
+      t.track(p);
       await p.opened;
       p.send(encodeHello(PROTOCOL_VERSION, 'here'));
       return p;
@@ -342,13 +317,12 @@ describe('limits and presence across nodes', () => {
   }, 30_000);
 
   it('cursors span nodes: a viewer on one node sees a cursor moved on another, and sees it go', async () => {
-    const canvas = uniqueCanvas('cursors');
-    canvases.push(canvas);
+    const canvas = t.canvas('cursors');
     const a = await node(canvas, 256);
     const b = await node(canvas, 256);
     const open = async (n: RunningServer, name: string) => {
       const p = new RawPeer(n.wsUrl);
-      peers.push(p);
+      t.track(p);
       await p.opened;
       p.send(encodeHello(PROTOCOL_VERSION, name));
       p.send(encodeViewport(0, 0, 256, 256));

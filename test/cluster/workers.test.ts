@@ -2,24 +2,15 @@
  * `--workers 2 --redis …`: one command, two node processes behind one port, one canvas. Clients on the one
  * port land on both workers and all see every placement; SIGTERM stops the workers and the primary.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ErrorCode, PROTOCOL_VERSION, encodeHello, encodePlace, encodeViewport } from '../../src/net/protocol.js';
 import { decodeSnapshotPixels } from '../../src/chunks/snapshot-codec.js';
 import { RawPeer, sleep, startChildServer, until, type ChildServer } from '../helpers/server.js';
-import { REDIS_URL, dropCanvas, uniqueCanvas } from '../helpers/redis.js';
+import { REDIS_URL } from '../helpers/redis.js';
+import { clusterResources } from './cluster-resources.js';
 
-const children: ChildServer[] = [];
-const peers: RawPeer[] = [];
-const cleanup: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const p of peers.splice(0)) p.ws.terminate();
-  for (const c of children.splice(0)) c.proc.kill('SIGKILL');
-  for (const f of cleanup.splice(0)) await f();
-});
+const t = clusterResources();
 
 function workerPids(pid: number): number[] {
   try {
@@ -31,12 +22,11 @@ function workerPids(pid: number): number[] {
 
 describe('--workers', () => {
   it('two workers behind one port serve one canvas', async () => {
-    const canvas = uniqueCanvas('workers');
-    const dir = mkdtempSync(join(tmpdir(), 'pc-workers-'));
-    cleanup.push(() => rmSync(dir, { recursive: true, force: true }), () => dropCanvas(canvas));
+    const canvas = t.canvas('workers');
+    const dir = t.dir('pc-workers-');
     const c = await startChildServer(['--redis', REDIS_URL, '--canvas', canvas, '--workers', '2', '--data-dir', dir,
       '--width', '128', '--height', '128', '--paint-rate', '1000', '--paint-burst', '1000']);
-    children.push(c);
+    t.child(c);
     await until(() => workerPids(c.proc.pid!).length === 2, 10_000, 'two workers');
     const workers = workerPids(c.proc.pid!);
     // node:cluster hands connections round-robin to the workers that listen: keep opening clients until two
@@ -46,7 +36,7 @@ describe('--workers', () => {
     const deadline = Date.now() + 20_000;
     while (new Set(ids).size === ids.length && Date.now() < deadline && list.length < 16) {
       const p = new RawPeer(c.wsUrl);
-      peers.push(p);
+      t.track(p);
       await p.opened;
       p.send(encodeHello(PROTOCOL_VERSION, `w${list.length}`));
       p.send(encodeViewport(0, 0, 128, 128));

@@ -20,7 +20,6 @@ const root = new URL('../..', import.meta.url).pathname;
 const KNOWN_FOLDER_CYCLES: Record<string, readonly string[]> = {
   src: [
     'src/chunks -> src/net -> src/config.ts -> src/chunks',
-    'src/presence -> src/realtime -> src/presence',
   ],
   'client/src': [],
 };

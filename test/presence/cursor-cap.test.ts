@@ -13,7 +13,7 @@ import { createMetrics } from '../../src/metrics.js';
 import { createLogger } from '../../src/log.js';
 import { CanvasRoom } from '../../src/realtime/canvas-room.js';
 import type { Transport } from '../../src/realtime/transport.js';
-import { MAX_VIEW_CELLS, cursorLevelFor } from '../../src/presence/cursor-table.js';
+import { MAX_VIEW_CELLS, cursorLevelFor } from '../../src/presence/cursor-cells.js';
 import {
   PROTOCOL_VERSION, decodeServerMessages, encodeCursor, encodeHello, encodeLodViewport, encodeViewport, type ServerMessage,
 } from '../../src/net/protocol.js';

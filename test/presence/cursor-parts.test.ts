@@ -1,7 +1,8 @@
 /** A flush's CURSORS message written in parts (shared record blobs) is byte for byte the assembled one. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CursorTable, assemble, assembleParts, type Blob } from '../../src/presence/cursor-table.js';
+import { CursorTable } from '../../src/presence/cursor-table.js';
+import { assemble, assembleParts, type CursorBlob as Blob } from '../../src/net/cursors-codec.js';
 import type { ClientSession } from '../../src/realtime/client-session.js';
 import { decodeServerMessages } from '../../src/net/protocol.js';
 
