@@ -8,7 +8,6 @@ import type { Duplex } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
-import type { ServerConfig } from '../config.js';
 import type { ServerMetrics } from '../metrics.js';
 import { ConnectionCounter } from '../limits/index.js';
 import { CloseCode, type CloseCodeValue } from './protocol.js';
@@ -49,9 +48,20 @@ export interface ConnectionGate {
   admit(ip: string): Promise<(() => void) | null>;
 }
 
+/** The settings the WebSocket endpoint reads (a ServerConfig has them; src/net does not import the config). */
+export interface WsServerLimits {
+  maxMessageBytes: number;
+  maxConnections: number;
+  maxConnectionsPerIp: number;
+  allowedOrigins: readonly string[];
+  trustProxy: boolean;
+  hardLimitBytes: number;
+  heartbeatMs: number;
+}
+
 export function attachWebSocket<S extends { readonly id: number }>(
   server: Server,
-  deps: { config: ServerConfig; room: RoomEndpoint<S>; metrics: ServerMetrics; log: Logger; gate?: ConnectionGate },
+  deps: { config: WsServerLimits; room: RoomEndpoint<S>; metrics: ServerMetrics; log: Logger; gate?: ConnectionGate },
 ): WsEndpoint {
   const { config, room, metrics, log } = deps;
   const wss = new WebSocketServer({

@@ -19,7 +19,6 @@ const root = new URL('../..', import.meta.url).pathname;
  */
 const KNOWN_FOLDER_CYCLES: Record<string, readonly string[]> = {
   src: [
-    'src/chunks -> src/net -> src/config.ts -> src/chunks',
   ],
   'client/src': [],
 };
