@@ -16,7 +16,7 @@ import { CHUNK_SHIFT, chunkKey, keyCx, keyCy } from '../chunks/geometry.js';
 import { STORAGE_DEFAULTS, type CanvasStorage } from '../storage/canvas-storage.js';
 
 /** Rows per storage call: one slice of work between two turns of the loop. */
-const PAGE = 1024;
+const PAGE = 256;
 
 export interface TimelapseData {
   x: number;

@@ -16,6 +16,7 @@
  * versions, which change with any placement in it), and identical requests in progress share one result.
  */
 import type http from 'node:http';
+import { availableParallelism } from 'node:os';
 import { LRUCache } from 'lru-cache';
 import type { ChunkStore } from '../chunks/chunk-store.js';
 import { CHUNK_SHIFT } from '../chunks/geometry.js';
@@ -42,6 +43,11 @@ export const TIMELAPSE_LIMITS = {
    * below is seconds of a core and tens of MB, so two keep one core for the loop on a two-core machine.
    */
   maxInFlight: 2,
+  /**
+   * Encoding threads: one core is left to the event loop (on two cores, two encoders starved it); timelapses
+   * admitted beyond them wait for a thread.
+   */
+  encoderThreads: Math.max(1, Math.min(2, availableParallelism() - 1)),
   /** Seconds a 503 BUSY is told to wait. */
   busyRetryAfterSeconds: 2,
   /** Encoded answers kept; one larger than maxCachedAnswerBytes is not kept (a crowd asks for the small ones). */
@@ -75,7 +81,7 @@ export function createTimelapseApi(deps: {
   const perIp = new IpLimiter({ rate: TIMELAPSE_LIMITS.rate, burst: TIMELAPSE_LIMITS.burst });
   const addressOf = deps.addressOf ?? ((req: http.IncomingMessage) => req.socket.remoteAddress ?? 'unknown');
   const gate = new RenderGate(deps.maxInFlight ?? TIMELAPSE_LIMITS.maxInFlight);
-  const pool = new EncoderPool(gate.max);
+  const pool = new EncoderPool(Math.min(gate.max, TIMELAPSE_LIMITS.encoderThreads));
   const cache = new LRUCache<string, Uint8Array>({
     maxSize: TIMELAPSE_LIMITS.cacheBytes, maxEntrySize: TIMELAPSE_LIMITS.maxCachedAnswerBytes, sizeCalculation: (b) => b.length,
   });
