@@ -51,11 +51,12 @@ export async function run(opts: { quick?: boolean } = {}): Promise<Record<string
     peak = Math.max(peak, rssBytes(server.pid));
     const r = {
       bodyMB: body / 2 ** 20, senders,
+      /** What the senders wrote before the server closed (socket buffers included), over all of them. */
       takenMB: sent.reduce((a, s) => a + s.written, 0) / 2 ** 20,
       msWorst: Math.max(...sent.map((s) => s.ms)),
       rssBeforeMB: rss0 / 2 ** 20, rssGrowthMB: (peak - rss0) / 2 ** 20,
     };
-    console.log(`\n${senders} × GET /api/pixel with a ${r.bodyMB} MB body: the server took ${r.takenMB.toFixed(1)} MB in ${r.msWorst.toFixed(0)} ms; RSS ${r.rssBeforeMB.toFixed(0)} MB, +${r.rssGrowthMB.toFixed(0)} MB at peak`);
+    console.log(`\n${senders} × GET /api/pixel with a ${r.bodyMB} MB body: ${r.takenMB.toFixed(1)} MB sent before the server closed, in ${r.msWorst.toFixed(0)} ms; RSS ${r.rssBeforeMB.toFixed(0)} MB, +${r.rssGrowthMB.toFixed(0)} MB at peak`);
     return r;
   } finally {
     await server.stop();
