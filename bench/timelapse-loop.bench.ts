@@ -64,7 +64,17 @@ interface LoadResult {
   healthzMaxMs: number;
   healthzProbes: number;
   healthzFailures: number;
+  /** The server's own event-loop delay over the load (prom-client's monitor, reset by each scrape): max and p99. */
+  loopDelayMaxMs: number;
+  loopDelayP99Ms: number;
   rssGrowthMB: number;
+}
+
+/** nodejs_eventloop_lag_{max,p99}_seconds from /metrics, in ms; scraping resets them. */
+async function loopDelay(url: string): Promise<{ max: number; p99: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const get = (name: string) => Number(new RegExp(`^${name} ([0-9.e+-]+)`, 'm').exec(text)?.[1] ?? NaN) * 1000;
+  return { max: get('nodejs_eventloop_lag_max_seconds'), p99: get('nodejs_eventloop_lag_p99_seconds') };
 }
 
 /** Runs `requests` at once while probing /healthz every 10 ms (each probe given 5 s). */
@@ -74,6 +84,7 @@ async function underLoad(url: string, pid: number, requests: { path: string; fro
   let failures = 0;
   const rss0 = rssBytes(pid);
   let rssPeak = rss0;
+  await loopDelay(url);
   const prober = (async () => {
     while (loading) {
       const t0 = performance.now();
@@ -97,11 +108,12 @@ async function underLoad(url: string, pid: number, requests: { path: string; fro
   await sleep(50);
   loading = false;
   await prober;
+  const delay = await loopDelay(url);
   const counts: Record<string, number> = {};
   for (const s of statuses) counts[s] = (counts[s] ?? 0) + 1;
   return {
     ms, largestMB: largest / 2 ** 20, statuses: counts, healthzP50Ms: pct(health, 0.5), healthzP99Ms: pct(health, 0.99), healthzMaxMs: pct(health, 1),
-    healthzProbes: health.length, healthzFailures: failures, rssGrowthMB: (rssPeak - rss0) / 2 ** 20,
+    healthzProbes: health.length, healthzFailures: failures, loopDelayMaxMs: delay.max, loopDelayP99Ms: delay.p99, rssGrowthMB: (rssPeak - rss0) / 2 ** 20,
   };
 }
 
@@ -128,7 +140,7 @@ export async function run(opts: { quick?: boolean } = {}): Promise<Record<string
     // The history pages alone: read on the event loop, outside the timelapse's bounds (src/http/canvas-api.ts).
     const history = await underLoad(server.url, server.pid, wide.filter((r) => r.path.includes('history')).map((r, i) => ({ ...r, from: `10.0.2.${i + 1}` })));
     const show = (name: string, r: LoadResult) => console.log(`  ${name.padEnd(34)} ${r.ms.toFixed(0).padStart(6)} ms  largest ${r.largestMB.toFixed(1)} MB  statuses ${JSON.stringify(r.statuses)}  ` +
-      `/healthz p50 ${r.healthzP50Ms.toFixed(1)} p99 ${r.healthzP99Ms.toFixed(1)} max ${r.healthzMaxMs.toFixed(1)} ms (${r.healthzProbes} probes, ${r.healthzFailures} failed)  RSS +${r.rssGrowthMB.toFixed(0)} MB`);
+      `/healthz p50 ${r.healthzP50Ms.toFixed(1)} p99 ${r.healthzP99Ms.toFixed(1)} max ${r.healthzMaxMs.toFixed(1)} ms (${r.healthzProbes} probes, ${r.healthzFailures} failed)  loop delay p99 ${r.loopDelayP99Ms.toFixed(1)} max ${r.loopDelayMaxMs.toFixed(1)} ms  RSS +${r.rssGrowthMB.toFixed(0)} MB`);
     console.log(`\ntimelapse load on a ${side}² canvas (${inRange} placements in range), /healthz probed every 10 ms:`);
     show(`2 GIFs ${side}² × ${frames} frames, one addr`, gif);
     show('8 addrs × (JSON timelapse + 2 history)', json);
