@@ -12,7 +12,9 @@ import type { CanvasStorage, PlacementRecord } from '../src/storage/canvas-stora
 import { MemoryStorage } from '../src/storage/memory-storage.js';
 import { openSqliteStorage } from '../src/storage/sqlite-storage.js';
 import { planRollback } from '../src/storage/rollback-plan.js';
-import { timelapseData, timelapseGif } from '../src/http/timelapse.js';
+import { TIMELAPSE_LIMITS } from '../src/http/timelapse.js';
+import { collectTimelapse } from '../src/http/timelapse-data.js';
+import { timelapseGif } from '../src/http/timelapse-encode.js';
 import { prng } from './prng.js';
 
 export async function run({ quick = false } = {}): Promise<Record<string, unknown>> {
@@ -40,15 +42,20 @@ export async function run({ quick = false } = {}): Promise<Record<string, unknow
       const r = f();
       return [r, performance.now() - t];
     };
+    const timeAsync = async <T>(f: () => Promise<T>): Promise<[T, number]> => {
+      const t = performance.now();
+      const r = await f();
+      return [r, performance.now() - t];
+    };
     const [roll, rollMs] = time(() => planRollback(storage, store, { x0: 0, y0: 0, x1: 255, y1: 255, since: end - n / 10 }));
     const [undo, undoMs] = time(() => planRollback(storage, store, { x0: 0, y0: 0, x1: 1023, y1: 1023, since: end - n / 2, actor: { name: 'u7' } }));
-    const [data, dataMs] = time(() => timelapseData(storage, store, 0, 0, 128, 128, end - n / 10, end));
+    const [data, dataMs] = await timeAsync(() => collectTimelapse(storage, store, 0, 0, 128, 128, end - n / 10, end, TIMELAPSE_LIMITS));
     const [gif, gifMs] = time(() => timelapseGif(data, DEFAULT_PALETTE, 60, 100, 2));
     const r = {
       placements: n,
       rollbackLast10pct: { pixels: roll.candidates, rowsExamined: roll.scanned, ms: +rollMs.toFixed(1) },
       undoOneOf50NamesLastHalf: { pixels: undo.candidates, rowsExamined: undo.scanned, ms: +undoMs.toFixed(1) },
-      timelapse128Last10pct: { placements: data.placements.length, ms: +dataMs.toFixed(1) },
+      timelapse128Last10pct: { placements: data.xs.length, ms: +dataMs.toFixed(1) },
       gif60x256sq: { bytes: gif.length, ms: +gifMs.toFixed(1) },
     };
     console.log(`moderation (${kind}): ${JSON.stringify(r)}`);

@@ -189,6 +189,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         await stopped;
         await opsStopped;
         await cluster?.close();
+        await timelapse.close();
         storage.close(store);
         admin.close();
       })();

@@ -9,7 +9,7 @@
  * Zoomed out, the replica is a level of detail L (one value per 2^L × 2^L block, see src/chunks/lod-geometry.ts):
  * its chunks are the same 64×64 bitmaps, each drawn over 64·2^L canvas pixels.
  */
-import { CHUNK_AREA, CHUNK_SHIFT, CHUNK_SIZE, chunkKey, keyCx, keyCy } from '../../src/chunks/geometry.js';
+import { CHUNK_AREA, CHUNK_SHIFT, CHUNK_SIZE, chunkKey, keyCx, keyCy, pixelChunkKey } from '../../src/chunks/geometry.js';
 import type { Replica } from '../../src/client/replica.js';
 import { type Camera, type CanvasRect, GRID_ZOOM } from './camera.js';
 
@@ -127,7 +127,7 @@ export class ChunkRenderer {
       x >>>= l;
       y >>>= l;
     }
-    const bmp = this.chunks.get(chunkKey(x >>> CHUNK_SHIFT, y >>> CHUNK_SHIFT));
+    const bmp = this.chunks.get(pixelChunkKey(x, y));
     if (bmp === undefined) return; // not loaded: the overlay is applied when its snapshot arrives
     bmp.words[((y & (CHUNK_SIZE - 1)) << CHUNK_SHIFT) | (x & (CHUNK_SIZE - 1))] = this.lut[color]!;
     bmp.stale = true;

@@ -47,8 +47,10 @@ export function createRequestHandler(resources: readonly Resource[], routes: rea
   };
 
   return (req: IncomingMessage, res: ServerResponse): void => {
-    // A body no route reads is dumped by Node once the response ends (no pile-up); routes that take a body
-    // (admin, music) read it themselves, so it is not drained here.
+    // Routes that take a body (admin, music) read it themselves. Any other body (every GET, a POST to a
+    // route without one) is never read: Node would drain it once the answer is sent, to reuse the connection,
+    // so a 48 MB body to GET cost 48 MB of reads and garbage. Such a connection is closed after its answer.
+    if (req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0') res.setHeader('Connection', 'close');
     req.on('error', () => {});
     res.on('error', () => {});
     try {

@@ -7,36 +7,52 @@
  *                        json: the region's state at `since` and every placement in the range, for a client
  *                        to replay at its own speed (the browser's timelapse)
  *
- * The start state is the current region with every placement since `since` undone (src/storage/rollback-plan's
- * plan, read-only), then placements are applied in log order. Work per request is bounded: the region's
- * area, the placements read, the frames and the GIF's pixels each have a limit; past one the answer is
- * 413 TOO_LARGE naming it, and nothing is computed.
+ * The start state is the region at `since` (timelapse-data.ts), then placements are applied in log order.
+ * Work per request is bounded: the region's area, the log rows examined, the placements read, the frames and
+ * the GIF's pixels each have a limit; past one the answer is 413 TOO_LARGE naming it. The rows are read on
+ * the event loop a slice at a time and the answer is encoded in a worker (timelapse-pool.ts); at most
+ * `maxInFlight` timelapses are made at once across all addresses, beyond which the answer is 503 BUSY with
+ * Retry-After. Answers are cached by region, range, options and the region's canvas version (the chunk
+ * versions, which change with any placement in it), and identical requests in progress share one result.
  */
 import type http from 'node:http';
-import * as gifencModule from 'gifenc';
+import { availableParallelism } from 'node:os';
+import { LRUCache } from 'lru-cache';
 import type { ChunkStore } from '../chunks/chunk-store.js';
+import { CHUNK_SHIFT } from '../chunks/geometry.js';
 import type { CanvasStorage } from '../storage/canvas-storage.js';
-import { STORAGE_DEFAULTS } from '../defaults.js';
-import { RollbackTooLarge, planRollback } from '../storage/rollback-plan.js';
 import { IpLimiter } from '../limits/index.js';
 import { HttpError, asHttpError, sendHttpError } from './http-error.js';
-import type { TimelapseJson } from '../net/api-types.js';
+import { RenderGate } from './png-render.js';
+import { TimelapseTooLarge, collectTimelapse } from './timelapse-data.js';
+import type { EncodeOptions } from './timelapse-encode.js';
+import { EncoderPool } from './timelapse-pool.js';
 
-/** gifenc ships CommonJS (Node: exports under default) and ESM (bundlers: named exports); take either. */
-const GIFEncoder: typeof gifencModule.GIFEncoder =
-  (gifencModule as { GIFEncoder?: typeof gifencModule.GIFEncoder }).GIFEncoder ?? gifencModule.default.GIFEncoder;
+export type { TimelapseJson } from '../net/api-types.js';
 
 export const TIMELAPSE_LIMITS = {
   maxArea: 512 * 512,
-  /**
-   * The work runs on the event loop (between ticks), so it is bounded in rows: placements in the range, and
-   * log rows examined for the start state (~0.5 s on SQLite at the bound, bench/moderation.bench.ts).
-   */
+  /** Placements in the range, and log rows examined for the start state (each read a slice at a time). */
   maxPlacements: 50_000,
   maxScanRows: 100_000,
   /** Requests per address: sustained per second, and burst. */
   rate: 0.5,
   burst: 4,
+  /**
+   * Timelapses being made at once, across all addresses (one encoding worker each): a GIF at the bound
+   * below is seconds of a core and tens of MB, so two keep one core for the loop on a two-core machine.
+   */
+  maxInFlight: 2,
+  /**
+   * Encoding threads: one core is left to the event loop (on two cores, two encoders starved it); timelapses
+   * admitted beyond them wait for a thread.
+   */
+  encoderThreads: Math.max(1, Math.min(2, availableParallelism() - 1)),
+  /** Seconds a 503 BUSY is told to wait. */
+  busyRetryAfterSeconds: 2,
+  /** Encoded answers kept; one larger than maxCachedAnswerBytes is not kept (a crowd asks for the small ones). */
+  cacheBytes: 64 * 1024 * 1024,
+  maxCachedAnswerBytes: 16 * 1024 * 1024,
   maxFrames: 300,
   /** Output pixels over all frames of a GIF (each frame is w·h·scale²). */
   maxGifPixels: 64 * 1024 * 1024,
@@ -46,92 +62,43 @@ export const TIMELAPSE_LIMITS = {
   defaultRangeMs: 60 * 60 * 1000,
 } as const;
 
+/** The route's handler (returns false for other paths), and `close` to end its encoding workers. */
+export type TimelapseApi = ((req: http.IncomingMessage, res: http.ServerResponse, url: URL) => boolean) & { close(): Promise<void> };
 
-/** The `format=json` answer (src/net/api-types.ts): TimelapseData with the palette, the background and `start` as base64. */
-export type { TimelapseJson };
-
-export interface TimelapseData {
-  x: number;
-  y: number;
-  w: number;
-  h: number;
-  since: number;
-  until: number;
-  /** Palette indices of the region at `since`, row-major. */
-  start: Uint8Array;
-  /** [x, y, color, time] in log order. */
-  placements: [number, number, number, number][];
-}
-
-/** The region's state at `since` and the placements in [since, until). Throws HttpError TOO_LARGE past a bound. */
-export function timelapseData(storage: CanvasStorage, store: ChunkStore, x: number, y: number, w: number, h: number, since: number, until: number): TimelapseData {
-  if (w * h > TIMELAPSE_LIMITS.maxArea) throw new HttpError('TOO_LARGE', `region is ${w}x${h}; at most ${TIMELAPSE_LIMITS.maxArea} pixels per timelapse`);
-  const start = new Uint8Array(w * h);
-  for (let j = 0; j < h; j++) for (let i = 0; i < w; i++) start[j * w + i] = store.get(x + i, y + j);
-  let plan;
-  try {
-    plan = planRollback(storage, store, { x0: x, y0: y, x1: x + w - 1, y1: y + h - 1, since },
-      { maxScan: TIMELAPSE_LIMITS.maxScanRows, maxPixels: TIMELAPSE_LIMITS.maxArea });
-  } catch (err) {
-    if (err instanceof RollbackTooLarge) throw new HttpError('TOO_LARGE', `too much activity since ${since}: ${err.message}`);
-    throw err;
-  }
-  for (const c of plan.changes) start[(c.y - y) * w + (c.x - x)] = c.color;
-  const placements: TimelapseData['placements'] = [];
-  let after: string | undefined;
-  for (;;) {
-    const page = storage.history({ x0: x, y0: y, x1: x + w - 1, y1: y + h - 1, since, until, limit: STORAGE_DEFAULTS.maxHistoryLimit, after });
-    for (const p of page.placements) placements.push([p.x, p.y, p.color, p.placedAt]);
-    if (placements.length > TIMELAPSE_LIMITS.maxPlacements) {
-      throw new HttpError('TOO_LARGE', `more than ${TIMELAPSE_LIMITS.maxPlacements} placements in the range; narrow the region or the time range`);
-    }
-    if (page.next === null) break;
-    after = page.next;
-  }
-  return { x, y, w, h, since, until, start, placements };
-}
-
-/** An animated GIF of `frames` frames evenly spaced over [since, until), the last showing the state at `until`. */
-export function timelapseGif(d: TimelapseData, palette: readonly number[], frames: number, delayMs: number, scale: number): Uint8Array {
-  const gif = GIFEncoder();
-  const pal = palette.map((c) => [(c >>> 16) & 0xff, (c >>> 8) & 0xff, c & 0xff]);
-  // GIF colour tables hold a power of two colours.
-  let size = 2;
-  while (size < pal.length) size *= 2;
-  while (pal.length < size) pal.push([0, 0, 0]);
-  const state = d.start.slice();
-  const W = d.w * scale, H = d.h * scale;
-  const frame = new Uint8Array(W * H);
-  let next = 0;
-  for (let f = 0; f < frames; f++) {
-    const t = d.since + ((d.until - d.since) * (f + 1)) / frames;
-    while (next < d.placements.length && d.placements[next]![3] < t) {
-      const [px, py, c] = d.placements[next++]!;
-      state[(py - d.y) * d.w + (px - d.x)] = c;
-    }
-    if (scale === 1) frame.set(state);
-    else {
-      for (let j = 0; j < H; j++) {
-        const row = ((j / scale) | 0) * d.w;
-        for (let i = 0; i < W; i++) frame[j * W + i] = state[row + ((i / scale) | 0)]!;
-      }
-    }
-    gif.writeFrame(frame, W, H, { palette: f === 0 ? pal : undefined, delay: delayMs, repeat: f === 0 ? 0 : undefined });
-  }
-  gif.finish();
-  return gif.bytes();
-}
-
-/** The route; returns false for other paths. */
 export function createTimelapseApi(deps: {
   store: ChunkStore; storage: CanvasStorage; palette: readonly number[]; now?: () => number; addressOf?: (req: http.IncomingMessage) => string;
-}): (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => boolean {
+  /** Overrides TIMELAPSE_LIMITS.maxInFlight (tests). */
+  maxInFlight?: number;
+}): TimelapseApi {
   const { store, storage, palette } = deps;
   const now = deps.now ?? Date.now;
   const perIp = new IpLimiter({ rate: TIMELAPSE_LIMITS.rate, burst: TIMELAPSE_LIMITS.burst });
   const addressOf = deps.addressOf ?? ((req: http.IncomingMessage) => req.socket.remoteAddress ?? 'unknown');
-  return (req, res, url) => {
+  const gate = new RenderGate(deps.maxInFlight ?? TIMELAPSE_LIMITS.maxInFlight);
+  const pool = new EncoderPool(Math.min(gate.max, TIMELAPSE_LIMITS.encoderThreads));
+  const cache = new LRUCache<string, Uint8Array>({
+    maxSize: TIMELAPSE_LIMITS.cacheBytes, maxEntrySize: TIMELAPSE_LIMITS.maxCachedAnswerBytes, sizeCalculation: (b) => b.length,
+  });
+  /** Answers being made, so identical requests share one. */
+  const making = new Map<string, Promise<Uint8Array>>();
+
+  const make = async (key: string, job: EncodeOptions, x: number, y: number, w: number, h: number, since: number, until: number): Promise<Uint8Array> => {
+    try {
+      const data = await collectTimelapse(storage, store, x, y, w, h, since, until, TIMELAPSE_LIMITS);
+      const bytes = await pool.run({ ...job, data });
+      cache.set(key, bytes);
+      return bytes;
+    } catch (err) {
+      if (err instanceof TimelapseTooLarge) throw new HttpError('TOO_LARGE', err.message);
+      throw err;
+    }
+  };
+
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL): boolean => {
     if (url.pathname !== '/api/timelapse') return false;
+    const fail = (err: unknown) => {
+      sendHttpError(res, asHttpError(err));
+    };
     try {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.setHeader('Allow', 'GET, HEAD');
@@ -150,6 +117,7 @@ export function createTimelapseApi(deps: {
       const frames = int(q, 'frames', 1, TIMELAPSE_LIMITS.maxFrames) ?? TIMELAPSE_LIMITS.defaultFrames;
       const delay = int(q, 'delay', 20, 10_000) ?? TIMELAPSE_LIMITS.defaultDelayMs;
       const scale = int(q, 'scale', 1, TIMELAPSE_LIMITS.maxScale) ?? 1;
+      if (w * h > TIMELAPSE_LIMITS.maxArea) throw new HttpError('TOO_LARGE', `region is ${w}x${h}; at most ${TIMELAPSE_LIMITS.maxArea} pixels per timelapse`);
       if (format === 'gif' && frames * w * h * scale * scale > TIMELAPSE_LIMITS.maxGifPixels) {
         throw new HttpError('TOO_LARGE', `frames × w × h × scale² is ${frames * w * h * scale * scale}; at most ${TIMELAPSE_LIMITS.maxGifPixels}`);
       }
@@ -158,25 +126,44 @@ export function createTimelapseApi(deps: {
         res.setHeader('Retry-After', String(Math.max(1, Math.ceil(wait / 1000))));
         throw new HttpError('RATE_LIMITED', `at most ${TIMELAPSE_LIMITS.burst} timelapses at once and one per ${1 / TIMELAPSE_LIMITS.rate} s per address; retry later`);
       }
-      const data = timelapseData(storage, store, x, y, w, h, since, until);
-      if (format === 'json') {
-        const json: TimelapseJson = {
-          x, y, w, h, since, until, background: store.background, palette,
-          start: Buffer.from(data.start.buffer, data.start.byteOffset, data.start.byteLength).toString('base64'), placements: data.placements,
-        };
-        const body = JSON.stringify(json);
-        res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
-        res.end(req.method === 'HEAD' ? undefined : body);
-        return true;
+      const job: EncodeOptions = format === 'gif' ? { format, palette, frames, delayMs: delay, scale } : { format, palette, background: store.background };
+      const key = `${format === 'gif' ? `gif.${frames}.${delay}.${scale}` : 'json'}|${x}.${y}.${w}.${h}|${since}.${until}|${regionVersion(store, storage.epoch, x, y, w, h)}`;
+      let answer: Uint8Array | Promise<Uint8Array> | undefined = cache.get(key) ?? making.get(key);
+      if (answer === undefined) {
+        if (!gate.tryEnter()) {
+          throw new HttpError('BUSY', `${gate.max} timelapses are being made; try again shortly`,
+            { 'Retry-After': String(TIMELAPSE_LIMITS.busyRetryAfterSeconds) });
+        }
+        const pending = make(key, job, x, y, w, h, since, until);
+        making.set(key, pending);
+        pending.catch(() => {}).finally(() => {
+          making.delete(key);
+          gate.leave();
+        });
+        answer = pending;
       }
-      const gif = timelapseGif(data, palette, frames, delay, scale);
-      res.writeHead(200, { 'Content-Type': 'image/gif', 'Content-Length': gif.length, 'Cache-Control': 'no-store' });
-      res.end(req.method === 'HEAD' ? undefined : Buffer.from(gif.buffer, gif.byteOffset, gif.byteLength));
+      Promise.resolve(answer).then((bytes) => {
+        res.writeHead(200, { 'Content-Type': format === 'gif' ? 'image/gif' : 'application/json; charset=utf-8', 'Content-Length': bytes.length, 'Cache-Control': 'no-store' });
+        res.end(req.method === 'HEAD' ? undefined : bytes);
+      }, fail);
     } catch (err) {
-      sendHttpError(res, asHttpError(err));
+      fail(err);
     }
     return true;
   };
+  return Object.assign(handler, { close: () => pool.close() });
+}
+
+/**
+ * The canvas version of a region: the epoch and the sum of its chunks' versions. A version only grows within
+ * an epoch (each drain in which its chunk changed), so any placement in the region changes the sum.
+ */
+function regionVersion(store: ChunkStore, epoch: number, x: number, y: number, w: number, h: number): string {
+  let sum = 0;
+  for (let cy = y >>> CHUNK_SHIFT; cy <= (y + h - 1) >>> CHUNK_SHIFT; cy++) {
+    for (let cx = x >>> CHUNK_SHIFT; cx <= (x + w - 1) >>> CHUNK_SHIFT; cx++) sum += store.version(cx, cy);
+  }
+  return `${(epoch >>> 0).toString(36)}.${sum.toString(36)}`;
 }
 
 function int(q: URLSearchParams, name: string, min: number, max: number): number | undefined {
