@@ -12,7 +12,7 @@ import type { CanvasStorage, PlacementRecord } from '../src/storage/canvas-stora
 import { MemoryStorage } from '../src/storage/memory-storage.js';
 import { openSqliteStorage } from '../src/storage/sqlite-storage.js';
 import { planRollback } from '../src/storage/rollback-plan.js';
-import { TIMELAPSE_LIMITS } from '../src/http/timelapse.js';
+import { TIMELAPSE_LIMITS } from '../src/defaults.js';
 import { collectTimelapse } from '../src/http/timelapse-data.js';
 import { timelapseGif } from '../src/http/timelapse-encode.js';
 import { prng } from './prng.js';

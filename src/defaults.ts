@@ -1,8 +1,9 @@
 /**
  * The server's built-in limits and sizes that are not command-line flags, in one place beside the flag
- * defaults of ./config.ts (which reads the ones it shares from here). It imports nothing, so every layer
- * may read it. Each value says why it is what it is.
+ * defaults of ./config.ts (which reads the ones it shares from here). It imports nothing of the project's,
+ * so every layer may read it. Each value says why it is what it is.
  */
+import { availableParallelism } from 'node:os';
 
 // limits/message-budget.ts
 /**
@@ -97,4 +98,66 @@ export const STORAGE_DEFAULTS = {
    * ~2^32 addresses) while the salt keeps them from being reversed by enumerating the IPv4 space.
    */
   ipHashBytes: 8,
+} as const;
+
+// cluster/redis-link.ts
+export const REDIS_DEFAULTS = {
+  snapshotIntervalMs: 10_000,
+  commandTimeoutMs: 2_000,
+  maxRecordsPerTake: 50_000,
+  /** Entries XREAD returns at most per call, and records queued at most before the reader waits for the tick. */
+  readCount: 1000,
+  maxQueuedRecords: 500_000,
+  blockMs: 1000,
+  /** Retry-after suggested to clients while Redis is unreachable. */
+  unavailableRetryMs: 1000,
+  /** How long a failed local commit waits before its stream entries are applied again. */
+  redeliverAfterMs: 1000,
+} as const;
+
+// cluster/connection-gate.ts
+export const GATE_DEFAULTS = {
+  /** A member not refreshed for this long is dropped (its node died). */
+  ttlMs: 30_000,
+  /** Longest a handshake waits for Redis before being admitted on the local cap alone. */
+  admitTimeoutMs: 250,
+} as const;
+
+// cluster/cluster-cursors.ts
+export const CURSOR_SYNC_DEFAULTS = { intervalMs: 50, republishMs: 5000, ttlMs: 15_000 } as const;
+
+// cluster/presence.ts
+export const PRESENCE_DEFAULTS = { intervalMs: 1000, ttlMs: 5000 } as const;
+
+// http/timelapse.ts
+export const TIMELAPSE_LIMITS = {
+  maxArea: 512 * 512,
+  /** Placements in the range, and log rows examined for the start state (each read a slice at a time). */
+  maxPlacements: 50_000,
+  maxScanRows: 100_000,
+  /** Requests per address: sustained per second, and burst. */
+  rate: 0.5,
+  burst: 4,
+  /**
+   * Timelapses being made at once, across all addresses (one encoding worker each): a GIF at the bound
+   * below is seconds of a core and tens of MB, so two keep one core for the loop on a two-core machine.
+   */
+  maxInFlight: 2,
+  /**
+   * Encoding threads: one core is left to the event loop (on two cores, two encoders starved it); timelapses
+   * admitted beyond them wait for a thread.
+   */
+  encoderThreads: Math.max(1, Math.min(2, availableParallelism() - 1)),
+  /** Seconds a 503 BUSY is told to wait. */
+  busyRetryAfterSeconds: 2,
+  /** Encoded answers kept; one larger than maxCachedAnswerBytes is not kept (a crowd asks for the small ones). */
+  cacheBytes: 64 * 1024 * 1024,
+  maxCachedAnswerBytes: 16 * 1024 * 1024,
+  maxFrames: 300,
+  /** Output pixels over all frames of a GIF (each frame is w·h·scale²). */
+  maxGifPixels: 64 * 1024 * 1024,
+  maxScale: 16,
+  defaultFrames: 60,
+  defaultDelayMs: 100,
+  defaultRangeMs: 60 * 60 * 1000,
 } as const;

@@ -80,8 +80,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const store = new ChunkStore({ width: config.width, height: config.height, paletteSize: palette.length, background });
   let cluster: ClusterNode | null = null;
   try {
-    // Loaded only for a node of a shared canvas: compiling ioredis and the cluster code cost a single node
-    // ~9 MB of RSS at start (V8 grows its heap for them) for nothing (test/cluster/lazy-load.test.ts).
+    // Loaded only for a node of a shared canvas: compiling ioredis and the cluster code grows a single node's
+    // heap for nothing (test/cluster/lazy-load.test.ts; the figure is in docs/performance.md).
     const clustering = config.redis ? await import('./cluster/cluster-node.js') : null;
     if (clustering) storage = clustering.clusterStorage(storage, config, sqlite?.database ?? null);
     storage.load(store);

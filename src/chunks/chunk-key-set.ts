@@ -3,7 +3,7 @@
  * keeps its storage: a long-lived `Set` that fills and empties again and again (a client's chunks owed a
  * snapshot, filled by every pan and emptied as they are sent) makes V8 allocate a new hash table each time
  * it grows past, or shrinks below, its capacity — tables that live long enough to be promoted and then die
- * in old space, the largest source of old-space garbage at 1000 scrollers. Here the storage is two typed
+ * in old space, once the largest source of old-space garbage under a panning crowd. Here the storage is two typed
  * arrays that grow to the most keys held at once and stay, up to RETAIN_KEYS (storage for more is given
  * back when the set empties).
  *

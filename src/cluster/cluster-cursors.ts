@@ -12,8 +12,8 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { CursorTable } from '../presence/cursor-table.js';
 import type { CursorObserver, CursorOwner, CursorViewer } from '../presence/cursor-owner.js';
+import { CURSOR_SYNC_DEFAULTS } from '../defaults.js';
 
-export const CURSOR_SYNC_DEFAULTS = { intervalMs: 50, republishMs: 5000, ttlMs: 15_000 } as const;
 const ALIAS_BASE = 0x8000_0000;
 const ALIAS_END = 0xffff_fffe;
 

@@ -11,13 +11,8 @@ import type { Logger } from 'pino';
 import type { ConnectionGate } from '../net/ws-server.js';
 import type { CanvasKeys } from './redis-keys.js';
 import { CONNECT_LUA } from './redis-scripts.js';
+import { GATE_DEFAULTS } from '../defaults.js';
 
-export const GATE_DEFAULTS = {
-  /** A member not refreshed for this long is dropped (its node died). */
-  ttlMs: 30_000,
-  /** Longest a handshake waits for Redis before being admitted on the local cap alone. */
-  admitTimeoutMs: 250,
-} as const;
 
 export class RedisConnectionGate implements ConnectionGate {
   private readonly node = randomBytes(6).toString('hex');

@@ -6,8 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { CanvasKeys } from './redis-keys.js';
+import { PRESENCE_DEFAULTS } from '../defaults.js';
 
-export const PRESENCE_DEFAULTS = { intervalMs: 1000, ttlMs: 5000 } as const;
 
 export class OnlinePresence {
   private readonly node = randomBytes(6).toString('hex');

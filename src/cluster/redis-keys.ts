@@ -43,6 +43,3 @@ export function canvasKeys(canvas: string): CanvasKeys {
     cursors: `${p}cursors`,
   };
 }
-
-/** Canvas names become key parts: keep them short and plain. */
-export const CANVAS_NAME = /^[A-Za-z0-9_.-]{1,64}$/;

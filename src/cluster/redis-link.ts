@@ -3,21 +3,8 @@
  * reconnect forever), the seam's defaults, its health states, and the error that stops a node joining.
  */
 import type { RedisOptions } from 'ioredis';
+import { REDIS_DEFAULTS } from '../defaults.js';
 
-export const REDIS_DEFAULTS = {
-  streamMaxLen: 100_000,
-  snapshotIntervalMs: 10_000,
-  commandTimeoutMs: 2_000,
-  maxRecordsPerTake: 50_000,
-  /** Entries XREAD returns at most per call, and records queued at most before the reader waits for the tick. */
-  readCount: 1000,
-  maxQueuedRecords: 500_000,
-  blockMs: 1000,
-  /** Retry-after suggested to clients while Redis is unreachable. */
-  unavailableRetryMs: 1000,
-  /** How long a failed local commit waits before its stream entries are applied again. */
-  redeliverAfterMs: 1000,
-} as const;
 
 export type RedisState = 'connecting' | 'ok' | 'down' | 'syncing';
 

@@ -22,14 +22,15 @@ import type { CanvasKeys } from './redis-keys.js';
 import { PLACE_LUA } from './redis-scripts.js';
 import { versionOfSeq } from './stream-codec.js';
 import { type CanvasSnapshot, diffToSnapshot } from './canvas-snapshot.js';
-import { REDIS_DEFAULTS, redisOptions, sleep, type RedisState } from './redis-link.js';
+import { redisOptions, sleep, type RedisState } from './redis-link.js';
+import { REDIS_DEFAULTS } from '../defaults.js';
 import { SeamState, type Entry } from './seam-state.js';
 import { StreamWriter } from './stream-writer.js';
 import { StreamReader } from './stream-reader.js';
 import { StreamSync } from './stream-sync.js';
 import { SnapshotWriter } from './snapshot-writer.js';
 
-export { ClusterConfigError, REDIS_DEFAULTS, type RedisState } from './redis-link.js';
+export { ClusterConfigError, type RedisState } from './redis-link.js';
 
 export interface RedisSeamOptions {
   url: string;

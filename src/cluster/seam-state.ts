@@ -9,7 +9,8 @@ import type { PlacementRecord } from '../storage/canvas-storage.js';
 import type { PlaceAck } from '../realtime/placement-seam.js';
 import type { CanvasGeneration } from './cluster-storage.js';
 import type { CanvasSnapshot } from './canvas-snapshot.js';
-import { REDIS_DEFAULTS, type RedisState } from './redis-link.js';
+import type { RedisState } from './redis-link.js';
+import { REDIS_DEFAULTS } from '../defaults.js';
 
 /** One stream entry as read: its seq and its placements. */
 export interface Entry {

@@ -8,7 +8,8 @@ import type { PlacementRecord } from '../storage/canvas-storage.js';
 import type { CanvasKeys } from './redis-keys.js';
 import type { SeamState } from './seam-state.js';
 import type { StreamSync } from './stream-sync.js';
-import { ClusterConfigError, REDIS_DEFAULTS, sleep } from './redis-link.js';
+import { ClusterConfigError, sleep } from './redis-link.js';
+import { REDIS_DEFAULTS } from '../defaults.js';
 import { StreamCodecError, decodeEntry, entryId, entrySeq } from './stream-codec.js';
 
 export class StreamReader {

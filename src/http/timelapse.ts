@@ -16,7 +16,6 @@
  * versions, which change with any placement in it), and identical requests in progress share one result.
  */
 import type http from 'node:http';
-import { availableParallelism } from 'node:os';
 import { LRUCache } from 'lru-cache';
 import type { ChunkStore } from '../chunks/chunk-store.js';
 import { CHUNK_SHIFT } from '../chunks/geometry.js';
@@ -27,40 +26,10 @@ import { RenderGate } from './png-render.js';
 import { TimelapseTooLarge, collectTimelapse } from './timelapse-data.js';
 import type { EncodeOptions } from './timelapse-encode.js';
 import { EncoderPool } from './timelapse-pool.js';
+import { TIMELAPSE_LIMITS } from '../defaults.js';
 
 export type { TimelapseJson } from '../net/api-types.js';
 
-export const TIMELAPSE_LIMITS = {
-  maxArea: 512 * 512,
-  /** Placements in the range, and log rows examined for the start state (each read a slice at a time). */
-  maxPlacements: 50_000,
-  maxScanRows: 100_000,
-  /** Requests per address: sustained per second, and burst. */
-  rate: 0.5,
-  burst: 4,
-  /**
-   * Timelapses being made at once, across all addresses (one encoding worker each): a GIF at the bound
-   * below is seconds of a core and tens of MB, so two keep one core for the loop on a two-core machine.
-   */
-  maxInFlight: 2,
-  /**
-   * Encoding threads: one core is left to the event loop (on two cores, two encoders starved it); timelapses
-   * admitted beyond them wait for a thread.
-   */
-  encoderThreads: Math.max(1, Math.min(2, availableParallelism() - 1)),
-  /** Seconds a 503 BUSY is told to wait. */
-  busyRetryAfterSeconds: 2,
-  /** Encoded answers kept; one larger than maxCachedAnswerBytes is not kept (a crowd asks for the small ones). */
-  cacheBytes: 64 * 1024 * 1024,
-  maxCachedAnswerBytes: 16 * 1024 * 1024,
-  maxFrames: 300,
-  /** Output pixels over all frames of a GIF (each frame is w·h·scale²). */
-  maxGifPixels: 64 * 1024 * 1024,
-  maxScale: 16,
-  defaultFrames: 60,
-  defaultDelayMs: 100,
-  defaultRangeMs: 60 * 60 * 1000,
-} as const;
 
 /** The route's handler (returns false for other paths), and `close` to end its encoding workers. */
 export type TimelapseApi = ((req: http.IncomingMessage, res: http.ServerResponse, url: URL) => boolean) & { close(): Promise<void> };

@@ -34,10 +34,6 @@ export function rangeContains(r: ChunkRange, cx: number, cy: number): boolean {
   return cx >= r.cx0 && cx <= r.cx1 && cy >= r.cy0 && cy <= r.cy1;
 }
 
-export function rangesEqual(a: ChunkRange, b: ChunkRange): boolean {
-  return a.cx0 === b.cx0 && a.cy0 === b.cy0 && a.cx1 === b.cx1 && a.cy1 === b.cy1;
-}
-
 /** Appends the keys of every chunk in `r` to `out`, row by row. */
 export function pushRangeKeys(out: number[], r: ChunkRange): number[] {
   for (let cy = r.cy0; cy <= r.cy1; cy++) {

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/server.js';
 import type { PlacementRecord } from '../../src/storage/canvas-storage.js';
 import { DEFAULT_PALETTE } from '../../src/chunks/palette.js';
-import { TIMELAPSE_LIMITS } from '../../src/http/timelapse.js';
+import { TIMELAPSE_LIMITS } from '../../src/defaults.js';
 import { collectTimelapse } from '../../src/http/timelapse-data.js';
 import { encodeTimelapse } from '../../src/http/timelapse-encode.js';
 import { startTestServer, until } from '../helpers/server.js';
