@@ -189,7 +189,7 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
         url: wsUrl, ...(wsUrls.length > 1 ? { urls: wsUrls } : {}), clients: share, firstIndex: first, fleetIndex: i, fleetCount,
         paintMode: o.paintMode, paintRate: o.paintRate, cursorRate: o.cursorRate, zoomMin: o.zoomMin, zoomMax: o.zoomMax,
         floodWindow: o.floodWindow, floodBatch: o.floodBatch, rampMs: o.rampSeconds * 1000,
-        sourceAddresses: o.sourceAddresses, seed: o.seed,
+        sourceAddresses: o.sourceAddresses, seed: o.seed, client: o.client,
       };
       first += share;
       fleets.push(o.workers === 0 ? localFleet(cfg, onInterval) : workerFleet(cfg, onInterval));

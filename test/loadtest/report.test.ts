@@ -17,7 +17,7 @@ function interval(fleetIndex: number, index: number, latencyMs: number[]): Fleet
     frames: 300, bytes: 10_000, deltas: 50, deltaPixels: 60, snapshots: 10, cursorMessages: 20, panLoadsAbandoned: 0,
     cursorBytes: 4_000, lodBytes: 1_000, lodUsers: 1,
     latencyUs: Float64Array.from(latencyMs.map((ms) => ms * 1000)), panLoadUs: Float64Array.from([4000, 6000]),
-    errors: index === 1 ? { 'close:1006': 1 } : {}, loopDelayP99Ms: 11, loopDelayMaxMs: 12,
+    errors: index === 1 ? { 'close:1006': 1 } : {}, loopDelayP99Ms: 11, loopDelayMaxMs: 12, loopUtilization: 0.3,
   };
 }
 
