@@ -2,6 +2,7 @@
  * The shapes a fleet works with: its configuration (from run.ts, through workerData), what it reports each
  * interval and at the end, and one simulated user's state. See fleet.ts for what the users do.
  */
+import { Op } from '../src/net/protocol.js';
 import type { ClientKind, PaintMode } from './cli.js';
 import type { SimLink } from './sim-link.js';
 import type { ViewChunkRange } from './view-geometry.js';
@@ -151,4 +152,20 @@ export function emptyCounters() {
     connectFailures: 0, disconnects: 0, placed: 0, accepted: 0, rejected: 0, unseen: 0, abandoned: 0, skipped: 0,
     deltas: 0, deltaPixels: 0, snapshots: 0, cursorMessages: 0, panLoadsAbandoned: 0,
   };
+}
+
+/** What the users' links received over their lives, summed: the interval counters are differences of these. */
+export function linkTotals(users: readonly SimUser[]) {
+  let frames = 0, bytes = 0, cursorBytes = 0, lodBytes = 0, lodUsers = 0, cursorMessages = 0;
+  for (const u of users) {
+    const l = u.link;
+    frames += l.framesReceived;
+    bytes += l.bytesReceived;
+    // CURSORS are stepped over undecoded: counted from the message headers.
+    cursorMessages += l.messagesByOp[Op.CURSORS]!;
+    cursorBytes += l.bytesByOp[Op.CURSORS]!;
+    lodBytes += l.bytesByOp[Op.LOD_SNAPSHOT]! + l.bytesByOp[Op.LOD_DELTA]!;
+    if (u.state === 'open' && l.level > 0) lodUsers++;
+  }
+  return { frames, bytes, cursorBytes, lodBytes, lodUsers, cursorMessages };
 }

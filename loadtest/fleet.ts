@@ -18,15 +18,16 @@
  * Viewport load time: from sending a VIEWPORT until the SNAPSHOT of every chunk it brought into view arrived.
  */
 import { monitorEventLoopDelay, performance as perf, type EventLoopUtilization, type IntervalHistogram } from 'node:perf_hooks';
-import { Op, errorName } from '../src/net/protocol.js';
+import { errorName } from '../src/net/protocol.js';
 import {
-  COLOR_ARRAY_MAX, MAX_CONNECTING, PICK_TRIES, RAMP_INTERVAL_MS, STEP_MS, UNSEEN_TIMEOUT_MS, emptyCounters,
-  type FleetConfig, type FleetFinal, type FleetInterval, type Pending, type SimUser,
+  MAX_CONNECTING, PICK_TRIES, RAMP_INTERVAL_MS, STEP_MS, emptyCounters, type FleetConfig, type FleetFinal, type FleetInterval,
+  type SimUser, linkTotals,
 } from './fleet-types.js';
-import { LeanLink } from './lean-link.js';
-import { type DeltaPairs, type LinkHandler, type SimLink, type WelcomeInfo, WsLink } from './sim-link.js';
+import { PixelLedger } from './pixel-ledger.js';
+import type { DeltaPairs, LinkHandler, WelcomeInfo } from './sim-link.js';
+import { makeUser } from './sim-user.js';
 import { CHUNK_SHIFT, CHUNK_SIZE, chunkKey, keyCx, keyCy, lodLevelForZoom, rangeHas, topLodLevel, viewChunkRange } from './view-geometry.js';
-import { ViewWalk, prng } from './view-walk.js';
+import { ViewWalk } from './view-walk.js';
 
 export { UNSEEN_TIMEOUT_MS, type FleetConfig, type FleetFinal, type FleetInterval } from './fleet-types.js';
 
@@ -35,13 +36,10 @@ const LOOP_DELAY_RESOLUTION_MS = 10;
 
 export class Fleet implements LinkHandler<SimUser> {
   private readonly users: SimUser[] = [];
-  private readonly pending = new Map<number, Pending>();
-  private colorsArr: Uint8Array | null = null;
-  private readonly colorsMap = new Map<number, number>();
+  private readonly ledger = new PixelLedger();
   private width = 0;
   private height = 0;
   private paletteSize = 0;
-  private background = 0;
   private maxBatch = 1;
 
   private counters = emptyCounters();
@@ -72,7 +70,7 @@ export class Fleet implements LinkHandler<SimUser> {
     this.loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
     this.elu = perf.eventLoopUtilization();
     this.startedAt = performance.now();
-    for (let i = 0; i < cfg.clients; i++) this.users.push(this.makeUser(cfg.firstIndex + i, i));
+    for (let i = 0; i < cfg.clients; i++) this.users.push(makeUser(cfg, cfg.firstIndex + i, i, this.startedAt, this));
   }
 
   /** Starts connecting (spread over rampMs) and reporting intervals. */
@@ -117,28 +115,6 @@ export class Fleet implements LinkHandler<SimUser> {
   // ---------------------------------------------------------------------------------------------------
   // Users
 
-  private makeUser(globalIndex: number, localIndex: number): SimUser {
-    const cfg = this.cfg;
-    const rand = prng((Math.imul(cfg.seed, 0x9e3779b1) ^ Math.imul(globalIndex + 1, 0x85ebca6b)) >>> 0);
-    const localAddress = cfg.sourceAddresses > 0 ? `127.0.0.${1 + (globalIndex % cfg.sourceAddresses)}` : undefined;
-    const linkOpts = {
-      url: cfg.urls && cfg.urls.length > 0 ? cfg.urls[globalIndex % cfg.urls.length]! : cfg.url,
-      name: `bot${globalIndex}`,
-      ...(localAddress ? { localAddress } : {}),
-    };
-    const u: SimUser = {
-      index: globalIndex, link: null as unknown as SimLink, state: 'waiting', everOpen: false,
-      connectAt: this.startedAt + (cfg.clients > 1 ? (cfg.rampMs * localIndex) / cfg.clients : 0),
-      // The view is only known once WELCOME gives the canvas size; a placeholder until then.
-      walk: new ViewWalk(rand, 64, 64, cfg.zoomMin, cfg.zoomMax), rand,
-      nextPanAt: Infinity, nextCursorAt: Infinity, nextPaintAt: Infinity, cursorX: 0, cursorY: 0,
-      view: null, range: null, loaded: new Set(), panLoad: null, pendingPos: new Set(), pendingChunks: new Map(), seqPixels: new Map(), inFlight: 0,
-      baseFrames: 0, baseBytes: 0,
-    };
-    u.link = cfg.client === 'ws' ? new WsLink(linkOpts, u, this) : new LeanLink(linkOpts, u, this);
-    return u;
-  }
-
   private connect(u: SimUser): void {
     u.state = 'connecting';
     this.connecting++;
@@ -162,9 +138,8 @@ export class Fleet implements LinkHandler<SimUser> {
       this.width = width;
       this.height = height;
       this.paletteSize = paletteSize;
-      this.background = background;
       this.maxBatch = Math.max(1, maxBatch);
-      if (width * height <= COLOR_ARRAY_MAX) this.colorsArr = new Uint8Array(width * height).fill(background);
+      this.ledger.init(width, height, background);
     }
     const now = performance.now();
     if (u.state === 'connecting') this.connecting--;
@@ -200,9 +175,7 @@ export class Fleet implements LinkHandler<SimUser> {
         this.error(null, `connect:${code}`);
       }
     }
-    for (const pos of u.pendingPos) this.pending.delete(pos);
-    u.pendingPos.clear();
-    u.pendingChunks.clear();
+    this.ledger.dropUser(u);
     u.seqPixels.clear();
     u.panLoad = null;
     u.loaded.clear();
@@ -212,24 +185,6 @@ export class Fleet implements LinkHandler<SimUser> {
 
   error(_u: SimUser | null, kind: string): void {
     this.errors[kind] = (this.errors[kind] ?? 0) + 1;
-  }
-
-  /** Forgets one pending pixel of u's (it was seen, refused, expired, or its chunk left the view). */
-  private dropPending(u: SimUser, pos: number): void {
-    this.pending.delete(pos);
-    if (!u.pendingPos.delete(pos)) return;
-    const x = pos % this.width;
-    const key = chunkKey(x >>> CHUNK_SHIFT, ((pos - x) / this.width) >>> CHUNK_SHIFT);
-    const n = u.pendingChunks.get(key)! - 1;
-    if (n > 0) u.pendingChunks.set(key, n);
-    else u.pendingChunks.delete(key);
-  }
-
-  private addPending(u: SimUser, pos: number): void {
-    u.pendingPos.add(pos);
-    const x = pos % this.width;
-    const key = chunkKey(x >>> CHUNK_SHIFT, ((pos - x) / this.width) >>> CHUNK_SHIFT);
-    u.pendingChunks.set(key, (u.pendingChunks.get(key) ?? 0) + 1);
   }
 
   /** Picks up a viewport the client has sent since we last looked: which chunks entered, which left. */
@@ -249,8 +204,8 @@ export class Fleet implements LinkHandler<SimUser> {
       const x = pos % this.width;
       const y = (pos - x) / this.width;
       if (range === null || !rangeHas(range, x >>> CHUNK_SHIFT, y >>> CHUNK_SHIFT)) {
-        if (this.pending.get(pos)?.measured) this.counters.abandoned++;
-        this.dropPending(u, pos);
+        if (this.ledger.pending.get(pos)?.measured) this.counters.abandoned++;
+        this.ledger.drop(u, pos);
       }
     }
     if (u.panLoad !== null) this.counters.panLoadsAbandoned++;
@@ -290,11 +245,11 @@ export class Fleet implements LinkHandler<SimUser> {
       const o = pairs.offset(i);
       const pos = (y0 + (o >>> CHUNK_SHIFT)) * width + x0 + (o & (CHUNK_SIZE - 1));
       if (!u.pendingPos.has(pos)) continue;
-      const p = this.pending.get(pos);
+      const p = this.ledger.pending.get(pos);
       if (p === undefined || p.user !== u || p.color !== pairs.color(i)) continue;
       if (now < 0) now = performance.now();
       if (p.measured) this.latency.push((now - p.sentAt) * 1000);
-      this.dropPending(u, pos);
+      this.ledger.drop(u, pos);
       if (u.pendingPos.size === 0) break;
     }
   }
@@ -310,10 +265,10 @@ export class Fleet implements LinkHandler<SimUser> {
       this.error(null, `place:${errorName(status) ?? status}`);
       if (positions) {
         for (const pos of positions) {
-          const p = this.pending.get(pos);
+          const p = this.ledger.pending.get(pos);
           if (p === undefined || p.user !== u) continue;
-          this.setColor(pos, p.prev);
-          this.dropPending(u, pos);
+          this.ledger.setColor(pos, p.prev);
+          this.ledger.drop(u, pos);
         }
       }
     }
@@ -325,15 +280,6 @@ export class Fleet implements LinkHandler<SimUser> {
 
   // ---------------------------------------------------------------------------------------------------
   // Painting
-
-  private colorAt(pos: number): number {
-    return this.colorsArr !== null ? this.colorsArr[pos]! : this.colorsMap.get(pos) ?? this.background;
-  }
-
-  private setColor(pos: number, c: number): void {
-    if (this.colorsArr !== null) this.colorsArr[pos] = c;
-    else this.colorsMap.set(pos, c);
-  }
 
   /** Exponential gaps: paints arrive as a Poisson process at paintRate. */
   private paintGap(u: SimUser): number {
@@ -357,13 +303,13 @@ export class Fleet implements LinkHandler<SimUser> {
         if (x < v.x) x += fleetCount;
         if (x >= v.x + v.w || x >= width) continue;
         const pos = y * width + x;
-        if (this.pending.has(pos) || !u.loaded.has(chunkKey(x >>> CHUNK_SHIFT, y >>> CHUNK_SHIFT))) continue;
-        const prev = this.colorAt(pos);
+        if (this.ledger.pending.has(pos) || !u.loaded.has(chunkKey(x >>> CHUNK_SHIFT, y >>> CHUNK_SHIFT))) continue;
+        const prev = this.ledger.colorAt(pos);
         const color = (prev + 1 + Math.floor(u.rand() * (this.paletteSize - 1))) % this.paletteSize;
         pixels.push({ x, y, color });
         positions.push(pos);
-        this.pending.set(pos, { user: u, color, prev, sentAt: 0, measured: this.measuring });
-        this.setColor(pos, color);
+        this.ledger.pending.set(pos, { user: u, color, prev, sentAt: 0, measured: this.measuring });
+        this.ledger.setColor(pos, color);
         break;
       }
     }
@@ -373,14 +319,14 @@ export class Fleet implements LinkHandler<SimUser> {
     if (seq === 0) {
       for (let i = 0; i < positions.length; i++) {
         const pos = positions[i]!;
-        this.setColor(pos, this.pending.get(pos)!.prev);
-        this.pending.delete(pos);
+        this.ledger.setColor(pos, this.ledger.pending.get(pos)!.prev);
+        this.ledger.pending.delete(pos);
       }
       return 0;
     }
     for (let i = 0; i < positions.length; i++) {
-      this.pending.get(positions[i]!)!.sentAt = sentAt;
-      this.addPending(u, positions[i]!);
+      this.ledger.pending.get(positions[i]!)!.sentAt = sentAt;
+      this.ledger.addToUser(u, positions[i]!);
     }
     u.seqPixels.set(seq, { positions, measured: this.measuring });
     if (this.measuring) this.counters.placed += pixels.length;
@@ -445,7 +391,7 @@ export class Fleet implements LinkHandler<SimUser> {
     }
     if (now - this.lastExpiry >= 1000) {
       this.lastExpiry = now;
-      this.expirePending(now);
+      this.counters.unseen += this.ledger.expire(now);
     }
   }
 
@@ -454,32 +400,9 @@ export class Fleet implements LinkHandler<SimUser> {
     return lodLevelForZoom(u.walk.zoom, topLodLevel(this.width, this.height));
   }
 
-  private expirePending(now: number): void {
-    for (const [pos, p] of this.pending) {
-      if (p.sentAt > 0 && now - p.sentAt > UNSEEN_TIMEOUT_MS) {
-        this.dropPending(p.user, pos);
-        if (p.measured) this.counters.unseen++;
-      }
-    }
-  }
-
   private flushInterval(): void {
     const now = performance.now();
-    let frames = 0;
-    let bytes = 0;
-    let cursorBytes = 0;
-    let lodBytes = 0;
-    let lodUsers = 0;
-    let cursorMessages = 0;
-    for (const u of this.users) {
-      cursorMessages += u.link.messagesByOp![Op.CURSORS]!;
-      frames += u.link.framesReceived;
-      bytes += u.link.bytesReceived;
-      const b = u.link.bytesByOp!;
-      cursorBytes += b[Op.CURSORS]!;
-      lodBytes += b[Op.LOD_SNAPSHOT]! + b[Op.LOD_DELTA]!;
-      if (u.state === 'open' && u.link.level > 0) lodUsers++;
-    }
+    const { frames, bytes, cursorBytes, lodBytes, lodUsers, cursorMessages } = linkTotals(this.users);
     const c = this.counters;
     const elu = perf.eventLoopUtilization(this.elu);
     const iv: FleetInterval = {
