@@ -32,6 +32,8 @@ export interface BuildInput {
   loadAverageStart: number;
   /** The server's RSS split at the end of the measurement (/proc, for a server we started), or null. */
   procMemory?: { rssBytes: number; anonymousBytes: number } | null;
+  /** The part of generatorCpuPercent spent in the kernel (socket reads and writes, mostly). */
+  generatorCpuSystemPercent?: number;
   /** CPUs the generator could run on (default: all of them). */
   generatorCores?: number;
   /** --rps as it was applied (default: not used). */
@@ -144,6 +146,7 @@ export function buildReport(x: BuildInput): LoadTestReport {
     generatorCpuPercent: x.generatorCpuPercent,
     generatorThreads: Math.max(1, o.workers),
     generatorLoopDelayP99Ms: c.loopDelayP99Ms,
+    generatorCpuSystemPercent: x.generatorCpuSystemPercent ?? Number.NaN,
     generatorLoopUtilization: c.loopUtilization,
     generatorCores: x.generatorCores ?? osCpus().length,
     generatorCpuSharePercent: verdict.cpuSharePercent,

@@ -83,6 +83,8 @@ export interface LoadTestReport {
   generatorThreads: number;
   /** Worst per-second event-loop delay p99 of a fleet thread, past when its sampling timer was due. */
   generatorLoopDelayP99Ms: number;
+  /** The part of generatorCpuPercent spent in the kernel (socket reads and writes, mostly). */
+  generatorCpuSystemPercent: number;
   /** Event-loop utilisation of the busiest fleet thread (0..1). */
   generatorLoopUtilization: number;
   /** CPUs the generator could run on (all but the server's with --pin), and its CPU over the cores it could use. */
@@ -204,7 +206,7 @@ export function formatSummary(r: LoadTestReport): string {
     ['tick phases', Object.entries(r.tickPhaseMs ?? {}).map(([k, v]) => `${k} ${f(v, 3)}`).join(', ') + ' ms (mean per tick)'],
     ['server', `CPU ${f(r.serverCpuPercent)}% of a core, RSS ${f(r.serverRssMb)} MB (max ${f(r.serverRssMbMax)}), sent ${f(r.serverBytesSentPerSecond / 1e6, 2)} MB/s, loop lag p99 ${f(r.serverEventLoopLagP99Ms)} ms`],
     ...(r.serverMemoryMb ? [['server memory', memoryRow(r.serverMemoryMb)] as [string, string]] : []),
-    ['generator', `${r.client} client, CPU ${f(r.generatorCpuPercent)}% of a core over ${r.generatorThreads} thread(s) (${f(r.generatorCpuSharePercent, 0)}% of the cores it could use), ` +
+    ['generator', `${r.client} client, CPU ${f(r.generatorCpuPercent)}% of a core (kernel ${f(r.generatorCpuSystemPercent)}%) over ${r.generatorThreads} thread(s) (${f(r.generatorCpuSharePercent, 0)}% of the cores it could use), ` +
       `loop delay p99 ${f(r.generatorLoopDelayP99Ms)} ms, busiest loop ${f(r.generatorLoopUtilization * 100, 0)}% busy: ` +
       (r.generatorSaturated ? `SATURATED (${r.generatorSaturation.reasons.join('; ')})` : 'not saturated')],
     ['machine', `${r.options.pin ? 'pinned (server CPU 0, generator the rest), ' : ''}${r.rps.used ? `RPS: loopback receive on CPU mask ${r.rps.mask}, ` : ''}${r.machine.cpus} CPUs, load average ${f(r.machine.loadAverageStart, 2)} at start, ${f(r.machine.loadAverageEnd, 2)} at end`],

@@ -271,6 +271,7 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
     const report = buildReport({
       o, collector, samples, genCpu, measuredSeconds, startedAt, server, wsUrl,
       generatorCpuPercent: ((cpuTotal.user + cpuTotal.system) / 1e6 / ((samples[samples.length - 1]!.atMs - samples[0]!.atMs) / 1000)) * 100,
+      generatorCpuSystemPercent: (cpuTotal.system / 1e6 / ((samples[samples.length - 1]!.atMs - samples[0]!.atMs) / 1000)) * 100,
       serverDied, loadAverageStart, procMemory, generatorCores: generatorCpus.length,
       rps: rps === null ? { used: false, mask: null, previous: null } : { used: true, mask: rps.mask, previous: rps.previous },
     });
