@@ -40,6 +40,9 @@ class WirePairs implements DeltaPairs {
   }
 }
 
+/** CURSOR x y flags (5-byte body), shown visible: the bytes encodeCursor(x, y, false) makes. */
+const CURSOR_SCRATCH = encodeCursor(0, 0, false);
+
 /** Opcodes this client steps over without reading (their bytes are still counted). */
 const STEPPED_OVER = new Set<number>([Op.CURSORS, Op.ONLINE, Op.PONG, Op.LOD_SNAPSHOT, Op.LOD_DELTA, Op.TEMPO]);
 
@@ -108,7 +111,11 @@ export class LeanLink<U> implements SimLink {
     if (this.state !== 'open' || w === null) return;
     if (this.viewportDue && now >= this.lastViewportAt + interval(w.limits.viewportHz)) this.flushViewport(w, now);
     if (this.cursor !== null && now >= this.lastCursorAt + interval(w.limits.cursorHz)) {
-      this.socket!.send(encodeCursor(this.cursor.x, this.cursor.y, false));
+      // The most frequent message a user sends: written into one scratch message (send copies it into the frame).
+      const m = CURSOR_SCRATCH;
+      m[3] = this.cursor.x & 0xff; m[4] = this.cursor.x >>> 8;
+      m[5] = this.cursor.y & 0xff; m[6] = this.cursor.y >>> 8;
+      this.socket!.send(m);
       this.cursor = null;
       this.lastCursorAt = now;
     }

@@ -6,8 +6,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { AddressInfo } from 'node:net';
-import { CanvasClient, type WebSocketLike } from '../../src/client/canvas-client.js';
+import { CanvasClient, type WebSocketLike, effectiveViewport } from '../../src/client/canvas-client.js';
 import { decodeSnapshotPixels } from '../../src/chunks/snapshot-codec.js';
+import {
+  Op, PROTOCOL_VERSION, decodeClientMessage, encodeCursor, encodeLodViewport, encodePlace, encodeViewport, encodeWelcome,
+} from '../../src/net/protocol.js';
 import { LeanLink } from '../../loadtest/lean-link.js';
 import { LeanSocket } from '../../loadtest/lean-socket.js';
 import type { DeltaPairs, LinkHandler, WelcomeInfo } from '../../loadtest/sim-link.js';
@@ -78,6 +81,52 @@ describe('LeanSocket against the ws server', () => {
     await until(() => code !== 0, 3000, 'the failure');
     expect(code).toBe(1006);
     expect(opened).toBe(false);
+  });
+});
+
+describe('LeanLink sends what the project client sends', () => {
+  it('HELLO, then views fitted to the canvas, cursors clamped and throttled, PLACEs with growing seqs', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
+    closers.push(() => wss.close());
+    await new Promise<void>((r) => wss.once('listening', () => r()));
+    const got: Buffer[] = [];
+    wss.on('connection', (ws) => {
+      ws.on('message', (d: Buffer) => {
+        got.push(Buffer.from(d));
+        if (d[0] === Op.HELLO) {
+          ws.send(encodeWelcome({
+            version: PROTOCOL_VERSION, clientId: 7, epoch: 1, width: 512, height: 256, chunkSize: 64, tickHz: 60, serverTime: 0, background: 0,
+            limits: { paintRate: 10, paintBurst: 10, maxPlaceBatch: 64, maxViewportArea: 128 * 128, cursorHz: 20, viewportHz: 30, maxNameBytes: 32, maxMessageBytes: 65536 },
+            palette: [0, 0xffffff], budget: { rate: 1e6, burst: 1e6, costs: { place: 1, placePerPixel: 0, viewport: 1, cursor: 1, resume: 1, hello: 1, ping: 1 } },
+            session: { known: false, lastSeq: 0 },
+          }));
+        }
+      });
+    });
+    let open = false;
+    const h: LinkHandler<null> = { open: () => { open = true; }, closed() {}, snapshot() {}, delta() {}, placeResult() {}, error: (_u, k) => { throw new Error(k); } };
+    const link = new LeanLink({ url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/ws`, name: 'bot1' }, null, h);
+    closers.push(() => link.close());
+    link.connect();
+    await until(() => open, 3000, 'WELCOME');
+    link.setViewport(-10.5, 20, 1000, 100, 0); // clamped to the canvas, then shrunk about its centre to 128²
+    link.moveCursor(600.7, -3);
+    link.moveCursor(5, 5); // within 1/cursorHz of the last one: held, the latest wins
+    expect(link.placeMany([{ x: 1, y: 2, color: 1 }])).toBe(1);
+    expect(link.placeMany([{ x: 3, y: 4, color: 0 }, { x: 5, y: 6, color: 1 }])).toBe(2);
+    await new Promise((r) => setTimeout(r, 70));
+    link.poll(performance.now());
+    link.setViewport(0, 0, 512, 256, 2); // a level of detail: its area limit counts level pixels
+    await until(() => got.length === 7, 3000, 'seven messages');
+    expect(decodeClientMessage(got[0]!)).toMatchObject({ type: 'hello', version: PROTOCOL_VERSION, name: 'bot1' });
+    expect(got[0]!.length).toBe(3 + 3 + 4 + 16); // with a session token, as CanvasClient sends
+    expect(link.viewport).toEqual({ x: 0, y: 0, w: 512, h: 256 });
+    const fitted = effectiveViewport({ x: -10.5, y: 20, w: 1000, h: 100 }, 512, 256, 128 * 128);
+    expect(fitted).toEqual({ x: 111, y: 42, w: 289, h: 56 });
+    expect(got.slice(1).map((b) => b.toString('hex'))).toEqual([
+      encodeViewport(fitted.x, fitted.y, fitted.w, fitted.h), encodeCursor(511, 0), encodePlace(1, [{ x: 1, y: 2, color: 1 }]),
+      encodePlace(2, [{ x: 3, y: 4, color: 0 }, { x: 5, y: 6, color: 1 }]), encodeCursor(5, 5), encodeLodViewport(2, 0, 0, 512, 256),
+    ].map((b) => Buffer.from(b).toString('hex')));
   });
 });
 
