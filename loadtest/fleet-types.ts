@@ -124,7 +124,13 @@ export interface SimUser {
   everOpen: boolean;
   connectAt: number;
   walk: ViewWalk;
-  rand: () => number;
+  /**
+   * One seeded stream per behaviour, so a paint that depends on timing (which chunks have arrived) never
+   * shifts the walk or the cursor: for one seed every run walks the same views, whichever client it uses.
+   */
+  walkRand: () => number;
+  cursorRand: () => number;
+  paintRand: () => number;
   nextPanAt: number;
   nextCursorAt: number;
   nextPaintAt: number;

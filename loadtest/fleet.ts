@@ -150,14 +150,14 @@ export class Fleet implements LinkHandler<SimUser> {
       this.everConnected++;
     }
     // The canvas size is known now: start this user's walk on it and send its first view.
-    u.walk = new ViewWalk(u.rand, width, height, this.cfg.zoomMin, this.cfg.zoomMax);
+    u.walk = new ViewWalk(u.walkRand, width, height, this.cfg.zoomMin, this.cfg.zoomMax);
     const r = u.walk.rect();
     u.link.setViewport(r.x, r.y, r.w, r.h, this.levelOf(u));
     u.cursorX = r.x + r.w / 2;
     u.cursorY = r.y + r.h / 2;
     this.syncView(u, now);
-    u.nextPanAt = now + 200 + u.rand() * 800;
-    u.nextCursorAt = this.cfg.cursorRate > 0 ? now + u.rand() * (1000 / this.cfg.cursorRate) : Infinity;
+    u.nextPanAt = now + 200 + u.walkRand() * 800;
+    u.nextCursorAt = this.cfg.cursorRate > 0 ? now + u.cursorRand() * (1000 / this.cfg.cursorRate) : Infinity;
     u.nextPaintAt = this.cfg.paintMode === 'rate' && this.cfg.paintRate > 0 ? now + this.paintGap(u) : Infinity;
   }
 
@@ -283,7 +283,7 @@ export class Fleet implements LinkHandler<SimUser> {
 
   /** Exponential gaps: paints arrive as a Poisson process at paintRate. */
   private paintGap(u: SimUser): number {
-    return (-Math.log(1 - u.rand()) * 1000) / this.cfg.paintRate;
+    return (-Math.log(1 - u.paintRand()) * 1000) / this.cfg.paintRate;
   }
 
   /** Sends one PLACE with up to n pixels of the user's view; returns how many it carried. */
@@ -296,8 +296,8 @@ export class Fleet implements LinkHandler<SimUser> {
     const positions: number[] = [];
     for (let k = 0; k < n; k++) {
       for (let t = 0; t < PICK_TRIES; t++) {
-        let x = v.x + Math.floor(u.rand() * v.w);
-        const y = v.y + Math.floor(u.rand() * v.h);
+        let x = v.x + Math.floor(u.paintRand() * v.w);
+        const y = v.y + Math.floor(u.paintRand() * v.h);
         // Move to the nearest column this fleet owns, staying in view.
         x -= (((x - fleetIndex) % fleetCount) + fleetCount) % fleetCount;
         if (x < v.x) x += fleetCount;
@@ -305,7 +305,7 @@ export class Fleet implements LinkHandler<SimUser> {
         const pos = y * width + x;
         if (this.ledger.pending.has(pos) || !u.loaded.has(chunkKey(x >>> CHUNK_SHIFT, y >>> CHUNK_SHIFT))) continue;
         const prev = this.ledger.colorAt(pos);
-        const color = (prev + 1 + Math.floor(u.rand() * (this.paletteSize - 1))) % this.paletteSize;
+        const color = (prev + 1 + Math.floor(u.paintRand() * (this.paletteSize - 1))) % this.paletteSize;
         pixels.push({ x, y, color });
         positions.push(pos);
         this.ledger.pending.set(pos, { user: u, color, prev, sentAt: 0, measured: this.measuring });
@@ -367,8 +367,8 @@ export class Fleet implements LinkHandler<SimUser> {
         const v = u.view;
         if (v !== null && v.w > 0) {
           // A short random walk, kept inside the view.
-          u.cursorX = Math.min(v.x + v.w - 1, Math.max(v.x, u.cursorX + (u.rand() * 2 - 1) * 8));
-          u.cursorY = Math.min(v.y + v.h - 1, Math.max(v.y, u.cursorY + (u.rand() * 2 - 1) * 8));
+          u.cursorX = Math.min(v.x + v.w - 1, Math.max(v.x, u.cursorX + (u.cursorRand() * 2 - 1) * 8));
+          u.cursorY = Math.min(v.y + v.h - 1, Math.max(v.y, u.cursorY + (u.cursorRand() * 2 - 1) * 8));
           u.link.moveCursor(u.cursorX, u.cursorY);
         }
         u.nextCursorAt += 1000 / cfg.cursorRate;
