@@ -107,6 +107,7 @@ export class LeanLink<U> implements SimLink {
   }
 
   poll(now: number): void {
+    if (!this.viewportDue && this.cursor === null) return; // the usual case: nothing held back
     const w = this.welcome;
     if (this.state !== 'open' || w === null) return;
     if (this.viewportDue && now >= this.lastViewportAt + interval(w.limits.viewportHz)) this.flushViewport(w, now);
