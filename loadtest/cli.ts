@@ -9,6 +9,10 @@ import { parseArgs } from 'node:util';
 export type ScenarioName = 'scrollers' | 'crowd' | 'flood';
 export const SCENARIO_NAMES: readonly ScenarioName[] = ['scrollers', 'crowd', 'flood'];
 
+/** The simulated users' client: the lean one (loadtest/lean-link.ts) or the project's CanvasClient over ws. */
+export type ClientKind = 'lean' | 'ws';
+export const CLIENT_KINDS: readonly ClientKind[] = ['lean', 'ws'];
+
 /** How simulated users paint: `rate` at paintRate px/s each; `flood` keeps a window of PLACEs in flight (closed loop). */
 export type PaintMode = 'rate' | 'flood';
 
@@ -59,6 +63,12 @@ export interface LoadTestOptions {
   urls: string[];
   nodes: number;
   redis: string;
+  /** The simulated users' client: `lean` (plain sockets, messages walked by header) or `ws` (CanvasClient over ws). */
+  client: ClientKind;
+  /** A run whose generator was saturated (see saturation.ts) fails (exit 1) instead of only saying so. */
+  requireValid: boolean;
+  /** Steer loopback receive processing (RPS) to the generator's CPUs for the run (root, Linux; see rps.ts). */
+  rps: boolean;
 }
 
 /** Most clients one run may start: bounded, like the run time (see the fd check in run.ts). */
@@ -94,6 +104,9 @@ export const BASE_OPTIONS: LoadTestOptions = {
   urls: [],
   nodes: 1,
   redis: 'redis://127.0.0.1:6379',
+  client: 'lean',
+  requireValid: false,
+  rps: false,
 };
 
 /** What each scenario changes from BASE_OPTIONS. */
@@ -134,17 +147,22 @@ export const USAGE = `Usage: npm run loadtest -- [flags]
                        cross-node probe (painted on the first, seen on the second) measures place→visible
   --nodes N            start N nodes sharing one canvas through Redis (--redis), clients spread over them [1]
   --redis URL          Redis for --nodes [redis://127.0.0.1:6379]
+  --client KIND        lean (plain sockets, messages walked by header) | ws (the project's CanvasClient over ws) [lean]
+  --require-valid      exit 1 when the generator was saturated (its latencies then describe it, not the server)
+  --rps                root, Linux: steer loopback receive processing to the generator's CPUs for the run
+                       (lo's rx-0 rps_cpus; the previous value is restored afterwards, also on Ctrl-C)
 
 Exit status: 0 when the run completed with at least 90% of the clients connected (and, when painting,
 at least one place-to-visible sample); 1 when it ran but fell short of that; 2 for bad flags or when it
-could not start (server did not come up, too few file descriptors).
+could not start (server did not come up, too few file descriptors). With --require-valid a run whose
+generator was saturated exits 1.
 `;
 
 const FLAG_TYPES = {
   scenario: 'string', clients: 'string', duration: 'string', url: 'string', 'paint-rate': 'string',
   'cursor-rate': 'string', width: 'string', height: 'string', zoom: 'string', json: 'string', workers: 'string',
   ramp: 'string', settle: 'string', 'source-addresses': 'string', 'cpu-prof': 'string', seed: 'string', pin: 'boolean', help: 'boolean',
-  nodes: 'string', redis: 'string',
+  nodes: 'string', redis: 'string', client: 'string', 'require-valid': 'boolean', rps: 'boolean',
 } as const;
 
 function num(flag: string, raw: string, opts: { integer?: boolean; min: number; max: number }): number {
@@ -248,6 +266,15 @@ export function parseLoadTestArgs(argv: string[]): { options: LoadTestOptions } 
     o.cpuProfDir = v;
   }
   if (values.pin === true) o.pin = true;
+  if ((v = s('client')) !== undefined) {
+    if (!(CLIENT_KINDS as readonly string[]).includes(v)) throw new UsageError(`--client must be one of ${CLIENT_KINDS.join(', ')}, got "${v}"`);
+    o.client = v as ClientKind;
+  }
+  if (values['require-valid'] === true) o.requireValid = true;
+  if (values.rps === true) {
+    if (process.platform !== 'linux') throw new UsageError('--rps needs Linux (it writes /sys/class/net/lo/queues/rx-0/rps_cpus)');
+    o.rps = true;
+  }
   if ((v = s('seed')) !== undefined) o.seed = num('seed', v, { integer: true, min: 0, max: 0xffffffff });
   // More workers than clients would leave some idle.
   if (o.workers > o.clients) o.workers = o.clients;

@@ -39,11 +39,16 @@ export class Collector {
   /** Worst event-loop delay p99 any fleet reported while measuring, in ms. */
   loopDelayP99Ms = 0;
   loopDelayMaxMs = 0;
+  /** Per fleet: the sum of its measured intervals' event-loop utilisation and how many there were. */
+  private readonly eluSum: number[];
+  private readonly eluCount: number[];
   /** Latest interval of each fleet, for the progress line. */
   readonly latest: Array<FleetInterval | undefined>;
 
   constructor(fleets: number) {
     this.latest = new Array(fleets).fill(undefined);
+    this.eluSum = new Array(fleets).fill(0);
+    this.eluCount = new Array(fleets).fill(0);
   }
 
   add(iv: FleetInterval): void {
@@ -53,6 +58,8 @@ export class Collector {
     if (iv.index < 0) return;
     this.loopDelayP99Ms = Math.max(this.loopDelayP99Ms, iv.loopDelayP99Ms);
     this.loopDelayMaxMs = Math.max(this.loopDelayMaxMs, iv.loopDelayMaxMs);
+    this.eluSum[iv.fleetIndex] = (this.eluSum[iv.fleetIndex] ?? 0) + iv.loopUtilization;
+    this.eluCount[iv.fleetIndex] = (this.eluCount[iv.fleetIndex] ?? 0) + 1;
     for (const k of TOTAL_KEYS) this.totals[k] += iv[k];
     this.latency.recordAllUs(iv.latencyUs);
     this.panLoad.recordAllUs(iv.panLoadUs);
@@ -69,6 +76,13 @@ export class Collector {
     b.deltas += iv.deltas;
     b.connected += iv.connected;
     b.fleets++;
+  }
+
+  /** Event-loop utilisation of the busiest fleet thread over the measured window (0..1). */
+  get loopUtilization(): number {
+    let max = 0;
+    for (let i = 0; i < this.eluSum.length; i++) if (this.eluCount[i]! > 0) max = Math.max(max, this.eluSum[i]! / this.eluCount[i]!);
+    return max;
   }
 
   /** Users open now, per the latest intervals. */

@@ -1,8 +1,8 @@
 /**
- * A share of the simulated users, run by one worker thread (or the main thread for tests): each user is a
- * CanvasClient (the project's client library, replica off) over a ws socket bound to its own 127.0.0.x source
- * address. One 20 ms timer drives every user's connects, pans, cursor moves and paints; there is no timer
- * per user.
+ * A share of the simulated users, run by one worker thread (or the main thread for tests): each user speaks
+ * through a SimLink (the lean client by default, or the project's CanvasClient over ws with `--client ws`)
+ * bound to its own 127.0.0.x source address. One 20 ms timer drives every user's connects, pans, cursor
+ * moves and paints; there is no timer per user.
  *
  * Place → visible latency: a placement is pending from the moment its PLACE is written until the user that
  * sent it receives a DELTA holding that (chunk, offset, colour). To make that unambiguous:
@@ -13,166 +13,33 @@
  *   snapshot rather than a delta);
  * - a pending pixel whose chunk leaves the user's view is dropped (`abandoned`), and one not seen within
  *   UNSEEN_TIMEOUT_MS counts as `unseen` (against another server, someone else may have painted over it).
+ * A DELTA's pairs are read only when its user has a placement pending in that chunk.
  *
  * Viewport load time: from sending a VIEWPORT until the SNAPSHOT of every chunk it brought into view arrived.
  */
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import WebSocket from 'ws';
-import { CanvasClient, type WebSocketLike } from '../src/client/canvas-client.js';
-import { type ViewChunkRange, rangeHas, viewChunkRange } from '../src/client/replica.js';
-import { CHUNK_SHIFT, CHUNK_SIZE, chunkKey, keyCx, keyCy } from '../src/chunks/geometry.js';
-import { Op, errorName, type Delta, type PlacePixel, type PlaceResult, type Snapshot } from '../src/net/protocol.js';
-import { lodLevelForZoom, topLodLevel } from '../src/chunks/lod-geometry.js';
-import type { PaintMode } from './cli.js';
-import { ViewWalk, prng } from './view-walk.js';
+import { monitorEventLoopDelay, performance as perf, type EventLoopUtilization, type IntervalHistogram } from 'node:perf_hooks';
+import { errorName } from '../src/net/protocol.js';
+import {
+  MAX_CONNECTING, PICK_TRIES, RAMP_INTERVAL_MS, STEP_MS, emptyCounters, type FleetConfig, type FleetFinal, type FleetInterval,
+  type SimUser, linkTotals,
+} from './fleet-types.js';
+import { PixelLedger } from './pixel-ledger.js';
+import type { DeltaPairs, LinkHandler, WelcomeInfo } from './sim-link.js';
+import { makeUser } from './sim-user.js';
+import { CHUNK_SHIFT, CHUNK_SIZE, chunkKey, keyCx, keyCy, lodLevelForZoom, rangeHas, topLodLevel, viewChunkRange } from './view-geometry.js';
+import { ViewWalk } from './view-walk.js';
 
-export interface FleetConfig {
-  /** ws://127.0.0.1:PORT/ws */
-  url: string;
-  /** Several nodes of one canvas: user i connects to urls[i mod length] (overrides url). */
-  urls?: string[];
-  /** Users in this fleet. */
-  clients: number;
-  /** Global index of this fleet's first user: picks source addresses and seeds. */
-  firstIndex: number;
-  /** This fleet's number and how many fleets share the run: a pixel belongs to fleet x mod fleetCount. */
-  fleetIndex: number;
-  fleetCount: number;
-  paintMode: PaintMode;
-  paintRate: number;
-  cursorRate: number;
-  zoomMin: number;
-  zoomMax: number;
-  floodWindow: number;
-  floodBatch: number;
-  /** Connections are spread evenly over this long. */
-  rampMs: number;
-  /** Bind user i to 127.0.0.(1 + i mod N); 0 lets the kernel choose. */
-  sourceAddresses: number;
-  seed: number;
-  /** How often an interval is reported. Default 1000 ms. */
-  intervalMs?: number;
-}
+export { UNSEEN_TIMEOUT_MS, type FleetConfig, type FleetFinal, type FleetInterval } from './fleet-types.js';
 
-/** What one fleet did during one interval. Counts are for the interval only, except the gauges. */
-export interface FleetInterval {
-  fleetIndex: number;
-  /** Interval number since measuring started; -1 for intervals before (ramp, settle). */
-  index: number;
-  seconds: number;
-  /** Gauges: users open now, users that ever got WELCOME. */
-  connected: number;
-  everConnected: number;
-  connectFailures: number;
-  disconnects: number;
-  /** Pixels. */
-  placed: number;
-  accepted: number;
-  rejected: number;
-  unseen: number;
-  abandoned: number;
-  /** Paints skipped because no pixel of a loaded chunk was free (should stay near 0). */
-  skipped: number;
-  frames: number;
-  bytes: number;
-  deltas: number;
-  deltaPixels: number;
-  snapshots: number;
-  cursorMessages: number;
-  /** Protocol bytes of CURSORS messages, and of LOD_SNAPSHOT / LOD_DELTA messages (shares of `bytes`). */
-  cursorBytes: number;
-  lodBytes: number;
-  /** Gauge: users watching at a level of detail (zoomed out; they do not paint). */
-  lodUsers: number;
-  /** Pans whose snapshots were still missing when the next pan came. */
-  panLoadsAbandoned: number;
-  /** Samples in microseconds. */
-  latencyUs: Float64Array;
-  panLoadUs: Float64Array;
-  errors: Record<string, number>;
-  /** This thread's event-loop delay: a busy generator shows here first. */
-  loopDelayP99Ms: number;
-  loopDelayMaxMs: number;
-}
+/** The sampling interval of the event-loop delay histogram; taken off every reading. */
+const LOOP_DELAY_RESOLUTION_MS = 10;
 
-export interface FleetFinal {
-  fleetIndex: number;
-  /** Per user: frames and bytes received while measuring. */
-  perClient: Array<[frames: number, bytes: number]>;
-}
-
-/** Accepted placements not seen within this long are counted as unseen and forgotten. */
-export const UNSEEN_TIMEOUT_MS = 10_000;
-const STEP_MS = 20;
-/** Before measuring, intervals come faster so the ramp is seen to finish promptly. */
-const RAMP_INTERVAL_MS = 250;
-/** More pixels than this wide a canvas side and the fleet remembers colours in a Map rather than an array. */
-const COLOR_ARRAY_MAX = 1 << 26;
-/**
- * Handshakes in flight per fleet. A server slowed by load then gets a slower ramp rather than a pile of
- * handshakes that time out (which would measure the ramp, not the steady state).
- */
-const MAX_CONNECTING = 64;
-/** Tries to find a free pixel in a loaded chunk of the view before giving up on one paint. */
-const PICK_TRIES = 8;
-
-type UserState = 'waiting' | 'connecting' | 'open' | 'closed';
-
-interface Pending {
-  user: SimUser;
-  color: number;
-  /** Colour before: restored if the server refuses the placement. */
-  prev: number;
-  sentAt: number;
-  /** Sent while measuring: only these count, so a window's samples belong to its own placements. */
-  measured: boolean;
-}
-
-interface SimUser {
-  index: number;
-  client: CanvasClient;
-  state: UserState;
-  everOpen: boolean;
-  connectAt: number;
-  walk: ViewWalk;
-  rand: () => number;
-  nextPanAt: number;
-  nextCursorAt: number;
-  nextPaintAt: number;
-  cursorX: number;
-  cursorY: number;
-  /** The viewport object the client last sent, and its chunk range. */
-  view: { x: number; y: number; w: number; h: number } | null;
-  range: ViewChunkRange | null;
-  /** Chunks in view whose SNAPSHOT has arrived since they entered it. */
-  loaded: Set<number>;
-  panLoad: { sentAt: number; waiting: Set<number> } | null;
-  /** Pixels (y * width + x) this user has pending. */
-  pendingPos: Set<number>;
-  /** PLACE seq → the pixels it carried and whether it was sent while measuring, until its PLACE_RESULT. */
-  seqPixels: Map<number, { positions: number[]; measured: boolean }>;
-  /** Flood: PLACE messages awaiting their result. */
-  inFlight: number;
-  baseFrames: number;
-  baseBytes: number;
-}
-
-function emptyCounters() {
-  return {
-    connectFailures: 0, disconnects: 0, placed: 0, accepted: 0, rejected: 0, unseen: 0, abandoned: 0, skipped: 0,
-    deltas: 0, deltaPixels: 0, snapshots: 0, cursorMessages: 0, panLoadsAbandoned: 0,
-  };
-}
-
-export class Fleet {
+export class Fleet implements LinkHandler<SimUser> {
   private readonly users: SimUser[] = [];
-  private readonly pending = new Map<number, Pending>();
-  private colorsArr: Uint8Array | null = null;
-  private readonly colorsMap = new Map<number, number>();
+  private readonly ledger = new PixelLedger();
   private width = 0;
   private height = 0;
   private paletteSize = 0;
-  private background = 0;
   private maxBatch = 1;
 
   private counters = emptyCounters();
@@ -196,12 +63,14 @@ export class Fleet {
   private lastExpiry = 0;
   private stopping = false;
   private readonly loopDelay: IntervalHistogram;
+  private elu: EventLoopUtilization;
   private readonly startedAt: number;
 
   constructor(private readonly cfg: FleetConfig, private readonly report: (iv: FleetInterval) => void) {
-    this.loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    this.loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
+    this.elu = perf.eventLoopUtilization();
     this.startedAt = performance.now();
-    for (let i = 0; i < cfg.clients; i++) this.users.push(this.makeUser(cfg.firstIndex + i, i));
+    for (let i = 0; i < cfg.clients; i++) this.users.push(makeUser(cfg, cfg.firstIndex + i, i, this.startedAt, this));
   }
 
   /** Starts connecting (spread over rampMs) and reporting intervals. */
@@ -219,8 +88,8 @@ export class Fleet {
     this.measuring = true;
     this.intervalIndex = 0;
     for (const u of this.users) {
-      u.baseFrames = u.client.framesReceived;
-      u.baseBytes = u.client.bytesReceived;
+      u.baseFrames = u.link.framesReceived;
+      u.baseBytes = u.link.bytesReceived;
     }
     if (this.intervalTimer) clearInterval(this.intervalTimer);
     this.intervalTimer = setInterval(() => this.flushInterval(), this.cfg.intervalMs ?? 1000);
@@ -234,78 +103,43 @@ export class Fleet {
     if (this.intervalTimer) clearInterval(this.intervalTimer);
     this.loopDelay.disable();
     const perClient: Array<[number, number]> = this.users.map((u) => [
-      u.client.framesReceived - u.baseFrames, u.client.bytesReceived - u.baseBytes,
+      u.link.framesReceived - u.baseFrames, u.link.bytesReceived - u.baseBytes,
     ]);
-    const open = this.users.filter((u) => u.state === 'open' || u.state === 'connecting');
-    const closed = Promise.all(open.map((u) => new Promise<void>((r) => {
-      const off = u.client.on('close', () => { off(); r(); });
-      u.client.close();
-    })));
-    // close() ends the session at once on our side; wait a little for the close frames to go out.
-    await Promise.race([closed, new Promise((r) => setTimeout(r, 500))]);
+    // close() ends each session on our side at once (its close event fires then); give the close frames a
+    // moment to leave.
+    for (const u of this.users) if (u.state === 'open' || u.state === 'connecting') u.link.close();
+    await new Promise((r) => setTimeout(r, 50));
     return { fleetIndex: this.cfg.fleetIndex, perClient };
   }
 
   // ---------------------------------------------------------------------------------------------------
   // Users
 
-  private makeUser(globalIndex: number, localIndex: number): SimUser {
-    const cfg = this.cfg;
-    const rand = prng((Math.imul(cfg.seed, 0x9e3779b1) ^ Math.imul(globalIndex + 1, 0x85ebca6b)) >>> 0);
-    const localAddress = cfg.sourceAddresses > 0 ? `127.0.0.${1 + (globalIndex % cfg.sourceAddresses)}` : undefined;
-    const client = new CanvasClient({
-      url: cfg.urls && cfg.urls.length > 0 ? cfg.urls[globalIndex % cfg.urls.length]! : cfg.url,
-      name: `bot${globalIndex}`,
-      reconnect: false,
-      keepReplica: false,
-      ignoreCursors: true, // a bot draws no cursors: step over them undecoded (their bytes are still counted)
-      countBytesByOp: true,
-      socketFactory: (url) => new WebSocket(url, {
-        perMessageDeflate: false,
-        handshakeTimeout: 15_000,
-        ...(localAddress ? { localAddress } : {}),
-      }) as unknown as WebSocketLike,
-    });
-    const u: SimUser = {
-      index: globalIndex, client, state: 'waiting', everOpen: false,
-      connectAt: this.startedAt + (cfg.clients > 1 ? (cfg.rampMs * localIndex) / cfg.clients : 0),
-      // The view is only known once WELCOME gives the canvas size; a placeholder until then.
-      walk: new ViewWalk(rand, 64, 64, cfg.zoomMin, cfg.zoomMax), rand,
-      nextPanAt: Infinity, nextCursorAt: Infinity, nextPaintAt: Infinity, cursorX: 0, cursorY: 0,
-      view: null, range: null, loaded: new Set(), panLoad: null, pendingPos: new Set(), seqPixels: new Map(), inFlight: 0,
-      baseFrames: 0, baseBytes: 0,
-    };
-    client.on('open', (w) => this.onOpen(u, w.width, w.height, w.palette.length, w.background, w.limits.maxPlaceBatch));
-    client.on('close', (c) => this.onClose(u, c.code));
-    client.on('snapshot', (m) => this.onSnapshot(u, m));
-    client.on('delta', (m) => this.onDelta(u, m));
-    client.on('placeResult', (m) => this.onPlaceResult(u, m));
-    client.on('error', (m) => this.error(`server:${errorName(m.code) ?? m.code}`));
-    client.on('protocolError', (e) => this.error(`protocol:${e.code}`));
-    return u;
-  }
-
   private connect(u: SimUser): void {
     u.state = 'connecting';
     this.connecting++;
     try {
-      u.client.connect();
+      u.link.connect();
     } catch (err) {
       u.state = 'closed';
       this.connecting--;
       this.counters.connectFailures++;
-      this.error(`connect:${(err as Error).message.slice(0, 60)}`);
+      this.error(null, `connect:${(err as Error).message.slice(0, 60)}`);
     }
   }
 
-  private onOpen(u: SimUser, width: number, height: number, paletteSize: number, background: number, maxBatch: number): void {
+  // ---------------------------------------------------------------------------------------------------
+  // What the links report (LinkHandler)
+
+  open(u: SimUser, w: WelcomeInfo): void {
+    const { width, height, paletteSize, background } = w;
+    const maxBatch = w.maxPlaceBatch;
     if (this.width === 0) {
       this.width = width;
       this.height = height;
       this.paletteSize = paletteSize;
-      this.background = background;
       this.maxBatch = Math.max(1, maxBatch);
-      if (width * height <= COLOR_ARRAY_MAX) this.colorsArr = new Uint8Array(width * height).fill(background);
+      this.ledger.init(width, height, background);
     }
     const now = performance.now();
     if (u.state === 'connecting') this.connecting--;
@@ -316,18 +150,18 @@ export class Fleet {
       this.everConnected++;
     }
     // The canvas size is known now: start this user's walk on it and send its first view.
-    u.walk = new ViewWalk(u.rand, width, height, this.cfg.zoomMin, this.cfg.zoomMax);
+    u.walk = new ViewWalk(u.walkRand, width, height, this.cfg.zoomMin, this.cfg.zoomMax);
     const r = u.walk.rect();
-    u.client.setViewport(r.x, r.y, r.w, r.h, this.levelOf(u));
+    u.link.setViewport(r.x, r.y, r.w, r.h, this.levelOf(u));
     u.cursorX = r.x + r.w / 2;
     u.cursorY = r.y + r.h / 2;
     this.syncView(u, now);
-    u.nextPanAt = now + 200 + u.rand() * 800;
-    u.nextCursorAt = this.cfg.cursorRate > 0 ? now + u.rand() * (1000 / this.cfg.cursorRate) : Infinity;
+    u.nextPanAt = now + 200 + u.walkRand() * 800;
+    u.nextCursorAt = this.cfg.cursorRate > 0 ? now + u.cursorRand() * (1000 / this.cfg.cursorRate) : Infinity;
     u.nextPaintAt = this.cfg.paintMode === 'rate' && this.cfg.paintRate > 0 ? now + this.paintGap(u) : Infinity;
   }
 
-  private onClose(u: SimUser, code: number): void {
+  closed(u: SimUser, code: number): void {
     const was = u.state;
     u.state = 'closed';
     if (was === 'open') this.connected--;
@@ -335,14 +169,13 @@ export class Fleet {
     if (!this.stopping) {
       if (was === 'open') {
         this.counters.disconnects++;
-        this.error(`close:${code}`);
+        this.error(null, `close:${code}`);
       } else if (was === 'connecting') {
         this.counters.connectFailures++;
-        this.error(`connect:${code}`);
+        this.error(null, `connect:${code}`);
       }
     }
-    for (const pos of u.pendingPos) this.pending.delete(pos);
-    u.pendingPos.clear();
+    this.ledger.dropUser(u);
     u.seqPixels.clear();
     u.panLoad = null;
     u.loaded.clear();
@@ -350,18 +183,18 @@ export class Fleet {
     u.range = null;
   }
 
-  private error(kind: string): void {
+  error(_u: SimUser | null, kind: string): void {
     this.errors[kind] = (this.errors[kind] ?? 0) + 1;
   }
 
   /** Picks up a viewport the client has sent since we last looked: which chunks entered, which left. */
   private syncView(u: SimUser, now: number): void {
-    const v = u.client.viewport;
+    const v = u.link.viewport;
     if (v === u.view) return;
     u.view = v as SimUser['view'];
     const old = u.range;
     // Zoomed out (a level of detail): no full-resolution chunks, so nothing to paint or time here.
-    const range = v === null || u.client.level > 0 ? null : viewChunkRange(v.x, v.y, v.w, v.h, this.width, this.height);
+    const range = v === null || u.link.level > 0 ? null : viewChunkRange(v.x, v.y, v.w, v.h, this.width, this.height);
     u.range = range;
     for (const key of u.loaded) {
       if (range === null || !rangeHas(range, keyCx(key), keyCy(key))) u.loaded.delete(key);
@@ -371,9 +204,8 @@ export class Fleet {
       const x = pos % this.width;
       const y = (pos - x) / this.width;
       if (range === null || !rangeHas(range, x >>> CHUNK_SHIFT, y >>> CHUNK_SHIFT)) {
-        if (this.pending.get(pos)?.measured) this.counters.abandoned++;
-        this.pending.delete(pos);
-        u.pendingPos.delete(pos);
+        if (this.ledger.pending.get(pos)?.measured) this.counters.abandoned++;
+        this.ledger.drop(u, pos);
       }
     }
     if (u.panLoad !== null) this.counters.panLoadsAbandoned++;
@@ -388,10 +220,10 @@ export class Fleet {
     if (entered.size > 0) u.panLoad = { sentAt: now, waiting: entered };
   }
 
-  private onSnapshot(u: SimUser, m: Snapshot): void {
+  snapshot(u: SimUser, cx: number, cy: number): void {
     this.counters.snapshots++;
-    if (u.range === null || !rangeHas(u.range, m.cx, m.cy)) return; // in flight from an older view
-    const key = chunkKey(m.cx, m.cy);
+    if (u.range === null || !rangeHas(u.range, cx, cy)) return; // in flight from an older view
+    const key = chunkKey(cx, cy);
     u.loaded.add(key);
     const pl = u.panLoad;
     if (pl !== null && pl.waiting.delete(key) && pl.waiting.size === 0) {
@@ -400,47 +232,43 @@ export class Fleet {
     }
   }
 
-  private onDelta(u: SimUser, m: Delta): void {
-    const n = m.offsets.length;
+  delta(u: SimUser, cx: number, cy: number, pairs: DeltaPairs): void {
+    const n = pairs.count;
     this.counters.deltas++;
     this.counters.deltaPixels += n;
-    if (u.pendingPos.size === 0) return;
+    if (u.pendingChunks.size === 0 || !u.pendingChunks.has(chunkKey(cx, cy))) return;
     const width = this.width;
-    const x0 = m.cx << CHUNK_SHIFT;
-    const y0 = m.cy << CHUNK_SHIFT;
-    const offsets = m.offsets;
-    const colors = m.colors;
+    const x0 = cx << CHUNK_SHIFT;
+    const y0 = cy << CHUNK_SHIFT;
     let now = -1;
     for (let i = 0; i < n; i++) {
-      const o = offsets[i]!;
+      const o = pairs.offset(i);
       const pos = (y0 + (o >>> CHUNK_SHIFT)) * width + x0 + (o & (CHUNK_SIZE - 1));
       if (!u.pendingPos.has(pos)) continue;
-      const p = this.pending.get(pos);
-      if (p === undefined || p.user !== u || p.color !== colors[i]) continue;
+      const p = this.ledger.pending.get(pos);
+      if (p === undefined || p.user !== u || p.color !== pairs.color(i)) continue;
       if (now < 0) now = performance.now();
       if (p.measured) this.latency.push((now - p.sentAt) * 1000);
-      this.pending.delete(pos);
-      u.pendingPos.delete(pos);
+      this.ledger.drop(u, pos);
       if (u.pendingPos.size === 0) break;
     }
   }
 
-  private onPlaceResult(u: SimUser, m: PlaceResult): void {
-    const sent = u.seqPixels.get(m.seq);
-    u.seqPixels.delete(m.seq);
+  placeResult(u: SimUser, seq: number, status: number, count: number): void {
+    const sent = u.seqPixels.get(seq);
+    u.seqPixels.delete(seq);
     const positions = sent?.positions;
-    if (m.status === 0) {
-      if (sent?.measured) this.counters.accepted += m.count;
+    if (status === 0) {
+      if (sent?.measured) this.counters.accepted += count;
     } else {
-      if (sent?.measured) this.counters.rejected += m.count;
-      this.error(`place:${errorName(m.status) ?? m.status}`);
+      if (sent?.measured) this.counters.rejected += count;
+      this.error(null, `place:${errorName(status) ?? status}`);
       if (positions) {
         for (const pos of positions) {
-          const p = this.pending.get(pos);
+          const p = this.ledger.pending.get(pos);
           if (p === undefined || p.user !== u) continue;
-          this.setColor(pos, p.prev);
-          this.pending.delete(pos);
-          u.pendingPos.delete(pos);
+          this.ledger.setColor(pos, p.prev);
+          this.ledger.drop(u, pos);
         }
       }
     }
@@ -453,18 +281,9 @@ export class Fleet {
   // ---------------------------------------------------------------------------------------------------
   // Painting
 
-  private colorAt(pos: number): number {
-    return this.colorsArr !== null ? this.colorsArr[pos]! : this.colorsMap.get(pos) ?? this.background;
-  }
-
-  private setColor(pos: number, c: number): void {
-    if (this.colorsArr !== null) this.colorsArr[pos] = c;
-    else this.colorsMap.set(pos, c);
-  }
-
   /** Exponential gaps: paints arrive as a Poisson process at paintRate. */
   private paintGap(u: SimUser): number {
-    return (-Math.log(1 - u.rand()) * 1000) / this.cfg.paintRate;
+    return (-Math.log(1 - u.paintRand()) * 1000) / this.cfg.paintRate;
   }
 
   /** Sends one PLACE with up to n pixels of the user's view; returns how many it carried. */
@@ -473,41 +292,41 @@ export class Fleet {
     if (v === null || v.w === 0 || v.h === 0 || this.paletteSize < 2) return 0;
     const { fleetCount, fleetIndex } = this.cfg;
     const width = this.width;
-    const pixels: PlacePixel[] = [];
+    const pixels: Array<{ x: number; y: number; color: number }> = [];
     const positions: number[] = [];
     for (let k = 0; k < n; k++) {
       for (let t = 0; t < PICK_TRIES; t++) {
-        let x = v.x + Math.floor(u.rand() * v.w);
-        const y = v.y + Math.floor(u.rand() * v.h);
+        let x = v.x + Math.floor(u.paintRand() * v.w);
+        const y = v.y + Math.floor(u.paintRand() * v.h);
         // Move to the nearest column this fleet owns, staying in view.
         x -= (((x - fleetIndex) % fleetCount) + fleetCount) % fleetCount;
         if (x < v.x) x += fleetCount;
         if (x >= v.x + v.w || x >= width) continue;
         const pos = y * width + x;
-        if (this.pending.has(pos) || !u.loaded.has(chunkKey(x >>> CHUNK_SHIFT, y >>> CHUNK_SHIFT))) continue;
-        const prev = this.colorAt(pos);
-        const color = (prev + 1 + Math.floor(u.rand() * (this.paletteSize - 1))) % this.paletteSize;
+        if (this.ledger.pending.has(pos) || !u.loaded.has(chunkKey(x >>> CHUNK_SHIFT, y >>> CHUNK_SHIFT))) continue;
+        const prev = this.ledger.colorAt(pos);
+        const color = (prev + 1 + Math.floor(u.paintRand() * (this.paletteSize - 1))) % this.paletteSize;
         pixels.push({ x, y, color });
         positions.push(pos);
-        this.pending.set(pos, { user: u, color, prev, sentAt: 0, measured: this.measuring });
-        this.setColor(pos, color);
+        this.ledger.pending.set(pos, { user: u, color, prev, sentAt: 0, measured: this.measuring });
+        this.ledger.setColor(pos, color);
         break;
       }
     }
     if (pixels.length === 0) return 0;
     const sentAt = performance.now();
-    const seq = u.client.placeMany(pixels);
+    const seq = u.link.placeMany(pixels);
     if (seq === 0) {
       for (let i = 0; i < positions.length; i++) {
         const pos = positions[i]!;
-        this.setColor(pos, this.pending.get(pos)!.prev);
-        this.pending.delete(pos);
+        this.ledger.setColor(pos, this.ledger.pending.get(pos)!.prev);
+        this.ledger.pending.delete(pos);
       }
       return 0;
     }
     for (let i = 0; i < positions.length; i++) {
-      this.pending.get(positions[i]!)!.sentAt = sentAt;
-      u.pendingPos.add(positions[i]!);
+      this.ledger.pending.get(positions[i]!)!.sentAt = sentAt;
+      this.ledger.addToUser(u, positions[i]!);
     }
     u.seqPixels.set(seq, { positions, measured: this.measuring });
     if (this.measuring) this.counters.placed += pixels.length;
@@ -536,27 +355,28 @@ export class Fleet {
         continue;
       }
       if (u.state !== 'open') continue;
+      u.link.poll(now);
       this.syncView(u, now);
       if (now >= u.nextPanAt) {
         u.nextPanAt = now + u.walk.step();
         const r = u.walk.rect();
-        u.client.setViewport(r.x, r.y, r.w, r.h, this.levelOf(u));
+        u.link.setViewport(r.x, r.y, r.w, r.h, this.levelOf(u));
         this.syncView(u, now);
       }
       if (now >= u.nextCursorAt) {
         const v = u.view;
         if (v !== null && v.w > 0) {
           // A short random walk, kept inside the view.
-          u.cursorX = Math.min(v.x + v.w - 1, Math.max(v.x, u.cursorX + (u.rand() * 2 - 1) * 8));
-          u.cursorY = Math.min(v.y + v.h - 1, Math.max(v.y, u.cursorY + (u.rand() * 2 - 1) * 8));
-          u.client.moveCursor(u.cursorX, u.cursorY);
+          u.cursorX = Math.min(v.x + v.w - 1, Math.max(v.x, u.cursorX + (u.cursorRand() * 2 - 1) * 8));
+          u.cursorY = Math.min(v.y + v.h - 1, Math.max(v.y, u.cursorY + (u.cursorRand() * 2 - 1) * 8));
+          u.link.moveCursor(u.cursorX, u.cursorY);
         }
         u.nextCursorAt += 1000 / cfg.cursorRate;
         if (u.nextCursorAt < now) u.nextCursorAt = now + 1000 / cfg.cursorRate;
       }
       if (cfg.paintMode === 'flood') {
         if (u.inFlight < cfg.floodWindow) this.floodTopUp(u);
-      } else if (now >= u.nextPaintAt && u.client.level > 0) {
+      } else if (now >= u.nextPaintAt && u.link.level > 0) {
         u.nextPaintAt = now + this.paintGap(u); // zoomed out: people look rather than paint
       } else if (now >= u.nextPaintAt) {
         let due = 0;
@@ -571,7 +391,7 @@ export class Fleet {
     }
     if (now - this.lastExpiry >= 1000) {
       this.lastExpiry = now;
-      this.expirePending(now);
+      this.counters.unseen += this.ledger.expire(now);
     }
   }
 
@@ -580,34 +400,11 @@ export class Fleet {
     return lodLevelForZoom(u.walk.zoom, topLodLevel(this.width, this.height));
   }
 
-  private expirePending(now: number): void {
-    for (const [pos, p] of this.pending) {
-      if (p.sentAt > 0 && now - p.sentAt > UNSEEN_TIMEOUT_MS) {
-        this.pending.delete(pos);
-        p.user.pendingPos.delete(pos);
-        if (p.measured) this.counters.unseen++;
-      }
-    }
-  }
-
   private flushInterval(): void {
     const now = performance.now();
-    let frames = 0;
-    let bytes = 0;
-    let cursorBytes = 0;
-    let lodBytes = 0;
-    let lodUsers = 0;
-    let cursorMessages = 0;
-    for (const u of this.users) {
-      cursorMessages += u.client.messagesByOp![Op.CURSORS]!;
-      frames += u.client.framesReceived;
-      bytes += u.client.bytesReceived;
-      const b = u.client.bytesByOp!;
-      cursorBytes += b[Op.CURSORS]!;
-      lodBytes += b[Op.LOD_SNAPSHOT]! + b[Op.LOD_DELTA]!;
-      if (u.state === 'open' && u.client.level > 0) lodUsers++;
-    }
+    const { frames, bytes, cursorBytes, lodBytes, lodUsers, cursorMessages } = linkTotals(this.users);
     const c = this.counters;
+    const elu = perf.eventLoopUtilization(this.elu);
     const iv: FleetInterval = {
       fleetIndex: this.cfg.fleetIndex,
       index: this.measuring ? this.intervalIndex++ : -1,
@@ -625,10 +422,12 @@ export class Fleet {
       latencyUs: Float64Array.from(this.latency),
       panLoadUs: Float64Array.from(this.panLoad),
       errors: this.errors,
-      loopDelayP99Ms: this.loopDelay.count > 0 ? this.loopDelay.percentile(99) / 1e6 : 0,
-      loopDelayMaxMs: this.loopDelay.count > 0 ? this.loopDelay.max / 1e6 : 0,
+      loopDelayP99Ms: this.loopDelay.count > 0 ? Math.max(0, this.loopDelay.percentile(99) / 1e6 - LOOP_DELAY_RESOLUTION_MS) : 0,
+      loopDelayMaxMs: this.loopDelay.count > 0 ? Math.max(0, this.loopDelay.max / 1e6 - LOOP_DELAY_RESOLUTION_MS) : 0,
+      loopUtilization: elu.utilization,
     };
     this.loopDelay.reset();
+    this.elu = perf.eventLoopUtilization();
     this.lastFrames = frames;
     this.lastBytes = bytes;
     this.lastCursorBytes = cursorBytes;

@@ -81,7 +81,27 @@ export interface LoadTestReport {
   serverEventLoopLagP99Ms: number;
   generatorCpuPercent: number;
   generatorThreads: number;
+  /** Worst per-second event-loop delay p99 of a fleet thread, past when its sampling timer was due. */
   generatorLoopDelayP99Ms: number;
+  /** The part of generatorCpuPercent spent in the kernel (socket reads and writes, mostly). */
+  generatorCpuSystemPercent: number;
+  /** Event-loop utilisation of the busiest fleet thread (0..1). */
+  generatorLoopUtilization: number;
+  /** CPUs the generator could run on (all but the server's with --pin), and its CPU over the cores it could use. */
+  generatorCores: number;
+  generatorCpuSharePercent: number;
+  /**
+   * The generator was short of CPU (saturation.ts, thresholds in loadtest/README.md): then every latency figure
+   * of the run (`latencyMs`, `panLoadMs`, `probeLatencyMs`, `crossNodeLatencyMs`, the timeline's p50/p99)
+   * describes the generator as much as the server, and `latencyValid` is false.
+   */
+  generatorSaturated: boolean;
+  generatorSaturation: { reasons: string[]; thresholds: { cpuSharePercent: number; loopDelayP99Ms: number; loopUtilization: number } };
+  latencyValid: boolean;
+  /** The simulated users' client: lean (plain sockets) or ws (CanvasClient over ws). */
+  client: string;
+  /** --rps: loopback receive processing steered to the generator's CPUs (the mask written, and the value restored after). */
+  rps: { used: boolean; mask: string | null; previous: string | null };
   framesPerClientPerSecond: number;
   deltasPerClientPerSecond: number;
   deltaPixelsPerClientPerSecond: number;
@@ -159,10 +179,10 @@ export function bucketBound(ms: number, lastBucketMs = 100): string {
   return Number.isFinite(ms) ? `≤ ${ms.toFixed(1)} ms` : `> ${lastBucketMs} ms`;
 }
 
-function latencyRow(s: LatencySummary): string {
-  return s.count === 0
+function latencyRow(s: LatencySummary, valid = true): string {
+  return (valid ? '' : 'NOT VALID (generator saturated): ') + (s.count === 0
     ? 'no samples'
-    : `p50 ${f(s.p50, 2)}  p90 ${f(s.p90, 2)}  p99 ${f(s.p99, 2)}  p99.9 ${f(s.p999, 2)}  max ${f(s.max, 2)} ms  (${s.count} samples)`;
+    : `p50 ${f(s.p50, 2)}  p90 ${f(s.p90, 2)}  p99 ${f(s.p99, 2)}  p99.9 ${f(s.p999, 2)}  max ${f(s.max, 2)} ms  (${s.count} samples)`);
 }
 
 function memoryRow(m: NonNullable<LoadTestReport['serverMemoryMb']>): string {
@@ -178,16 +198,18 @@ export function formatSummary(r: LoadTestReport): string {
     ['measured', `${f(r.durationSeconds)} s`],
     ['placed / accepted', `${r.placed} / ${r.accepted} px  (${f(r.placedPerSecond)} / ${f(r.acceptedPerSecond)} px/s; server counted ${f(r.serverPixelsAcceptedPerSecond)} px/s)`],
     ['not seen', `rejected ${r.rejected}, unseen ${r.unseen}, view moved ${r.abandoned}, no free pixel ${r.skipped}`],
-    ['place→visible', latencyRow(r.latencyMs)],
-    ['pan→snapshots', `${latencyRow(r.panLoadMs)}${r.panLoadsAbandoned ? `; ${r.panLoadsAbandoned} overtaken by the next pan` : ''}`],
+    ['place→visible', latencyRow(r.latencyMs, r.latencyValid)],
+    ['pan→snapshots', `${latencyRow(r.panLoadMs, r.latencyValid)}${r.panLoadsAbandoned ? `; ${r.panLoadsAbandoned} overtaken by the next pan` : ''}`],
     ['per client', `${f(r.bytesPerClientPerSecond, 0)} B/s, ${f(r.framesPerClientPerSecond)} frames/s, ${f(r.deltasPerClientPerSecond)} deltas/s (${f(r.deltaPixelsPerClientPerSecond)} px), ${f(r.snapshotsPerClientPerSecond, 2)} snapshots/s, ${f(r.cursorMessagesPerClientPerSecond)} cursor msgs/s`],
     ['byte shares', `cursors ${f(r.cursorByteShare * 100)} %, level of detail ${f(r.lodByteShare * 100)} % (${r.lodUsers} users zoomed out)`],
     ['server tick', `${f(r.tickHz)} Hz (min ${f(r.tickHzMin, 0)}), duration mean ${f(r.tickDurationMs.mean, 3)} ms, p99 ${bucketBound(r.tickDurationMs.p99)}`],
     ['tick phases', Object.entries(r.tickPhaseMs ?? {}).map(([k, v]) => `${k} ${f(v, 3)}`).join(', ') + ' ms (mean per tick)'],
     ['server', `CPU ${f(r.serverCpuPercent)}% of a core, RSS ${f(r.serverRssMb)} MB (max ${f(r.serverRssMbMax)}), sent ${f(r.serverBytesSentPerSecond / 1e6, 2)} MB/s, loop lag p99 ${f(r.serverEventLoopLagP99Ms)} ms`],
     ...(r.serverMemoryMb ? [['server memory', memoryRow(r.serverMemoryMb)] as [string, string]] : []),
-    ['generator', `CPU ${f(r.generatorCpuPercent)}% of a core over ${r.generatorThreads} thread(s), loop delay p99 ${f(r.generatorLoopDelayP99Ms)} ms`],
-    ['machine', `${r.options.pin ? 'pinned (server CPU 0, generator the rest), ' : ''}${r.machine.cpus} CPUs, load average ${f(r.machine.loadAverageStart, 2)} at start, ${f(r.machine.loadAverageEnd, 2)} at end`],
+    ['generator', `${r.client} client, CPU ${f(r.generatorCpuPercent)}% of a core (kernel ${f(r.generatorCpuSystemPercent)}%) over ${r.generatorThreads} thread(s) (${f(r.generatorCpuSharePercent, 0)}% of the cores it could use), ` +
+      `loop delay p99 ${f(r.generatorLoopDelayP99Ms)} ms, busiest loop ${f(r.generatorLoopUtilization * 100, 0)}% busy: ` +
+      (r.generatorSaturated ? `SATURATED (${r.generatorSaturation.reasons.join('; ')})` : 'not saturated')],
+    ['machine', `${r.options.pin ? 'pinned (server CPU 0, generator the rest), ' : ''}${r.rps.used ? `RPS: loopback receive on CPU mask ${r.rps.mask}, ` : ''}${r.machine.cpus} CPUs, load average ${f(r.machine.loadAverageStart, 2)} at start, ${f(r.machine.loadAverageEnd, 2)} at end`],
     ['errors', r.errors === 0 ? '0' : `${r.errors}: ${Object.entries(r.errorsByKind).map(([k, v]) => `${k}×${v}`).join(', ')}`],
   ];
   if (r.nodes) {
@@ -196,10 +218,10 @@ export function formatSummary(r: LoadTestReport): string {
     }
   }
   if (r.probeLatencyMs && r.probe) {
-    rows.push(['probe place→visible', `${latencyRow(r.probeLatencyMs)} (two users on the generator's idle main thread: ${r.probe.sent} sent, ${r.probe.unseen} unseen, ${r.probe.refused} refused)`]);
+    rows.push(['probe place→visible', `${latencyRow(r.probeLatencyMs, r.latencyValid)} (two users on the generator's idle main thread: ${r.probe.sent} sent, ${r.probe.unseen} unseen, ${r.probe.refused} refused)`]);
   }
   if (r.crossNodeLatencyMs && r.crossNodeProbe) {
-    rows.push(['cross-node place→visible', `${latencyRow(r.crossNodeLatencyMs)} (probe: ${r.crossNodeProbe.sent} sent, ${r.crossNodeProbe.unseen} unseen, ${r.crossNodeProbe.refused} refused)`]);
+    rows.push(['cross-node place→visible', `${latencyRow(r.crossNodeLatencyMs, r.latencyValid)} (probe: ${r.crossNodeProbe.sent} sent, ${r.crossNodeProbe.unseen} unseen, ${r.crossNodeProbe.refused} refused)`]);
   }
   const width = Math.max(...rows.map(([k]) => k.length));
   const lines = rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`);

@@ -23,6 +23,13 @@ describe('parseLoadTestArgs', () => {
     });
   });
 
+  it('picks the client (lean by default), --require-valid and --rps', () => {
+    expect(parse()).toMatchObject({ client: 'lean', requireValid: false, rps: false });
+    expect(parse('--client', 'ws', '--require-valid', '--rps')).toMatchObject({ client: 'ws', requireValid: true, rps: true });
+    expect(() => parse('--client', 'browser')).toThrow(UsageError);
+    expect(() => parse('--client', 'browser')).toThrow(/lean, ws/);
+  });
+
   it('applies a preset, and explicit flags win over it whatever their order', () => {
     const crowd = parse('--scenario', 'crowd');
     expect(crowd).toMatchObject({ scenario: 'crowd', clients: 10_000, width: 4096, height: 4096, paintRate: 0.2, cursorRate: 2 });

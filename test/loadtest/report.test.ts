@@ -17,7 +17,7 @@ function interval(fleetIndex: number, index: number, latencyMs: number[]): Fleet
     frames: 300, bytes: 10_000, deltas: 50, deltaPixels: 60, snapshots: 10, cursorMessages: 20, panLoadsAbandoned: 0,
     cursorBytes: 4_000, lodBytes: 1_000, lodUsers: 1,
     latencyUs: Float64Array.from(latencyMs.map((ms) => ms * 1000)), panLoadUs: Float64Array.from([4000, 6000]),
-    errors: index === 1 ? { 'close:1006': 1 } : {}, loopDelayP99Ms: 11, loopDelayMaxMs: 12,
+    errors: index === 1 ? { 'close:1006': 1 } : {}, loopDelayP99Ms: 11, loopDelayMaxMs: 12, loopUtilization: 0.3,
   };
 }
 
@@ -34,18 +34,18 @@ function sample(atMs: number, cpuSeconds: number, tickCount: number): ServerSamp
   };
 }
 
-function makeReport() {
+function makeReport(over: { generatorCpuPercent?: number; requireValid?: boolean } = {}) {
   const c = new Collector(2);
   c.add({ ...interval(0, -1, []), errors: { 'connect:1006': 2 } }); // ramp: errors count, latency does not
   for (let i = 0; i < 3; i++) {
     c.add(interval(0, i, [5, 8, 12, 30]));
     c.add(interval(1, i, [6, 9, 15]));
   }
-  const o = { ...BASE_OPTIONS, clients: 10, durationSeconds: 3 };
+  const o = { ...BASE_OPTIONS, clients: 10, durationSeconds: 3, requireValid: over.requireValid ?? false };
   return buildReport({
     o, collector: c, samples: [sample(0, 0, 0), sample(1000, 0.5, 60), sample(2000, 1, 120), sample(3000, 1.5, 180)],
     genCpu: [20, 21, 22], measuredSeconds: 3, startedAt: new Date(0).toISOString(), server: null,
-    wsUrl: 'ws://127.0.0.1:1/ws', generatorCpuPercent: 21, serverDied: false, loadAverageStart: 0,
+    wsUrl: 'ws://127.0.0.1:1/ws', generatorCpuPercent: over.generatorCpuPercent ?? 21, serverDied: false, loadAverageStart: 0, generatorCores: 1,
     procMemory: { rssBytes: 120 * MB, anonymousBytes: 76 * MB },
   });
 }
@@ -105,6 +105,25 @@ describe('load test report', () => {
     // Memory at the end: the /proc split, and the last scrape's heap, external and queued bytes.
     expect(r.serverMemoryMb).toEqual({ rss: 120, fileBacked: 44, anonymous: 76, heapUsed: 23, heapCommitted: 40, external: 6, buffered: 0.5 });
     expect(formatSummary(r)).toMatch(/server memory +RSS 120\.0 MB = file-backed 44\.0 \+ anonymous 76\.0; V8 heap 23\.0 in use of 40\.0 committed, external 6\.0, queued for clients 0\.50 MB/);
+  });
+
+  it('judges the generator: not saturated at 21% of its core, saturated at 95%, and then marks the latencies', () => {
+    const calm = makeReport();
+    expect(calm.generatorSaturated).toBe(false);
+    expect(calm.latencyValid).toBe(true);
+    expect(calm.generatorCpuSharePercent).toBeCloseTo(21);
+    expect(calm.generatorLoopUtilization).toBeCloseTo(0.3);
+    expect(formatSummary(calm)).not.toMatch(/NOT VALID/);
+    const busy = makeReport({ generatorCpuPercent: 95 });
+    expect(busy.generatorSaturated).toBe(true);
+    expect(busy.latencyValid).toBe(false);
+    expect(busy.generatorSaturation.reasons.join()).toMatch(/CPU 95%/);
+    expect(busy.ok).toBe(true); // a warning only, unless --require-valid
+    expect(busy.warnings.join()).toMatch(/saturated/);
+    expect(formatSummary(busy)).toMatch(/place→visible +NOT VALID/);
+    const strict = makeReport({ generatorCpuPercent: 95, requireValid: true });
+    expect(strict.ok).toBe(false);
+    expect(strict.problems.join()).toMatch(/saturated/);
   });
 
   it('writes NaN as null, so the JSON stays valid', () => {

@@ -1,4 +1,4 @@
-/** The load generator end to end, tiny: 5 clients on this thread against an in-process server for ~2 s. */
+/** The load generator end to end, tiny: 5 clients on this thread against an in-process server for ~2 s, with each client kind. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BASE_OPTIONS } from '../../loadtest/cli.js';
 import { runLoadTest } from '../../loadtest/run.js';
@@ -20,12 +20,12 @@ afterAll(async () => {
   await server?.close();
 });
 
-describe('load generator smoke', () => {
+describe.each(['lean', 'ws'] as const)('load generator smoke (--client %s)', (client) => {
   it('connects every client and measures place→visible latency', async () => {
     const lines: string[] = [];
     const { report, perClient } = await runLoadTest({
       ...BASE_OPTIONS, clients: 5, durationSeconds: 2, url: server.wsUrl, workers: 0, rampSeconds: 0.2, settleSeconds: 0.2,
-      paintRate: 10, cursorRate: 5,
+      paintRate: 10, cursorRate: 5, client,
     }, { progress: (l) => lines.push(l) });
     expect(report.connected).toBe(5);
     expect(report.connectedAtEnd).toBe(5);
@@ -42,6 +42,9 @@ describe('load generator smoke', () => {
     expect(report.tickHz).toBeGreaterThan(0);
     expect(report.bytesPerClientPerSecond).toBeGreaterThan(0);
     expect(report.ok).toBe(true);
+    expect(report.options.client).toBe(client);
+    expect(report.framesPerClientPerSecond).toBeGreaterThan(0);
+    expect(report.snapshotsPerClientPerSecond).toBeGreaterThan(0);
     expect(perClient).toHaveLength(5);
     expect(lines.some((l) => /placed\/s/.test(l))).toBe(true);
     // Every client closed at the end: the server sees them go.
