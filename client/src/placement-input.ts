@@ -54,7 +54,8 @@ export class PlacementInput {
       this.host.viewChanged();
       if (!this.zoomHintShown) {
         this.zoomHintShown = true;
-        hud.toast('Zoomed in so you can see the pixel you paint. Click again to place.', 'info', 'zoom');
+        // On touch a tap selects and Place paints; with a mouse the next click paints.
+        hud.toast(kind.touch ? 'Zoomed in so you can see the pixel. Tap it again, then Place.' : 'Zoomed in so you can see the pixel you paint. Click again to place.', 'info', 'zoom');
       }
       return;
     }
