@@ -87,6 +87,7 @@ const placement = new PlacementInput({
     void info.show(x, y);
   },
   colour: () => colour.selected,
+  preview: () => previewColour(),
   viewChanged: () => view.viewChanged(),
   requestFrame,
 });
@@ -131,6 +132,11 @@ function welcome(w: Welcome): void {
   view.flushViewport();
 }
 
+/** The chosen colour as CSS: the hover reticle and the touch selection preview it. */
+function previewColour(): string {
+  return hexOf(connection.client.welcome?.palette[colour.selected] ?? 0xffffff);
+}
+
 /** Why nothing can be painted now, for the cooldown pill; null when a pixel can be placed. */
 function paintBlock(): PaintBlock | null {
   if (connection.live?.state !== 'open') return status.welcomedOnce ? 'offline' : 'connecting';
@@ -146,7 +152,7 @@ function drawFrame(t: number): boolean {
   heatmap.draw(dpr);
   overview.draw();
   const gliding = cursors.update(connection.client.cursors, t);
-  cursors.updateReticle(hover.hovered, hexOf(connection.client.welcome?.palette[colour.selected] ?? 0xffffff));
+  cursors.updateReticle(hover.hovered, previewColour());
   placement.drawSelection();
   return moving || gliding;
 }

@@ -23,6 +23,8 @@ export interface PlacementInputHost {
   showInfo(x: number, y: number): void;
   /** The palette index a placement paints with. */
   colour(): number;
+  /** That colour as CSS, previewed inside the selection marker. */
+  preview(): string;
   viewChanged(): void;
   requestFrame(): void;
 }
@@ -83,6 +85,7 @@ export class PlacementInput {
     const cam = this.host.camera;
     const size = Math.max(10, cam.zoom + 6);
     el.hidden = false;
+    el.style.setProperty('--preview', this.host.preview());
     el.style.width = `${size}px`;
     el.style.height = `${size}px`;
     el.style.transform = `translate(${(cam.toScreenX(px.x + 0.5) - size / 2).toFixed(1)}px, ${(cam.toScreenY(px.y + 0.5) - size / 2).toFixed(1)}px)`;
