@@ -38,7 +38,7 @@ export class Toolbar {
       this.infoOn = !this.infoOn;
       toggle('tool-info', this.infoOn);
       if (!this.infoOn) parts.info.hide();
-      else hud.toast('Info: click any pixel to see who placed it.', 'info', 'tool');
+      else hud.toast(`Info: ${matchMedia('(pointer: coarse)').matches ? 'tap' : 'click'} any pixel to see who placed it.`, 'info', 'tool');
     });
     document.getElementById('tool-template')!.addEventListener('click', () => {
       const p = document.getElementById('template-panel')!;
