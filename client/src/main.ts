@@ -85,10 +85,12 @@ const placement = new PlacementInput({
   showInfo: (x, y) => {
     toolbar.closePanels('pixel-info');
     void info.show(x, y);
+    view.reveal(x, y); // on a phone the panel is a bottom sheet
   },
   colour: () => colour.selected,
   preview: () => previewColour(),
   viewChanged: () => view.viewChanged(),
+  reveal: (x, y) => view.reveal(x, y),
   requestFrame,
 });
 const status = new ConnectionStatus(hud, () => connection.live);

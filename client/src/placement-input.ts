@@ -26,6 +26,8 @@ export interface PlacementInputHost {
   /** That colour as CSS, previewed inside the selection marker. */
   preview(): string;
   viewChanged(): void;
+  /** Pans, if needed, so that canvas pixel (x, y) is clear of the bottom controls. */
+  reveal(x: number, y: number): void;
   requestFrame(): void;
 }
 
@@ -98,6 +100,7 @@ export class PlacementInput {
     if (px !== null) {
       document.getElementById('confirm-text')!.textContent = `(${px.x}, ${px.y})`;
       this.host.hud.setCoords(px.x, px.y);
+      this.host.reveal(px.x, px.y); // the Place bar just appeared at the bottom
     }
     this.host.requestFrame();
   }

@@ -114,6 +114,28 @@ export class ViewSync {
     }
   }
 
+  /**
+   * Pans the view up, when needed, so that canvas pixel (x, y) is not under the bottom controls or an open
+   * bottom sheet (a phone's panels): the Place bar or the pixel info that just appeared must not cover the
+   * pixel it is about.
+   */
+  reveal(x: number, y: number): void {
+    const camera = this.parts.camera;
+    let limit = window.innerHeight;
+    const bottom = document.querySelector('.bar-bottom')?.getBoundingClientRect();
+    if (bottom !== undefined) limit = Math.min(limit, bottom.top);
+    for (const p of document.querySelectorAll<HTMLElement>('.panel')) {
+      if (p.hidden) continue;
+      const r = p.getBoundingClientRect();
+      if (r.bottom >= window.innerHeight - 1 && r.width > window.innerWidth / 2) limit = Math.min(limit, r.top);
+    }
+    const margin = 12;
+    const below = camera.toScreenY(y + 1) - (limit - margin);
+    if (below <= 0) return;
+    camera.panBy(0, -below);
+    this.viewChanged();
+  }
+
   /** See PixelCanvasHook.ready. */
   get ready(): boolean {
     const client = this.parts.client()!;

@@ -187,6 +187,40 @@ describe.skipIf(!plan.run)('layout (Chromium)', () => {
       expect(await page.isVisible('#template-panel')).toBe(false);
     });
 
+    it(`${s.name}: the pixel being looked at or placed stays in sight when pixel info or the Place bar appears`, async () => {
+      const { page } = await open(s, '#512,512,12');
+      const bar = await box(page, '.bar-bottom');
+      const at = { x: s.width / 3, y: bar.y - 30 }; // just above the bottom controls
+      const px = await page.evaluate(([x, y]) => {
+        const p = window.__pixelCanvas!.screenToCanvas(x!, y!);
+        return { x: Math.floor(p.x), y: Math.floor(p.y) };
+      }, [at.x, at.y]);
+      const clear = async (over: string): Promise<void> => {
+        const cover = await box(page, over);
+        const shown = await toScreen(page, px.x, px.y + 1); // the pixel's lower edge
+        const left = await toScreen(page, px.x, px.y);
+        const covered = shown.y > cover.y && left.y < cover.y + cover.height && left.x + 12 > cover.x && left.x < cover.x + cover.width;
+        expect(covered, `(${px.x}, ${px.y}) at y ${left.y}–${shown.y} under ${over} from y ${cover.y}`).toBe(false);
+      };
+      await page.click('#tool-info');
+      await tapAt(page, s, at.x, at.y);
+      await page.waitForFunction(() => document.getElementById('pixel-info')!.dataset.state === 'loaded');
+      expect(await page.textContent('#info-coords')).toBe(`(${px.x}, ${px.y})`);
+      await clear('#pixel-info');
+      await clear('.bar-bottom');
+      await page.screenshot({ path: join(ARTIFACTS, `info-in-sight-${s.name}.png`) });
+      await page.click('[data-close="pixel-info"]');
+      await page.click('#tool-info');
+      if (s.touch) {
+        const now = await toScreen(page, px.x + 0.5, px.y + 0.5);
+        await page.touchscreen.tap(now.x, now.y);
+        await page.waitForSelector('#confirm', { state: 'visible' });
+        expect(await page.textContent('#confirm-text')).toBe(`(${px.x}, ${px.y})`);
+        await clear('.bar-bottom');
+        await page.screenshot({ path: join(ARTIFACTS, `selection-in-sight-${s.name}.png`) });
+      }
+    });
+
     it(`${s.name}: the zoom hint says what to do on this device and covers no tool or zoom button`, async () => {
       const { page } = await open(s, '');
       await tapAt(page, s, s.width / 2, s.height / 2);
