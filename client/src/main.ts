@@ -29,6 +29,9 @@ import { ToolFeed } from './tool-feed.js';
 import { Toolbar } from './toolbar.js';
 import { ViewSync } from './view-sync.js';
 
+/** A music canvas opens at this zoom (CSS px per cell), unless the URL names a view: cells big enough to see and tap. */
+const MUSIC_START_ZOOM = 12;
+
 function byId<T extends HTMLElement>(id: string): T {
   const el = document.getElementById(id);
   if (el === null) throw new Error(`index.html lacks #${id}`);
@@ -119,7 +122,7 @@ function welcome(w: Welcome): void {
   colour.showPalette(w.palette);
   view.measureInsets();
   overview.start(w.width, w.height, w.palette, w.background);
-  view.placeCamera();
+  view.placeCamera(w.music !== undefined ? MUSIC_START_ZOOM : 0);
   hud.nameInput.maxLength = Math.max(1, w.limits.maxNameBytes);
   renderer.setPalette(w.palette);
   painter.onWelcome(w);

@@ -66,12 +66,16 @@ export class ViewSync {
     this.parts.hover.viewMoved();
   }
 
-  /** Puts the camera on the canvas a WELCOME describes: the URL's view (or the whole canvas) the first time. */
-  placeCamera(): void {
+  /**
+   * Puts the camera on the canvas a WELCOME describes: the URL's view the first time, else the whole canvas,
+   * or its centre at `startZoom` when that is closer (a music canvas: whole, its cells would be specks).
+   */
+  placeCamera(startZoom = 0): void {
     const camera = this.parts.camera;
     if (!this.placed) {
       if (this.wantedView !== null) camera.set(this.wantedView);
       else camera.fit();
+      if (this.wantedView === null && startZoom > camera.zoom) camera.set({ x: camera.canvasW / 2, y: camera.canvasH / 2, zoom: startZoom });
       this.placed = true;
     } else {
       camera.clamp(); // a restarted server may have another canvas size

@@ -79,5 +79,14 @@ describe.skipIf(!plan.run)('music mode readability (Chromium)', () => {
       expect(await layoutFaults(page)).toEqual([]);
       expect(errors).toEqual([]);
     });
+
+    it(`${s.name}: without a view in the URL the page opens close enough that a cell is a visible square`, async () => {
+      const { context, page, errors } = await openScreen(browser, `${server.url}/`, s, 'dark');
+      contexts.push(context);
+      const v = await page.evaluate(() => window.__pixelCanvas!.view);
+      expect(v.zoom).toBeGreaterThanOrEqual(8);
+      await page.screenshot({ path: join(ARTIFACTS, `music-start-${s.name}.png`) });
+      expect(errors).toEqual([]);
+    });
   }
 });
