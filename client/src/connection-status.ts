@@ -31,6 +31,11 @@ export class ConnectionStatus {
     this.refreshRetry();
   }
 
+  /** Some client of this page has been welcomed (a lost connection now is "offline", not "connecting"). */
+  get welcomedOnce(): boolean {
+    return this.everOpen;
+  }
+
   /** A WELCOME: the canvas is reachable, so the down page goes. */
   welcomed(): void {
     this.everOpen = true;

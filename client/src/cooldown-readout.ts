@@ -3,7 +3,7 @@
  * estimate refills, and — when the painter asked for it with the bell — a notification when painting is
  * possible again while the page is hidden.
  */
-import type { Hud } from './hud.js';
+import type { Hud, PaintBlock } from './hud.js';
 import type { CooldownEstimate } from './painter.js';
 
 const COOLDOWN_REFRESH_MS = 100;
@@ -11,8 +11,8 @@ const COOLDOWN_REFRESH_MS = 100;
 export interface CooldownReadoutHost {
   hud: Hud;
   cooldown: CooldownEstimate;
-  /** Connected: only then can a pixel be placed. */
-  online(): boolean;
+  /** Why no pixel can be placed now (not connected, banned, read-only), or null when one can. */
+  blocked(): PaintBlock | null;
 }
 
 export class CooldownReadout {
@@ -32,8 +32,15 @@ export class CooldownReadout {
     const { hud, cooldown } = this.host;
     const now = performance.now();
     const remaining = cooldown.remaining(now);
-    // Not connected: nothing can be painted, so nothing claims "Ready" (the wait is kept for the reconnect).
-    hud.setCooldown(this.host.online() ? remaining : null, cooldown.available(now));
+    // Blocked (not connected, banned, read-only): nothing claims "Ready" or counts down; the pill says why
+    // (the wait is kept for when painting is possible again).
+    const blocked = this.host.blocked();
+    if (blocked !== null) {
+      hud.setCooldown(null, 0, blocked);
+      this.stop();
+      return;
+    }
+    hud.setCooldown(remaining, cooldown.available(now));
     // Ready again: tell a painter who looked away, if they asked to be told.
     if (this.wasWaiting && remaining === 0 && this.notifyWanted && document.hidden) {
       try {
@@ -47,10 +54,14 @@ export class CooldownReadout {
     const settled = remaining === 0 && cooldown.full(now);
     if (!settled && this.timer === null) {
       this.timer = setInterval(() => this.refresh(), COOLDOWN_REFRESH_MS);
-    } else if (settled && this.timer !== null) {
-      clearInterval(this.timer);
-      this.timer = null;
+    } else if (settled) {
+      this.stop();
     }
+  }
+
+  private stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
   }
 
   private toggleNotify(button: HTMLElement): void {

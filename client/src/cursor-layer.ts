@@ -96,8 +96,8 @@ export class CursorLayer {
     return gliding;
   }
 
-  /** Outlines the hovered pixel (null: none). */
-  updateReticle(pixel: { x: number; y: number } | null): void {
+  /** Outlines the hovered pixel (null: none), filled with `preview` (a CSS colour): what a click would paint there. */
+  updateReticle(pixel: { x: number; y: number } | null, preview: string): void {
     if (pixel === null) {
       this.reticle.hidden = true;
       return;
@@ -107,6 +107,10 @@ export class CursorLayer {
     const sx = cam.toScreenX(pixel.x + 0.5) - size / 2;
     const sy = cam.toScreenY(pixel.y + 0.5) - size / 2;
     this.reticle.hidden = false;
+    if (this.reticle.dataset.preview !== preview) {
+      this.reticle.dataset.preview = preview;
+      this.reticle.style.setProperty('--preview', preview);
+    }
     this.reticle.style.width = `${size}px`;
     this.reticle.style.height = `${size}px`;
     this.reticle.style.transform = `translate(${sx.toFixed(1)}px, ${sy.toFixed(1)}px)`;

@@ -28,6 +28,19 @@ function byId<T extends HTMLElement>(id: string): T {
 const hex = hexOf;
 const TITLE = 'pixel-canvas';
 
+/**
+ * Why nothing can be painted right now, in the cooldown pill's words: before the first WELCOME, while the
+ * connection is down, or when the server refused this painter (a ban, a read-only canvas).
+ */
+export type PaintBlock = 'connecting' | 'offline' | 'banned' | 'read-only';
+
+const BLOCK_TEXT: Record<PaintBlock, string> = {
+  connecting: 'Connecting…',
+  offline: 'Offline · painting resumes when back',
+  banned: 'Painting blocked by a moderator',
+  'read-only': 'Read-only: painting is paused',
+};
+
 export class Hud {
   private readonly status = byId('status');
   private readonly statusText = byId('status-text');
@@ -42,6 +55,16 @@ export class Hud {
 
   private readonly retry = byId<HTMLButtonElement>('retry');
   private onlineCount: number | null = null;
+
+  constructor() {
+    // Toasts sit just above the bottom controls, whose height changes (the Place bar, a wrapped palette).
+    const bottom = document.querySelector('.bar-bottom');
+    if (bottom !== null) {
+      const follow = (): void => document.documentElement.style.setProperty('--bar-bottom-h', `${Math.ceil(bottom.getBoundingClientRect().height)}px`);
+      new ResizeObserver(follow).observe(bottom);
+      follow();
+    }
+  }
 
   setStatus(kind: StatusKind): void {
     this.status.dataset.state = kind;
@@ -110,13 +133,15 @@ export class Hud {
   }
 
   /**
-   * Remaining wait in ms (0: ready) and the pixels the estimate says are available; null before the first
-   * WELCOME, when nothing is known and nothing may claim "Ready". The wait also goes in the tab title.
+   * Remaining wait in ms (0: ready) and the pixels the estimate says are available; null when nothing can be
+   * painted (`why` says why: nothing claims "Ready" or counts down then). The wait also goes in the tab title.
    */
-  setCooldown(remainingMs: number | null, available: number): void {
+  setCooldown(remainingMs: number | null, available: number, why: PaintBlock = 'connecting'): void {
     if (remainingMs === null) {
-      this.cooldown.dataset.state = 'unknown';
-      this.cooldown.textContent = '–';
+      const blocked = why === 'banned' || why === 'read-only';
+      this.cooldown.dataset.state = blocked ? why : 'unknown';
+      this.cooldown.textContent = BLOCK_TEXT[why];
+      delete this.cooldown.dataset.remainingMs;
       document.title = TITLE;
       return;
     }

@@ -13,7 +13,8 @@ import { CooldownReadout } from './cooldown-readout.js';
 import { CursorLayer } from './cursor-layer.js';
 import { FrameLoop } from './frame-loop.js';
 import { Heatmap } from './heatmap.js';
-import { Hud } from './hud.js';
+import { hexOf } from './colour-names.js';
+import { Hud, type PaintBlock } from './hud.js';
 import { MusicMode } from './music/music-mode.js';
 import { Navigation } from './navigation.js';
 import { Overview } from './overview.js';
@@ -27,6 +28,9 @@ import { Timelapse } from './timelapse.js';
 import { ToolFeed } from './tool-feed.js';
 import { Toolbar } from './toolbar.js';
 import { ViewSync } from './view-sync.js';
+
+/** A music canvas opens at this zoom (CSS px per cell), unless the URL names a view: cells big enough to see and tap. */
+const MUSIC_START_ZOOM = 12;
 
 function byId<T extends HTMLElement>(id: string): T {
   const el = document.getElementById(id);
@@ -81,13 +85,19 @@ const toolbar = new Toolbar({ hud, info, heatmap, timelapse, requestFrame });
 const placement = new PlacementInput({
   camera, hud, painter,
   infoMode: () => toolbar.infoMode,
-  showInfo: (x, y) => void info.show(x, y),
+  showInfo: (x, y) => {
+    toolbar.closePanels('pixel-info');
+    void info.show(x, y);
+    view.reveal(x, y); // on a phone the panel is a bottom sheet
+  },
   colour: () => colour.selected,
+  preview: () => previewColour(),
   viewChanged: () => view.viewChanged(),
+  reveal: (x, y) => view.reveal(x, y),
   requestFrame,
 });
 const status = new ConnectionStatus(hud, () => connection.live);
-const cooldown = new CooldownReadout({ hud, cooldown: painter.cooldown, online: () => connection.live?.state === 'open' });
+const cooldown = new CooldownReadout({ hud, cooldown: painter.cooldown, blocked: () => paintBlock() });
 const hover = new PointerHover({ camera, hud, client: () => connection.client, requestFrame });
 const view = new ViewSync({
   camera, canvas, renderer, template, hover,
@@ -111,17 +121,31 @@ function welcome(w: Welcome): void {
   camera.canvasH = w.height;
   colour.showPalette(w.palette);
   view.measureInsets();
-  overview.start(w.width, w.height, w.palette);
-  view.placeCamera();
+  overview.start(w.width, w.height, w.palette, w.background);
+  view.placeCamera(w.music !== undefined ? MUSIC_START_ZOOM : 0);
   hud.nameInput.maxLength = Math.max(1, w.limits.maxNameBytes);
   renderer.setPalette(w.palette);
   painter.onWelcome(w);
   if (w.music !== undefined) {
-    music ??= new MusicMode({ camera, client: () => connection.client, selected: () => colour.selected, pick: (i) => colour.pick(i) });
+    music ??= new MusicMode({
+      camera, client: () => connection.client, selected: () => colour.selected, pick: (i) => colour.pick(i),
+      showColours: (p) => renderer.setPalette(p),
+    });
     music.onWelcome(w);
   }
   view.viewChanged();
   view.flushViewport();
+}
+
+/** The chosen colour as CSS: the hover reticle and the touch selection preview it. */
+function previewColour(): string {
+  return hexOf(connection.client.welcome?.palette[colour.selected] ?? 0xffffff);
+}
+
+/** Why nothing can be painted now, for the cooldown pill; null when a pixel can be placed. */
+function paintBlock(): PaintBlock | null {
+  if (connection.live?.state !== 'open') return status.welcomedOnce ? 'offline' : 'connecting';
+  return painter.refusal;
 }
 
 /** One frame, back to front; true while something still moves (a glide, a held key, cursors easing). */
@@ -133,7 +157,7 @@ function drawFrame(t: number): boolean {
   heatmap.draw(dpr);
   overview.draw();
   const gliding = cursors.update(connection.client.cursors, t);
-  cursors.updateReticle(hover.hovered);
+  cursors.updateReticle(hover.hovered, previewColour());
   placement.drawSelection();
   return moving || gliding;
 }

@@ -68,6 +68,12 @@ export class CooldownEstimate {
     this.tokens -= 1;
   }
 
+  /** A pixel the server refused without spending a token (a ban, a read-only canvas): give it back. */
+  refund(now: number): void {
+    this.refill(now);
+    this.tokens = Math.min(this.burst, this.tokens + 1);
+  }
+
   /** The server refused for retryAfterMs: the bucket is short of one pixel by exactly that. */
   serverWait(retryAfterMs: number, now: number): void {
     this.serverUntil = now + retryAfterMs;
@@ -94,10 +100,15 @@ export class CooldownEstimate {
   }
 }
 
+/** The server refused this painter outright (not a wait): what the last refusal said, until a pixel is accepted. */
+export type PaintRefusal = 'banned' | 'read-only';
+
 export class Painter {
   readonly cooldown = new CooldownEstimate();
   private readonly pending = new Map<number, PendingPixel>();
   private client: CanvasClient | null = null;
+  /** Set by a BANNED or READ_ONLY answer; cleared by the next accepted pixel (a ban lifted, painting resumed). */
+  refusal: PaintRefusal | null = null;
 
   constructor(private readonly hooks: PainterHooks) {}
 
@@ -146,8 +157,19 @@ export class Painter {
     const p = this.pending.get(r.seq);
     if (p === undefined) return null;
     this.pending.delete(r.seq);
-    if (r.status === ErrorCode.OK) return null; // the delta in the same write carries the colour for real
+    if (r.status === ErrorCode.OK) {
+      // The delta in the same write carries the colour for real.
+      if (this.refusal !== null) {
+        this.refusal = null;
+        this.hooks.cooldownChanged();
+      }
+      return null;
+    }
     this.revert(p);
+    if (r.status === ErrorCode.BANNED || r.status === ErrorCode.READ_ONLY) {
+      this.refusal = r.status === ErrorCode.BANNED ? 'banned' : 'read-only';
+      this.cooldown.refund(performance.now()); // neither spends a paint token on the server
+    }
     let why: 'cooldown' | 'budget' | null = null;
     if (r.status === ErrorCode.RATE_LIMITED) {
       why = p.had >= 2 ? 'budget' : 'cooldown';

@@ -23,7 +23,11 @@ export interface PlacementInputHost {
   showInfo(x: number, y: number): void;
   /** The palette index a placement paints with. */
   colour(): number;
+  /** That colour as CSS, previewed inside the selection marker. */
+  preview(): string;
   viewChanged(): void;
+  /** Pans, if needed, so that canvas pixel (x, y) is clear of the bottom controls. */
+  reveal(x: number, y: number): void;
   requestFrame(): void;
 }
 
@@ -54,7 +58,8 @@ export class PlacementInput {
       this.host.viewChanged();
       if (!this.zoomHintShown) {
         this.zoomHintShown = true;
-        hud.toast('Zoomed in so you can see the pixel you paint. Click again to place.', 'info', 'zoom');
+        // On touch a tap selects and Place paints; with a mouse the next click paints.
+        hud.toast(kind.touch ? 'Zoomed in so you can see the pixel. Tap it again, then Place.' : 'Zoomed in so you can see the pixel you paint. Click again to place.', 'info', 'zoom');
       }
       return;
     }
@@ -82,6 +87,7 @@ export class PlacementInput {
     const cam = this.host.camera;
     const size = Math.max(10, cam.zoom + 6);
     el.hidden = false;
+    el.style.setProperty('--preview', this.host.preview());
     el.style.width = `${size}px`;
     el.style.height = `${size}px`;
     el.style.transform = `translate(${(cam.toScreenX(px.x + 0.5) - size / 2).toFixed(1)}px, ${(cam.toScreenY(px.y + 0.5) - size / 2).toFixed(1)}px)`;
@@ -94,6 +100,7 @@ export class PlacementInput {
     if (px !== null) {
       document.getElementById('confirm-text')!.textContent = `(${px.x}, ${px.y})`;
       this.host.hud.setCoords(px.x, px.y);
+      this.host.reveal(px.x, px.y); // the Place bar just appeared at the bottom
     }
     this.host.requestFrame();
   }

@@ -6,6 +6,7 @@
 const KEYS = {
   name: 'pixel-canvas:name',
   color: 'pixel-canvas:color',
+  minimap: 'pixel-canvas:minimap',
 } as const;
 
 export type RememberedKey = keyof typeof KEYS;

@@ -1,6 +1,7 @@
 /**
  * The tool buttons and their panels: the info tool (a click asks who placed a pixel), the template panel,
- * the heatmap and its time window, the timelapse panel, and every panel's close button.
+ * the heatmap and its time window, the timelapse panel, and every panel's close button. One panel is open
+ * at a time: they share a place (the left column, a phone's bottom sheet), so a second would cover the first.
  */
 import type { Heatmap } from './heatmap.js';
 import type { Hud } from './hud.js';
@@ -23,6 +24,9 @@ function panel(id: string, show: boolean): void {
   document.getElementById(id)!.hidden = !show;
 }
 
+const PANELS = ['pixel-info', 'template-panel', 'timelapse-panel'] as const;
+type PanelId = (typeof PANELS)[number];
+
 export class Toolbar {
   private infoOn = false;
   /** Redraws each second while the heatmap is on, so it cools visibly. */
@@ -34,10 +38,11 @@ export class Toolbar {
       this.infoOn = !this.infoOn;
       toggle('tool-info', this.infoOn);
       if (!this.infoOn) parts.info.hide();
-      else hud.toast('Info: click any pixel to see who placed it.', 'info', 'tool');
+      else hud.toast(`Info: ${matchMedia('(pointer: coarse)').matches ? 'tap' : 'click'} any pixel to see who placed it.`, 'info', 'tool');
     });
     document.getElementById('tool-template')!.addEventListener('click', () => {
       const p = document.getElementById('template-panel')!;
+      if (p.hidden) this.closePanels('template-panel');
       panel('template-panel', p.hidden);
       toggle('tool-template', !p.hidden);
     });
@@ -56,19 +61,26 @@ export class Toolbar {
     });
     document.getElementById('tool-timelapse')!.addEventListener('click', () => {
       const p = document.getElementById('timelapse-panel')!;
+      if (p.hidden) this.closePanels('timelapse-panel');
       panel('timelapse-panel', p.hidden);
       toggle('tool-timelapse', !p.hidden);
       if (!p.hidden) timelapse.reset();
     });
     for (const b of document.querySelectorAll<HTMLElement>('[data-close]')) {
-      b.addEventListener('click', () => {
-        const id = b.dataset.close!;
-        panel(id, false);
-        if (id === 'pixel-info') parts.info.hide();
-        if (id === 'template-panel') toggle('tool-template', false);
-        if (id === 'timelapse-panel') toggle('tool-timelapse', false);
-      });
+      b.addEventListener('click', () => this.close(b.dataset.close as PanelId));
     }
+  }
+
+  /** Closes every panel but `keep` (about to open). */
+  closePanels(keep: PanelId): void {
+    for (const id of PANELS) if (id !== keep && !document.getElementById(id)!.hidden) this.close(id);
+  }
+
+  private close(id: PanelId): void {
+    panel(id, false);
+    if (id === 'pixel-info') this.parts.info.hide();
+    if (id === 'template-panel') toggle('tool-template', false);
+    if (id === 'timelapse-panel') toggle('tool-timelapse', false);
   }
 
   /** The info tool is on: a click shows pixel info instead of painting. */

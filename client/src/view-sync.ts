@@ -66,12 +66,16 @@ export class ViewSync {
     this.parts.hover.viewMoved();
   }
 
-  /** Puts the camera on the canvas a WELCOME describes: the URL's view (or the whole canvas) the first time. */
-  placeCamera(): void {
+  /**
+   * Puts the camera on the canvas a WELCOME describes: the URL's view the first time, else the whole canvas,
+   * or its centre at `startZoom` when that is closer (a music canvas: whole, its cells would be specks).
+   */
+  placeCamera(startZoom = 0): void {
     const camera = this.parts.camera;
     if (!this.placed) {
       if (this.wantedView !== null) camera.set(this.wantedView);
       else camera.fit();
+      if (this.wantedView === null && startZoom > camera.zoom) camera.set({ x: camera.canvasW / 2, y: camera.canvasH / 2, zoom: startZoom });
       this.placed = true;
     } else {
       camera.clamp(); // a restarted server may have another canvas size
@@ -112,6 +116,28 @@ export class ViewSync {
       if (r.width > window.innerWidth / 2) camera.insetTop = Math.max(camera.insetTop, r.bottom);
       else camera.insetRight = Math.max(camera.insetRight, window.innerWidth - r.left);
     }
+  }
+
+  /**
+   * Pans the view up, when needed, so that canvas pixel (x, y) is not under the bottom controls or an open
+   * bottom sheet (a phone's panels): the Place bar or the pixel info that just appeared must not cover the
+   * pixel it is about.
+   */
+  reveal(x: number, y: number): void {
+    const camera = this.parts.camera;
+    let limit = window.innerHeight;
+    const bottom = document.querySelector('.bar-bottom')?.getBoundingClientRect();
+    if (bottom !== undefined) limit = Math.min(limit, bottom.top);
+    for (const p of document.querySelectorAll<HTMLElement>('.panel')) {
+      if (p.hidden) continue;
+      const r = p.getBoundingClientRect();
+      if (r.bottom >= window.innerHeight - 1 && r.width > window.innerWidth / 2) limit = Math.min(limit, r.top);
+    }
+    const margin = 12;
+    const below = camera.toScreenY(y + 1) - (limit - margin);
+    if (below <= 0) return;
+    camera.panBy(0, -below);
+    this.viewChanged();
   }
 
   /** See PixelCanvasHook.ready. */

@@ -10,6 +10,7 @@ import { DEFAULT_VOICE_CAP, planVoices, type ListenerView, type Voice } from '..
 import { beatAt } from '../../../src/music/tempo-map.js';
 import type { Camera } from '../camera.js';
 import { CellIndex } from './cells.js';
+import { displayPalette } from './contrast.js';
 import { MusicEngine } from './engine.js';
 import { type OfflineRequest, type OfflineResult, renderOffline } from './offline.js';
 import { MusicPanel } from './panel.js';
@@ -23,7 +24,12 @@ export interface MusicHost {
   client(): CanvasClient;
   selected(): number;
   pick(index: number): void;
+  /** Draw the canvas with these colours instead of the WELCOME's (readable cells on the dark silence). */
+  showColours(palette: readonly number[]): void;
 }
+
+/** Tools that read pixels as colours (template, heatmap, timelapse): they mean nothing on a music canvas. */
+const PIXEL_TOOLS = ['tool-template', 'tool-heatmap', 'heat-window', 'tool-timelapse', 'template-panel', 'timelapse-panel'];
 
 /** `window.__music`: the handle tests and curious developers get. */
 export interface MusicHook {
@@ -77,6 +83,8 @@ export class MusicMode {
   private planKey = '';
   private plannedAt = Number.NEGATIVE_INFINITY;
   private patterns: readonly MusicPattern[] = [];
+  /** The palette as drawn: the patterns' colours lifted off the silence. */
+  private shown: readonly number[] = [];
 
   constructor(private readonly host: MusicHost) {
     this.boundTo = host.client();
@@ -102,8 +110,12 @@ export class MusicMode {
     });
     document.title = 'pixel-canvas · music';
     document.getElementById('canvas')?.setAttribute('aria-label', 'Music canvas: drag to pan, scroll to zoom, click to place the chosen pattern; press Play to hear it');
+    for (const id of PIXEL_TOOLS) {
+      const el = document.getElementById(id);
+      if (el !== null) el.hidden = true;
+    }
     this.playhead = new Playhead(host.camera);
-    this.engine.onNote = (n) => this.playhead.add(n, this.patterns[n.value]?.colour ?? 0xffffff);
+    this.engine.onNote = (n) => this.playhead.add(n, this.shown[n.value] ?? 0xffffff);
     const frame = () => {
       const m = this.clock.music;
       this.panel.showBeat(this.clock.synced ? this.clock.beatAt() : Number.NaN, m?.beatsPerBar ?? 4, this.clock.bpmAt());
@@ -123,12 +135,14 @@ export class MusicMode {
       this.clock = new MusicClock(client);
     }
     this.patterns = w.music?.patterns ?? [];
+    this.shown = displayPalette(w.palette, w.background);
+    this.host.showColours(this.shown);
     let sel = this.host.selected();
     if (!(sel > 0 && sel < this.patterns.length)) {
       sel = Math.min(1, this.patterns.length - 1);
       this.host.pick(sel);
     }
-    this.panel.setPatterns(this.patterns, sel);
+    this.panel.setPatterns(this.patterns, sel, this.shown);
     this.planKey = '';
   }
 

@@ -4,6 +4,7 @@
  * its sound). Plain DOM, added to the bottom bar; styles injected once.
  */
 import { VOICES, subdivisionName, type MusicPattern } from '../../../src/music/patterns.js';
+import { labelColour } from './contrast.js';
 
 const CSS = `
 #music-panel { display: flex; flex-wrap: wrap; justify-content: center; align-items: center; gap: 6px; max-width: min(100%, 760px);
@@ -16,8 +17,7 @@ const CSS = `
 .music-subs { display: inline-flex; gap: 2px; }
 .music-subs button { border: 1px solid #fff3; background: transparent; border-radius: 6px; padding: 3px 6px; }
 #music-panel .music-subs button[aria-pressed="true"] { background: #fff; color: #000; }
-.music-swatch { min-width: 44px; height: 30px; border: 2px solid #fff2; border-radius: 6px; padding: 0 6px; font-size: 11px;
-  text-shadow: 0 1px 2px #000; }
+.music-swatch { min-width: 44px; height: 30px; border: 2px solid #fff2; border-radius: 6px; padding: 0 6px; font-size: 12px; font-weight: 600; }
 .music-swatch[aria-pressed="true"] { border-color: #fff; box-shadow: 0 0 0 2px var(--accent); }
 `;
 
@@ -39,6 +39,7 @@ export class MusicPanel {
   private readonly subsEl = document.createElement('div');
   private readonly swatchesEl = document.createElement('div');
   private patterns: readonly MusicPattern[] = [];
+  private shown: readonly number[] = [];
   private key = '';
   /** Chosen subdivision (steps per beat) and pattern group. */
   subdivision = 2;
@@ -93,8 +94,12 @@ export class MusicPanel {
     this.position.textContent = `beat ${(((whole % beatsPerBar) + beatsPerBar) % beatsPerBar) + 1}/${beatsPerBar} · ${Math.round(bpm)} bpm`;
   }
 
-  /** Builds the swatches and subdivision buttons for a pattern palette (again only when it changed). */
-  setPatterns(patterns: readonly MusicPattern[], selected: number): void {
+  /**
+   * Builds the swatches and subdivision buttons for a pattern palette (again only when it changed);
+   * `shown` is the palette as the canvas draws it, so a swatch has its cells' colour.
+   */
+  setPatterns(patterns: readonly MusicPattern[], selected: number, shown: readonly number[]): void {
+    this.shown = shown;
     const key = patterns.map((p) => `${p.group}/${p.stepsPerBeat}/${p.colour}/${p.name}`).join(',');
     this.patterns = patterns;
     const sel = patterns[selected];
@@ -165,7 +170,9 @@ export class MusicPanel {
       const i = this.indexFor(g, this.subdivision);
       const p = this.patterns[i];
       if (p !== undefined) {
-        b.style.background = hex(p.colour);
+        const rgb = this.shown[i] ?? p.colour;
+        b.style.background = hex(rgb);
+        b.style.color = labelColour(rgb);
         b.dataset.colorIndex = String(i);
       }
       b.setAttribute('aria-pressed', String(g === this.group));
