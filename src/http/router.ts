@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { parseRequestTarget } from './request-target.js';
 import { HttpError, sendHttpError } from './http-error.js';
+import { setBaselineHeaders } from './security-headers.js';
 
 /** A route: answers the request and returns true, or returns false to let the next route try. */
 export type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
@@ -47,6 +48,8 @@ export function createRequestHandler(resources: readonly Resource[], routes: rea
   };
 
   return (req: IncomingMessage, res: ServerResponse): void => {
+    // Before any route runs, so every answer (a page, an asset, an error, a 304) carries them.
+    setBaselineHeaders(res);
     // Routes that take a body (admin, music) read it themselves. Any other body (every GET, a POST to a
     // route without one) is never read: Node would drain it once the answer is sent, to reuse the connection,
     // so a 48 MB body to GET cost 48 MB of reads and garbage. Such a connection is closed after its answer.
