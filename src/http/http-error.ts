@@ -15,7 +15,7 @@ export const HTTP_ERRORS = {
   ADMIN_DISABLED: { status: 403, meaning: 'ADMIN_TOKEN is unset, so admin actions are off' },
   NOT_FOUND: { status: 404, meaning: 'no route or file at this path' },
   METHOD_NOT_ALLOWED: { status: 405, meaning: 'the path exists but not for this method (see the Allow header where sent)' },
-  TOO_LARGE: { status: 413, meaning: 'the work asked for (timelapse region, range or frames, a rollback, a tempo body) exceeds a bound' },
+  TOO_LARGE: { status: 413, meaning: 'the work asked for (timelapse region, range or frames, a rollback) exceeds a bound' },
   BODY_TOO_LARGE: { status: 413, meaning: 'the request body is over the route\'s limit' },
   RATE_LIMITED: { status: 429, meaning: 'this address asked too often; retry after the Retry-After header' },
   TOO_MANY_FAILURES: { status: 429, meaning: 'too many failed admin authentications from this address' },
