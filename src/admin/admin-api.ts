@@ -29,6 +29,7 @@ import { IpLimiter } from '../limits/index.js';
 import type { AdminState, BanKind } from './admin-state.js';
 import { RollbackTooLarge, planRollback } from '../storage/rollback-plan.js';
 import { HttpError, asHttpError, sendHttpError } from '../http/http-error.js';
+import { fromOtherSite } from '../http/fetch-metadata.js';
 import { ADMIN_DEFAULTS } from '../defaults.js';
 
 
@@ -217,6 +218,9 @@ export function createAdminApi(deps: AdminApiDeps): AdminHandler {
     if (!path.startsWith('/api/admin/') && path !== '/api/admin') return false;
     const from = deps.addressOf(req);
     try {
+      // No moderator's tool runs on another site: what such a page makes a browser send is refused before
+      // it can fill the audit log or count as a failure from the visitor's address.
+      if (fromOtherSite(req)) throw new HttpError('CROSS_SITE', 'the admin API answers no page of another site');
       authorize(req, from, url.pathname);
       const route = routes[path];
       if (route === undefined) throw new HttpError('NOT_FOUND', `no admin route ${url.pathname}`);

@@ -13,6 +13,7 @@ export const HTTP_ERRORS = {
   BAD_TEMPO: { status: 400, meaning: 'music mode: bpm is not a number in the allowed range' },
   UNAUTHORIZED: { status: 401, meaning: 'a valid "Authorization: Bearer <ADMIN_TOKEN>" header is required' },
   ADMIN_DISABLED: { status: 403, meaning: 'ADMIN_TOKEN is unset, so admin actions are off' },
+  CROSS_SITE: { status: 403, meaning: 'a page on another site made the browser send this request (Sec-Fetch-Site); it is not served' },
   NOT_FOUND: { status: 404, meaning: 'no route or file at this path' },
   METHOD_NOT_ALLOWED: { status: 405, meaning: 'the path exists but not for this method (see the Allow header where sent)' },
   TOO_LARGE: { status: 413, meaning: 'the work asked for (timelapse region, range or frames, a rollback) exceeds a bound' },

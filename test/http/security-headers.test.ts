@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { IncomingMessage } from 'node:http';
+import { get, type IncomingMessage } from 'node:http';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { DEFAULTS, type ServerConfig } from '../../src/config.js';
@@ -130,5 +130,43 @@ describe('the WebSocket Origin rule', () => {
     expect(await handshake(s.wsUrl, {}, 'https://evil.example')).toBe(403);
     const any = await serve({ allowedOrigins: ['*'] });
     expect(await handshake(any.wsUrl, {}, 'https://evil.example')).toBe(101);
+  });
+});
+
+/** A GET with exactly these headers (node:http: fetch would set Sec-Fetch-Mode itself); resolves with the status. */
+function rawGet(url: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    get(url, { headers }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); }).on('error', reject);
+  });
+}
+
+describe('requests a page on another site makes a browser send (Fetch Metadata)', () => {
+  const CROSS = { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'no-cors', 'sec-fetch-dest': 'image' };
+
+  it('a cross-site timelapse (an <img> on another site) is refused and spends none of the visitor\'s allowance', async () => {
+    const s = await serve();
+    const q = '/api/timelapse?x=0&y=0&w=8&h=8&frames=2';
+    for (let i = 0; i < 8; i++) {
+      const r = await fetch(`${s.url}${q}`, { headers: CROSS });
+      expect(r.status).toBe(403);
+      expect((await r.json()).error).toBe('CROSS_SITE');
+    }
+    expect(await rawGet(`${s.url}${q}`, { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'iframe' })).toBe(403);
+    // The visitor's own page (same-origin) and a link followed from another site still work.
+    expect((await fetch(`${s.url}${q}`, { headers: { 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'cors', 'sec-fetch-dest': 'empty' } })).status).toBe(200);
+    expect(await rawGet(`${s.url}${q}`, { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' })).toBe(200);
+    expect((await fetch(`${s.url}${q}`)).status).toBe(200); // a bot sends no Fetch Metadata
+  });
+
+  it('a cross-site request to the admin API is refused before authentication: not audited, not counted', async () => {
+    const s = await serve();
+    for (let i = 0; i < 20; i++) {
+      const r = await fetch(`${s.url}/api/admin/status`, { headers: { ...CROSS, 'sec-fetch-mode': i % 2 ? 'no-cors' : 'navigate', 'sec-fetch-dest': i % 2 ? 'empty' : 'document' } });
+      expect(r.status).toBe(403);
+      expect((await r.json()).error).toBe('CROSS_SITE');
+    }
+    const audit = await fetch(`${s.url}/api/admin/audit`, { headers: { authorization: 'Bearer tok' } });
+    expect(audit.status).toBe(200);
+    expect((await audit.json()).entries).toEqual([]);
   });
 });
