@@ -77,6 +77,9 @@ export function createAdminApi(deps: AdminApiDeps): AdminHandler {
   const now = deps.now ?? Date.now;
   const want = digest(deps.token);
   const failures = new IpLimiter({ rate: 1000 / ADMIN_DEFAULTS.failureRefillMs, burst: ADMIN_DEFAULTS.failureBurst });
+  // Credential-less requests are not counted as failures, so nothing else bounds how fast they arrive:
+  // they are audited only at the pace failures are allowed, or anyone could grow the audit log without end.
+  const missingAudited = new IpLimiter({ rate: 1000 / ADMIN_DEFAULTS.failureRefillMs, burst: ADMIN_DEFAULTS.failureBurst });
 
   const audit = (action: string, from: string, detail: Record<string, unknown>) => state.audit({ time: now(), action, from, detail });
 
@@ -198,7 +201,7 @@ export function createAdminApi(deps: AdminApiDeps): AdminHandler {
     // No credentials: refused, audited, but not counted (see the top of the file). Any other browser
     // request that could carry a token must pass CORS preflight, which this server never grants.
     if (header === undefined) {
-      audit('auth-failed', from, { path, reason: 'missing Authorization' });
+      if (missingAudited.take(from, 1, t) === 0) audit('auth-failed', from, { path, reason: 'missing Authorization' });
       throw unauthorized();
     }
     // Locked out: refused before the token is even looked at, so guessing gains nothing.

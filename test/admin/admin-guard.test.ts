@@ -47,6 +47,15 @@ describe('admin lockout: only requests that carry credentials count', () => {
     expect(ok.json.readOnly).toBe(false);
   });
 
+  it('credential-less requests are audited, but no faster than failures are allowed (no unbounded audit log)', async () => {
+    const s = await serve();
+    for (let i = 0; i < 40; i++) expect((await call(s, 'GET', '/api/admin/status', { token: null })).status).toBe(401);
+    const audit = await call(s, 'GET', '/api/admin/audit?limit=500');
+    const failed = (audit.json.entries as { action: string }[]).filter((e) => e.action === 'auth-failed');
+    expect(failed.length).toBeGreaterThanOrEqual(1);
+    expect(failed.length).toBeLessThanOrEqual(11);
+  });
+
   it('a CORS preflight (OPTIONS, no Authorization) does not count either', async () => {
     const s = await serve();
     for (let i = 0; i < 12; i++) await call(s, 'OPTIONS', '/api/admin/read-only', { token: null, headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
