@@ -32,17 +32,26 @@ function refuse(socket: Duplex, status: number, text: string, body = text): void
  */
 export function originAllowed(origin: string | undefined, host: string | undefined, allowed: ReadonlySet<string>): boolean {
   if (origin === undefined) return true;
-  if (allowed.has('*') || allowed.has(origin)) return true;
-  if (host === undefined || host === '') return false;
-  let originHost: string;
+  if (allowed.has('*')) return true;
+  const u = parseOrigin(origin);
+  if (u === null) return false; // "null" (a sandboxed frame, a file: page) and anything unparseable
+  if (allowed.has(u.origin)) return true;
+  // URL's host drops the scheme's default port, as browsers do in Host.
+  return host !== undefined && host !== '' && u.host === host.toLowerCase().replace(/:(80|443)$/, '');
+}
+
+function parseOrigin(text: string): URL | null {
   try {
-    const u = new URL(origin);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') return false;
-    originHost = u.host; // drops the scheme's default port, as browsers do in Host
+    const u = new URL(text);
+    return u.protocol === 'http:' || u.protocol === 'https:' ? u : null;
   } catch {
-    return false; // "null" (a sandboxed frame, a file: page) and anything unparseable
+    return null;
   }
-  return originHost === host.toLowerCase().replace(/:(80|443)$/, '');
+}
+
+/** --allowed-origins as origins: "HTTPS://Canvas.example:443/" and "https://canvas.example" are one. */
+function allowedOrigins(list: readonly string[]): Set<string> {
+  return new Set(list.map((o) => (o === '*' ? o : parseOrigin(o.trim())?.origin ?? o)));
 }
 
 interface Peer<S> {
@@ -96,7 +105,7 @@ export function attachWebSocket<S extends { readonly id: number }>(
   const peers = new Map<WebSocket, Peer<S>>();
   /** The heartbeat slice the next peer joins (round-robin). */
   let nextSlice = 0;
-  const allowed = new Set(config.allowedOrigins);
+  const allowed = allowedOrigins(config.allowedOrigins);
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());

@@ -128,6 +128,8 @@ describe('the WebSocket Origin rule', () => {
     expect(await handshake(s.wsUrl, {}, 'https://embed.example')).toBe(101);
     expect(await handshake(s.wsUrl, {}, `http://127.0.0.1:${s.port}`)).toBe(101);
     expect(await handshake(s.wsUrl, {}, 'https://evil.example')).toBe(403);
+    const spelled = await serve({ allowedOrigins: ['HTTPS://Embed.example:443/'] });
+    expect(await handshake(spelled.wsUrl, {}, 'https://embed.example')).toBe(101);
     const any = await serve({ allowedOrigins: ['*'] });
     expect(await handshake(any.wsUrl, {}, 'https://evil.example')).toBe(101);
   });
