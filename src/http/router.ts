@@ -23,7 +23,7 @@ export interface Resource {
 export function createRequestHandler(resources: readonly Resource[], routes: readonly Route[], log: Logger, opts: { trustProxy?: boolean } = {}) {
   const byPath = new Map(resources.map((r) => [r.path, r]));
   // X-Forwarded-For without --trust-proxy: a proxy is in front, so every client has the proxy's address and
-  // shares one paint bucket, one connection cap and one admin lockout (README, "Behind a proxy"). Said once.
+  // shares one paint bucket, one connection cap and one admin lockout (README, moderation). Said once.
   let forwardedWarned = opts.trustProxy !== false;
 
   const internal = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
