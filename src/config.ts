@@ -247,7 +247,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   'low-water-bytes': { key: 'lowWaterBytes', kind: 'int', help: 'buffered bytes below which a stale client is caught up' },
   'hard-limit-bytes': { key: 'hardLimitBytes', kind: 'int', help: 'buffered bytes at which a client is closed (4001)' },
   'stall-timeout-ms': { key: 'stallTimeoutMs', kind: 'int', help: 'time above high water before a client is closed (4001)' },
-  'allowed-origins': { key: 'allowedOrigins', kind: 'list', help: 'comma-separated Origins allowed to open /ws (default: any)' },
+  'allowed-origins': { key: 'allowedOrigins', kind: 'list', help: 'comma-separated Origins also allowed to open /ws (always: none sent, or the host\'s own; "*": any)' },
   'trust-proxy': { key: 'trustProxy', kind: 'bool', help: 'take the client address from the last X-Forwarded-For hop (only when it is an IP address)' },
   'data-dir': { key: 'dataDir', kind: 'str', help: 'where the SQLite canvas lives' },
   'in-memory': { key: 'inMemory', kind: 'bool', help: 'keep the canvas in memory only (lost on exit)' },

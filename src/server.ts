@@ -23,7 +23,7 @@ import { createRequestHandler } from './http/router.js';
 import { createLogger } from './log.js';
 import type { ClusterNode } from './cluster/cluster-node.js';
 import { Conductor } from './music/conductor.js';
-import { createMusicApi } from './music/admin-api.js';
+import { createMusicApi, tempoAction } from './music/admin-api.js';
 import { defaultPatternFile, loadPatternFile } from './music/pattern-file.js';
 import { createTimelapseApi } from './http/timelapse.js';
 import { adminPlaceGuard, attachAdmin, openAdminState } from './admin/attach.js';
@@ -96,14 +96,14 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const room = new CanvasRoom({ config, store, storage, palette, metrics, log, music: conductor ?? undefined, guard: adminPlaceGuard(adminState),
     ...(cluster ? { seam: cluster.seam, onlineCount: cluster.onlineCount, cursors: cluster.cursors } : {}) });
   conductor?.setAnnounce((bytes) => room.broadcast(bytes));
-  const musicApi = conductor ? createMusicApi(conductor, process.env.ADMIN_TOKEN) : null;
+  const musicApi = conductor ? createMusicApi(conductor) : null;
   const started = Date.now();
   const api = createCanvasApi({ store, storage, palette, epoch: room.epoch });
   const timelapse = createTimelapseApi({ store, storage, palette, addressOf: (req) => clientAddress(req, config.trustProxy) });
   const staticFiles = createStaticHandler(opts.staticRoot ?? clientDist());
   const admin = attachAdmin({
     state: adminState, room, store, storage, token: 'adminToken' in opts ? opts.adminToken : process.env.ADMIN_TOKEN,
-    addressOf: (req) => clientAddress(req, config.trustProxy),
+    addressOf: (req) => clientAddress(req, config.trustProxy), actions: conductor ? [tempoAction(conductor)] : [],
   });
 
   // /healthz and /metrics: on the public port, and on --ops-port when set — a listening socket of its own,
@@ -139,7 +139,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs),
   };
   const http = createHttp(httpOptions, createRequestHandler(opsResources,
-    [...(musicApi ? [musicApi] : []), api, (req, res, url) => admin.handle(req, res, url), timelapse, staticFiles], log));
+    [...(musicApi ? [musicApi] : []), api, (req, res, url) => admin.handle(req, res, url), timelapse, staticFiles], log, { trustProxy: config.trustProxy }));
   const ops = config.opsPort >= 0 ? createHttp(httpOptions, createRequestHandler(opsResources, [], log)) : null;
   const ws = attachWebSocket(http, { config, room, metrics, log, ...(cluster ? { gate: cluster.gate } : {}) });
   // A new canvas generation (Redis lost it and another node re-seeded it): clients reconnect and reload.

@@ -30,7 +30,7 @@ describe('config', () => {
     const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
     for (const [flag, spec] of Object.entries(FLAGS)) {
       const d = DEFAULTS[spec.key];
-      const shown = Array.isArray(d) ? (d.length ? d.join(',') : 'any') : String(d);
+      const shown = Array.isArray(d) ? (d.length ? d.join(',') : 'none') : String(d);
       expect(readme, flag).toContain(`| \`--${flag}\` | ${shown} |`);
     }
   });

@@ -1,8 +1,10 @@
 /**
  * The moderators' HTTP API, under /api/admin/. Off unless a token is configured (ADMIN_TOKEN): then every
  * /api/admin/* path answers 404 exactly like an unknown path. Every request needs `Authorization: Bearer
- * <token>`; a wrong or missing one gets 401 and changes nothing, and an address that keeps failing is
- * refused with 429 for a while, token or not (a brute-force guard).
+ * <token>`; a wrong or missing one gets 401 and changes nothing, and an address that keeps sending wrong
+ * credentials is refused with 429 for a while, token or not (a brute-force guard). A request with no
+ * Authorization header at all is never counted: a page on another origin can make a visitor's browser send
+ * those (a no-cors fetch cannot carry Authorization), and counting them let any site lock moderators out.
  *
  *   GET  /api/admin/status                      → { readOnly, bans }
  *   POST /api/admin/rollback  {x, y, w, h, time} → rectangle back to its state at `time`
@@ -12,6 +14,7 @@
  *   GET  /api/admin/bans
  *   POST /api/admin/read-only {readOnly: boolean}
  *   GET  /api/admin/audit?limit=&before=        → { entries (newest first), next }
+ *   POST /api/admin/<action>                    → actions other modules contribute (music: tempo), same guard
  *
  * Rollback and undo write their pixels as moderation entries through the room's placement seam: viewers get
  * them as ordinary deltas on the next tick, and /api/history shows them (with `moderation: true`).
@@ -26,6 +29,7 @@ import { IpLimiter } from '../limits/index.js';
 import type { AdminState, BanKind } from './admin-state.js';
 import { RollbackTooLarge, planRollback } from '../storage/rollback-plan.js';
 import { HttpError, asHttpError, sendHttpError } from '../http/http-error.js';
+import { fromOtherSite } from '../http/fetch-metadata.js';
 import { ADMIN_DEFAULTS } from '../defaults.js';
 
 
@@ -37,8 +41,21 @@ export interface AdminApiDeps {
   storage: CanvasStorage;
   /** Client address of a request (honours --trust-proxy like the WebSocket endpoint). */
   addressOf: (req: http.IncomingMessage) => string;
+  /** Actions other modules contribute (music's tempo), guarded, limited and audited like the rest. */
+  actions?: readonly AdminAction[];
   now?: () => number;
   rollbackLimits?: { maxScan?: number; maxPixels?: number };
+}
+
+/**
+ * An admin action another module contributes: POST /api/admin/<name> (and its older `aliases`, for clients
+ * written against them), run only after the same authorization and lockout as every admin route, and
+ * audited under its name with the detail it returns. It throws an HttpError for a bad request.
+ */
+export interface AdminAction {
+  name: string;
+  aliases?: readonly string[];
+  run(body: Record<string, unknown>, query: URLSearchParams): { answer: unknown; audit: Record<string, unknown> };
 }
 
 export type AdminHandler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => boolean;
@@ -60,6 +77,9 @@ export function createAdminApi(deps: AdminApiDeps): AdminHandler {
   const now = deps.now ?? Date.now;
   const want = digest(deps.token);
   const failures = new IpLimiter({ rate: 1000 / ADMIN_DEFAULTS.failureRefillMs, burst: ADMIN_DEFAULTS.failureBurst });
+  // Credential-less requests are not counted as failures, so nothing else bounds how fast they arrive:
+  // they are audited only at the pace failures are allowed, or anyone could grow the audit log without end.
+  const missingAudited = new IpLimiter({ rate: 1000 / ADMIN_DEFAULTS.failureRefillMs, burst: ADMIN_DEFAULTS.failureBurst });
 
   const audit = (action: string, from: string, detail: Record<string, unknown>) => state.audit({ time: now(), action, from, detail });
 
@@ -159,27 +179,53 @@ export function createAdminApi(deps: AdminApiDeps): AdminHandler {
     },
   };
 
-  function authorize(req: http.IncomingMessage, from: string): void {
+  const aliases = new Map<string, string>();
+  for (const action of deps.actions ?? []) {
+    const path = `/api/admin/${action.name}`;
+    routes[path] = {
+      method: 'POST',
+      run: ({ body, q, from }) => {
+        const { answer, audit: detail } = action.run(body, q);
+        audit(action.name, from, detail);
+        return answer;
+      },
+    };
+    for (const alias of action.aliases ?? []) aliases.set(alias, path);
+  }
+
+  const unauthorized = () => new HttpError('UNAUTHORIZED', 'a valid "Authorization: Bearer <ADMIN_TOKEN>" header is required', { 'WWW-Authenticate': 'Bearer realm="pixel-canvas admin"' });
+
+  function authorize(req: http.IncomingMessage, from: string, path: string): void {
     const t = performance.now();
+    const header = req.headers.authorization;
+    // No credentials: refused, audited, but not counted (see the top of the file). Any other browser
+    // request that could carry a token must pass CORS preflight, which this server never grants.
+    if (header === undefined) {
+      if (missingAudited.take(from, 1, t) === 0) audit('auth-failed', from, { path, reason: 'missing Authorization' });
+      throw unauthorized();
+    }
     // Locked out: refused before the token is even looked at, so guessing gains nothing.
     if (failures.peek(from, t) < 1) {
       throw new HttpError('TOO_MANY_FAILURES', 'too many failed attempts from this address; wait and retry',
         { 'Retry-After': String(Math.ceil(ADMIN_DEFAULTS.failureRefillMs / 1000)) });
     }
-    const header = req.headers.authorization ?? '';
     const m = /^Bearer ([\x21-\x7e]{1,512})$/.exec(header);
     if (m !== null && timingSafeEqual(digest(m[1]!), want)) return;
     failures.take(from, 1, t);
-    audit('auth-failed', from, { path: req.url?.split('?')[0] ?? '', reason: m === null ? 'missing or malformed Authorization' : 'wrong token' });
-    throw new HttpError('UNAUTHORIZED', 'a valid "Authorization: Bearer <ADMIN_TOKEN>" header is required', { 'WWW-Authenticate': 'Bearer realm="pixel-canvas admin"' });
+    audit('auth-failed', from, { path, reason: m === null ? 'malformed Authorization' : 'wrong token' });
+    throw unauthorized();
   }
 
   return (req, res, url) => {
-    if (!url.pathname.startsWith('/api/admin/') && url.pathname !== '/api/admin') return false;
+    const path = aliases.get(url.pathname) ?? url.pathname;
+    if (!path.startsWith('/api/admin/') && path !== '/api/admin') return false;
     const from = deps.addressOf(req);
     try {
-      authorize(req, from);
-      const route = routes[url.pathname];
+      // No moderator's tool runs on another site: what such a page makes a browser send is refused before
+      // it can fill the audit log or count as a failure from the visitor's address.
+      if (fromOtherSite(req)) throw new HttpError('CROSS_SITE', 'the admin API answers no page of another site');
+      authorize(req, from, url.pathname);
+      const route = routes[path];
       if (route === undefined) throw new HttpError('NOT_FOUND', `no admin route ${url.pathname}`);
       if (req.method !== route.method && !(route.method === 'GET' && req.method === 'HEAD')) {
         throw new HttpError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${url.pathname}; use ${route.method}`, { Allow: route.method === 'GET' ? 'GET, HEAD' : 'POST' });

@@ -10,7 +10,8 @@ import type { CanvasRoom } from '../realtime/canvas-room.js';
 import type { CanvasStorage } from '../storage/canvas-storage.js';
 import type { PlaceGuard } from '../realtime/place-intake.js';
 import { type AdminState, MemoryAdminState, SqliteAdminState } from './admin-state.js';
-import { createAdminApi } from './admin-api.js';
+import { type AdminAction, createAdminApi } from './admin-api.js';
+import { HttpError, sendHttpError } from '../http/http-error.js';
 
 /** The admin state of this server's data directory (in memory with --in-memory). */
 export function openAdminState(config: ServerConfig): AdminState {
@@ -33,14 +34,24 @@ export interface AttachedAdmin {
 export function attachAdmin(deps: {
   state: AdminState; room: CanvasRoom; store: ChunkStore; storage: CanvasStorage; token: string | null | undefined;
   addressOf: (req: http.IncomingMessage) => string;
+  /** Admin actions of other modules (music's tempo): served under /api/admin/ only when the API is on. */
+  actions?: readonly AdminAction[];
 }): AttachedAdmin {
   const { state } = deps;
   let closed = false;
   const token = deps.token ?? '';
-  const api = token === '' ? null : createAdminApi({ token, state, room: deps.room, store: deps.store, storage: deps.storage, addressOf: deps.addressOf });
+  const actions = deps.actions ?? [];
+  const api = token === '' ? null : createAdminApi({ token, state, room: deps.room, store: deps.store, storage: deps.storage, addressOf: deps.addressOf, actions });
+  // With the API off, an action's old path (outside /api/admin/, which answers 404 then) keeps its old answer.
+  const legacy = new Set(actions.flatMap((a) => a.aliases ?? []));
+  const disabled = (res: http.ServerResponse, url: URL): boolean => {
+    if (!legacy.has(url.pathname)) return false;
+    sendHttpError(res, new HttpError('ADMIN_DISABLED', 'set ADMIN_TOKEN in the server environment to enable admin actions'));
+    return true;
+  };
   return {
     state,
-    handle: (req, res, url) => (api === null ? false : api(req, res, url)),
+    handle: (req, res, url) => (api === null ? disabled(res, url) : api(req, res, url)),
     close() {
       if (closed) return;
       closed = true;

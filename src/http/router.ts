@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { parseRequestTarget } from './request-target.js';
 import { HttpError, sendHttpError } from './http-error.js';
+import { setBaselineHeaders } from './security-headers.js';
 
 /** A route: answers the request and returns true, or returns false to let the next route try. */
 export type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
@@ -18,8 +19,12 @@ export interface Resource {
   get(req: IncomingMessage, res: ServerResponse): void | Promise<void>;
 }
 
-export function createRequestHandler(resources: readonly Resource[], routes: readonly Route[], log: Logger) {
+/** `trustProxy`: the public port's --trust-proxy, to warn (once) when a proxy is in front but not trusted. */
+export function createRequestHandler(resources: readonly Resource[], routes: readonly Route[], log: Logger, opts: { trustProxy?: boolean } = {}) {
   const byPath = new Map(resources.map((r) => [r.path, r]));
+  // X-Forwarded-For without --trust-proxy: a proxy is in front, so every client has the proxy's address and
+  // shares one paint bucket, one connection cap and one admin lockout (README, moderation). Said once.
+  let forwardedWarned = opts.trustProxy !== false;
 
   const internal = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
     log.error({ err, method: req.method, url: String(req.url).slice(0, 256) }, 'request failed');
@@ -47,6 +52,13 @@ export function createRequestHandler(resources: readonly Resource[], routes: rea
   };
 
   return (req: IncomingMessage, res: ServerResponse): void => {
+    // Before any route runs, so every answer (a page, an asset, an error, a 304) carries them.
+    setBaselineHeaders(res);
+    if (!forwardedWarned && req.headers['x-forwarded-for'] !== undefined) {
+      forwardedWarned = true;
+      log.warn('requests arrive with X-Forwarded-For but --trust-proxy is off: every client behind that proxy shares the '
+        + 'proxy\'s address (one paint allowance, one connection cap, one admin lockout); start with --trust-proxy if the proxy is yours');
+    }
     // Routes that take a body (admin, music) read it themselves. Any other body (every GET, a POST to a
     // route without one) is never read: Node would drain it once the answer is sent, to reuse the connection,
     // so a 48 MB body to GET cost 48 MB of reads and garbage. Such a connection is closed after its answer.

@@ -14,6 +14,7 @@ import { brotliCompressSync, constants as zlibConstants, gzipSync } from 'node:z
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodePath } from './request-target.js';
 import { HttpError, sendHttpError } from './http-error.js';
+import { pageHeaders } from './security-headers.js';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -33,8 +34,9 @@ const TEXT = new Set(['.html', '.js', '.css', '.map', '.json', '.svg', '.webmani
 const HASHED = /-[A-Z0-9]{8}\.(js|css)(\.map)?$/;
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 
+/** No inline style or script: the page CSP (security-headers.ts) allows none. */
 const PLACEHOLDER = `<!doctype html><meta charset="utf-8"><title>pixel-canvas</title>
-<body style="font-family:system-ui;margin:3em"><h1>pixel-canvas</h1>
+<body><h1>pixel-canvas</h1>
 <p>The server is running. The browser client has not been built: run <code>npm run build</code> and reload.</p>
 <p>WebSocket endpoint: <code>/ws</code> · health: <a href="/healthz">/healthz</a> · metrics: <a href="/metrics">/metrics</a></p></body>`;
 
@@ -88,13 +90,14 @@ export function createStaticHandler(root: string): (req: IncomingMessage, res: S
     if (!file.startsWith(base + sep)) return false;
     if (!existsSync(file) || !statSync(file).isFile()) {
       if (rel !== '/index.html') return false;
-      res.writeHead(200, { 'Content-Type': TYPES['.html']!, 'Cache-Control': 'no-cache' });
+      res.writeHead(200, { ...pageHeaders(req), 'Content-Type': TYPES['.html']!, 'Cache-Control': 'no-cache' });
       res.end(req.method === 'HEAD' ? undefined : PLACEHOLDER);
       return true;
     }
     const ext = extname(file);
     const f = load(file);
     const headers: Record<string, string | number> = {
+      ...(ext === '.html' ? pageHeaders(req) : {}),
       'Content-Type': TYPES[ext] ?? 'application/octet-stream',
       // Hashed bundles never change under their name; everything else must be revalidated (cheap: ETag).
       'Cache-Control': HASHED.test(file) ? IMMUTABLE : 'no-cache',

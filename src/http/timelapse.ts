@@ -27,6 +27,7 @@ import { TimelapseTooLarge, collectTimelapse } from './timelapse-data.js';
 import type { EncodeOptions } from './timelapse-encode.js';
 import { EncoderPool } from './timelapse-pool.js';
 import { TIMELAPSE_LIMITS } from '../defaults.js';
+import { otherSiteSubresource } from './fetch-metadata.js';
 
 export type { TimelapseJson } from '../net/api-types.js';
 
@@ -90,6 +91,8 @@ export function createTimelapseApi(deps: {
       if (format === 'gif' && frames * w * h * scale * scale > TIMELAPSE_LIMITS.maxGifPixels) {
         throw new HttpError('TOO_LARGE', `frames × w × h × scale² is ${frames * w * h * scale * scale}; at most ${TIMELAPSE_LIMITS.maxGifPixels}`);
       }
+      // An <img> or fetch on another site would spend the visitor's allowance (and the shared encoders).
+      if (otherSiteSubresource(req)) throw new HttpError('CROSS_SITE', 'timelapses are not served to pages of other sites; link to them instead');
       const wait = perIp.take(addressOf(req), 1, performance.now());
       if (wait !== 0) {
         res.setHeader('Retry-After', String(Math.max(1, Math.ceil(wait / 1000))));

@@ -18,9 +18,40 @@ import { clientAddress } from './client-address.js';
 /** The heartbeat pings a sixteenth of the peers each sixteenth of its interval (see the timer below). */
 const HEARTBEAT_SLICES = 16;
 
-function refuse(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`);
+function refuse(socket: Duplex, status: number, text: string, body = text): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   socket.destroy();
+}
+
+/**
+ * The Origin rule (docs/protocol.md): a handshake without Origin is not from a browser (a bot) and is let in;
+ * a browser's Origin must name the host it connected to (the Host header, so a TLS proxy in front changes
+ * nothing as long as it keeps Host), or be on --allowed-origins ("*": any). Without this, any website could
+ * open /ws from its visitors' browsers and paint with their allowance. The scheme is not compared: behind a
+ * TLS proxy the page is https: while this server sees plain HTTP.
+ */
+export function originAllowed(origin: string | undefined, host: string | undefined, allowed: ReadonlySet<string>): boolean {
+  if (origin === undefined) return true;
+  if (allowed.has('*')) return true;
+  const u = parseOrigin(origin);
+  if (u === null) return false; // "null" (a sandboxed frame, a file: page) and anything unparseable
+  if (allowed.has(u.origin)) return true;
+  // URL's host drops the scheme's default port, as browsers do in Host.
+  return host !== undefined && host !== '' && u.host === host.toLowerCase().replace(/:(80|443)$/, '');
+}
+
+function parseOrigin(text: string): URL | null {
+  try {
+    const u = new URL(text);
+    return u.protocol === 'http:' || u.protocol === 'https:' ? u : null;
+  } catch {
+    return null;
+  }
+}
+
+/** --allowed-origins as origins: "HTTPS://Canvas.example:443/" and "https://canvas.example" are one. */
+function allowedOrigins(list: readonly string[]): Set<string> {
+  return new Set(list.map((o) => (o === '*' ? o : parseOrigin(o.trim())?.origin ?? o)));
 }
 
 interface Peer<S> {
@@ -74,7 +105,7 @@ export function attachWebSocket<S extends { readonly id: number }>(
   const peers = new Map<WebSocket, Peer<S>>();
   /** The heartbeat slice the next peer joins (round-robin). */
   let nextSlice = 0;
-  const allowed = new Set(config.allowedOrigins);
+  const allowed = allowedOrigins(config.allowedOrigins);
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
@@ -108,9 +139,9 @@ export function attachWebSocket<S extends { readonly id: number }>(
       metrics.handshakesRefused.inc({ reason: 'path' });
       return refuse(socket, 404, 'Not Found');
     }
-    if (allowed.size > 0 && !allowed.has(String(req.headers.origin ?? ''))) {
+    if (!originAllowed(req.headers.origin, req.headers.host, allowed)) {
       metrics.handshakesRefused.inc({ reason: 'origin' });
-      return refuse(socket, 403, 'Forbidden');
+      return refuse(socket, 403, 'Forbidden', 'Forbidden: this Origin may not open /ws (see --allowed-origins)');
     }
     if (perIp.total >= config.maxConnections) {
       metrics.handshakesRefused.inc({ reason: 'full' });

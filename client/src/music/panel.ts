@@ -1,25 +1,12 @@
 /**
  * The music controls that replace the colour palette on a music canvas: play/mute, a beat pulse with the
  * bar and beat, the subdivision to place with, and one swatch per pattern (a click selects it and previews
- * its sound). Plain DOM, added to the bottom bar; styles injected once.
+ * its sound). Plain DOM, added to the bottom bar;
+ * styled by music.css (bundled into app.css: the page CSP allows no injected <style>).
  */
 import { VOICES, subdivisionName, type MusicPattern } from '../../../src/music/patterns.js';
 import { labelColour } from './contrast.js';
 
-const CSS = `
-#music-panel { display: flex; flex-wrap: wrap; justify-content: center; align-items: center; gap: 6px; max-width: min(100%, 760px);
-  padding: 8px; border-radius: 12px; background: var(--panel); box-shadow: 0 2px 8px rgba(0,0,0,.35); }
-#music-panel button { font: inherit; color: var(--text); cursor: pointer; }
-#music-play { border: 0; border-radius: 999px; padding: 6px 12px; background: var(--accent); color: #fff; font-weight: 600; }
-#music-play[aria-pressed="true"] { background: #444a; }
-.music-beat { display: inline-flex; align-items: center; gap: 6px; font-variant-numeric: tabular-nums; min-width: 9.5em; }
-.music-pulse { width: 12px; height: 12px; border-radius: 50%; background: var(--accent); }
-.music-subs { display: inline-flex; gap: 2px; }
-.music-subs button { border: 1px solid #fff3; background: transparent; border-radius: 6px; padding: 3px 6px; }
-#music-panel .music-subs button[aria-pressed="true"] { background: #fff; color: #000; }
-.music-swatch { min-width: 44px; height: 30px; border: 2px solid #fff2; border-radius: 6px; padding: 0 6px; font-size: 12px; font-weight: 600; }
-.music-swatch[aria-pressed="true"] { border-color: #fff; box-shadow: 0 0 0 2px var(--accent); }
-`;
 
 export interface PanelActions {
   togglePlay(): void;
@@ -46,12 +33,6 @@ export class MusicPanel {
   group = 1;
 
   constructor(private readonly actions: PanelActions) {
-    if (document.getElementById('music-style') === null) {
-      const style = document.createElement('style');
-      style.id = 'music-style';
-      style.textContent = CSS;
-      document.head.append(style);
-    }
     this.root.id = 'music-panel';
     this.root.setAttribute('role', 'toolbar');
     this.root.setAttribute('aria-label', 'Patterns');
