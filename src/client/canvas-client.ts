@@ -8,19 +8,14 @@
  * the server was last told, not the one asked for most recently: viewport messages are throttled to the
  * server's viewportHz (it drops extra ones, which would leave the two disagreeing), and chunks are dropped
  * when the viewport that excludes them is sent.
+ *
+ * This file is the connection and the dispatch of what arrives; the parts live beside it: the socket and the
+ * reconnect schedule in socket-link.ts, the view, its level of detail and RESUME in view-subscription.ts,
+ * cursors in cursor-sync.ts, the public shapes in client-types.ts.
  */
 import {
-  type Cursors,
-  type Delta,
-  type LodDelta,
-  type LodSnapshot,
-  type ErrorMessage,
   type PlacePixel,
-  type PlaceResult,
-  type Pong,
   type ServerMessage,
-  type Snapshot,
-  type Tempo,
   type Welcome,
   SESSION_TOKEN_BYTES,
   CloseCode,
@@ -29,222 +24,37 @@ import {
   PROTOCOL_VERSION,
   ProtocolError,
   decodeServerMessages,
-  encodeCursor,
   encodeHello,
-  encodeLodViewport,
   encodePing,
   encodePlace,
-  encodeResume,
-  encodeViewport,
   protocolError,
-  utf8Truncate,
 } from '../net/protocol.js';
 import { Emitter } from './emitter.js';
-import { type ViewChunkRange, Replica, rangeHas, viewChunkRange } from './replica.js';
-import { levelRect, lodSide, topLodLevel } from '../chunks/lod-geometry.js';
+import { Replica } from './replica.js';
+import type {
+  CanvasClientEvents, CanvasClientOptions, ClientState, CursorState, Rect, WebSocketFactory, WebSocketLike,
+} from './client-types.js';
+import { ABNORMAL_CLOSURE, IN_NODE, type Link, backoffMs, closeQuietly, defaultFactory, detach, noop, toBytes } from './socket-link.js';
+import { ViewSubscription } from './view-subscription.js';
+import { CursorSync } from './cursor-sync.js';
+import { now } from './throttle.js';
 
-/** The part of a WebSocket the client uses; browser WebSocket and ws's WebSocket both fit. */
-export interface WebSocketLike {
-  binaryType: string;
-  readyState: number;
-  send(data: Uint8Array | ArrayBuffer): void;
-  close(code?: number, reason?: string): void;
-  onopen: ((ev: any) => void) | null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null;
-  onerror: ((ev: any) => void) | null;
-  onmessage: ((ev: { data: any }) => void) | null;
-  bufferedAmount?: number;
-}
+export type {
+  CanvasClientEvents, CanvasClientOptions, ClientState, CloseInfo, CursorState, PongWithRtt, WebSocketFactory, WebSocketLike,
+} from './client-types.js';
+export { effectiveViewport } from './view-subscription.js';
 
-/** Browser: (u) => new WebSocket(u); Node: (u) => new WebSocket(u) with ws's WebSocket. */
-export type WebSocketFactory = (url: string) => WebSocketLike;
-
-export interface CanvasClientOptions {
-  /** ws://host:port/ws */
-  url: string;
-  /** Display name sent in HELLO. */
-  name?: string;
-  /** Default: globalThis.WebSocket (browsers, Node ≥ 22). */
-  socketFactory?: WebSocketFactory;
-  /** Reconnect after the connection drops. Default true. */
-  reconnect?: boolean;
-  /** First reconnect delay, before jitter. Default 250 ms. */
-  minBackoffMs?: number;
-  /** Longest reconnect delay. Default 10000 ms. */
-  maxBackoffMs?: number;
-  /** Keep a replica of the chunks in view (and resume it after a reconnect). Default true; a lean load-test bot turns it off. */
-  keepReplica?: boolean;
-  /** Skip CURSORS messages without decoding them (no 'cursors' events, `cursors` stays empty). Default false. */
-  ignoreCursors?: boolean;
-  /** Count the bytes received per opcode in `bytesByOp` (load tests report cursor and LOD shares). Default false. */
-  countBytesByOp?: boolean;
-}
-
-export type ClientState = 'idle' | 'connecting' | 'open' | 'closed';
-
-export interface CloseInfo {
-  code: number;
-  reason: string;
-  /** True when a reconnect is scheduled. */
-  willReconnect: boolean;
-}
-
-export interface CursorState {
-  x: number;
-  y: number;
-  name: string;
-}
-
-export type PongWithRtt = Pong & { rttMs: number };
-
-/**
- * Events. Message events carry the decoded server message and fire after the client has applied it (so
- * the replica is already updated); they fire for every message received, including snapshots and deltas
- * the replica ignored. Renderers should use `replica.onChange` instead.
- */
-export interface CanvasClientEvents {
-  /** A WELCOME arrived: the session is open (after a reconnect too). */
-  open: Welcome;
-  close: CloseInfo;
-  snapshot: Snapshot;
-  delta: Delta;
-  placeResult: PlaceResult;
-  cursors: Cursors;
-  /** A level-of-detail chunk snapshot / delta (applied to `lod` when it is of the level subscribed). */
-  lodSnapshot: LodSnapshot;
-  lodDelta: LodDelta;
-  /** The level of detail of the view sent changed: renderers switch between `replica` (0) and `lod`. */
-  levelChange: number;
-  online: number;
-  /** An ERROR message from the server. */
-  error: ErrorMessage;
-  /** The server sent something this client cannot decode or apply; the socket is closed with 1002 right after. */
-  protocolError: ProtocolError;
-  pong: PongWithRtt;
-  /** Music mode: the tempo map changed (see MusicClock, which follows it). */
-  tempo: Tempo;
-  /** Byte length of each WebSocket message received. */
-  frame: number;
-  stateChange: ClientState;
-}
-
-interface Rect {
-  x: number;
-  y: number;
-  w: number;
-  h: number;
-}
-
-/**
- * Where the session is. Fields that exist only while a socket exists live only in those variants.
- * `waiting` (a reconnect is scheduled) reads as 'connecting' from outside.
- */
-type Link =
-  | { kind: 'idle' }
-  | { kind: 'waiting'; timer: ReturnType<typeof setTimeout> }
-  | { kind: 'connecting'; socket: WebSocketLike }
-  | { kind: 'open'; socket: WebSocketLike; welcome: Welcome }
-  | { kind: 'closed' };
-
-/** Close code for a connection that ended without a close frame (RFC 6455 §7.4.1); used when the socket could not even be made. */
-const ABNORMAL_CLOSURE = 1006;
 /** Pings awaiting a pong; beyond this the oldest is forgotten (a server that never answers must not grow it). */
 const MAX_PENDING_PINGS = 64;
-/** RESUME entries that fit one message body: u16 count + 8 bytes each. */
-const MAX_RESUME_ENTRIES = Math.floor((MAX_BODY_BYTES - 2) / 8);
 /** Pixels that fit one PLACE body: u32 seq + u16 count + 5 bytes each. */
 const MAX_PLACE_PIXELS = Math.floor((MAX_BODY_BYTES - 6) / 5);
-/** Throttle intervals are stretched a little so timer jitter never lands a message just over the server's rate. */
-const THROTTLE_SLACK = 1.05;
-
-function now(): number {
-  return performance.now();
-}
-
-function noop(): void {}
-
-/** The server's close reason must fit 123 bytes of UTF-8. */
-function closeReason(text: string): string {
-  return new TextDecoder().decode(utf8Truncate(text, 123));
-}
-
-/** Closes without throwing: browsers refuse codes other than 1000 and 3000–4999 (e.g. 1002), so fall back to a bare close. */
-function closeQuietly(socket: WebSocketLike, code: number, reason: string): void {
-  try {
-    socket.close(code, closeReason(reason));
-  } catch {
-    try {
-      socket.close();
-    } catch {
-      // already closed, or closing: nothing left to do
-    }
-  }
-}
-
-/** Stops a dropped socket from reaching us; onerror stays a no-op because ws throws on an 'error' nobody listens to. */
-function detach(socket: WebSocketLike): void {
-  socket.onopen = null;
-  socket.onmessage = null;
-  socket.onclose = null;
-  socket.onerror = noop;
-}
-
-const IN_NODE = typeof (globalThis as { process?: { versions?: { node?: unknown } } }).process?.versions?.node === 'string';
-
-function toBytes(data: unknown): Uint8Array | null {
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  return null;
-}
-
-function defaultFactory(): WebSocketFactory {
-  const WS = (globalThis as unknown as { WebSocket?: new (url: string) => WebSocketLike }).WebSocket;
-  if (WS === undefined) {
-    throw new Error('CanvasClient: no global WebSocket; pass socketFactory (in Node: (u) => new WebSocket(u) from the ws package)');
-  }
-  return (url) => new WS(url);
-}
-
-/**
- * The rectangle actually sent for a requested one: whole pixels covering it, clamped to the canvas (as the
- * server clamps), and shrunk about its centre when its area exceeds the server's limit, which would
- * otherwise reject it and leave the server's view and ours disagreeing.
- */
-export function effectiveViewport(r: Rect, width: number, height: number, maxArea: number): Rect {
-  const x0 = Math.max(Math.floor(r.x), 0);
-  const y0 = Math.max(Math.floor(r.y), 0);
-  const x1 = Math.min(Math.ceil(r.x + r.w), width);
-  const y1 = Math.min(Math.ceil(r.y + r.h), height);
-  let w = Math.max(0, x1 - x0);
-  let h = Math.max(0, y1 - y0);
-  if (w === 0 || h === 0) return { x: Math.min(x0, width), y: Math.min(y0, height), w: 0, h: 0 };
-  if (w * h <= maxArea) return { x: x0, y: y0, w, h };
-  const k = Math.sqrt(maxArea / (w * h));
-  let nw = Math.max(1, Math.floor(w * k));
-  let nh = Math.max(1, Math.floor(h * k));
-  while (nw * nh > maxArea) {
-    if (nw >= nh) nw--;
-    else nh--;
-  }
-  return { x: x0 + ((w - nw) >> 1), y: y0 + ((h - nh) >> 1), w: nw, h: nh };
-}
-
-function sameRect(a: Rect | null, b: Rect): boolean {
-  return a !== null && a.x === b.x && a.y === b.y && a.w === b.w && a.h === b.h;
-}
 
 export class CanvasClient {
   /** The latest WELCOME (kept after a disconnect). */
   welcome: Welcome | null = null;
   readonly replica = new Replica();
-  /**
-   * While the view is subscribed at a level of detail L > 0: level L's chunks in view (in level-L pixel and
-   * chunk coordinates, one value per 2^L × 2^L canvas block); null at full resolution. `replica` holds
-   * nothing meanwhile (the server sends it no deltas).
-   */
-  lod: Replica | null = null;
   /** Others' cursors in and near the view (whole 64-px cells); cleared when the connection drops. */
-  readonly cursors = new Map<number, CursorState>();
+  readonly cursors: Map<number, CursorState>;
   /** Latest ONLINE count. */
   online = 0;
   /** While waiting to reconnect: when (Date.now() ms) the next attempt starts; null otherwise. */
@@ -274,20 +84,8 @@ export class CanvasClient {
   private pingNonce = 0;
   private readonly pendingPings = new Map<number, number>();
 
-  /** The viewport asked for by setViewport, as given. */
-  private desiredView: Rect | null = null;
-  private desiredLevel = 0;
-  /** Level of the view last sent on this connection. */
-  private sentLevel = 0;
-  /** What this connection last sent, and the chunks it covers (null: none); reset per connection. */
-  private sentView: Rect | null = null;
-  private sentRange: ViewChunkRange | null = null;
-  private lastViewportAt = Number.NEGATIVE_INFINITY;
-  private viewportTimer: ReturnType<typeof setTimeout> | null = null;
-
-  private pendingCursor: { x: number; y: number; hidden: boolean } | null = null;
-  private lastCursorAt = Number.NEGATIVE_INFINITY;
-  private cursorTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly subscription: ViewSubscription;
+  private readonly cursorSync: CursorSync;
 
   /** Opcodes stepped over undecoded. */
   private readonly skipOps: ReadonlySet<number> | undefined;
@@ -309,6 +107,13 @@ export class CanvasClient {
     if (!(this.opts.minBackoffMs >= 0 && this.opts.maxBackoffMs >= this.opts.minBackoffMs)) {
       throw new RangeError(`CanvasClient: need 0 <= minBackoffMs <= maxBackoffMs, got ${this.opts.minBackoffMs} and ${this.opts.maxBackoffMs}`);
     }
+    const openLink = () => (this.link.kind === 'open' ? this.link : null);
+    this.subscription = new ViewSubscription({
+      replica: this.replica, keepReplica: this.opts.keepReplica, openLink,
+      levelChanged: (level) => this.events.emit('levelChange', level),
+    });
+    this.cursorSync = new CursorSync(openLink);
+    this.cursors = this.cursorSync.cursors;
   }
 
   get state(): ClientState {
@@ -329,12 +134,21 @@ export class CanvasClient {
 
   /** The viewport last sent on this connection (clamped and fitted to the limits), or null. */
   get viewport(): Readonly<Rect> | null {
-    return this.sentView;
+    return this.subscription.view;
   }
 
   /** Level of detail of the view last sent (0: full resolution). */
   get level(): number {
-    return this.sentLevel;
+    return this.subscription.level;
+  }
+
+  /**
+   * While the view is subscribed at a level of detail L > 0: level L's chunks in view (in level-L pixel and
+   * chunk coordinates, one value per 2^L × 2^L canvas block); null at full resolution. `replica` holds
+   * nothing meanwhile (the server sends it no deltas).
+   */
+  get lod(): Replica | null {
+    return this.subscription.lod;
   }
 
   on<K extends keyof CanvasClientEvents>(event: K, handler: (value: CanvasClientEvents[K]) => void): () => void {
@@ -381,9 +195,7 @@ export class CanvasClient {
     if (!Number.isInteger(level) || level < 0 || level > 255) {
       throw new RangeError(`CanvasClient.setViewport: level must be an integer 0..255, got ${level}`);
     }
-    this.desiredView = { x, y, w, h };
-    this.desiredLevel = level;
-    if (this.link.kind === 'open') this.scheduleViewport();
+    this.subscription.request({ x, y, w, h }, level);
   }
 
   /** Places one pixel; returns the PLACE seq that its PLACE_RESULT will carry, or 0 when not open (nothing sent). */
@@ -406,15 +218,7 @@ export class CanvasClient {
    * position winning. Ignored when not open.
    */
   moveCursor(x: number, y: number, hidden = false): void {
-    if (this.link.kind !== 'open') return;
-    const { width, height } = this.link.welcome;
-    x = Math.min(Math.max(Math.floor(x), 0), width - 1) || 0; // `|| 0`: NaN becomes 0
-    y = Math.min(Math.max(Math.floor(y), 0), height - 1) || 0;
-    this.pendingCursor = { x, y, hidden };
-    if (this.cursorTimer !== null) return;
-    const wait = this.lastCursorAt + this.interval(this.link.welcome.limits.cursorHz) - now();
-    if (wait <= 0) this.flushCursor();
-    else this.cursorTimer = setTimeout(() => { this.cursorTimer = null; this.flushCursor(); }, wait);
+    this.cursorSync.move(x, y, hidden);
   }
 
   /** Sends a PING; the 'pong' event carries the round trip. Ignored when not open. */
@@ -484,28 +288,16 @@ export class CanvasClient {
     this.openSocket(socket);
   }
 
-  /** Exponential backoff with "equal jitter" (half fixed, half random), so a crowd of reconnecting clients spreads out. */
+  /** The next reconnect delay (socket-link.ts's backoff); each call counts one more failed attempt. */
   private backoffMs(): number {
-    const { minBackoffMs, maxBackoffMs } = this.opts;
-    const base = Math.min(maxBackoffMs, minBackoffMs * 2 ** Math.min(this.attempt, 30));
-    this.attempt++;
-    return base / 2 + Math.random() * (base / 2);
+    return backoffMs(this.attempt++, this.opts.minBackoffMs, this.opts.maxBackoffMs);
   }
 
   /** Forgets everything that belongs to one connection. The replica stays, to be resumed. */
   private endSession(): void {
-    if (this.viewportTimer !== null) clearTimeout(this.viewportTimer);
-    if (this.cursorTimer !== null) clearTimeout(this.cursorTimer);
-    this.viewportTimer = null;
-    this.cursorTimer = null;
-    this.pendingCursor = null;
-    this.sentView = null;
-    this.sentRange = null;
-    this.setLevel(0);
-    this.lastViewportAt = Number.NEGATIVE_INFINITY;
-    this.lastCursorAt = Number.NEGATIVE_INFINITY;
+    this.subscription.reset();
+    this.cursorSync.reset();
     this.pendingPings.clear();
-    this.cursors.clear();
   }
 
   private setLink(link: Link): void {
@@ -573,24 +365,24 @@ export class CanvasClient {
         // Only chunks in the view the server was last told: one that left it may still be in flight, and
         // holding it would leave it stale (the server sends it no deltas).
         // (At a level of detail, full-resolution snapshots still in flight from before the switch are dropped.)
-        if (this.opts.keepReplica && this.sentLevel === 0 && this.sentRange !== null && rangeHas(this.sentRange, m.cx, m.cy)) {
+        if (this.opts.keepReplica && this.subscription.holdsChunk(m.cx, m.cy)) {
           this.replica.applySnapshot(m);
         }
         this.events.emit('snapshot', m);
         return;
       case 'cursors':
-        this.applyCursors(m);
+        this.cursorSync.apply(m, this.link.welcome.clientId);
         this.events.emit('cursors', m);
         return;
       case 'lodSnapshot':
         // Like SNAPSHOT: only chunks of the level and view last sent.
-        if (this.opts.keepReplica && this.lod !== null && m.level === this.sentLevel && this.sentRange !== null && rangeHas(this.sentRange, m.cx, m.cy)) {
-          this.lod.applySnapshot({ type: 'snapshot', cx: m.cx, cy: m.cy, version: m.version, encoding: m.encoding, data: m.data });
+        if (this.opts.keepReplica && this.subscription.holdsLodChunk(m.level, m.cx, m.cy)) {
+          this.lod!.applySnapshot({ type: 'snapshot', cx: m.cx, cy: m.cy, version: m.version, encoding: m.encoding, data: m.data });
         }
         this.events.emit('lodSnapshot', m);
         return;
       case 'lodDelta':
-        if (this.opts.keepReplica && this.lod !== null && m.level === this.sentLevel) {
+        if (this.opts.keepReplica && this.lod !== null && m.level === this.subscription.level) {
           this.lod.applyDelta({ type: 'delta', cx: m.cx, cy: m.cy, version: m.version, offsets: m.offsets, colors: m.colors });
         }
         this.events.emit('lodDelta', m);
@@ -634,140 +426,8 @@ export class CanvasClient {
     this.attempt = 0;
     this.setLink({ kind: 'open', socket, welcome: w });
 
-    const level = this.levelFor(w);
-    const view = this.desiredView === null ? null : this.fit(this.desiredView, w, level);
-    if (view === null || level > 0) {
-      r.clear(); // no full-resolution view: nothing held would be kept fresh
-    } else if (resumable) {
-      // Resume only what the coming view keeps; RESUME must precede the VIEWPORT that makes the server send snapshots.
-      r.retainOnly(view.x, view.y, view.w, view.h);
-      if (r.size > 0) socket.send(encodeResume(r.heldVersions().slice(0, MAX_RESUME_ENTRIES)));
-    }
-    if (view !== null) this.sendViewport(socket, view, level);
+    this.subscription.start(socket, w, resumable);
     this.events.emit('open', w);
-  }
-
-  /**
-   * Removed first (id 0 means "forget every cursor"), then moved. Entries may lie a little outside the view
-   * (the server sends whole 64-px cursor cells); renderers show the ones inside it.
-   */
-  private applyCursors(m: Cursors): void {
-    const self = this.link.kind === 'open' ? this.link.welcome.clientId : -1;
-    for (let i = 0; i < m.removed.length; i++) {
-      const id = m.removed[i]!;
-      if (id === 0) this.cursors.clear();
-      else this.cursors.delete(id);
-    }
-    for (let i = 0; i < m.moved.length; i++) {
-      const c = m.moved[i]!;
-      if (c.id === self) continue;
-      const known = this.cursors.get(c.id);
-      if (known === undefined) {
-        this.cursors.set(c.id, { x: c.x, y: c.y, name: c.name });
-      } else {
-        known.x = c.x;
-        known.y = c.y;
-        if (c.name !== '') known.name = c.name; // '' means "unchanged"
-      }
-    }
-  }
-
-  // ---------------------------------------------------------------------------------------------------
-  // Sending, throttled
-
-  private interval(hz: number): number {
-    return hz > 0 ? (1000 / hz) * THROTTLE_SLACK : 0;
-  }
-
-  /** The level asked for, capped at the canvas's top level (the whole canvas in one level chunk). */
-  private levelFor(w: Welcome): number {
-    return Math.min(this.desiredLevel, topLodLevel(w.width, w.height));
-  }
-
-  /** The rect to send for a requested one at `level`: its area limit counts level pixels. */
-  private fit(r: Rect, w: Welcome, level = 0): Rect {
-    const max = w.limits.maxViewportArea;
-    if (level === 0) return effectiveViewport(r, w.width, w.height, max);
-    let area = max * 4 ** level;
-    for (;;) {
-      const v = effectiveViewport(r, w.width, w.height, area);
-      const l = levelRect(v, level);
-      if (l.w * l.h <= max || area <= 1) return v;
-      area = Math.floor(area * 0.97); // the level's rounding outward made it a little too big
-    }
-  }
-
-  /** Switches the replica that receives chunks (emits levelChange when it changes). */
-  private setLevel(level: number): void {
-    if (level === this.sentLevel) return;
-    this.sentLevel = level;
-    if (level === 0) {
-      this.lod = null;
-    } else {
-      const r = this.replica;
-      const lod = new Replica();
-      lod.reset(lodSide(r.width, level), lodSide(r.height, level), r.background, r.epoch ?? 0);
-      this.lod = lod;
-    }
-    this.events.emit('levelChange', level);
-  }
-
-  private scheduleViewport(): void {
-    if (this.viewportTimer !== null) return; // the pending send will take the latest view
-    const l = this.link;
-    if (l.kind !== 'open') return;
-    const wait = this.lastViewportAt + this.interval(l.welcome.limits.viewportHz) - now();
-    if (wait <= 0) {
-      this.flushViewport();
-    } else {
-      this.viewportTimer = setTimeout(() => {
-        this.viewportTimer = null;
-        this.flushViewport();
-      }, wait);
-    }
-  }
-
-  private flushViewport(): void {
-    const l = this.link;
-    if (l.kind !== 'open' || this.desiredView === null) return;
-    const level = this.levelFor(l.welcome);
-    const view = this.fit(this.desiredView, l.welcome, level);
-    if (sameRect(this.sentView, view) && level === this.sentLevel) return;
-    this.sendViewport(l.socket, view, level);
-  }
-
-  /**
-   * Sends a view and makes the replicas match it: from now on the server sends nothing for chunks outside
-   * it, nor for any other level (a level change starts the new level's replica empty).
-   */
-  private sendViewport(socket: WebSocketLike, view: Rect, level = 0): void {
-    socket.send(level === 0 ? encodeViewport(view.x, view.y, view.w, view.h) : encodeLodViewport(level, view.x, view.y, view.w, view.h));
-    this.sentView = view;
-    this.setLevel(level);
-    this.lastViewportAt = now();
-    if (level === 0) {
-      this.sentRange = viewChunkRange(view.x, view.y, view.w, view.h, this.replica.width, this.replica.height);
-      if (this.opts.keepReplica) this.replica.retainOnly(view.x, view.y, view.w, view.h);
-    } else {
-      const c = viewChunkRange(view.x, view.y, view.w, view.h, this.replica.width, this.replica.height);
-      const lr = c === null ? null : levelRect(view, level);
-      const lod = this.lod!;
-      this.sentRange = lr === null ? null : viewChunkRange(lr.x, lr.y, lr.w, lr.h, lod.width, lod.height);
-      if (this.opts.keepReplica) {
-        this.replica.clear();
-        if (lr === null) lod.clear();
-        else lod.retainOnly(lr.x, lr.y, lr.w, lr.h);
-      }
-    }
-  }
-
-  private flushCursor(): void {
-    const l = this.link;
-    const c = this.pendingCursor;
-    if (l.kind !== 'open' || c === null) return;
-    this.pendingCursor = null;
-    l.socket.send(encodeCursor(c.x, c.y, c.hidden));
-    this.lastCursorAt = now();
   }
 }
 

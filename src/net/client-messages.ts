@@ -2,7 +2,8 @@
  * Client → server messages: their shapes, encoders, and the decoder the server runs on every frame a client
  * sends (exactly one message, no trailing bytes).
  */
-import { HEADER_BYTES, Op, SESSION_TOKEN_BYTES, opName, protocolError } from './wire-vocabulary.js';
+import { HEADER_BYTES, Op, PROTOCOL_VERSION, SESSION_TOKEN_BYTES, opName, protocolError } from './wire-vocabulary.js';
+import { versionKnowsOp } from './protocol-versions.js';
 import { BodyReader, frame, readHeader, toView, utf8Truncate } from './wire-io.js';
 
 export interface Hello {
@@ -136,8 +137,12 @@ function decodeClientBody(op: number, r: BodyReader): ClientMessage {
     case Op.LOD_VIEWPORT:
       return { type: 'lodViewport', level: r.u8(), x: r.i32(), y: r.i32(), w: r.u32(), h: r.u32() };
     default:
-      throw protocolError('UNKNOWN_OPCODE', `opcode 0x${op.toString(16).padStart(2, '0')} is not a client message`);
+      throw unknownClientOp(op);
   }
+}
+
+function unknownClientOp(op: number) {
+  return protocolError('UNKNOWN_OPCODE', `opcode 0x${op.toString(16).padStart(2, '0')} is not a client message`);
 }
 
 /** The opcode of a client frame, or 0 when the frame is empty; used to label errors. */
@@ -145,11 +150,16 @@ export function peekOp(bytes: Uint8Array): number {
   return bytes.length > 0 ? bytes[0]! : 0;
 }
 
-/** Decode one WebSocket message from a client: exactly one protocol message, no trailing bytes. */
-export function decodeClientMessage(bytes: Uint8Array): ClientMessage {
+/**
+ * Decode one WebSocket message from a client: exactly one protocol message, no trailing bytes. `version` is
+ * the protocol the connection speaks: an opcode introduced after it is UNKNOWN_OPCODE (the answer the server
+ * of that version gave), so a version 1 client cannot reach version 2 behaviour such as levels of detail.
+ */
+export function decodeClientMessage(bytes: Uint8Array, version: number = PROTOCOL_VERSION): ClientMessage {
   const view = toView(bytes);
   const { op, end } = readHeader(bytes, view, 0);
   if (end !== bytes.length) throw protocolError('MALFORMED', `${bytes.length - end} bytes after the message`);
+  if (!versionKnowsOp(version, op)) throw unknownClientOp(op);
   const r = new BodyReader(bytes, view, HEADER_BYTES, end, opName(op));
   const msg = decodeClientBody(op, r);
   r.done();

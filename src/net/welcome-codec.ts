@@ -70,9 +70,23 @@ const WELCOME_FIXED = 2 + 4 + 4 + 4 + 4 + 2 + 2 + 8 + 1 + (8 + 4 + 2 + 4 + 2 + 2
 /** After the palette: budget rate and burst (f64), seven costs (u16), session known (u8) and last seq (u32). */
 const WELCOME_TAIL = 8 + 8 + 7 * 2 + 1 + 4;
 
+/**
+ * The message budget a version 1 WELCOME implies: v1 did not announce it, so its decoder reports the
+ * defaults the version 1 document listed (a server may run others; a v1 client cannot learn them).
+ */
+export const V1_IMPLIED_BUDGET: Readonly<MessageBudgetInfo> = Object.freeze({
+  rate: 200, burst: 400, costs: Object.freeze({ place: 1, placePerPixel: 1, viewport: 2, cursor: 1, resume: 20, hello: 20, ping: 1 }),
+});
+
+/**
+ * WELCOME in the layout of `w.version`. Version 1 ends after the palette (60 + 3n bytes): v1 decoders
+ * refuse trailing bytes, so a v1 client gets no budget, session or extension record.
+ */
 export function encodeWelcome(w: Omit<Welcome, 'type'>): Uint8Array {
-  const ext = w.music === undefined ? EMPTY : encodeMusicExtension(w.music, w.palette.length);
-  const { bytes, view } = frame(Op.WELCOME, WELCOME_FIXED + 3 * w.palette.length + WELCOME_TAIL + ext.length);
+  const v1 = w.version === 1;
+  const ext = v1 || w.music === undefined ? EMPTY : encodeMusicExtension(w.music, w.palette.length);
+  const tail = v1 ? 0 : WELCOME_TAIL;
+  const { bytes, view } = frame(Op.WELCOME, WELCOME_FIXED + 3 * w.palette.length + tail + ext.length);
   let o = 3;
   view.setUint16(o, w.version, true); o += 2;
   view.setUint32(o, w.clientId, true); o += 4;
@@ -98,6 +112,7 @@ export function encodeWelcome(w: Omit<Welcome, 'type'>): Uint8Array {
     bytes[o++] = (rgb >>> 8) & 0xff;
     bytes[o++] = rgb & 0xff;
   }
+  if (v1) return bytes;
   const b = w.budget;
   view.setFloat64(o, b.rate, true); o += 8;
   view.setFloat64(o, b.burst, true); o += 8;
@@ -135,6 +150,11 @@ export function readWelcome(r: BodyReader): Welcome {
   r.expectItems(n, 3);
   const palette: number[] = new Array(n);
   for (let i = 0; i < n; i++) palette[i] = (r.u8() << 16) | (r.u8() << 8) | r.u8();
+  if (version === 1) {
+    // Version 1 ends after the palette (bytes after it are stepped over, as after any known fields).
+    const budget = { ...V1_IMPLIED_BUDGET, costs: { ...V1_IMPLIED_BUDGET.costs } };
+    return { type: 'welcome', version, clientId, epoch, width, height, chunkSize, tickHz, serverTime, background, limits, palette, budget, session: { known: false, lastSeq: 0 } };
+  }
   const budget: MessageBudgetInfo = {
     rate: r.f64(),
     burst: r.f64(),

@@ -13,6 +13,7 @@
 import { type Transport, joinParts } from './transport.js';
 import { ChunkKeySet } from '../chunks/chunk-key-set.js';
 import type { ChunkRange, PixelRect } from '../subscriptions/viewport-index.js';
+import { PROTOCOL_VERSION } from '../net/protocol.js';
 import { MessageBudget, ViolationCounter, TokenBucket } from '../limits/index.js';
 
 export type SessionPhase = 'awaitingHello' | 'ready' | 'closed';
@@ -73,6 +74,12 @@ export class SessionCore {
   dropping = false;
   /** Tick in which the backpressure policy was last applied (it is applied once per tick). */
   pressureTick = -1;
+
+  /**
+   * The protocol version agreed in HELLO (./protocol-version.ts): which opcodes and fields this client may be
+   * sent or may send. The current version until HELLO.
+   */
+  protocolVersion: number = PROTOCOL_VERSION;
 
   /** Level of detail of the subscribed view (0: full resolution); needSnapshot keys are chunks of this level. */
   level = 0;

@@ -1,5 +1,5 @@
 /**
- * HELLO → WELCOME: the protocol version checked, the name cleaned, the session token looked up (which PLACE
+ * HELLO → WELCOME: the protocol version agreed (./protocol-version.ts; WELCOME in that version's layout), the name cleaned, the session token looked up (which PLACE
  * seq of this session was committed last), then WELCOME (canvas shape, limits, palette, budget) and the
  * current ONLINE count, sent at once rather than with the tick.
  */
@@ -7,12 +7,13 @@ import type { ServerConfig } from '../config.js';
 import type { ChunkStore } from '../chunks/chunk-store.js';
 import { MESSAGE_COSTS } from '../limits/index.js';
 import {
-  PROTOCOL_VERSION, encodeOnline, encodeWelcome, protocolError, utf8Truncate,
+  ProtocolError, encodeOnline, encodeWelcome, utf8Truncate,
   type Hello, type Limits, type MessageBudgetInfo, type MusicInfo,
 } from '../net/protocol.js';
 import { welcomeSession, type AwaitingHello } from './client-session.js';
 import type { ClientErrors } from './client-errors.js';
 import type { SessionSeqs } from './session-seqs.js';
+import { agreeVersion } from './protocol-version.js';
 
 /** Strip control and format characters (bidi overrides, zero-width tricks), trim, cap the UTF-8 length. */
 export function sanitizeName(raw: string, maxBytes: number): string {
@@ -54,15 +55,18 @@ export class Handshake {
 
   hello(s: AwaitingHello, msg: Hello): void {
     const { store, palette, config, sessionSeqs } = this.deps;
-    if (msg.version !== PROTOCOL_VERSION) {
-      this.deps.errors.fail(s, protocolError('UNSUPPORTED_VERSION', `server speaks version ${PROTOCOL_VERSION}, not ${msg.version}`), true);
+    const version = agreeVersion(msg);
+    if (version instanceof ProtocolError) {
+      if (version.code !== 'UNSUPPORTED_VERSION') throw version; // a violation like any bad message
+      this.deps.errors.fail(s, version, true);
       return;
     }
+    s.protocolVersion = version;
     const token = msg.token ? Buffer.from(msg.token).toString('hex') : null;
     const ready = welcomeSession(s, sanitizeName(msg.name, config.maxNameBytes), token);
     const session = token ? sessionSeqs.hello(token) : { known: false, lastSeq: 0 };
     ready.transport.send(encodeWelcome({
-      version: PROTOCOL_VERSION, clientId: ready.id, epoch: this.deps.epoch(), width: store.width, height: store.height,
+      version, clientId: ready.id, epoch: this.deps.epoch(), width: store.width, height: store.height,
       chunkSize: 64, tickHz: config.tickHz, serverTime: this.deps.now(), background: store.background,
       limits: this.limits, palette: [...palette], budget: this.budget, session, music: this.deps.music?.info(),
     }));

@@ -38,7 +38,7 @@ export class Inbound {
     if (s.phase === 'closed') return;
     try {
       if (!isBinary) throw protocolError('TEXT_FRAME', 'text frames are not part of the protocol; send binary');
-      this.dispatch(s, decodeClientMessage(data));
+      this.dispatch(s, decodeClientMessage(data, s.protocolVersion));
     } catch (err) {
       if (err instanceof ProtocolError) this.deps.errors.violation(s, err, peekOp(data));
       else {

@@ -2,6 +2,7 @@
  * The connected clients: ids, the HELLO deadline of a new connection, and the online count they add up to.
  */
 import { encodeOnline } from '../net/protocol.js';
+import { versionKnowsOp } from '../net/protocol-versions.js';
 import {
   closeSession, openSession, type AwaitingHello, type ClientSession, type ReadySession, type SessionLimits,
 } from './client-session.js';
@@ -62,10 +63,14 @@ export class SessionRegistry {
     return this.byId.values();
   }
 
-  /** Queue `bytes` for every welcomed client's next write. */
+  /**
+   * Queue `bytes` (one message) for the next write of every welcomed client whose protocol version knows its
+   * opcode: a version 1 client is never sent a later version's message (music mode's TEMPO).
+   */
   toAllReady(bytes: Uint8Array, outbox: Outbox): void {
+    const op = bytes[0] ?? 0;
     for (const s of this.byId.values()) {
-      if (s.phase !== 'ready') continue;
+      if (s.phase !== 'ready' || !versionKnowsOp(s.protocolVersion, op)) continue;
       s.enqueue(bytes);
       outbox.mark(s);
     }
