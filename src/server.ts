@@ -103,7 +103,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const staticFiles = createStaticHandler(opts.staticRoot ?? clientDist());
   const admin = attachAdmin({
     state: adminState, room, store, storage, token: 'adminToken' in opts ? opts.adminToken : process.env.ADMIN_TOKEN,
-    addressOf: (req) => clientKey(req, config.trustProxy, config.ipv6Prefix),
+    addressOf: (req) => clientKey(req, config.trustProxy, config.ipv6Prefix), ipv6Prefix: config.ipv6Prefix,
   });
 
   // /healthz and /metrics: on the public port, and on --ops-port when set — a listening socket of its own,

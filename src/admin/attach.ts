@@ -14,12 +14,18 @@ import { createAdminApi } from './admin-api.js';
 
 /** The admin state of this server's data directory (in memory with --in-memory). */
 export function openAdminState(config: ServerConfig): AdminState {
-  return config.inMemory ? new MemoryAdminState() : new SqliteAdminState(config.dataDir);
+  return config.inMemory ? new MemoryAdminState() : new SqliteAdminState(config.dataDir, config.ipv6Prefix);
 }
 
-/** Refused placements, as the room asks on each PLACE: read-only first, then bans. */
+/**
+ * Refused placements, as the room asks on each PLACE: read-only first, then bans; and silenced cursors, as
+ * it asks on each cursor move: a banned painter's cursor and name are shown to no one.
+ */
 export function adminPlaceGuard(state: AdminState): PlaceGuard {
-  return { refusal: (ip, name) => (state.readOnly ? 'READ_ONLY' : state.banOf(ip, name) !== undefined ? 'BANNED' : null) };
+  return {
+    refusal: (ip, name, identity) => (state.readOnly ? 'READ_ONLY' : state.banOf(ip, name, identity) !== undefined ? 'BANNED' : null),
+    silenced: (ip, name, identity) => state.banOf(ip, name, identity) !== undefined,
+  };
 }
 
 export interface AttachedAdmin {
@@ -33,11 +39,14 @@ export interface AttachedAdmin {
 export function attachAdmin(deps: {
   state: AdminState; room: CanvasRoom; store: ChunkStore; storage: CanvasStorage; token: string | null | undefined;
   addressOf: (req: http.IncomingMessage) => string;
+  /** --ipv6-prefix: address targets of bans and undo are keyed like the clients they name. */
+  ipv6Prefix?: number;
 }): AttachedAdmin {
   const { state } = deps;
   let closed = false;
   const token = deps.token ?? '';
-  const api = token === '' ? null : createAdminApi({ token, state, room: deps.room, store: deps.store, storage: deps.storage, addressOf: deps.addressOf });
+  const api = token === '' ? null : createAdminApi({ token, state, room: deps.room, store: deps.store, storage: deps.storage, addressOf: deps.addressOf,
+    ...(deps.ipv6Prefix === undefined ? {} : { ipv6Prefix: deps.ipv6Prefix }) });
   return {
     state,
     handle: (req, res, url) => (api === null ? false : api(req, res, url)),

@@ -73,6 +73,11 @@ export class ClusterStorage implements CanvasStorage {
     return this.generation.epoch;
   }
 
+  /** The inner storage's: nodes agree on identities only when they share the salt (--ip-salt-file). */
+  get identitySalt(): string {
+    return this.inner.identitySalt;
+  }
+
   get durable(): boolean {
     return this.inner.durable;
   }
