@@ -113,7 +113,7 @@ export function createAdminApi(deps: AdminApiDeps): AdminHandler {
         const x = intQuery(q, 'x', 0, store.width - 1);
         const y = intQuery(q, 'y', 0, store.height - 1);
         if (x === undefined || y === undefined) throw bad('x and y are required');
-        return storage.pixelInfo(x, y, store);
+        return storage.pixelInfo(x, y, store, true);
       },
     },
     '/api/admin/audit': {

@@ -115,8 +115,8 @@ export class ClusterStorage implements CanvasStorage {
     this.inner.maybeCheckpoint(store, nowMs);
   }
 
-  pixelInfo(x: number, y: number, store: ChunkStore): PixelInfo {
-    return this.inner.pixelInfo(x, y, store);
+  pixelInfo(x: number, y: number, store: ChunkStore, painter?: boolean): PixelInfo {
+    return this.inner.pixelInfo(x, y, store, painter);
   }
 
   history(q: HistoryQuery): HistoryPage {

@@ -182,8 +182,11 @@ export interface CanvasStorage {
    * cheap when not due. Call it only when every committed batch has been applied to the store (after a tick).
    */
   maybeCheckpoint(store: ChunkStore, nowMs: number): void;
-  /** Colour from the store, last placement from storage. Throws RangeError for a pixel outside the store. */
-  pixelInfo(x: number, y: number, store: ChunkStore): PixelInfo;
+  /**
+   * Colour from the store, last placement from storage. Throws RangeError for a pixel outside the store.
+   * `painter`: also the painter's identity and address hash (moderators only: src/admin).
+   */
+  pixelInfo(x: number, y: number, store: ChunkStore, painter?: boolean): PixelInfo;
   /** Throws RangeError for a malformed query or cursor. */
   history(q: HistoryQuery): HistoryPage;
   /** For moderation (src/admin): placements matching a scan, oldest first, bounded work per call. */

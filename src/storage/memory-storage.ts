@@ -78,12 +78,12 @@ export class MemoryStorage implements CanvasStorage {
     // Nothing to make durable.
   }
 
-  pixelInfo(x: number, y: number, store: ChunkStore): PixelInfo {
+  pixelInfo(x: number, y: number, store: ChunkStore, painter = false): PixelInfo {
     checkPixelOnCanvas(x, y, store);
     const last = this.last.get(pixelChunkKey(x, y), pixelOffset(x, y));
     const info: PixelInfo = { x, y, color: store.get(x, y), placedAt: last?.time ?? null, placedBy: last?.name ?? null };
     if (last?.moderation) info.moderation = true;
-    if (last !== null) {
+    if (last !== null && painter) {
       info.identity = last.identity ?? '';
       info.address = last.address ?? '';
     }

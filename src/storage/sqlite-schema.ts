@@ -89,11 +89,13 @@ ALTER TABLE chunk_last ADD COLUMN crc INTEGER;
  * Version 2 → 3. Client ids restart with the process, so (client id, name, address) no longer names one
  * session: the identity joins the lookup key. name_key is filled in by migrateSchema (it needs nameKey).
  */
-const MIGRATE_2_TO_3 = `
-ALTER TABLE actor ADD COLUMN identity TEXT NOT NULL DEFAULT '';
-ALTER TABLE actor ADD COLUMN name_key TEXT NOT NULL DEFAULT '';
-DROP INDEX actor_identity;
-CREATE UNIQUE INDEX actor_by_identity ON actor (client_id, name, ip_hash, identity);
+const MIGRATE_2_TO_3_COLUMNS: Record<string, string> = {
+  identity: "ALTER TABLE actor ADD COLUMN identity TEXT NOT NULL DEFAULT ''",
+  name_key: "ALTER TABLE actor ADD COLUMN name_key TEXT NOT NULL DEFAULT ''",
+};
+const MIGRATE_2_TO_3_INDEX = `
+DROP INDEX IF EXISTS actor_identity;
+CREATE UNIQUE INDEX IF NOT EXISTS actor_by_identity ON actor (client_id, name, ip_hash, identity);
 `;
 /** Every table a database of ours has (classify refuses one missing any). */
 export const TABLES = ['meta', 'actor', 'pixel_log', 'chunk_checkpoint', 'chunk_last'];
@@ -118,7 +120,9 @@ export function migrateSchema(db: Database.Database): void {
   }
   if ((db.pragma('user_version', { simple: true }) as number) === 2) {
     db.transaction(() => {
-      db.exec(MIGRATE_2_TO_3);
+      const have = new Set((db.prepare('PRAGMA table_info(actor)').all() as { name: string }[]).map((c) => c.name));
+      for (const [column, sql] of Object.entries(MIGRATE_2_TO_3_COLUMNS)) if (!have.has(column)) db.exec(sql);
+      db.exec(MIGRATE_2_TO_3_INDEX);
       // One row per session ever seen, not per pixel: a loop over them is cheap.
       const update = db.prepare('UPDATE actor SET name_key = ? WHERE id = ?');
       for (const [id, name] of db.prepare('SELECT id, name FROM actor').raw().all() as [number, string][]) update.run(nameKey(name), id);

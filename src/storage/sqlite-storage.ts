@@ -243,7 +243,7 @@ export class SqliteStorage implements CanvasStorage {
     if (this.checkpoints.checkpointDue(nowMs)) this.named('checkpoint', () => this.checkpoints.checkpoint(store, this.log.lastLogId, nowMs));
   }
 
-  pixelInfo(x: number, y: number, store: ChunkStore): PixelInfo {
+  pixelInfo(x: number, y: number, store: ChunkStore, painter = false): PixelInfo {
     this.open();
     checkPixelOnCanvas(x, y, store);
     const row = this.named('pixel info', () => {
@@ -252,7 +252,7 @@ export class SqliteStorage implements CanvasStorage {
     });
     const info: PixelInfo = { x, y, color: store.get(x, y), placedAt: row?.[0] ?? null, placedBy: row?.[1] ?? null };
     if (row !== undefined && row[2] === MODERATION_CLIENT_ID) info.moderation = true;
-    if (row !== undefined) {
+    if (row !== undefined && painter) {
       info.identity = row[3];
       info.address = row[4].toString('hex');
     }
