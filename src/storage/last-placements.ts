@@ -115,7 +115,12 @@ export class LastPlacements {
     return { chunks: this.chunks.size, dense, names: this.nameList.length - 1 };
   }
 
+  /** The last painter interned: a batch's records share one, so most calls skip building a key. */
+  private last: { who: Who; id: number } | null = null;
+
   private intern(name: string, identity: string, address: string): number {
+    const l = this.last;
+    if (l !== null && l.who.name === name && l.who.identity === identity && l.who.address === address) return l.id;
     const k = identity === '' && address === '' ? name : `${name}\u0000${identity}\u0000${address}`;
     let id = this.nameIds.get(k);
     if (id === undefined) {
@@ -124,6 +129,7 @@ export class LastPlacements {
       this.nameIds.set(k, id);
       this.nameList.push({ name, identity, address });
     }
+    this.last = { who: this.nameList[id]!, id };
     return id;
   }
 
