@@ -157,7 +157,7 @@ export function createAdminApi(deps: AdminApiDeps): AdminHandler {
     '/api/admin/unban': {
       method: 'POST',
       run: ({ body, from }) => {
-        const [kind, value] = target(body, ipv6Prefix, false);
+        const [kind, value] = target(body, ipv6Prefix, false, true);
         const removed = state.unban(kind, value);
         audit('unban', from, { kind, value, removed });
         return { removed };
@@ -300,14 +300,21 @@ function addressOf(text: string, ipv6Prefix: number): { value: string; prefix: b
   return t;
 }
 
-/** Exactly one of identity, ip (address or prefix) or name (with matchName, when `naming` is asked for). */
-function target(body: Body, ipv6Prefix: number, requireMatchName: boolean): [BanKind, string] {
+/**
+ * Exactly one of identity, ip (address or prefix) or name (with matchName when `requireMatchName`).
+ * `removing`: an address that is not one is taken as stored, so a ban kept from before bans were validated
+ * can still be lifted.
+ */
+function target(body: Body, ipv6Prefix: number, requireMatchName: boolean, removing = false): [BanKind, string] {
   const identity = identityOf(body);
   const ip = textOf(body, 'ip');
   const name = textOf(body, 'name');
   if ([identity, ip, name].filter((v) => v !== undefined).length !== 1) throw bad('give exactly one of "identity", "ip" or "name"');
   if (identity !== undefined) return ['identity', identity];
-  if (ip !== undefined) return ['ip', addressOf(ip, ipv6Prefix).value];
+  if (ip !== undefined) {
+    if (ip === '') throw bad('"ip" must not be empty');
+    return ['ip', removing ? parseAddressTarget(ip, ipv6Prefix)?.value ?? ip : addressOf(ip, ipv6Prefix).value];
+  }
   if (name === '') throw bad('"name" must not be empty (anonymous painters are banned by identity or address)');
   if (requireMatchName) nameChosen(body, 'ban by');
   return ['name', name!];

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
 import { WebSocket } from 'ws';
 import { DEFAULTS, type ServerConfig } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
@@ -178,6 +179,29 @@ describe('bans by address', () => {
     expect(await place(await painter(s, 'd', '127.0.6.1'), 1, 1, 1)).toBe(ErrorCode.OK);
     expect((await admin(s, 'POST', '/api/admin/unban', { ip: '::ffff:127.0.5.0/120' })).json.removed).toBe(true);
     expect(await place(await painter(s, 'e', '127.0.5.201'), 1, 1, 1)).toBe(ErrorCode.OK);
+  });
+
+  it('address bans stored before validation match by their canonical form after a restart, and junk ones can be lifted', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pc-legacy-bans-'));
+    dirs.push(dir);
+    const s1 = await serve({ inMemory: false, dataDir: dir });
+    await s1.close();
+    servers.splice(servers.indexOf(s1), 1);
+    // What the old API stored as given: a mapped spelling and one with a trailing space.
+    const db = new Database(path.join(dir, 'admin.db'));
+    const insert = db.prepare("INSERT INTO ban (kind, value, reason, created_at) VALUES ('ip', ?, '', ?)");
+    insert.run('::FFFF:127.0.4.10', 1);
+    insert.run('127.0.4.12 ', 2);
+    db.close();
+    const s2 = await serve({ inMemory: false, dataDir: dir });
+    expect((await admin(s2, 'GET', '/api/admin/bans')).json.bans.map((b: any) => b.value)).toEqual(['127.0.4.10', '127.0.4.12 ']);
+    expect(await place(await painter(s2, 'old', '127.0.4.10'), 1, 1, 1)).toBe(ErrorCode.BANNED);
+    expect((await admin(s2, 'POST', '/api/admin/unban', { ip: '127.0.4.12 ' })).json.removed).toBe(true);
+    expect((await admin(s2, 'POST', '/api/admin/unban', { ip: '::ffff:127.0.4.10' })).json.removed).toBe(true);
+    await s2.close();
+    servers.splice(servers.indexOf(s2), 1);
+    const s3 = await serve({ inMemory: false, dataDir: dir });
+    expect((await admin(s3, 'GET', '/api/admin/bans')).json.bans).toEqual([]);
   });
 
   it('an IPv6 ban covers the client\'s /64', async () => {
