@@ -62,6 +62,9 @@ export interface AdminState {
   close(): void;
 }
 
+/** Names whose ban-map key is kept (a server's connected names, about); past it the cache starts over. */
+const NAME_KEY_CACHE = 10_000;
+
 /** The map key of a ban: names by nameKey, so "Bob", "ｂｏｂ" and a Cyrillic "Воb" are one ban. */
 const key = (kind: BanKind, value: string): string => `${kind}\u0000${kind === 'name' ? nameKey(value) : value}`;
 
@@ -72,6 +75,7 @@ class StateBase {
   /** The prefix (CIDR) bans, compiled; rebuilt on every ban change (rare). */
   private prefixes: { matcher: PrefixMatcher; ban: Ban }[] = [];
   private nameBans = 0;
+  private readonly nameKeys = new Map<string, string>();
 
   get readOnly(): boolean {
     return this.ro;
@@ -82,7 +86,15 @@ class StateBase {
     const direct = (identity === '' ? undefined : this.banMap.get(key('identity', identity))) ?? this.banMap.get(key('ip', ip));
     if (direct !== undefined) return direct;
     for (const p of this.prefixes) if (p.matcher.matches(ip)) return p.ban;
-    return this.nameBans === 0 || name === '' ? undefined : this.banMap.get(key('name', name));
+    if (this.nameBans === 0 || name === '') return undefined;
+    // Asked on every cursor move too: a connected name's key is made once, not three normalizations a move.
+    let k = this.nameKeys.get(name);
+    if (k === undefined) {
+      if (this.nameKeys.size >= NAME_KEY_CACHE) this.nameKeys.clear();
+      k = key('name', name);
+      this.nameKeys.set(name, k);
+    }
+    return this.banMap.get(k);
   }
 
   bans(): Ban[] {
