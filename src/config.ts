@@ -53,6 +53,8 @@ export interface ServerConfig {
   stallTimeoutMs: number;
   allowedOrigins: string[];
   trustProxy: boolean;
+  /** IPv6 clients are limited, banned and logged by this prefix of their address (src/net/client-address.ts). */
+  ipv6Prefix: number;
   dataDir: string;
   inMemory: boolean;
   /** Let the database's canvas size change to --width/--height (otherwise a different size refuses to start). */
@@ -133,6 +135,7 @@ export const DEFAULTS: ServerConfig = {
   stallTimeoutMs: 30_000,
   allowedOrigins: [],
   trustProxy: false,
+  ipv6Prefix: 64,
   dataDir: './data',
   inMemory: false,
   allowResize: false,
@@ -179,6 +182,7 @@ export function validateConfig(c: ServerConfig): ServerConfig {
   check(isInt(c.maxPlaceBatch) && c.maxPlaceBatch >= 1 && c.maxPlaceBatch <= 4096, `--max-place-batch must be 1..4096`);
   check(isInt(c.maxConnectionsPerIp) && c.maxConnectionsPerIp >= 1, `--max-connections-per-ip must be ≥ 1`);
   check(isInt(c.maxConnections) && c.maxConnections >= 1, `--max-connections must be ≥ 1`);
+  check(isInt(c.ipv6Prefix) && c.ipv6Prefix >= 16 && c.ipv6Prefix <= 128, `--ipv6-prefix must be an integer 16..128, got ${c.ipv6Prefix}`);
   check(isInt(c.maxViewportArea) && c.maxViewportArea >= CHUNK_AREA, `--max-viewport-area must be ≥ ${CHUNK_AREA}`);
   check(c.maxMessageBytes >= resumeBytes(c.maxViewportArea) && c.maxMessageBytes <= 16 * 1024 * 1024,
     `--max-message-bytes must be ≥ ${resumeBytes(c.maxViewportArea)} (a RESUME of the largest viewport) and ≤ 16 MiB`);
@@ -248,6 +252,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   'hard-limit-bytes': { key: 'hardLimitBytes', kind: 'int', help: 'buffered bytes at which a client is closed (4001)' },
   'stall-timeout-ms': { key: 'stallTimeoutMs', kind: 'int', help: 'time above high water before a client is closed (4001)' },
   'allowed-origins': { key: 'allowedOrigins', kind: 'list', help: 'comma-separated Origins also allowed to open /ws (always: none sent, or the host\'s own; "*": any)' },
+  'ipv6-prefix': { key: 'ipv6Prefix', kind: 'int', help: 'IPv6 clients share limits and bans per this prefix of their address (16..128; 64: a /64 is one client)' },
   'trust-proxy': { key: 'trustProxy', kind: 'bool', help: 'take the client address from the last X-Forwarded-For hop (only when it is an IP address)' },
   'data-dir': { key: 'dataDir', kind: 'str', help: 'where the SQLite canvas lives' },
   'in-memory': { key: 'inMemory', kind: 'bool', help: 'keep the canvas in memory only (lost on exit)' },

@@ -27,7 +27,7 @@ import { createMusicApi, tempoAction } from './music/admin-api.js';
 import { defaultPatternFile, loadPatternFile } from './music/pattern-file.js';
 import { createTimelapseApi } from './http/timelapse.js';
 import { adminPlaceGuard, attachAdmin, openAdminState } from './admin/attach.js';
-import { clientAddress } from './net/client-address.js';
+import { clientKey } from './net/client-address.js';
 import { CloseCode } from './net/protocol.js';
 
 /** Where the built browser client lives, relative to this file in src/ or dist/src/. */
@@ -99,11 +99,12 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const musicApi = conductor ? createMusicApi(conductor) : null;
   const started = Date.now();
   const api = createCanvasApi({ store, storage, palette, epoch: room.epoch });
-  const timelapse = createTimelapseApi({ store, storage, palette, addressOf: (req) => clientAddress(req, config.trustProxy) });
+  const timelapse = createTimelapseApi({ store, storage, palette, addressOf: (req) => clientKey(req, config.trustProxy, config.ipv6Prefix) });
   const staticFiles = createStaticHandler(opts.staticRoot ?? clientDist());
   const admin = attachAdmin({
     state: adminState, room, store, storage, token: 'adminToken' in opts ? opts.adminToken : process.env.ADMIN_TOKEN,
-    addressOf: (req) => clientAddress(req, config.trustProxy), actions: conductor ? [tempoAction(conductor)] : [],
+    addressOf: (req) => clientKey(req, config.trustProxy, config.ipv6Prefix), ipv6Prefix: config.ipv6Prefix,
+    actions: conductor ? [tempoAction(conductor)] : [],
   });
 
   // /healthz and /metrics: on the public port, and on --ops-port when set — a listening socket of its own,

@@ -110,19 +110,44 @@ $('rollback').addEventListener('submit', (e) => {
     (r) => `${r.dryRun ? 'Preview — would restore' : 'Rolled back: restored'} ${r.restored} pixels (${r.kept} kept, ${r.unknown} unknown).`);
 });
 
+// The identity (and address hash) of a pixel's painter: what undo and ban act on. Shown as text, never markup.
+$('pixel').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const f = form('pixel');
+  void (async () => {
+    try {
+      const p = await api('GET', `pixel?x=${Number(f.x)}&y=${Number(f.y)}`);
+      $('pixel-info').textContent = p.placedAt === null ? 'Never painted.'
+        : p.moderation ? `Restored by a moderator at ${new Date(p.placedAt).toLocaleString()}.`
+          : `Placed ${new Date(p.placedAt).toLocaleString()} by "${p.placedBy}" — identity ${p.identity || '(none: placed before identities)'}, address hash ${p.address}.`;
+      const undo = $<HTMLFormElement>('undo');
+      if (p.identity) (undo.elements.namedItem('identity') as HTMLInputElement).value = p.identity;
+    } catch (err) {
+      $('pixel-info').textContent = `Failed: ${(err as Error).message}`;
+    }
+  })();
+});
+
 $('undo').addEventListener('submit', (e) => {
   e.preventDefault();
   const f = form('undo');
   const body: Record<string, unknown> = { since: localTime(f.since!), dryRun: f.preview === 'on' };
-  if (f.name) body.name = f.name;
+  // Moderation acts on an identity or an address; a name only when the moderator ticks that it means every
+  // painter who chose it (the server refuses a name otherwise; a preview is always allowed).
+  if (f.identity) body.identity = f.identity;
   if (f.ip) body.ip = f.ip;
+  if (f.name) body.name = f.name;
+  if (f.name && f.matchName === 'on') body.matchName = true;
   void act(() => api('POST', 'undo', body), (r) => `${r.dryRun ? 'Preview — would restore' : 'Undone: restored'} ${r.restored} pixels (${r.kept} painted over since, kept).`);
 });
 
 $('ban').addEventListener('submit', (e) => {
   e.preventDefault();
   const f = form('ban');
-  void act(() => api('POST', 'ban', { [f.kind!]: f.value, reason: f.reason }), `Banned ${f.value}.`);
+  // A name ban is an explicit choice (the kind says so): it bans every painter using a name like it.
+  const body: Record<string, unknown> = { [f.kind!]: f.value, reason: f.reason };
+  if (f.kind === 'name') body.matchName = true;
+  void act(() => api('POST', 'ban', body), (r) => `Banned ${r.ban.value}${r.silenced ? ` (${r.silenced} connected, now silenced)` : ''}.`);
 });
 
 if (token() !== '') void refresh().catch((err: Error) => say(err.message));

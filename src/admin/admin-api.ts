@@ -7,10 +7,12 @@
  * those (a no-cors fetch cannot carry Authorization), and counting them let any site lock moderators out.
  *
  *   GET  /api/admin/status                      → { readOnly, bans }
+ *   GET  /api/admin/pixel?x=&y=                 → pixel info with the painter's identity and address hash
  *   POST /api/admin/rollback  {x, y, w, h, time} → rectangle back to its state at `time`
- *   POST /api/admin/undo      {name?, ip?, since, x?, y?, w?, h?} → that actor's placements since `since` undone
- *   POST /api/admin/ban       {ip? | name?, reason?}
- *   POST /api/admin/unban     {ip? | name?}
+ *   POST /api/admin/undo      {identity? | ip? | name + matchName, since, x?, y?, w?, h?} → that painter's
+ *                                                 placements since `since` undone
+ *   POST /api/admin/ban       {identity? | ip? | name + matchName, reason?}
+ *   POST /api/admin/unban     {identity? | ip? | name?}
  *   GET  /api/admin/bans
  *   POST /api/admin/read-only {readOnly: boolean}
  *   GET  /api/admin/audit?limit=&before=        → { entries (newest first), next }
@@ -18,6 +20,8 @@
  *
  * Rollback and undo write their pixels as moderation entries through the room's placement seam: viewers get
  * them as ordinary deltas on the next tick, and /api/history shows them (with `moderation: true`).
+ * Moderation acts on a painter's identity (src/storage/painter-identity.ts) or its address key / a prefix
+ * (src/net/client-address.ts); a display name is self-chosen, so acting on one takes `matchName: true`.
  * docs/api.md has every field and error.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -31,6 +35,8 @@ import { RollbackTooLarge, planRollback } from '../storage/rollback-plan.js';
 import { HttpError, asHttpError, sendHttpError } from '../http/http-error.js';
 import { fromOtherSite } from '../http/fetch-metadata.js';
 import { ADMIN_DEFAULTS } from '../defaults.js';
+import { DEFAULT_IPV6_PREFIX, parseAddressTarget } from '../net/client-address.js';
+import { IDENTITY_PATTERN } from '../storage/painter-identity.js';
 
 
 export interface AdminApiDeps {
@@ -43,6 +49,8 @@ export interface AdminApiDeps {
   addressOf: (req: http.IncomingMessage) => string;
   /** Actions other modules contribute (music's tempo), guarded, limited and audited like the rest. */
   actions?: readonly AdminAction[];
+  /** --ipv6-prefix: IPv6 targets are keyed like the clients they name (default 64). */
+  ipv6Prefix?: number;
   now?: () => number;
   rollbackLimits?: { maxScan?: number; maxPixels?: number };
 }
@@ -76,6 +84,7 @@ export function createAdminApi(deps: AdminApiDeps): AdminHandler {
   const { state, room, store, storage } = deps;
   const now = deps.now ?? Date.now;
   const want = digest(deps.token);
+  const ipv6Prefix = deps.ipv6Prefix ?? DEFAULT_IPV6_PREFIX;
   const failures = new IpLimiter({ rate: 1000 / ADMIN_DEFAULTS.failureRefillMs, burst: ADMIN_DEFAULTS.failureBurst });
   // Credential-less requests are not counted as failures, so nothing else bounds how fast they arrive:
   // they are audited only at the pace failures are allowed, or anyone could grow the audit log without end.
@@ -117,6 +126,16 @@ export function createAdminApi(deps: AdminApiDeps): AdminHandler {
   const routes: Record<string, Route> = {
     '/api/admin/status': { method: 'GET', run: () => ({ readOnly: state.readOnly, bans: state.bans() }) },
     '/api/admin/bans': { method: 'GET', run: () => ({ bans: state.bans() }) },
+    // Pixel info as moderators see it: who painted the pixel, as something moderation can act on.
+    '/api/admin/pixel': {
+      method: 'GET',
+      run: ({ q }) => {
+        const x = intQuery(q, 'x', 0, store.width - 1);
+        const y = intQuery(q, 'y', 0, store.height - 1);
+        if (x === undefined || y === undefined) throw bad('x and y are required');
+        return storage.pixelInfo(x, y, store, true);
+      },
+    },
     '/api/admin/audit': {
       method: 'GET',
       run: ({ q }) => {
@@ -136,12 +155,7 @@ export function createAdminApi(deps: AdminApiDeps): AdminHandler {
     '/api/admin/undo': {
       method: 'POST',
       run: ({ body, from }) => {
-        const actor: ActorFilter = {};
-        const name = textOf(body, 'name');
-        const ip = textOf(body, 'ip');
-        if (name !== undefined) actor.name = name;
-        if (ip !== undefined) actor.ip = ip;
-        if (name === undefined && ip === undefined) throw bad('give "name" or "ip" (or both): whose placements to undo');
+        const actor = undoActor(body, ipv6Prefix);
         const since = timeOf(body, 'since', true)!;
         const rect = rectOf(body, store, false);
         return restore('undo', from, { ...actor, since, ...rectParams(rect) }, rect, since, actor, dryRunOf(body));
@@ -150,18 +164,20 @@ export function createAdminApi(deps: AdminApiDeps): AdminHandler {
     '/api/admin/ban': {
       method: 'POST',
       run: ({ body, from }) => {
-        const [kind, value] = target(body);
+        const [kind, value] = target(body, ipv6Prefix, true);
         const reason = textOf(body, 'reason') ?? '';
         const ban = { kind, value, reason, createdAt: now() };
         state.ban(ban);
-        audit('ban', from, { kind, value, reason });
-        return { ban };
+        // Connected clients it covers vanish from every view now, cursor and name.
+        const silenced = room.silenceBanned();
+        audit('ban', from, { kind, value, reason, silenced });
+        return { ban, silenced };
       },
     },
     '/api/admin/unban': {
       method: 'POST',
       run: ({ body, from }) => {
-        const [kind, value] = target(body);
+        const [kind, value] = target(body, ipv6Prefix, false, true);
         const removed = state.unban(kind, value);
         audit('unban', from, { kind, value, removed });
         return { removed };
@@ -307,16 +323,71 @@ function textOf(body: Body, name: string): string | undefined {
   return v;
 }
 
-function target(body: Body): [BanKind, string] {
+/** `matchName` true in the body: the moderator chose to act on a self-chosen name (every painter using it). */
+function nameChosen(body: Body, what: string): void {
+  const v = body.matchName;
+  if (v === undefined || v === null || v === false) {
+    throw bad(`a name is chosen by the painter, and any painter may take it: ${what} "identity" or "ip" (from /api/admin/pixel), ` +
+      'or add "matchName": true to act on every painter with a name like it (preview an undo with "dryRun": true)');
+  }
+  if (v !== true) throw bad('"matchName" must be true or false');
+}
+
+function identityOf(body: Body): string | undefined {
+  const identity = textOf(body, 'identity');
+  if (identity !== undefined && !IDENTITY_PATTERN.test(identity)) throw bad('"identity" must be the 24 hex characters /api/admin/pixel shows');
+  return identity;
+}
+
+/** An address or CIDR, canonical; 400 naming what is wrong otherwise. */
+function addressOf(text: string, ipv6Prefix: number): { value: string; prefix: boolean } {
+  const t = parseAddressTarget(text, ipv6Prefix);
+  if (t === null) throw bad(`"ip" must be an IPv4 or IPv6 address, or a prefix such as 203.0.113.0/24 or 2001:db8::/48, got ${JSON.stringify(text.slice(0, 64))}`);
+  return t;
+}
+
+/**
+ * Exactly one of identity, ip (address or prefix) or name (with matchName when `requireMatchName`).
+ * `removing`: an address that is not one is taken as stored, so a ban kept from before bans were validated
+ * can still be lifted.
+ */
+function target(body: Body, ipv6Prefix: number, requireMatchName: boolean, removing = false): [BanKind, string] {
+  const identity = identityOf(body);
   const ip = textOf(body, 'ip');
   const name = textOf(body, 'name');
-  if ((ip === undefined) === (name === undefined)) throw bad('give exactly one of "ip" or "name"');
+  if ([identity, ip, name].filter((v) => v !== undefined).length !== 1) throw bad('give exactly one of "identity", "ip" or "name"');
+  if (identity !== undefined) return ['identity', identity];
   if (ip !== undefined) {
     if (ip === '') throw bad('"ip" must not be empty');
-    return ['ip', ip];
+    return ['ip', removing ? parseAddressTarget(ip, ipv6Prefix)?.value ?? ip : addressOf(ip, ipv6Prefix).value];
   }
-  if (name === '') throw bad('"name" must not be empty (anonymous painters are banned by address)');
+  if (name === '') throw bad('"name" must not be empty (anonymous painters are banned by identity or address)');
+  if (requireMatchName) nameChosen(body, 'ban by');
   return ['name', name!];
+}
+
+/**
+ * Whose placements an undo selects: an identity, an address key (stored addresses are salted hashes of the
+ * key, so a wider prefix cannot be matched), a name only with matchName; several given must all match.
+ */
+function undoActor(body: Body, ipv6Prefix: number): ActorFilter {
+  const actor: ActorFilter = {};
+  const identity = identityOf(body);
+  const ip = textOf(body, 'ip');
+  const name = textOf(body, 'name');
+  if (identity !== undefined) actor.identity = identity;
+  if (ip !== undefined) {
+    const t = addressOf(ip, ipv6Prefix);
+    const isKey = t.value.includes(':') ? t.value.endsWith(`/${ipv6Prefix}`) || (ipv6Prefix >= 128 && !t.prefix) : !t.prefix;
+    if (!isKey) throw bad(`undo by "ip" takes one address (an IPv6 one stands for its /${ipv6Prefix}): placements keep only a hash of that key`);
+    actor.ip = t.value;
+  }
+  if (name !== undefined) {
+    if (!dryRunOf(body)) nameChosen(body, 'undo by');
+    actor.name = name;
+  }
+  if (identity === undefined && ip === undefined && name === undefined) throw bad('give "identity", "ip" or "name": whose placements to undo');
+  return actor;
 }
 
 function intQuery(q: URLSearchParams, name: string, min: number, max: number): number | undefined {

@@ -6,12 +6,19 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { type PrefixMatcher, parseAddressTarget, prefixMatcher } from '../net/client-address.js';
+import { nameKey } from '../storage/painter-identity.js';
 
-export type BanKind = 'ip' | 'name';
+/**
+ * What a ban names: a painter identity (src/storage/painter-identity.ts), an address key or prefix
+ * (src/net/client-address.ts: canonical, a CIDR when it has a '/'), or — only when asked for explicitly,
+ * names being self-chosen — a display name, matched by nameKey (case, width, accents, look-alikes).
+ */
+export type BanKind = 'identity' | 'ip' | 'name';
 
 export interface Ban {
   kind: BanKind;
-  /** The address or display name banned. */
+  /** The identity, the canonical address key or prefix, or the display name banned (as given). */
   value: string;
   reason: string;
   /** ms since the Unix epoch. */
@@ -40,8 +47,11 @@ export interface AuditPage {
 export interface AdminState {
   readonly readOnly: boolean;
   setReadOnly(on: boolean): void;
-  /** The ban on this address or name, if any. Called on every PLACE: a Map lookup. */
-  banOf(ip: string, name: string): Ban | undefined;
+  /**
+   * The ban on this painter (identity, address key, name), if any. Called on every PLACE and cursor move: Map
+   * lookups, plus one test per prefix ban and, while name bans exist, one nameKey.
+   */
+  banOf(ip: string, name: string, identity?: string): Ban | undefined;
   bans(): Ban[];
   /** Adds or replaces. */
   ban(b: Ban): void;
@@ -52,24 +62,66 @@ export interface AdminState {
   close(): void;
 }
 
-const key = (kind: BanKind, value: string): string => `${kind}\u0000${value}`;
+/** Names whose ban-map key is kept (a server's connected names, about); past it the cache starts over. */
+const NAME_KEY_CACHE = 10_000;
+
+/** The map key of a ban: names by nameKey, so "Bob", "ｂｏｂ" and a Cyrillic "Воb" are one ban. */
+const key = (kind: BanKind, value: string): string => `${kind}\u0000${kind === 'name' ? nameKey(value) : value}`;
 
 /** Bans and the switch in memory (both implementations keep them so: PLACE checks must not touch the disk). */
 class StateBase {
   protected readonly banMap = new Map<string, Ban>();
   protected ro = false;
+  /** The prefix (CIDR) bans, compiled; rebuilt on every ban change (rare). */
+  private prefixes: { matcher: PrefixMatcher; ban: Ban }[] = [];
+  private nameBans = 0;
+  private readonly nameKeys = new Map<string, string>();
 
   get readOnly(): boolean {
     return this.ro;
   }
 
-  banOf(ip: string, name: string): Ban | undefined {
+  banOf(ip: string, name: string, identity = ''): Ban | undefined {
     if (this.banMap.size === 0) return undefined;
-    return this.banMap.get(key('ip', ip)) ?? (name === '' ? undefined : this.banMap.get(key('name', name)));
+    const direct = (identity === '' ? undefined : this.banMap.get(key('identity', identity))) ?? this.banMap.get(key('ip', ip));
+    if (direct !== undefined) return direct;
+    for (const p of this.prefixes) if (p.matcher.matches(ip)) return p.ban;
+    if (this.nameBans === 0 || name === '') return undefined;
+    // Asked on every cursor move too: a connected name's key is made once, not three normalizations a move.
+    let k = this.nameKeys.get(name);
+    if (k === undefined) {
+      if (this.nameKeys.size >= NAME_KEY_CACHE) this.nameKeys.clear();
+      k = key('name', name);
+      this.nameKeys.set(name, k);
+    }
+    return this.banMap.get(k);
   }
 
   bans(): Ban[] {
     return [...this.banMap.values()].sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  protected put(b: Ban): void {
+    this.banMap.set(key(b.kind, b.value), { ...b });
+    this.reindex();
+  }
+
+  protected drop(kind: BanKind, value: string): boolean {
+    const removed = this.banMap.delete(key(kind, value));
+    this.reindex();
+    return removed;
+  }
+
+  private reindex(): void {
+    this.prefixes = [];
+    this.nameBans = 0;
+    for (const b of this.banMap.values()) {
+      if (b.kind === 'name') this.nameBans++;
+      // Only canonical prefixes compile; a value that is not one (a row from before validation) matches nothing.
+      if (b.kind === 'ip' && b.value.includes('/') && parseAddressTarget(b.value)?.value === b.value) {
+        this.prefixes.push({ matcher: prefixMatcher(b.value), ban: b });
+      }
+    }
   }
 }
 
@@ -81,11 +133,11 @@ export class MemoryAdminState extends StateBase implements AdminState {
   }
 
   ban(b: Ban): void {
-    this.banMap.set(key(b.kind, b.value), { ...b });
+    this.put(b);
   }
 
   unban(kind: BanKind, value: string): boolean {
-    return this.banMap.delete(key(kind, value));
+    return this.drop(kind, value);
   }
 
   audit(entry: Omit<AuditEntry, 'id'>): AuditEntry {
@@ -118,15 +170,23 @@ export const ADMIN_DB_FILE = 'admin.db';
 export class SqliteAdminState extends StateBase implements AdminState {
   private readonly db: Database.Database;
 
-  constructor(dataDir: string) {
+  /** `ipv6Prefix`: address bans stored before they were validated are canonicalised at load with it. */
+  constructor(dataDir: string, ipv6Prefix?: number) {
     super();
     fs.mkdirSync(dataDir, { recursive: true });
     this.db = new Database(path.join(dataDir, ADMIN_DB_FILE), { timeout: 0 });
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     this.db.exec(SCHEMA);
-    for (const [kind, value, reason, createdAt] of this.db.prepare('SELECT kind, value, reason, created_at FROM ban').raw().all() as [BanKind, string, string, number][]) {
-      this.banMap.set(key(kind, value), { kind, value, reason, createdAt });
+    for (const [kind, stored, reason, createdAt] of this.db.prepare('SELECT kind, value, reason, created_at FROM ban').raw().all() as [BanKind, string, string, number][]) {
+      // An address ban from before bans were validated ('::ffff:1.2.3.4', '1.2.3.4 ') matches by its
+      // canonical key from now on; one that is no address at all stays listed (and can be unbanned) as stored.
+      const value = kind === 'ip' ? parseAddressTarget(stored, ipv6Prefix)?.value ?? stored : stored;
+      this.put({ kind, value, reason, createdAt });
+      if (value !== stored) {
+        this.db.prepare('DELETE FROM ban WHERE kind = ? AND value = ?').run(kind, stored);
+        this.db.prepare('INSERT OR REPLACE INTO ban (kind, value, reason, created_at) VALUES (?, ?, ?, ?)').run(kind, value, reason, createdAt);
+      }
     }
     this.ro = this.db.prepare("SELECT value FROM setting WHERE key = 'read_only'").pluck().get() === '1';
   }
@@ -137,14 +197,21 @@ export class SqliteAdminState extends StateBase implements AdminState {
   }
 
   ban(b: Ban): void {
-    this.db.prepare('INSERT INTO ban (kind, value, reason, created_at) VALUES (?, ?, ?, ?) ' +
-      'ON CONFLICT (kind, value) DO UPDATE SET reason = excluded.reason, created_at = excluded.created_at').run(b.kind, b.value, b.reason, b.createdAt);
-    this.banMap.set(key(b.kind, b.value), { ...b });
+    const held = this.banMap.get(key(b.kind, b.value));
+    this.db.transaction(() => {
+      // One ban per key: a name banned again in another spelling replaces the row of the first spelling.
+      if (held !== undefined && held.value !== b.value) this.db.prepare('DELETE FROM ban WHERE kind = ? AND value = ?').run(held.kind, held.value);
+      this.db.prepare('INSERT INTO ban (kind, value, reason, created_at) VALUES (?, ?, ?, ?) ' +
+        'ON CONFLICT (kind, value) DO UPDATE SET reason = excluded.reason, created_at = excluded.created_at').run(b.kind, b.value, b.reason, b.createdAt);
+    })();
+    this.put(b);
   }
 
   unban(kind: BanKind, value: string): boolean {
-    this.db.prepare('DELETE FROM ban WHERE kind = ? AND value = ?').run(kind, value);
-    return this.banMap.delete(key(kind, value));
+    const held = this.banMap.get(key(kind, value));
+    // The row holds the value as first given (a name's spelling, an old ban's address); delete that one.
+    this.db.prepare('DELETE FROM ban WHERE kind = ? AND value IN (?, ?)').run(kind, value, held?.value ?? value);
+    return this.drop(kind, value);
   }
 
   audit(entry: Omit<AuditEntry, 'id'>): AuditEntry {

@@ -15,12 +15,18 @@ import { HttpError, sendHttpError } from '../http/http-error.js';
 
 /** The admin state of this server's data directory (in memory with --in-memory). */
 export function openAdminState(config: ServerConfig): AdminState {
-  return config.inMemory ? new MemoryAdminState() : new SqliteAdminState(config.dataDir);
+  return config.inMemory ? new MemoryAdminState() : new SqliteAdminState(config.dataDir, config.ipv6Prefix);
 }
 
-/** Refused placements, as the room asks on each PLACE: read-only first, then bans. */
+/**
+ * Refused placements, as the room asks on each PLACE: read-only first, then bans; and silenced cursors, as
+ * it asks on each cursor move: a banned painter's cursor and name are shown to no one.
+ */
 export function adminPlaceGuard(state: AdminState): PlaceGuard {
-  return { refusal: (ip, name) => (state.readOnly ? 'READ_ONLY' : state.banOf(ip, name) !== undefined ? 'BANNED' : null) };
+  return {
+    refusal: (ip, name, identity) => (state.readOnly ? 'READ_ONLY' : state.banOf(ip, name, identity) !== undefined ? 'BANNED' : null),
+    silenced: (ip, name, identity) => state.banOf(ip, name, identity) !== undefined,
+  };
 }
 
 export interface AttachedAdmin {
@@ -36,12 +42,15 @@ export function attachAdmin(deps: {
   addressOf: (req: http.IncomingMessage) => string;
   /** Admin actions of other modules (music's tempo): served under /api/admin/ only when the API is on. */
   actions?: readonly AdminAction[];
+  /** --ipv6-prefix: address targets of bans and undo are keyed like the clients they name. */
+  ipv6Prefix?: number;
 }): AttachedAdmin {
   const { state } = deps;
   let closed = false;
   const token = deps.token ?? '';
   const actions = deps.actions ?? [];
-  const api = token === '' ? null : createAdminApi({ token, state, room: deps.room, store: deps.store, storage: deps.storage, addressOf: deps.addressOf, actions });
+  const api = token === '' ? null : createAdminApi({ token, state, room: deps.room, store: deps.store, storage: deps.storage, addressOf: deps.addressOf, actions,
+    ...(deps.ipv6Prefix === undefined ? {} : { ipv6Prefix: deps.ipv6Prefix }) });
   // With the API off, an action's old path (outside /api/admin/, which answers 404 then) keeps its old answer.
   const legacy = new Set(actions.flatMap((a) => a.aliases ?? []));
   const disabled = (res: http.ServerResponse, url: URL): boolean => {

@@ -73,6 +73,11 @@ export class ClusterStorage implements CanvasStorage {
     return this.generation.epoch;
   }
 
+  /** The inner storage's: nodes agree on identities only when they share the salt (--ip-salt-file). */
+  get identitySalt(): string {
+    return this.inner.identitySalt;
+  }
+
   get durable(): boolean {
     return this.inner.durable;
   }
@@ -110,8 +115,8 @@ export class ClusterStorage implements CanvasStorage {
     this.inner.maybeCheckpoint(store, nowMs);
   }
 
-  pixelInfo(x: number, y: number, store: ChunkStore): PixelInfo {
-    return this.inner.pixelInfo(x, y, store);
+  pixelInfo(x: number, y: number, store: ChunkStore, painter?: boolean): PixelInfo {
+    return this.inner.pixelInfo(x, y, store, painter);
   }
 
   history(q: HistoryQuery): HistoryPage {

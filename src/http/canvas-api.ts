@@ -55,8 +55,12 @@ export function createCanvasApi(deps: CanvasApiDeps): CanvasApiHandler {
       const x = intParam(q, 'x', 0, store.width - 1);
       const y = intParam(q, 'y', 0, store.height - 1);
       if (x === undefined || y === undefined) throw badRequest('x and y are required');
-      const answer: PixelAnswer = storage.pixelInfo(x, y, store); // the browser reads this shape
-      sendJson(res, 200, answer);
+      const info = storage.pixelInfo(x, y, store);
+      // The public answer: who painted by name only. The identity and address hash are for moderators
+      // (/api/admin/pixel): shown to all they would tie a painter's pixels together across names.
+      const answer: PixelAnswer = { x: info.x, y: info.y, color: info.color, placedAt: info.placedAt, placedBy: info.placedBy };
+      if (info.moderation) answer.moderation = true;
+      sendJson(res, 200, answer); // the browser reads this shape
     },
 
     '/api/history': (_req, res, q) => {

@@ -13,7 +13,7 @@ import { ConnectionCounter } from '../limits/index.js';
 import { CloseCode, type CloseCodeValue } from './protocol.js';
 import type { RoomEndpoint } from './transport.js';
 import { WsTransport } from './ws-transport.js';
-import { clientAddress } from './client-address.js';
+import { clientKey } from './client-address.js';
 
 /** The heartbeat pings a sixteenth of the peers each sixteenth of its interval (see the timer below). */
 const HEARTBEAT_SLICES = 16;
@@ -86,6 +86,8 @@ export interface WsServerLimits {
   maxConnectionsPerIp: number;
   allowedOrigins: readonly string[];
   trustProxy: boolean;
+  /** Limits key IPv6 clients by this prefix (client-address.ts). */
+  ipv6Prefix: number;
   hardLimitBytes: number;
   heartbeatMs: number;
 }
@@ -147,7 +149,8 @@ export function attachWebSocket<S extends { readonly id: number }>(
       metrics.handshakesRefused.inc({ reason: 'full' });
       return refuse(socket, 503, 'Service Unavailable');
     }
-    const ip = clientAddress(req, config.trustProxy, () => metrics.forwardedForInvalid.inc());
+    // The limit key, not the address: one IPv6 /64 is one client for the cap, the buckets and bans.
+    const ip = clientKey(req, config.trustProxy, config.ipv6Prefix, () => metrics.forwardedForInvalid.inc());
     if (!perIp.tryAcquire(ip)) {
       metrics.handshakesRefused.inc({ reason: 'per_ip' });
       return refuse(socket, 429, 'Too Many Requests');

@@ -20,6 +20,7 @@ import type { Logger } from 'pino';
 import type { ServerConfig } from '../config.js';
 import type { ChunkStore } from '../chunks/chunk-store.js';
 import type { CanvasStorage, PlacementRecord } from '../storage/canvas-storage.js';
+import { painterIdentity } from '../storage/painter-identity.js';
 import type { ViewportIndex } from '../subscriptions/viewport-index.js';
 import { CursorTable } from '../presence/cursor-table.js';
 import { LodLevels } from '../chunks/lod.js';
@@ -115,6 +116,7 @@ export class CanvasRoom {
     const handshake = new Handshake({
       config, store, palette: deps.palette, sessionSeqs: this.sessionSeqs, errors: this.errors, now, music: deps.music,
       epoch: () => this.epoch, online: () => this.online.current(),
+      identityOf: (token) => painterIdentity(storage.identitySalt, token),
     });
     this.inbound = new Inbound({ handshake, viewports: this.viewports, places: this.places, cursors: this.cursors, errors: this.errors, outbox, log, now, wake });
     const commit = new CommitStage({ seam: this.seam, storage, store, sessions: this.sessions, sessionSeqs: this.sessionSeqs, outbox, metrics, log });
@@ -169,8 +171,23 @@ export class CanvasRoom {
   }
 
   /** What the moderation guard answers now for a client's placements (null: let through). */
-  placeGuard(ip: string, name: string): ReturnType<PlaceGuard['refusal']> {
-    return this.places.refusal(ip, name);
+  placeGuard(ip: string, name: string, identity = ''): ReturnType<PlaceGuard['refusal']> {
+    return this.places.refusal(ip, name, identity);
+  }
+
+  /**
+   * After a ban (src/admin): the cursors of connected clients it covers go from every viewer at once, not
+   * only when they next move (./inbound.ts drops their moves from then on).
+   */
+  silenceBanned(): number {
+    let silenced = 0;
+    for (const s of this.sessions.values()) {
+      if (s.phase !== 'ready' || !this.places.silenced(s) || this.cursors.positionOf(s.id) === null) continue;
+      this.cursors.removeCursor(s);
+      silenced++;
+    }
+    if (silenced > 0) this.loop.request();
+    return silenced;
   }
 
   /** Sends bytes to every welcomed client with the next tick's write (music mode's TEMPO). */

@@ -139,6 +139,8 @@ export interface ReadySession extends SessionCore {
   readonly name: string;
   /** The HELLO's session token as hex, or null when none was sent. */
   readonly token: string | null;
+  /** Who this painter is to moderation (src/storage/painter-identity.ts): its token, hashed; per connection without one. */
+  readonly identity: string;
 }
 
 export interface ClosedSession extends SessionCore {
@@ -156,6 +158,7 @@ class Session extends SessionCore {
   helloTimer: NodeJS.Timeout | null = null;
   name = '';
   token: string | null = null;
+  identity = '';
 }
 
 /** A new connection, awaiting its HELLO; `helloTimeout` fires if it never comes (cleared by either transition). */
@@ -171,14 +174,15 @@ export function openSession(
   return s as AwaitingHello;
 }
 
-/** HELLO accepted: the session gets its name and token. */
-export function welcomeSession(s: AwaitingHello, name: string, token: string | null): ReadySession {
+/** HELLO accepted: the session gets its name, token and identity. */
+export function welcomeSession(s: AwaitingHello, name: string, token: string | null, identity = ''): ReadySession {
   const w = s as Session;
   if (w.helloTimer) clearTimeout(w.helloTimer);
   w.helloTimer = null;
   w.name = name;
   w.nameBytes = new TextEncoder().encode(name);
   w.token = token;
+  w.identity = identity;
   w.phase = 'ready';
   return w as ReadySession;
 }

@@ -1,6 +1,8 @@
 /**
- * HELLO → WELCOME: the protocol version agreed (./protocol-version.ts; WELCOME in that version's layout), the name cleaned, the session token looked up (which PLACE
- * seq of this session was committed last), then WELCOME (canvas shape, limits, palette, budget) and the
+ * HELLO → WELCOME: the protocol version agreed (./protocol-version.ts; WELCOME in that version's layout), the
+ * name cleaned (a reserved name — moderator, admin, system… — becomes anonymous), the painter's identity
+ * derived from the session token, the token looked up (which PLACE seq of this session was committed last),
+ * then WELCOME (canvas shape, limits, palette, budget) and the
  * current ONLINE count, sent at once rather than with the tick.
  */
 import type { ServerConfig } from '../config.js';
@@ -14,6 +16,7 @@ import { welcomeSession, type AwaitingHello } from './client-session.js';
 import type { ClientErrors } from './client-errors.js';
 import type { SessionSeqs } from './session-seqs.js';
 import { agreeVersion } from './protocol-version.js';
+import { isReservedName } from '../storage/painter-identity.js';
 
 /** Strip control and format characters (bidi overrides, zero-width tricks), trim, cap the UTF-8 length. */
 export function sanitizeName(raw: string, maxBytes: number): string {
@@ -32,6 +35,8 @@ export interface HandshakeDeps {
   online: () => number;
   now: () => number;
   music?: { info(): MusicInfo };
+  /** The identity of a session with this token (hex; null: none sent) — painterIdentity with the storage salt. */
+  identityOf: (token: string | null) => string;
 }
 
 export class Handshake {
@@ -63,7 +68,11 @@ export class Handshake {
     }
     s.protocolVersion = version;
     const token = msg.token ? Buffer.from(msg.token).toString('hex') : null;
-    const ready = welcomeSession(s, sanitizeName(msg.name, config.maxNameBytes), token);
+    const cleaned = sanitizeName(msg.name, config.maxNameBytes);
+    // A reserved name would pass the painter's pixels and cursor off as the moderators' (pixel info shows
+    // the name): it paints anonymously instead, and is not refused, so a client that asked keeps working.
+    const name = isReservedName(cleaned) ? '' : cleaned;
+    const ready = welcomeSession(s, name, token, this.deps.identityOf(token));
     const session = token ? sessionSeqs.hello(token) : { known: false, lastSeq: 0 };
     ready.transport.send(encodeWelcome({
       version, clientId: ready.id, epoch: this.deps.epoch(), width: store.width, height: store.height,

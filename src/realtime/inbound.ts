@@ -70,6 +70,13 @@ export class Inbound {
         return;
       case 'cursor':
         if (!s.budget.charge(MESSAGE_COSTS.cursor, t) || s.cursorBucket.take(1, t) !== 0) return; // dropped quietly
+        // A ban silences the cursor and the name it carries, not only PLACE: a banned client is shown to no
+        // one (a cursor it had before the ban goes too). Dropped quietly, like an over-rate move.
+        if (this.deps.places.silenced(s)) {
+          if (this.deps.cursors.positionOf(s.id) !== null) this.deps.cursors.removeCursor(s);
+          this.deps.wake();
+          return;
+        }
         this.deps.cursors.move(s, msg.x, msg.y, msg.hidden);
         this.deps.wake();
         return;

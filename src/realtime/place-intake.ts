@@ -6,7 +6,8 @@
  *   2. the client's message budget (its cost grows with its size) — RATE_LIMITED with a retry-after;
  *   3. the room shutting down — INTERNAL;
  *   4. bounds and colour of every pixel — the whole batch is refused for one bad pixel, never half-applied;
- *   5. the moderation guard (bans, read-only; injected as a `PlaceGuard`) — BANNED / READ_ONLY;
+ *   5. the moderation guard (bans by identity, address key or name, read-only; injected as a `PlaceGuard`) —
+ *      BANNED / READ_ONLY;
  *   6. the per-IP paint bucket — RATE_LIMITED with a retry-after (BATCH_TOO_LARGE if it can never fit).
  *
  * A refusal is answered with PLACE_RESULT in the client's next write, without touching the seam; an accepted
@@ -23,10 +24,15 @@ import type { ReadySession } from './client-session.js';
 import type { Outbox } from './outbox.js';
 import type { PlacementSeam } from './placement-seam.js';
 
-/** Moderation's say on a client's placements (src/admin: bans and the read-only switch). */
+/**
+ * Moderation's say on a client (src/admin: bans and the read-only switch). `ip` is the client's address
+ * key (src/net/client-address.ts), `identity` its painter identity (src/storage/painter-identity.ts).
+ */
 export interface PlaceGuard {
-  /** Why placements from this address and name are refused now, or null to let them through. */
-  refusal(ip: string, name: string): ErrorCodeName | null;
+  /** Why placements from this painter are refused now, or null to let them through. */
+  refusal(ip: string, name: string, identity: string): ErrorCodeName | null;
+  /** Whether this painter is banned, so its cursor and name are shown to no one (read-only silences nobody). */
+  silenced?(ip: string, name: string, identity: string): boolean;
 }
 
 export interface PlaceIntakeDeps {
@@ -63,7 +69,7 @@ export class PlaceIntake {
       const bad = store.check(p.x, p.y, p.color);
       if (bad) return this.refuse(s, msg, bad, 0);
     }
-    const refused = this.deps.guard?.refusal(s.ip, s.name) ?? null;
+    const refused = this.deps.guard?.refusal(s.ip, s.name, s.identity) ?? null;
     if (refused !== null) return this.refuse(s, msg, refused, 0);
     const wait = this.paint.take(s.ip, n, performance.now());
     if (wait !== 0) return this.refuse(s, msg, wait === NEVER ? 'BATCH_TOO_LARGE' : 'RATE_LIMITED', wait === NEVER ? 0 : wait);
@@ -71,15 +77,20 @@ export class PlaceIntake {
     const records: PlacementRecord[] = new Array(n);
     for (let i = 0; i < n; i++) {
       const p = msg.pixels[i]!;
-      records[i] = { x: p.x, y: p.y, color: p.color, time, clientId: s.id, name: s.name, ip: s.ip };
+      records[i] = { x: p.x, y: p.y, color: p.color, time, clientId: s.id, name: s.name, ip: s.ip, identity: s.identity };
     }
     this.deps.seam.submit(records, { clientId: s.id, seq: msg.seq, count: n, token: s.token });
     this.deps.wake();
   }
 
-  /** What the guard says now for this address and name (null: let through, or no guard). */
-  refusal(ip: string, name: string): ErrorCodeName | null {
-    return this.deps.guard?.refusal(ip, name) ?? null;
+  /** What the guard says now for this painter (null: let through, or no guard). */
+  refusal(ip: string, name: string, identity = ''): ErrorCodeName | null {
+    return this.deps.guard?.refusal(ip, name, identity) ?? null;
+  }
+
+  /** Whether a ban keeps this session's cursor and name from everyone (./inbound.ts, CanvasRoom.silenceBanned). */
+  silenced(s: ReadySession): boolean {
+    return this.deps.guard?.silenced?.(s.ip, s.name, s.identity) ?? false;
   }
 
   /** Moderation writes (src/admin): through the seam and the tick like any placement, with no one to answer. */

@@ -24,8 +24,13 @@ export interface PlacementRecord {
   clientId: number;
   /** Display name, or '' for an anonymous client. */
   name: string;
-  /** Remote address. Never stored as is: only a salted, truncated hash is kept. */
+  /** The client's address key (src/net/client-address.ts). Never stored as is: only a salted, truncated hash is kept. */
   ip: string;
+  /**
+   * The painter's identity (./painter-identity.ts: its session token, hashed), what moderation acts on.
+   * Absent or '' for moderation entries and for placements from before identities were stored.
+   */
+  identity?: string;
 }
 
 /** The current colour of a pixel and who last painted it. Never painted: placedAt and placedBy are null. */
@@ -38,6 +43,12 @@ export interface PixelInfo {
   placedBy: string | null;
   /** Present and true when the last change was a moderator's rollback (src/admin), not a painter's placement. */
   moderation?: true;
+  /**
+   * For moderators only (the admin pixel view; the public /api/pixel leaves both out): the painter's identity
+   * ('' when the placement predates identities) and the salted hash of its address key, hex. Absent when never painted.
+   */
+  identity?: string;
+  address?: string;
 }
 
 /**
@@ -72,10 +83,15 @@ export interface HistoryEntry {
  */
 export const MODERATION_CLIENT_ID = 0xffffffff;
 
-/** Whose placements a moderation query selects: by display name, by address, or both (both must match). */
+/**
+ * Whose placements a moderation query selects; every field given must match. `identity`: a painter's
+ * identity; `ip`: an address key (the IPv4 address or the IPv6 /64, as stored); `name`: a display name,
+ * compared by nameKey (./painter-identity.ts) — names are self-chosen, so admin-api only allows that explicitly.
+ */
 export interface ActorFilter {
   name?: string;
   ip?: string;
+  identity?: string;
 }
 
 /** A log row as moderation reads it. */
@@ -141,6 +157,11 @@ export interface CanvasStorage {
   /** True when commit survives the process being killed. */
   readonly durable: boolean;
   /**
+   * The secret painter identities are hashed with (./painter-identity.ts): the address salt, so an identity
+   * is stable for as long as the stored hashes are (durable storage keeps it; in memory it lives with the process).
+   */
+  readonly identitySalt: string;
+  /**
    * Names the chunk versions this storage restores (a random u32). The same as the previous run's only when
    * that run ended with close(store) and the versions `load` restores are exactly the ones it served.
    */
@@ -161,8 +182,11 @@ export interface CanvasStorage {
    * cheap when not due. Call it only when every committed batch has been applied to the store (after a tick).
    */
   maybeCheckpoint(store: ChunkStore, nowMs: number): void;
-  /** Colour from the store, last placement from storage. Throws RangeError for a pixel outside the store. */
-  pixelInfo(x: number, y: number, store: ChunkStore): PixelInfo;
+  /**
+   * Colour from the store, last placement from storage. Throws RangeError for a pixel outside the store.
+   * `painter`: also the painter's identity and address hash (moderators only: src/admin).
+   */
+  pixelInfo(x: number, y: number, store: ChunkStore, painter?: boolean): PixelInfo;
   /** Throws RangeError for a malformed query or cursor. */
   history(q: HistoryQuery): HistoryPage;
   /** For moderation (src/admin): placements matching a scan, oldest first, bounded work per call. */
@@ -276,7 +300,8 @@ export function checkPixelOnCanvas(x: number, y: number, store: ChunkStore): voi
  */
 export function checkRecord(r: PlacementRecord): void {
   if (!isCoord(r.x) || !isCoord(r.y) || !Number.isInteger(r.color) || r.color < 0 || r.color > 255 ||
-      !Number.isFinite(r.time) || typeof r.name !== 'string' || typeof r.ip !== 'string' || !Number.isInteger(r.clientId)) {
+      !Number.isFinite(r.time) || typeof r.name !== 'string' || typeof r.ip !== 'string' || !Number.isInteger(r.clientId) ||
+      (r.identity !== undefined && typeof r.identity !== 'string')) {
     throw new RangeError(`unstorable placement record (${r.x}, ${r.y}) color ${r.color} time ${r.time}`);
   }
 }

@@ -1,7 +1,8 @@
 /**
- * The last placement of every painted pixel (time, name, moderation flag), for --in-memory pixel info, at a
+ * The last placement of every painted pixel (time, who, moderation flag), for --in-memory pixel info, at a
  * cost that follows what was painted: a chunk with a few painted pixels keeps a small sparse table, and
- * only a chunk with many becomes dense (fixed arrays of 4096). Names are interned once each.
+ * only a chunk with many becomes dense (fixed arrays of 4096). Who — name, identity and address hash — is
+ * interned once per painter session, so the per-pixel cost stays one u32.
  *
  *   sparse: ~40 B per painted pixel (a Map entry and two array slots), up to SPARSE_MAX pixels
  *   dense:  8 B per pixel of the chunk (u32 ms since the chunk's first paint + u32 name id), 32 KiB;
@@ -22,6 +23,15 @@ export interface LastPlacement {
   time: number;
   name: string;
   moderation: boolean;
+  /** The painter's identity and address hash (hex); absent when none was recorded. */
+  identity?: string;
+  address?: string;
+}
+
+interface Who {
+  name: string;
+  identity: string;
+  address: string;
 }
 
 interface SparseChunk {
@@ -48,11 +58,11 @@ type Chunk = SparseChunk | DenseChunk;
 export class LastPlacements {
   private readonly chunks = new Map<number, Chunk>();
   private readonly nameIds = new Map<string, number>();
-  private readonly nameList: string[] = [''];
+  private readonly nameList: Who[] = [{ name: '', identity: '', address: '' }];
 
   /** Records a placement at pixel `offset` of chunk `key`. */
-  set(key: number, offset: number, time: number, name: string, moderation: boolean): void {
-    const id = this.intern(name) | (moderation ? MODERATION : 0);
+  set(key: number, offset: number, time: number, name: string, moderation: boolean, identity = '', address = ''): void {
+    const id = this.intern(name, identity, address) | (moderation ? MODERATION : 0);
     let c = this.chunks.get(key);
     if (c === undefined) {
       c = { kind: 0, at: new Map(), times: [], names: [] };
@@ -91,7 +101,11 @@ export class LastPlacements {
       if (id === NEVER) return null;
       time = c.abs !== null ? c.abs[offset]! : c.base + c.rel![offset]!;
     }
-    return { time, name: this.nameList[(id & NAME_MASK) >>> 0]!, moderation: (id & MODERATION) !== 0 };
+    const who = this.nameList[(id & NAME_MASK) >>> 0]!;
+    const last: LastPlacement = { time, name: who.name, moderation: (id & MODERATION) !== 0 };
+    if (who.identity !== '') last.identity = who.identity;
+    if (who.address !== '') last.address = who.address;
+    return last;
   }
 
   /** Chunks held, and how many of them are dense (for tests and the memory figures). */
@@ -101,14 +115,21 @@ export class LastPlacements {
     return { chunks: this.chunks.size, dense, names: this.nameList.length - 1 };
   }
 
-  private intern(name: string): number {
-    let id = this.nameIds.get(name);
+  /** The last painter interned: a batch's records share one, so most calls skip building a key. */
+  private last: { who: Who; id: number } | null = null;
+
+  private intern(name: string, identity: string, address: string): number {
+    const l = this.last;
+    if (l !== null && l.who.name === name && l.who.identity === identity && l.who.address === address) return l.id;
+    const k = identity === '' && address === '' ? name : `${name}\u0000${identity}\u0000${address}`;
+    let id = this.nameIds.get(k);
     if (id === undefined) {
       id = this.nameList.length;
       if (id > NAME_MASK) throw new RangeError('LastPlacements: more than 2^31 distinct names');
-      this.nameIds.set(name, id);
-      this.nameList.push(name);
+      this.nameIds.set(k, id);
+      this.nameList.push({ name, identity, address });
     }
+    this.last = { who: this.nameList[id]!, id };
     return id;
   }
 

@@ -2,21 +2,24 @@
  * Storage for --in-memory: nothing survives the process. Keeps what the API needs: the last placement per
  * pixel (pixel info) and a bounded ring of recent placements (history).
  */
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import type { ChunkStore } from '../chunks/chunk-store.js';
 import { CHUNK_SHIFT, pixelChunkKey, pixelOffset } from '../chunks/geometry.js';
 import { LastPlacements } from './last-placements.js';
 import {
   type ActorFilter, type CanvasStorage, type HistoryEntry, type HistoryPage, type HistoryQuery, type LogEntry, type PixelInfo,
   type ChunkTrail, type PlacementRecord, type PlacementScan, type PlacementScanPage, MODERATION_CLIENT_ID,
-  checkPixelOnCanvas, checkRecord, encodeHistoryCursor, resolveHistoryQuery,
+  checkPixelOnCanvas, checkRecord, encodeHistoryCursor, hashIp, resolveHistoryQuery,
 } from './canvas-storage.js';
+import { nameKey } from './painter-identity.js';
 import { STORAGE_DEFAULTS } from '../defaults.js';
 
 export class MemoryStorage implements CanvasStorage {
   readonly durable = false;
   /** New every process: nothing, versions included, survives it. */
   readonly epoch = randomInt(0, 0x100000000);
+  /** Identities and address hashes live as long as the process, like everything here. */
+  readonly identitySalt = randomBytes(16).toString('hex');
 
   private readonly capacity: number;
   /** The last placement of each painted pixel (pixel info), sized by what was painted. */
@@ -29,6 +32,7 @@ export class MemoryStorage implements CanvasStorage {
   private readonly ringName: string[];
   private readonly ringClient: Float64Array;
   private readonly ringIp: string[];
+  private readonly ringIdentity: string[];
   private lastId = 0;
   /** As in SqliteStorage, logged times never decrease: a clock stepping back is clamped. */
   private lastTime = Number.MIN_SAFE_INTEGER;
@@ -44,6 +48,7 @@ export class MemoryStorage implements CanvasStorage {
     this.ringName = new Array<string>(capacity).fill('');
     this.ringClient = new Float64Array(capacity);
     this.ringIp = new Array<string>(capacity).fill('');
+    this.ringIdentity = new Array<string>(capacity).fill('');
   }
 
   load(_store: ChunkStore): void {
@@ -55,7 +60,8 @@ export class MemoryStorage implements CanvasStorage {
     for (let i = 0; i < batch.length; i++) {
       const r = batch[i]!;
       const time = (this.lastTime = Math.max(this.lastTime, Math.floor(r.time)));
-      this.last.set(pixelChunkKey(r.x, r.y), pixelOffset(r.x, r.y), time, r.name, r.clientId === MODERATION_CLIENT_ID);
+      const moderation = r.clientId === MODERATION_CLIENT_ID;
+      this.last.set(pixelChunkKey(r.x, r.y), pixelOffset(r.x, r.y), time, r.name, moderation, r.identity ?? '', moderation ? '' : this.addressHash(r.ip));
       const slot = ++this.lastId % this.capacity;
       this.ringX[slot] = r.x;
       this.ringY[slot] = r.y;
@@ -64,6 +70,7 @@ export class MemoryStorage implements CanvasStorage {
       this.ringName[slot] = r.name;
       this.ringClient[slot] = r.clientId;
       this.ringIp[slot] = r.ip;
+      this.ringIdentity[slot] = r.identity ?? '';
     }
   }
 
@@ -71,11 +78,15 @@ export class MemoryStorage implements CanvasStorage {
     // Nothing to make durable.
   }
 
-  pixelInfo(x: number, y: number, store: ChunkStore): PixelInfo {
+  pixelInfo(x: number, y: number, store: ChunkStore, painter = false): PixelInfo {
     checkPixelOnCanvas(x, y, store);
     const last = this.last.get(pixelChunkKey(x, y), pixelOffset(x, y));
     const info: PixelInfo = { x, y, color: store.get(x, y), placedAt: last?.time ?? null, placedBy: last?.name ?? null };
     if (last?.moderation) info.moderation = true;
+    if (last !== null && painter) {
+      info.identity = last.identity ?? '';
+      info.address = last.address ?? '';
+    }
     return info;
   }
 
@@ -124,9 +135,24 @@ export class MemoryStorage implements CanvasStorage {
     return { entries, complete: oldest === 1 };
   }
 
+  /** As in SqliteStorage: names by nameKey, and a moderation entry is never an actor's. */
   private matches(s: number, actor: ActorFilter | undefined): boolean {
-    if (actor === undefined) return false;
-    return (actor.name === undefined || this.ringName[s] === actor.name) && (actor.ip === undefined || this.ringIp[s] === actor.ip);
+    if (actor === undefined || this.ringClient[s] === MODERATION_CLIENT_ID) return false;
+    return (actor.name === undefined || nameKey(this.ringName[s]!) === this.nameKeyOf(actor.name)) &&
+      (actor.ip === undefined || this.ringIp[s] === actor.ip) && (actor.identity === undefined || this.ringIdentity[s] === actor.identity);
+  }
+
+  private lastNameKey: [string, string] = ['', ''];
+  private nameKeyOf(name: string): string {
+    if (this.lastNameKey[0] !== name) this.lastNameKey = [name, nameKey(name)];
+    return this.lastNameKey[1];
+  }
+
+  /** The address hash pixel info shows moderators, made once per address seen (the last one kept). */
+  private lastAddress: [string, string] = ['', ''];
+  private addressHash(ip: string): string {
+    if (this.lastAddress[0] !== ip || this.lastAddress[1] === '') this.lastAddress = [ip, hashIp(this.identitySalt, ip).toString('hex')];
+    return this.lastAddress[1];
   }
 
   private entry(id: number, s: number, byActor: boolean): LogEntry {

@@ -1,12 +1,13 @@
 /**
  * The commit path's write: one tick's placements appended to `pixel_log` in one transaction, each naming its
- * `actor` row (inserted on first sight of a client's name and address hash).
+ * `actor` row (inserted on first sight of a client's name, address hash and identity).
  */
 import type Database from 'better-sqlite3';
 import { LRUCache } from 'lru-cache';
 import { type PlacementRecord, hashIp } from './canvas-storage.js';
+import { nameKey } from './painter-identity.js';
 
-/** Actor ids cached by (client id, name, address). A miss costs one indexed lookup. */
+/** Actor ids cached by (client id, name, address, identity). A miss costs one indexed lookup. */
 export const ACTOR_CACHE_MAX = 10_000;
 
 export class LogWriter {
@@ -22,8 +23,8 @@ export class LogWriter {
 
   constructor(db: Database.Database, private readonly salt: string) {
     this.insertLog = db.prepare('INSERT INTO pixel_log (id, x, y, color, time, actor) VALUES (?, ?, ?, ?, ?, ?)');
-    this.findActor = db.prepare('SELECT id FROM actor WHERE client_id = ? AND name = ? AND ip_hash = ?').pluck();
-    this.insertActor = db.prepare('INSERT INTO actor (client_id, name, ip_hash) VALUES (?, ?, ?)');
+    this.findActor = db.prepare('SELECT id FROM actor WHERE client_id = ? AND name = ? AND ip_hash = ? AND identity = ?').pluck();
+    this.insertActor = db.prepare('INSERT INTO actor (client_id, name, ip_hash, identity, name_key) VALUES (?, ?, ?, ?, ?)');
     const last = db.prepare('SELECT id, time FROM pixel_log ORDER BY id DESC LIMIT 1').raw().get() as [number, number] | undefined;
     this.lastLogId = last?.[0] ?? 0;
     this.lastTime = last?.[1] ?? Number.MIN_SAFE_INTEGER;
@@ -54,14 +55,15 @@ export class LogWriter {
     return first;
   }
 
-  /** The actor row for a record's (client, name, address), inserting it inside the running transaction. */
+  /** The actor row for a record's (client, name, address, identity), inserting it inside the running transaction. */
   private actorId(r: PlacementRecord, fresh: Map<string, number>): number {
-    const k = `${r.clientId}\u0000${r.name}\u0000${r.ip}`;
+    const identity = r.identity ?? '';
+    const k = `${r.clientId}\u0000${r.name}\u0000${r.ip}\u0000${identity}`;
     const cached = this.actors.get(k) ?? fresh.get(k);
     if (cached !== undefined) return cached;
     const ipHash = hashIp(this.salt, r.ip);
-    let id = this.findActor.get(r.clientId, r.name, ipHash) as number | undefined;
-    if (id === undefined) id = Number(this.insertActor.run(r.clientId, r.name, ipHash).lastInsertRowid);
+    let id = this.findActor.get(r.clientId, r.name, ipHash, identity) as number | undefined;
+    if (id === undefined) id = Number(this.insertActor.run(r.clientId, r.name, ipHash, identity, nameKey(r.name)).lastInsertRowid);
     // Cached only after the commit: a rolled-back transaction must not leave ids of rows that do not exist.
     fresh.set(k, id);
     return id;

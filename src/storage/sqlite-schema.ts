@@ -1,13 +1,15 @@
 /**
  * The SQLite file's layout: identity stamps, tables, the one migration, and the byte formats of its blob rows.
  *
- * Layout (schema version 2, stamped with our application_id so a foreign database is never mistaken for ours):
+ * Layout (schema version 3, stamped with our application_id so a foreign database is never mistaken for ours):
  * - `pixel_log`: append-only, one row per placement; its rowid is the log order (the order of commits), and
  *   its `time` never decreases along it (commit clamps a clock that steps back), so a time bound is a log
  *   position found by binary search. Who placed it is a small `actor` id, not the name and address hash
  *   repeated on every row. One secondary index, by chunk (and so by chunk, then id), serves history over
  *   small regions in log order.
- * - `actor`: (client id, display name, salted address hash) — one row per client session, not per pixel.
+ * - `actor`: (client id, display name, salted address hash, identity, name key) — one row per client session,
+ *   not per pixel. `identity` is the painter's (painter-identity.ts; '' on rows from before version 3), the one
+ *   moderation acts on; `name_key` the name as moderation compares it (nameKey).
  * - `chunk_checkpoint`: per chunk, its pixels and its ChunkStore version as of log id `log_id`.
  * - `chunk_last`: per chunk, the log id of each pixel's latest placement (CHUNK_AREA × f64 LE, 0 = never) as
  *   of the same checkpoint. Pixel info needs it; keeping it per row (a pixel → log id table updated on every
@@ -21,6 +23,7 @@
 import { crc32 } from 'node:zlib';
 import type Database from 'better-sqlite3';
 import { CHUNK_AREA, CHUNK_SHIFT, MAX_CHUNKS_PER_SIDE } from '../chunks/geometry.js';
+import { nameKey } from './painter-identity.js';
 
 /** 'PXCV': marks a database as a pixel-canvas store (PRAGMA application_id, header offset 68). */
 export const APPLICATION_ID = 0x50584356;
@@ -29,8 +32,10 @@ export const APPLICATION_ID = 0x50584356;
  * 2: chunk_checkpoint.crc and chunk_last.crc (a version 1 database gains them at open; its rows keep NULL,
  * unchecked, until rewritten). An older server refuses a version 2 database, so none ever rewrites a blob
  * without its checksum.
+ * 3: actor.identity and actor.name_key (a version 2 database gains them at open: identity '' for its old rows,
+ * name_key computed from each row's name), and the actor lookup index includes the identity.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 export const DB_FILE = 'canvas.db';
 
 /**
@@ -47,9 +52,11 @@ CREATE TABLE actor (
   id INTEGER PRIMARY KEY,
   client_id INTEGER NOT NULL,
   name TEXT NOT NULL,
-  ip_hash BLOB NOT NULL
+  ip_hash BLOB NOT NULL,
+  identity TEXT NOT NULL DEFAULT '',
+  name_key TEXT NOT NULL DEFAULT ''
 );
-CREATE UNIQUE INDEX actor_identity ON actor (client_id, name, ip_hash);
+CREATE UNIQUE INDEX actor_by_identity ON actor (client_id, name, ip_hash, identity);
 -- No AUTOINCREMENT: rows are only ever appended, so max(id) + 1 is already monotonic, without the extra
 -- sqlite_sequence write per insert.
 CREATE TABLE pixel_log (
@@ -78,6 +85,18 @@ const MIGRATE_1_TO_2 = `
 ALTER TABLE chunk_checkpoint ADD COLUMN crc INTEGER;
 ALTER TABLE chunk_last ADD COLUMN crc INTEGER;
 `;
+/**
+ * Version 2 → 3. Client ids restart with the process, so (client id, name, address) no longer names one
+ * session: the identity joins the lookup key. name_key is filled in by migrateSchema (it needs nameKey).
+ */
+const MIGRATE_2_TO_3_COLUMNS: Record<string, string> = {
+  identity: "ALTER TABLE actor ADD COLUMN identity TEXT NOT NULL DEFAULT ''",
+  name_key: "ALTER TABLE actor ADD COLUMN name_key TEXT NOT NULL DEFAULT ''",
+};
+const MIGRATE_2_TO_3_INDEX = `
+DROP INDEX IF EXISTS actor_identity;
+CREATE UNIQUE INDEX IF NOT EXISTS actor_by_identity ON actor (client_id, name, ip_hash, identity);
+`;
 /** Every table a database of ours has (classify refuses one missing any). */
 export const TABLES = ['meta', 'actor', 'pixel_log', 'chunk_checkpoint', 'chunk_last'];
 
@@ -97,6 +116,17 @@ export function migrateSchema(db: Database.Database): void {
     db.transaction(() => {
       db.exec(MIGRATE_1_TO_2);
       db.pragma('user_version = 2');
+    })();
+  }
+  if ((db.pragma('user_version', { simple: true }) as number) === 2) {
+    db.transaction(() => {
+      const have = new Set((db.prepare('PRAGMA table_info(actor)').all() as { name: string }[]).map((c) => c.name));
+      for (const [column, sql] of Object.entries(MIGRATE_2_TO_3_COLUMNS)) if (!have.has(column)) db.exec(sql);
+      db.exec(MIGRATE_2_TO_3_INDEX);
+      // One row per session ever seen, not per pixel: a loop over them is cheap.
+      const update = db.prepare('UPDATE actor SET name_key = ? WHERE id = ?');
+      for (const [id, name] of db.prepare('SELECT id, name FROM actor').raw().all() as [number, string][]) update.run(nameKey(name), id);
+      db.pragma('user_version = 3');
     })();
   }
 }

@@ -151,6 +151,7 @@ export class SqliteStorage implements CanvasStorage {
   readonly epoch: number;
   /** What the last load() did. */
   lastLoad: LoadStats | null = null;
+  readonly identitySalt: string;
   /**
    * Whether this open ran the whole-file checks (quick_check, and every chunk_last crc at load); false when
    * the clean stamp vouched for the file or it was new. For logs and tests.
@@ -194,7 +195,8 @@ export class SqliteStorage implements CanvasStorage {
     const search = new LogTimeSearch(db, this.log);
     this.historyQueries = new SqliteHistory(db, search, { scanWindow, probeFactor });
     this.moderation = new SqliteModeration(db, search, salt, scanWindow);
-    this.placementById = db.prepare('SELECT l.time, a.name, a.client_id FROM pixel_log l JOIN actor a ON a.id = l.actor WHERE l.id = ?').raw();
+    this.placementById = db.prepare('SELECT l.time, a.name, a.client_id, a.identity, a.ip_hash FROM pixel_log l JOIN actor a ON a.id = l.actor WHERE l.id = ?').raw();
+    this.identitySalt = salt;
   }
 
   /**
@@ -241,15 +243,19 @@ export class SqliteStorage implements CanvasStorage {
     if (this.checkpoints.checkpointDue(nowMs)) this.named('checkpoint', () => this.checkpoints.checkpoint(store, this.log.lastLogId, nowMs));
   }
 
-  pixelInfo(x: number, y: number, store: ChunkStore): PixelInfo {
+  pixelInfo(x: number, y: number, store: ChunkStore, painter = false): PixelInfo {
     this.open();
     checkPixelOnCanvas(x, y, store);
     const row = this.named('pixel info', () => {
       const id = this.checkpoints.lastIdOf(x, y);
-      return id > 0 ? this.placementById.get(id) as [number, string, number] | undefined : undefined;
+      return id > 0 ? this.placementById.get(id) as [number, string, number, string, Buffer] | undefined : undefined;
     });
     const info: PixelInfo = { x, y, color: store.get(x, y), placedAt: row?.[0] ?? null, placedBy: row?.[1] ?? null };
     if (row !== undefined && row[2] === MODERATION_CLIENT_ID) info.moderation = true;
+    if (row !== undefined && painter) {
+      info.identity = row[3];
+      info.address = row[4].toString('hex');
+    }
     return info;
   }
 

@@ -177,7 +177,7 @@ describe('admin API: rollback and undo', () => {
     expect(audit.json.entries[0]).toMatchObject({ action: 'rollback', detail: { x: 10, y: 10, w: 4, h: 1, time: t, restored: 4 } });
   });
 
-  it('undoes one name since a time, leaving pixels others painted over since', async () => {
+  it('undoes one name since a time (an explicit matchName), leaving pixels others painted over since', async () => {
     const s = await serve();
     const ann = await painter(s, 'ann');
     const bob = await painter(s, 'bob');
@@ -195,7 +195,11 @@ describe('admin API: rollback and undo', () => {
     expect(await place(bob, 5, 5, 10)).toBe(0); // two of bob's over his own older one: back to 4
     await until(() => watch.replica.get(5, 5) === 10, 2000, 'viewer sees bob');
 
-    const r = await admin(s, 'POST', '/api/admin/undo', { name: 'bob', since: new Date(t).toISOString() });
+    // Names are self-chosen: acting on one must be asked for (issue 24, defect 5).
+    const implicit = await admin(s, 'POST', '/api/admin/undo', { name: 'bob', since: new Date(t).toISOString() });
+    expect(implicit.status).toBe(400);
+    expect(implicit.json.message).toMatch(/matchName/);
+    const r = await admin(s, 'POST', '/api/admin/undo', { name: 'bob', matchName: true, since: new Date(t).toISOString() });
     expect(r.status).toBe(200);
     expect(r.json).toMatchObject({ restored: 3, candidates: 4, kept: 1 });
     await until(() => watch.replica.get(1, 1) === 3 && watch.replica.get(2, 2) === 0 && watch.replica.get(5, 5) === 4, 2000, 'viewer sees the undo');
@@ -225,7 +229,8 @@ describe('admin API: bans, read-only, audit', () => {
     const bob = await painter(s, 'bob');
     const other = await painter(s, 'eve', '127.0.0.3');
     const ann = await painter(s, 'ann');
-    expect((await admin(s, 'POST', '/api/admin/ban', { name: 'bob', reason: 'spam' })).json.ban).toMatchObject({ kind: 'name', value: 'bob', reason: 'spam' });
+    expect((await admin(s, 'POST', '/api/admin/ban', { name: 'bob', reason: 'spam' })).status).toBe(400); // names: only with matchName
+    expect((await admin(s, 'POST', '/api/admin/ban', { name: 'bob', matchName: true, reason: 'spam' })).json.ban).toMatchObject({ kind: 'name', value: 'bob', reason: 'spam' });
     expect(await place(bob, 1, 1, 1)).toBe(ErrorCode.BANNED);
     expect(await place(ann, 1, 1, 1)).toBe(ErrorCode.OK);
     expect((await admin(s, 'POST', '/api/admin/ban', { ip: '127.0.0.3' })).status).toBe(200);
@@ -268,7 +273,7 @@ describe('admin API: bans, read-only, audit', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pc-admin-'));
     dirs.push(dir);
     const s1 = await serve({ inMemory: false, dataDir: dir });
-    await admin(s1, 'POST', '/api/admin/ban', { name: 'bob', reason: 'r' });
+    await admin(s1, 'POST', '/api/admin/ban', { name: 'bob', matchName: true, reason: 'r' });
     await admin(s1, 'POST', '/api/admin/read-only', { readOnly: true });
     await s1.close();
     servers.splice(servers.indexOf(s1), 1);
@@ -286,10 +291,10 @@ describe('admin API: hostile input (seeded fuzz against a running server)', () =
   it('random bodies to every route get a JSON 2xx/4xx answer, never a 500 or a crash', async () => {
     const fc = (await import('fast-check')).default;
     const s = await serve({ width: 256, height: 256 });
-    const routes = ['rollback', 'undo', 'ban', 'unban', 'read-only', 'status', 'audit', 'bans', 'x'];
+    const routes = ['rollback', 'undo', 'ban', 'unban', 'read-only', 'status', 'audit', 'bans', 'pixel', 'x'];
     const value = fc.oneof(fc.integer({ min: -5, max: 300 }), fc.string({ maxLength: 12 }), fc.boolean(), fc.constant(null), fc.double(), fc.constant('2026-01-01T00:00:00Z'));
     const body = fc.oneof(
-      fc.dictionary(fc.constantFrom('x', 'y', 'w', 'h', 'time', 'since', 'name', 'ip', 'reason', 'readOnly', '__proto__'), value),
+      fc.dictionary(fc.constantFrom('x', 'y', 'w', 'h', 'time', 'since', 'name', 'ip', 'identity', 'matchName', 'dryRun', 'reason', 'readOnly', '__proto__'), value),
       fc.string({ maxLength: 40 }),
       fc.json({ maxDepth: 3 }),
     );

@@ -32,15 +32,15 @@ const place = (seq: number, pixels: Place['pixels']): Place => ({ type: 'place',
 const code = (name: ErrorCodeName) => ErrorCode[name];
 
 describe('PlaceIntake', () => {
-  it('accepts a valid batch: records with the client, its name and the clock, submitted with the ack', () => {
+  it('accepts a valid batch: records with the client, its name, identity and the clock, submitted with the ack', () => {
     const { intake, seam, answer, wakes } = setup();
     const { s } = ready('alice');
     intake.take(s, place(7, [{ x: 1, y: 2, color: 3 }, { x: 4, y: 5, color: 6 }]), performance.now());
     expect(answer(s)).toBeNull(); // answered by the commit, not here
     const batch = seam.take();
     expect(batch.records).toEqual([
-      { x: 1, y: 2, color: 3, time: 12345, clientId: s.id, name: 'alice', ip: s.ip },
-      { x: 4, y: 5, color: 6, time: 12345, clientId: s.id, name: 'alice', ip: s.ip },
+      { x: 1, y: 2, color: 3, time: 12345, clientId: s.id, name: 'alice', ip: s.ip, identity: s.identity },
+      { x: 4, y: 5, color: 6, time: 12345, clientId: s.id, name: 'alice', ip: s.ip, identity: s.identity },
     ]);
     expect(batch.acks).toEqual([{ clientId: s.id, seq: 7, count: 2, token: null }]);
     expect(wakes()).toBe(1);

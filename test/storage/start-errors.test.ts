@@ -111,7 +111,7 @@ describe('openSqliteStorage: bad starts', () => {
     const db = new Database(path.join(dir, 'canvas.db'));
     db.pragma('user_version = 99');
     db.close();
-    expectRefusedUntouched(dir, /schema version 99, newer than this server's 2/);
+    expectRefusedUntouched(dir, /schema version 99, newer than this server's 3/);
   });
 
   it('refuses a database from a pre-release build whose chunk_checkpoint has no version column', () => {
