@@ -23,6 +23,7 @@ import {
   MAX_CONNECTING, PICK_TRIES, RAMP_INTERVAL_MS, STEP_MS, emptyCounters, type FleetConfig, type FleetFinal, type FleetInterval,
   type SimUser, linkTotals,
 } from './fleet-types.js';
+import { ROLE_BEHAVIOUR } from './crowd-mix.js';
 import { PixelLedger } from './pixel-ledger.js';
 import type { DeltaPairs, LinkHandler, WelcomeInfo } from './sim-link.js';
 import { makeUser } from './sim-user.js';
@@ -156,12 +157,13 @@ export class Fleet implements LinkHandler<SimUser> {
     u.cursorX = r.x + r.w / 2;
     u.cursorY = r.y + r.h / 2;
     this.syncView(u, now);
-    u.nextPanAt = now + 200 + u.walkRand() * 800;
-    u.nextCursorAt = this.cfg.cursorRate > 0 ? now + u.cursorRand() * (1000 / this.cfg.cursorRate) : Infinity;
-    u.nextPaintAt = this.cfg.paintMode === 'rate' && this.cfg.paintRate > 0 ? now + this.paintGap(u) : Infinity;
+    const role = ROLE_BEHAVIOUR[u.role];
+    u.nextPanAt = now + role.panMinMs + u.walkRand() * (role.panMaxMs - role.panMinMs);
+    u.nextCursorAt = role.cursor && this.cfg.cursorRate > 0 ? now + u.cursorRand() * (1000 / this.cfg.cursorRate) : Infinity;
+    u.nextPaintAt = role.paints && this.cfg.paintMode === 'rate' && this.cfg.paintRate > 0 ? now + this.paintGap(u) : Infinity;
   }
 
-  closed(u: SimUser, code: number): void {
+  closed(u: SimUser, code: number, refusedStatus: number): void {
     const was = u.state;
     u.state = 'closed';
     if (was === 'open') this.connected--;
@@ -170,9 +172,13 @@ export class Fleet implements LinkHandler<SimUser> {
       if (was === 'open') {
         this.counters.disconnects++;
         this.error(null, `close:${code}`);
+      } else if (was === 'connecting' && refusedStatus === 503) {
+        // The overload policy's clean "not now": an answer, so not a failure (a 1006 or a time-out is).
+        this.counters.connectRefused503++;
+        this.error(null, 'refused:503');
       } else if (was === 'connecting') {
         this.counters.connectFailures++;
-        this.error(null, `connect:${code}`);
+        this.error(null, refusedStatus > 0 ? `connect:http${refusedStatus}` : `connect:${code}`);
       }
     }
     this.ledger.dropUser(u);
@@ -349,16 +355,18 @@ export class Fleet implements LinkHandler<SimUser> {
     if (this.stopping) return;
     const now = performance.now();
     const cfg = this.cfg;
+    const maxConnecting = cfg.maxConnecting ?? MAX_CONNECTING;
     for (const u of this.users) {
       if (u.state === 'waiting') {
-        if (now >= u.connectAt && this.connecting < MAX_CONNECTING) this.connect(u);
+        if (now >= u.connectAt && (maxConnecting === 0 || this.connecting < maxConnecting)) this.connect(u);
         continue;
       }
       if (u.state !== 'open') continue;
       u.link.poll(now);
       this.syncView(u, now);
       if (now >= u.nextPanAt) {
-        u.nextPanAt = now + u.walk.step();
+        const role = ROLE_BEHAVIOUR[u.role];
+        u.nextPanAt = now + u.walk.step(role.panMinMs, role.panMaxMs);
         const r = u.walk.rect();
         u.link.setViewport(r.x, r.y, r.w, r.h, this.levelOf(u));
         this.syncView(u, now);
@@ -374,7 +382,7 @@ export class Fleet implements LinkHandler<SimUser> {
         u.nextCursorAt += 1000 / cfg.cursorRate;
         if (u.nextCursorAt < now) u.nextCursorAt = now + 1000 / cfg.cursorRate;
       }
-      if (cfg.paintMode === 'flood') {
+      if (cfg.paintMode === 'flood' && ROLE_BEHAVIOUR[u.role].paints) {
         if (u.inFlight < cfg.floodWindow) this.floodTopUp(u);
       } else if (now >= u.nextPaintAt && u.link.level > 0) {
         u.nextPaintAt = now + this.paintGap(u); // zoomed out: people look rather than paint

@@ -18,8 +18,12 @@ export interface LeanSocketHandler {
   open(): void;
   /** A complete binary message: bytes[start, end), valid only during the call. */
   message(bytes: Uint8Array, start: number, end: number): void;
-  /** Once per socket: the close code received (1005 without one), or 1006 when the connection just ended. */
-  close(code: number, reason: string): void;
+  /**
+   * Once per socket: the close code received (1005 without one), or 1006 when the connection just ended.
+   * `refusedStatus`: the HTTP status when the server answered the handshake with something other than 101
+   * (503 with Retry-After is an overloaded server's clean refusal), else 0.
+   */
+  close(code: number, reason: string, refusedStatus: number): void;
 }
 
 export interface LeanSocketOptions {
@@ -47,6 +51,7 @@ export class LeanSocket {
   private readonly parser: FrameParser;
   private closeCode = WS_ABNORMAL;
   private closeReason = '';
+  private refusedStatus = 0;
 
   constructor(opts: LeanSocketOptions, private readonly handler: LeanSocketHandler) {
     const u = new URL(opts.url);
@@ -126,7 +131,7 @@ export class LeanSocket {
     if (this.phase === 'closed') return;
     this.phase = 'closed';
     this.socket.setTimeout(0);
-    this.handler.close(this.closeCode, this.closeReason);
+    this.handler.close(this.closeCode, this.closeReason, this.refusedStatus);
   }
 
   private onRead(buf: Uint8Array, n: number): void {
@@ -145,6 +150,8 @@ export class LeanSocket {
     const why = checkHandshake(this.head.slice(0, endOfHead), this.key);
     if (why !== null) {
       this.closeReason = `handshake: ${why}`;
+      const status = /^HTTP\/1\.[01] (\d{3})/.exec(this.head);
+      if (status && status[1] !== '101') this.refusedStatus = Number(status[1]);
       this.socket.destroy();
       return;
     }

@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { LoadTestOptions } from './cli.js';
 import type { HistogramBin, LatencySummary } from './histogram.js';
+import { formatMix } from './crowd-mix.js';
 import { renderLatencyChart } from './svg-chart.js';
 
 export interface TimelinePoint {
@@ -53,7 +54,12 @@ export interface LoadTestReport {
   problems: string[];
   warnings: string[];
   connectedAtEnd: number;
+  /** Handshakes that failed (1006, time-out, a status other than 101 and 503), from the first connect. */
   connectFailures: number;
+  /** Handshakes the server refused with 503 + Retry-After (its overload policy): answered, so not failures. */
+  connectRefused503: number;
+  /** Shares of watchers, painters and scrollers (crowd-mix.ts). */
+  mix: { watchers: number; painters: number; scrollers: number };
   disconnects: number;
   rejected: number;
   /** Accepted placements never seen within the timeout, and ones dropped because their chunk left the view. */
@@ -194,7 +200,7 @@ function memoryRow(m: NonNullable<LoadTestReport['serverMemoryMb']>): string {
 export function formatSummary(r: LoadTestReport): string {
   const rows: Array<[string, string]> = [
     ['scenario', `${r.scenario}: ${r.clients} clients, ${r.options.paintMode === 'flood' ? 'flood painting' : `${r.options.paintRate} px/s`} each, ${r.options.cursorRate} cursor/s, ${r.server.spawned ? 'own server' : r.server.url}`],
-    ['connected', `${r.connected}/${r.clients} (open at end ${r.connectedAtEnd}; connect failures ${r.connectFailures}; drops ${r.disconnects})`],
+    ['connected', `${r.connected}/${r.clients} (open at end ${r.connectedAtEnd}; connect failures ${r.connectFailures}; refused 503 ${r.connectRefused503}; drops ${r.disconnects})`],
     ['measured', `${f(r.durationSeconds)} s`],
     ['placed / accepted', `${r.placed} / ${r.accepted} px  (${f(r.placedPerSecond)} / ${f(r.acceptedPerSecond)} px/s; server counted ${f(r.serverPixelsAcceptedPerSecond)} px/s)`],
     ['not seen', `rejected ${r.rejected}, unseen ${r.unseen}, view moved ${r.abandoned}, no free pixel ${r.skipped}`],

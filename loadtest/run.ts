@@ -204,7 +204,7 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
         url: wsUrl, ...(wsUrls.length > 1 ? { urls: wsUrls } : {}), clients: share, firstIndex: first, fleetIndex: i, fleetCount,
         paintMode: o.paintMode, paintRate: o.paintRate, cursorRate: o.cursorRate, zoomMin: o.zoomMin, zoomMax: o.zoomMax,
         floodWindow: o.floodWindow, floodBatch: o.floodBatch, rampMs: o.rampSeconds * 1000,
-        sourceAddresses: o.sourceAddresses, seed: o.seed, client: o.client,
+        sourceAddresses: o.sourceAddresses, seed: o.seed, client: o.client, mix: o.mix, maxConnecting: o.maxConnecting,
       };
       first += share;
       fleets.push(o.workers === 0 ? localFleet(cfg, onInterval) : workerFleet(cfg, onInterval));
@@ -217,10 +217,11 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
     const rampTimeoutMs = (o.rampSeconds + 15 + o.clients / 1000) * 1000;
     for (let q = 1; ; q++) {
       await guard(sleep(rampStart + q * 250 - performance.now()));
-      const done = collector.everConnected + collector.connectFailures >= o.clients;
+      const done = collector.everConnected + collector.connectFailures + collector.connectRefused503 >= o.clients;
       const timedOut = performance.now() - rampStart > rampTimeoutMs;
       if (q % 4 === 0 || done || timedOut) {
-        say(`[ramp ${(q / 4).toFixed(1).padStart(5)}s] connected ${collector.connected}/${o.clients}  failures ${collector.connectFailures}  errors ${collector.errorCount}`);
+        say(`[ramp ${(q / 4).toFixed(1).padStart(5)}s] connected ${collector.connected}/${o.clients}  failures ${collector.connectFailures}` +
+          `  refused 503 ${collector.connectRefused503}  errors ${collector.errorCount}`);
       }
       if (done || timedOut) break;
       if (server?.exited) throw new StartError(`the server exited during the ramp; stderr: ${server.stderrTail()}`);

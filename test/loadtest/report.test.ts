@@ -12,7 +12,7 @@ import { escapeXml, niceTicks } from '../../loadtest/svg-chart.js';
 
 function interval(fleetIndex: number, index: number, latencyMs: number[]): FleetInterval {
   return {
-    fleetIndex, index, seconds: 1, connected: 5, everConnected: 5, connectFailures: 0, disconnects: 0,
+    fleetIndex, index, seconds: 1, connected: 5, everConnected: 5, connectFailures: 0, connectRefused503: 0, disconnects: 0,
     placed: latencyMs.length, accepted: latencyMs.length, rejected: 0, unseen: 0, abandoned: 0, skipped: 0,
     frames: 300, bytes: 10_000, deltas: 50, deltaPixels: 60, snapshots: 10, cursorMessages: 20, panLoadsAbandoned: 0,
     cursorBytes: 4_000, lodBytes: 1_000, lodUsers: 1,
