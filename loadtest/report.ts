@@ -126,6 +126,12 @@ export interface LoadTestReport {
   startedAt: string;
   timeline: TimelinePoint[];
   latencyHistogram: HistogramBin[];
+  /**
+   * The server's overload policy at the end of the measurement, where it reports one: degradation level
+   * (NaN: not reported), cadence distribution ("every Nth tick:clients", or null), the /metrics series named
+   * for it and the /healthz body.
+   */
+  serverOverload?: { level: number; cadence: string | null; metrics: Record<string, number>; healthz: unknown };
   /** Multi-node runs (--nodes N or several --url): each node's CPU (% of a core), RSS and tick rate. */
   nodes?: Array<{ url: string; pid: number | null; cpuPercent: number; rssMb: number; tickHz: number }>;
   /** Painted on the first node, seen in a DELTA on the second. */
