@@ -118,8 +118,11 @@ const n = (v: number): string => v.toFixed(1);
 export function renderSweepChart(rows: readonly SweepRow[], title: string): string {
   const sorted = [...rows].sort((a, b) => a.clients - b.clients);
   const xs = sorted.map((r) => r.clients);
-  const lo = Math.log10(Math.max(1, Math.min(...xs, 1)));
-  const hi = Math.log10(Math.max(10, ...xs));
+  // Log-spaced sizes (1k, 2k, 5k, 10k, 20k) fall evenly; a margin keeps the end points off the axes.
+  const span = xs.length > 0 ? Math.log10(Math.max(...xs)) - Math.log10(Math.max(1, Math.min(...xs))) : 1;
+  const pad = span > 0 ? span * 0.05 : 0.5;
+  const lo = (xs.length > 0 ? Math.log10(Math.max(1, Math.min(...xs))) : 0) - pad;
+  const hi = (xs.length > 0 ? Math.log10(Math.max(1, ...xs)) : 1) + pad;
   const plotW = W - M.left - M.right;
   const plotH = PANEL_H - M.top - M.bottom;
   const sx = (v: number): number => M.left + (hi > lo ? ((Math.log10(Math.max(1, v)) - lo) / (hi - lo)) * plotW : plotW / 2);
