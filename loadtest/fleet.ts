@@ -189,9 +189,7 @@ export class Fleet implements LinkHandler<SimUser> {
     u.range = null;
   }
 
-  error(_u: SimUser | null, kind: string): void {
-    this.errors[kind] = (this.errors[kind] ?? 0) + 1;
-  }
+  error(_u: SimUser | null, kind: string): void { this.errors[kind] = (this.errors[kind] ?? 0) + 1; }
 
   /** Picks up a viewport the client has sent since we last looked: which chunks entered, which left. */
   private syncView(u: SimUser, now: number): void {
@@ -288,9 +286,7 @@ export class Fleet implements LinkHandler<SimUser> {
   // Painting
 
   /** Exponential gaps: paints arrive as a Poisson process at paintRate. */
-  private paintGap(u: SimUser): number {
-    return (-Math.log(1 - u.paintRand()) * 1000) / this.cfg.paintRate;
-  }
+  private paintGap(u: SimUser): number { return (-Math.log(1 - u.paintRand()) * 1000) / this.cfg.paintRate; }
 
   /** Sends one PLACE with up to n pixels of the user's view; returns how many it carried. */
   private paint(u: SimUser, n: number): number {
@@ -362,6 +358,9 @@ export class Fleet implements LinkHandler<SimUser> {
         continue;
       }
       if (u.state !== 'open') continue;
+      // Two or more messages due in this step leave in one write (the usual single one goes straight out).
+      const batched = (now >= u.nextPanAt ? 1 : 0) + (now >= u.nextCursorAt ? 1 : 0) + (now >= u.nextPaintAt ? 1 : 0) >= 2;
+      if (batched) u.link.cork();
       u.link.poll(now);
       this.syncView(u, now);
       if (now >= u.nextPanAt) {
@@ -396,6 +395,7 @@ export class Fleet implements LinkHandler<SimUser> {
         const sent = this.paint(u, due);
         this.counters.skipped += due - sent;
       }
+      if (batched) u.link.uncork();
     }
     if (now - this.lastExpiry >= 1000) {
       this.lastExpiry = now;
@@ -404,9 +404,7 @@ export class Fleet implements LinkHandler<SimUser> {
   }
 
   /** The level of detail a user's zoom calls for (as the browser picks it). */
-  private levelOf(u: SimUser): number {
-    return lodLevelForZoom(u.walk.zoom, topLodLevel(this.width, this.height));
-  }
+  private levelOf(u: SimUser): number { return lodLevelForZoom(u.walk.zoom, topLodLevel(this.width, this.height)); }
 
   private flushInterval(): void {
     const now = performance.now();

@@ -83,6 +83,15 @@ export class LeanLink<U> implements SimLink {
     this.socket?.close(1000, 'client closed');
   }
 
+  /** Messages sent until uncork() leave in one write (see LeanSocket.cork). */
+  cork(): void {
+    this.socket?.cork();
+  }
+
+  uncork(): void {
+    this.socket?.uncork();
+  }
+
   setViewport(x: number, y: number, w: number, h: number, level: number): void {
     this.desired = { x, y, w, h, level };
     this.viewportDue = true;

@@ -68,6 +68,12 @@ export interface SimLink {
   placeMany(pixels: ReadonlyArray<{ x: number; y: number; color: number }>): number;
   /** Sends what throttling held back, when due (the fleet calls it every step). */
   poll(now: number): void;
+  /**
+   * Messages sent between cork() and uncork() leave in one write (lean client; ws writes each at once).
+   * The same messages in the same order, microseconds apart: the server sees the same traffic.
+   */
+  cork(): void;
+  uncork(): void;
 }
 
 /** Reads a decoded Delta's arrays. */
@@ -140,4 +146,6 @@ export class WsLink<U> implements SimLink {
   moveCursor(x: number, y: number): void { this.client.moveCursor(x, y); }
   placeMany(pixels: ReadonlyArray<{ x: number; y: number; color: number }>): number { return this.client.placeMany(pixels as { x: number; y: number; color: number }[]); }
   poll(): void {} // CanvasClient throttles with timers of its own
+  cork(): void {}
+  uncork(): void {}
 }
