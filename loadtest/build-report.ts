@@ -164,6 +164,8 @@ export function buildReport(x: BuildInput): LoadTestReport {
     client: o.client,
     rps: x.rps ?? { used: false, mask: null, previous: null },
     framesPerClientPerSecond: perClient(t.frames),
+    generatorFramesSentPerSecond: t.framesSent / seconds,
+    generatorWritesPerSecond: t.writes / seconds,
     deltasPerClientPerSecond: perClient(t.deltas),
     deltaPixelsPerClientPerSecond: perClient(t.deltaPixels),
     snapshotsPerClientPerSecond: perClient(t.snapshots),

@@ -10,6 +10,7 @@ import { LatencyHistogram } from './histogram.js';
 const TOTAL_KEYS = [
   'placed', 'accepted', 'rejected', 'unseen', 'abandoned', 'skipped', 'frames', 'bytes', 'deltas',
   'deltaPixels', 'snapshots', 'cursorMessages', 'panLoadsAbandoned', 'disconnects', 'cursorBytes', 'lodBytes',
+  'framesSent', 'writes',
 ] as const satisfies readonly (keyof FleetInterval)[];
 export type Totals = Pick<FleetInterval, (typeof TOTAL_KEYS)[number]>;
 

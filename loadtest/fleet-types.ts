@@ -76,6 +76,9 @@ export interface FleetInterval {
   /** Protocol bytes of CURSORS messages, and of LOD_SNAPSHOT / LOD_DELTA messages (shares of `bytes`). */
   cursorBytes: number;
   lodBytes: number;
+  /** WebSocket frames the lean client sent, and the write calls they took (coalesced per step; 0 with ws). */
+  framesSent: number;
+  writes: number;
   /** Gauge: users watching at a level of detail (zoomed out; they do not paint). */
   lodUsers: number;
   /** Pans whose snapshots were still missing when the next pan came. */

@@ -24,6 +24,7 @@ import {
   type SimUser, linkTotals,
 } from './fleet-types.js';
 import { ROLE_BEHAVIOUR } from './crowd-mix.js';
+import { sendStats } from './lean-socket.js';
 import { PixelLedger } from './pixel-ledger.js';
 import type { DeltaPairs, LinkHandler, WelcomeInfo } from './sim-link.js';
 import { makeUser } from './sim-user.js';
@@ -47,11 +48,8 @@ export class Fleet implements LinkHandler<SimUser> {
   private latency: number[] = [];
   private panLoad: number[] = [];
   private errors: Record<string, number> = {};
-  private lastFrames = 0;
-  private lastBytes = 0;
-  private lastCursorBytes = 0;
-  private lastCursorMessages = 0;
-  private lastLodBytes = 0;
+  /** The running totals at the last interval: each interval reports the difference. */
+  private last = { frames: 0, bytes: 0, cursorBytes: 0, cursorMessages: 0, lodBytes: 0, framesSent: sendStats.frames, writes: sendStats.writes };
   private everConnected = 0;
   private connected = 0;
   private connecting = 0;
@@ -418,13 +416,15 @@ export class Fleet implements LinkHandler<SimUser> {
       connected: this.connected,
       everConnected: this.everConnected,
       ...c,
-      frames: frames - this.lastFrames,
-      bytes: bytes - this.lastBytes,
-      cursorBytes: cursorBytes - this.lastCursorBytes,
+      frames: frames - this.last.frames,
+      bytes: bytes - this.last.bytes,
+      cursorBytes: cursorBytes - this.last.cursorBytes,
       // CURSORS are stepped over undecoded (no 'cursors' event): counted from the message headers.
-      cursorMessages: cursorMessages - this.lastCursorMessages,
-      lodBytes: lodBytes - this.lastLodBytes,
+      cursorMessages: cursorMessages - this.last.cursorMessages,
+      lodBytes: lodBytes - this.last.lodBytes,
       lodUsers,
+      framesSent: sendStats.frames - this.last.framesSent,
+      writes: sendStats.writes - this.last.writes,
       latencyUs: Float64Array.from(this.latency),
       panLoadUs: Float64Array.from(this.panLoad),
       errors: this.errors,
@@ -434,11 +434,7 @@ export class Fleet implements LinkHandler<SimUser> {
     };
     this.loopDelay.reset();
     this.elu = perf.eventLoopUtilization();
-    this.lastFrames = frames;
-    this.lastBytes = bytes;
-    this.lastCursorBytes = cursorBytes;
-    this.lastCursorMessages = cursorMessages;
-    this.lastLodBytes = lodBytes;
+    this.last = { frames, bytes, cursorBytes, cursorMessages, lodBytes, framesSent: sendStats.frames, writes: sendStats.writes };
     this.counters = emptyCounters();
     this.latency = [];
     this.panLoad = [];

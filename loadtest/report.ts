@@ -109,6 +109,9 @@ export interface LoadTestReport {
   /** --rps: loopback receive processing steered to the generator's CPUs (the mask written, and the value restored after). */
   rps: { used: boolean; mask: string | null; previous: string | null };
   framesPerClientPerSecond: number;
+  /** Frames the lean client sent per second, and the write calls they took (a user's frames of one step share one); 0 with ws. */
+  generatorFramesSentPerSecond: number;
+  generatorWritesPerSecond: number;
   deltasPerClientPerSecond: number;
   deltaPixelsPerClientPerSecond: number;
   snapshotsPerClientPerSecond: number;
@@ -219,7 +222,8 @@ export function formatSummary(r: LoadTestReport): string {
     ['server', `CPU ${f(r.serverCpuPercent)}% of a core, RSS ${f(r.serverRssMb)} MB (max ${f(r.serverRssMbMax)}), sent ${f(r.serverBytesSentPerSecond / 1e6, 2)} MB/s, loop lag p99 ${f(r.serverEventLoopLagP99Ms)} ms`],
     ...(r.serverMemoryMb ? [['server memory', memoryRow(r.serverMemoryMb)] as [string, string]] : []),
     ['generator', `${r.client} client, CPU ${f(r.generatorCpuPercent)}% of a core (kernel ${f(r.generatorCpuSystemPercent)}%) over ${r.generatorThreads} thread(s) (${f(r.generatorCpuSharePercent, 0)}% of the cores it could use), ` +
-      `loop delay p99 ${f(r.generatorLoopDelayP99Ms)} ms, busiest loop ${f(r.generatorLoopUtilization * 100, 0)}% busy: ` +
+      `loop delay p99 ${f(r.generatorLoopDelayP99Ms)} ms, busiest loop ${f(r.generatorLoopUtilization * 100, 0)}% busy, ` +
+      `sent ${f(r.generatorFramesSentPerSecond, 0)} frames/s in ${f(r.generatorWritesPerSecond, 0)} writes/s: ` +
       (r.generatorSaturated ? `SATURATED (${r.generatorSaturation.reasons.join('; ')})` : 'not saturated')],
     ['machine', `${r.options.pin ? 'pinned (server CPU 0, generator the rest), ' : ''}${r.rps.used ? `RPS: loopback receive on CPU mask ${r.rps.mask}, ` : ''}${r.machine.cpus} CPUs, load average ${f(r.machine.loadAverageStart, 2)} at start, ${f(r.machine.loadAverageEnd, 2)} at end`],
     ['errors', r.errors === 0 ? '0' : `${r.errors}: ${Object.entries(r.errorsByKind).map(([k, v]) => `${k}×${v}`).join(', ')}`],
