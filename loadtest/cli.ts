@@ -5,9 +5,11 @@
  * Precedence: built-in defaults < the scenario preset < flags given explicitly.
  */
 import { parseArgs } from 'node:util';
+import { DEFAULTS } from '../src/config.js';
+import { ALL_SCROLLERS, CROWD_MIX, type CrowdMix, parseMix } from './crowd-mix.js';
 
-export type ScenarioName = 'scrollers' | 'crowd' | 'flood';
-export const SCENARIO_NAMES: readonly ScenarioName[] = ['scrollers', 'crowd', 'flood'];
+export type ScenarioName = 'scrollers' | 'crowd' | 'stampede' | 'flood';
+export const SCENARIO_NAMES: readonly ScenarioName[] = ['scrollers', 'crowd', 'stampede', 'flood'];
 
 /** The simulated users' client: the lean one (loadtest/lean-link.ts) or the project's CanvasClient over ws. */
 export type ClientKind = 'lean' | 'ws';
@@ -69,6 +71,15 @@ export interface LoadTestOptions {
   requireValid: boolean;
   /** Steer loopback receive processing (RPS) to the generator's CPUs for the run (root, Linux; see rps.ts). */
   rps: boolean;
+  /** Shares of watchers, painters and scrollers (crowd-mix.ts); all scrollers outside the crowd scenario. */
+  mix: CrowdMix;
+  /**
+   * Handshakes in flight per fleet (0: no cap). The default paces a ramp to what the server accepts; the
+   * stampede lifts it so every user knocks at once.
+   */
+  maxConnecting: number;
+  /** --sweep: one run per client count (a fresh server each), one table and chart (sweep.ts); null: one run. */
+  sweep: number[] | null;
 }
 
 /** Most clients one run may start: bounded, like the run time (see the fd check in run.ts). */
@@ -107,15 +118,28 @@ export const BASE_OPTIONS: LoadTestOptions = {
   client: 'lean',
   requireValid: false,
   rps: false,
+  mix: ALL_SCROLLERS,
+  maxConnecting: 64,
+  sweep: null,
 };
 
 /** What each scenario changes from BASE_OPTIONS. */
 export const SCENARIOS: Record<ScenarioName, Partial<LoadTestOptions>> = {
   // 1000 users scrolling a 1024² canvas, each painting one pixel a second: the everyday r/place load.
   scrollers: { clients: 1000, width: 1024, height: 1024, paintRate: 1, cursorRate: 10, paintMode: 'rate' },
-  // A big event: 10k users on a 4096² canvas, painting rarely, mostly watching. Connections ramp over 10 s.
-  // zoomMin 0.125: some of the crowd sees the whole 4096² canvas.
-  crowd: { clients: 10_000, width: 4096, height: 4096, paintRate: 0.2, cursorRate: 2, paintMode: 'rate', rampSeconds: 10, workers: 4, zoomMin: 0.125 },
+  // A big event: 10k users on a 4096² canvas, mostly watching (CROWD_MIX: 80 % watchers, 15 % painters at
+  // the canvas's own paint rate, 5 % scrollers). Connections ramp over 10 s. zoomMin 0.125: some of the
+  // crowd sees the whole 4096² canvas.
+  crowd: {
+    clients: 10_000, width: 4096, height: 4096, paintRate: DEFAULTS.paintRate, cursorRate: 2, paintMode: 'rate', rampSeconds: 10,
+    workers: 4, zoomMin: 0.125, mix: CROWD_MIX,
+  },
+  // The crowd scenario before the mix: 10k users who all scroll (a pan every 0.2–1 s) and all connect at once
+  // (no ramp, no cap on handshakes in flight). The server's overload policy is judged by it.
+  stampede: {
+    clients: 10_000, width: 4096, height: 4096, paintRate: 0.2, cursorRate: 2, paintMode: 'rate', rampSeconds: 0,
+    workers: 4, zoomMin: 0.125, mix: ALL_SCROLLERS, maxConnecting: 0,
+  },
   // Placement throughput: 100 clients painting as fast as the server answers, buckets off, small views so
   // the generator does not spend its time decoding everybody's deltas.
   flood: { clients: 100, width: 1024, height: 1024, paintMode: 'flood', cursorRate: 0, zoomMin: 8, zoomMax: 16 },
@@ -127,8 +151,12 @@ export class UsageError extends Error {
 
 export const USAGE = `Usage: npm run loadtest -- [flags]
 
-  --scenario NAME      scrollers | crowd | flood (preset; explicit flags override it) [scrollers]
-  --clients N          simulated users [scrollers 1000, crowd 10000, flood 100]
+  --scenario NAME      scrollers | crowd | stampede | flood (preset; explicit flags override it) [scrollers]
+  --clients N          simulated users [scrollers 1000, crowd and stampede 10000, flood 100]
+  --mix SHARES         roles of the users, e.g. watchers=0.8,painters=0.15,scrollers=0.05 (normalised)
+                       [crowd: that one; else scrollers=1]
+  --sweep N,N,...      one run per client count, a fresh server each, then one table and chart
+                       (--json FILE: the table's JSON and FILE.svg; default loadtest-sweep.json)
   --duration S         seconds measured after the ramp [30]
   --url URL            ws://127.0.0.1:PORT/ws of a running server (loopback only); default: start one
   --paint-rate R       pixels per second per user (with --scenario flood: paint at this rate instead of flooding)
@@ -163,6 +191,7 @@ const FLAG_TYPES = {
   'cursor-rate': 'string', width: 'string', height: 'string', zoom: 'string', json: 'string', workers: 'string',
   ramp: 'string', settle: 'string', 'source-addresses': 'string', 'cpu-prof': 'string', seed: 'string', pin: 'boolean', help: 'boolean',
   nodes: 'string', redis: 'string', client: 'string', 'require-valid': 'boolean', rps: 'boolean',
+  mix: 'string', sweep: 'string',
 } as const;
 
 function num(flag: string, raw: string, opts: { integer?: boolean; min: number; max: number }): number {
@@ -191,6 +220,13 @@ export function normalizeUrl(raw: string): string {
   if (!isLoopbackHost(u.hostname)) throw new UsageError(`--url must point at this machine (127.x, ::1, localhost): the load test is loopback only, got ${u.hostname}`);
   if (u.hostname.toLowerCase() === 'localhost') u.hostname = '127.0.0.1';
   return u.toString();
+}
+
+/** `1000,2000,5000` → client counts, in the order given (each 1..MAX_CLIENTS). */
+export function parseSweep(raw: string): number[] {
+  const sizes = raw.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  if (sizes.length === 0) throw new UsageError('--sweep needs client counts, e.g. 1000,2000,5000');
+  return sizes.map((p) => num('sweep', p, { integer: true, min: 1, max: MAX_CLIENTS }));
 }
 
 /** argv (without node and script) → options, or `{ help }` for --help. Throws UsageError. */
@@ -275,6 +311,14 @@ export function parseLoadTestArgs(argv: string[]): { options: LoadTestOptions } 
     if (process.platform !== 'linux') throw new UsageError('--rps needs Linux (it writes /sys/class/net/lo/queues/rx-0/rps_cpus)');
     o.rps = true;
   }
+  if ((v = s('mix')) !== undefined) {
+    try {
+      o.mix = parseMix(v);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
+  if ((v = s('sweep')) !== undefined) o.sweep = parseSweep(v);
   if ((v = s('seed')) !== undefined) o.seed = num('seed', v, { integer: true, min: 0, max: 0xffffffff });
   // More workers than clients would leave some idle.
   if (o.workers > o.clients) o.workers = o.clients;

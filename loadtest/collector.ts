@@ -10,6 +10,7 @@ import { LatencyHistogram } from './histogram.js';
 const TOTAL_KEYS = [
   'placed', 'accepted', 'rejected', 'unseen', 'abandoned', 'skipped', 'frames', 'bytes', 'deltas',
   'deltaPixels', 'snapshots', 'cursorMessages', 'panLoadsAbandoned', 'disconnects', 'cursorBytes', 'lodBytes',
+  'framesSent', 'writes',
 ] as const satisfies readonly (keyof FleetInterval)[];
 export type Totals = Pick<FleetInterval, (typeof TOTAL_KEYS)[number]>;
 
@@ -36,6 +37,8 @@ export class Collector {
   readonly seconds = new Map<number, SecondBucket>();
   readonly errorsByKind: Record<string, number> = {};
   connectFailures = 0;
+  /** Handshakes refused with 503 (not failures: the server answered); from the first connect. */
+  connectRefused503 = 0;
   /** Worst event-loop delay p99 any fleet reported while measuring, in ms. */
   loopDelayP99Ms = 0;
   loopDelayMaxMs = 0;
@@ -54,6 +57,7 @@ export class Collector {
   add(iv: FleetInterval): void {
     this.latest[iv.fleetIndex] = iv;
     this.connectFailures += iv.connectFailures;
+    this.connectRefused503 += iv.connectRefused503 ?? 0;
     for (const [k, n] of Object.entries(iv.errors)) this.errorsByKind[k] = (this.errorsByKind[k] ?? 0) + n;
     if (iv.index < 0) return;
     this.loopDelayP99Ms = Math.max(this.loopDelayP99Ms, iv.loopDelayP99Ms);

@@ -4,6 +4,7 @@
  */
 import { Op } from '../src/net/protocol.js';
 import type { ClientKind, PaintMode } from './cli.js';
+import type { CrowdMix, Role } from './crowd-mix.js';
 import type { SimLink } from './sim-link.js';
 import type { ViewChunkRange } from './view-geometry.js';
 import type { ViewWalk } from './view-walk.js';
@@ -34,6 +35,10 @@ export interface FleetConfig {
   seed: number;
   /** The client the users speak through: `lean` (plain sockets) or `ws` (CanvasClient over ws). */
   client: ClientKind;
+  /** Shares of each role (crowd-mix.ts); default all scrollers. */
+  mix?: CrowdMix;
+  /** Handshakes in flight at once (0: no cap); default MAX_CONNECTING. */
+  maxConnecting?: number;
   /** How often an interval is reported. Default 1000 ms. */
   intervalMs?: number;
 }
@@ -48,6 +53,11 @@ export interface FleetInterval {
   connected: number;
   everConnected: number;
   connectFailures: number;
+  /**
+   * Handshakes the server refused with HTTP 503 (its overload policy: "come back after Retry-After"). A
+   * refusal is an answer, not a failure: it is not in connectFailures (a 1006 or a time-out is).
+   */
+  connectRefused503: number;
   disconnects: number;
   /** Pixels. */
   placed: number;
@@ -66,6 +76,9 @@ export interface FleetInterval {
   /** Protocol bytes of CURSORS messages, and of LOD_SNAPSHOT / LOD_DELTA messages (shares of `bytes`). */
   cursorBytes: number;
   lodBytes: number;
+  /** WebSocket frames the lean client sent, and the write calls they took (coalesced per step; 0 with ws). */
+  framesSent: number;
+  writes: number;
   /** Gauge: users watching at a level of detail (zoomed out; they do not paint). */
   lodUsers: number;
   /** Pans whose snapshots were still missing when the next pan came. */
@@ -119,6 +132,8 @@ export interface Pending {
 
 export interface SimUser {
   index: number;
+  /** What this user does (crowd-mix.ts): how often it pans, whether it paints and moves a cursor. */
+  role: Role;
   link: SimLink;
   state: UserState;
   everOpen: boolean;
@@ -155,7 +170,7 @@ export interface SimUser {
 
 export function emptyCounters() {
   return {
-    connectFailures: 0, disconnects: 0, placed: 0, accepted: 0, rejected: 0, unseen: 0, abandoned: 0, skipped: 0,
+    connectFailures: 0, connectRefused503: 0, disconnects: 0, placed: 0, accepted: 0, rejected: 0, unseen: 0, abandoned: 0, skipped: 0,
     deltas: 0, deltaPixels: 0, snapshots: 0, cursorMessages: 0, panLoadsAbandoned: 0,
   };
 }

@@ -23,6 +23,8 @@ import {
   MAX_CONNECTING, PICK_TRIES, RAMP_INTERVAL_MS, STEP_MS, emptyCounters, type FleetConfig, type FleetFinal, type FleetInterval,
   type SimUser, linkTotals,
 } from './fleet-types.js';
+import { ROLE_BEHAVIOUR } from './crowd-mix.js';
+import { sendStats } from './lean-socket.js';
 import { PixelLedger } from './pixel-ledger.js';
 import type { DeltaPairs, LinkHandler, WelcomeInfo } from './sim-link.js';
 import { makeUser } from './sim-user.js';
@@ -46,11 +48,8 @@ export class Fleet implements LinkHandler<SimUser> {
   private latency: number[] = [];
   private panLoad: number[] = [];
   private errors: Record<string, number> = {};
-  private lastFrames = 0;
-  private lastBytes = 0;
-  private lastCursorBytes = 0;
-  private lastCursorMessages = 0;
-  private lastLodBytes = 0;
+  /** The running totals at the last interval: each interval reports the difference. */
+  private last = { frames: 0, bytes: 0, cursorBytes: 0, cursorMessages: 0, lodBytes: 0, framesSent: sendStats.frames, writes: sendStats.writes };
   private everConnected = 0;
   private connected = 0;
   private connecting = 0;
@@ -156,12 +155,13 @@ export class Fleet implements LinkHandler<SimUser> {
     u.cursorX = r.x + r.w / 2;
     u.cursorY = r.y + r.h / 2;
     this.syncView(u, now);
-    u.nextPanAt = now + 200 + u.walkRand() * 800;
-    u.nextCursorAt = this.cfg.cursorRate > 0 ? now + u.cursorRand() * (1000 / this.cfg.cursorRate) : Infinity;
-    u.nextPaintAt = this.cfg.paintMode === 'rate' && this.cfg.paintRate > 0 ? now + this.paintGap(u) : Infinity;
+    const role = ROLE_BEHAVIOUR[u.role];
+    u.nextPanAt = now + role.panMinMs + u.walkRand() * (role.panMaxMs - role.panMinMs);
+    u.nextCursorAt = role.cursor && this.cfg.cursorRate > 0 ? now + u.cursorRand() * (1000 / this.cfg.cursorRate) : Infinity;
+    u.nextPaintAt = role.paints && this.cfg.paintMode === 'rate' && this.cfg.paintRate > 0 ? now + this.paintGap(u) : Infinity;
   }
 
-  closed(u: SimUser, code: number): void {
+  closed(u: SimUser, code: number, refusedStatus: number): void {
     const was = u.state;
     u.state = 'closed';
     if (was === 'open') this.connected--;
@@ -170,9 +170,13 @@ export class Fleet implements LinkHandler<SimUser> {
       if (was === 'open') {
         this.counters.disconnects++;
         this.error(null, `close:${code}`);
+      } else if (was === 'connecting' && refusedStatus === 503) {
+        // The overload policy's clean "not now": an answer, so not a failure (a 1006 or a time-out is).
+        this.counters.connectRefused503++;
+        this.error(null, 'refused:503');
       } else if (was === 'connecting') {
         this.counters.connectFailures++;
-        this.error(null, `connect:${code}`);
+        this.error(null, refusedStatus > 0 ? `connect:http${refusedStatus}` : `connect:${code}`);
       }
     }
     this.ledger.dropUser(u);
@@ -183,9 +187,7 @@ export class Fleet implements LinkHandler<SimUser> {
     u.range = null;
   }
 
-  error(_u: SimUser | null, kind: string): void {
-    this.errors[kind] = (this.errors[kind] ?? 0) + 1;
-  }
+  error(_u: SimUser | null, kind: string): void { this.errors[kind] = (this.errors[kind] ?? 0) + 1; }
 
   /** Picks up a viewport the client has sent since we last looked: which chunks entered, which left. */
   private syncView(u: SimUser, now: number): void {
@@ -282,9 +284,7 @@ export class Fleet implements LinkHandler<SimUser> {
   // Painting
 
   /** Exponential gaps: paints arrive as a Poisson process at paintRate. */
-  private paintGap(u: SimUser): number {
-    return (-Math.log(1 - u.paintRand()) * 1000) / this.cfg.paintRate;
-  }
+  private paintGap(u: SimUser): number { return (-Math.log(1 - u.paintRand()) * 1000) / this.cfg.paintRate; }
 
   /** Sends one PLACE with up to n pixels of the user's view; returns how many it carried. */
   private paint(u: SimUser, n: number): number {
@@ -349,16 +349,21 @@ export class Fleet implements LinkHandler<SimUser> {
     if (this.stopping) return;
     const now = performance.now();
     const cfg = this.cfg;
+    const maxConnecting = cfg.maxConnecting ?? MAX_CONNECTING;
     for (const u of this.users) {
       if (u.state === 'waiting') {
-        if (now >= u.connectAt && this.connecting < MAX_CONNECTING) this.connect(u);
+        if (now >= u.connectAt && (maxConnecting === 0 || this.connecting < maxConnecting)) this.connect(u);
         continue;
       }
       if (u.state !== 'open') continue;
+      // Two or more messages due in this step leave in one write (the usual single one goes straight out).
+      const batched = (now >= u.nextPanAt ? 1 : 0) + (now >= u.nextCursorAt ? 1 : 0) + (now >= u.nextPaintAt ? 1 : 0) >= 2;
+      if (batched) u.link.cork();
       u.link.poll(now);
       this.syncView(u, now);
       if (now >= u.nextPanAt) {
-        u.nextPanAt = now + u.walk.step();
+        const role = ROLE_BEHAVIOUR[u.role];
+        u.nextPanAt = now + u.walk.step(role.panMinMs, role.panMaxMs);
         const r = u.walk.rect();
         u.link.setViewport(r.x, r.y, r.w, r.h, this.levelOf(u));
         this.syncView(u, now);
@@ -374,7 +379,7 @@ export class Fleet implements LinkHandler<SimUser> {
         u.nextCursorAt += 1000 / cfg.cursorRate;
         if (u.nextCursorAt < now) u.nextCursorAt = now + 1000 / cfg.cursorRate;
       }
-      if (cfg.paintMode === 'flood') {
+      if (cfg.paintMode === 'flood' && ROLE_BEHAVIOUR[u.role].paints) {
         if (u.inFlight < cfg.floodWindow) this.floodTopUp(u);
       } else if (now >= u.nextPaintAt && u.link.level > 0) {
         u.nextPaintAt = now + this.paintGap(u); // zoomed out: people look rather than paint
@@ -388,6 +393,7 @@ export class Fleet implements LinkHandler<SimUser> {
         const sent = this.paint(u, due);
         this.counters.skipped += due - sent;
       }
+      if (batched) u.link.uncork();
     }
     if (now - this.lastExpiry >= 1000) {
       this.lastExpiry = now;
@@ -396,9 +402,7 @@ export class Fleet implements LinkHandler<SimUser> {
   }
 
   /** The level of detail a user's zoom calls for (as the browser picks it). */
-  private levelOf(u: SimUser): number {
-    return lodLevelForZoom(u.walk.zoom, topLodLevel(this.width, this.height));
-  }
+  private levelOf(u: SimUser): number { return lodLevelForZoom(u.walk.zoom, topLodLevel(this.width, this.height)); }
 
   private flushInterval(): void {
     const now = performance.now();
@@ -412,13 +416,15 @@ export class Fleet implements LinkHandler<SimUser> {
       connected: this.connected,
       everConnected: this.everConnected,
       ...c,
-      frames: frames - this.lastFrames,
-      bytes: bytes - this.lastBytes,
-      cursorBytes: cursorBytes - this.lastCursorBytes,
+      frames: frames - this.last.frames,
+      bytes: bytes - this.last.bytes,
+      cursorBytes: cursorBytes - this.last.cursorBytes,
       // CURSORS are stepped over undecoded (no 'cursors' event): counted from the message headers.
-      cursorMessages: cursorMessages - this.lastCursorMessages,
-      lodBytes: lodBytes - this.lastLodBytes,
+      cursorMessages: cursorMessages - this.last.cursorMessages,
+      lodBytes: lodBytes - this.last.lodBytes,
       lodUsers,
+      framesSent: sendStats.frames - this.last.framesSent,
+      writes: sendStats.writes - this.last.writes,
       latencyUs: Float64Array.from(this.latency),
       panLoadUs: Float64Array.from(this.panLoad),
       errors: this.errors,
@@ -428,11 +434,7 @@ export class Fleet implements LinkHandler<SimUser> {
     };
     this.loopDelay.reset();
     this.elu = perf.eventLoopUtilization();
-    this.lastFrames = frames;
-    this.lastBytes = bytes;
-    this.lastCursorBytes = cursorBytes;
-    this.lastCursorMessages = cursorMessages;
-    this.lastLodBytes = lodBytes;
+    this.last = { frames, bytes, cursorBytes, cursorMessages, lodBytes, framesSent: sendStats.frames, writes: sendStats.writes };
     this.counters = emptyCounters();
     this.latency = [];
     this.panLoad = [];

@@ -74,13 +74,22 @@ export class LeanLink<U> implements SimLink {
     const socket = new LeanSocket({ url: this.opts.url, ...(this.opts.localAddress ? { localAddress: this.opts.localAddress } : {}) }, {
       open: () => socket.send(encodeHello(PROTOCOL_VERSION, this.opts.name, this.token)),
       message: (b, s, e) => this.onMessage(socket, b, s, e),
-      close: (code) => this.onClose(socket, code),
+      close: (code, _reason, refusedStatus) => this.onClose(socket, code, refusedStatus),
     });
     this.socket = socket;
   }
 
   close(): void {
     this.socket?.close(1000, 'client closed');
+  }
+
+  /** Messages sent until uncork() leave in one write (see LeanSocket.cork). */
+  cork(): void {
+    this.socket?.cork();
+  }
+
+  uncork(): void {
+    this.socket?.uncork();
   }
 
   setViewport(x: number, y: number, w: number, h: number, level: number): void {
@@ -136,7 +145,7 @@ export class LeanLink<U> implements SimLink {
     this.lastViewportAt = now;
   }
 
-  private onClose(socket: LeanSocket, code: number): void {
+  private onClose(socket: LeanSocket, code: number, refusedStatus: number): void {
     if (socket !== this.socket) return;
     this.socket = null;
     this.state = 'closed';
@@ -146,7 +155,7 @@ export class LeanLink<U> implements SimLink {
     this.viewportDue = this.desired !== null;
     this.cursor = null;
     this.lastViewportAt = this.lastCursorAt = Number.NEGATIVE_INFINITY;
-    this.h.closed(this.user, code);
+    this.h.closed(this.user, code, refusedStatus);
   }
 
   private protocolError(socket: LeanSocket, code: string): void {

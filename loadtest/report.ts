@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { LoadTestOptions } from './cli.js';
 import type { HistogramBin, LatencySummary } from './histogram.js';
+import { formatMix } from './crowd-mix.js';
 import { renderLatencyChart } from './svg-chart.js';
 
 export interface TimelinePoint {
@@ -53,7 +54,12 @@ export interface LoadTestReport {
   problems: string[];
   warnings: string[];
   connectedAtEnd: number;
+  /** Handshakes that failed (1006, time-out, a status other than 101 and 503), from the first connect. */
   connectFailures: number;
+  /** Handshakes the server refused with 503 + Retry-After (its overload policy): answered, so not failures. */
+  connectRefused503: number;
+  /** Shares of watchers, painters and scrollers (crowd-mix.ts). */
+  mix: { watchers: number; painters: number; scrollers: number };
   disconnects: number;
   rejected: number;
   /** Accepted placements never seen within the timeout, and ones dropped because their chunk left the view. */
@@ -103,6 +109,9 @@ export interface LoadTestReport {
   /** --rps: loopback receive processing steered to the generator's CPUs (the mask written, and the value restored after). */
   rps: { used: boolean; mask: string | null; previous: string | null };
   framesPerClientPerSecond: number;
+  /** Frames the lean client sent per second, and the write calls they took (a user's frames of one step share one); 0 with ws. */
+  generatorFramesSentPerSecond: number;
+  generatorWritesPerSecond: number;
   deltasPerClientPerSecond: number;
   deltaPixelsPerClientPerSecond: number;
   snapshotsPerClientPerSecond: number;
@@ -120,6 +129,12 @@ export interface LoadTestReport {
   startedAt: string;
   timeline: TimelinePoint[];
   latencyHistogram: HistogramBin[];
+  /**
+   * The server's overload policy at the end of the measurement, where it reports one: degradation level
+   * (NaN: not reported), cadence distribution ("every Nth tick:clients", or null), the /metrics series named
+   * for it and the /healthz body.
+   */
+  serverOverload?: { level: number; cadence: string | null; metrics: Record<string, number>; healthz: unknown };
   /** Multi-node runs (--nodes N or several --url): each node's CPU (% of a core), RSS and tick rate. */
   nodes?: Array<{ url: string; pid: number | null; cpuPercent: number; rssMb: number; tickHz: number }>;
   /** Painted on the first node, seen in a DELTA on the second. */
@@ -194,7 +209,7 @@ function memoryRow(m: NonNullable<LoadTestReport['serverMemoryMb']>): string {
 export function formatSummary(r: LoadTestReport): string {
   const rows: Array<[string, string]> = [
     ['scenario', `${r.scenario}: ${r.clients} clients, ${r.options.paintMode === 'flood' ? 'flood painting' : `${r.options.paintRate} px/s`} each, ${r.options.cursorRate} cursor/s, ${r.server.spawned ? 'own server' : r.server.url}`],
-    ['connected', `${r.connected}/${r.clients} (open at end ${r.connectedAtEnd}; connect failures ${r.connectFailures}; drops ${r.disconnects})`],
+    ['connected', `${r.connected}/${r.clients} (open at end ${r.connectedAtEnd}; connect failures ${r.connectFailures}; refused 503 ${r.connectRefused503}; drops ${r.disconnects})`],
     ['measured', `${f(r.durationSeconds)} s`],
     ['placed / accepted', `${r.placed} / ${r.accepted} px  (${f(r.placedPerSecond)} / ${f(r.acceptedPerSecond)} px/s; server counted ${f(r.serverPixelsAcceptedPerSecond)} px/s)`],
     ['not seen', `rejected ${r.rejected}, unseen ${r.unseen}, view moved ${r.abandoned}, no free pixel ${r.skipped}`],
@@ -207,7 +222,8 @@ export function formatSummary(r: LoadTestReport): string {
     ['server', `CPU ${f(r.serverCpuPercent)}% of a core, RSS ${f(r.serverRssMb)} MB (max ${f(r.serverRssMbMax)}), sent ${f(r.serverBytesSentPerSecond / 1e6, 2)} MB/s, loop lag p99 ${f(r.serverEventLoopLagP99Ms)} ms`],
     ...(r.serverMemoryMb ? [['server memory', memoryRow(r.serverMemoryMb)] as [string, string]] : []),
     ['generator', `${r.client} client, CPU ${f(r.generatorCpuPercent)}% of a core (kernel ${f(r.generatorCpuSystemPercent)}%) over ${r.generatorThreads} thread(s) (${f(r.generatorCpuSharePercent, 0)}% of the cores it could use), ` +
-      `loop delay p99 ${f(r.generatorLoopDelayP99Ms)} ms, busiest loop ${f(r.generatorLoopUtilization * 100, 0)}% busy: ` +
+      `loop delay p99 ${f(r.generatorLoopDelayP99Ms)} ms, busiest loop ${f(r.generatorLoopUtilization * 100, 0)}% busy, ` +
+      `sent ${f(r.generatorFramesSentPerSecond, 0)} frames/s in ${f(r.generatorWritesPerSecond, 0)} writes/s: ` +
       (r.generatorSaturated ? `SATURATED (${r.generatorSaturation.reasons.join('; ')})` : 'not saturated')],
     ['machine', `${r.options.pin ? 'pinned (server CPU 0, generator the rest), ' : ''}${r.rps.used ? `RPS: loopback receive on CPU mask ${r.rps.mask}, ` : ''}${r.machine.cpus} CPUs, load average ${f(r.machine.loadAverageStart, 2)} at start, ${f(r.machine.loadAverageEnd, 2)} at end`],
     ['errors', r.errors === 0 ? '0' : `${r.errors}: ${Object.entries(r.errorsByKind).map(([k, v]) => `${k}×${v}`).join(', ')}`],

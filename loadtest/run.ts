@@ -16,8 +16,8 @@ import { type LoadTestReport, bucketBound } from './report.js';
 import { buildReport } from './build-report.js';
 
 export { buildReport, type BuildInput } from './build-report.js';
-import { type ChildServer, openFileLimit, pinSelf, startOurServer } from './server-child.js';
-import { MB, type ServerSample, between, phaseMeans, readProcMemory, sampleServer } from './server-stats.js';
+import { type ChildServer, openFileLimit, pinSelf, raiseOpenFileLimit, startOurServer } from './server-child.js';
+import { MB, type ServerSample, between, cadenceOf, httpGetText, phaseMeans, readProcMemory, sampleServer } from './server-stats.js';
 import type { FromWorker, ToWorker } from './worker.js';
 import { LatencyProbe } from './latency-probe.js';
 import { LO_RPS_PATH, type RpsHandle, cpuMask, steerLoopback } from './rps.js';
@@ -92,10 +92,14 @@ function wsToHttp(wsUrl: string): string {
 
 /** Refuses runs this machine cannot hold: sockets need file descriptors here and in the server, and ports. */
 export function checkResources(o: LoadTestOptions): void {
-  const limit = openFileLimit();
-  if (limit !== null && o.clients + FD_HEADROOM > limit) {
-    throw new StartError(`${o.clients} clients need ${o.clients + FD_HEADROOM} open files in the generator and in the server, ` +
-      `but ulimit -n is ${limit}; raise it (ulimit -n ${o.clients + FD_HEADROOM}, needs the hard limit to allow it) or use fewer clients`);
+  const needed = o.clients + FD_HEADROOM;
+  // Raised for us when the hard limit (or root) allows: the server child inherits it, and node raises its own
+  // soft limit to the hard one at start-up.
+  const limit = openFileLimit() !== null && openFileLimit()! < needed ? raiseOpenFileLimit(needed) : openFileLimit();
+  if (limit !== null && needed > limit) {
+    throw new StartError(`${o.clients} clients need ${needed} open files in the generator and in the server, ` +
+      `but ulimit -n is ${limit} and could not be raised (raising the hard limit needs CAP_SYS_RESOURCE); start the run under ` +
+      `\`ulimit -n ${needed}\` from a shell that may, or use at most ${limit - FD_HEADROOM} clients`);
   }
   const addresses = Math.max(1, o.sourceAddresses);
   if (o.clients / addresses > PORTS_PER_ADDRESS) {
@@ -204,7 +208,7 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
         url: wsUrl, ...(wsUrls.length > 1 ? { urls: wsUrls } : {}), clients: share, firstIndex: first, fleetIndex: i, fleetCount,
         paintMode: o.paintMode, paintRate: o.paintRate, cursorRate: o.cursorRate, zoomMin: o.zoomMin, zoomMax: o.zoomMax,
         floodWindow: o.floodWindow, floodBatch: o.floodBatch, rampMs: o.rampSeconds * 1000,
-        sourceAddresses: o.sourceAddresses, seed: o.seed, client: o.client,
+        sourceAddresses: o.sourceAddresses, seed: o.seed, client: o.client, mix: o.mix, maxConnecting: o.maxConnecting,
       };
       first += share;
       fleets.push(o.workers === 0 ? localFleet(cfg, onInterval) : workerFleet(cfg, onInterval));
@@ -217,10 +221,11 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
     const rampTimeoutMs = (o.rampSeconds + 15 + o.clients / 1000) * 1000;
     for (let q = 1; ; q++) {
       await guard(sleep(rampStart + q * 250 - performance.now()));
-      const done = collector.everConnected + collector.connectFailures >= o.clients;
+      const done = collector.everConnected + collector.connectFailures + collector.connectRefused503 >= o.clients;
       const timedOut = performance.now() - rampStart > rampTimeoutMs;
       if (q % 4 === 0 || done || timedOut) {
-        say(`[ramp ${(q / 4).toFixed(1).padStart(5)}s] connected ${collector.connected}/${o.clients}  failures ${collector.connectFailures}  errors ${collector.errorCount}`);
+        say(`[ramp ${(q / 4).toFixed(1).padStart(5)}s] connected ${collector.connected}/${o.clients}  failures ${collector.connectFailures}` +
+          `  refused 503 ${collector.connectRefused503}  errors ${collector.errorCount}`);
       }
       if (done || timedOut) break;
       if (server?.exited) throw new StartError(`the server exited during the ramp; stderr: ${server.stderrTail()}`);
@@ -262,6 +267,9 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
     }
     const cpuTotal = process.cpuUsage(cpuStart);
     const procMemory = pid !== null ? readProcMemory(pid) : null; // under load still: the fleets run until stopped
+    // The overload policy's state under load (degradation level, cadence), from /healthz beside /metrics;
+    // a server without the policy (or a /healthz that does not answer in time) leaves it empty.
+    const healthz = await httpGetText(metricsUrl.replace(/\/metrics$/, '/healthz'), 900, true).then((t) => JSON.parse(t) as unknown, () => null);
     const finals = await guard(Promise.all(fleets.map((f) => f.stop())));
     fleetsStopped = true;
     const measuredSeconds = (performance.now() - t0) / 1000;
@@ -275,6 +283,8 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
       serverDied, loadAverageStart, procMemory, generatorCores: generatorCpus.length,
       rps: rps === null ? { used: false, mask: null, previous: null } : { used: true, mask: rps.mask, previous: rps.previous },
     });
+    const overload = samples[samples.length - 1]!.overload ?? {};
+    report.serverOverload = { ...cadenceOf(overload, healthz), metrics: overload, healthz };
     if (nodeTargets.length > 0) {
       report.nodes = nodeTargets.map((n, i) => {
         const ns = nodeSamples[i]!;

@@ -163,3 +163,32 @@ export function openFileLimit(): number | null {
     return null;
   }
 }
+
+/** The hard limit on open files of this process, or null when unknown. */
+function hardOpenFileLimit(): number | null {
+  try {
+    const m = /Max open files\s+\S+\s+(\d+|unlimited)/.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (!m) return null;
+    return m[1] === 'unlimited' ? Number.POSITIVE_INFINITY : Number(m[1]);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Raises this process's open-file limit to at least `needed` with prlimit(1) on our own pid (Node has no
+ * setrlimit): the soft limit up to the hard one for anyone, the hard one too for root (up to fs.nr_open).
+ * Children started afterwards (the server) inherit it. Returns the soft limit now, or null if unknown.
+ */
+export function raiseOpenFileLimit(needed: number): number | null {
+  const soft = openFileLimit();
+  if (soft === null || soft >= needed) return soft;
+  const hard = hardOpenFileLimit() ?? soft;
+  const target = process.getuid?.() === 0 ? Math.max(needed, Number.isFinite(hard) ? hard : needed) : Math.min(needed, hard);
+  try {
+    execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${target}:${Math.max(target, Number.isFinite(hard) ? hard : target)}`], { stdio: 'ignore' });
+  } catch {
+    // prlimit missing, or refused (not root and above the hard limit): the caller says what to set.
+  }
+  return openFileLimit();
+}

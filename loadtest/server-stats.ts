@@ -52,14 +52,15 @@ export function bucketQuantile(
   return Number.POSITIVE_INFINITY;
 }
 
-/** GET a URL on this machine as text; rejects after timeoutMs. */
-export function httpGetText(url: string, timeoutMs = 2000): Promise<string> {
+/** GET a URL on this machine as text; rejects after timeoutMs, and on a status other than 200 unless `anyStatus`
+ * (a /healthz may answer 503 while degraded, and its body is what we want then). */
+export function httpGetText(url: string, timeoutMs = 2000, anyStatus = false): Promise<string> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method: 'GET', timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
-        if (res.statusCode !== 200) reject(new Error(`GET ${url}: HTTP ${res.statusCode}`));
+        if (res.statusCode !== 200 && !anyStatus) reject(new Error(`GET ${url}: HTTP ${res.statusCode}`));
         else resolve(Buffer.concat(chunks).toString('utf8'));
       });
       res.on('error', reject);
@@ -136,6 +137,11 @@ export interface ServerSample {
   bufferedBytes: number;
   /** Seconds spent per tick phase so far (pixel_canvas_tick_phase_seconds_total), by phase name. */
   tickPhaseSeconds: Record<string, number>;
+  /**
+   * What the server says of its overload policy, if it says anything: every series whose name mentions
+   * degradation, cadence or backlog, as scraped (labels kept). Empty for a server without the policy.
+   */
+  overload?: Record<string, number>;
 }
 
 function sumPrefix(series: Map<string, number>, name: string): number {
@@ -186,7 +192,58 @@ export async function sampleServer(metricsUrl: string, pid: number | null, timeo
     externalBytes: get('nodejs_external_memory_bytes'),
     bufferedBytes: get('pixel_canvas_buffered_bytes'),
     tickPhaseSeconds: labelled(series, 'pixel_canvas_tick_phase_seconds_total', 'phase'),
+    overload: overloadSeries(series),
   };
+}
+
+/** Series named for the overload policy (degradation level, cadence distribution, snapshot backlog). */
+const OVERLOAD_NAME = /degrad|cadence|backlog/i;
+
+/**
+ * The overload policy's readings in a scrape, whatever the server calls them: it is being built beside the
+ * load test, so nothing here depends on exact names, only on these words in them. Histogram buckets are left
+ * out (their _sum and _count stay).
+ */
+export function overloadSeries(series: Map<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of series) {
+    const name = k.split('{')[0]!;
+    if (OVERLOAD_NAME.test(name) && !name.endsWith('_bucket')) out[k] = v;
+  }
+  return out;
+}
+
+/**
+ * The degradation level and cadence distribution from overload readings (/metrics) or a /healthz body, if
+ * either has them: `level` a number (NaN when absent), `cadence` a short text such as "1:800 2:150 4:50"
+ * (served every Nth tick: clients), or a single value, or null.
+ */
+export function cadenceOf(overload: Record<string, number>, healthz: unknown): { level: number; cadence: string | null } {
+  let level = Number.NaN;
+  const dist: Array<[string, number]> = [];
+  let single: number | null = null;
+  for (const [k, v] of Object.entries(overload)) {
+    if (/degrad/i.test(k) && !k.includes('{') && Number.isNaN(level)) level = v;
+    const m = /cadence[^{]*\{[^}]*="?(\d+)"?/i.exec(k);
+    if (m) dist.push([m[1]!, v]);
+    else if (/cadence/i.test(k) && !k.includes('{') && single === null) single = v;
+  }
+  // /healthz: look for the same words among its (possibly nested) fields.
+  const walk = (o: unknown, path: string): void => {
+    if (o === null || typeof o !== 'object') return;
+    for (const [k, v] of Object.entries(o as Record<string, unknown>)) {
+      const p = `${path}${k}`;
+      if (typeof v === 'number' && /degrad|level/i.test(p) && /degrad/i.test(p) && Number.isNaN(level)) level = v;
+      else if (typeof v === 'number' && /cadence/i.test(p) && dist.length === 0 && single === null) single = v;
+      else if (v !== null && typeof v === 'object' && /cadence/i.test(k) && dist.length === 0) {
+        for (const [ck, cv] of Object.entries(v as Record<string, unknown>)) if (typeof cv === 'number') dist.push([ck, cv]);
+      } else walk(v, `${p}.`);
+    }
+  };
+  walk(healthz, '');
+  dist.sort((a, b) => Number(a[0]) - Number(b[0]));
+  const cadence = dist.length > 0 ? dist.map(([c, n]) => `${c}:${n}`).join(' ') : single !== null ? String(single) : null;
+  return { level, cadence };
 }
 
 /** Values of a labelled series by its one label's value. */

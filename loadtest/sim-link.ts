@@ -30,7 +30,11 @@ export interface DeltaPairs {
 /** The events of one link, with the user they belong to (one handler object serves a whole fleet). */
 export interface LinkHandler<U> {
   open(u: U, w: WelcomeInfo): void;
-  closed(u: U, code: number): void;
+  /**
+   * The connection ended with `code` (1006: it just ended). `refusedStatus` is the HTTP status when the
+   * server answered the handshake with a refusal (503: overloaded, come back later), else 0.
+   */
+  closed(u: U, code: number, refusedStatus: number): void;
   /** A full-resolution SNAPSHOT: its pixels, in `encoding`, are data[at, end), valid only during the call. */
   snapshot(u: U, cx: number, cy: number, encoding: number, data: Uint8Array, at: number, end: number): void;
   delta(u: U, cx: number, cy: number, pairs: DeltaPairs): void;
@@ -64,6 +68,12 @@ export interface SimLink {
   placeMany(pixels: ReadonlyArray<{ x: number; y: number; color: number }>): number;
   /** Sends what throttling held back, when due (the fleet calls it every step). */
   poll(now: number): void;
+  /**
+   * Messages sent between cork() and uncork() leave in one write (lean client; ws writes each at once).
+   * The same messages in the same order, microseconds apart: the server sees the same traffic.
+   */
+  cork(): void;
+  uncork(): void;
 }
 
 /** Reads a decoded Delta's arrays. */
@@ -80,6 +90,9 @@ export class WsLink<U> implements SimLink {
   private readonly client: CanvasClient;
   private readonly pairs = new DecodedPairs();
 
+  /** HTTP status of a refused handshake (ws reports it as an error before the close event), else 0. */
+  private refusedStatus = 0;
+
   constructor(opts: LinkOptions, user: U, h: LinkHandler<U>) {
     const localAddress = opts.localAddress;
     this.client = new CanvasClient({
@@ -89,17 +102,26 @@ export class WsLink<U> implements SimLink {
       keepReplica: false,
       ignoreCursors: true, // a bot draws no cursors: step over them undecoded (their bytes are still counted)
       countBytesByOp: true,
-      socketFactory: (url) => new WebSocket(url, {
-        perMessageDeflate: false,
-        handshakeTimeout: 15_000,
-        ...(localAddress ? { localAddress } : {}),
-      }) as unknown as WebSocketLike,
+      socketFactory: (url) => {
+        const ws = new WebSocket(url, {
+          perMessageDeflate: false,
+          handshakeTimeout: 15_000,
+          ...(localAddress ? { localAddress } : {}),
+        });
+        this.refusedStatus = 0;
+        // ws words a refused upgrade as "Unexpected server response: 503"; the close event that follows says 1006.
+        ws.on('error', (err) => {
+          const m = /Unexpected server response: (\d{3})/.exec(err.message);
+          if (m) this.refusedStatus = Number(m[1]);
+        });
+        return ws as unknown as WebSocketLike;
+      },
     });
     const c = this.client;
     c.on('open', (w) => h.open(user, {
       width: w.width, height: w.height, paletteSize: w.palette.length, background: w.background, maxPlaceBatch: w.limits.maxPlaceBatch,
     }));
-    c.on('close', (e) => h.closed(user, e.code));
+    c.on('close', (e) => h.closed(user, e.code, this.refusedStatus));
     c.on('snapshot', (m) => h.snapshot(user, m.cx, m.cy, m.encoding, m.data, 0, m.data.length));
     c.on('delta', (m) => {
       this.pairs.offsets = m.offsets;
@@ -124,4 +146,6 @@ export class WsLink<U> implements SimLink {
   moveCursor(x: number, y: number): void { this.client.moveCursor(x, y); }
   placeMany(pixels: ReadonlyArray<{ x: number; y: number; color: number }>): number { return this.client.placeMany(pixels as { x: number; y: number; color: number }[]); }
   poll(): void {} // CanvasClient throttles with timers of its own
+  cork(): void {}
+  uncork(): void {}
 }

@@ -1,4 +1,5 @@
 /** One simulated user as a fleet starts it: its seeded randomness, its place in the ramp, and its link. */
+import { ALL_SCROLLERS, roleFor } from './crowd-mix.js';
 import type { FleetConfig, SimUser } from './fleet-types.js';
 import { LeanLink } from './lean-link.js';
 import { type LinkHandler, type SimLink, WsLink } from './sim-link.js';
@@ -14,8 +15,11 @@ export function makeUser(cfg: FleetConfig, globalIndex: number, localIndex: numb
     name: `bot${globalIndex}`,
     ...(localAddress ? { localAddress } : {}),
   };
+  // The role comes from a stream of its own (3), so the other streams, and with them every scroller's
+  // traffic, are the same whatever the mix.
+  const role = roleFor(cfg.mix ?? ALL_SCROLLERS, stream(3)());
   const u: SimUser = {
-    index: globalIndex, link: null as unknown as SimLink, state: 'waiting', everOpen: false,
+    index: globalIndex, role, link: null as unknown as SimLink, state: 'waiting', everOpen: false,
     connectAt: startedAt + (cfg.clients > 1 ? (cfg.rampMs * localIndex) / cfg.clients : 0),
     // The view is only known once WELCOME gives the canvas size; a placeholder until then.
     walk: new ViewWalk(walkRand, 64, 64, cfg.zoomMin, cfg.zoomMax), walkRand, cursorRand: stream(1), paintRand: stream(2),

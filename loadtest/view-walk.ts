@@ -50,8 +50,8 @@ export class ViewWalk {
     return { x: Math.round(this.cx - w / 2), y: Math.round(this.cy - h / 2), w, h };
   }
 
-  /** One step of the walk; returns the ms to wait before the next. */
-  step(): number {
+  /** One step of the walk; returns the ms to wait before the next, in [minMs, maxMs) (a role's pace, crowd-mix.ts). */
+  step(minMs = PAN_MIN_MS, maxMs = PAN_MAX_MS): number {
     const r = this.rand;
     if (r() < ZOOM_CHANCE) {
       const z = r() < 0.5 ? this.zoom * 2 : this.zoom / 2;
@@ -62,7 +62,7 @@ export class ViewWalk {
       this.cy += (r() * 2 - 1) * h * 0.5;
     }
     this.clampCentre();
-    return PAN_MIN_MS + r() * (PAN_MAX_MS - PAN_MIN_MS);
+    return minMs + r() * (maxMs - minMs);
   }
 
   private clampCentre(): void {

@@ -32,8 +32,8 @@ describe('parseLoadTestArgs', () => {
 
   it('applies a preset, and explicit flags win over it whatever their order', () => {
     const crowd = parse('--scenario', 'crowd');
-    expect(crowd).toMatchObject({ scenario: 'crowd', clients: 10_000, width: 4096, height: 4096, paintRate: 0.2, cursorRate: 2 });
-    expect(parse('--clients', '300', '--scenario', 'crowd')).toMatchObject({ clients: 300, width: 4096, paintRate: 0.2 });
+    expect(crowd).toMatchObject({ scenario: 'crowd', clients: 10_000, width: 4096, height: 4096, paintRate: 1, cursorRate: 2 }); // painters paint at the canvas's own rate (DEFAULTS.paintRate)
+    expect(parse('--clients', '300', '--scenario', 'crowd')).toMatchObject({ clients: 300, width: 4096, paintRate: 1 });
     expect(parse('--scenario', 'crowd', '--width', '1024')).toMatchObject({ width: 1024, height: 4096 });
   });
 

@@ -12,10 +12,10 @@ import { escapeXml, niceTicks } from '../../loadtest/svg-chart.js';
 
 function interval(fleetIndex: number, index: number, latencyMs: number[]): FleetInterval {
   return {
-    fleetIndex, index, seconds: 1, connected: 5, everConnected: 5, connectFailures: 0, disconnects: 0,
+    fleetIndex, index, seconds: 1, connected: 5, everConnected: 5, connectFailures: 0, connectRefused503: 0, disconnects: 0,
     placed: latencyMs.length, accepted: latencyMs.length, rejected: 0, unseen: 0, abandoned: 0, skipped: 0,
     frames: 300, bytes: 10_000, deltas: 50, deltaPixels: 60, snapshots: 10, cursorMessages: 20, panLoadsAbandoned: 0,
-    cursorBytes: 4_000, lodBytes: 1_000, lodUsers: 1,
+    cursorBytes: 4_000, lodBytes: 1_000, lodUsers: 1, framesSent: 40, writes: 35,
     latencyUs: Float64Array.from(latencyMs.map((ms) => ms * 1000)), panLoadUs: Float64Array.from([4000, 6000]),
     errors: index === 1 ? { 'close:1006': 1 } : {}, loopDelayP99Ms: 11, loopDelayMaxMs: 12, loopUtilization: 0.3,
   };
