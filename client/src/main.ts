@@ -25,6 +25,7 @@ import { PointerHover } from './pointer.js';
 import { TemplateOverlay } from './template.js';
 import type { PixelCanvasHook } from './test-hook.js';
 import { Timelapse } from './timelapse.js';
+import { registerShellWorker } from './sw-register.js';
 import { ToolFeed } from './tool-feed.js';
 import { Toolbar } from './toolbar.js';
 import { ViewSync } from './view-sync.js';
@@ -168,6 +169,7 @@ status.start();
 hud.setCooldown(null, 0); // nothing known before the first WELCOME: nothing claims "Ready"
 connection.start();
 timelapse.openFromLink(); // after the toolbar exists: it opens the panel
+registerShellWorker();
 
 const hook: PixelCanvasHook = {
   get view() { return camera.snapshot(); },

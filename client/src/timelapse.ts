@@ -31,8 +31,9 @@ export interface TimelapseHooks {
 
 export class Timelapse {
   phase: TimelapsePhase = 'idle';
-  /** Size of the last saved video in bytes (0: none yet). */
+  /** Size of the last saved video in bytes (0: none yet) and its first bytes (a WebM starts with EBML's magic). */
   videoBytes = 0;
+  videoHead: number[] = [];
   private replay: TimelapseReplay | null = null;
   /** The region and range of the loaded replay, or of the link being opened. */
   private range: TimelapseRange | null = null;
@@ -76,9 +77,12 @@ export class Timelapse {
   }
 
   /** For tests: what is loaded and where playback is. */
-  get state(): { phase: TimelapsePhase; applied: number; total: number; t: number; from: number; to: number; videoBytes: number } {
+  get state(): { phase: TimelapsePhase; applied: number; total: number; t: number; from: number; to: number; videoBytes: number; videoHead: number[] } {
     const r = this.replay;
-    return { phase: this.phase, applied: r?.applied ?? 0, total: r?.total ?? 0, t: r?.t ?? 0, from: this.from, to: this.to, videoBytes: this.videoBytes };
+    return {
+      phase: this.phase, applied: r?.applied ?? 0, total: r?.total ?? 0, t: r?.t ?? 0, from: this.from, to: this.to,
+      videoBytes: this.videoBytes, videoHead: this.videoHead,
+    };
   }
 
   /** The region the next replay covers: the view, clamped to the canvas and to MAX_SIDE around its centre. */
@@ -237,6 +241,7 @@ export class Timelapse {
     if (this.videoUrl) URL.revokeObjectURL(this.videoUrl);
     this.videoUrl = URL.createObjectURL(blob);
     this.videoBytes = blob.size;
+    this.videoHead = [...new Uint8Array(await blob.slice(0, 4).arrayBuffer())];
     const a = byId<HTMLAnchorElement>('timelapse-video');
     const r = this.replay!.data;
     a.href = this.videoUrl;
