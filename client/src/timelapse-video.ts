@@ -7,6 +7,8 @@
 /** Longest side of the video in pixels, before rounding the scale down to a whole number. */
 const TARGET_SIDE = 720;
 const FPS = 30;
+/** The last picture is held this long: viewers see the result, and a short replay still yields frames. */
+const HOLD_END_MS = 1000;
 
 /** The first WebM codec this browser records, or null when it records none (then only the GIF is offered). */
 export function webmType(): string | null {
@@ -22,6 +24,7 @@ export class VideoRecording {
   private readonly ctx: CanvasRenderingContext2D;
   private readonly recorder: MediaRecorder;
   private readonly parts: Blob[] = [];
+  private last: HTMLCanvasElement | null = null;
 
   constructor(w: number, h: number, type: string) {
     const k = Math.max(1, Math.min(16, Math.floor(TARGET_SIDE / Math.max(w, h))));
@@ -39,12 +42,18 @@ export class VideoRecording {
   frame(picture: HTMLCanvasElement): void {
     const k = Math.floor(this.canvas.width / picture.width);
     this.ctx.drawImage(picture, 0, 0, picture.width * k, picture.height * k);
+    this.last = picture;
   }
 
   /** Ends the recording; resolves with the whole video. */
   async stop(): Promise<Blob> {
-    // The last picture must reach the stream before it ends: one more frame interval.
-    await new Promise((r) => setTimeout(r, 2000 / FPS));
+    // Keep painting the end state: the stream only carries frames the canvas was painted for, and a replay
+    // over in a fraction of a second (a fast speed, a busy machine) would otherwise leave an empty file.
+    const until = performance.now() + HOLD_END_MS;
+    while (performance.now() < until) {
+      if (this.last !== null) this.frame(this.last);
+      await new Promise((r) => setTimeout(r, 1000 / FPS));
+    }
     const done = new Promise<void>((r) => { this.recorder.onstop = () => r(); });
     this.recorder.stop();
     await done;

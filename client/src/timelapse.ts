@@ -238,6 +238,10 @@ export class Timelapse {
     this.recording = null;
     const blob = await rec.stop();
     this.record.disabled = false;
+    if (blob.size === 0) {
+      this.hooks.toast('This browser recorded no video; the GIF link has the same replay.');
+      return;
+    }
     if (this.videoUrl) URL.revokeObjectURL(this.videoUrl);
     this.videoUrl = URL.createObjectURL(blob);
     this.videoBytes = blob.size;

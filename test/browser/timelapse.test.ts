@@ -129,10 +129,7 @@ describe.skipIf(!plan.run)('timelapse (Chromium)', () => {
       // A WebM video of the replay, recorded in the browser.
       await page.selectOption('#timelapse-speed', '3600');
       await page.click('#timelapse-record');
-      await page.waitForFunction(() => window.__pixelCanvas!.tools.timelapse.videoBytes > 0, undefined, { timeout: 20_000 }).catch(async (e) => {
-        console.log('DEBUG', await tl(page), await page.textContent('#timelapse-time'), await page.isDisabled('#timelapse-record'), errors);
-        throw e;
-      });
+      await page.waitForFunction(() => window.__pixelCanvas!.tools.timelapse.videoBytes > 0, undefined, { timeout: 20_000 });
       expect(await page.getAttribute('#timelapse-video', 'download')).toMatch(/\.webm$/);
       const head = (await tl(page)).videoHead;
       expect(head).toEqual([0x1a, 0x45, 0xdf, 0xa3]); // the EBML magic every WebM file starts with
