@@ -305,5 +305,26 @@ export class Timelapse {
     ctx.lineWidth = Math.max(1, dpr);
     ctx.setLineDash([6 * dpr, 4 * dpr]);
     ctx.strokeRect(x - ctx.lineWidth / 2, y - ctx.lineWidth / 2, w + ctx.lineWidth, h + ctx.lineWidth);
+    // A label on the canvas says it shows the past, and when: the panel may be a closed-looking bottom sheet.
+    const label = `Replay · ${new Date(this.replay.t).toLocaleTimeString()}`;
+    ctx.setLineDash([]);
+    ctx.font = `${12 * dpr}px system-ui, sans-serif`;
+    const tw = ctx.measureText(label).width + 12 * dpr, th = 20 * dpr;
+    const left = Math.max(x, 0), right = Math.min(x + w, W);
+    if (right - left < tw) return;
+    const lx = (left + right - tw) / 2;
+    // Along the region's lower edge, above whatever sits in the lower half of the screen (the bottom bar, the
+    // panel as a phone's bottom sheet): the top is crowded with tools on a phone.
+    let floor = cam.screenH;
+    for (const el of [this.panel, document.querySelector('.bar-bottom')]) {
+      const top = el instanceof HTMLElement && !el.hidden ? el.getBoundingClientRect().top : Infinity;
+      if (top > cam.screenH / 2) floor = Math.min(floor, top);
+    }
+    const ly = Math.max(y + 4 * dpr, Math.min(y + h, floor * dpr) - th - 8 * dpr);
+    ctx.fillStyle = 'rgba(20, 24, 32, 0.78)';
+    ctx.fillRect(lx, ly, tw, th);
+    ctx.fillStyle = '#fff';
+    ctx.textBaseline = 'middle';
+    ctx.fillText(label, lx + 6 * dpr, ly + th / 2);
   }
 }
