@@ -3,9 +3,11 @@
  * their scripts and styles under content-hashed names (app-<hash>.js …) so the server can let browsers
  * keep them forever (Cache-Control: immutable) while the HTML, revalidated by ETag, names the current ones.
  * Everything is local (no CDN), so the built client works offline. Source maps only when asked
- * (`--sourcemap`, or `--dev`, which also skips minifying). Run directly, or import buildClient().
+ * (`--sourcemap`, or `--dev`, which also skips minifying). Also sw.js, the service worker that keeps the
+ * app shell for loads while the server is down (client/src/sw.ts). Run directly, or import buildClient().
  */
 import { build } from 'esbuild';
+import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -51,6 +53,22 @@ export async function buildClient({ minify = true, sourcemap = false, logLevel =
     }
     await writeFile(join(outdir, page.html), html);
   }
+  // The service worker (client/src/sw.ts) at the site root under a fixed name, as browsers require: it is
+  // served no-cache like the HTML, and the bundle names compiled into it make each build a new worker.
+  const version = createHash('sha1').update([...names.values()].sort().join(',')).digest('hex').slice(0, 12);
+  await build({
+    absWorkingDir: root,
+    entryPoints: [join(clientDir, 'src/sw.ts')],
+    outfile: join(outdir, 'sw.js'),
+    bundle: true,
+    format: 'iife',
+    platform: 'browser',
+    target: ['es2022', 'chrome100', 'firefox100', 'safari15'],
+    minify,
+    legalComments: 'none',
+    define: { SHELL_VERSION: JSON.stringify(version) },
+    logLevel,
+  });
   // Old builds' hashed files would pile up (and be served) forever: remove them once the new HTML is written.
   // (Not the whole folder first: a page being served meanwhile, e.g. by a parallel test, keeps its files.)
   const keep = new Set(Object.keys(result.metafile.outputs).map((f) => basename(f)));

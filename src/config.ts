@@ -93,6 +93,8 @@ export interface ServerConfig {
   tempo: number;
   /** Built-in palette name (default, rplace2017, rplace2022) or a palette file (src/chunks/palette-spec.ts). */
   palette: string;
+  /** The named preset the limits started from (PRESETS); explicit flags override what it sets. */
+  preset: string;
 }
 
 /** Largest RESUME a client can need: one entry per chunk of the largest viewport, plus framing. */
@@ -155,6 +157,24 @@ export const DEFAULTS: ServerConfig = {
   patterns: '',
   tempo: 100,
   palette: 'default',
+  preset: 'casual',
+};
+
+/**
+ * Named starting points an operator recognises. A preset only replaces defaults: it is applied before the
+ * environment and the flags, so `--preset rplace --paint-burst 3` keeps r/place's rate with a burst of 3.
+ */
+export const PRESETS: Record<string, { help: string; values: Partial<ServerConfig> }> = {
+  // Exactly the defaults, so naming it changes nothing and `parseConfig([])` is this preset.
+  casual: { help: 'a lively public canvas: 1 pixel/s, bursts of 20 (the defaults)', values: {} },
+  // r/place 2017–2023: one pixel every five minutes, nothing saved up.
+  rplace: { help: 'like r/place: 1 pixel every 5 minutes, burst 1 (pair with --palette rplace2022)', values: { paintRate: 1 / 300, paintBurst: 1 } },
+  // A room among friends: limits only against runaway clients. The message budget must admit the bigger
+  // PLACE batches (1 + 1024 units) and sustain them, or it would throttle before the paint bucket does.
+  private: {
+    help: 'a private room, no practical limits: 1000 pixels/s, bursts of 100000, 1024-pixel batches, 200 tabs per address',
+    values: { paintRate: 1000, paintBurst: 100_000, maxPlaceBatch: 1024, messageRate: 20_000, messageBurst: 40_000, maxConnectionsPerIp: 200 },
+  },
 };
 
 export class ConfigError extends Error {
@@ -218,6 +238,7 @@ export function validateConfig(c: ServerConfig): ServerConfig {
   check(c.mode === 'pixel' || c.mode === 'music', `--mode must be pixel or music, got "${c.mode}"`);
   check(c.tempo >= 20 && c.tempo <= 300, `--tempo must be 20..300 beats per minute, got ${c.tempo}`);
   check(c.mode === 'music' || c.patterns === '', '--patterns needs --mode music (or --music)');
+  check(Object.hasOwn(PRESETS, c.preset), `--preset must be one of ${Object.keys(PRESETS).join(', ')}, got "${c.preset}"`);
   return c;
 }
 
@@ -273,6 +294,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   patterns: { key: 'patterns', kind: 'str', help: 'music mode: pattern file (JSON, see docs/protocol.md); empty = patterns/pentatonic.json' },
   tempo: { key: 'tempo', kind: 'num', help: 'music mode: beats per minute at start' },
   palette: { key: 'palette', kind: 'str', help: 'colours: default, rplace2017 (16), rplace2022 (32), or a file (JSON array or one #rrggbb per line)' },
+  preset: { key: 'preset', kind: 'str', help: `starting limits: ${Object.keys(PRESETS).join(', ')} (see below); flags given with it still win` },
 };
 
 /** Parse argv (without node and script) and the environment into a validated config. */
@@ -288,7 +310,10 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
-  const config: ServerConfig = { ...DEFAULTS, allowedOrigins: [...DEFAULTS.allowedOrigins] };
+  const presetName = typeof values.preset === 'string' ? values.preset : DEFAULTS.preset;
+  const preset = Object.hasOwn(PRESETS, presetName) ? PRESETS[presetName] : undefined;
+  if (!preset) throw new ConfigError(`--preset must be one of ${Object.keys(PRESETS).join(', ')}, got "${presetName}"`);
+  const config: ServerConfig = { ...DEFAULTS, ...preset.values, allowedOrigins: [...DEFAULTS.allowedOrigins] };
   const out = config as unknown as Record<string, unknown>;
   if (env.PORT !== undefined && env.PORT !== '') out.port = parseNumber('PORT', env.PORT, true);
   if (env.LOG_LEVEL) out.logLevel = env.LOG_LEVEL;
@@ -324,5 +349,6 @@ export function usage(): string {
     const shown = Array.isArray(d) ? (d.length ? d.join(',') : '(any)') : String(d);
     return `  --${flag.padEnd(24)} ${spec.help} [default: ${shown}]`;
   });
-  return `Usage: npm start -- [flags]\n\n${rows.join('\n')}\n`;
+  const presets = Object.entries(PRESETS).map(([name, p]) => `  --preset ${name.padEnd(15)} ${p.help}`);
+  return `Usage: npm start -- [flags]\n\n${rows.join('\n')}\n\nPresets (defaults they set; explicit flags override them):\n${presets.join('\n')}\n`;
 }

@@ -25,6 +25,7 @@ import { PointerHover } from './pointer.js';
 import { TemplateOverlay } from './template.js';
 import type { PixelCanvasHook } from './test-hook.js';
 import { Timelapse } from './timelapse.js';
+import { registerShellWorker } from './sw-register.js';
 import { ToolFeed } from './tool-feed.js';
 import { Toolbar } from './toolbar.js';
 import { ViewSync } from './view-sync.js';
@@ -78,7 +79,7 @@ const template = new TemplateOverlay(camera, {
   toast: (t) => hud.toast(t),
 });
 const heatmap = new Heatmap(camera);
-const timelapse = new Timelapse(camera);
+const timelapse = new Timelapse(camera, { requestFrame, toast: (t) => hud.toast(t, 'info') });
 
 const colour = new ColourChoice(hud);
 const toolbar = new Toolbar({ hud, info, heatmap, timelapse, requestFrame });
@@ -155,6 +156,7 @@ function drawFrame(t: number): boolean {
   const dpr = window.devicePixelRatio || 1;
   template.draw(dpr);
   heatmap.draw(dpr);
+  timelapse.draw(dpr);
   overview.draw();
   const gliding = cursors.update(connection.client.cursors, t);
   cursors.updateReticle(hover.hovered, previewColour());
@@ -166,6 +168,8 @@ view.start();
 status.start();
 hud.setCooldown(null, 0); // nothing known before the first WELCOME: nothing claims "Ready"
 connection.start();
+timelapse.openFromLink(); // after the toolbar exists: it opens the panel
+registerShellWorker();
 
 const hook: PixelCanvasHook = {
   get view() { return camera.snapshot(); },
@@ -180,7 +184,7 @@ const hook: PixelCanvasHook = {
       selection: placement.selection,
       template: { loaded: template.loaded, differing: template.differing, compared: template.compared },
       heatmap: { enabled: heatmap.enabled, count: heatmap.count },
-      timelapse: { phase: timelapse.phase, applied: timelapse.applied, total: timelapse.total },
+      timelapse: timelapse.state,
     };
   },
 };

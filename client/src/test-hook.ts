@@ -19,7 +19,7 @@ export interface PixelCanvasHook {
     selection: { x: number; y: number } | null;
     template: { loaded: boolean; differing: number; compared: number };
     heatmap: { enabled: boolean; count: number };
-    timelapse: { phase: string; applied: number; total: number };
+    timelapse: { phase: string; applied: number; total: number; t: number; from: number; to: number; videoBytes: number; videoHead: number[] };
   };
 }
 

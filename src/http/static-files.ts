@@ -4,6 +4,8 @@
  *
  * Caching: bundles have content-hashed names (scripts/build-client.mjs), so they are served `immutable`
  * for a year; HTML and anything else unhashed revalidates every time by a strong ETag (304 when unchanged).
+ * That includes /sw.js, the service worker (client/src/sw.ts): at the root its scope is the whole site (no
+ * Service-Worker-Allowed needed), and no-cache lets a new build's worker replace the old one at once.
  * Text assets are sent brotli- or gzip-compressed when the browser accepts it; each file is read and
  * compressed once and kept in memory while its size and mtime stay the same.
  */

@@ -1,6 +1,6 @@
 /**
  * The painter-facing tools in a real Chromium against in-process servers: pixel info, a template from the
- * URL hash with differing pixels marked, the live heatmap, timelapse playback, the whole-canvas view
+ * URL hash with differing pixels marked, the live heatmap, the whole-canvas view
  * (no painting invisible pixels), cooldown wording, connection states (offline, retry now, a first load
  * while the server is down), the light theme and the page's metadata. Screenshots go to test-artifacts/.
  */
@@ -23,7 +23,7 @@ const ARTIFACTS = join(ROOT, 'test-artifacts');
 type Tools = NonNullable<Window['__pixelCanvas']>['tools'];
 const tools = (page: Page): Promise<Tools> => page.evaluate(() => window.__pixelCanvas!.tools);
 
-/** The colour of a layer canvas (heat-layer, template-layer, timelapse-canvas…) at CSS/canvas point (x, y), as [r, g, b, a]. */
+/** The colour of a layer canvas (heat-layer, template-layer…) at CSS/canvas point (x, y), as [r, g, b, a]. */
 function layerPixel(page: Page, id: string, x: number, y: number, css = true): Promise<number[]> {
   return page.evaluate(([id, x, y, css]) => {
     const el = document.getElementById(id as string) as HTMLCanvasElement;
@@ -158,40 +158,7 @@ describe.skipIf(!plan.run)('painter tools (Chromium)', () => {
     expect(errors).toEqual([]);
   });
 
-  it('timelapse: plays the area from its state at the range start to now, at the chosen speed', async () => {
-    const bot = await nodeClient(server.wsUrl, 'tl');
-    for (const [x, c] of [[400, 3], [401, 4], [402, 5]] as const) expect(await placeFrom(bot, x, 400, c)).toBe(0);
-    bot.close();
-    const { page, errors } = await open(`${server.url}/#401,400,32`);
-    await page.click('#tool-timelapse');
-    await page.selectOption('#timelapse-range', '600000');
-    await page.selectOption('#timelapse-speed', '1');
-    await page.click('#timelapse-play');
-    await page.waitForFunction(() => window.__pixelCanvas!.tools.timelapse.phase === 'playing');
-    const t0 = await tools(page);
-    expect(t0.timelapse.total).toBe(3);
-    expect(t0.timelapse.applied).toBe(0); // at 1× the placements of the last seconds are 10 minutes away
-    // The region is the view (clamped): find (400, 400) in it via the hook's region.
-    const region = await page.evaluate(() => {
-      const r = (document.getElementById('timelapse-gif') as HTMLAnchorElement).href;
-      const q = new URL(r).searchParams;
-      return { x: Number(q.get('x')), y: Number(q.get('y')) };
-    });
-    const before = await layerPixel(page, 'timelapse-canvas', 400 - region.x, 400 - region.y, false);
-    expect(before.slice(0, 3)).toEqual([255, 255, 255]); // the state at the start of the range
-    await page.selectOption('#timelapse-speed', '3600');
-    await page.waitForFunction(() => window.__pixelCanvas!.tools.timelapse.phase === 'done', undefined, { timeout: 5000 });
-    expect((await tools(page)).timelapse.applied).toBe(3);
-    const after = await layerPixel(page, 'timelapse-canvas', 402 - region.x, 400 - region.y, false);
-    const rgb = DEFAULT_PALETTE[5]!;
-    expect(after.slice(0, 3)).toEqual([(rgb >> 16) & 255, (rgb >> 8) & 255, rgb & 255]);
-    expect(Number(await page.inputValue('#timelapse-progress'))).toBe(1000);
-    const gif = await page.getAttribute('#timelapse-gif', 'href');
-    const res = await fetch(new URL(gif!, server.url));
-    expect(res.headers.get('content-type')).toBe('image/gif');
-    await page.screenshot({ path: join(ARTIFACTS, 'timelapse.png') });
-    expect(errors).toEqual([]);
-  });
+  // The timelapse has its own file at both screen sizes: test/browser/timelapse.test.ts.
 
   it('the whole-canvas view: nothing hides the canvas, a click zooms in instead of painting an invisible pixel', async () => {
     const { page, errors } = await open(`${server.url}/`);
