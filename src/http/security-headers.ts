@@ -49,7 +49,8 @@ const PLAIN_HOST = /^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5}
  *     and any https: image (a template by URL, read with crossOrigin="anonymous");
  *   - connect: our own fetches and /ws. CSP 3 lets 'self' match ws:/wss: on the same host, but older
  *     Safari does not, so the page's own host is also named for both schemes when the Host header is plain;
- *   - Web Audio (music mode) builds its sounds from oscillators and buffers: no media or worker source.
+ *   - workers: only the app shell's service worker, /sw.js (the page offline says so and retries);
+ *   - Web Audio (music mode) builds its sounds from oscillators and buffers: no media source.
  */
 export function pageCsp(host: string | undefined): string {
   const ws = host !== undefined && PLAIN_HOST.test(host) ? ` ws://${host} wss://${host}` : '';
@@ -61,7 +62,7 @@ export function pageCsp(host: string | undefined): string {
     `connect-src 'self'${ws}`,
     "font-src 'self'",
     "object-src 'none'",
-    "worker-src 'none'",
+    "worker-src 'self'",
     "base-uri 'none'",
     "form-action 'self'",
     "frame-ancestors 'self'",

@@ -99,7 +99,8 @@ export function createStaticHandler(root: string): (req: IncomingMessage, res: S
     const ext = extname(file);
     const f = load(file);
     const headers: Record<string, string | number> = {
-      ...(ext === '.html' ? pageHeaders(req) : {}),
+      // A service worker runs under its own script's CSP: /sw.js gets the page's, so its fetches may reach us.
+      ...(ext === '.html' || file === 'sw.js' || file.endsWith('/sw.js') ? pageHeaders(req) : {}),
       'Content-Type': TYPES[ext] ?? 'application/octet-stream',
       // Hashed bundles never change under their name; everything else must be revalidated (cheap: ETag).
       'Cache-Control': HASHED.test(file) ? IMMUTABLE : 'no-cache',

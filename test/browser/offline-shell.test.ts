@@ -68,6 +68,8 @@ describe.skipIf(!plan.run)('offline app shell (Chromium)', () => {
         const cache = keys.length === 1 ? await caches.open(keys[0]!) : null;
         return cache !== null && (await cache.match('/')) !== undefined && (await cache.keys()).length >= 3;
       }, undefined, { timeout: 10_000, polling: 100 });
+      // …and controls this page (clients.claim() runs after activation; a reload before it may bypass it).
+      await page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, { timeout: 10_000, polling: 100 });
 
       // While the server is up, a load gets the current page, not the kept one.
       const first = await page.reload();
