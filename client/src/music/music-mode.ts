@@ -48,6 +48,9 @@ export interface MusicHook {
   readonly voices: readonly Voice[];
   readonly notesScheduled: number;
   readonly notesLate: number;
+  /** Scheduled notes cancelled by a change before they sounded, and notes scheduled not yet started. */
+  readonly notesCancelled: number;
+  readonly pendingNotes: number;
   /** Start (or restart) recording scheduled notes; returns what was recorded since the last call. */
   takeTrace(): { local: number; audio: number; value: number }[];
   /** Click-free play/mute for scripts (the Play button does the same inside a user gesture). */
@@ -104,6 +107,7 @@ export class MusicMode {
     document.getElementById('canvas')?.setAttribute('aria-label', 'Music canvas: drag to pan, scroll to zoom, click to place the chosen pattern; press Play to hear it');
     this.playhead = new Playhead(host.camera);
     this.engine.onNote = (n) => this.playhead.add(n, this.patterns[n.value]?.colour ?? 0xffffff);
+    this.engine.onCancel = (cut) => this.playhead.dropFrom(cut);
     const frame = () => {
       const m = this.clock.music;
       this.panel.showBeat(this.clock.synced ? this.clock.beatAt() : Number.NaN, m?.beatsPerBar ?? 4, this.clock.bpmAt());
@@ -175,6 +179,8 @@ export class MusicMode {
       get voices() { return self.voices(); },
       get notesScheduled() { return self.engine.notesScheduled; },
       get notesLate() { return self.engine.notesLate; },
+      get notesCancelled() { return self.engine.notesCancelled; },
+      get pendingNotes() { return self.engine.pendingNotes; },
       takeTrace: () => {
         const t = self.engine.trace ?? [];
         self.engine.trace = [];

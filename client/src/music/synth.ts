@@ -49,8 +49,14 @@ function lowpass(ctx: BaseAudioContext, hz: number): BiquadFilterNode {
   return f;
 }
 
-/** Schedules one note at AudioContext time `when` (seconds) into `out`. Returns when its nodes stop. */
-export function playNote(ctx: BaseAudioContext, out: AudioNode, note: Pick<Note, 'voice' | 'midi' | 'pan' | 'gain' | 'duration'>, when: number): number {
+/** A scheduled note: when its nodes stop, and the node that joins it to the output (disconnect it to cancel). */
+export interface PlayedNote {
+  end: number;
+  outlet: AudioNode;
+}
+
+/** Schedules one note at AudioContext time `when` (seconds) into `out`. */
+export function playNote(ctx: BaseAudioContext, out: AudioNode, note: Pick<Note, 'voice' | 'midi' | 'pan' | 'gain' | 'duration'>, when: number): PlayedNote {
   const v = note.voice < VOICE_LEVEL.length ? note.voice : 0;
   const len = Math.max(0.02, Math.min(VOICE_MAX[v]!, note.duration / 1000));
   const end = when + len + 0.01;
@@ -95,5 +101,5 @@ export function playNote(ctx: BaseAudioContext, out: AudioNode, note: Pick<Note,
       break;
     }
   }
-  return end;
+  return { end, outlet: pan };
 }
