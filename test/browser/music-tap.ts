@@ -18,6 +18,8 @@ export interface TapWindow {
     onsets(from: number, threshold: number, gapMs: number): number[];
     /** Peak level (dB full scale) in [t, t + ms) for each t. */
     peaksDb(times: number[], ms: number): number[];
+    /** RMS level (dB full scale, of the louder channel's magnitude) in [t, t + ms) for each t. */
+    rmsDb(times: number[], ms: number): number[];
     /** Frames recorded so far. */
     frames(): number;
   };
@@ -88,6 +90,16 @@ export function installTap(): void {
         let peak = 0;
         for (let i = Math.max(0, i0); i < Math.min(data.length, i0 + n); i++) peak = Math.max(peak, data[i]!);
         return 20 * Math.log10(peak);
+      });
+    },
+    rmsDb(times: number[], ms: number): number[] {
+      const { start, data } = state.flat();
+      return times.map((t) => {
+        const i0 = Math.round(t * state.sampleRate) - start;
+        const n = Math.round((ms / 1000) * state.sampleRate);
+        let sum = 0;
+        for (let i = Math.max(0, i0); i < Math.min(data.length, i0 + n); i++) sum += data[i]! * data[i]!;
+        return 10 * Math.log10(sum / n);
       });
     },
   };

@@ -44,15 +44,20 @@ export class MusicEngine {
   ctx: AudioContext | null = null;
   private master: GainNode | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
-  private scheduledUntil = 0;
+  /**
+   * Notes up to this server time (ms) are scheduled. Kept on the server clock, not the local one, so a
+   * window ends and the next begins on the same instant of the music whatever the offset estimate did in
+   * between: no note is played twice or lost at a boundary when the offset moves.
+   */
+  private scheduledUntil = Number.NEGATIVE_INFINITY;
   /** audio time = anchorAudio + (local − anchorLocal) / 1000 */
   private anchorAudio = 0;
   private anchorLocal = 0;
   private anchored = false;
   /** What the scheduled notes were planned from: a change of any cancels those not yet rendered. */
   private plannedFrom: { voices: readonly Voice[]; patterns: readonly MusicPattern[]; map: TempoMap; offset: number; anchor: number } | null = null;
-  /** Notes scheduled and not yet started, in time order (local ms), with their outlets. */
-  private pending: { time: number; played: PlayedNote }[] = [];
+  /** Notes scheduled and not yet started, in time order (server ms), with their outlets. */
+  private pending: { server: number; played: PlayedNote }[] = [];
   /** Notes cancelled by a change before they sounded (re-scheduled from the new plan). */
   notesCancelled = 0;
   /** Notes scheduled, and how late the latest tick was relative to its TICK_MS period (for the HUD and tests). */
@@ -81,8 +86,8 @@ export class MusicEngine {
     this.master!.gain.setValueAtTime(1, ctx.currentTime);
     if (this.timer !== null) return;
     this.anchored = false;
-    this.cancelAfter(Number.NEGATIVE_INFINITY);
-    this.scheduledUntil = localNow();
+    this.cancelAfter(Number.NEGATIVE_INFINITY, 0);
+    this.scheduledUntil = Number.NEGATIVE_INFINITY;
     this.timer = setInterval(() => this.tick(), TICK_MS);
     this.tick();
   }
@@ -93,7 +98,8 @@ export class MusicEngine {
     this.timer = null;
     const ctx = this.ctx;
     if (ctx === null || this.master === null) return;
-    this.cancelAfter(this.localOfAudio(ctx.currentTime + CANCEL_MARGIN_S));
+    const offset = this.src.clock().offsetMs;
+    this.cancelAfter(this.localOfAudio(ctx.currentTime + CANCEL_MARGIN_S) + offset, offset);
     this.master.gain.setTargetAtTime(0, ctx.currentTime, 0.02);
     setTimeout(() => { if (this.timer === null) void ctx.suspend(); }, 200);
   }
@@ -122,16 +128,16 @@ export class MusicEngine {
     return this.anchorLocal + (audio - this.anchorAudio) * 1000;
   }
 
-  /** Disconnects every pending note at or after local time `cut` (ms); returns how many. */
-  private cancelAfter(cut: number): number {
+  /** Disconnects every pending note at or after server time `cut` (ms); returns how many. */
+  private cancelAfter(cut: number, offset: number): number {
     const pending = this.pending;
     let keep = pending.length;
-    while (keep > 0 && pending[keep - 1]!.time >= cut) keep--;
+    while (keep > 0 && pending[keep - 1]!.server >= cut) keep--;
     for (let i = keep; i < pending.length; i++) pending[i]!.played.outlet.disconnect();
     const n = pending.length - keep;
     pending.length = keep;
     this.notesCancelled += n;
-    if (n > 0) this.onCancel?.(cut);
+    if (n > 0) this.onCancel?.(cut - offset);
     return n;
   }
 
@@ -179,27 +185,28 @@ export class MusicEngine {
     if (from0 !== null && (from0.voices !== voices || from0.patterns !== patterns || from0.map !== clock.tempoMap
       || Math.abs(from0.offset - clock.offsetMs) > OFFSET_STEP_MS || from0.anchor !== this.anchorLocal - this.anchorAudio * 1000)) {
       // Re-plan what has not reached the audio thread yet; what is about to sound stays as it was.
-      const cut = Math.max(now, this.localOfAudio(ctx.currentTime + CANCEL_MARGIN_S));
-      this.cancelAfter(cut);
+      // The cut on the server clock, so the kept notes and the re-planned ones meet exactly.
+      const cut = Math.max(now, this.localOfAudio(ctx.currentTime + CANCEL_MARGIN_S)) + clock.offsetMs;
+      this.cancelAfter(cut, clock.offsetMs);
       if (this.scheduledUntil > cut) this.scheduledUntil = cut;
     }
     this.plannedFrom = { voices, patterns, map: clock.tempoMap, offset: clock.offsetMs, anchor: this.anchorLocal - this.anchorAudio * 1000 };
     // Started notes need no handle any more.
     let done = 0;
-    while (done < this.pending.length && this.pending[done]!.time < now) done++;
+    while (done < this.pending.length && this.pending[done]!.server < now + clock.offsetMs) done++;
     if (done > 0) this.pending.splice(0, done);
-    const from = Math.max(this.scheduledUntil, now);
+    const from = Math.max(this.scheduledUntil - clock.offsetMs, now);
     const to = now + LOOKAHEAD_MS;
     if (!(to > from)) return;
     const notes = notesInWindow(voices, patterns, clock.tempoMap, clock.offsetMs, from, to);
-    this.scheduledUntil = to;
+    this.scheduledUntil = to + clock.offsetMs;
     for (const n of notes) {
       const when = this.audioTime(n.time);
       if (when < ctx.currentTime) {
         this.notesLate++; // too late to play on time: skip rather than play off the beat
         continue;
       }
-      this.pending.push({ time: n.time, played: playNote(ctx, master, n, when) });
+      this.pending.push({ server: n.time + clock.offsetMs, played: playNote(ctx, master, n, when) });
       this.onNote?.(n);
       if (this.trace !== null && this.trace.length < 100_000) this.trace.push({ local: n.time, audio: when, value: n.value });
     }

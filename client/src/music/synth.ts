@@ -56,12 +56,19 @@ export interface PlayedNote {
 }
 
 /** Schedules one note at AudioContext time `when` (seconds) into `out`. */
-export function playNote(ctx: BaseAudioContext, out: AudioNode, note: Pick<Note, 'voice' | 'midi' | 'pan' | 'gain' | 'duration'>, when: number): PlayedNote {
+export function playNote(ctx: BaseAudioContext, out: AudioNode, note: Pick<Note, 'voice' | 'midi' | 'pan' | 'gain' | 'duration'>, at: number): PlayedNote {
+  // On a whole sample frame: a buffer source started between two frames is interpolated by the browser
+  // (Chromium), which dulls a hat by up to ~4 dB depending on the fraction, so its level drifts from loop to
+  // loop. The envelope starts on the same frame; half a frame (≤ 11 µs) is far below any timing one hears.
+  const when = Math.round(at * ctx.sampleRate) / ctx.sampleRate;
   const v = note.voice < VOICE_LEVEL.length ? note.voice : 0;
   const len = Math.max(0.02, Math.min(VOICE_MAX[v]!, note.duration / 1000));
   const end = when + len + 0.01;
   const peak = Math.max(FLOOR * 2, note.gain * VOICE_LEVEL[v]!);
   const env = ctx.createGain();
+  // Silent until its first event: a source can start a frame before the event at the same time takes
+  // effect (the two round `when` to frames separately), and one frame at the default gain of 1 is a click.
+  env.gain.value = 0;
   env.gain.setValueAtTime(0, when);
   env.gain.linearRampToValueAtTime(peak, when + ATTACK);
   env.gain.exponentialRampToValueAtTime(FLOOR, when + len);
