@@ -2,7 +2,8 @@
  * What the voices sound like, measured on the audio itself. Live: one hat cell played by the page, recorded
  * by an independent tap before the destination (./music-tap.ts); every hit of one step of the loop is as
  * loud as the others within 0.5 dB (sample sources start on whole frames: a start between two samples is
- * interpolated, which dulls a hat by up to ~4 dB), and no hit carries a click.
+ * interpolated, which dulls a hat by up to ~4 dB), and no hit carries a click. Offline (OfflineAudioContext,
+ * each note alone on a stem channel): every voice sounds as long as client/README.md says, at any level.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
@@ -85,6 +86,45 @@ describe.skipIf(!plan.run)('music voices (Chromium)', () => {
       const p = peaksByStep.get(s.step)!;
       expect(Math.max(...p) - Math.min(...p), `step ${s.step} peaks ${p.map((x) => x.toFixed(2))}`).toBeLessThanOrEqual(0.5);
     }
+    expect(open.errors).toEqual([]);
+  }, 60_000);
+
+  it('each voice sounds as long as documented (to 60 dB below its peak), and as long when quieter', async () => {
+    const open = await openPage(browser, `${server.url}/#100,100,16`);
+    pages.push(open);
+    const p = open.page;
+    await p.waitForFunction(() => (window as MusicWindow).__music?.synced === true, undefined, { timeout: 5000, polling: 20 });
+    // client/README.md, "Voices": a hit every 2 beats at 100 bpm, so the gate is 2 × 0.6 s × 0.9 = 1.08 s.
+    const documented: Record<string, number> = { pad: 1.08 + 0.83, pluck: 0.625, lead: 1.08 + 0.28, arp: 1.08 + 0.21, bass: 1.08 + 0.21, kick: 0.31, hat: 0.056, bell: 1.73 };
+    const names = ['pad', 'pluck', 'lead', 'arp', 'bass', 'kick', 'hat', 'bell'];
+    const res = await p.evaluate(async (names) => {
+      const m = (window as MusicWindow).__music!;
+      const out: { near: number[]; far: number[]; nearPeak: number; farPeak: number }[] = [];
+      for (let voice = 0; voice < names.length; voice++) {
+        const patterns = [m.patterns[0]!, { group: 1, name: 'probe', voice, stepsPerBeat: 1, steps: [2, 0], pitches: [48], gain: 1, colour: 0 }];
+        const render = (zoom: number) => m.renderOffline({ cells: [{ x: 100, y: 100, value: 1 }], patterns, view: { cx: 100.5, cy: 100.5, halfW: 30, halfH: 20, zoom }, seconds: 4.5, bpm: 100 });
+        const near = await render(16);
+        const far = await render(1); // zoomed out: 12 dB quieter
+        out.push({ near: near.audible.slice(0, 3), far: far.audible.slice(0, 3), nearPeak: near.peak, farPeak: far.peak });
+      }
+      return out;
+    }, names);
+    const lines: string[] = [];
+    res.forEach((r, voice) => {
+      const name = names[voice]!;
+      const want = documented[name]!;
+      const db = 20 * Math.log10(r.farPeak / r.nearPeak);
+      lines.push(`${name}: ${(r.near[0]! * 1000).toFixed(0)} ms (documented ${(want * 1000).toFixed(0)}), ${db.toFixed(1)} dB quieter: ${(r.far[0]! * 1000).toFixed(0)} ms`);
+      expect(db, name).toBeLessThan(-6);
+      for (const a of r.near) expect(Math.abs(a - want), `${name}: ${a}`).toBeLessThanOrEqual(0.08 * want + 0.03);
+      // Level-independent: the same envelope, scaled.
+      for (let i = 0; i < r.near.length; i++) expect(Math.abs(r.far[i]! - r.near[i]!), `${name} quieter: ${r.near} vs ${r.far}`).toBeLessThan(0.003);
+    });
+    console.log(`audible lengths: ${lines.join('; ')}`);
+    // A pad holds across its rest step; drums stay short.
+    expect(res[0]!.near[0]!).toBeGreaterThan(1.08);
+    expect(res[5]!.near[0]!).toBeLessThan(0.4);
+    expect(res[6]!.near[0]!).toBeLessThan(0.1);
     expect(open.errors).toEqual([]);
   }, 60_000);
 });
