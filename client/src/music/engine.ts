@@ -16,7 +16,7 @@ import { localNow, type MusicClock } from '../../../src/client/music-clock.js';
 import type { MusicPattern } from '../../../src/music/patterns.js';
 import { notesInWindow, type Note, type Voice } from '../../../src/music/scheduler.js';
 import type { TempoMap } from '../../../src/music/tempo-map.js';
-import { playNote, type PlayedNote } from './synth.js';
+import { VoiceChoke, playNote, type PlayedNote } from './synth.js';
 
 export const TICK_MS = 25;
 /**
@@ -60,6 +60,7 @@ export class MusicEngine {
   private pending: { server: number; played: PlayedNote }[] = [];
   /** Notes cancelled by a change before they sounded (re-scheduled from the new plan). */
   notesCancelled = 0;
+  private readonly choke = new VoiceChoke();
   /** Notes scheduled, and how late the latest tick was relative to its TICK_MS period (for the HUD and tests). */
   notesScheduled = 0;
   /** Notes whose time had passed by the time they were scheduled (skipped: better silent than off the beat). */
@@ -87,6 +88,7 @@ export class MusicEngine {
     if (this.timer !== null) return;
     this.anchored = false;
     this.cancelAfter(Number.NEGATIVE_INFINITY, 0);
+    this.choke.clear();
     this.scheduledUntil = Number.NEGATIVE_INFINITY;
     this.timer = setInterval(() => this.tick(), TICK_MS);
     this.tick();
@@ -133,7 +135,11 @@ export class MusicEngine {
     const pending = this.pending;
     let keep = pending.length;
     while (keep > 0 && pending[keep - 1]!.server >= cut) keep--;
-    for (let i = keep; i < pending.length; i++) pending[i]!.played.outlet.disconnect();
+    for (let i = keep; i < pending.length; i++) {
+      const played = pending[i]!.played;
+      played.outlet.disconnect();
+      played.end = Number.NEGATIVE_INFINITY; // gone: no longer one of its voice's ringing notes (VoiceChoke)
+    }
     const n = pending.length - keep;
     pending.length = keep;
     this.notesCancelled += n;
@@ -206,7 +212,9 @@ export class MusicEngine {
         this.notesLate++; // too late to play on time: skip rather than play off the beat
         continue;
       }
-      this.pending.push({ server: n.time + clock.offsetMs, played: playNote(ctx, master, n, when) });
+      const played = playNote(ctx, master, n, when);
+      this.choke.add(`${n.value}:${n.x}:${n.y}`, played, when);
+      this.pending.push({ server: n.time + clock.offsetMs, played });
       this.onNote?.(n);
       if (this.trace !== null && this.trace.length < 100_000) this.trace.push({ local: n.time, audio: when, value: n.value });
     }

@@ -6,7 +6,7 @@
 import type { MusicPattern } from '../../../src/music/patterns.js';
 import { DEFAULT_VOICE_CAP, notesInWindow, planVoices, type ListenerView, type MusicCell } from '../../../src/music/scheduler.js';
 import type { TempoSegment } from '../../../src/music/tempo-map.js';
-import { playNote } from './synth.js';
+import { VoiceChoke, playNote } from './synth.js';
 
 export interface OfflineRequest {
   cells: MusicCell[];
@@ -88,8 +88,10 @@ export async function renderOffline(req: OfflineRequest): Promise<OfflineResult>
     split.connect(merger, 0, 0);
     split.connect(merger, 1, 1);
   }
+  const choke = new VoiceChoke();
   notes.forEach((n, i) => {
     const played = playNote(ctx, mix, n, n.time / 1000);
+    choke.add(`${n.value}:${n.x}:${n.y}`, played, n.time / 1000);
     if (merger !== null) played.outlet.connect(merger, 0, 2 + (i % STEMS));
   });
   const started = performance.now();

@@ -67,11 +67,12 @@ function noise(ctx: BaseAudioContext): AudioBuffer {
   return b;
 }
 
-function osc(ctx: BaseAudioContext, type: OscillatorType, hz: number, when: number, end: number): OscillatorNode {
+function osc(ctx: BaseAudioContext, type: OscillatorType, hz: number, when: number, end: number, sources: AudioScheduledSourceNode[]): OscillatorNode {
   const o = ctx.createOscillator();
   o.type = type;
   o.frequency.setValueAtTime(hz, when);
   o.start(when);
+  sources.push(o);
   o.stop(end);
   return o;
 }
@@ -87,6 +88,29 @@ function lowpass(ctx: BaseAudioContext, hz: number): BiquadFilterNode {
 export interface PlayedNote {
   end: number;
   outlet: AudioNode;
+  /** Fades the note out from audio time `at` (time constant 10 ms) and stops its sources soon after, if it still rings. */
+  choke(at: number): void;
+}
+
+/**
+ * At most RING_OVERLAP notes of one voice ring at once: a new note chokes the oldest still ringing. Long
+ * rings (a bell, a pad's release) overlap their successor, but a fast pattern does not pile up dozens of
+ * ringing notes per voice, which is what a render costs (bench/music.bench.ts).
+ */
+export const RING_OVERLAP = 2;
+export class VoiceChoke {
+  private readonly ringing = new Map<string, PlayedNote[]>();
+  /** Registers `played` (starting at `when`) for the voice `key`; chokes what it pushes past the overlap. */
+  add(key: string, played: PlayedNote, when: number): void {
+    let list = this.ringing.get(key);
+    if (list === undefined) this.ringing.set(key, list = []);
+    for (let i = list.length - 1; i >= 0; i--) if (list[i]!.end <= when) list.splice(i, 1);
+    list.push(played);
+    while (list.length > RING_OVERLAP) list.shift()!.choke(when);
+  }
+  clear(): void {
+    this.ringing.clear();
+  }
 }
 
 /** Schedules one note at AudioContext time `when` (seconds) into `out`. */
@@ -121,14 +145,15 @@ export function playNote(ctx: BaseAudioContext, out: AudioNode, note: Pick<Note,
   pan.pan.setValueAtTime(Math.max(-1, Math.min(1, note.pan)), when);
   env.connect(level).connect(pan).connect(out);
   const hz = midiToHz(note.midi);
+  const sources: AudioScheduledSourceNode[] = [];
   switch (v) {
-    case 0: osc(ctx, 'sine', hz, when, end).connect(env); break;
-    case 1: osc(ctx, 'triangle', hz, when, end).connect(env); break;
-    case 2: osc(ctx, 'square', hz, when, end).connect(lowpass(ctx, 2400)).connect(env); break;
-    case 3: osc(ctx, 'sawtooth', hz, when, end).connect(lowpass(ctx, 1800)).connect(env); break;
-    case 4: osc(ctx, 'sawtooth', hz, when, end).connect(lowpass(ctx, 500)).connect(env); break;
+    case 0: osc(ctx, 'sine', hz, when, end, sources).connect(env); break;
+    case 1: osc(ctx, 'triangle', hz, when, end, sources).connect(env); break;
+    case 2: osc(ctx, 'square', hz, when, end, sources).connect(lowpass(ctx, 2400)).connect(env); break;
+    case 3: osc(ctx, 'sawtooth', hz, when, end, sources).connect(lowpass(ctx, 1800)).connect(env); break;
+    case 4: osc(ctx, 'sawtooth', hz, when, end, sources).connect(lowpass(ctx, 500)).connect(env); break;
     case 5: {
-      const o = osc(ctx, 'sine', 150, when, end);
+      const o = osc(ctx, 'sine', 150, when, end, sources);
       o.frequency.exponentialRampToValueAtTime(Math.max(30, hz), when + 0.12);
       o.connect(env);
       break;
@@ -141,16 +166,25 @@ export function playNote(ctx: BaseAudioContext, out: AudioNode, note: Pick<Note,
       hp.frequency.value = 7000;
       src.connect(hp).connect(env);
       src.start(when);
+      sources.push(src);
       src.stop(end);
       break;
     }
     case 7: {
-      osc(ctx, 'sine', hz, when, end).connect(env);
+      osc(ctx, 'sine', hz, when, end, sources).connect(env);
       const partial = ctx.createGain();
       partial.gain.value = 0.35;
-      osc(ctx, 'sine', hz * 2.76, when, end).connect(partial).connect(env);
+      osc(ctx, 'sine', hz * 2.76, when, end, sources).connect(partial).connect(env);
       break;
     }
   }
-  return { end, outlet: pan };
+  return {
+    end, outlet: pan,
+    choke(at: number): void {
+      if (at >= end) return;
+      level.gain.setTargetAtTime(0, at, 0.01);
+      // The last stop() call wins (Web Audio): the sources end once the fade is 60 dB down.
+      for (const src of sources) try { src.stop(Math.min(end, at + 0.07)); } catch { /* already stopped */ }
+    },
+  };
 }
