@@ -42,7 +42,8 @@ export interface EngineSource {
 
 export class MusicEngine {
   ctx: AudioContext | null = null;
-  private master: GainNode | null = null;
+  /** The master bus (null until the first gesture): what reaches the speakers, and what a recording takes. */
+  master: GainNode | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
   /**
    * Notes up to this server time (ms) are scheduled. Kept on the server clock, not the local one, so a

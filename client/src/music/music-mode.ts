@@ -14,6 +14,7 @@ import { MusicEngine } from './engine.js';
 import { type OfflineRequest, type OfflineResult, renderOffline } from './offline.js';
 import { MusicPanel } from './panel.js';
 import { Playhead } from './playhead.js';
+import { MusicRecorder } from './recorder.js';
 
 /** Voices are re-planned at most this often (the view and the cells change much faster than one needs to hear it). */
 const REPLAN_MS = 100;
@@ -76,6 +77,7 @@ export class MusicMode {
   private readonly panel: MusicPanel;
   private readonly cells = new CellIndex();
   private readonly playhead: Playhead;
+  private readonly recorder = new MusicRecorder();
   private plan: Voice[] = [];
   private planKey = '';
   private plannedAt = Number.NEGATIVE_INFINITY;
@@ -95,6 +97,21 @@ export class MusicMode {
           // start() runs inside this click: the gesture browsers require before audio may start.
           this.engine.start().then(() => this.panel.setPlaying(this.engine.playing), () => this.panel.setPlaying(false));
         }
+      },
+      toggleRecord: () => {
+        if (this.recorder.recording) {
+          void this.recorder.stop().then(() => this.panel.setRecording(false));
+          return;
+        }
+        // Recording what plays: start playing first (inside this click, like Play) if muted.
+        const begin = () => {
+          const { ctx, master } = this.engine;
+          if (ctx === null || master === null) return;
+          this.recorder.start(ctx, master);
+          this.panel.setRecording(true);
+        };
+        if (this.engine.playing) begin();
+        else this.engine.start().then(() => { this.panel.setPlaying(this.engine.playing); begin(); }, () => this.panel.setPlaying(false));
       },
       choose: (index, preview) => {
         if (index < 0) return;

@@ -11,6 +11,8 @@ const CSS = `
 #music-panel button { font: inherit; color: var(--text); cursor: pointer; }
 #music-play { border: 0; border-radius: 999px; padding: 6px 12px; background: var(--accent); color: #fff; font-weight: 600; }
 #music-play[aria-pressed="true"] { background: #444a; }
+#music-record { border: 1px solid #fff3; border-radius: 999px; padding: 6px 10px; background: transparent; }
+#music-record[aria-pressed="true"] { background: #c0392b; color: #fff; }
 .music-beat { display: inline-flex; align-items: center; gap: 6px; font-variant-numeric: tabular-nums; min-width: 9.5em; }
 .music-pulse { width: 12px; height: 12px; border-radius: 50%; background: var(--accent); }
 .music-subs { display: inline-flex; gap: 2px; }
@@ -23,6 +25,8 @@ const CSS = `
 
 export interface PanelActions {
   togglePlay(): void;
+  /** Start or stop (and download) a recording of what this page plays. */
+  toggleRecord(): void;
   /** A palette index was chosen (pattern × subdivision); `preview` when a swatch was clicked. */
   choose(index: number, preview: boolean): void;
 }
@@ -34,6 +38,7 @@ function hex(rgb: number): string {
 export class MusicPanel {
   readonly root = document.createElement('div');
   private readonly play = document.createElement('button');
+  private readonly record = document.createElement('button');
   private readonly pulse = document.createElement('span');
   private readonly position = document.createElement('span');
   private readonly subsEl = document.createElement('div');
@@ -58,6 +63,11 @@ export class MusicPanel {
     this.play.type = 'button';
     this.play.addEventListener('click', () => actions.togglePlay());
     this.setPlaying(false);
+    this.record.id = 'music-record';
+    this.record.type = 'button';
+    this.record.title = 'record what you hear and download it';
+    this.record.addEventListener('click', () => actions.toggleRecord());
+    this.setRecording(false);
     const beat = document.createElement('div');
     beat.className = 'music-beat';
     this.pulse.className = 'music-pulse';
@@ -67,7 +77,7 @@ export class MusicPanel {
     this.subsEl.className = 'music-subs';
     this.subsEl.setAttribute('aria-label', 'Subdivision');
     this.swatchesEl.style.display = 'contents';
-    this.root.append(this.play, beat, this.subsEl, this.swatchesEl);
+    this.root.append(this.play, this.record, beat, this.subsEl, this.swatchesEl);
     const palette = document.getElementById('palette');
     palette?.before(this.root);
     if (palette !== null) palette.style.display = 'none'; // the patterns are the palette here
@@ -76,6 +86,11 @@ export class MusicPanel {
   setPlaying(playing: boolean): void {
     this.play.textContent = playing ? '■ Mute' : '▶ Play';
     this.play.setAttribute('aria-pressed', String(playing));
+  }
+
+  setRecording(recording: boolean): void {
+    this.record.textContent = recording ? '■ Save' : '● Rec';
+    this.record.setAttribute('aria-pressed', String(recording));
   }
 
   /** Beat (fractional) and tempo for the pulse and the "beat n/4" read-out; NaN shows that the clock is syncing. */
