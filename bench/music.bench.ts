@@ -6,10 +6,15 @@
  *      against a straight line through all of them (the grid as the audio clock sees it).
  *   3. render budget: 1,000 active cells in view, voice cap 32, 10 s through an OfflineAudioContext; render
  *      time as a fraction of real time.
- *   0. (in Node, first) planVoices over 100,000 sounding cells: a zoomed-out view of a busy canvas.
+ *   0. (in Node, first) planVoices over 100,000 sounding cells: a zoomed-out view of a busy canvas; then the
+ *      clock bias: PING round trips on a 60 Hz server kept ticking by a painter (a PONG that waited for the
+ *      tick would add up to a period, half of it to the offset estimate).
+ *   2b. the look-ahead's cost: scheduled-but-unstarted notes while playing (500 ms window, cancellation).
  */
 import { existsSync } from 'node:fs';
 import { chromium, type Page } from 'playwright-core';
+import { WebSocket } from 'ws';
+import { PROTOCOL_VERSION, decodeServerMessages, encodeHello, encodePing, encodePlace } from '../src/net/protocol.js';
 import { DEFAULTS } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { startServer } from '../src/server.js';
@@ -23,10 +28,12 @@ interface MusicHook {
   offsetMs: number;
   playing: boolean;
   notesLate: number;
+  pendingNotes: number;
+  notesCancelled: number;
   patterns: { name: string; stepsPerBeat: number }[];
   localNow(): number;
   takeTrace(): { local: number; audio: number; value: number }[];
-  renderOffline(req: { cells: MusicCell[]; view: { cx: number; cy: number; halfW: number; halfH: number; zoom: number }; seconds: number; bpm: number }):
+  renderOffline(req: { cells: MusicCell[]; view: { cx: number; cy: number; halfW: number; halfH: number; zoom: number }; seconds: number; bpm: number; stems?: boolean }):
     Promise<{ renderMs: number; voices: number; notes: number; peak: number }>;
 }
 type MusicWindow = Window & { __music?: MusicHook };
@@ -52,6 +59,8 @@ export async function run(opts: { quick?: boolean } = {}): Promise<unknown> {
   }
   console.log(`planVoices, 100,000 sounding cells in hearing, cap 32: best ${planBest.toFixed(1)} ms`);
   const server = await startServer({ ...DEFAULTS, port: 0, inMemory: true, logLevel: 'silent', mode: 'music', tempo: 100, paintRate: 1e6, paintBurst: 1e6 }, { log: createLogger('silent') });
+  const bias = await clockBias(server.wsUrl, quick ? 50 : 400);
+  console.log(`clock bias: PING/PONG on a 60 Hz server ticking for a painter, ${bias.samples} round trips: p50 ${bias.p50Ms.toFixed(3)} ms, p99 ${bias.p99Ms.toFixed(3)} ms (a PONG held for the tick: up to 16.7 ms, half of it offset bias)`);
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--autoplay-policy=no-user-gesture-required'] });
   const open = async (hash: string): Promise<Page> => {
     const ctx = await browser.newContext({ viewport: { width: 960, height: 640 } });
@@ -89,6 +98,14 @@ export async function run(opts: { quick?: boolean } = {}): Promise<unknown> {
     await a.evaluate(() => (window as MusicWindow).__music!.takeTrace());
     await new Promise((r) => setTimeout(r, quick ? 2000 : 10_000));
     const trace = await a.evaluate(() => (window as MusicWindow).__music!.takeTrace());
+    const pending: number[] = [];
+    for (let i = 0; i < (quick ? 20 : 100); i++) {
+      pending.push(await a.evaluate(() => (window as MusicWindow).__music!.pendingNotes));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    pending.sort((x, y) => x - y);
+    const lookahead = { pendingP50: pct(pending, 0.5), pendingMax: pending[pending.length - 1]!, cancelled: await a.evaluate(() => (window as MusicWindow).__music!.notesCancelled) };
+    console.log(`look-ahead 500 ms, one 1/16 cell: notes scheduled not yet started p50 ${lookahead.pendingP50}, max ${lookahead.pendingMax} (a 120 ms window held ~1-2); cancelled and re-planned so far: ${lookahead.cancelled}`);
     const late = await a.evaluate(() => (window as MusicWindow).__music!.notesLate);
     const sampleRate = await a.evaluate(() => new AudioContext().sampleRate);
     // Least-squares line audio = p + q·local; residuals are the jitter the audio clock sees.
@@ -110,13 +127,48 @@ export async function run(opts: { quick?: boolean } = {}): Promise<unknown> {
       const m = (window as MusicWindow).__music!;
       const cells: { x: number; y: number; value: number }[] = [];
       for (let i = 0; i < 1000; i++) cells.push({ x: 300 + ((i * 37) % 60), y: 300 + ((i * 91) % 40), value: 1 + (i % (m.patterns.length - 1)) });
-      return m.renderOffline({ cells, view: { cx: 330, cy: 320, halfW: 30, halfH: 20, zoom: 16 }, seconds, bpm: 100 });
+      return m.renderOffline({ cells, view: { cx: 330, cy: 320, halfW: 30, halfH: 20, zoom: 16 }, seconds, bpm: 100, stems: false });
     }, seconds);
     const ratio = render.renderMs / (seconds * 1000);
     console.log(`1,000 active cells in view: ${render.voices} voices (cap 32), ${render.notes} notes in ${seconds} s, rendered in ${render.renderMs.toFixed(0)} ms = ${ratio.toFixed(3)}× real time; peak ${render.peak.toFixed(2)}`);
-    return { planVoices100kMs: planBest, clock, jitter, render: { seconds, voices: render.voices, notes: render.notes, renderMs: render.renderMs, ratio, peak: render.peak } };
+    return { planVoices100kMs: planBest, clockBias: bias, clock, jitter, lookahead, render: { seconds, voices: render.voices, notes: render.notes, renderMs: render.renderMs, ratio, peak: render.peak } };
   } finally {
     await browser.close();
     await server.close();
   }
+}
+
+/** PING round trips over loopback while a painter keeps the server's tick loop on its 60 Hz grid. */
+async function clockBias(url: string, count: number): Promise<{ samples: number; p50Ms: number; p99Ms: number }> {
+  const join = async (name: string) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    ws.binaryType = 'nodebuffer';
+    await new Promise<void>((r, j) => { ws.once('open', () => r()); ws.once('error', j); });
+    ws.send(encodeHello(PROTOCOL_VERSION, name));
+    return ws;
+  };
+  const painter = await join('painter');
+  const pinger = await join('pinger');
+  let seq = 0;
+  const paint = setInterval(() => painter.send(encodePlace(++seq, [{ x: seq % 64, y: 1, color: 1 + (seq % 8) }])), 5);
+  const sent = new Map<number, number>();
+  const rtts: number[] = [];
+  pinger.on('message', (data: Buffer) => {
+    const at = performance.now();
+    for (const m of decodeServerMessages(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))) {
+      if (m.type === 'pong' && sent.has(m.nonce)) rtts.push(at - sent.get(m.nonce)!);
+    }
+  });
+  await new Promise((r) => setTimeout(r, 200));
+  for (let i = 1; i <= count; i++) {
+    sent.set(i, performance.now());
+    pinger.send(encodePing(i));
+    await new Promise((r) => setTimeout(r, 7 + (i % 11))); // at every phase of the tick
+  }
+  await new Promise((r) => setTimeout(r, 100));
+  clearInterval(paint);
+  painter.close();
+  pinger.close();
+  rtts.sort((x, y) => x - y);
+  return { samples: rtts.length, p50Ms: pct(rtts, 0.5), p99Ms: pct(rtts, 0.99) };
 }

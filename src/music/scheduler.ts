@@ -50,7 +50,7 @@ export interface Note {
   midi: number;
   pan: number;
   gain: number;
-  /** Gate length, ms: 90% of the step. */
+  /** Gate length, ms: 90% of the steps from this hit to the next (a note holds across the rests after it). */
   duration: number;
   /** The palette entry that plays it. */
   value: number;
@@ -230,6 +230,23 @@ function hitIndex(steps: readonly number[]): Int32Array {
   return idx;
 }
 
+/** For each step of a pattern, how many steps there are from it to the next hit (looping; the loop when one hit). */
+const gapCache = new WeakMap<readonly number[], Int32Array>();
+function stepsToNextHit(steps: readonly number[]): Int32Array {
+  let gap = gapCache.get(steps);
+  if (gap === undefined) {
+    const n = steps.length;
+    gap = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      let d = 1;
+      while (d < n && steps[(i + d) % n]! === 0) d++;
+      gap[i] = d;
+    }
+    gapCache.set(steps, gap);
+  }
+  return gap;
+}
+
 /**
  * The notes the voices start with fromLocal ≤ time < toLocal (local ms; server = local + offsetMs), sorted by
  * time then voice order. Step k of a pattern is at beat k / stepsPerBeat; patterns loop from beat 0.
@@ -249,6 +266,7 @@ export function notesInWindow(
     const spb = p.stepsPerBeat;
     const n = p.steps.length;
     const hits = hitIndex(p.steps);
+    const gaps = stepsToNextHit(p.steps);
     for (let k = Math.floor(b0 * spb) - 1; ; k++) {
       const t = timeAtBeat(map, k / spb);
       if (t >= to) break;
@@ -259,7 +277,7 @@ export function notesInWindow(
       const stepMs = 60_000 / (bpmAt(map, t) * spb);
       out.push({
         time: t - offsetMs, voice: p.voice, midi: p.pitches[hits[step]! % p.pitches.length]!, pan: v.pan,
-        gain: v.gain * (s === 2 ? 1 : SPATIAL.hitLevel), duration: stepMs * 0.9, value: v.value, x: v.x, y: v.y, order: vi,
+        gain: v.gain * (s === 2 ? 1 : SPATIAL.hitLevel), duration: stepMs * gaps[step]! * 0.9, value: v.value, x: v.x, y: v.y, order: vi,
       });
     }
   }

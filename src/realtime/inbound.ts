@@ -2,7 +2,7 @@
  * One WebSocket message from a client, from bytes to its handler: decoded (binary frames only, into a typed
  * message or a ProtocolError), charged to the client's message budget and per-type rates, and dispatched —
  * HELLO to the handshake, VIEWPORT / LOD_VIEWPORT / RESUME to the viewport intake, CURSOR to the cursor
- * table, PLACE to the place intake (which charges its own, size-dependent cost), PING answered here.
+ * table, PLACE to the place intake (which charges its own, size-dependent cost), PING answered here, at once.
  * Never throws: bad input becomes an ERROR and maybe a close (./client-errors.ts).
  */
 import type { Logger } from 'pino';
@@ -89,7 +89,11 @@ export class Inbound {
         return;
       case 'ping':
         if (!s.budget.charge(MESSAGE_COSTS.ping, t)) throw protocolError('RATE_LIMITED', 'too many PINGs');
-        s.enqueue(encodePong(msg.nonce, this.deps.now()));
+        // The one exception to one write per tick: a PONG is written at once, not with the next tick, or the
+        // tick's wait (up to a period) would sit inside the round trip and bias every clock offset estimate.
+        // It is 15 bytes, bounded by the message budget, and carries no order with respect to other messages.
+        // Still marked, so the tick applies the backpressure policy to a client that only pings.
+        if (!s.dropping) s.transport.send(encodePong(msg.nonce, this.deps.now()));
         outbox.mark(s);
         this.deps.wake();
         return;

@@ -116,6 +116,14 @@ describe('scheduler', () => {
     }), { numRuns: 150 });
   });
 
+  it('a note\'s gate is 90% of the steps to the next hit, across the loop', () => {
+    const p = parsePatternFile({ scale: { root: 60, intervals: [0] }, subdivisions: ['1/4'], patterns: [{ name: 'p', voice: 'sine', pitches: [0], steps: 'x..x.', colour: '#ffffff' }] }).patterns;
+    const voices = planVoices([{ x: 10, y: 10, value: 1 }], p, { cx: 10.5, cy: 10.5, halfW: 20, halfH: 20, zoom: 16 });
+    const notes = notesInWindow(voices, p, initialTempoMap(EPOCH, 100), 0, EPOCH, EPOCH + 3000);
+    // Beats of 600 ms: hits at steps 0 and 3 of 5; 3 steps to the second, then 2 round the loop.
+    expect(notes.map((n) => [n.time - EPOCH, n.duration])).toEqual([[0, 3 * 540], [1800, 2 * 540]].map(([t, d]) => [expect.closeTo(t!, 6), expect.closeTo(d!, 6)]));
+  });
+
   it('onsets fall on the grid: 100 bpm, 1/8t plays every 200 ms from beat 0', () => {
     const p = parsePatternFile({ scale: { root: 60, intervals: [0] }, subdivisions: ['1/8t'], patterns: [{ name: 'p', voice: 'sine', pitches: [0], steps: 'x', colour: '#ffffff' }] }).patterns;
     const voices = planVoices([{ x: 10, y: 10, value: 1 }], p, { cx: 10.5, cy: 10.5, halfW: 20, halfH: 20, zoom: 16 });

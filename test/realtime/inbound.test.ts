@@ -70,7 +70,7 @@ describe('inbound messages', () => {
     expect(s.phase).toBe('closed');
   });
 
-  it('answers PING with the tick, and a PLACE with its result after the commit', () => {
+  it('answers PING at once, and a PLACE with its result after the commit', () => {
     const { room, tick, open } = makeRoom();
     const { t, s } = open();
     room.handleMessage(s, encodeHello(PROTOCOL_VERSION, 'me'), true);

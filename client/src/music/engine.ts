@@ -4,16 +4,34 @@
  * server clock through the MusicClock's offset → beats through the tempo map) and schedules each at its exact
  * audio time; the timer's own jitter never reaches the sound. The AudioContext is made on the first user
  * gesture (browsers require one).
+ *
+ * The look-ahead is long so that a stalled main thread (a busy or backgrounded page: 250 ms and more) loses
+ * no note: what is already scheduled plays on the audio thread while the page is stuck. A long look-ahead
+ * would make changes late, so notes are cancelled on change: when the voice plan, the patterns, the tempo
+ * map or the clock mapping change, every scheduled note that has not yet reached the audio thread
+ * (starting after currentTime + CANCEL_MARGIN_S) is disconnected and its window is scheduled again from the
+ * new plan. A change is heard within a tick, as with a short look-ahead.
  */
 import { localNow, type MusicClock } from '../../../src/client/music-clock.js';
 import type { MusicPattern } from '../../../src/music/patterns.js';
 import { notesInWindow, type Note, type Voice } from '../../../src/music/scheduler.js';
-import { playNote } from './synth.js';
+import type { TempoMap } from '../../../src/music/tempo-map.js';
+import { VoiceChoke, playNote, type PlayedNote } from './synth.js';
 
 export const TICK_MS = 25;
-export const LOOKAHEAD_MS = 120;
+/**
+ * How far ahead notes are scheduled. A stall of S ms loses no note when LOOKAHEAD_MS > S + TICK_MS (the
+ * last tick before it ran up to a period earlier) plus the late timer's slack: 500 covers 250 ms stalls
+ * with 200 ms to spare. Costs (bench/music.bench.ts): ~4× the scheduled-but-silent nodes of a 120 ms
+ * window, and a re-schedule of up to that window on each change.
+ */
+export const LOOKAHEAD_MS = 500;
+/** Notes starting sooner than this after currentTime may already be rendered: a change leaves them be. */
+const CANCEL_MARGIN_S = 0.03;
 /** The local↔audio clock mapping is re-anchored only when it has moved by more than this (keeps jitter out). */
 const REMAP_MS = 2;
+/** A clock offset moved by more than this re-schedules what is ahead (smaller steps are noise). */
+const OFFSET_STEP_MS = 1;
 
 export interface EngineSource {
   clock(): MusicClock;
@@ -24,13 +42,26 @@ export interface EngineSource {
 
 export class MusicEngine {
   ctx: AudioContext | null = null;
-  private master: GainNode | null = null;
+  /** The master bus (null until the first gesture): what reaches the speakers, and what a recording takes. */
+  master: GainNode | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
-  private scheduledUntil = 0;
+  /**
+   * Notes up to this server time (ms) are scheduled. Kept on the server clock, not the local one, so a
+   * window ends and the next begins on the same instant of the music whatever the offset estimate did in
+   * between: no note is played twice or lost at a boundary when the offset moves.
+   */
+  private scheduledUntil = Number.NEGATIVE_INFINITY;
   /** audio time = anchorAudio + (local − anchorLocal) / 1000 */
   private anchorAudio = 0;
   private anchorLocal = 0;
   private anchored = false;
+  /** What the scheduled notes were planned from: a change of any cancels those not yet rendered. */
+  private plannedFrom: { voices: readonly Voice[]; patterns: readonly MusicPattern[]; map: TempoMap; offset: number; anchor: number } | null = null;
+  /** Notes scheduled and not yet started, in time order (server ms), with their outlets. */
+  private pending: { server: number; played: PlayedNote }[] = [];
+  /** Notes cancelled by a change before they sounded (re-scheduled from the new plan). */
+  notesCancelled = 0;
+  private readonly choke = new VoiceChoke();
   /** Notes scheduled, and how late the latest tick was relative to its TICK_MS period (for the HUD and tests). */
   notesScheduled = 0;
   /** Notes whose time had passed by the time they were scheduled (skipped: better silent than off the beat). */
@@ -40,6 +71,8 @@ export class MusicEngine {
   trace: { local: number; audio: number; value: number }[] | null = null;
   /** Called for every note scheduled (the playhead draws it when it is heard). */
   onNote: ((n: Note) => void) | null = null;
+  /** Called when the notes from local time `cut` (ms) on were cancelled (the playhead forgets them). */
+  onCancel: ((cut: number) => void) | null = null;
 
   constructor(private readonly src: EngineSource) {}
 
@@ -55,7 +88,9 @@ export class MusicEngine {
     this.master!.gain.setValueAtTime(1, ctx.currentTime);
     if (this.timer !== null) return;
     this.anchored = false;
-    this.scheduledUntil = localNow();
+    this.cancelAfter(Number.NEGATIVE_INFINITY, 0);
+    this.choke.clear();
+    this.scheduledUntil = Number.NEGATIVE_INFINITY;
     this.timer = setInterval(() => this.tick(), TICK_MS);
     this.tick();
   }
@@ -66,6 +101,8 @@ export class MusicEngine {
     this.timer = null;
     const ctx = this.ctx;
     if (ctx === null || this.master === null) return;
+    const offset = this.src.clock().offsetMs;
+    this.cancelAfter(this.localOfAudio(ctx.currentTime + CANCEL_MARGIN_S) + offset, offset);
     this.master.gain.setTargetAtTime(0, ctx.currentTime, 0.02);
     setTimeout(() => { if (this.timer === null) void ctx.suspend(); }, 200);
   }
@@ -87,6 +124,28 @@ export class MusicEngine {
       if (s === 0) continue;
       playNote(ctx, this.master!, { voice: p.voice, midi: p.pitches[hit++ % p.pitches.length]!, pan: 0, gain: 0.3 * p.gain * (s === 2 ? 1 : 0.7), duration: stepSec * 900 }, t0 + k * stepSec);
     }
+  }
+
+  /** Local time (ms) heard at audio time `audio` (s). */
+  private localOfAudio(audio: number): number {
+    return this.anchorLocal + (audio - this.anchorAudio) * 1000;
+  }
+
+  /** Disconnects every pending note at or after server time `cut` (ms); returns how many. */
+  private cancelAfter(cut: number, offset: number): number {
+    const pending = this.pending;
+    let keep = pending.length;
+    while (keep > 0 && pending[keep - 1]!.server >= cut) keep--;
+    for (let i = keep; i < pending.length; i++) {
+      const played = pending[i]!.played;
+      played.outlet.disconnect();
+      played.end = Number.NEGATIVE_INFINITY; // gone: no longer one of its voice's ringing notes (VoiceChoke)
+    }
+    const n = pending.length - keep;
+    pending.length = keep;
+    this.notesCancelled += n;
+    if (n > 0) this.onCancel?.(cut - offset);
+    return n;
   }
 
   /** Audio time at which local time `local` (ms) is heard. */
@@ -127,22 +186,45 @@ export class MusicEngine {
     if (ctx === null || master === null || ctx.state !== 'running' || !clock.synced) return;
     this.remap(ctx);
     const now = localNow();
-    const from = Math.max(this.scheduledUntil, now);
+    const voices = this.src.voices();
+    const patterns = this.src.patterns();
+    const from0 = this.plannedFrom;
+    if (from0 !== null && (from0.voices !== voices || from0.patterns !== patterns || from0.map !== clock.tempoMap
+      || Math.abs(from0.offset - clock.offsetMs) > OFFSET_STEP_MS || from0.anchor !== this.anchorLocal - this.anchorAudio * 1000)) {
+      // Re-plan what has not reached the audio thread yet; what is about to sound stays as it was.
+      // The cut on the server clock, so the kept notes and the re-planned ones meet exactly.
+      const cut = Math.max(now, this.localOfAudio(ctx.currentTime + CANCEL_MARGIN_S)) + clock.offsetMs;
+      this.cancelAfter(cut, clock.offsetMs);
+      if (this.scheduledUntil > cut) this.scheduledUntil = cut;
+    }
+    this.plannedFrom = { voices, patterns, map: clock.tempoMap, offset: clock.offsetMs, anchor: this.anchorLocal - this.anchorAudio * 1000 };
+    // Started notes need no handle any more.
+    let done = 0;
+    while (done < this.pending.length && this.pending[done]!.server < now + clock.offsetMs) done++;
+    if (done > 0) this.pending.splice(0, done);
+    const from = Math.max(this.scheduledUntil - clock.offsetMs, now);
     const to = now + LOOKAHEAD_MS;
     if (!(to > from)) return;
-    const notes = notesInWindow(this.src.voices(), this.src.patterns(), clock.tempoMap, clock.offsetMs, from, to);
-    this.scheduledUntil = to;
+    const notes = notesInWindow(voices, patterns, clock.tempoMap, clock.offsetMs, from, to);
+    this.scheduledUntil = to + clock.offsetMs;
     for (const n of notes) {
       const when = this.audioTime(n.time);
       if (when < ctx.currentTime) {
         this.notesLate++; // too late to play on time: skip rather than play off the beat
         continue;
       }
-      playNote(ctx, master, n, when);
+      const played = playNote(ctx, master, n, when);
+      this.choke.add(`${n.value}:${n.x}:${n.y}`, played, when);
+      this.pending.push({ server: n.time + clock.offsetMs, played });
       this.onNote?.(n);
       if (this.trace !== null && this.trace.length < 100_000) this.trace.push({ local: n.time, audio: when, value: n.value });
     }
     this.notesScheduled += notes.length;
     this.lastNotes = notes;
+  }
+
+  /** Notes scheduled that have not started yet (the look-ahead's cost in live nodes). */
+  get pendingNotes(): number {
+    return this.pending.length;
   }
 }

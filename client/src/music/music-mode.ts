@@ -15,6 +15,7 @@ import { MusicEngine } from './engine.js';
 import { type OfflineRequest, type OfflineResult, renderOffline } from './offline.js';
 import { MusicPanel } from './panel.js';
 import { Playhead } from './playhead.js';
+import { MusicRecorder } from './recorder.js';
 
 /** Voices are re-planned at most this often (the view and the cells change much faster than one needs to hear it). */
 const REPLAN_MS = 100;
@@ -54,6 +55,9 @@ export interface MusicHook {
   readonly voices: readonly Voice[];
   readonly notesScheduled: number;
   readonly notesLate: number;
+  /** Scheduled notes cancelled by a change before they sounded, and notes scheduled not yet started. */
+  readonly notesCancelled: number;
+  readonly pendingNotes: number;
   /** Start (or restart) recording scheduled notes; returns what was recorded since the last call. */
   takeTrace(): { local: number; audio: number; value: number }[];
   /** Click-free play/mute for scripts (the Play button does the same inside a user gesture). */
@@ -79,6 +83,7 @@ export class MusicMode {
   private readonly panel: MusicPanel;
   private readonly cells = new CellIndex();
   private readonly playhead: Playhead;
+  private readonly recorder = new MusicRecorder();
   private plan: Voice[] = [];
   private planKey = '';
   private plannedAt = Number.NEGATIVE_INFINITY;
@@ -101,6 +106,21 @@ export class MusicMode {
           this.engine.start().then(() => this.panel.setPlaying(this.engine.playing), () => this.panel.setPlaying(false));
         }
       },
+      toggleRecord: () => {
+        if (this.recorder.recording) {
+          void this.recorder.stop().then(() => this.panel.setRecording(false));
+          return;
+        }
+        // Recording what plays: start playing first (inside this click, like Play) if muted.
+        const begin = () => {
+          const { ctx, master } = this.engine;
+          if (ctx === null || master === null) return;
+          this.recorder.start(ctx, master);
+          this.panel.setRecording(true);
+        };
+        if (this.engine.playing) begin();
+        else this.engine.start().then(() => { this.panel.setPlaying(this.engine.playing); begin(); }, () => this.panel.setPlaying(false));
+      },
       choose: (index, preview) => {
         if (index < 0) return;
         host.pick(index);
@@ -116,6 +136,7 @@ export class MusicMode {
     }
     this.playhead = new Playhead(host.camera);
     this.engine.onNote = (n) => this.playhead.add(n, this.shown[n.value] ?? 0xffffff);
+    this.engine.onCancel = (cut) => this.playhead.dropFrom(cut);
     const frame = () => {
       const m = this.clock.music;
       this.panel.showBeat(this.clock.synced ? this.clock.beatAt() : Number.NaN, m?.beatsPerBar ?? 4, this.clock.bpmAt());
@@ -189,6 +210,8 @@ export class MusicMode {
       get voices() { return self.voices(); },
       get notesScheduled() { return self.engine.notesScheduled; },
       get notesLate() { return self.engine.notesLate; },
+      get notesCancelled() { return self.engine.notesCancelled; },
+      get pendingNotes() { return self.engine.pendingNotes; },
       takeTrace: () => {
         const t = self.engine.trace ?? [];
         self.engine.trace = [];

@@ -10,6 +10,8 @@ import { labelColour } from './contrast.js';
 
 export interface PanelActions {
   togglePlay(): void;
+  /** Start or stop (and download) a recording of what this page plays. */
+  toggleRecord(): void;
   /** A palette index was chosen (pattern × subdivision); `preview` when a swatch was clicked. */
   choose(index: number, preview: boolean): void;
 }
@@ -21,6 +23,7 @@ function hex(rgb: number): string {
 export class MusicPanel {
   readonly root = document.createElement('div');
   private readonly play = document.createElement('button');
+  private readonly record = document.createElement('button');
   private readonly pulse = document.createElement('span');
   private readonly position = document.createElement('span');
   private readonly subsEl = document.createElement('div');
@@ -40,6 +43,11 @@ export class MusicPanel {
     this.play.type = 'button';
     this.play.addEventListener('click', () => actions.togglePlay());
     this.setPlaying(false);
+    this.record.id = 'music-record';
+    this.record.type = 'button';
+    this.record.title = 'record what you hear and download it';
+    this.record.addEventListener('click', () => actions.toggleRecord());
+    this.setRecording(false);
     const beat = document.createElement('div');
     beat.className = 'music-beat';
     this.pulse.className = 'music-pulse';
@@ -49,7 +57,7 @@ export class MusicPanel {
     this.subsEl.className = 'music-subs';
     this.subsEl.setAttribute('aria-label', 'Subdivision');
     this.swatchesEl.style.display = 'contents';
-    this.root.append(this.play, beat, this.subsEl, this.swatchesEl);
+    this.root.append(this.play, this.record, beat, this.subsEl, this.swatchesEl);
     const palette = document.getElementById('palette');
     palette?.before(this.root);
     if (palette !== null) palette.style.display = 'none'; // the patterns are the palette here
@@ -58,6 +66,11 @@ export class MusicPanel {
   setPlaying(playing: boolean): void {
     this.play.textContent = playing ? '■ Mute' : '▶ Play';
     this.play.setAttribute('aria-pressed', String(playing));
+  }
+
+  setRecording(recording: boolean): void {
+    this.record.textContent = recording ? '■ Save' : '● Rec';
+    this.record.setAttribute('aria-pressed', String(recording));
   }
 
   /** Beat (fractional) and tempo for the pulse and the "beat n/4" read-out; NaN shows that the clock is syncing. */

@@ -30,6 +30,11 @@ export class Playhead {
     if (this.notes.length > MAX_NOTES) this.notes.splice(0, this.notes.length - MAX_NOTES);
   }
 
+  /** Forgets notes at or after local time `cut` (ms): the engine cancelled them before they sounded. */
+  dropFrom(cut: number): void {
+    this.notes = this.notes.filter((n) => n.time < cut);
+  }
+
   clear(): void {
     this.notes = [];
   }

@@ -1,0 +1,110 @@
+/**
+ * A busy page loses no note: one hat cell in sixteenths at 150 bpm (a hit every 100–200 ms), the page
+ * pressed Play like a user, and its main thread forced into a 250 ms busy loop five times. What reached
+ * the audio destination is recorded by an independent tap (./music-tap.ts, an AudioWorklet the test puts
+ * before the destination); every hit of the pattern between the first and last onset must be there, on
+ * the sixteenth grid.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import type { RunningServer } from '../../src/server.js';
+import type { MusicHook } from '../../client/src/music/music-mode.js';
+import {
+  INSTALL_HINT, type OpenPage, browserSuitePlan, buildClient, launchBrowser, nodeClient, openPage, placeFrom, startTestServer, waitReady,
+} from './harness.js';
+import { type TapWindow, installTap, waitTap } from './music-tap.js';
+
+const plan = browserSuitePlan();
+if (!plan.run) console.log(`browser tests skipped: ${INSTALL_HINT}`);
+
+type MusicWindow = Window & { __music?: MusicHook };
+const BPM = 150;
+
+describe.skipIf(!plan.run)('music scheduling under main-thread stalls (Chromium, independent tap)', () => {
+  let browser: Browser;
+  let server: RunningServer;
+  let page: OpenPage | null = null;
+
+  beforeAll(async () => {
+    if (!plan.chromium) throw new Error(`browser tests cannot run: ${INSTALL_HINT}`);
+    buildClient();
+    browser = await launchBrowser();
+    server = await startTestServer({ mode: 'music', tempo: BPM });
+  });
+
+  afterAll(async () => {
+    await page?.context.close().catch(() => {});
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('five forced 250 ms main-thread stalls lose no onset', async () => {
+    const music = await (await fetch(`${server.url}/api/music`)).json() as { patterns: { index: number; name: string; stepsPerBeat: number; steps: number[] }[] };
+    const hat = music.patterns.find((p) => p.name === 'hat' && p.stepsPerBeat === 4)!;
+    expect(hat).toBeDefined();
+    const bot = await nodeClient(server.wsUrl);
+    expect(await placeFrom(bot, 100, 100, hat.index)).toBe(0);
+    bot.close();
+    page = await openPage(browser, `${server.url}/#100,100,16`, { before: async (p) => { await p.addInitScript(installTap); } });
+    const p = page.page;
+    await p.waitForFunction(() => (window as MusicWindow).__music?.synced === true, undefined, { timeout: 5000, polling: 20 });
+    await waitReady(p);
+    await p.click('#music-play');
+    await waitTap(p);
+    // Let the tap settle (it was spliced in just now) and the engine fill its look-ahead.
+    await p.waitForFunction(() => (window as unknown as TapWindow).__tap!.frames() > 0.6 * (window as unknown as TapWindow).__tap!.sampleRate, undefined, { timeout: 5000 });
+    const from = await p.evaluate(() => (window as unknown as TapWindow).__tap!.now());
+    const lateBefore = await p.evaluate(() => (window as MusicWindow).__music!.notesLate);
+    const stalls: { ms: number; at: number }[] = [];
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, 300 + i * 70)); // at different phases of the pattern
+      stalls.push(await p.evaluate(() => {
+        const at = (window as unknown as TapWindow).__tap!.now();
+        const t0 = performance.now();
+        while (performance.now() - t0 < 250) { /* the page is busy */ }
+        return { ms: performance.now() - t0, at };
+      }));
+    }
+    await new Promise((r) => setTimeout(r, 800));
+    const onsets = await p.evaluate((from) => (window as unknown as TapWindow).__tap!.onsets(from, 1e-3, 25), from);
+    const late = await p.evaluate(() => (window as MusicWindow).__music!.notesLate);
+
+    const step = 60 / (BPM * hat.stepsPerBeat);
+    expect(onsets.length).toBeGreaterThan(20);
+    const first = onsets[0]!;
+    const ks = onsets.map((t) => Math.round((t - first) / step));
+    // On the grid: within 3 ms of a sixteenth counted from the first onset.
+    for (let i = 0; i < onsets.length; i++) expect(Math.abs(onsets[i]! - (first + ks[i]! * step))).toBeLessThan(0.003);
+    // Which step of the loop the first onset is: the one that makes every onset a hit of the pattern.
+    const n = hat.steps.length;
+    const phases = [...Array(n).keys()].filter((s0) => ks.every((k) => hat.steps[(s0 + k) % n]! > 0));
+    expect(phases.length, `onsets at steps ${ks.join(',')}`).toBeGreaterThan(0);
+    const s0 = phases[0]!;
+    const got = new Set(ks);
+    const missing: number[] = [];
+    for (let k = 0; k <= ks[ks.length - 1]!; k++) if (hat.steps[(s0 + k) % n]! > 0 && !got.has(k)) missing.push(k);
+    const stallText = stalls.map((s) => `${s.ms.toFixed(0)} ms at ${(s.at - from).toFixed(2)} s`).join(', ');
+    console.log(`stalls: ${stallText}; ${onsets.length} onsets over ${(onsets[onsets.length - 1]! - first).toFixed(2)} s, missing steps: [${missing.join(',')}], notes late: ${late} (${lateBefore} before the stalls)`);
+    for (const s of stalls) expect(s.ms).toBeGreaterThanOrEqual(250);
+    // Every stall lies inside the analysed span, so its notes were counted.
+    for (const s of stalls) expect(s.at).toBeGreaterThan(first);
+    expect(onsets[onsets.length - 1]!).toBeGreaterThan(stalls[stalls.length - 1]!.at + 0.4);
+    expect(missing).toEqual([]);
+    expect(late - lateBefore).toBe(0); // one note right at Play may be inside the output latency
+
+    // The long look-ahead does not make changes late: erase the cell, and what was scheduled past the
+    // cancellation margin is cancelled; the last onset comes well before the 500 ms look-ahead ends.
+    const eraser = await nodeClient(server.wsUrl);
+    expect(await placeFrom(eraser, 100, 100, 0)).toBe(0);
+    const erasedAt = await p.evaluate(() => (window as unknown as TapWindow).__tap!.now());
+    eraser.close();
+    await new Promise((r) => setTimeout(r, 900));
+    const after = await p.evaluate((t) => (window as unknown as TapWindow).__tap!.onsets(t, 1e-3, 25), erasedAt);
+    const cancelled = await p.evaluate(() => (window as MusicWindow).__music!.notesCancelled);
+    console.log(`erased at ${(erasedAt - from).toFixed(2)} s: ${after.length} onsets after, the last ${after.length ? ((after[after.length - 1]! - erasedAt) * 1000).toFixed(0) : '-'} ms later; ${cancelled} notes cancelled`);
+    expect(cancelled).toBeGreaterThan(0);
+    // Replan (100 ms) + a tick (25 ms) + the margin (30 ms), with room for a loaded machine.
+    for (const t of after) expect(t - erasedAt).toBeLessThan(0.35);
+    expect(page.errors).toEqual([]);
+  }, 60_000);
+});
