@@ -48,8 +48,12 @@ export interface OpenPage {
 }
 
 /** A page in its own context (own localStorage: another user), with a name preset, optionally set up before load. */
-export async function openPage(browser: Browser, url: string, opts: { name?: string; before?: (page: Page) => Promise<void> } = {}): Promise<OpenPage> {
-  const context = await browser.newContext({ viewport: { width: 960, height: 640 }, deviceScaleFactor: 1 });
+/**
+ * `bypassCSP`: for tests that install their own instrument in the page (the audio tap's worklet is loaded
+ * from a blob: URL the page's CSP rightly refuses); the page's own CSP is checked in security.test.ts.
+ */
+export async function openPage(browser: Browser, url: string, opts: { name?: string; before?: (page: Page) => Promise<void>; bypassCSP?: boolean } = {}): Promise<OpenPage> {
+  const context = await browser.newContext({ viewport: { width: 960, height: 640 }, deviceScaleFactor: 1, ...(opts.bypassCSP ? { bypassCSP: true } : {}) });
   if (opts.name !== undefined) {
     await context.addInitScript((name) => localStorage.setItem('pixel-canvas:name', name), opts.name);
   }

@@ -45,7 +45,7 @@ describe.skipIf(!plan.run)('music scheduling under main-thread stalls (Chromium,
     const bot = await nodeClient(server.wsUrl);
     expect(await placeFrom(bot, 100, 100, hat.index)).toBe(0);
     bot.close();
-    page = await openPage(browser, `${server.url}/#100,100,16`, { before: async (p) => { await p.addInitScript(installTap); } });
+    page = await openPage(browser, `${server.url}/#100,100,16`, { bypassCSP: true, before: async (p) => { await p.addInitScript(installTap); } });
     const p = page.page;
     await p.waitForFunction(() => (window as MusicWindow).__music?.synced === true, undefined, { timeout: 5000, polling: 20 });
     await waitReady(p);
