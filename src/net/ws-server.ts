@@ -18,8 +18,9 @@ import { clientAddress } from './client-address.js';
 /** The heartbeat pings a sixteenth of the peers each sixteenth of its interval (see the timer below). */
 const HEARTBEAT_SLICES = 16;
 
-function refuse(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`);
+function refuse(socket: Duplex, status: number, text: string, retryAfterS = 0): void {
+  const retry = retryAfterS > 0 ? `Retry-After: ${retryAfterS}\r\n` : '';
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\n${retry}Content-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`);
   socket.destroy();
 }
 
@@ -61,7 +62,14 @@ export interface WsServerLimits {
 
 export function attachWebSocket<S extends { readonly id: number }>(
   server: Server,
-  deps: { config: WsServerLimits; room: RoomEndpoint<S>; metrics: ServerMetrics; log: Logger; gate?: ConnectionGate },
+  deps: {
+    config: WsServerLimits; room: RoomEndpoint<S>; metrics: ServerMetrics; log: Logger; gate?: ConnectionGate;
+    /**
+     * The room's admission under load: 0 admits, n > 0 refuses with 503 and `Retry-After: n` — a clean
+     * answer at the handshake rather than a connection the node cannot serve (a time-out, a 1006 later).
+     */
+    admit?: () => number;
+  },
 ): WsEndpoint {
   const { config, room, metrics, log } = deps;
   const wss = new WebSocketServer({
@@ -114,7 +122,12 @@ export function attachWebSocket<S extends { readonly id: number }>(
     }
     if (perIp.total >= config.maxConnections) {
       metrics.handshakesRefused.inc({ reason: 'full' });
-      return refuse(socket, 503, 'Service Unavailable');
+      return refuse(socket, 503, 'Service Unavailable', 5);
+    }
+    const retryAfter = deps.admit?.() ?? 0;
+    if (retryAfter > 0) {
+      metrics.handshakesRefused.inc({ reason: 'overloaded' });
+      return refuse(socket, 503, 'Service Unavailable', retryAfter);
     }
     const ip = clientAddress(req, config.trustProxy, () => metrics.forwardedForInvalid.inc());
     if (!perIp.tryAcquire(ip)) {

@@ -74,6 +74,13 @@ export class SessionCore {
   /** Tick in which the backpressure policy was last applied (it is applied once per tick). */
   pressureTick = -1;
 
+  /** Overload policy (./overload.ts): tick clock until which it counts as fast (it just placed). */
+  fastUntil = 0;
+  /** Tick in which it is written whatever its cadence (its PLACE answered, or carried from a full tick). */
+  dueTick = -1;
+  /** When the oldest view whose snapshots are still owed was applied (0: none), for pan→snapshot latency. */
+  panAt = 0;
+
   /** Level of detail of the subscribed view (0: full resolution); needSnapshot keys are chunks of this level. */
   level = 0;
   pendingViewport: PendingViewport | null = null;

@@ -30,11 +30,13 @@ export class CursorFanout {
     private readonly broadcastHz: number,
     private readonly pressure: PressureGate,
     private readonly outbox: Outbox,
+    /** The overload cadence (1, 2, 4…): under load cursors flush that many times less often. */
+    private readonly slowdown: () => number = () => 1,
   ) {}
 
   /** Moved cursors are due at `t` (a little slack for timer jitter). */
   due(t: number): boolean {
-    return this.cursors.hasWork && t - this.lastFlush >= (1000 / this.broadcastHz) * 0.9;
+    return this.cursors.hasWork && t - this.lastFlush >= (1000 / this.broadcastHz) * this.slowdown() * 0.9;
   }
 
   snapshotFor(s: ClientSession): void {
