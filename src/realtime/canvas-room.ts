@@ -194,7 +194,7 @@ export class CanvasRoom {
    * Retry-After seconds of a 503 — the node is over budget even at its slowest cadence.
    */
   admit(): number {
-    return this.overload.admit();
+    return this.overload.admit(performance.now());
   }
 
   /** The overload policy's state for /healthz and /metrics: level, cadences, snapshot backlog. */
@@ -202,6 +202,7 @@ export class CanvasRoom {
     const cadences: Record<string, number> = {};
     let snapshotBacklog = 0;
     const t = performance.now();
+    this.overload.settle(t);
     for (const s of this.sessions.values()) {
       if (s.phase !== 'ready') continue;
       const c = String(this.overload.cadenceOf(s, t));

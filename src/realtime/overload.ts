@@ -47,6 +47,10 @@ export class OverloadGovernor {
   private readonly periodMs: number;
   private tickStart = 0;
   private lastTickEnd = Number.NEGATIVE_INFINITY;
+  /** The last tick left no work: the loop sleeps, so time from then on is idle (not late ticks). */
+  private asleep = false;
+  /** Up to when idle time has been counted as calm ticks. */
+  private settledTo = Number.NEGATIVE_INFINITY;
   private overRun = 0;
   private underRun = 0;
   private saturation = 0;
@@ -65,11 +69,21 @@ export class OverloadGovernor {
   }
 
   beginTick(now: number): void {
-    // An idle stretch (the loop sleeps when there is no work) counts as calm ticks: the cadence comes back
-    // by itself when load falls, even if nothing ticks meanwhile.
-    const idle = now - this.lastTickEnd;
-    if (idle > 2 * this.periodMs && Number.isFinite(idle)) this.calm(Math.floor(idle / this.periodMs));
+    this.settle(now);
     this.tickStart = now;
+  }
+
+  /**
+   * An idle stretch (the loop sleeps when there is no work) counts as calm ticks: the cadence comes back,
+   * and admission reopens, by itself when load falls, even if nothing ticks meanwhile.
+   */
+  settle(now: number): void {
+    if (!this.asleep || !(now - this.lastTickEnd > 2 * this.periodMs)) return;
+    const from = Math.max(this.settledTo, this.lastTickEnd);
+    const ticks = Math.floor((now - from) / this.periodMs);
+    if (ticks <= 0) return;
+    this.settledTo = from + ticks * this.periodMs;
+    this.calm(ticks);
   }
 
   /** The tick's budget is used up at `now`. */
@@ -77,10 +91,14 @@ export class OverloadGovernor {
     return now - this.tickStart >= this.budgetMs;
   }
 
-  /** The tick ended at `now`; `carried`: clients its write stage left for the next tick. */
-  endTick(now: number, carried: number): void {
+  /**
+   * The tick ended at `now`; `carried`: clients its write stage left for the next tick; `more`: it left
+   * work (else the loop sleeps, and the time until the next tick is idle).
+   */
+  endTick(now: number, carried: number, more = true): void {
     const used = now - this.tickStart;
     this.lastTickEnd = now;
+    this.asleep = !more;
     const over = carried > 0 || used > this.budgetMs;
     if (over) {
       this.ticksOverBudget++;
@@ -136,8 +154,9 @@ export class OverloadGovernor {
     return ((tick + s.id) & (c - 1)) === 0; // ids spread clients over the cadence's ticks
   }
 
-  /** Seconds a refused upgrade should wait (Retry-After), or 0: admit. */
-  admit(): number {
+  /** Seconds a refused upgrade should wait (Retry-After), or 0: admit. `now`: the tick clock. */
+  admit(now: number): number {
+    this.settle(now);
     return this.refusing ? this.d.retryAfterS : 0;
   }
 

@@ -70,8 +70,9 @@ export class Tick {
     const written = stages.write(t);
     this.outbox.endTick();
     const ended = worked || written > 0 ? this.observe(started) : performance.now();
-    this.overload.endTick(ended, stages.carried?.() ?? 0);
-    return worked || written > 0 || this.outbox.backlog.size > 0 || this.outbox.heldCount > 0;
+    const more = worked || written > 0 || this.outbox.backlog.size > 0 || this.outbox.heldCount > 0;
+    this.overload.endTick(ended, stages.carried?.() ?? 0, more);
+    return more;
   }
 
   /** The tick's duration and its phases, from the phase clock. */

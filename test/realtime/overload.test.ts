@@ -39,14 +39,18 @@ describe('OverloadGovernor', () => {
     expect(g.level).toBe(1);
     for (let i = 0; i < 30; i++) tick(12);
     expect(g.level).toBe(OVERLOAD_DEFAULTS.maxLevel);
-    expect(g.admit()).toBeGreaterThan(0); // saturated at the slowest cadence: refuse
+    expect(g.admit(now)).toBeGreaterThan(0); // saturated at the slowest cadence: refuse
     for (let i = 0; i < OVERLOAD_DEFAULTS.downTicks - 1; i++) tick(1);
     expect(g.level).toBe(OVERLOAD_DEFAULTS.maxLevel); // hysteresis
     tick(1);
     expect(g.level).toBe(OVERLOAD_DEFAULTS.maxLevel - 1);
-    expect(g.admit()).toBe(0);
-    // Idle: no ticks at all for 10 s still brings the cadence back.
+    expect(g.admit(now)).toBe(0);
+    // Idle: no ticks at all for 10 s still brings the cadence back (read without a tick, as /healthz does).
+    g.beginTick(now);
+    g.endTick(now + 0.1, 0, false); // nothing left: the loop sleeps
     now += 10_000;
+    g.settle(now);
+    expect(g.level).toBe(0);
     g.beginTick(now);
     g.endTick(now + 0.1, 0);
     expect(g.level).toBe(0);
