@@ -114,15 +114,16 @@ export class OverloadGovernor {
       this.overRun = 0;
       this.underRun = 0;
     }
-    // An average over ~20 ticks of "over budget even at the slowest cadence".
-    this.saturation = this.saturation * 0.95 + (over && this.level === this.maxLevel ? 0.05 : 0);
+    // An average over ~100 ticks of "over budget even at the slowest cadence": a second or two of it, not a
+    // stall (a GC pause, a descheduled process), is what closes the door.
+    this.saturation = this.saturation * 0.99 + (over && this.level === this.maxLevel ? 0.01 : 0);
     if (this.saturation > this.d.refuseAbove) this.refusing = true;
     else if (this.saturation < this.d.admitBelow) this.refusing = false;
   }
 
   private calm(ticks: number): void {
     this.underRun += ticks;
-    this.saturation *= Math.pow(0.95, Math.min(ticks, 1000));
+    this.saturation *= Math.pow(0.95, Math.min(ticks, 1000)); // reopens faster than it closes
     if (this.saturation < this.d.admitBelow) this.refusing = false;
     while (this.underRun >= this.d.downTicks && this.level > 0) {
       this.underRun -= this.d.downTicks;

@@ -37,7 +37,7 @@ describe('OverloadGovernor', () => {
     expect(g.level).toBe(0); // one slow tick (or two) is not a trend
     tick(12);
     expect(g.level).toBe(1);
-    for (let i = 0; i < 30; i++) tick(12);
+    for (let i = 0; i < 120; i++) tick(12);
     expect(g.level).toBe(OVERLOAD_DEFAULTS.maxLevel);
     expect(g.admit(now)).toBeGreaterThan(0); // saturated at the slowest cadence: refuse
     for (let i = 0; i < OVERLOAD_DEFAULTS.downTicks - 1; i++) tick(1);
