@@ -183,7 +183,7 @@ export const OVERLOAD_DEFAULTS = {
    */
   minServedPerTick: 8,
   /**
-   * Saturation (the share of recent ticks over budget at the top level, an average over ~100 ticks) above which
+   * Saturation (the share of recent ticks that left clients unwritten at the top level, an average over ~100 ticks) above which
    * new connections are refused with 503, and below which they are admitted again.
    */
   refuseAbove: 0.5,

@@ -10,8 +10,8 @@
  *   tick, spread by its id; meanwhile its changed chunks are owed as snapshots (coalesced per chunk, as for a
  *   stale client), so writes per second fall as load rises instead of the tick rate. A client that just
  *   placed is served 2^fastLevels times more often, and in the tick that answers its PLACE.
- * - **Admission.** Saturated (over budget at the top level, most recent ticks): new connections are refused
- *   with 503 and Retry-After, until it has calmed down.
+ * - **Admission.** Saturated (clients left unwritten by the budget at the top level, most recent ticks): new
+ *   connections are refused with 503 and Retry-After, until it has calmed down.
  *
  * Pure bookkeeping: it reads no clock of its own (times are passed in), so the property tests drive it.
  */
@@ -116,7 +116,9 @@ export class OverloadGovernor {
     }
     // An average over ~100 ticks of "over budget even at the slowest cadence": a second or two of it, not a
     // stall (a GC pause, a descheduled process), is what closes the door.
-    this.saturation = this.saturation * 0.99 + (over && this.level === this.maxLevel ? 0.01 : 0);
+    // Only clients actually left unwritten count: a tick that is merely slow in wall time (the process
+    // descheduled by a busy machine) still served everyone whose turn it was.
+    this.saturation = this.saturation * 0.99 + (carried > 0 && this.level === this.maxLevel ? 0.01 : 0);
     if (this.saturation > this.d.refuseAbove) this.refusing = true;
     else if (this.saturation < this.d.admitBelow) this.refusing = false;
   }

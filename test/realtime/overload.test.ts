@@ -32,13 +32,15 @@ describe('OverloadGovernor', () => {
     const levels: number[] = [];
     const g = new OverloadGovernor(60, 0.5, (l) => levels.push(l));
     let now = 0;
-    const tick = (usedMs: number) => { g.beginTick(now); now += usedMs; g.endTick(now, 0); now += 16.7 - usedMs; };
+    const tick = (usedMs: number, carried = 0) => { g.beginTick(now); now += usedMs; g.endTick(now, carried); now += 16.7 - usedMs; };
     for (let i = 0; i < OVERLOAD_DEFAULTS.upTicks - 1; i++) tick(12);
     expect(g.level).toBe(0); // one slow tick (or two) is not a trend
     tick(12);
     expect(g.level).toBe(1);
     for (let i = 0; i < 120; i++) tick(12);
     expect(g.level).toBe(OVERLOAD_DEFAULTS.maxLevel);
+    expect(g.admit(now)).toBe(0); // slow ticks that still wrote everyone due: no reason to refuse
+    for (let i = 0; i < 120; i++) tick(12, 5);
     expect(g.admit(now)).toBeGreaterThan(0); // saturated at the slowest cadence: refuse
     for (let i = 0; i < OVERLOAD_DEFAULTS.downTicks - 1; i++) tick(1);
     expect(g.level).toBe(OVERLOAD_DEFAULTS.maxLevel); // hysteresis
