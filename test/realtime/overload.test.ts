@@ -74,7 +74,7 @@ describe('OverloadGovernor', () => {
 });
 
 /** One simulated room: store, fan-out, write stage, the governor, a fake clock the writes advance. */
-function room(n: number, budgetShare = 0.5) {
+function room(n: number, budgetShare = 0.5, globalBufferBytes: number = DEFAULTS.globalBufferBytes) {
   const store = new ChunkStore({ width: SIZE, height: SIZE, paletteSize: DEFAULT_PALETTE.length });
   const levels = new LodLevels(store);
   const subs = new ViewportSubscriptions(levels, DEFAULTS.maxViewportArea);
@@ -88,7 +88,7 @@ function room(n: number, budgetShare = 0.5) {
   } as never);
   const writer = new ClientWriter({
     levels, pressure, outbox, get overload() { return overload.g; }, metrics: createMetrics(), log: createLogger('silent'),
-    disconnect: () => {}, bufferedBytes: () => 0, globalBufferBytes: DEFAULTS.globalBufferBytes,
+    disconnect: () => {}, bufferedBytes: () => 0, globalBufferBytes,
     // Each write costs the simulated load: the budget runs out after as many clients as the test says.
     clock: () => clock.now,
   } as never);
@@ -216,5 +216,27 @@ describe('overload scheduling, property', () => {
     expect(r.overload.g.state().ticksOverBudget).toBeLessThan(40);
     const union = new Set(last.flatMap((x) => [...x]));
     expect(union.size).toBe(40);
+  });
+
+  it('snapshot streams are bounded across all clients: one tick queues at most the global allowance (plus one snapshot)', () => {
+    const allowance = 16 * 1024;
+    const r = room(20, 1, allowance);
+    // Noise in every chunk, so snapshots are big (a few KiB each).
+    for (let y = 0; y < SIZE; y++) for (let x = 0; x < SIZE; x++) r.store.set(x, y, (x * 7 + y * 13) % 16);
+    r.store.drain();
+    for (let i = 0; i < 20; i++) r.view(i, 0, 0, SIZE, SIZE); // 16 chunks owed each
+    let largest = 0;
+    for (let cy = 0; cy < SIZE / 64; cy++) for (let cx = 0; cx < SIZE / 64; cx++) largest = Math.max(largest, r.store.snapshot(cx, cy).length);
+    expect(largest * 16 * 20).toBeGreaterThan(allowance * 10); // what they are owed is far above the allowance
+    const bytes = () => r.clients.reduce((a, c) => a + c.t.frames.reduce((b, f) => b + f.length, 0), 0);
+    let ticks = 0;
+    while (r.clients.some((_, i) => r.owed(i)) && ticks < 1000) {
+      const before = bytes();
+      r.tick(0);
+      ticks++;
+      expect(bytes() - before).toBeLessThanOrEqual(allowance + largest + 64);
+    }
+    expect(ticks).toBeGreaterThan(10); // paced over many ticks, and everything arrived:
+    for (const c of r.clients) expect(c.replica.size).toBe(16);
   });
 });
