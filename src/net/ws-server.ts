@@ -10,6 +10,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { ServerMetrics } from '../metrics.js';
 import { ConnectionCounter } from '../limits/index.js';
+import { OVERLOAD_DEFAULTS } from '../defaults.js';
 import { CloseCode, type CloseCodeValue } from './protocol.js';
 import type { RoomEndpoint } from './transport.js';
 import { WsTransport } from './ws-transport.js';
@@ -122,7 +123,7 @@ export function attachWebSocket<S extends { readonly id: number }>(
     }
     if (perIp.total >= config.maxConnections) {
       metrics.handshakesRefused.inc({ reason: 'full' });
-      return refuse(socket, 503, 'Service Unavailable', 5);
+      return refuse(socket, 503, 'Service Unavailable', OVERLOAD_DEFAULTS.retryAfterS);
     }
     const retryAfter = deps.admit?.() ?? 0;
     if (retryAfter > 0) {
