@@ -111,7 +111,8 @@ export class CanvasRoom {
       caughtUp: (s) => { this.cursorFanout.snapshotFor(s); wake(); },
       becameStale: () => metrics.clientsStale.inc(),
     });
-    this.cursorFanout = new CursorFanout(this.cursors, config.cursorBroadcastHz, pressure, outbox, () => this.overload.cadence);
+    this.cursorFanout = new CursorFanout(this.cursors, config.cursorBroadcastHz, pressure, outbox,
+      () => this.overload.cadence, (s, t) => this.overload.due(s, outbox.tick, t));
     this.viewports = new ViewportIntake({
       store, subs: this.subs, cursors: this.cursors, outbox, errors: this.errors, wake,
       cursorSnapshot: (s) => this.cursorFanout.snapshotFor(s),
