@@ -77,6 +77,8 @@ export interface ServerConfig {
   lodHz: number;
   /** Bytes buffered for all clients together above which no client gets more than its snapshots' worth. */
   globalBufferBytes: number;
+  /** Share of the tick period the tick's work may take before the rest is carried to later ticks (0..1). */
+  tickBudgetShare: number;
   /** Redis URL shared by the nodes of one canvas ('' = single process, no Redis); see src/cluster. */
   redis: string;
   /** Name of the canvas in that Redis. */
@@ -149,6 +151,7 @@ export const DEFAULTS: ServerConfig = {
   cursorCellCap: 6,
   lodHz: 15,
   globalBufferBytes: 32 * 1024 * 1024,
+  tickBudgetShare: 0.5,
   redis: '',
   canvas: 'main',
   workers: 1,
@@ -229,6 +232,7 @@ export function validateConfig(c: ServerConfig): ServerConfig {
   check(isInt(c.cursorCellCap) && c.cursorCellCap >= 1 && c.cursorCellCap <= 4096, `--cursor-cell-cap must be 1..4096, got ${c.cursorCellCap}`);
   check(isInt(c.globalBufferBytes) && c.globalBufferBytes >= c.highWaterBytes,
     `--global-buffer-bytes must be an integer ≥ --high-water-bytes, got ${c.globalBufferBytes}`);
+  check(c.tickBudgetShare >= 0 && c.tickBudgetShare <= 1, `--tick-budget must be a share of the period 0..1, got ${c.tickBudgetShare}`);
   check(c.redis === '' || /^rediss?:\/\//.test(c.redis), `--redis must be a redis:// or rediss:// URL, got "${c.redis}"`);
   check(/^[A-Za-z0-9_.-]{1,64}$/.test(c.canvas), '--canvas must be 1..64 letters, digits, "_", "." or "-"');
   check(isInt(c.workers) && c.workers >= 1 && c.workers <= 256, `--workers must be an integer 1..256, got ${c.workers}`);
@@ -284,7 +288,8 @@ export const FLAGS: Record<string, FlagSpec> = {
   'cursor-broadcast-hz': { key: 'cursorBroadcastHz', kind: 'int', help: 'cursor broadcasts per second (at most one per tick)' },
   'lod-hz': { key: 'lodHz', kind: 'int', help: 'level-of-detail deltas per second for zoomed-out viewers (at most one per tick)' },
   'cursor-cell-cap': { key: 'cursorCellCap', kind: 'int', help: 'cursors shown per cursor cell (a viewer sees ≤ 9 cells)' },
-  'global-buffer-bytes': { key: 'globalBufferBytes', kind: 'int', help: 'bytes buffered for all clients together before deltas are held back' },
+  'global-buffer-bytes': { key: 'globalBufferBytes', kind: 'int', help: 'bytes buffered for all clients together before deltas are held back (snapshots too)' },
+  'tick-budget': { key: 'tickBudgetShare', kind: 'num', help: 'share of the tick period its work may take; the rest is carried over and cadences slow (0..1)' },
   redis: { key: 'redis', kind: 'str', help: 'Redis URL: join the canvas shared by every node using it (default: single process)' },
   canvas: { key: 'canvas', kind: 'str', help: 'with --redis: name of the shared canvas' },
   workers: { key: 'workers', kind: 'int', help: 'with --redis: node processes behind this one port' },

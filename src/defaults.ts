@@ -161,3 +161,35 @@ export const TIMELAPSE_LIMITS = {
   defaultDelayMs: 100,
   defaultRangeMs: 60 * 60 * 1000,
 } as const;
+
+/** Used by realtime/overload.ts: the overload policy's fixed shape (docs/architecture.md, "Overload policy"). */
+export const OVERLOAD_DEFAULTS = {
+  /** Highest degradation level: a client is then served every 2^3 = 8th tick (7.5 Hz at 60 Hz). */
+  maxLevel: 3,
+  /** Consecutive over-budget ticks before the level goes up: one slow tick (a GC pause) is not a trend. */
+  upTicks: 3,
+  /**
+   * Ticks using under `downShare` of the budget before the level comes down. Much slower than going up, and
+   * a level down doubles the writes, so the margin must be wide enough that the next level fits: hysteresis.
+   */
+  downTicks: 60,
+  downShare: 0.4,
+  /** A client that placed within this many ms is served 2^fastLevels times more often (its pixels show fast). */
+  fastMs: 2000,
+  fastLevels: 2,
+  /**
+   * Clients written in every tick whatever the budget says, so a tiny budget still makes progress and the
+   * carried queue (served first next tick) drains: nobody waits more than backlog ÷ this many ticks.
+   */
+  minServedPerTick: 8,
+  /**
+   * Saturation (the share of recent ticks that left clients unwritten at the top level, an average over ~100 ticks) above which
+   * new connections are refused with 503, and below which they are admitted again.
+   */
+  refuseAbove: 0.5,
+  admitBelow: 0.2,
+  /** Retry-After (seconds) of the 503 a saturated node answers an upgrade with. */
+  retryAfterS: 5,
+  /** Ticks between two readings of every socket's bufferedAmount, for the global snapshot allowance. */
+  bufferedRefreshTicks: 8,
+} as const;

@@ -21,6 +21,16 @@ export interface ServerMetrics {
   forwardedForInvalid: Counter;
   /** Seconds spent in each phase of the tick (commit, backlog, fanout, cursors, online, write), summed. */
   tickPhase: Counter<'phase'>;
+  /** The overload policy (src/realtime/overload.ts): degradation level 0.., read at each scrape. */
+  overloadLevel: Gauge;
+  /** Welcomed clients by the cadence they are served at (1: every tick), read at each scrape. */
+  clientCadence: Gauge<'cadence'>;
+  /** Chunk snapshots owed to clients and not yet sent, summed, read at each scrape. */
+  snapshotBacklog: Gauge;
+  /** Ticks whose work did not fit their budget. */
+  ticksOverBudget: Gauge;
+  /** From a VIEWPORT to the write of the last snapshot it was owed. */
+  panSnapshotSeconds: Histogram;
 }
 
 export function createMetrics(): ServerMetrics {
@@ -46,5 +56,13 @@ export function createMetrics(): ServerMetrics {
     handshakesRefused: new Counter({ name: `${p}handshakes_refused_total`, help: 'Upgrades refused, by reason', labelNames: ['reason'], registers: [registry] }),
     forwardedForInvalid: new Counter({ name: `${p}forwarded_for_invalid_total`, help: 'X-Forwarded-For last hops that were not an IP address (socket address used)', registers: [registry] }),
     tickPhase: new Counter({ name: `${p}tick_phase_seconds_total`, help: 'Time spent in each phase of ticks that had work', labelNames: ['phase'], registers: [registry] }),
+    overloadLevel: new Gauge({ name: `${p}overload_level`, help: 'Degradation level: clients are served every 2^level-th tick', registers: [registry] }),
+    clientCadence: new Gauge({ name: `${p}client_cadence`, help: 'Welcomed clients by cadence (served every n-th tick)', labelNames: ['cadence'], registers: [registry] }),
+    snapshotBacklog: new Gauge({ name: `${p}snapshot_backlog`, help: 'Chunk snapshots owed to clients, not yet sent', registers: [registry] }),
+    ticksOverBudget: new Gauge({ name: `${p}ticks_over_budget`, help: 'Ticks whose work did not fit the tick budget (--tick-budget), since start', registers: [registry] }),
+    panSnapshotSeconds: new Histogram({
+      name: `${p}pan_snapshot_seconds`, help: 'From a VIEWPORT to the write of the last snapshot it was owed',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2.5, 5, 10], registers: [registry],
+    }),
   };
 }

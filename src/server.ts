@@ -114,8 +114,15 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     {
       path: '/healthz',
       get(_req: IncomingMessage, res: ServerResponse) {
+        const o = room.overloadState();
         const body = JSON.stringify({
           status: 'ok', connections: room.connections, uptimeSeconds: Math.round((Date.now() - started) / 1000), tickHz: room.tickHz,
+          // The overload policy (docs/architecture.md): level 0 = everyone served every tick.
+          overload: {
+            level: o.level, cadences: o.cadences, snapshotBacklog: o.snapshotBacklog, refusing: o.refusing,
+            saturation: Math.round(o.saturation * 100) / 100, budgetMs: Math.round(o.budgetMs * 100) / 100,
+            ticksOverBudget: o.ticksOverBudget, heldClients: o.carried,
+          },
           ...(cluster ? { redis: cluster.health() } : {}),
         });
         res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
@@ -127,6 +134,12 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       async get(_req: IncomingMessage, res: ServerResponse) {
         metrics.tickRate.set(room.tickHz);
         metrics.bufferedBytes.set(room.bufferedBytes());
+        const o = room.overloadState();
+        metrics.overloadLevel.set(o.level);
+        metrics.snapshotBacklog.set(o.snapshotBacklog);
+        metrics.ticksOverBudget.set(o.ticksOverBudget);
+        metrics.clientCadence.reset();
+        for (const [cadence, n] of Object.entries(o.cadences)) metrics.clientCadence.set({ cadence }, n);
         const text = await metrics.registry.metrics();
         res.writeHead(200, { 'Content-Type': metrics.registry.contentType });
         res.end(text);
@@ -142,7 +155,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const http = createHttp(httpOptions, createRequestHandler(opsResources,
     [...(musicApi ? [musicApi] : []), api, (req, res, url) => admin.handle(req, res, url), timelapse, staticFiles], log, { trustProxy: config.trustProxy }));
   const ops = config.opsPort >= 0 ? createHttp(httpOptions, createRequestHandler(opsResources, [], log)) : null;
-  const ws = attachWebSocket(http, { config, room, metrics, log, ...(cluster ? { gate: cluster.gate } : {}) });
+  const ws = attachWebSocket(http, { config, room, metrics, log, admit: () => room.admit(), ...(cluster ? { gate: cluster.gate } : {}) });
   // A new canvas generation (Redis lost it and another node re-seeded it): clients reconnect and reload.
   cluster?.seam.onGenerationChange(() => ws.closeClients(CloseCode.TRY_AGAIN_LATER, 'CANVAS_RESYNCED'));
 

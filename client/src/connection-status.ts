@@ -28,12 +28,26 @@ export class ConnectionStatus {
     if (s === 'open') this.hud.setStatus('online');
     else if (s === 'closed') this.hud.setStatus('offline');
     else this.hud.setStatus(this.everOpen ? 'reconnecting' : 'connecting');
+    this.busy = false;
     this.refreshRetry();
   }
 
   /** Some client of this page has been welcomed (a lost connection now is "offline", not "connecting"). */
   get welcomedOnce(): boolean {
     return this.everOpen;
+  }
+
+  /** Shown while the server serves this client at a slower cadence (ONLINE's cadence > 1: it is overloaded). */
+  private busy = false;
+
+  private refreshBusy(client: CanvasClient): void {
+    const busy = client.state === 'open' && client.cadence > 1;
+    if (busy === this.busy) return;
+    this.busy = busy;
+    const pill = document.getElementById('status')!;
+    pill.dataset.busy = String(busy);
+    if (busy) document.getElementById('status-text')!.textContent = 'Online · busy — updates slowed';
+    else if (client.state === 'open') this.hud.setStatus('online');
   }
 
   /** A WELCOME: the canvas is reachable, so the down page goes. */
@@ -46,6 +60,7 @@ export class ConnectionStatus {
   refreshRetry(): void {
     const client = this.client();
     if (client === undefined) return; // events during the first client's start, before it returned
+    this.refreshBusy(client);
     const at = client.nextAttemptAt;
     const waiting = client.state === 'connecting' && at !== null;
     const inMs = waiting ? Math.max(0, at - Date.now()) : null;

@@ -57,6 +57,8 @@ export class CanvasClient {
   readonly cursors: Map<number, CursorState>;
   /** Latest ONLINE count. */
   online = 0;
+  /** From ONLINE: the server writes to this client every `cadence`-th tick (> 1: busy, updates slowed). */
+  cadence = 1;
   /** While waiting to reconnect: when (Date.now() ms) the next attempt starts; null otherwise. */
   nextAttemptAt: number | null = null;
   /** Totals over the client's life, for load tests. */
@@ -392,6 +394,7 @@ export class CanvasClient {
         return;
       case 'online':
         this.online = m.count;
+        this.cadence = m.cadence ?? 1; // the server's overload cadence (1: every tick; absent from older servers)
         this.events.emit('online', m.count);
         return;
       case 'error':

@@ -34,7 +34,8 @@ export interface Snapshot { type: 'snapshot'; cx: number; cy: number; version: n
 export interface Delta { type: 'delta'; cx: number; cy: number; version: number; offsets: Uint16Array; colors: Uint8Array }
 export interface PlaceResult { type: 'placeResult'; seq: number; status: number; count: number; retryAfterMs: number }
 export interface Cursors { type: 'cursors'; moved: CursorEntry[]; removed: number[] }
-export interface Online { type: 'online'; count: number }
+/** `level` and `cadence` were appended to the body later (docs/protocol.md, ONLINE): absent from older servers. */
+export interface Online { type: 'online'; count: number; level?: number; cadence?: number }
 export interface ErrorMessage { type: 'error'; code: number; op: number; message: string }
 export interface Pong { type: 'pong'; nonce: number; serverTime: number }
 
@@ -98,9 +99,15 @@ export function encodePlaceResult(seq: number, status: number, count: number, re
   return bytes;
 }
 
-export function encodeOnline(count: number): Uint8Array {
-  const { bytes, view } = frame(Op.ONLINE, 4);
+/** ONLINE; with `level`, the overload fields appended to the body (the 4-byte form is the original one). */
+export function encodeOnline(count: number, level?: number, cadence?: number): Uint8Array {
+  const grown = level !== undefined;
+  const { bytes, view } = frame(Op.ONLINE, grown ? 6 : 4);
   view.setUint32(3, count, true);
+  if (grown) {
+    view.setUint8(7, level);
+    view.setUint8(8, cadence ?? 1);
+  }
   return bytes;
 }
 
@@ -157,7 +164,7 @@ export function encodeMessage(m: Message): Uint8Array {
     case 'delta': return encodeChunkDelta(m.cx, m.cy, m.version, m.offsets, m.colors, m.offsets.length);
     case 'placeResult': return encodePlaceResult(m.seq, m.status, m.count, m.retryAfterMs);
     case 'cursors': return encodeCursors(m.moved, m.removed);
-    case 'online': return encodeOnline(m.count);
+    case 'online': return m.level === undefined ? encodeOnline(m.count) : encodeOnline(m.count, m.level, m.cadence);
     case 'error': return encodeError(m.code, m.op, m.message);
     case 'pong': return encodePong(m.nonce, m.serverTime);
     case 'lodViewport': return encodeLodViewport(m.level, m.x, m.y, m.w, m.h);
@@ -218,8 +225,12 @@ function decodeServerBody(op: number, r: BodyReader): ServerMessage {
       for (let i = 0; i < m; i++) removed[i] = r.u32();
       return { type: 'cursors', moved, removed };
     }
-    case Op.ONLINE:
-      return { type: 'online', count: r.u32() };
+    case Op.ONLINE: {
+      const count = r.u32();
+      // The overload fields, when the server appended them; bytes beyond what we know are stepped over.
+      if (r.left < 2) return { type: 'online', count };
+      return { type: 'online', count, level: r.u8(), cadence: r.u8() };
+    }
     case Op.ERROR: {
       const code = r.u16();
       const op = r.u8();

@@ -10,6 +10,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { ServerMetrics } from '../metrics.js';
 import { ConnectionCounter } from '../limits/index.js';
+import { OVERLOAD_DEFAULTS } from '../defaults.js';
 import { CloseCode, type CloseCodeValue } from './protocol.js';
 import type { RoomEndpoint } from './transport.js';
 import { WsTransport } from './ws-transport.js';
@@ -18,8 +19,9 @@ import { clientKey } from './client-address.js';
 /** The heartbeat pings a sixteenth of the peers each sixteenth of its interval (see the timer below). */
 const HEARTBEAT_SLICES = 16;
 
-function refuse(socket: Duplex, status: number, text: string, body = text): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+function refuse(socket: Duplex, status: number, text: string, body = text, retryAfterS = 0): void {
+  const retry = retryAfterS > 0 ? `Retry-After: ${retryAfterS}\r\n` : '';
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\n${retry}Content-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   socket.destroy();
 }
 
@@ -94,7 +96,14 @@ export interface WsServerLimits {
 
 export function attachWebSocket<S extends { readonly id: number }>(
   server: Server,
-  deps: { config: WsServerLimits; room: RoomEndpoint<S>; metrics: ServerMetrics; log: Logger; gate?: ConnectionGate },
+  deps: {
+    config: WsServerLimits; room: RoomEndpoint<S>; metrics: ServerMetrics; log: Logger; gate?: ConnectionGate;
+    /**
+     * The room's admission under load: 0 admits, n > 0 refuses with 503 and `Retry-After: n` — a clean
+     * answer at the handshake rather than a connection the node cannot serve (a time-out, a 1006 later).
+     */
+    admit?: () => number;
+  },
 ): WsEndpoint {
   const { config, room, metrics, log } = deps;
   const wss = new WebSocketServer({
@@ -147,7 +156,12 @@ export function attachWebSocket<S extends { readonly id: number }>(
     }
     if (perIp.total >= config.maxConnections) {
       metrics.handshakesRefused.inc({ reason: 'full' });
-      return refuse(socket, 503, 'Service Unavailable');
+      return refuse(socket, 503, 'Service Unavailable', undefined, OVERLOAD_DEFAULTS.retryAfterS);
+    }
+    const retryAfter = deps.admit?.() ?? 0;
+    if (retryAfter > 0) {
+      metrics.handshakesRefused.inc({ reason: 'overloaded' });
+      return refuse(socket, 503, 'Service Unavailable', undefined, retryAfter);
     }
     // The limit key, not the address: one IPv6 /64 is one client for the cap, the buckets and bans.
     const ip = clientKey(req, config.trustProxy, config.ipv6Prefix, () => metrics.forwardedForInvalid.inc());

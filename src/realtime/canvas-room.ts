@@ -36,6 +36,7 @@ import { DeltaFanout } from './fanout.js';
 import { Handshake } from './handshake.js';
 import { Inbound } from './inbound.js';
 import { Outbox } from './outbox.js';
+import { OverloadGovernor, type OverloadState } from './overload.js';
 import { PlaceIntake, type PlaceGuard } from './place-intake.js';
 import { LocalPlacementSeam, type PlacementSeam } from './placement-seam.js';
 import { OnlineCount, SessionRegistry } from './session-registry.js';
@@ -78,6 +79,8 @@ export class CanvasRoom {
   /** Highest committed PLACE seq per session token, for clients that lost their answers. */
   readonly sessionSeqs = new SessionSeqs();
   private readonly outbox = new Outbox();
+  /** The overload policy (./overload.ts): the tick's budget, the degradation level, admission. */
+  readonly overload: OverloadGovernor;
   private readonly loop: TickLoop;
   private readonly online: OnlineCount;
   private readonly errors: ClientErrors;
@@ -93,6 +96,7 @@ export class CanvasRoom {
     const outbox = this.outbox;
     const wake = () => this.loop.request();
     const disconnect = (s: ClientSession) => this.disconnect(s);
+    this.overload = new OverloadGovernor(config.tickHz, config.tickBudgetShare, () => wake());
     this.loop = new TickLoop(config.tickHz, config.eagerTick, (t) => this.tick(t), (err) => log.error({ err }, 'tick failed'));
     this.levels = new LodLevels(store);
     this.subs = new ViewportSubscriptions(this.levels, config.maxViewportArea);
@@ -102,12 +106,14 @@ export class CanvasRoom {
     this.errors = new ClientErrors(metrics, outbox, wake, disconnect);
     const noHello = (s: AwaitingHello) => this.errors.fail(s, protocolError('HELLO_REQUIRED', 'no HELLO in time'), true);
     this.sessions = new SessionRegistry(config, metrics.connections, noHello);
-    this.online = new OnlineCount(this.sessions, config.onlineIntervalMs, outbox, wake, deps.onlineCount);
+    const level = () => this.overload.level;
+    this.online = new OnlineCount(this.sessions, config.onlineIntervalMs, outbox, wake, deps.onlineCount, level);
     const pressure = new PressureGate(new BackpressurePolicy(config), outbox, () => this.sessions.size, {
       caughtUp: (s) => { this.cursorFanout.snapshotFor(s); wake(); },
       becameStale: () => metrics.clientsStale.inc(),
     });
-    this.cursorFanout = new CursorFanout(this.cursors, config.cursorBroadcastHz, pressure, outbox);
+    this.cursorFanout = new CursorFanout(this.cursors, config.cursorBroadcastHz, pressure, outbox,
+      () => this.overload.cadence, (s, t) => this.overload.due(s, outbox.tick, t));
     this.viewports = new ViewportIntake({
       store, subs: this.subs, cursors: this.cursors, outbox, errors: this.errors, wake,
       cursorSnapshot: (s) => this.cursorFanout.snapshotFor(s),
@@ -115,13 +121,17 @@ export class CanvasRoom {
     this.places = new PlaceIntake({ config, store, seam: this.seam, metrics, outbox, guard: deps.guard, now, wake });
     const handshake = new Handshake({
       config, store, palette: deps.palette, sessionSeqs: this.sessionSeqs, errors: this.errors, now, music: deps.music,
-      epoch: () => this.epoch, online: () => this.online.current(),
+      epoch: () => this.epoch, online: () => this.online.current(), overloadLevel: level,
       identityOf: (token) => painterIdentity(storage.identitySalt, token),
     });
     this.inbound = new Inbound({ handshake, viewports: this.viewports, places: this.places, cursors: this.cursors, errors: this.errors, outbox, log, now, wake });
     const commit = new CommitStage({ seam: this.seam, storage, store, sessions: this.sessions, sessionSeqs: this.sessionSeqs, outbox, metrics, log });
-    const fanout = new DeltaFanout({ config, store, storage, levels: this.levels, subs: this.subs, pressure, outbox, log, now });
-    const writer = new ClientWriter({ levels: this.levels, pressure, outbox, metrics, log, disconnect });
+    const overload = this.overload;
+    const fanout = new DeltaFanout({ config, store, storage, levels: this.levels, subs: this.subs, pressure, outbox, overload, log, now });
+    const writer = new ClientWriter({
+      levels: this.levels, pressure, outbox, overload, metrics, log, disconnect,
+      bufferedBytes: () => this.bufferedBytes(), globalBufferBytes: config.globalBufferBytes,
+    });
     this.pipeline = new Tick({
       commit: () => commit.run(),
       backlog: (t) => {
@@ -135,7 +145,8 @@ export class CanvasRoom {
       cursors: (t, due) => this.cursorFanout.flush(t, due),
       online: (t) => this.online.send(t),
       write: (t) => writer.write(t),
-    }, outbox, metrics);
+      carried: () => writer.carried,
+    }, outbox, metrics, overload);
     // A seam fed from outside (other nodes through Redis) wakes the tick when placements arrive.
     this.seam.setWakeup?.(wake);
   }
@@ -148,7 +159,7 @@ export class CanvasRoom {
   stop(): void {
     if (this.outbox.stopped) return;
     this.tick(performance.now());
-    this.outbox.stopped = true;
+    this.outbox.stop(); // what the cadence or the budget held back goes out now
     this.loop.stop();
     this.online.stop();
     this.sessions.stop();
@@ -194,6 +205,29 @@ export class CanvasRoom {
   broadcast(bytes: Uint8Array): void {
     this.sessions.toAllReady(bytes, this.outbox);
     this.loop.request();
+  }
+
+  /**
+   * Admission for a new connection (the WebSocket endpoint asks before upgrading): 0 to admit, else the
+   * Retry-After seconds of a 503 — the node is over budget even at its slowest cadence.
+   */
+  admit(): number {
+    return this.overload.admit(performance.now());
+  }
+
+  /** The overload policy's state for /healthz and /metrics: level, cadences, snapshot backlog. */
+  overloadState(): OverloadState & { cadences: Record<string, number>; snapshotBacklog: number; carried: number } {
+    const cadences: Record<string, number> = {};
+    let snapshotBacklog = 0;
+    const t = performance.now();
+    this.overload.settle(t);
+    for (const s of this.sessions.values()) {
+      if (s.phase !== 'ready') continue;
+      const c = String(this.overload.cadenceOf(s, t));
+      cadences[c] = (cadences[c] ?? 0) + 1;
+      snapshotBacklog += s.needSnapshot.size;
+    }
+    return { ...this.overload.state(), cadences, snapshotBacklog, carried: this.outbox.heldCount };
   }
 
   get connections(): number {

@@ -80,6 +80,12 @@ export class SessionCore {
    * sent or may send. The current version until HELLO.
    */
   protocolVersion: number = PROTOCOL_VERSION;
+  /** Overload policy (./overload.ts): tick clock until which it counts as fast (it just placed). */
+  fastUntil = 0;
+  /** Tick in which it is written whatever its cadence (its PLACE answered, or carried from a full tick). */
+  dueTick = -1;
+  /** When the oldest view whose snapshots are still owed was applied (0: none), for pan→snapshot latency. */
+  panAt = 0;
 
   /** Level of detail of the subscribed view (0: full resolution); needSnapshot keys are chunks of this level. */
   level = 0;

@@ -3,25 +3,36 @@
  * tick) and a client past its limits is closed with 4001; otherwise its owed snapshots are queued, paced by
  * the room the policy leaves it, then everything queued for it this tick goes out as ONE WebSocket message —
  * framed and copied once by the transport when it can (`sendParts`), else joined here and sent.
+ *
+ * Under the overload policy (./overload.ts) a client whose turn it is not is held for a later tick with what
+ * is queued for it, and once the tick's budget is spent the clients not yet reached are carried to the next
+ * tick, where they come first. Snapshots are also bounded across all clients: what every socket holds
+ * unsent plus what this tick queues stays under --global-buffer-bytes, so a crowd panning a huge canvas
+ * cannot make the process hold more than that in snapshot streams, however many clients it has.
  */
 import type { Logger } from 'pino';
 import { keyCx, keyCy } from '../chunks/geometry.js';
 import type { ChunkStore } from '../chunks/chunk-store.js';
 import type { LodLevels } from '../chunks/lod.js';
 import type { ServerMetrics } from '../metrics.js';
+import { OVERLOAD_DEFAULTS } from '../defaults.js';
 import { CloseCode } from '../net/protocol.js';
 import type { PressureGate } from './backpressure.js';
 import type { ClientSession } from './client-session.js';
 import type { Outbox } from './outbox.js';
+import type { OverloadGovernor } from './overload.js';
 
 /**
  * Queues snapshots from the client's `needSnapshot` set (chunks of `store`, its level) while `room` bytes
  * last. Returns false when it is owed snapshots and has no room at all: the caller marks it stale (with its
  * stall timeout) rather than revisit it forever.
  */
-export function addSnapshots(s: ClientSession, store: ChunkStore, room: number): boolean {
+export function addSnapshots(s: ClientSession, store: ChunkStore, room: number, shared = Number.POSITIVE_INFINITY): boolean {
   if (s.needSnapshot.size === 0) return true;
   if (room <= 0) return false;
+  // `shared`: what the tick may still queue for all clients together; running out of it only paces the
+  // client (the rest next tick), it is not the client's fault.
+  room = Math.min(room, shared);
   const need = s.needSnapshot;
   for (let i = 0; i < need.end && room > 0; i++) { // `end` shrinks to 0 when the last key is deleted
     const key = need.keyAt(i);
@@ -54,20 +65,46 @@ export interface ClientWriterDeps {
   levels: LodLevels;
   pressure: PressureGate;
   outbox: Outbox;
-  metrics: Pick<ServerMetrics, 'clientsDropped' | 'clientsStale' | 'bytesSent'>;
+  overload: OverloadGovernor;
+  metrics: Pick<ServerMetrics, 'clientsDropped' | 'clientsStale' | 'bytesSent' | 'panSnapshotSeconds'>;
   log: Logger;
   /** Forget the client everywhere (the room's disconnect). */
   disconnect: (s: ClientSession) => void;
+  /** Bytes every socket holds unsent, summed (read every few ticks: it walks every client). */
+  bufferedBytes: () => number;
+  /** --global-buffer-bytes: what snapshot streams may hold at once, across all clients. */
+  globalBufferBytes: number;
+  /** Wall of the tick clock (performance.now()). */
+  clock?: () => number;
 }
 
 export class ClientWriter {
-  constructor(private readonly deps: ClientWriterDeps) {}
+  /** Clients the last write left for the next tick because the budget was spent. */
+  carried = 0;
+  /** Bytes all sockets held unsent at the last reading, and when (tick number) it was read. */
+  private buffered = 0;
+  private bufferedTick = Number.NEGATIVE_INFINITY;
+  /** Snapshot bytes this tick may still queue across all clients. */
+  private shared = 0;
+  private readonly clock: () => number;
 
-  /** Writes every client marked this tick; returns how many were marked. */
+  constructor(private readonly deps: ClientWriterDeps) {
+    this.clock = deps.clock ?? (() => performance.now());
+  }
+
+  /** Writes every client marked this tick whose turn it is, within the budget; returns how many were marked. */
   write(t: number): number {
-    const { metrics, outbox, pressure } = this.deps;
+    const { metrics, outbox, pressure, overload } = this.deps;
     const marked = outbox.takeMarked();
+    const tick = outbox.tick;
+    if (tick - this.bufferedTick >= OVERLOAD_DEFAULTS.bufferedRefreshTicks) {
+      this.buffered = this.deps.bufferedBytes();
+      this.bufferedTick = tick;
+    }
+    this.shared = this.deps.globalBufferBytes - this.buffered;
     let bytesSent = 0;
+    let served = 0;
+    let carried = 0;
     for (const s of marked) {
       if (s.phase === 'closed') continue;
       pressure.check(s, t);
@@ -77,9 +114,24 @@ export class ClientWriter {
         this.deps.disconnect(s);
         continue;
       }
+      if (!overload.due(s, tick, t)) { // not its turn: what it has waits (its chunks are owed snapshots)
+        outbox.hold(s);
+        continue;
+      }
+      if (served >= overload.minServed && overload.spent(this.clock())) {
+        s.dueTick = tick + 1; // first in the next tick's write, and gets that tick's deltas
+        outbox.hold(s);
+        carried++;
+        continue;
+      }
+      served++;
       try {
         if (!s.stale) this.snapshots(s, t);
         bytesSent += flushClient(s);
+        if (s.panAt !== 0 && s.needSnapshot.size === 0) {
+          metrics.panSnapshotSeconds.observe((this.clock() - s.panAt) / 1000);
+          s.panAt = 0;
+        }
       } catch (err) {
         // One client's failure (a snapshot that cannot be encoded, a socket error) must not cost the others.
         this.deps.log.error({ err, client: s.id }, 'write failed; closing the client');
@@ -91,12 +143,17 @@ export class ClientWriter {
       else outbox.backlog.delete(s);
     }
     if (bytesSent > 0) metrics.bytesSent.inc(bytesSent);
+    this.buffered += bytesSent; // until the next reading: assume the kernel kept it (errs towards less)
+    this.carried = carried;
     return marked.length;
   }
 
   /** Snapshots from the client's set while it has room under the high-water mark; stale when it has none. */
   private snapshots(s: ClientSession, t: number): void {
-    if (!addSnapshots(s, this.deps.levels.level(s.level), this.deps.pressure.room(s))) {
+    const before = s.outBytes;
+    const ok = addSnapshots(s, this.deps.levels.level(s.level), this.deps.pressure.room(s), this.shared);
+    this.shared -= s.outBytes - before;
+    if (!ok) {
       s.stale = true;
       s.staleSince = t;
       this.deps.metrics.clientsStale.inc();

@@ -5,6 +5,7 @@
  * store), then answered: one PLACE_RESULT per ack, queued for the client's write. A batch whose commit
  * fails is refused (INTERNAL) and handed back to the seam (`redeliver`), which may deliver it again.
  */
+import { OVERLOAD_DEFAULTS } from '../defaults.js';
 import type { Logger } from 'pino';
 import type { ChunkStore } from '../chunks/chunk-store.js';
 import { keyCx, keyCy } from '../chunks/geometry.js';
@@ -72,6 +73,10 @@ export class CommitStage {
       if (!s) continue;
       s.enqueue(encodePlaceResult(ack.seq, answer, ack.count, ack.retryAfterMs ?? 0));
       outbox.mark(s);
+      // The overload policy's first priority: the answer and the deltas that show it go out in this tick,
+      // and a client painting stays fast for a while (./overload.ts).
+      s.dueTick = outbox.tick;
+      s.fastUntil = performance.now() + OVERLOAD_DEFAULTS.fastMs;
     }
   }
 }

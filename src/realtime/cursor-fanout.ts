@@ -30,11 +30,15 @@ export class CursorFanout {
     private readonly broadcastHz: number,
     private readonly pressure: PressureGate,
     private readonly outbox: Outbox,
+    /** The overload cadence (1, 2, 4…): under load cursors flush that many times less often. */
+    private readonly slowdown: () => number = () => 1,
+    /** Whether a viewer is served this tick (its overload cadence); a cursor snapshot waits for its turn. */
+    private readonly served: (s: ClientSession, t: number) => boolean = () => true,
   ) {}
 
   /** Moved cursors are due at `t` (a little slack for timer jitter). */
   due(t: number): boolean {
-    return this.cursors.hasWork && t - this.lastFlush >= (1000 / this.broadcastHz) * 0.9;
+    return this.cursors.hasWork && t - this.lastFlush >= (1000 / this.broadcastHz) * this.slowdown() * 0.9;
   }
 
   snapshotFor(s: ClientSession): void {
@@ -51,8 +55,16 @@ export class CursorFanout {
     if (due) this.lastFlush = t;
     this.lookupTime = t;
     // Swap first: a viewer that catches up inside the flush (via isStale) files a snapshot for next tick.
-    const snapshots = this.snapshots;
+    // Under load a panning crowd asks for a cursor snapshot with every move: one is made only on the
+    // viewer's turn (the latest view wins meanwhile), so they cost what its writes do.
+    let snapshots = this.snapshots;
     this.snapshots = new Set();
+    if (this.slowdown() > 1) {
+      const now = new Set<ClientSession>();
+      for (const s of snapshots) (this.served(s, t) ? now : this.snapshots).add(s);
+      snapshots = now;
+      if (!due && snapshots.size === 0) return true; // snapshots wait for their viewers' turns
+    }
     this.cursors.flush(this.viewerLookup, snapshots, due, this.sink);
     return true;
   }

@@ -14,6 +14,7 @@ import type { CanvasStorage } from '../storage/canvas-storage.js';
 import type { PressureGate } from './backpressure.js';
 import type { ClientSession } from './client-session.js';
 import type { Outbox } from './outbox.js';
+import type { OverloadGovernor } from './overload.js';
 import type { ViewportSubscriptions } from './viewport-subscription.js';
 
 export interface FanoutDeps {
@@ -24,6 +25,7 @@ export interface FanoutDeps {
   subs: ViewportSubscriptions;
   pressure: PressureGate;
   outbox: Outbox;
+  overload: OverloadGovernor;
   log: Logger;
   /** Wall clock (ms since epoch), for the checkpoint. */
   now: () => number;
@@ -44,7 +46,10 @@ export class DeltaFanout {
    */
   run(t: number, cursorsDue: boolean, placed: boolean): boolean {
     const { store, storage, levels, config } = this.deps;
-    const lodDue = config.lodHz >= config.tickHz || cursorsDue || t - this.lastLodDrain >= (1000 / config.lodHz) * 0.9;
+    const { subs, pressure, outbox, overload } = this.deps;
+    // Under load the levels of detail slow with the cadence (the least important work after cursors).
+    const lodDue = (config.lodHz >= config.tickHz && overload.level === 0) || cursorsDue
+      || t - this.lastLodDrain >= (1000 / config.lodHz) * overload.cadence * 0.9;
     if (lodDue) this.lastLodDrain = t;
     const drained = store.drain();
     const perLevel = levels.apply(drained, lodDue);
@@ -58,14 +63,16 @@ export class DeltaFanout {
         this.deps.log.error({ err }, 'checkpoint failed; will retry');
       }
     }
-    const { subs, pressure, outbox } = this.deps;
+    const tick = outbox.tick;
     const scratch = this.scratch;
     for (let level = 0; level < perLevel.length; level++) for (const d of perLevel[level]!) {
       const n = subs.indexes[level]!.collectSubscribers(d.cx, d.cy, scratch);
       for (let i = 0; i < n; i++) {
         const s = scratch[i]!;
         outbox.mark(s);
-        if (pressure.check(s, t) || (s.needSnapshot.size !== 0 && s.needSnapshot.has(d.key))) {
+        // Not its turn (overload: served every n-th tick) is handled like stale: the chunk is owed as one
+        // snapshot when its turn comes, however many times it changes meanwhile (newest value per pixel).
+        if (pressure.check(s, t) || !overload.due(s, tick, t) || (s.needSnapshot.size !== 0 && s.needSnapshot.has(d.key))) {
           s.needSnapshot.add(d.key);
           continue;
         }

@@ -33,6 +33,8 @@ export interface HandshakeDeps {
   errors: ClientErrors;
   epoch: () => number;
   online: () => number;
+  /** The overload level, appended to ONLINE with its cadence (./overload.ts); absent: level 0. */
+  overloadLevel?: () => number;
   now: () => number;
   music?: { info(): MusicInfo };
   /** The identity of a session with this token (hex; null: none sent) — painterIdentity with the storage salt. */
@@ -79,6 +81,7 @@ export class Handshake {
       chunkSize: 64, tickHz: config.tickHz, serverTime: this.deps.now(), background: store.background,
       limits: this.limits, palette: [...palette], budget: this.budget, session, music: this.deps.music?.info(),
     }));
-    ready.transport.send(encodeOnline(this.deps.online()));
+    const level = this.deps.overloadLevel?.() ?? 0;
+    ready.transport.send(encodeOnline(this.deps.online(), level, 1 << level));
   }
 }

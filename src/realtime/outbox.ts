@@ -14,6 +14,8 @@ export class Outbox {
   /** Sessions with work left over from an earlier tick: snapshots still to send, a deferred viewport, stale. */
   readonly backlog = new Set<ClientSession>();
   private marked: ClientSession[] = [];
+  /** Sessions held for the next tick (not their turn, or the budget ran out): first in its marked list. */
+  private held: ClientSession[] = [];
 
   /** `s` has something queued (or owed): write it at this tick's end. */
   mark(s: ClientSession): void {
@@ -35,7 +37,38 @@ export class Outbox {
     return marked;
   }
 
+  /**
+   * Keep `s`'s queued bytes for the next tick's write, where it comes before anything marked then (so a
+   * client the budget did not reach is reached first next time: round-robin, never the same ones last).
+   */
+  hold(s: ClientSession): void {
+    s.markedTick = this.tick + 1;
+    this.held.push(s);
+  }
+
+  /** No more ticks: what held or marked sessions still have goes out now, and later marks at once. */
+  stop(): void {
+    this.stopped = true;
+    for (const list of [this.held, this.marked]) for (const s of list) {
+      const bytes = s.takeOut();
+      if (bytes && s.phase !== 'closed') s.transport.send(bytes);
+    }
+    this.held = [];
+    this.marked = [];
+  }
+
+  /** Sessions held for the next tick. */
+  get heldCount(): number {
+    return this.held.length;
+  }
+
   endTick(): void {
     this.tick++;
+    // Marks made from now until the next tick's write (answers to messages, that tick's stages) join after
+    // the held ones; a held session is already stamped with this tick, so it is not listed twice.
+    const held = this.held;
+    for (const s of this.marked) held.push(s); // (empty: the write stage took them)
+    this.marked = held;
+    this.held = [];
   }
 }

@@ -85,10 +85,12 @@ export class SessionRegistry {
 /**
  * The ONLINE count: this node's clients, or the canvas-wide count given them (several nodes), sent at most
  * once per interval and only when it changed. A timer wakes the tick for a change held back by the interval,
- * so an idle server does not tick just to wait for it.
+ * so an idle server does not tick just to wait for it. ONLINE also carries the overload level and its
+ * cadence (docs/protocol.md); a change of level is sent at once, so browsers can say "busy — updates slowed".
  */
 export class OnlineCount {
   private lastSent = -1;
+  private lastLevel = 0;
   private lastAt = Number.NEGATIVE_INFINITY;
   private timer: NodeJS.Timeout | null = null;
 
@@ -98,6 +100,7 @@ export class OnlineCount {
     private readonly outbox: Outbox,
     private readonly wake: () => void,
     private readonly canvasWide?: (local: number) => number,
+    private readonly level: () => number = () => 0,
   ) {}
 
   current(): number {
@@ -107,12 +110,14 @@ export class OnlineCount {
   /** The tick's online stage. */
   send(t: number): void {
     const online = this.current();
-    if (online === this.lastSent) return;
-    const wait = this.lastAt + this.intervalMs - t;
+    const level = this.level();
+    if (online === this.lastSent && level === this.lastLevel) return;
+    const wait = level !== this.lastLevel ? 0 : this.lastAt + this.intervalMs - t;
     if (wait <= 0) {
       this.lastSent = online;
+      this.lastLevel = level;
       this.lastAt = t;
-      this.sessions.toAllReady(encodeOnline(online), this.outbox);
+      this.sessions.toAllReady(encodeOnline(online, level, 1 << level), this.outbox);
     } else if (!this.timer) {
       this.timer = setTimeout(() => {
         this.timer = null;

@@ -8,10 +8,12 @@
  *   fanout   ./fanout.ts            deltas and levels of detail to their subscribers
  *   cursors  ./cursor-fanout.ts     moved cursors and cursor snapshots, at their own cadence
  *   online   ./session-registry.ts  the ONLINE count, when it changed
- *   write    ./client-write.ts      one write per client marked this tick, under the backpressure policy
+ *   write    ./client-write.ts      one write per client marked this tick, under the backpressure policy,
+ *                                   within the tick's budget and each client's cadence (./overload.ts)
  */
 import type { ServerMetrics } from '../metrics.js';
 import type { Outbox } from './outbox.js';
+import { OverloadGovernor } from './overload.js';
 
 /** The tick's phases, in order, as /metrics labels them (pixel_canvas_tick_phase_seconds_total). */
 export const TICK_PHASES = ['commit', 'backlog', 'fanout', 'cursors', 'online', 'write'] as const;
@@ -29,6 +31,8 @@ export interface TickStages {
   online(t: number): void;
   /** How many clients were marked for a write. */
   write(t: number): number;
+  /** Clients the write stage carried to the next tick (its budget ran out). */
+  carried?(): number;
 }
 
 export class Tick {
@@ -41,6 +45,7 @@ export class Tick {
     private readonly stages: TickStages,
     private readonly outbox: Outbox,
     private readonly metrics: Pick<ServerMetrics, 'tickPhase' | 'tickDuration'>,
+    private readonly overload: OverloadGovernor = new OverloadGovernor(60, 1),
   ) {
     this.counters = TICK_PHASES.map((phase) => metrics.tickPhase.labels({ phase }));
   }
@@ -49,6 +54,7 @@ export class Tick {
   run(t: number): boolean {
     const { stages, clock } = this;
     const started = performance.now();
+    this.overload.beginTick(started);
     const placed = stages.commit();
     let worked = placed >= 0;
     clock[0] = performance.now();
@@ -63,17 +69,20 @@ export class Tick {
     clock[4] = performance.now();
     const written = stages.write(t);
     this.outbox.endTick();
-    if (worked || written > 0) this.observe(started);
-    return worked || written > 0 || this.outbox.backlog.size > 0;
+    const ended = worked || written > 0 ? this.observe(started) : performance.now();
+    const more = worked || written > 0 || this.outbox.backlog.size > 0 || this.outbox.heldCount > 0;
+    this.overload.endTick(ended, stages.carried?.() ?? 0, more);
+    return more;
   }
 
   /** The tick's duration and its phases, from the phase clock. */
-  private observe(started: number): void {
+  private observe(started: number): number {
     const { clock, counters } = this;
     const ended = performance.now();
     this.metrics.tickDuration.observe((ended - started) / 1000);
     counters[0]!.inc((clock[0]! - started) / 1000);
     for (let i = 1; i < clock.length; i++) counters[i]!.inc((clock[i]! - clock[i - 1]!) / 1000);
     counters[clock.length]!.inc((ended - clock[clock.length - 1]!) / 1000);
+    return ended;
   }
 }

@@ -82,7 +82,10 @@ export class ViewportIntake {
     const { subs, cursors, store, outbox } = this.deps;
     subs.apply(s, level, rect, keep);
     cursors.setViewer(s, clampRect(rect, store.width, store.height));
-    if (s.needSnapshot.size > 0) outbox.backlog.add(s);
+    if (s.needSnapshot.size > 0) {
+      outbox.backlog.add(s);
+      if (s.panAt === 0) s.panAt = performance.now(); // pan→snapshot latency, from the oldest unfinished view
+    }
     this.deps.cursorSnapshot(s);
     this.deps.wake();
   }

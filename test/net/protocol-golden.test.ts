@@ -188,6 +188,12 @@ const SERVER_VECTORS: Vector[] = [
     hex: '86 04 00 | d2 04 00 00',
   },
   {
+    name: 'ONLINE 1234 with the overload fields: level 2, cadence 4 (busy)',
+    message: { type: 'online', count: 1234, level: 2, cadence: 4 },
+    //    op len    | count       | level | cadence
+    hex: '86 06 00 | d2 04 00 00 | 02 | 04',
+  },
+  {
     name: 'ERROR VIEWPORT_TOO_LARGE for a VIEWPORT, "too big"',
     message: { type: 'error', code: ErrorCode.VIEWPORT_TOO_LARGE, op: Op.VIEWPORT, message: 'too big' },
     //    op len    | code  | op | len | t  o  o     b  i  g

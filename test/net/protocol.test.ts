@@ -238,7 +238,10 @@ const cursorsArb = fc.record({
   moved: fc.array(cursorEntryArb, { maxLength: 32 }),
   removed: fc.array(u32, { maxLength: 64 }),
 });
-const onlineArb = fc.record({ type: fc.constant('online' as const), count: u32 });
+const onlineArb = fc.oneof(
+  fc.record({ type: fc.constant('online' as const), count: u32 }),
+  fc.record({ type: fc.constant('online' as const), count: u32, level: fc.integer({ min: 0, max: 255 }), cadence: fc.integer({ min: 0, max: 255 }) }),
+);
 const errorArb = fc.record({ type: fc.constant('error' as const), code: u16, op: u8, message: text(200) });
 const pongArb = fc.record({ type: fc.constant('pong' as const), nonce: u32, serverTime: f64 });
 
@@ -481,6 +484,9 @@ describe('decoders on bad input', () => {
         const decoded = decodeServerMessages(concat([padded, next]));
         if (m.type === 'snapshot' || m.type === 'lodSnapshot') {
           expect(plain(decoded)).toEqual(plain([{ ...m, data: concat([m.data, extra]) }, { type: 'online', count: 7 }]));
+        } else if (m.type === 'online' && m.level === undefined && extra.length >= 2) {
+          // ONLINE grew `level u8, cadence u8` (the overload policy): the first two bytes are those fields.
+          expect(plain(decoded)).toEqual(plain([{ ...m, level: extra[0], cadence: extra[1] }, { type: 'online', count: 7 }]));
         } else {
           expect(plain(decoded)).toEqual(plain([m, { type: 'online', count: 7 }]));
         }

@@ -1,4 +1,5 @@
 /** The write stage: one write per marked client, snapshots within the room backpressure leaves, 4001 past the limits. */
+import { OverloadGovernor } from '../../src/realtime/overload.js';
 import { describe, expect, it } from 'vitest';
 import { ChunkStore } from '../../src/chunks/chunk-store.js';
 import { chunkKey } from '../../src/chunks/geometry.js';
@@ -21,7 +22,10 @@ function setup() {
   const gone: ClientSession[] = [];
   const caught: ClientSession[] = [];
   const pressure = new PressureGate(new BackpressurePolicy(limits), outbox, () => 1, { caughtUp: (s) => caught.push(s), becameStale: () => {} });
-  const writer = new ClientWriter({ levels, pressure, outbox, metrics: createMetrics(), log: createLogger('silent'), disconnect: (s) => gone.push(s) });
+  const writer = new ClientWriter({
+    levels, pressure, outbox, overload: new OverloadGovernor(60, 0.5), metrics: createMetrics(), log: createLogger('silent'),
+    disconnect: (s) => gone.push(s), bufferedBytes: () => 0, globalBufferBytes: limits.globalBufferBytes,
+  });
   return { store, outbox, writer, gone, caught };
 }
 

@@ -1,4 +1,5 @@
 /** The delta fan-out: each delta's bytes to every up-to-date subscriber, a snapshot owed instead to the rest. */
+import { OverloadGovernor } from '../../src/realtime/overload.js';
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../src/config.js';
 import { ChunkStore } from '../../src/chunks/chunk-store.js';
@@ -25,7 +26,7 @@ function setup(lodHz = DEFAULTS.lodHz) {
       checkpoints++;
     }
   })();
-  const fanout = new DeltaFanout({ config: { lodHz, tickHz: 60 }, store, storage, levels, subs, pressure, outbox, log: createLogger('silent'), now: Date.now });
+  const fanout = new DeltaFanout({ config: { lodHz, tickHz: 60 }, store, storage, levels, subs, pressure, outbox, overload: new OverloadGovernor(60, 0.5), log: createLogger('silent'), now: Date.now });
   const viewer = (x: number, y: number, w: number, h: number, level = 0) => {
     const c = ready();
     subs.apply(c.s, level, { x, y, w, h }, undefined);

@@ -100,7 +100,7 @@ describe('OnlineCount', () => {
     online.send(0);
     expect(outbox.takeMarked()).toEqual([a]);
     outbox.endTick();
-    expect(a.out[0]).toEqual(encodeOnline(1));
+    expect(a.out[0]).toEqual(encodeOnline(1, 0, 1)); // with the overload fields: level 0, cadence 1
     a.clearOut();
     online.send(100); // unchanged: nothing
     expect(outbox.takeMarked()).toEqual([]);

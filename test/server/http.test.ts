@@ -22,7 +22,14 @@ describe('HTTP routes', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/application\/json/);
     const body = await res.json();
-    expect(body).toEqual({ status: 'ok', connections: 1, uptimeSeconds: expect.any(Number), tickHz: expect.any(Number) });
+    expect(body).toEqual({
+      status: 'ok', connections: 1, uptimeSeconds: expect.any(Number), tickHz: expect.any(Number),
+      // The overload policy's state: one client, served every tick, nothing owed, admitting.
+      overload: {
+        level: 0, cadences: { 1: 1 }, snapshotBacklog: 0, refusing: false, saturation: 0, budgetMs: 8.33,
+        ticksOverBudget: expect.any(Number), heldClients: 0,
+      },
+    });
     expect(body.tickHz).toBeLessThanOrEqual(61); // never above the configured 60 Hz
     p.close();
   });
