@@ -82,6 +82,6 @@ export class Handshake {
       limits: this.limits, palette: [...palette], budget: this.budget, session, music: this.deps.music?.info(),
     }));
     const level = this.deps.overloadLevel?.() ?? 0;
-    ready.transport.send(encodeOnline(this.deps.online(), level, 1 << level));
+    ready.transport.send(version === 1 ? encodeOnline(this.deps.online()) : encodeOnline(this.deps.online(), level, 1 << level));
   }
 }

@@ -67,11 +67,12 @@ export class SessionRegistry {
    * Queue `bytes` (one message) for the next write of every welcomed client whose protocol version knows its
    * opcode: a version 1 client is never sent a later version's message (music mode's TEMPO).
    */
-  toAllReady(bytes: Uint8Array, outbox: Outbox): void {
+  toAllReady(bytes: Uint8Array, outbox: Outbox, v1Bytes?: Uint8Array): void {
     const op = bytes[0] ?? 0;
     for (const s of this.byId.values()) {
       if (s.phase !== 'ready' || !versionKnowsOp(s.protocolVersion, op)) continue;
-      s.enqueue(bytes);
+      // v1 decoders refuse trailing bytes: a message that grew fields goes to them in its v1 form.
+      s.enqueue(v1Bytes !== undefined && s.protocolVersion === 1 ? v1Bytes : bytes);
       outbox.mark(s);
     }
   }
@@ -117,7 +118,7 @@ export class OnlineCount {
       this.lastSent = online;
       this.lastLevel = level;
       this.lastAt = t;
-      this.sessions.toAllReady(encodeOnline(online, level, 1 << level), this.outbox);
+      this.sessions.toAllReady(encodeOnline(online, level, 1 << level), this.outbox, encodeOnline(online));
     } else if (!this.timer) {
       this.timer = setTimeout(() => {
         this.timer = null;
