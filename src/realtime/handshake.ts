@@ -37,6 +37,8 @@ export interface HandshakeDeps {
   music?: { info(): MusicInfo };
   /** The identity of a session with this token (hex; null: none sent) — painterIdentity with the storage salt. */
   identityOf: (token: string | null) => string;
+  /** The address's paint allowance now (PlaceIntake.allowance); sent to protocol ≥ 2 clients only. */
+  allowance?: (ip: string) => { tokens: number; nextMs: number };
 }
 
 export class Handshake {
@@ -78,6 +80,7 @@ export class Handshake {
       version, clientId: ready.id, epoch: this.deps.epoch(), width: store.width, height: store.height,
       chunkSize: 64, tickHz: config.tickHz, serverTime: this.deps.now(), background: store.background,
       limits: this.limits, palette: [...palette], budget: this.budget, session, music: this.deps.music?.info(),
+      allowance: version >= 2 ? this.deps.allowance?.(s.ip) : undefined,
     }));
     ready.transport.send(encodeOnline(this.deps.online()));
   }
