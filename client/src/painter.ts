@@ -52,6 +52,16 @@ export class CooldownEstimate {
     this.serverUntil = 0;
   }
 
+  /**
+   * The server's word on the address's bucket at WELCOME (its ALLOWANCE record): whole pixels now and ms to
+   * the next one. Overrides the estimate, so a new tab does not claim a burst another tab already spent.
+   */
+  seed(tokens: number, nextMs: number, now: number): void {
+    this.refill(now);
+    this.tokens = Math.min(this.burst, nextMs > 0 ? tokens + 1 - (nextMs / 1000) * this.rate : tokens);
+    this.at = now;
+  }
+
   /** True when the estimate says the bucket is full (nothing left to count down). */
   full(now: number): boolean {
     this.refill(now);
@@ -118,7 +128,9 @@ export class Painter {
   }
 
   onWelcome(w: Welcome): void {
-    this.cooldown.reset(w.limits.paintRate, w.limits.paintBurst, performance.now());
+    const now = performance.now();
+    this.cooldown.reset(w.limits.paintRate, w.limits.paintBurst, now);
+    if (w.allowance) this.cooldown.seed(w.allowance.tokens, w.allowance.nextMs, now);
     this.hooks.cooldownChanged();
   }
 

@@ -27,7 +27,7 @@ export { utf8Truncate } from './wire-io.js';
 export { type CursorEntry, encodeCursors } from './cursors-codec.js';
 import { type CursorEntry, encodeCursors } from './cursors-codec.js';
 export * from './client-messages.js';
-export { type Limits, type MessageBudgetInfo, type SessionInfo, type Welcome, encodeWelcome } from './welcome-codec.js';
+export { type Limits, type MessageBudgetInfo, type SessionInfo, type PaintAllowance, type Welcome, encodeWelcome } from './welcome-codec.js';
 export { type MusicInfo, type Tempo, type WirePattern, type WireTempoSegment, encodeTempo } from './music-protocol.js';
 
 export interface Snapshot { type: 'snapshot'; cx: number; cy: number; version: number; encoding: number; data: Uint8Array }

@@ -1,6 +1,6 @@
 /**
  * WELCOME, the server's first message: the canvas, its limits, palette, message budget and session, then
- * extension records (music mode's is in music-protocol.ts).
+ * extension records (music mode's is in music-protocol.ts; the paint allowance's is here).
  */
 import { Op, WelcomeExtension } from './wire-vocabulary.js';
 import { type BodyReader, EMPTY, frame } from './wire-io.js';
@@ -40,6 +40,20 @@ export interface SessionInfo {
   lastSeq: number;
 }
 
+/**
+ * The address's paint bucket when the WELCOME was sent: a new tab must not claim a full burst that another
+ * tab of the same address already spent (the bucket is per address, not per connection).
+ */
+export interface PaintAllowance {
+  /** Whole pixels the address may place now (0..paintBurst). */
+  tokens: number;
+  /** Milliseconds until one more whole pixel (0 when the bucket is full). */
+  nextMs: number;
+}
+
+/** Body of the ALLOWANCE record: tokens u32, nextMs u32. */
+const ALLOWANCE_BODY = 8;
+
 export interface Welcome {
   type: 'welcome';
   version: number;
@@ -64,6 +78,27 @@ export interface Welcome {
   session: SessionInfo;
   /** Present when the canvas is a music canvas (mode music); absent for a pixel canvas. */
   music?: MusicInfo;
+  /** The address's paint allowance (a server that sends no ALLOWANCE record: unknown, assume a full burst). */
+  allowance?: PaintAllowance;
+}
+
+/** The ALLOWANCE extension record, header included. */
+function encodeAllowanceExtension(a: PaintAllowance): Uint8Array {
+  const bytes = new Uint8Array(3 + ALLOWANCE_BODY);
+  const view = new DataView(bytes.buffer);
+  view.setUint8(0, WelcomeExtension.ALLOWANCE);
+  view.setUint16(1, ALLOWANCE_BODY, true);
+  // Clamped to u32: a bucket never holds more than paintBurst (u32 in WELCOME) nor waits more than its refill.
+  view.setUint32(3, Math.min(0xffffffff, Math.max(0, Math.floor(a.tokens))), true);
+  view.setUint32(7, Math.min(0xffffffff, Math.max(0, Math.ceil(a.nextMs))), true);
+  return bytes;
+}
+
+function decodeAllowanceExtension(body: Uint8Array): PaintAllowance | undefined {
+  // A shorter body is not this version's record; a longer one may carry fields a later version appends.
+  if (body.length < ALLOWANCE_BODY) return undefined;
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  return { tokens: view.getUint32(0, true), nextMs: view.getUint32(4, true) };
 }
 
 const WELCOME_FIXED = 2 + 4 + 4 + 4 + 4 + 2 + 2 + 8 + 1 + (8 + 4 + 2 + 4 + 2 + 2 + 1 + 4) + 2;
@@ -84,7 +119,11 @@ export const V1_IMPLIED_BUDGET: Readonly<MessageBudgetInfo> = Object.freeze({
  */
 export function encodeWelcome(w: Omit<Welcome, 'type'>): Uint8Array {
   const v1 = w.version === 1;
-  const ext = v1 || w.music === undefined ? EMPTY : encodeMusicExtension(w.music, w.palette.length);
+  const music = v1 || w.music === undefined ? EMPTY : encodeMusicExtension(w.music, w.palette.length);
+  const allowance = v1 || w.allowance === undefined ? EMPTY : encodeAllowanceExtension(w.allowance);
+  const ext = new Uint8Array(music.length + allowance.length);
+  ext.set(music, 0);
+  ext.set(allowance, music.length);
   const tail = v1 ? 0 : WELCOME_TAIL;
   const { bytes, view } = frame(Op.WELCOME, WELCOME_FIXED + 3 * w.palette.length + tail + ext.length);
   let o = 3;
@@ -173,6 +212,9 @@ export function readWelcome(r: BodyReader): Welcome {
     if (kind === WelcomeExtension.MUSIC) {
       welcome.music = decodeMusicExtension(body, n);
       welcome.music.patterns.forEach((p, i) => { p.colour = palette[i]!; });
+    } else if (kind === WelcomeExtension.ALLOWANCE) {
+      const a = decodeAllowanceExtension(body);
+      if (a) welcome.allowance = a;
     }
   }
   return welcome;

@@ -153,6 +153,8 @@ export const SnapshotEncoding = {
 /** WELCOME extension records that may follow the palette: `kind u8 | length u16 | body`. */
 export const WelcomeExtension = {
   MUSIC: 1,
+  /** The address's paint allowance when the WELCOME was sent (./welcome-codec.ts). */
+  ALLOWANCE: 2,
 } as const;
 
 /** Bytes of the optional session token at the end of HELLO. */

@@ -123,6 +123,7 @@ export class CanvasRoom {
       config, store, palette: deps.palette, sessionSeqs: this.sessionSeqs, errors: this.errors, now, music: deps.music,
       epoch: () => this.epoch, online: () => this.online.current(), overloadLevel: level,
       identityOf: (token) => painterIdentity(storage.identitySalt, token),
+      allowance: (ip) => this.places.allowance(ip, performance.now()),
     });
     this.inbound = new Inbound({ handshake, viewports: this.viewports, places: this.places, cursors: this.cursors, errors: this.errors, outbox, log, now, wake });
     const commit = new CommitStage({ seam: this.seam, storage, store, sessions: this.sessions, sessionSeqs: this.sessionSeqs, outbox, metrics, log });

@@ -39,6 +39,8 @@ export interface HandshakeDeps {
   music?: { info(): MusicInfo };
   /** The identity of a session with this token (hex; null: none sent) — painterIdentity with the storage salt. */
   identityOf: (token: string | null) => string;
+  /** The address's paint allowance now (PlaceIntake.allowance); sent to protocol ≥ 2 clients only. */
+  allowance?: (ip: string) => { tokens: number; nextMs: number };
 }
 
 export class Handshake {
@@ -80,6 +82,7 @@ export class Handshake {
       version, clientId: ready.id, epoch: this.deps.epoch(), width: store.width, height: store.height,
       chunkSize: 64, tickHz: config.tickHz, serverTime: this.deps.now(), background: store.background,
       limits: this.limits, palette: [...palette], budget: this.budget, session, music: this.deps.music?.info(),
+      allowance: version >= 2 ? this.deps.allowance?.(s.ip) : undefined,
     }));
     const level = this.deps.overloadLevel?.() ?? 0;
     ready.transport.send(version === 1 ? encodeOnline(this.deps.online()) : encodeOnline(this.deps.online(), level, 1 << level));

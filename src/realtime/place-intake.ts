@@ -83,6 +83,17 @@ export class PlaceIntake {
     this.deps.wake();
   }
 
+  /**
+   * The address's paint allowance now (for WELCOME's ALLOWANCE record): whole pixels, and ms until the next
+   * one. Peeks, so a connection that never paints does not keep the bucket alive.
+   */
+  allowance(ip: string, t: number): { tokens: number; nextMs: number } {
+    const have = this.paint.peek(ip, t);
+    const tokens = Math.min(this.paint.burst, Math.floor(have + 1e-9));
+    const nextMs = tokens >= this.paint.burst ? 0 : Math.max(1, ((tokens + 1 - have) / this.paint.rate) * 1000);
+    return { tokens, nextMs };
+  }
+
   /** What the guard says now for this painter (null: let through, or no guard). */
   refusal(ip: string, name: string, identity = ''): ErrorCodeName | null {
     return this.deps.guard?.refusal(ip, name, identity) ?? null;
