@@ -38,6 +38,11 @@ export interface Voice {
   /** -1 (left) .. 1 (right). */
   pan: number;
   gain: number;
+  /**
+   * Distance from the view centre in view half-diagonals (0 at the centre, 1 at a corner of the screen, up to
+   * SPATIAL.hearRadius); gain-weighted mean of the merged cells'. The mix makes far voices sound far with it.
+   */
+  dist: number;
   /** Cells this voice stands for (1 unless merged). */
   cells: number;
 }
@@ -50,6 +55,8 @@ export interface Note {
   midi: number;
   pan: number;
   gain: number;
+  /** Its voice's distance from the view centre, view half-diagonals (Voice.dist). */
+  dist: number;
   /** Gate length, ms: 90% of the steps from this hit to the next (a note holds across the rests after it). */
   duration: number;
   /** The palette entry that plays it. */
@@ -76,8 +83,8 @@ export const SPATIAL = Object.freeze({
 
 export const DEFAULT_VOICE_CAP = 32;
 
-/** Pan and level (before the pattern's gain) of a point, or null when it is out of hearing. */
-export function spatialize(x: number, y: number, v: ListenerView): { pan: number; level: number } | null {
+/** Pan, level (before the pattern's gain) and distance (half-diagonals) of a point, or null when it is out of hearing. */
+export function spatialize(x: number, y: number, v: ListenerView): { pan: number; level: number; dist: number } | null {
   const dx = x - v.cx;
   const dy = y - v.cy;
   const diag = Math.hypot(v.halfW, v.halfH);
@@ -86,7 +93,7 @@ export function spatialize(x: number, y: number, v: ListenerView): { pan: number
   if (d > SPATIAL.hearRadius) return null;
   const pan = Math.max(-1, Math.min(1, dx / v.halfW));
   const zoomLevel = Math.sqrt(Math.min(1, Math.max(0, v.zoom) / SPATIAL.fullZoom));
-  return { pan, level: (SPATIAL.voiceGain * zoomLevel) / (1 + SPATIAL.distanceK * d * d) };
+  return { pan, level: (SPATIAL.voiceGain * zoomLevel) / (1 + SPATIAL.distanceK * d * d), dist: d };
 }
 
 /** Loudest first; ties by distance, then y, x, value (a total order: the plan never depends on input order). */
@@ -136,7 +143,7 @@ export function planVoices(cells: Iterable<MusicCell>, patterns: readonly MusicP
     n++;
   }
   const cmp = (a: number, b: number) => louder(gains, dists, xs, ys, vs, a, b);
-  const voiceOf = (i: number): Voice => ({ value: vs[i]!, x: xs[i]!, y: ys[i]!, pan: pans[i]!, gain: gains[i]!, cells: 1 });
+  const voiceOf = (i: number): Voice => ({ value: vs[i]!, x: xs[i]!, y: ys[i]!, pan: pans[i]!, gain: gains[i]!, dist: dists[i]! / diag, cells: 1 });
   if (n <= cap) {
     const order = Array.from({ length: n }, (_, i) => i).sort(cmp);
     return withHeadroom(order.map(voiceOf));
@@ -176,19 +183,20 @@ export function planVoices(cells: Iterable<MusicCell>, patterns: readonly MusicP
   for (const i of heap) chosen[i] = 1;
   const voices: Voice[] = heap.sort(cmp).map(voiceOf);
   // The rest, merged per (chunk, pattern): same onsets and pitches, so one voice plays them as one louder one.
-  const groups = new Map<number, { value: number; sx: number; sy: number; sp: number; sg: number; sg2: number; n: number }>();
+  const groups = new Map<number, { value: number; sx: number; sy: number; sp: number; sd: number; sg: number; sg2: number; n: number }>();
   for (let i = 0; i < n; i++) {
     if (chosen[i] === 1) continue;
     const g0 = gains[i]!;
     const key = ((Math.floor(xs[i]! / 64) * 1024 + Math.floor(ys[i]! / 64)) * 256) + vs[i]!;
     let g = groups.get(key);
     if (g === undefined) {
-      g = { value: vs[i]!, sx: 0, sy: 0, sp: 0, sg: 0, sg2: 0, n: 0 };
+      g = { value: vs[i]!, sx: 0, sy: 0, sp: 0, sd: 0, sg: 0, sg2: 0, n: 0 };
       groups.set(key, g);
     }
     g.sx += xs[i]! * g0;
     g.sy += ys[i]! * g0;
     g.sp += pans[i]! * g0;
+    g.sd += dists[i]! * g0;
     g.sg += g0;
     g.sg2 += g0 * g0;
     g.n++;
@@ -196,7 +204,7 @@ export function planVoices(cells: Iterable<MusicCell>, patterns: readonly MusicP
   const merged: Voice[] = [];
   for (const g of groups.values()) {
     // Incoherent power sum: a crowd of distant cells is louder than one, not louder than all of them in phase.
-    merged.push({ value: g.value, x: g.sx / g.sg, y: g.sy / g.sg, pan: g.sp / g.sg, gain: Math.sqrt(g.sg2), cells: g.n });
+    merged.push({ value: g.value, x: g.sx / g.sg, y: g.sy / g.sg, pan: g.sp / g.sg, gain: Math.sqrt(g.sg2), dist: g.sd / g.sg / diag, cells: g.n });
   }
   merged.sort((a, b) => b.gain - a.gain || a.y - b.y || a.x - b.x || a.value - b.value);
   for (let i = 0; i < merged.length && voices.length < cap; i++) voices.push(merged[i]!);
@@ -276,7 +284,7 @@ export function notesInWindow(
       if (s === 0) continue;
       const stepMs = 60_000 / (bpmAt(map, t) * spb);
       out.push({
-        time: t - offsetMs, voice: p.voice, midi: p.pitches[hits[step]! % p.pitches.length]!, pan: v.pan,
+        time: t - offsetMs, voice: p.voice, midi: p.pitches[hits[step]! % p.pitches.length]!, pan: v.pan, dist: v.dist,
         gain: v.gain * (s === 2 ? 1 : SPATIAL.hitLevel), duration: stepMs * gaps[step]! * 0.9, value: v.value, x: v.x, y: v.y, order: vi,
       });
     }

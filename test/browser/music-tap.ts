@@ -2,8 +2,9 @@
  * An independent tap on what a page plays: an init script (installed before the page's own code) that puts
  * an AudioWorklet between every AudioContext's destination and whatever the page connects to it. The
  * worklet runs on the audio thread, so a stalled main thread does not stop the recording; it records, per
- * sample frame, the larger absolute value of the two channels and posts them in blocks with their frame
- * numbers. The page's own hooks play no part: what is recorded is what reached the destination.
+ * sample frame, the larger absolute value of the two channels (and the two channels themselves) and posts
+ * them in blocks with their frame numbers. The page's own hooks play no part: what is recorded is what
+ * reached the destination.
  */
 import type { Page } from 'playwright-core';
 
@@ -22,6 +23,8 @@ export interface TapWindow {
     rmsDb(times: number[], ms: number): number[];
     /** Frames recorded so far. */
     frames(): number;
+    /** The two channels as recorded in [t, t + ms), context seconds. */
+    raw(t: number, ms: number): { l: number[]; r: number[] };
   };
 }
 
@@ -29,20 +32,22 @@ export interface TapWindow {
 export function installTap(): void {
   const w = window as unknown as TapWindow & { AudioContext: typeof AudioContext };
   const Native = w.AudioContext;
-  const blocks: { start: number; data: Float32Array }[] = [];
+  const blocks: { start: number; data: Float32Array; l: Float32Array; r: Float32Array }[] = [];
   let last: AudioContext | null = null;
   const code = `class Tap extends AudioWorkletProcessor {
-    constructor() { super(); this.buf = new Float32Array(2048); this.n = 0; this.start = -1; }
+    constructor() { super(); this.fresh(); }
+    fresh() { this.buf = new Float32Array(2048); this.l = new Float32Array(2048); this.r = new Float32Array(2048); this.n = 0; this.start = -1; }
     process(inputs, outputs) {
       const i = inputs[0] || [];
       const o = outputs[0];
       const L = i[0], R = i[1] || i[0];
       for (let c = 0; c < o.length; c++) { const src = i[c] || L; if (src) o[c].set(src); }
       if (this.start < 0) this.start = currentFrame;
+      if (L) { this.l.set(L, this.n); this.r.set(R, this.n); }
       for (let k = 0; k < 128; k++) this.buf[this.n++] = L ? Math.max(Math.abs(L[k]), Math.abs(R[k])) : 0;
       if (this.n === this.buf.length) {
-        this.port.postMessage({ start: this.start, data: this.buf }, [this.buf.buffer]);
-        this.buf = new Float32Array(2048); this.n = 0; this.start = -1;
+        this.port.postMessage({ start: this.start, data: this.buf, l: this.l, r: this.r }, [this.buf.buffer, this.l.buffer, this.r.buffer]);
+        this.fresh();
       }
       return true;
     }
@@ -82,6 +87,20 @@ export function installTap(): void {
       }
       return out;
     },
+    raw(t: number, ms: number): { l: number[]; r: number[] } {
+      const first = blocks[0]?.start ?? 0;
+      const i0 = Math.round(t * state.sampleRate) - first;
+      const n = Math.round((ms / 1000) * state.sampleRate);
+      const l: number[] = [];
+      const r: number[] = [];
+      let o = 0;
+      for (const b of blocks) {
+        for (let k = 0; k < b.data.length; k++, o++) {
+          if (o >= i0 && o < i0 + n) { l.push(b.l[k]!); r.push(b.r[k]!); }
+        }
+      }
+      return { l, r };
+    },
     peaksDb(times: number[], ms: number): number[] {
       const { start, data } = state.flat();
       return times.map((t) => {
@@ -113,7 +132,7 @@ export function installTap(): void {
       connect.call(inlet, this.destination); // passes through until the worklet is loaded
       void this.audioWorklet.addModule(url).then(() => {
         const tap = new AudioWorkletNode(this, 'independent-tap', { numberOfInputs: 1, numberOfOutputs: 1, outputChannelCount: [2] });
-        tap.port.onmessage = (e: MessageEvent<{ start: number; data: Float32Array }>) => blocks.push(e.data);
+        tap.port.onmessage = (e: MessageEvent<{ start: number; data: Float32Array; l: Float32Array; r: Float32Array }>) => blocks.push(e.data);
         inlet.disconnect();
         connect.call(inlet, tap);
         connect.call(tap, this.destination);

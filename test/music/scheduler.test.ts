@@ -46,7 +46,7 @@ function naiveNotes(cells: MusicCell[], patterns: readonly MusicPattern[], view:
       let hitsBefore = 0;
       for (let j = 0; j < step; j++) if (p.steps[j]! > 0) hitsBefore++;
       notes.push({
-        i, time: t - offset, voice: p.voice, midi: p.pitches[hitsBefore % p.pitches.length]!, pan,
+        i, time: t - offset, voice: p.voice, midi: p.pitches[hitsBefore % p.pitches.length]!, pan, dist: d,
         gain: p.gain * level * scale * (p.steps[step] === 2 ? 1 : SPATIAL.hitLevel), duration: 0, value: c.value, x, y,
       });
     }
@@ -93,6 +93,7 @@ describe('scheduler', () => {
           expect(g[i]!.voice).toBe(w[i]!.voice);
           expect(g[i]!.pan).toBeCloseTo(w[i]!.pan, 9);
           expect(g[i]!.gain).toBeCloseTo(w[i]!.gain, 9);
+          expect(g[i]!.dist).toBeCloseTo(w[i]!.dist, 9);
           expect(g[i]!.time).toBeGreaterThanOrEqual(from);
           expect(g[i]!.time).toBeLessThan(to);
         }
@@ -152,6 +153,7 @@ describe('scheduler', () => {
       }
       const g = Math.min(PATTERNS[value]!.gain * s.level, SPATIAL.maxTotalGain);
       expect(v!.pan).toBeCloseTo(s.pan, 12);
+      expect(v!.dist).toBeCloseTo(s.dist, 12);
       expect(v!.gain).toBeCloseTo(g, 12);
     }));
   });
@@ -172,6 +174,11 @@ describe('voice cap', () => {
       const all = planVoices(cells, PATTERNS, view, 100_000);
       const capped = planVoices(cells, PATTERNS, view, cap);
       expect(capped.length).toBeLessThanOrEqual(cap);
+      // Merged voices sit where their cells are: their distance is a mean of heard distances.
+      for (const v of capped) {
+        expect(v.dist).toBeGreaterThanOrEqual(0);
+        expect(v.dist).toBeLessThanOrEqual(SPATIAL.hearRadius + 1e-9);
+      }
       // Headroom: never more than the limit in total.
       expect(capped.reduce((s, v) => s + v.gain, 0)).toBeLessThanOrEqual(SPATIAL.maxTotalGain + 1e-9);
       if (all.length <= cap) {

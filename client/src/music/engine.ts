@@ -16,6 +16,7 @@ import { localNow, type MusicClock } from '../../../src/client/music-clock.js';
 import type { MusicPattern } from '../../../src/music/patterns.js';
 import { notesInWindow, type Note, type Voice } from '../../../src/music/scheduler.js';
 import type { TempoMap } from '../../../src/music/tempo-map.js';
+import { MixBus } from './mix.js';
 import { VoiceChoke, playNote, type PlayedNote } from './synth.js';
 
 export const TICK_MS = 25;
@@ -38,12 +39,16 @@ export interface EngineSource {
   patterns(): readonly MusicPattern[];
   /** The current voice plan (the scheduler's planVoices for the view). */
   voices(): readonly Voice[];
+  /** The listener's zoom, CSS px per cell: zoomed out, the room opens (./space.ts). */
+  zoom(): number;
 }
 
 export class MusicEngine {
   ctx: AudioContext | null = null;
   /** The master bus (null until the first gesture): what reaches the speakers, and what a recording takes. */
   master: GainNode | null = null;
+  /** Distance buckets, reverb and limiter, between the notes and the master bus (./mix.ts). */
+  private mix: MixBus | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
   /**
    * Notes up to this server time (ms) are scheduled. Kept on the server clock, not the local one, so a
@@ -117,12 +122,13 @@ export class MusicEngine {
     }
     const bpm = this.src.clock().bpmAt() || 100;
     const stepSec = 60 / (bpm * p.stepsPerBeat);
+    const mix = this.mix!;
     const t0 = ctx.currentTime + 0.05;
     let hit = 0;
     for (let k = 0; k < p.steps.length; k++) {
       const s = p.steps[k]!;
       if (s === 0) continue;
-      playNote(ctx, this.master!, { voice: p.voice, midi: p.pitches[hit++ % p.pitches.length]!, pan: 0, gain: 0.3 * p.gain * (s === 2 ? 1 : 0.7), duration: stepSec * 900 }, t0 + k * stepSec);
+      playNote(ctx, mix.input(0, 0), { voice: p.voice, midi: p.pitches[hit++ % p.pitches.length]!, gain: 0.3 * p.gain * (s === 2 ? 1 : 0.7), duration: stepSec * 900 }, t0 + k * stepSec);
     }
   }
 
@@ -158,6 +164,8 @@ export class MusicEngine {
       this.ctx = new AudioContext({ latencyHint: 'interactive' });
       this.master = this.ctx.createGain();
       this.master.connect(this.ctx.destination);
+      this.mix = new MixBus(this.ctx);
+      this.mix.out.connect(this.master);
     }
     return this.ctx;
   }
@@ -181,10 +189,11 @@ export class MusicEngine {
 
   private tick(): void {
     const ctx = this.ctx;
-    const master = this.master;
+    const mix = this.mix;
     const clock = this.src.clock();
-    if (ctx === null || master === null || ctx.state !== 'running' || !clock.synced) return;
+    if (ctx === null || mix === null || ctx.state !== 'running' || !clock.synced) return;
     this.remap(ctx);
+    mix.setZoom(this.src.zoom(), ctx.currentTime);
     const now = localNow();
     const voices = this.src.voices();
     const patterns = this.src.patterns();
@@ -209,12 +218,14 @@ export class MusicEngine {
     this.scheduledUntil = to + clock.offsetMs;
     for (const n of notes) {
       const when = this.audioTime(n.time);
-      if (when < ctx.currentTime) {
+      // Started the mix's latency early (its limiter looks ahead), so it is heard at `when`, on the beat.
+      const start = when - mix.latency;
+      if (start < ctx.currentTime) {
         this.notesLate++; // too late to play on time: skip rather than play off the beat
         continue;
       }
-      const played = playNote(ctx, master, n, when);
-      this.choke.add(`${n.value}:${n.x}:${n.y}`, played, when);
+      const played = playNote(ctx, mix.input(n.dist, n.pan), n, start);
+      this.choke.add(`${n.value}:${n.x}:${n.y}`, played, start);
       this.pending.push({ server: n.time + clock.offsetMs, played });
       this.onNote?.(n);
       if (this.trace !== null && this.trace.length < 100_000) this.trace.push({ local: n.time, audio: when, value: n.value });

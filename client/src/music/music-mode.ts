@@ -94,7 +94,7 @@ export class MusicMode {
   constructor(private readonly host: MusicHost) {
     this.boundTo = host.client();
     this.clock = new MusicClock(this.boundTo);
-    this.engine = new MusicEngine({ clock: () => this.clock, patterns: () => this.patterns, voices: () => this.voices() });
+    this.engine = new MusicEngine({ clock: () => this.clock, patterns: () => this.patterns, voices: () => this.voices(), zoom: () => host.camera.zoom });
     this.panel = new MusicPanel({
       togglePlay: () => {
         if (this.engine.playing) {

@@ -1,9 +1,21 @@
 /**
- * The synth voices: one note = a few short-lived Web Audio nodes (source → [filter] → envelope gain →
- * StereoPanner → out), started at an exact AudioContext time. Works on an AudioContext and an
+ * The synth voices: one note = two short-lived Web Audio nodes, a source and its envelope gain, started at
+ * an exact AudioContext time into `out`: the mix's panner for the note's place (./mix.ts). A voice's own
+ * filter lives in its source (./waves.ts), the note's level in its envelope, and parameters that do not
+ * move are plain values, not automation events: a render costs in proportion to the nodes alive
+ * (bench/music.bench.ts: five nodes a note became two). Works on an AudioContext and an
  * OfflineAudioContext alike. Voice ids are src/music/patterns.ts VOICES.
  */
 import type { Note } from '../../../src/music/scheduler.js';
+import { BELL_DIVISOR, FILTERED, bellWave, filteredWave, hatNoise } from './waves.js';
+
+/**
+ * Envelopes run this much louder than the note (the mix divides it back out before its limiter). The
+ * browser ends an exponential approach to 0 once the value is within a fixed distance of it, so a note at
+ * true level ended early when quiet (18 ms at -12 dB for the lead): at this scale that distance is more
+ * than 60 dB below the peak of any note above about -99 dBFS. A power of two: the scaling is exact.
+ */
+export const ENV_SCALE = 4096;
 
 /** Per-voice level, so a square lead and a sine pad sound about as loud at the same note gain. */
 const VOICE_LEVEL = [1, 1, 0.35, 0.3, 0.7, 1.2, 0.5, 0.6];
@@ -50,43 +62,10 @@ export function midiToHz(midi: number): number {
   return 440 * 2 ** ((midi - 69) / 12);
 }
 
-const noiseBuffers = new WeakMap<BaseAudioContext, AudioBuffer>();
-function noise(ctx: BaseAudioContext): AudioBuffer {
-  let b = noiseBuffers.get(ctx);
-  if (b === undefined) {
-    b = ctx.createBuffer(1, Math.ceil(ctx.sampleRate * 0.1), ctx.sampleRate);
-    const d = b.getChannelData(0);
-    // Seeded (xorshift), so offline renders repeat exactly.
-    let s = 0x9e3779b9;
-    for (let i = 0; i < d.length; i++) {
-      s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
-      d[i] = ((s >>> 0) / 0xffffffff) * 2 - 1;
-    }
-    noiseBuffers.set(ctx, b);
-  }
-  return b;
-}
-
-function osc(ctx: BaseAudioContext, type: OscillatorType, hz: number, when: number, end: number, sources: AudioScheduledSourceNode[]): OscillatorNode {
-  const o = ctx.createOscillator();
-  o.type = type;
-  o.frequency.setValueAtTime(hz, when);
-  o.start(when);
-  sources.push(o);
-  o.stop(end);
-  return o;
-}
-
-function lowpass(ctx: BaseAudioContext, hz: number): BiquadFilterNode {
-  const f = ctx.createBiquadFilter();
-  f.type = 'lowpass';
-  f.frequency.value = hz;
-  return f;
-}
-
 /** A scheduled note: when its nodes stop, and the node that joins it to the output (disconnect it to cancel). */
 export interface PlayedNote {
   end: number;
+  /** Its envelope, mono. */
   outlet: AudioNode;
   /** Fades the note out from audio time `at` (time constant 10 ms) and stops its sources soon after, if it still rings. */
   choke(at: number): void;
@@ -113,8 +92,18 @@ export class VoiceChoke {
   }
 }
 
-/** Schedules one note at AudioContext time `when` (seconds) into `out`. */
-export function playNote(ctx: BaseAudioContext, out: AudioNode, note: Pick<Note, 'voice' | 'midi' | 'pan' | 'gain' | 'duration'>, at: number): PlayedNote {
+/** The envelope's value (0..1 of its peak) `t` seconds after the note's start, gate `gate` s (as playNote schedules it). */
+export function envelopeAt(e: VoiceEnvelope, gate: number, t: number): number {
+  if (t <= 0) return 0;
+  if (t < e.attack) return t / e.attack;
+  if (!e.held) return Math.exp(-(t - e.attack) / e.decay);
+  const hold = (u: number) => e.sustain + (1 - e.sustain) * Math.exp(-(u - e.attack) / e.decay);
+  if (t < gate) return hold(t);
+  return hold(gate) * Math.exp(-(t - gate) / e.release);
+}
+
+/** Schedules one note at AudioContext time `at` (seconds) into `out`. */
+export function playNote(ctx: BaseAudioContext, out: AudioNode, note: Pick<Note, 'voice' | 'midi' | 'gain' | 'duration'>, at: number): PlayedNote {
   // On a whole sample frame: a buffer source started between two frames is interpolated by the browser
   // (Chromium), which dulls a hat by up to ~4 dB depending on the fraction, so its level drifts from loop to
   // loop. The envelope starts on the same frame; half a frame (≤ 11 µs) is far below any timing one hears.
@@ -123,12 +112,8 @@ export function playNote(ctx: BaseAudioContext, out: AudioNode, note: Pick<Note,
   const e = ENVELOPES[v]!;
   const gate = Math.max(e.attack, note.duration / 1000);
   const end = when + audibleSeconds(v, gate) + 0.005;
-  // The envelope runs from 0 to 1 and the level is a separate gain: the browser ends an exponential approach
-  // once it is within a fixed distance of its target, so an envelope scaled by the level would end sooner
-  // for a quiet note (18 ms shorter at -12 dB for the lead).
-  const peak = 1;
-  const level = ctx.createGain();
-  level.gain.value = note.gain * VOICE_LEVEL[v]!;
+  // The envelope carries the level (a gain node less per note), at ENV_SCALE.
+  const peak = note.gain * VOICE_LEVEL[v]! * ENV_SCALE;
   const env = ctx.createGain();
   // Silent until its first event: a source can start a frame before the event at the same time takes
   // effect (the two round `when` to frames separately), and one frame at the default gain of 1 is a click.
@@ -141,50 +126,46 @@ export function playNote(ctx: BaseAudioContext, out: AudioNode, note: Pick<Note,
   } else {
     env.gain.setTargetAtTime(0, when + e.attack, e.decay);
   }
-  const pan = ctx.createStereoPanner();
-  pan.pan.setValueAtTime(Math.max(-1, Math.min(1, note.pan)), when);
-  env.connect(level).connect(pan).connect(out);
+  env.connect(out);
   const hz = midiToHz(note.midi);
-  const sources: AudioScheduledSourceNode[] = [];
-  switch (v) {
-    case 0: osc(ctx, 'sine', hz, when, end, sources).connect(env); break;
-    case 1: osc(ctx, 'triangle', hz, when, end, sources).connect(env); break;
-    case 2: osc(ctx, 'square', hz, when, end, sources).connect(lowpass(ctx, 2400)).connect(env); break;
-    case 3: osc(ctx, 'sawtooth', hz, when, end, sources).connect(lowpass(ctx, 1800)).connect(env); break;
-    case 4: osc(ctx, 'sawtooth', hz, when, end, sources).connect(lowpass(ctx, 500)).connect(env); break;
-    case 5: {
-      const o = osc(ctx, 'sine', 150, when, end, sources);
+  let src: AudioScheduledSourceNode;
+  if (v === 6) {
+    const b = ctx.createBufferSource();
+    b.buffer = hatNoise(ctx);
+    src = b;
+  } else {
+    const o = ctx.createOscillator();
+    if (FILTERED[v] !== undefined) {
+      o.setPeriodicWave(filteredWave(ctx, v, hz));
+      o.frequency.value = hz;
+    } else if (v === 7) {
+      o.setPeriodicWave(bellWave(ctx));
+      o.frequency.value = hz / BELL_DIVISOR;
+    } else if (v === 5) {
+      // The kick's pitch falls from 150 Hz to the note: the one source whose parameter moves.
+      o.frequency.setValueAtTime(150, when);
       o.frequency.exponentialRampToValueAtTime(Math.max(30, hz), when + 0.12);
-      o.connect(env);
-      break;
+    } else {
+      o.type = v === 1 ? 'triangle' : 'sine';
+      o.frequency.value = hz;
     }
-    case 6: {
-      const src = ctx.createBufferSource();
-      src.buffer = noise(ctx);
-      const hp = ctx.createBiquadFilter();
-      hp.type = 'highpass';
-      hp.frequency.value = 7000;
-      src.connect(hp).connect(env);
-      src.start(when);
-      sources.push(src);
-      src.stop(end);
-      break;
-    }
-    case 7: {
-      osc(ctx, 'sine', hz, when, end, sources).connect(env);
-      const partial = ctx.createGain();
-      partial.gain.value = 0.35;
-      osc(ctx, 'sine', hz * 2.76, when, end, sources).connect(partial).connect(env);
-      break;
-    }
+    src = o;
   }
+  src.connect(env);
+  src.start(when);
+  src.stop(end);
   return {
-    end, outlet: pan,
-    choke(at: number): void {
-      if (at >= end) return;
-      level.gain.setTargetAtTime(0, at, 0.01);
-      // The last stop() call wins (Web Audio): the sources end once the fade is 60 dB down.
-      for (const src of sources) try { src.stop(Math.min(end, at + 0.07)); } catch { /* already stopped */ }
+    end, outlet: env,
+    choke(at0: number): void {
+      if (at0 >= end) return;
+      // After the attack (cancelling its ramp, or the decay that starts with it, would silence the note).
+      const at = Math.max(at0, when + e.attack + 1 / ctx.sampleRate);
+      // From the value the envelope has then (it is all in the future: no reading it back), 10 ms to silence.
+      env.gain.cancelScheduledValues(at);
+      env.gain.setValueAtTime(peak * envelopeAt(e, gate, at - when), at);
+      env.gain.setTargetAtTime(0, at, 0.01);
+      // The last stop() call wins (Web Audio): the source ends once the fade is 60 dB down.
+      try { src.stop(Math.min(end, at + 0.07)); } catch { /* already stopped */ }
     },
   };
 }
