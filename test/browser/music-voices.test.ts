@@ -121,6 +121,19 @@ describe.skipIf(!plan.run)('music voices (Chromium)', () => {
       for (let i = 0; i < r.near.length; i++) expect(Math.abs(r.far[i]! - r.near[i]!), `${name} quieter: ${r.near} vs ${r.far}`).toBeLessThan(0.003);
     });
     console.log(`audible lengths: ${lines.join('; ')}`);
+    // Every voice at every octave a pattern file can reach: its waves are made per octave (client/src/music/waves.ts).
+    const range = await p.evaluate(async (names) => {
+      const m = (window as MusicWindow).__music!;
+      const pitches = Array.from({ length: 11 }, (_, i) => 12 + i * 11); // MIDI 12 .. 122
+      const out: number[] = [];
+      for (let voice = 0; voice < names.length; voice++) {
+        const patterns = [m.patterns[0]!, { group: 1, name: 'range', voice, stepsPerBeat: 4, steps: [2], pitches, gain: 1, colour: 0 }];
+        const r = await m.renderOffline({ cells: [{ x: 100, y: 100, value: 1 }], patterns, view: { cx: 100.5, cy: 100.5, halfW: 30, halfH: 20, zoom: 16 }, seconds: 1.6, bpm: 100 });
+        out.push(r.notes === pitches.length && Number.isFinite(r.peak) ? r.audible.filter((a) => a > 0).length : -1);
+      }
+      return out;
+    }, names);
+    expect(range, 'stems with sound per voice (8 of 11 notes each)').toEqual(names.map(() => 8));
     // A pad holds across its rest step; drums stay short.
     expect(res[0]!.near[0]!).toBeGreaterThan(1.08);
     expect(res[5]!.near[0]!).toBeLessThan(0.4);

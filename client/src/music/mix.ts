@@ -7,7 +7,8 @@
  * A note is placed by the StereoPanner of its distance bucket and its pan rounded to PAN_STEP, shared by
  * every note there (made on first use), not by a panner of its own: a render costs in proportion to the
  * nodes alive (bench/music.bench.ts), and a note is two nodes (source, envelope) instead of three. The
- * rounding moves a sound by at most PAN_STEP / 2 (≤ 0.3 dB between the ears), below what one hears.
+ * rounding moves a sound by at most PAN_STEP / 2: at the centre, where it matters most, 0.34 dB of level
+ * difference between the ears, under the ~1 dB one can tell apart.
  * Bucket 0 (near) is a plain junction; the farther ones are a shared low-pass each. One ConvolverNode with a
  * generated impulse response serves every bucket through its send; the sends rise as the view zooms out
  * (./space.ts has the figures). Envelopes run ENV_SCALE too loud (./synth.ts says why); `unscale` takes
@@ -49,7 +50,7 @@ export function compressorMakeup(thresholdDb: number, ratio: number): number {
 }
 
 /** Pans are rounded to this (−1 .. 1 in 2 / PAN_STEP steps). */
-export const PAN_STEP = 0.1;
+export const PAN_STEP = 0.05;
 /** Pan steps each side of the centre. */
 const PAN_SIDE = Math.round(1 / PAN_STEP);
 

@@ -7,7 +7,7 @@
  * OfflineAudioContext alike. Voice ids are src/music/patterns.ts VOICES.
  */
 import type { Note } from '../../../src/music/scheduler.js';
-import { BELL_DIVISOR, FILTERED, bellWave, filteredWave, hatNoise } from './waves.js';
+import { BELL_DIVISOR, FILTERED, bellWave, filteredWave, hatNoise, midiToHz } from './waves.js';
 
 /**
  * Envelopes run this much louder than the note (the mix divides it back out before its limiter). The
@@ -56,10 +56,6 @@ export function audibleSeconds(voice: number, gateS: number): number {
   if (!e.held) return e.attack + TAU_60DB * e.decay;
   const gate = Math.max(e.attack, gateS);
   return gate + TAU_60DB * e.release;
-}
-
-export function midiToHz(midi: number): number {
-  return 440 * 2 ** ((midi - 69) / 12);
 }
 
 /** A scheduled note: when its nodes stop, and the node that joins it to the output (disconnect it to cancel). */
@@ -136,7 +132,7 @@ export function playNote(ctx: BaseAudioContext, out: AudioNode, note: Pick<Note,
   } else {
     const o = ctx.createOscillator();
     if (FILTERED[v] !== undefined) {
-      o.setPeriodicWave(filteredWave(ctx, v, hz));
+      o.setPeriodicWave(filteredWave(ctx, v, note.midi));
       o.frequency.value = hz;
     } else if (v === 7) {
       o.setPeriodicWave(bellWave(ctx));

@@ -4,8 +4,11 @@
  * - Filtered oscillators (lead, arp, bass) are PeriodicWaves whose harmonics already carry the low-pass the
  *   voice used to put after its oscillator: harmonic k of the square or sawtooth series, times the filter's
  *   response at k·f (magnitude and phase, asked of a BiquadFilterNode that is never connected). A linear
- *   filter of a periodic wave is a periodic wave, so the steady sound is the same as oscillator → filter;
- *   only the filter's own ringing at the attack (a few ms under a 5-8 ms attack) is gone.
+ *   filter of a periodic wave is a periodic wave: at f itself the steady sound is that of oscillator →
+ *   filter (to -68 dB and better), only the filter's ringing at the attack is gone. One wave serves an
+ *   octave of notes, made for the octave's middle (F#): a browser keeps ~1 MB of tables per PeriodicWave
+ *   (36 band-limited copies), so a wave per pitch would cost a page tens of MB. Within the octave the filter
+ *   follows the pitch (±half an octave), as a synth's key-tracked filter does.
  * - The bell's two sine partials, 1 and 2.76 = 69/25, are harmonics 25 and 69 of f/25: one oscillator.
  * - The hat's noise is high-passed once, in the buffer (the Web Audio spec's biquad, computed here).
  *
@@ -48,10 +51,18 @@ function cached(ctx: BaseAudioContext, key: string, make: () => PeriodicWave): P
   return w;
 }
 
-/** The PeriodicWave of filtered voice `voice` at `hz`. */
-export function filteredWave(ctx: BaseAudioContext, voice: number, hz: number): PeriodicWave {
+export function midiToHz(midi: number): number {
+  return 440 * 2 ** ((midi - 69) / 12);
+}
+
+/** The PeriodicWave filtered voice `voice` plays MIDI note `midi` with (one per octave: see above). */
+export function filteredWave(ctx: BaseAudioContext, voice: number, midi: number): PeriodicWave {
   const f = FILTERED[voice]!;
-  return cached(ctx, `${voice}:${hz}`, () => {
+  const octave = Math.floor(midi / 12);
+  return cached(ctx, `${voice}:${octave}`, () => {
+    const hz = midiToHz(octave * 12 + 6);
+    // Harmonics below the Nyquist limit at the band's middle (the filter has taken the rest of a lower
+    // note's to nothing; the browser drops a higher note's above its own limit).
     const n = Math.max(1, Math.min(MAX_HARMONICS, Math.floor(ctx.sampleRate / 2 / hz)));
     const freqs = new Float32Array(n);
     for (let k = 1; k <= n; k++) freqs[k - 1] = k * hz;
