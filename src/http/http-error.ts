@@ -19,7 +19,7 @@ export const HTTP_ERRORS = {
   METHOD_NOT_ALLOWED: { status: 405, meaning: 'the path exists but not for this method (see the Allow header where sent)' },
   TOO_MANY_PATTERNS: { status: 409, meaning: 'music mode: the palette has more entries than this canvas holds (fixed when it started)' },
   WRONG_BEATS_PER_BAR: { status: 409, meaning: 'music mode: the palette\'s beatsPerBar is not the canvas\'s' },
-  TOO_LARGE: { status: 413, meaning: 'the work asked for (timelapse region, range or frames, a rollback) exceeds a bound' },
+  TOO_LARGE: { status: 413, meaning: 'the work asked for (timelapse region, range or frames, a rollback, a published palette) exceeds a bound' },
   BODY_TOO_LARGE: { status: 413, meaning: 'the request body is over the route\'s limit' },
   RATE_LIMITED: { status: 429, meaning: 'this address asked too often; retry after the Retry-After header' },
   TOO_MANY_FAILURES: { status: 429, meaning: 'too many failed admin authentications from this address' },
