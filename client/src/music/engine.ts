@@ -7,8 +7,8 @@
  *
  * The look-ahead is long so that a stalled main thread (a busy or backgrounded page: 250 ms and more) loses
  * no note: what is already scheduled plays on the audio thread while the page is stuck. A long look-ahead
- * would make changes late, so notes are cancelled on change: when the voice plan, the patterns, the tempo
- * map or the clock mapping change, every scheduled note that has not yet reached the audio thread
+ * would make changes late, so notes are cancelled on change: when the voice plan, the patterns, a pending
+ * palette switch, the tempo map or the clock mapping change, every scheduled note that has not yet reached the audio thread
  * (starting after currentTime + CANCEL_MARGIN_S) is disconnected and its window is scheduled again from the
  * new plan. A change is heard within a tick, as with a short look-ahead.
  */
@@ -38,7 +38,10 @@ export interface EngineSource {
   patterns(): readonly MusicPattern[];
   /** The current voice plan (the scheduler's planVoices for the view). */
   voices(): readonly Voice[];
-  /** A published palette's switch and the voices planned with it (the same object while nothing changed); null when none. */
+  /**
+   * A published palette's switch and the voices planned with it (the same object while nothing changed); null
+   * when none. The window is split at its bar (notesWithSwitch), so the note on the bar is already the new one.
+   */
   next?(): SwitchPlan | null;
 }
 
