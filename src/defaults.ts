@@ -164,8 +164,11 @@ export const TIMELAPSE_LIMITS = {
 
 /** Used by realtime/overload.ts: the overload policy's fixed shape (docs/architecture.md, "Overload policy"). */
 export const OVERLOAD_DEFAULTS = {
-  /** Highest degradation level: a client is then served every 2^3 = 8th tick (7.5 Hz at 60 Hz). */
-  maxLevel: 3,
+  /**
+   * Highest degradation level: a client is then served every 2^4 = 16th tick (3.75 Hz at 60 Hz), one that
+   * just placed or is close up every 4th (15 Hz).
+   */
+  maxLevel: 4,
   /**
    * Ticks the share of over-budget ticks (up) and the level below's predicted tick time (down) are smoothed
    * over (exponential averages): the level follows load that lasts, not one slow tick (a GC pause, a burst
@@ -187,6 +190,11 @@ export const OVERLOAD_DEFAULTS = {
   /** A client that placed within this many ms is served 2^fastLevels times more often (its pixels show fast). */
   fastMs: 2000,
   fastLevels: 2,
+  /**
+   * A full-resolution view of at most this many canvas pixels (four chunks' worth: a phone at zoom 8, a
+   * desktop window at zoom 10) is close up: its user is watching those pixels, so it is served as fast.
+   */
+  zoomedInPixels: 4 * 64 * 64,
   /**
    * Clients written in every tick whatever the budget says, so a tiny budget still makes progress and the
    * carried queue (served first next tick) drains: nobody waits more than backlog ÷ this many ticks.

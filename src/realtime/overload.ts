@@ -10,7 +10,8 @@
  *   have fitted well inside the budget (hysteresis). At level L a client is served every 2^L-th
  *   tick, spread by its id; meanwhile its changed chunks are owed as snapshots (coalesced per chunk, as for a
  *   stale client), so writes per second fall as load rises instead of the tick rate. A client that just
- *   placed is served 2^fastLevels times more often, and in the tick that answers its PLACE.
+ *   placed, or whose view is close up, is served 2^fastLevels times more often, and a client is served in
+ *   the tick that answers its PLACE.
  * - **Admission.** Saturated (clients left unwritten by the budget at the top level, most recent ticks): new
  *   connections are refused with 503 and Retry-After, until it has calmed down.
  *
@@ -25,6 +26,8 @@ export interface CadenceSubject {
   fastUntil: number;
   /** Tick in which it must be written whatever its cadence (its PLACE is answered; it was carried). */
   dueTick: number;
+  /** Its view is close up (a few chunks): served as fast as a client that just placed. */
+  zoomedIn?: boolean;
 }
 
 export interface OverloadState {
@@ -201,7 +204,7 @@ export class OverloadGovernor {
   /** `s`'s cadence at tick clock `t`. */
   cadenceOf(s: CadenceSubject, t: number): number {
     if (this.level === 0) return 1;
-    return 1 << (s.fastUntil > t ? Math.max(0, this.level - this.d.fastLevels) : this.level);
+    return 1 << (s.fastUntil > t || s.zoomedIn === true ? Math.max(0, this.level - this.d.fastLevels) : this.level);
   }
 
   /** `s` is served in tick number `tick` (at tick clock `t`): its turn in its cadence, or it must be. */
@@ -215,7 +218,7 @@ export class OverloadGovernor {
   dueBelowLevel(s: CadenceSubject, tick: number, t: number): boolean {
     if (this.level <= 1 || s.dueTick === tick) return true;
     const below = this.level - 1;
-    const c = 1 << (s.fastUntil > t ? Math.max(0, below - this.d.fastLevels) : below);
+    const c = 1 << (s.fastUntil > t || s.zoomedIn === true ? Math.max(0, below - this.d.fastLevels) : below);
     return ((tick + s.id) & (c - 1)) === 0;
   }
 

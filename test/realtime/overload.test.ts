@@ -63,7 +63,9 @@ describe('OverloadGovernor', () => {
     g.beginTick(now);
     g.endTick(now + 0.1, 0);
     expect(g.level).toBe(0);
-    expect(levels).toEqual([1, 2, 3, 2, 1, 0]);
+    const max = OVERLOAD_DEFAULTS.maxLevel;
+    const up = Array.from({ length: max }, (_, i) => i + 1);
+    expect(levels).toEqual([...up, ...up.reverse().slice(1), 0]); // 1..max, then max-1 down to 0
   });
 
   it('comes down when the level below is predicted to fit, though its own ticks are not light', () => {
@@ -96,16 +98,19 @@ describe('OverloadGovernor', () => {
     expect(g2.level).toBe(from2);
   });
 
-  it('serves a fast client (it just placed) more often, and a client whose PLACE is answered at once', () => {
+  it('serves a fast client (it just placed, or its view is close up) more often, and a client whose PLACE is answered at once', () => {
     const g = new OverloadGovernor(60, 0.5);
     let now = 0;
     for (let i = 0; i < 100; i++) { g.beginTick(now); g.endTick(now + 15, 0); now += 16.7; }
-    expect(g.level).toBe(3);
+    const max = OVERLOAD_DEFAULTS.maxLevel;
+    expect(g.level).toBe(max);
     const slow = { id: 1, fastUntil: 0, dueTick: -1 };
     const fast = { id: 1, fastUntil: 1e9, dueTick: -1 };
+    const close = { id: 1, fastUntil: 0, dueTick: -1, zoomedIn: true }; // a close-up view counts as fast
     const count = (s: typeof slow) => Array.from({ length: 64 }, (_, t) => g.due(s, t, 0)).filter(Boolean).length;
-    expect(count(slow)).toBe(8);
-    expect(count(fast)).toBe(32);
+    expect(count(slow)).toBe(64 >> max);
+    expect(count(fast)).toBe(64 >> (max - OVERLOAD_DEFAULTS.fastLevels));
+    expect(count(close)).toBe(count(fast));
     expect(g.due({ id: 1, fastUntil: 0, dueTick: 5 }, 5, 0)).toBe(true);
   });
 });
