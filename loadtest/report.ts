@@ -21,6 +21,8 @@ export interface TimelinePoint {
   bytesPerClientPerSecond: number;
   tickHz: number;
   tickP99Ms: number;
+  /** The server's degradation level (overload policy) at the end of the second; NaN when it does not say. */
+  overloadLevel: number;
   serverCpuPercent: number;
   serverRssMb: number;
   generatorCpuPercent: number;

@@ -132,7 +132,7 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
   const started: ChildServer[] = [];
   const canvasName = `loadtest-${process.pid}-${Date.now().toString(36)}`;
   if (o.nodes > 1) {
-    const extraArgs = ['--redis', o.redis, '--canvas', canvasName,
+    const extraArgs = [...o.serverArgs, '--redis', o.redis, '--canvas', canvasName,
       ...(o.paintMode === 'flood' ? ['--message-rate', '1000000', '--message-burst', '1000000'] : [])];
     try {
       for (let i = 0; i < o.nodes; i++) {
@@ -150,7 +150,7 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
     wsUrls = o.urls;
     wsUrl = wsUrls[0]!;
   } else if (o.url === null) {
-    const extraArgs = o.paintMode === 'flood' ? ['--message-rate', '1000000', '--message-burst', '1000000'] : [];
+    const extraArgs = [...(o.paintMode === 'flood' ? ['--message-rate', '1000000', '--message-burst', '1000000'] : []), ...o.serverArgs];
     try {
       server = await startOurServer({ width: o.width, height: o.height, extraArgs, cpuProfDir: o.cpuProfDir, ...(o.pin ? { cpuList: '0' } : {}) });
     } catch (err) {
@@ -255,6 +255,7 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
       say(`[${String(Math.round((s.atMs - t0) / 1000)).padStart(4)}/${o.durationSeconds}s] connected ${collector.connected}/${o.clients}` +
         `  placed/s ${collector.latestRate('placed').toFixed(0)}  p99 ${collector.latency.percentileMs(99).toFixed(1)} ms` +
         `  tick ${fin(iv.tickHz) ? iv.tickHz.toFixed(0) : '-'} Hz (p99 ${bucketBound(iv.tickP99Ms)})` +
+        (fin(iv.overloadLevel) ? ` level ${iv.overloadLevel}` : '') +
         `  server CPU ${iv.cpuPercent.toFixed(0)}% RSS ${iv.rssMb.toFixed(0)} MB  generator CPU ${genCpu[genCpu.length - 1]!.toFixed(0)}%` +
         `  errors ${collector.errorCount}`);
       if (nodeTargets.length > 0) {
