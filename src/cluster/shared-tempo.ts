@@ -70,8 +70,11 @@ export class SharedTempo {
         throw new TempoUnavailableError('this node is resyncing with Redis');
       }
       if (code === -2) {
-        // Another change landed since the map this one was computed from: take it, compute again.
-        this.take(Number(res[1]), res[2] === '' ? null : String(res[2]));
+        // Another change landed since the map this one was computed from: take it, compute again. (Unless the
+        // reader has already brought one newer still; and a key deleted by hand is written afresh.)
+        const current = Number(res[1]);
+        if (current === 0) this.seq = 0;
+        else if (current > this.seq) this.take(current, String(res[2]));
         continue;
       }
       this.take(code, map);
