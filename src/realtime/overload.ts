@@ -12,8 +12,8 @@
  *   stale client), so writes per second fall as load rises instead of the tick rate. A client that just
  *   placed, or whose view is close up, is served 2^fastLevels times more often, and a client is served in
  *   the tick that answers its PLACE.
- * - **Admission.** Saturated (clients left unwritten by the budget at the top level, most recent ticks): new
- *   connections are refused with 503 and Retry-After, until it has calmed down.
+ * - **Admission.** Saturated (at the top level, most recent ticks left as many clients unwritten by the
+ *   budget as they wrote): new connections are refused with 503 and Retry-After, until it has calmed down.
  *
  * Pure bookkeeping: it reads no clock of its own (times are passed in), so the property tests drive it.
  */
@@ -173,7 +173,11 @@ export class OverloadGovernor {
     // stall (a GC pause, a descheduled process), is what closes the door.
     // Only clients actually left unwritten count: a tick that is merely slow in wall time (the process
     // descheduled by a busy machine) still served everyone whose turn it was.
-    this.saturation = this.saturation * 0.99 + (carried > 0 && this.level === this.maxLevel ? 0.01 : 0);
+    // Clients carried to the next tick are written first there: a carried queue shorter than one tick's
+    // writes only makes the slowest cadence a little slower. Saturated is a queue that stays as long as
+    // what a tick writes, or longer: then the wait grows with every client admitted.
+    const behind = carried > 0 && (!this.wrote || carried >= this.served);
+    this.saturation = this.saturation * 0.99 + (behind && this.level === this.maxLevel ? 0.01 : 0);
     if (this.saturation > this.d.refuseAbove) this.refusing = true;
     else if (this.saturation < this.d.admitBelow) this.refusing = false;
   }

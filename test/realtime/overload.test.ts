@@ -98,6 +98,24 @@ describe('OverloadGovernor', () => {
     expect(g2.level).toBe(from2);
   });
 
+  it('refuses new connections only when the carried queue is as long as what a tick writes, at the top level', () => {
+    const run = (served: number, carried: number) => {
+      const g = new OverloadGovernor(60, 0.5);
+      let now = 0;
+      for (let i = 0; i < 400; i++) {
+        g.beginTick(now);
+        now += 12;
+        g.noteWrite(10, served, served + carried);
+        g.endTick(now, carried);
+        now += 4.7;
+      }
+      expect(g.level).toBe(OVERLOAD_DEFAULTS.maxLevel);
+      return g.admit(now);
+    };
+    expect(run(600, 200)).toBe(0); // a third of a tick behind: slower still, but served
+    expect(run(600, 600)).toBeGreaterThan(0); // a whole tick behind, every tick: refuse
+  });
+
   it('serves a fast client (it just placed, or its view is close up) more often, and a client whose PLACE is answered at once', () => {
     const g = new OverloadGovernor(60, 0.5);
     let now = 0;
