@@ -8,7 +8,7 @@
 import { adminApi, adminToken, setAdminToken } from './admin-client.js';
 import { CanvasMap, type Rect } from './admin-map.js';
 import { PreviewedAction } from './admin-preview.js';
-import { type AuditEntry, describeAudit, localTime } from './audit-view.js';
+import { type AuditEntry, describeAudit, localTime, targetWord } from './audit-view.js';
 
 function $<T extends HTMLElement>(id: string): T {
   const el = document.getElementById(id);
@@ -183,10 +183,10 @@ function auditRows(entries: AuditEntry[]): void {
     const a = describeAudit(e, canvasSize);
     const row = tbody.insertRow();
     row.dataset.id = String(e.id);
-    cell(row, a.time);
-    cell(row, a.action);
-    cell(row, a.who);
-    cell(row, a.what);
+    cell(row, a.time, 'time');
+    cell(row, a.action, 'action');
+    cell(row, a.who, 'who wide-text');
+    cell(row, a.what, 'what wide-text');
     cell(row, a.count, 'count');
   }
 }
@@ -208,8 +208,8 @@ async function refresh(): Promise<Status> {
   bans.replaceChildren();
   for (const b of status.bans) {
     const row = bans.insertRow();
-    cell(row, b.kind);
-    cell(row, b.value);
+    cell(row, targetWord(b.kind), 'action');
+    cell(row, b.value, 'what wide-text');
     cell(row, b.reason);
     cell(row, localTime(b.createdAt));
     const unban = document.createElement('button');

@@ -27,6 +27,11 @@ const TIME_KEYS = new Set(['time', 'since', 'until', 'createdAt', 'startTime']);
 /** Detail keys that say whom an action named, in the order they are shown. */
 const TARGET_KEYS = ['identity', 'address', 'ip', 'name'] as const;
 const TARGET_WORDS: Record<string, string> = { identity: 'identity', address: 'address hash', ip: 'address', name: 'name' };
+
+/** What a ban's or target's kind is called on the page: "address hash" for `address`, "address" for `ip`. */
+export function targetWord(kind: string): string {
+  return TARGET_WORDS[kind] ?? kind;
+}
 const ACTION_WORDS: Record<string, string> = {
   rollback: 'Rollback', undo: 'Undo', ban: 'Ban', unban: 'Unban', 'read-only': 'Read-only', 'auth-failed': 'Sign-in refused', tempo: 'Tempo',
 };
@@ -46,9 +51,9 @@ function rectText(d: Record<string, unknown>, canvas?: { width: number; height: 
 
 function targetText(d: Record<string, unknown>): string {
   const parts: string[] = [];
-  for (const k of TARGET_KEYS) if (typeof d[k] === 'string') parts.push(`${TARGET_WORDS[k]} ${d[k] as string}`);
+  for (const k of TARGET_KEYS) if (typeof d[k] === 'string') parts.push(`${targetWord(k)} ${d[k] as string}`);
   // A ban or unban names its target as { kind, value }.
-  if (parts.length === 0 && typeof d.kind === 'string') parts.push(`${TARGET_WORDS[d.kind] ?? d.kind} ${str(d.value)}`);
+  if (parts.length === 0 && typeof d.kind === 'string') parts.push(`${targetWord(d.kind)} ${str(d.value)}`);
   return parts.join(' and ');
 }
 

@@ -254,11 +254,19 @@ describe('acting on the address hash pixel info shows (the address itself is nev
       await until(() => s.store.get(1, 1) === 0 && s.store.get(2, 1) === 0, 2000, 'undone');
       expect(s.store.get(3, 1)).toBe(6);
 
-      // A ban by the hash refuses that address in any browser, also one that connects afterwards.
+      // A ban by the hash refuses that address in any browser, also one that connects afterwards, and
+      // silences its cursor.
+      const watcher = await painter(s, 'watcher', '127.0.0.7');
+      watcher.setViewport(0, 0, 256, 256);
+      tabA.setViewport(0, 0, 256, 256);
+      tabA.moveCursor(20, 20);
+      const griefCursor = () => [...watcher.cursors.values()].some((c) => c.name === 'grief');
+      await until(griefCursor, 3000, 'cursor seen before the ban');
       const ban = await admin(s, 'POST', '/api/admin/ban', { address: a.address, reason: 'grief' });
       expect(ban.status).toBe(200);
       expect(ban.json.ban).toMatchObject({ kind: 'address', value: a.address });
-      expect(ban.json.silenced).toBe(2);
+      expect(ban.json.silenced).toBe(1);
+      await until(() => !griefCursor(), 3000, 'cursor gone after the ban');
       expect(await place(tabA, 5, 5, 1)).toBe(ErrorCode.BANNED);
       expect(await place(await painter(s, 'fresh', '127.0.0.5'), 5, 5, 1)).toBe(ErrorCode.BANNED);
       expect(await place(bystander, 5, 5, 1)).toBe(ErrorCode.OK);

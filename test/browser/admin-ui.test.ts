@@ -19,7 +19,7 @@ import { ErrorCode } from '../../src/net/protocol.js';
 import {
   INSTALL_HINT, ROOT, browserSuitePlan, buildClient, launchBrowser, nodeClient, placeFrom, toScreen, waitForPixel, waitReady,
 } from './harness.js';
-import { DESKTOP, PHONE, type Screen, layoutFaults } from './layout-helpers.js';
+import { DESKTOP, PHONE, type Screen, layoutFaults, pageLayoutFaults } from './layout-helpers.js';
 
 const plan = browserSuitePlan();
 const ARTIFACTS = join(ROOT, 'test-artifacts', 'admin-ui');
@@ -107,51 +107,6 @@ function mapColour(page: Page, x: number, y: number): Promise<number> {
 
 async function mapLoaded(page: Page): Promise<void> {
   await page.waitForFunction(() => document.getElementById('map')!.dataset.loaded === 'true');
-}
-
-/**
- * The admin page's layout faults, in page coordinates (it scrolls): a status line over a form control,
- * two controls overlapping, a checkbox away from its words, anything wider than the screen.
- */
-function adminLayoutFaults(page: Page): Promise<string[]> {
-  return page.evaluate(() => {
-    const faults: string[] = [];
-    const box = (e: Element) => {
-      const r = e.getBoundingClientRect();
-      return { x: r.left + scrollX, y: r.top + scrollY, w: r.width, h: r.height };
-    };
-    const overlap = (a: ReturnType<typeof box>, b: ReturnType<typeof box>) =>
-      Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x) > 0.5 && Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y) > 0.5;
-    const name = (e: Element) => `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}${(e as HTMLInputElement).name ? `[name=${(e as HTMLInputElement).name}]` : ''}${!e.id ? ` "${(e.textContent ?? '').trim().slice(0, 24)}"` : ''}`;
-    const shown = (e: Element) => (e as HTMLElement).checkVisibility() && e.getBoundingClientRect().width > 0;
-    const controls = [...document.querySelectorAll('input, select, button, a[href], canvas, label')].filter(shown);
-    for (const status of [...document.querySelectorAll('.result, [role="status"]')].filter(shown)) {
-      for (const c of controls) if (!status.contains(c) && overlap(box(status), box(c))) faults.push(`${name(status)} lies over ${name(c)}`);
-    }
-    const interactive = controls.filter((e) => e.tagName !== 'LABEL');
-    for (let i = 0; i < interactive.length; i++) {
-      for (let j = i + 1; j < interactive.length; j++) {
-        const a = interactive[i]!;
-        const b = interactive[j]!;
-        if (!a.contains(b) && !b.contains(a) && overlap(box(a), box(b))) faults.push(`${name(a)} overlaps ${name(b)}`);
-      }
-    }
-    for (const cb of [...document.querySelectorAll('input[type="checkbox"]')].filter(shown)) {
-      const label = cb.closest('label');
-      const words = label?.querySelector('span');
-      if (!label || !words) {
-        faults.push(`${name(cb)} has no label with words`);
-        continue;
-      }
-      const c = box(cb);
-      const w = box(words);
-      const gap = w.x - (c.x + c.w);
-      const centres = Math.abs((c.y + c.h / 2) - (w.y + w.h / 2));
-      if (gap < 0 || gap > 16 || centres > 6) faults.push(`${name(cb)} is not beside "${words.textContent}" (gap ${gap.toFixed(1)} px, centres ${centres.toFixed(1)} px apart)`);
-    }
-    if (document.documentElement.scrollWidth > innerWidth + 0.5) faults.push(`the page is ${document.documentElement.scrollWidth} px wide on a ${innerWidth} px screen`);
-    return faults;
-  });
 }
 
 describe.skipIf(!plan.run)('moderation by hand (Chromium)', () => {
@@ -247,8 +202,17 @@ describe.skipIf(!plan.run)('moderation by hand (Chromium)', () => {
       await waitForPixel(painter.page, 100, 100, DEFAULT_PALETTE[RED]!, 5000);
       await painter.page.screenshot({ path: join(ARTIFACTS, `rollback-restored-painter-${screen.name}.png`) });
 
-      // The audit log: a readable row, the time in the browser's local time, no JSON, no epoch numbers.
-      await page.waitForFunction(() => [...document.querySelectorAll('#audit tr')].some((r) => r.textContent!.includes('Rollback')));
+      // A ban by the address hash pixel info shows, from the form: listed with an Unban button.
+      await page.selectOption('#ban select[name="kind"]', 'address');
+      await page.fill('#ban input[name="value"]', 'fedcba9876543210');
+      await page.fill('#ban input[name="reason"]', 'griefing the logo');
+      await page.click('#ban button[type="submit"]');
+      await page.waitForFunction(() => document.getElementById('bans')!.textContent!.includes('fedcba9876543210'));
+      expect(await page.textContent('#ban-result')).toBe('Banned fedcba9876543210.');
+
+      // The audit log: readable rows, the time in the browser's local time, no JSON, no epoch numbers.
+      await page.waitForFunction(() => [...document.querySelectorAll('#audit tr')].some((r) => r.textContent!.includes('Rollback'))
+        && [...document.querySelectorAll('#audit tr')].some((r) => r.textContent!.includes('Ban')));
       const audit = (await api(s, 'GET', 'audit')).entries;
       const rows = await page.$$eval('#audit tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')));
       expect(rows.length).toBe(audit.length);
@@ -263,13 +227,14 @@ describe.skipIf(!plan.run)('moderation by hand (Chromium)', () => {
       expect(rollbackRow[2]).toBe('127.0.0.1');
       expect(rollbackRow[3]).toBe(`4×3 at (100, 100) back to ${await page.evaluate((t) => new Date(t).toLocaleString(), T)}`);
       expect(rollbackRow[4]).toBe('12 pixels');
+      expect(rows[audit.findIndex((e: any) => e.action === 'ban')]!.slice(1, 4)).toEqual(['Ban', '127.0.0.1', 'address hash fedcba9876543210 — “griefing the logo”']);
       await page.locator('#audit-table').scrollIntoViewIfNeeded();
       await page.screenshot({ path: join(ARTIFACTS, `audit-${screen.name}.png`), fullPage: true });
 
       // Bounding boxes in both themes: status lines beside (not over) forms, checkboxes by their words.
       for (const scheme of ['light', 'dark'] as const) {
         await page.emulateMedia({ colorScheme: scheme });
-        expect(await adminLayoutFaults(page), scheme).toEqual([]);
+        expect(await pageLayoutFaults(page), scheme).toEqual([]);
       }
       expect(await violations(page)).toEqual([]);
       expect(csp).toEqual([]);
