@@ -56,6 +56,7 @@ export class CanvasMap {
   setCanvas(size: { width: number; height: number }, palette: readonly number[]): void {
     this.size = { width: size.width, height: size.height };
     this.palette = palette;
+    this.el.hidden = false; // an empty box until there is a canvas to show
     void this.showWhole();
   }
 
