@@ -113,6 +113,11 @@ export const REDIS_DEFAULTS = {
   unavailableRetryMs: 1000,
   /** How long a failed local commit waits before its stream entries are applied again. */
   redeliverAfterMs: 1000,
+  /**
+   * Tries of one tempo change against other nodes' changes landing first (each recomputed on top of the
+   * newer map): a change loses a try only to another change committed meanwhile, so a few suffice.
+   */
+  tempoChangeAttempts: 5,
 } as const;
 
 // cluster/connection-gate.ts

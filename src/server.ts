@@ -85,7 +85,11 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     const clustering = config.redis ? await import('./cluster/cluster-node.js') : null;
     if (clustering) storage = clustering.clusterStorage(storage, config, sqlite?.database ?? null);
     storage.load(store);
-    if (clustering) cluster = await clustering.joinCanvas({ config, store, storage: storage as ReturnType<typeof clustering.clusterStorage>, log });
+    // A music canvas's tempo map is shared like its pixels: each map the log gives this node is held and announced.
+    const onTempo = conductor ? (map: string) => {
+      if (!conductor.adoptTempoText(map)) log.error({ map: map.slice(0, 200) }, 'a tempo map from the shared log is not valid; kept the one held');
+    } : undefined;
+    if (clustering) cluster = await clustering.joinCanvas({ config, store, storage: storage as ReturnType<typeof clustering.clusterStorage>, log, ...(onTempo ? { onTempo } : {}) });
   } catch (err) {
     storage.close();
     throw err;
@@ -104,7 +108,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const admin = attachAdmin({
     state: adminState, room, store, storage, palette, token: 'adminToken' in opts ? opts.adminToken : process.env.ADMIN_TOKEN,
     addressOf: (req) => clientKey(req, config.trustProxy, config.ipv6Prefix), ipv6Prefix: config.ipv6Prefix,
-    actions: conductor ? [tempoAction(conductor)] : [],
+    actions: conductor ? [tempoAction(conductor, cluster?.tempo)] : [],
   });
 
   // /healthz and /metrics: on the public port, and on --ops-port when set — a listening socket of its own,

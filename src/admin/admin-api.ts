@@ -63,12 +63,19 @@ export interface AdminApiDeps {
 /**
  * An admin action another module contributes: POST /api/admin/<name> (and its older `aliases`, for clients
  * written against them), run only after the same authorization and lockout as every admin route, and
- * audited under its name with the detail it returns. It throws an HttpError for a bad request.
+ * audited under its name with the detail it returns (once it resolved: a change another system decides,
+ * such as music's tempo on a cluster, is audited when done). It throws (or rejects with) an HttpError for a
+ * bad request.
  */
 export interface AdminAction {
   name: string;
   aliases?: readonly string[];
-  run(body: Record<string, unknown>, query: URLSearchParams): { answer: unknown; audit: Record<string, unknown> };
+  run(body: Record<string, unknown>, query: URLSearchParams): AdminActionResult | Promise<AdminActionResult>;
+}
+
+export interface AdminActionResult {
+  answer: unknown;
+  audit: Record<string, unknown>;
 }
 
 export type AdminHandler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => boolean;
@@ -205,8 +212,8 @@ export function createAdminApi(deps: AdminApiDeps): AdminHandler {
     const path = `/api/admin/${action.name}`;
     routes[path] = {
       method: 'POST',
-      run: ({ body, q, from }) => {
-        const { answer, audit: detail } = action.run(body, q);
+      run: async ({ body, q, from }) => {
+        const { answer, audit: detail } = await action.run(body, q);
         audit(action.name, from, detail);
         return answer;
       },

@@ -130,7 +130,7 @@ export class OverloadGovernor {
     const ticks = Math.floor((now - from) / this.periodMs);
     if (ticks <= 0) return;
     this.settledTo = from + ticks * this.periodMs;
-    this.calm(ticks);
+    this.calm(ticks, this.d.downTicks); // idle: nothing to predict, nothing a level would save
   }
 
   /** The tick's budget is used up at `now`. */
@@ -146,7 +146,9 @@ export class OverloadGovernor {
     const used = now - this.tickStart;
     this.lastTickEnd = now;
     this.ticks++;
-    if (this.ticks - this.wentDownAt === 2 * this.d.downTicks) this.calmNeeded = this.d.downTicks; // it held
+    if (this.ticks - this.wentDownAt === 2 * this.d.downTicks && this.changedAt === this.wentDownAt) {
+      this.calmNeeded = this.d.downTicks; // the level reached going down held
+    }
     this.asleep = !more;
     if (carried > 0 || used > this.budgetMs) this.ticksOverBudget++;
     // Smoothed over ~smoothTicks ticks: single heavy ticks (a GC, a cursor flush, a burst of pans, clients
@@ -165,7 +167,9 @@ export class OverloadGovernor {
       this.underRun = 0;
       this.setLevel(this.level + 1);
     } else if (settled && this.overShare < 0.25 && this.belowAvg < this.budgetMs * this.d.downFit) {
-      this.calm(1); // the level below would have fitted: a calm tick
+      // The level below would have fitted: a calm tick. The backoff is for predictions near the budget;
+      // with a wide margin (the load has gone) the level comes down at the plain pace.
+      this.calm(1, this.belowAvg < this.budgetMs * 0.5 ? this.d.downTicks : this.calmNeeded);
     } else {
       this.underRun = 0;
     }
@@ -182,12 +186,12 @@ export class OverloadGovernor {
     else if (this.saturation < this.d.admitBelow) this.refusing = false;
   }
 
-  private calm(ticks: number): void {
+  private calm(ticks: number, needed: number): void {
     this.underRun += ticks;
     this.saturation *= Math.pow(0.95, Math.min(ticks, 1000)); // reopens faster than it closes
     if (this.saturation < this.d.admitBelow) this.refusing = false;
-    while (this.underRun >= this.calmNeeded && this.level > 0) {
-      this.underRun -= this.calmNeeded;
+    while (this.underRun >= needed && this.level > 0) {
+      this.underRun -= needed;
       this.wentDownAt = this.ticks;
       this.setLevel(this.level - 1);
     }

@@ -98,6 +98,29 @@ describe('OverloadGovernor', () => {
     expect(g2.level).toBe(from2);
   });
 
+  it('a level that does not hold makes the next try wait longer; a wide margin (the load has gone) does not', () => {
+    const g = new OverloadGovernor(60, 0.5);
+    let now = 0;
+    const tick = (used: number, write?: [number, number, number]) => {
+      g.beginTick(now);
+      now += used;
+      if (write) g.noteWrite(...write);
+      g.endTick(now, 0);
+      now += Math.max(0, 16.7 - used);
+    };
+    const until = (level: number, f: () => void) => { let n = 0; while (g.level !== level && n < 5000) { f(); n++; } return n; };
+    const marginal: [number, number, number] = [4, 100, 162]; // 5 ms ticks; the level below predicted at 7.5 of 8.35 ms
+    const wide: [number, number, number] = [0.5, 100, 162]; // 1 ms ticks; the level below at 1.3 ms
+    until(1, () => tick(12));
+    const first = until(0, () => tick(5, marginal));
+    expect(until(1, () => tick(12))).toBeLessThan(2 * OVERLOAD_DEFAULTS.downTicks); // level 0 did not hold
+    const second = until(0, () => tick(5, marginal));
+    expect(second - first).toBeGreaterThanOrEqual(OVERLOAD_DEFAULTS.downTicks - 5); // twice the calm ticks
+    until(1, () => tick(12));
+    const third = until(0, () => tick(1, wide));
+    expect(third).toBeLessThan(first + 5); // the plain pace again
+  });
+
   it('refuses new connections only when the carried queue is as long as what a tick writes, at the top level', () => {
     const run = (served: number, carried: number) => {
       const g = new OverloadGovernor(60, 0.5);
