@@ -108,7 +108,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const metrics = createMetrics();
   cluster?.registerMetrics(metrics.registry);
   const adminState = openAdminState(config);
-  const room = new CanvasRoom({ config, store, storage, palette, metrics, log, music: conductor ?? undefined, guard: adminPlaceGuard(adminState),
+  const room = new CanvasRoom({ config, store, storage, palette, metrics, log, music: conductor ?? undefined, guard: adminPlaceGuard(adminState, storage.identitySalt),
     ...(cluster ? { seam: cluster.seam, onlineCount: cluster.onlineCount, cursors: cluster.cursors } : {}) });
   conductor?.setAnnounce((bytes) => room.broadcast(bytes));
   const musicApi = conductor ? createMusicApi(conductor) : null;
@@ -119,7 +119,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const timelapse = createTimelapseApi({ store, storage, palette, ...colours, addressOf: (req) => clientKey(req, config.trustProxy, config.ipv6Prefix) });
   const staticFiles = createStaticHandler(opts.staticRoot ?? clientDist());
   const admin = attachAdmin({
-    state: adminState, room, store, storage, token: 'adminToken' in opts ? opts.adminToken : process.env.ADMIN_TOKEN,
+    state: adminState, room, store, storage, palette, token: 'adminToken' in opts ? opts.adminToken : process.env.ADMIN_TOKEN,
     addressOf: (req) => clientKey(req, config.trustProxy, config.ipv6Prefix), ipv6Prefix: config.ipv6Prefix,
     actions: conductor ? [tempoAction(conductor, cluster?.tempo), patternsAction(conductor, {
       ...(config.inMemory ? {} : { keep: (json: unknown) => savePublishedPatterns(config.dataDir, json) }),
