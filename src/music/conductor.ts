@@ -128,7 +128,6 @@ export class Conductor {
     return info;
   }
 
-
   /** Schedules `bpm` from the next bar boundary at least TEMPO_CHANGE_LEAD_MS ahead; announces it; returns the new segment. */
   changeTempo(bpm: number, leadMs = TEMPO_CHANGE_LEAD_MS): TempoSegment {
     this.hold(this.planTempo(bpm, leadMs));
