@@ -6,13 +6,13 @@
  * Authorization header at all is never counted: a page on another origin can make a visitor's browser send
  * those (a no-cors fetch cannot carry Authorization), and counting them let any site lock moderators out.
  *
- *   GET  /api/admin/status                      → { readOnly, bans }
+ *   GET  /api/admin/status                      → { readOnly, bans, canvas: { width, height, background, palette } }
  *   GET  /api/admin/pixel?x=&y=                 → pixel info with the painter's identity and address hash
  *   POST /api/admin/rollback  {x, y, w, h, time} → rectangle back to its state at `time`
- *   POST /api/admin/undo      {identity? | ip? | name + matchName, since, x?, y?, w?, h?} → that painter's
- *                                                 placements since `since` undone
- *   POST /api/admin/ban       {identity? | ip? | name + matchName, reason?}
- *   POST /api/admin/unban     {identity? | ip? | name?}
+ *   POST /api/admin/undo      {identity? | address? | ip? | name + matchName, since, x?, y?, w?, h?} → that
+ *                                                 painter's placements since `since` undone
+ *   POST /api/admin/ban       {identity? | address? | ip? | name + matchName, reason?}
+ *   POST /api/admin/unban     {identity? | address? | ip? | name?}
  *   GET  /api/admin/bans
  *   POST /api/admin/read-only {readOnly: boolean}
  *   GET  /api/admin/audit?limit=&before=        → { entries (newest first), next }
@@ -20,8 +20,9 @@
  *
  * Rollback and undo write their pixels as moderation entries through the room's placement seam: viewers get
  * them as ordinary deltas on the next tick, and /api/history shows them (with `moderation: true`).
- * Moderation acts on a painter's identity (src/storage/painter-identity.ts) or its address key / a prefix
- * (src/net/client-address.ts); a display name is self-chosen, so acting on one takes `matchName: true`.
+ * Moderation acts on a painter's identity (src/storage/painter-identity.ts), its address key / a prefix
+ * (src/net/client-address.ts) or that key's stored hash (`address`: what pixel info shows, so moderators act
+ * on an address they never see); a display name is self-chosen, so acting on one takes `matchName: true`.
  * docs/api.md has every field and error.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -47,6 +48,8 @@ export interface AdminApiDeps {
   room: CanvasRoom;
   store: ChunkStore;
   storage: CanvasStorage;
+  /** Colours as 0xRRGGBB: the status answer carries them so the admin page can draw dry-run pixels. */
+  palette: readonly number[];
   /** Client address of a request (honours --trust-proxy like the WebSocket endpoint). */
   addressOf: (req: http.IncomingMessage) => string;
   /** Actions other modules contribute (music's tempo), guarded, limited and audited like the rest. */
@@ -60,19 +63,28 @@ export interface AdminApiDeps {
 /**
  * An admin action another module contributes: POST /api/admin/<name> (and its older `aliases`, for clients
  * written against them), run only after the same authorization and lockout as every admin route, and
- * audited under its name with the detail it returns. It throws an HttpError for a bad request.
+ * audited under its name with the detail it returns (once it resolved: a change another system decides,
+ * such as music's tempo on a cluster, is audited when done). It throws (or rejects with) an HttpError for a
+ * bad request.
  */
 export interface AdminAction {
   name: string;
   aliases?: readonly string[];
-  run(body: Record<string, unknown>, query: URLSearchParams): { answer: unknown; audit: Record<string, unknown> };
+  /** Largest body it takes; default ADMIN_DEFAULTS.maxBodyBytes (music's published palettes are longer). */
+  maxBodyBytes?: number;
+  run(body: Record<string, unknown>, query: URLSearchParams): AdminActionResult | Promise<AdminActionResult>;
+}
+
+export interface AdminActionResult {
+  answer: unknown;
+  audit: Record<string, unknown>;
 }
 
 export type AdminHandler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => boolean;
 
 const bad = (message: string): HttpError => new HttpError('BAD_REQUEST', message);
 
-type Route = { method: 'GET' | 'POST'; run: (ctx: { body: Body; q: URLSearchParams; from: string }) => unknown };
+type Route = { method: 'GET' | 'POST'; maxBodyBytes?: number; run: (ctx: { body: Body; q: URLSearchParams; from: string }) => unknown };
 
 /** How long a rollback waits for placements already accepted (in the seam) to be committed before planning. */
 const SEAM_SETTLE_MS = 1000;
@@ -83,6 +95,7 @@ function digest(s: string): Buffer {
 
 export function createAdminApi(deps: AdminApiDeps): AdminHandler {
   const { state, room, store, storage } = deps;
+  const canvas = { width: store.width, height: store.height, background: store.background, palette: deps.palette };
   const now = deps.now ?? Date.now;
   const want = digest(deps.token);
   const ipv6Prefix = deps.ipv6Prefix ?? DEFAULT_IPV6_PREFIX;
@@ -125,7 +138,7 @@ export function createAdminApi(deps: AdminApiDeps): AdminHandler {
   };
 
   const routes: Record<string, Route> = {
-    '/api/admin/status': { method: 'GET', run: () => ({ readOnly: state.readOnly, bans: state.bans() }) },
+    '/api/admin/status': { method: 'GET', run: () => ({ readOnly: state.readOnly, bans: state.bans(), canvas }) },
     '/api/admin/bans': { method: 'GET', run: () => ({ bans: state.bans() }) },
     // Pixel info as moderators see it: who painted the pixel, as something moderation can act on.
     '/api/admin/pixel': {
@@ -201,8 +214,9 @@ export function createAdminApi(deps: AdminApiDeps): AdminHandler {
     const path = `/api/admin/${action.name}`;
     routes[path] = {
       method: 'POST',
-      run: ({ body, q, from }) => {
-        const { answer, audit: detail } = action.run(body, q);
+      ...(action.maxBodyBytes === undefined ? {} : { maxBodyBytes: action.maxBodyBytes }),
+      run: async ({ body, q, from }) => {
+        const { answer, audit: detail } = await action.run(body, q);
         audit(action.name, from, detail);
         return answer;
       },
@@ -251,7 +265,7 @@ export function createAdminApi(deps: AdminApiDeps): AdminHandler {
         send(res, 200, route.run({ body: {}, q: url.searchParams, from }));
         return true;
       }
-      readBody(req)
+      readBody(req, route.maxBodyBytes ?? ADMIN_DEFAULTS.maxBodyBytes)
         .then((body) => route.run({ body, q: url.searchParams, from }))
         .then((answer) => send(res, 200, answer), (err: unknown) => fail(res, err));
     } catch (err) {
@@ -264,8 +278,8 @@ export function createAdminApi(deps: AdminApiDeps): AdminHandler {
 // ---------------------------------------------------------------------------------------------------------
 // Request parsing: every field checked, every failure a 400 naming it.
 
-/** The body as a JSON object, at most maxBodyBytes; an empty body is {}. */
-function readBody(req: http.IncomingMessage): Promise<Body> {
+/** The body as a JSON object, at most `limit` bytes; an empty body is {}. */
+function readBody(req: http.IncomingMessage, limit: number): Promise<Body> {
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
     let size = 0;
@@ -276,16 +290,17 @@ function readBody(req: http.IncomingMessage): Promise<Body> {
       if (err) reject(err);
       else resolve(body!);
     };
+    const tooLarge = () => new HttpError('BODY_TOO_LARGE', `request bodies are at most ${limit} bytes`);
     const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > ADMIN_DEFAULTS.maxBodyBytes) {
-      finish(new HttpError('BODY_TOO_LARGE', `request bodies are at most ${ADMIN_DEFAULTS.maxBodyBytes} bytes`));
+    if (declared > limit) {
+      finish(tooLarge());
       req.resume();
       return;
     }
     req.on('data', (d: Buffer) => {
       size += d.length;
-      if (size > ADMIN_DEFAULTS.maxBodyBytes) {
-        finish(new HttpError('BODY_TOO_LARGE', `request bodies are at most ${ADMIN_DEFAULTS.maxBodyBytes} bytes`));
+      if (size > limit) {
+        finish(tooLarge());
         req.resume();
         return;
       }

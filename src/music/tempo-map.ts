@@ -78,14 +78,21 @@ export function tempoMapProblem(map: TempoMap): string | null {
 }
 
 /**
+ * The first bar boundary (a multiple of `beatsPerBar`, never beat 0) at or after server time `t`: where a
+ * tempo change or a palette switch (src/music/palette-switch.ts) lands.
+ */
+export function barAtOrAfter(map: TempoMap, t: number, beatsPerBar: number): number {
+  return Math.max(beatsPerBar, Math.ceil(beatAt(map, t) / beatsPerBar - 1e-9) * beatsPerBar);
+}
+
+/**
  * A new map with `bpm` from the first bar boundary at least `leadMs` after `now`. Changes announced earlier
  * but not yet started are replaced (the latest admin action wins). Old segments no longer needed are dropped.
  */
 export function withTempoChange(map: TempoMap, now: number, bpm: number, beatsPerBar: number, leadMs: number): TempoSegment[] {
   if (!(bpm >= MIN_BPM && bpm <= MAX_BPM)) throw new RangeError(`bpm must be ${MIN_BPM}..${MAX_BPM}, got ${bpm}`);
   const started = map.filter((s, i) => i === 0 || s.startTime <= now);
-  const earliest = beatAt(started, now + leadMs);
-  const startBeat = Math.max(beatsPerBar, Math.ceil(earliest / beatsPerBar - 1e-9) * beatsPerBar);
+  const startBeat = barAtOrAfter(started, now + leadMs, beatsPerBar);
   const seg = { startBeat, startTime: timeAtBeat(started, startBeat), bpm };
   return pruneTempoMap([...started, seg], now);
 }
@@ -95,4 +102,29 @@ export function pruneTempoMap(map: TempoMap, now: number): TempoSegment[] {
   let first = 0;
   for (let i = 1; i < map.length; i++) if (map[i]!.startTime <= now) first = i;
   return map.slice(Math.max(first, map.length - MAX_SEGMENTS)).map((s) => ({ ...s }));
+}
+
+/**
+ * The map as text, for a log several nodes share (src/cluster carries it without reading it): JSON of the
+ * segments, whose numbers round-trip exactly, so every node holds the very map the proposing node computed.
+ */
+export function tempoMapText(map: TempoMap): string {
+  return JSON.stringify(map.map((s) => [s.startBeat, s.startTime, s.bpm]));
+}
+
+/** The map tempoMapText wrote, or null for anything else (not JSON, another shape, or a map tempoMapProblem refuses). */
+export function parseTempoMapText(text: string): TempoSegment[] | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(v) || v.length > MAX_SEGMENTS) return null;
+  const map: TempoSegment[] = [];
+  for (const s of v) {
+    if (!Array.isArray(s) || s.length !== 3 || !s.every((n) => typeof n === 'number')) return null;
+    map.push({ startBeat: s[0] as number, startTime: s[1] as number, bpm: s[2] as number });
+  }
+  return tempoMapProblem(map) === null ? map : null;
 }

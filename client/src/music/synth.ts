@@ -7,7 +7,8 @@
  * OfflineAudioContext alike. Voice ids are src/music/patterns.ts VOICES.
  */
 import type { Note } from '../../../src/music/scheduler.js';
-import { BELL_DIVISOR, FILTERED, bellWave, filteredWave, hatNoise, midiToHz } from './waves.js';
+import { EXTRA_VOICES } from './synth-extra.js';
+import { BELL_DIVISOR, FILTERED, bellWave, filteredWave, hatNoise, midiToHz, whiteNoise } from './waves.js';
 
 /**
  * Envelopes run this much louder than the note (the mix divides it back out before its limiter). The
@@ -18,7 +19,7 @@ import { BELL_DIVISOR, FILTERED, bellWave, filteredWave, hatNoise, midiToHz } fr
 export const ENV_SCALE = 4096;
 
 /** Per-voice level, so a square lead and a sine pad sound about as loud at the same note gain. */
-const VOICE_LEVEL = [1, 1, 0.35, 0.3, 0.7, 1.2, 0.5, 0.6];
+const VOICE_LEVEL = [1, 1, 0.35, 0.3, 0.7, 1.2, 0.5, 0.6, ...EXTRA_VOICES.map((x) => x.level)];
 
 /**
  * Each voice's envelope (client/README.md lists what each sounds like). Every decay is a time constant
@@ -46,6 +47,7 @@ export const ENVELOPES: readonly VoiceEnvelope[] = [
   /* 5 kick */ { attack: 0.002, held: false, sustain: 0, decay: 0.045, release: 0 },
   /* 6 hat */ { attack: 0.001, held: false, sustain: 0, decay: 0.008, release: 0 },
   /* 7 bell */ { attack: 0.002, held: false, sustain: 0, decay: 0.25, release: 0 },
+  /* 8 snare, 9 chord, 10 stab */ ...EXTRA_VOICES.map((x) => x.envelope),
 ];
 /** Time constants to fall 60 dB: ln(1000). */
 const TAU_60DB = Math.log(1000);
@@ -99,7 +101,7 @@ export function envelopeAt(e: VoiceEnvelope, gate: number, t: number): number {
 }
 
 /** Schedules one note at AudioContext time `at` (seconds) into `out`. */
-export function playNote(ctx: BaseAudioContext, out: AudioNode, note: Pick<Note, 'voice' | 'midi' | 'gain' | 'duration'>, at: number): PlayedNote {
+export function playNote(ctx: BaseAudioContext, out: AudioNode, note: Pick<Note, 'voice' | 'midi' | 'gain' | 'duration' | 'chord'>, at: number): PlayedNote {
   // On a whole sample frame: a buffer source started between two frames is interpolated by the browser
   // (Chromium), which dulls a hat by up to ~4 dB depending on the fraction, so its level drifts from loop to
   // loop. The envelope starts on the same frame; half a frame (≤ 11 µs) is far below any timing one hears.
@@ -124,11 +126,31 @@ export function playNote(ctx: BaseAudioContext, out: AudioNode, note: Pick<Note,
   }
   env.connect(out);
   const hz = midiToHz(note.midi);
-  let src: AudioScheduledSourceNode;
-  if (v === 6) {
+  const sources: AudioScheduledSourceNode[] = [];
+  const timed = <T extends AudioScheduledSourceNode>(src: T): T => {
+    src.start(when);
+    src.stop(end);
+    sources.push(src);
+    return src;
+  };
+  if (v >= 8) {
+    EXTRA_VOICES[v - 8]?.build(ctx, [hz, ...(note.chord ?? []).map(midiToHz)], env, {
+      osc: (type, f) => {
+        const o = ctx.createOscillator();
+        o.type = type;
+        o.frequency.value = f;
+        return timed(o);
+      },
+      noise: () => {
+        const b = ctx.createBufferSource();
+        b.buffer = whiteNoise(ctx);
+        return timed(b);
+      },
+    });
+  } else if (v === 6) {
     const b = ctx.createBufferSource();
     b.buffer = hatNoise(ctx);
-    src = b;
+    timed(b).connect(env);
   } else {
     const o = ctx.createOscillator();
     if (FILTERED[v] !== undefined) {
@@ -145,11 +167,8 @@ export function playNote(ctx: BaseAudioContext, out: AudioNode, note: Pick<Note,
       o.type = v === 1 ? 'triangle' : 'sine';
       o.frequency.value = hz;
     }
-    src = o;
+    timed(o).connect(env);
   }
-  src.connect(env);
-  src.start(when);
-  src.stop(end);
   return {
     end, outlet: env,
     choke(at0: number): void {
@@ -160,8 +179,8 @@ export function playNote(ctx: BaseAudioContext, out: AudioNode, note: Pick<Note,
       env.gain.cancelScheduledValues(at);
       env.gain.setValueAtTime(peak * envelopeAt(e, gate, at - when), at);
       env.gain.setTargetAtTime(0, at, 0.01);
-      // The last stop() call wins (Web Audio): the source ends once the fade is 60 dB down.
-      try { src.stop(Math.min(end, at + 0.07)); } catch { /* already stopped */ }
+      // The last stop() call wins (Web Audio): the sources end once the fade is 60 dB down.
+      for (const src of sources) try { src.stop(Math.min(end, at + 0.07)); } catch { /* already stopped */ }
     },
   };
 }

@@ -100,13 +100,36 @@ export function bellWave(ctx: BaseAudioContext): PeriodicWave {
   });
 }
 
+/** Seeded (xorshift: offline renders repeat exactly) white noise in −1..1: into `out`, and to `each`. */
+function xorshiftNoise(out: Float32Array | null, n: number, each?: (x: number, i: number) => void): void {
+  let s = 0x9e3779b9;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
+    const x = ((s >>> 0) / 0xffffffff) * 2 - 1;
+    if (out !== null) out[i] = x;
+    each?.(x, i);
+  }
+}
+
+const whiteBuffers = new WeakMap<BaseAudioContext, AudioBuffer>();
+/** 0.1 s of seeded white noise (the snare's wires filter it themselves: synth-extra.ts). */
+export function whiteNoise(ctx: BaseAudioContext): AudioBuffer {
+  let buf = whiteBuffers.get(ctx);
+  if (buf === undefined) {
+    buf = ctx.createBuffer(1, Math.ceil(ctx.sampleRate * 0.1), ctx.sampleRate);
+    xorshiftNoise(buf.getChannelData(0), buf.length);
+    whiteBuffers.set(ctx, buf);
+  }
+  return buf;
+}
+
 /** The hat's high-pass, Hz (the spec's biquad with Q = 1 dB, as the voice's BiquadFilterNode had it). */
 const HAT_HIGHPASS = 7000;
 const noiseBuffers = new WeakMap<BaseAudioContext, AudioBuffer>();
 
 /**
- * 0.1 s of seeded (xorshift: offline renders repeat exactly) white noise, high-passed. The filter runs over
- * a lead-in first, so the buffer starts in the filter's steady state, as the node's output did once warm.
+ * 0.1 s of the same seeded noise, high-passed. The filter runs over a lead-in first, so the buffer starts
+ * in the filter's steady state, as the node's output did once warm.
  */
 export function hatNoise(ctx: BaseAudioContext): AudioBuffer {
   let buf = noiseBuffers.get(ctx);
@@ -126,15 +149,12 @@ export function hatNoise(ctx: BaseAudioContext): AudioBuffer {
   const b2 = b0;
   const a1 = (-2 * cw) / a0;
   const a2 = (1 - alpha) / a0;
-  let s = 0x9e3779b9;
   let x1 = 0, x2 = 0, y1 = 0, y2 = 0;
-  for (let i = -lead; i < n; i++) {
-    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
-    const x = ((s >>> 0) / 0xffffffff) * 2 - 1;
+  xorshiftNoise(null, lead + n, (x, i) => {
     const y = b0 * x + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2;
     x2 = x1; x1 = x; y2 = y1; y1 = y;
-    if (i >= 0) d[i] = y;
-  }
+    if (i >= lead) d[i - lead] = y;
+  });
   noiseBuffers.set(ctx, buf);
   return buf;
 }
