@@ -7,8 +7,8 @@
  * A note is placed by the StereoPanner of its distance bucket and its pan rounded to PAN_STEP, shared by
  * every note there (made on first use), not by a panner of its own: a render costs in proportion to the
  * nodes alive (bench/music.bench.ts), and a note is two nodes (source, envelope) instead of three. The
- * rounding moves a sound by at most PAN_STEP / 2: at the centre, where it matters most, 0.34 dB of level
- * difference between the ears, under the ~1 dB one can tell apart.
+ * rounding moves a sound by at most PAN_STEP / 2, a change in the level difference between the ears well
+ * under what one can tell apart (client/README.md has the figure).
  * Bucket 0 (near) is a plain junction; the farther ones are a shared low-pass each. One ConvolverNode with a
  * generated impulse response serves every bucket through its send; the sends rise as the view zooms out
  * (./space.ts has the figures). Envelopes run ENV_SCALE too loud (./synth.ts says why); `unscale` takes
@@ -24,7 +24,7 @@ import { SPACE, bucketOf, impulseResponse, sendLevel } from './space.js';
 import { ENV_SCALE } from './synth.js';
 
 export const LIMITER = Object.freeze({
-  /** Above this the limiter holds peaks; below it the mix passes at unity (a crowd under the voice cap peaks near -3.4 dBFS). */
+  /** Above this the limiter holds peaks; below it the mix passes at unity (a crowd under the voice cap stays below it: client/README.md). */
   thresholdDb: -3,
   ratio: 20,
   /** The output stays under this, peak, dBFS (test/browser/music-space.test.ts holds it to that). */
@@ -33,9 +33,9 @@ export const LIMITER = Object.freeze({
   /** DynamicsCompressorNode's fixed look-ahead (6 ms in Chromium, WebKit and Gecko alike), taken in whole frames. */
   lookaheadS: 0.006,
   /**
-   * A new DynamicsCompressorNode's gain starts low and rises to unity over its first ~150 ms of running,
-   * silence included: offline renders run this long before their first note (live, only what plays in the
-   * first moments after a page's first Play fades in).
+   * A new DynamicsCompressorNode's gain starts low and rises to unity over its first moments of running,
+   * silence included (client/README.md): offline renders run this long before their first note (live, only
+   * what plays in the first moments after a page's first Play fades in).
    */
   settleS: 0.2,
 });

@@ -3,7 +3,7 @@
  * an exact AudioContext time into `out`: the mix's panner for the note's place (./mix.ts). A voice's own
  * filter lives in its source (./waves.ts), the note's level in its envelope, and parameters that do not
  * move are plain values, not automation events: a render costs in proportion to the nodes alive
- * (bench/music.bench.ts: five nodes a note became two). Works on an AudioContext and an
+ * (bench/music.bench.ts: four to six nodes a note became two). Works on an AudioContext and an
  * OfflineAudioContext alike. Voice ids are src/music/patterns.ts VOICES.
  */
 import type { Note } from '../../../src/music/scheduler.js';

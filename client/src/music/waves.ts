@@ -1,14 +1,15 @@
 /**
- * The voices' sources, made once per context and pitch so a note needs no filter node of its own:
+ * The voices' sources, made once per context (and octave) so a note needs no filter node of its own:
  *
  * - Filtered oscillators (lead, arp, bass) are PeriodicWaves whose harmonics already carry the low-pass the
  *   voice used to put after its oscillator: harmonic k of the square or sawtooth series, times the filter's
  *   response at k·f (magnitude and phase, asked of a BiquadFilterNode that is never connected). A linear
  *   filter of a periodic wave is a periodic wave: at f itself the steady sound is that of oscillator →
- *   filter (to -68 dB and better), only the filter's ringing at the attack is gone. One wave serves an
- *   octave of notes, made for the octave's middle (F#): a browser keeps ~1 MB of tables per PeriodicWave
- *   (36 band-limited copies), so a wave per pitch would cost a page tens of MB. Within the octave the filter
- *   follows the pitch (±half an octave), as a synth's key-tracked filter does.
+ *   filter (client/README.md has the difference), only the filter's ringing at the attack is gone. One
+ *   wave serves an octave of notes, made for the octave's middle (F#): a browser keeps a band-limited copy
+ *   of the table per third of an octave for every PeriodicWave, so a wave per pitch would cost a page tens
+ *   of MB. Within the octave the filter follows the pitch (±half an octave), as a synth's key-tracked
+ *   filter does.
  * - The bell's two sine partials, 1 and 2.76 = 69/25, are harmonics 25 and 69 of f/25: one oscillator.
  * - The hat's noise is high-passed once, in the buffer (the Web Audio spec's biquad, computed here).
  *
