@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { WebSocket } from 'ws';
 import { CanvasClient, type WebSocketLike } from '../../src/client/canvas-client.js';
 import { ErrorCode } from '../../src/net/protocol.js';
+import type { RunningServer } from '../../src/server.js';
 import { adminTestKit } from '../helpers/admin.js';
 import { until, sleep } from '../helpers/server.js';
 

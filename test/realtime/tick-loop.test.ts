@@ -117,13 +117,29 @@ describe('TickLoop', () => {
           timers.advance(1);
         }
         l.stop();
-        if (busy.some((b) => b)) expect(starts.length).toBeGreaterThan(5);
-        for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(10 - EPS);
+        if (busy.some((b) => b)) expect(starts.length).toBeGreaterThan(0);
+        for (let i = 1; i < starts.length; i++) {
+          if (starts[i]! - starts[i - 1]! < 10 - EPS) throw new Error(`working ticks ${i - 1} and ${i} only ${(starts[i]! - starts[i - 1]!).toFixed(3)} ms apart`);
+        }
         for (let i = 0; i < starts.length; i++) {
-          for (let j = i + 1; j < starts.length; j++) expect(j - i).toBeLessThanOrEqual(Math.floor((starts[j]! - starts[i]! + EPS) / 20) + 1);
+          for (let j = i + 1; j < starts.length; j++) {
+            if (j - i > Math.floor((starts[j]! - starts[i]! + EPS) / 20) + 1) throw new Error(`${j - i} working ticks in ${(starts[j]! - starts[i]!).toFixed(3)} ms`);
+          }
         }
       },
     ), { numRuns: 60 });
+  });
+
+  it('a tick a whole period behind starts a new grid from its own start, one period on; a little late one keeps the grid', () => {
+    // The fourth timer fires 50 ms late (a descheduled process): its boundary was 80, the next ones 100 and
+    // 120 are long past, so the grid restarts a period after the late start. The seventh fires 5 ms late
+    // (a busy event loop): its successor keeps its boundary.
+    const lates = [0, 0, 0, 50, 0, 0, 5, 0, 0, 0];
+    const starts: number[] = [];
+    const { l, timers } = handLoop(50, false, lates, (t) => { starts.push(t); return true; });
+    timers.advance(220);
+    l.stop();
+    expect(starts).toEqual([20, 40, 60, 130, 150, 170, 195, 210]);
   });
 
   it('sleeps when a tick finds nothing to do, and a request after a quiet spell ticks at once', () => {
