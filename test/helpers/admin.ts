@@ -12,7 +12,7 @@ import { WebSocket } from 'ws';
 import { DEFAULTS, type ServerConfig } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { CanvasClient, type WebSocketLike } from '../../src/client/canvas-client.js';
-import { until } from './server.js';
+import { placeFrom, until } from './server.js';
 
 export interface AdminReply {
   status: number;
@@ -76,16 +76,7 @@ export function adminTestKit(token: string) {
     },
 
     /** Places one pixel; resolves with its PLACE_RESULT status. */
-    place(c: CanvasClient, x: number, y: number, color: number): Promise<number> {
-      const seq = c.place(x, y, color);
-      return new Promise((resolve) => {
-        const off = c.on('placeResult', (r) => {
-          if (r.seq !== seq) return;
-          off();
-          resolve(r.status);
-        });
-      });
-    },
+    place: placeFrom,
 
     /** Calls the admin API with the kit's token (or `as`: another, or null for none). */
     async admin(s: RunningServer, method: string, p: string, body?: unknown, as: string | null = token): Promise<AdminReply> {
