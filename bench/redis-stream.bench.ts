@@ -7,7 +7,7 @@
  * and bytes per placement in the stream; then how fast a new node applies that whole stream from seq 0. Both nodes and the generator share this one thread, so the figure
  * is a floor for what separate node processes reach.
  *
- *   npm run build && node dist/bench/redis-stream.bench.js [--quick]
+ *   npm run build && node dist/bench/redis-stream.bench.js [--quick] [--no-identity]
  */
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
@@ -21,6 +21,8 @@ import { prng } from './prng.js';
 
 const URL_ = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SIDE = 1024;
+/** `--no-identity`: placements without a painter identity (what the stream held before entries carried them). */
+const IDENTITY = !process.argv.includes('--no-identity');
 
 function node(canvas: string, store: ChunkStore): RedisPlacementSeam {
   return new RedisPlacementSeam({
@@ -89,8 +91,10 @@ async function measure(pixelsPerGroup: number, seconds: number): Promise<Result>
       const client = (rand() * 5000) | 0;
       const records: PlacementRecord[] = new Array(pixelsPerGroup);
       const time = Date.now();
+      // A painter identity as the server makes them (24 hex characters), carried in the entry's `i` field.
+      const identity = IDENTITY ? client.toString(16).padStart(24, '0') : '';
       for (let i = 0; i < pixelsPerGroup; i++) {
-        records[i] = { x: (rand() * SIDE) | 0, y: (rand() * SIDE) | 0, color: (rand() * 32) | 0, time, clientId: client, name: `p${client}`, ip: `10.0.${client >> 8}.${client & 255}` };
+        records[i] = { x: (rand() * SIDE) | 0, y: (rand() * SIDE) | 0, color: (rand() * 32) | 0, time, clientId: client, name: `p${client}`, ip: `10.0.${client >> 8}.${client & 255}`, identity };
       }
       a.submit(records, { clientId: client, seq: submitted, count: pixelsPerGroup });
       submitted += pixelsPerGroup;

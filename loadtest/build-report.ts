@@ -70,6 +70,7 @@ export function buildReport(x: BuildInput): LoadTestReport {
       bytesPerClientPerSecond: b.connected > 0 ? b.bytes / b.connected : 0,
       tickHz: srv?.tickHz ?? Number.NaN,
       tickP99Ms: srv?.tickP99Ms ?? Number.NaN,
+      overloadLevel: srv?.overloadLevel ?? Number.NaN,
       serverCpuPercent: srv?.cpuPercent ?? Number.NaN,
       serverRssMb: srv?.rssMb ?? Number.NaN,
       generatorCpuPercent: x.genCpu[Math.min(i, x.genCpu.length - 1)] ?? Number.NaN,

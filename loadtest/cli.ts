@@ -51,6 +51,8 @@ export interface LoadTestOptions {
   sourceAddresses: number;
   /** Pass --cpu-prof to the server child and write the profile into this directory. */
   cpuProfDir: string | null;
+  /** More flags for the server we start (--server-args), after ours so they win. */
+  serverArgs: string[];
   /** Seed for every random choice the clients make. */
   seed: number;
   /**
@@ -110,6 +112,7 @@ export const BASE_OPTIONS: LoadTestOptions = {
   settleSeconds: 1,
   sourceAddresses: MAX_SOURCE_ADDRESSES,
   cpuProfDir: null,
+  serverArgs: [],
   seed: 1,
   pin: false,
   urls: [],
@@ -169,6 +172,8 @@ export const USAGE = `Usage: npm run loadtest -- [flags]
   --settle S           wait S seconds after the ramp before measuring [1]
   --source-addresses N bind clients to 127.0.0.1..N round-robin, 0 = don't bind [250]
   --cpu-prof DIR       profile the server child (node --cpu-prof) into DIR
+  --server-args=FLAGS  more flags for the server we start, split at spaces: --server-args="--tick-budget 0.7"
+                       (the = is needed: the value starts with a dash)
   --seed N             random seed [1]
   --pin                taskset: the server we start on CPU 0, the generator on the other CPUs
   --url URL (repeated) several nodes of one canvas: clients spread over them round-robin, and a
@@ -189,7 +194,7 @@ generator was saturated exits 1.
 const FLAG_TYPES = {
   scenario: 'string', clients: 'string', duration: 'string', url: 'string', 'paint-rate': 'string',
   'cursor-rate': 'string', width: 'string', height: 'string', zoom: 'string', json: 'string', workers: 'string',
-  ramp: 'string', settle: 'string', 'source-addresses': 'string', 'cpu-prof': 'string', seed: 'string', pin: 'boolean', help: 'boolean',
+  ramp: 'string', settle: 'string', 'source-addresses': 'string', 'cpu-prof': 'string', 'server-args': 'string', seed: 'string', pin: 'boolean', help: 'boolean',
   nodes: 'string', redis: 'string', client: 'string', 'require-valid': 'boolean', rps: 'boolean',
   mix: 'string', sweep: 'string',
 } as const;
@@ -295,6 +300,10 @@ export function parseLoadTestArgs(argv: string[]): { options: LoadTestOptions } 
   if ((v = s('settle')) !== undefined) o.settleSeconds = num('settle', v, { min: 0, max: 600 });
   if ((v = s('source-addresses')) !== undefined) {
     o.sourceAddresses = num('source-addresses', v, { integer: true, min: 0, max: MAX_SOURCE_ADDRESSES });
+  }
+  if ((v = s('server-args')) !== undefined) {
+    if (o.url !== null && s('url') !== undefined) throw new UsageError('--server-args is for the server we start; it cannot be used with --url');
+    o.serverArgs = v.split(' ').filter((a) => a !== '');
   }
   if ((v = s('cpu-prof')) !== undefined) {
     if (v.trim() === '') throw new UsageError('--cpu-prof needs a directory');

@@ -21,6 +21,8 @@ export interface TimelinePoint {
   bytesPerClientPerSecond: number;
   tickHz: number;
   tickP99Ms: number;
+  /** The server's degradation level (overload policy) at the end of the second; NaN when it does not say. */
+  overloadLevel: number;
   serverCpuPercent: number;
   serverRssMb: number;
   generatorCpuPercent: number;
@@ -135,6 +137,17 @@ export interface LoadTestReport {
    * for it and the /healthz body.
    */
   serverOverload?: { level: number; cadence: string | null; metrics: Record<string, number>; healthz: unknown };
+  /**
+   * GET /healthz every 100 ms (the ops port of a server we start) from the start of the ramp to the end of
+   * the measurement: its latency, and how many took over 1 s (time-outs, not in the latency figures).
+   */
+  healthzLatencyMs?: LatencySummary;
+  healthzTimeouts?: number;
+  /**
+   * Seconds from the end of the load (every client closed) until /healthz reported overload level 0 again;
+   * null: not within 20 s; NaN: the server reports no level.
+   */
+  recoverySeconds?: number | null;
   /** Multi-node runs (--nodes N or several --url): each node's CPU (% of a core), RSS and tick rate. */
   nodes?: Array<{ url: string; pid: number | null; cpuPercent: number; rssMb: number; tickHz: number }>;
   /** Painted on the first node, seen in a DELTA on the second. */
@@ -235,6 +248,12 @@ export function formatSummary(r: LoadTestReport): string {
   }
   if (r.probeLatencyMs && r.probe) {
     rows.push(['probe place→visible', `${latencyRow(r.probeLatencyMs, r.latencyValid)} (two users on the generator's idle main thread: ${r.probe.sent} sent, ${r.probe.unseen} unseen, ${r.probe.refused} refused)`]);
+  }
+  if (r.healthzLatencyMs) {
+    const back = r.recoverySeconds === undefined ? '' : r.recoverySeconds === null ? '; full cadence NOT back within 20 s after the load'
+      : Number.isNaN(r.recoverySeconds) ? '' : `; full cadence ${f(r.recoverySeconds, 1)} s after the load stopped`;
+    rows.push(['/healthz', `p50 ${f(r.healthzLatencyMs.p50, 2)}  p99 ${f(r.healthzLatencyMs.p99, 2)}  max ${f(r.healthzLatencyMs.max, 2)} ms  ` +
+      `(${r.healthzLatencyMs.count} answers, ${r.healthzTimeouts ?? 0} over 1 s, every 100 ms from the ramp on)${back}`]);
   }
   if (r.crossNodeLatencyMs && r.crossNodeProbe) {
     rows.push(['cross-node place→visible', `${latencyRow(r.crossNodeLatencyMs, r.latencyValid)} (probe: ${r.crossNodeProbe.sent} sent, ${r.crossNodeProbe.unseen} unseen, ${r.crossNodeProbe.refused} refused)`]);

@@ -19,6 +19,7 @@ export { buildReport, type BuildInput } from './build-report.js';
 import { type ChildServer, openFileLimit, pinSelf, raiseOpenFileLimit, startOurServer } from './server-child.js';
 import { MB, type ServerSample, between, cadenceOf, httpGetText, phaseMeans, readProcMemory, sampleServer } from './server-stats.js';
 import type { FromWorker, ToWorker } from './worker.js';
+import { HealthProbe } from './health-probe.js';
 import { LatencyProbe } from './latency-probe.js';
 import { LO_RPS_PATH, type RpsHandle, cpuMask, steerLoopback } from './rps.js';
 
@@ -132,7 +133,7 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
   const started: ChildServer[] = [];
   const canvasName = `loadtest-${process.pid}-${Date.now().toString(36)}`;
   if (o.nodes > 1) {
-    const extraArgs = ['--redis', o.redis, '--canvas', canvasName,
+    const extraArgs = [...o.serverArgs, '--redis', o.redis, '--canvas', canvasName,
       ...(o.paintMode === 'flood' ? ['--message-rate', '1000000', '--message-burst', '1000000'] : [])];
     try {
       for (let i = 0; i < o.nodes; i++) {
@@ -150,7 +151,7 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
     wsUrls = o.urls;
     wsUrl = wsUrls[0]!;
   } else if (o.url === null) {
-    const extraArgs = o.paintMode === 'flood' ? ['--message-rate', '1000000', '--message-burst', '1000000'] : [];
+    const extraArgs = [...(o.paintMode === 'flood' ? ['--message-rate', '1000000', '--message-burst', '1000000'] : []), ...o.serverArgs];
     try {
       server = await startOurServer({ width: o.width, height: o.height, extraArgs, cpuProfDir: o.cpuProfDir, ...(o.pin ? { cpuList: '0' } : {}) });
     } catch (err) {
@@ -179,6 +180,9 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
     ? new LatencyProbe({ writerUrl: wsUrls[0]!, readerUrl: wsUrls[1]! })
     : new LatencyProbe({ writerUrl: wsUrl, readerUrl: wsUrl, intervalMs: 50 });
   probe.start();
+  // /healthz through the ramp and the measurement (the stampede's target is about the ramp).
+  const health = new HealthProbe(metricsUrl.replace(/\/metrics$/, '/healthz'));
+  health.start();
 
   // The generator's CPUs: every one but the server's when pinned.
   const generatorCpus = Array.from({ length: cpus }, (_, i) => i).filter((i) => !o.pin || i > 0);
@@ -255,6 +259,7 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
       say(`[${String(Math.round((s.atMs - t0) / 1000)).padStart(4)}/${o.durationSeconds}s] connected ${collector.connected}/${o.clients}` +
         `  placed/s ${collector.latestRate('placed').toFixed(0)}  p99 ${collector.latency.percentileMs(99).toFixed(1)} ms` +
         `  tick ${fin(iv.tickHz) ? iv.tickHz.toFixed(0) : '-'} Hz (p99 ${bucketBound(iv.tickP99Ms)})` +
+        (fin(iv.overloadLevel) ? ` level ${iv.overloadLevel}` : '') +
         `  server CPU ${iv.cpuPercent.toFixed(0)}% RSS ${iv.rssMb.toFixed(0)} MB  generator CPU ${genCpu[genCpu.length - 1]!.toFixed(0)}%` +
         `  errors ${collector.errorCount}`);
       if (nodeTargets.length > 0) {
@@ -270,9 +275,12 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
     // The overload policy's state under load (degradation level, cadence), from /healthz beside /metrics;
     // a server without the policy (or a /healthz that does not answer in time) leaves it empty.
     const healthz = await httpGetText(metricsUrl.replace(/\/metrics$/, '/healthz'), 900, true).then((t) => JSON.parse(t) as unknown, () => null);
+    health.stop();
     const finals = await guard(Promise.all(fleets.map((f) => f.stop())));
     fleetsStopped = true;
     const measuredSeconds = (performance.now() - t0) / 1000;
+    // The load has stopped (every client closed): how long until full cadence again.
+    const recoverySeconds = await health.secondsToFullCadence();
     const serverDied = server !== null && server.exited;
 
     probe.stop();
@@ -285,6 +293,9 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
     });
     const overload = samples[samples.length - 1]!.overload ?? {};
     report.serverOverload = { ...cadenceOf(overload, healthz), metrics: overload, healthz };
+    report.healthzLatencyMs = health.latency.summary();
+    report.healthzTimeouts = health.timeouts;
+    report.recoverySeconds = recoverySeconds;
     if (nodeTargets.length > 0) {
       report.nodes = nodeTargets.map((n, i) => {
         const ns = nodeSamples[i]!;
@@ -307,6 +318,7 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
     for (const f of fleets) f.dispose();
     rps?.restore();
     probe.stop();
+    health.stop();
     if (started.length > 0) {
       for (const s of started) await s.stop();
       await dropCanvasKeys(o.redis, canvasName).catch(() => {});

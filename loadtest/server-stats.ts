@@ -197,7 +197,7 @@ export async function sampleServer(metricsUrl: string, pid: number | null, timeo
 }
 
 /** Series named for the overload policy (degradation level, cadence distribution, snapshot backlog). */
-const OVERLOAD_NAME = /degrad|cadence|backlog/i;
+const OVERLOAD_NAME = /overload|degrad|cadence|backlog/i;
 
 /**
  * The overload policy's readings in a scrape, whatever the server calls them: it is being built beside the
@@ -223,7 +223,7 @@ export function cadenceOf(overload: Record<string, number>, healthz: unknown): {
   const dist: Array<[string, number]> = [];
   let single: number | null = null;
   for (const [k, v] of Object.entries(overload)) {
-    if (/degrad/i.test(k) && !k.includes('{') && Number.isNaN(level)) level = v;
+    if (/overload_level|degrad/i.test(k) && !k.includes('{') && Number.isNaN(level)) level = v;
     const m = /cadence[^{]*\{[^}]*="?(\d+)"?/i.exec(k);
     if (m) dist.push([m[1]!, v]);
     else if (/cadence/i.test(k) && !k.includes('{') && single === null) single = v;
@@ -233,7 +233,7 @@ export function cadenceOf(overload: Record<string, number>, healthz: unknown): {
     if (o === null || typeof o !== 'object') return;
     for (const [k, v] of Object.entries(o as Record<string, unknown>)) {
       const p = `${path}${k}`;
-      if (typeof v === 'number' && /degrad|level/i.test(p) && /degrad/i.test(p) && Number.isNaN(level)) level = v;
+      if (typeof v === 'number' && (/degrad/i.test(p) || /overload\.level$/i.test(p)) && Number.isNaN(level)) level = v;
       else if (typeof v === 'number' && /cadence/i.test(p) && dist.length === 0 && single === null) single = v;
       else if (v !== null && typeof v === 'object' && /cadence/i.test(k) && dist.length === 0) {
         for (const [ck, cv] of Object.entries(v as Record<string, unknown>)) if (typeof cv === 'number') dist.push([ck, cv]);
@@ -279,6 +279,8 @@ export interface ServerInterval {
   bytesSentPerSecond: number;
   pixelsAcceptedPerSecond: number;
   eventLoopLagP99Ms: number;
+  /** The overload policy's degradation level at the second sample (NaN: the server does not say). */
+  overloadLevel: number;
 }
 
 /** Rates between two samples; metrics-based rates are NaN unless /metrics answered both times. */
@@ -296,5 +298,6 @@ export function between(a: ServerSample, b: ServerSample): ServerInterval {
     bytesSentPerSecond: (b.bytesSent - a.bytesSent) / mSeconds,
     pixelsAcceptedPerSecond: (b.pixelsAccepted - a.pixelsAccepted) / mSeconds,
     eventLoopLagP99Ms: b.eventLoopLagP99Seconds * 1000,
+    overloadLevel: b.overload ? cadenceOf(b.overload, null).level : Number.NaN,
   };
 }

@@ -113,6 +113,11 @@ export const REDIS_DEFAULTS = {
   unavailableRetryMs: 1000,
   /** How long a failed local commit waits before its stream entries are applied again. */
   redeliverAfterMs: 1000,
+  /**
+   * Tries of one tempo change against other nodes' changes landing first (each recomputed on top of the
+   * newer map): a change loses a try only to another change committed meanwhile, so a few suffice.
+   */
+  tempoChangeAttempts: 5,
 } as const;
 
 // cluster/connection-gate.ts
@@ -164,19 +169,37 @@ export const TIMELAPSE_LIMITS = {
 
 /** Used by realtime/overload.ts: the overload policy's fixed shape (docs/architecture.md, "Overload policy"). */
 export const OVERLOAD_DEFAULTS = {
-  /** Highest degradation level: a client is then served every 2^3 = 8th tick (7.5 Hz at 60 Hz). */
-  maxLevel: 3,
-  /** Consecutive over-budget ticks before the level goes up: one slow tick (a GC pause) is not a trend. */
-  upTicks: 3,
   /**
-   * Ticks using under `downShare` of the budget before the level comes down. Much slower than going up, and
-   * a level down doubles the writes, so the margin must be wide enough that the next level fits: hysteresis.
+   * Highest degradation level: a client is then served every 2^4 = 16th tick (3.75 Hz at 60 Hz), one that
+   * just placed or is close up every 4th (15 Hz).
+   */
+  maxLevel: 4,
+  /**
+   * Ticks the share of over-budget ticks (up) and the level below's predicted tick time (down) are smoothed
+   * over (exponential averages): the level follows load that lasts, not one slow tick (a GC pause, a burst
+   * of pans). The level rises when over half the recent ticks went over budget.
+   */
+  upSmoothTicks: 16,
+  smoothTicks: 16,
+  /** Ticks after a level change before the level may rise again: the averages must first see the new level. */
+  holdTicks: 8,
+  /**
+   * Ticks in a row that the level below would have fitted within `downFit` of the budget (its writes scaled
+   * to the clients it would have served; smoothed) before the level comes down: much slower than going up
+   * (hysteresis). No margin under the budget: the prediction errs high (a write at a slower cadence carries
+   * more bytes than one at the level below), and a level that does not hold doubles the calm ticks needed
+   * before the next try (src/realtime/overload.ts).
    */
   downTicks: 60,
-  downShare: 0.4,
+  downFit: 1,
   /** A client that placed within this many ms is served 2^fastLevels times more often (its pixels show fast). */
   fastMs: 2000,
   fastLevels: 2,
+  /**
+   * A full-resolution view of at most this many canvas pixels (four chunks' worth: a phone at zoom 8, a
+   * desktop window at zoom 10) is close up: its user is watching those pixels, so it is served as fast.
+   */
+  zoomedInPixels: 4 * 64 * 64,
   /**
    * Clients written in every tick whatever the budget says, so a tiny budget still makes progress and the
    * carried queue (served first next tick) drains: nobody waits more than backlog ÷ this many ticks.
@@ -192,4 +215,11 @@ export const OVERLOAD_DEFAULTS = {
   retryAfterS: 5,
   /** Ticks between two readings of every socket's bufferedAmount, for the global snapshot allowance. */
   bufferedRefreshTicks: 8,
+  /**
+   * Bytes a client not due this tick may hold queued (references to deltas encoded once for everybody) until
+   * its turn. Past it, its changed chunks are owed as snapshots instead (one per chunk, newest value per
+   * pixel): held deltas cost nothing to encode and are far smaller than snapshots for the few pixels a chunk
+   * changes between two turns, and the cap keeps a client with a busy view from holding an unbounded write.
+   */
+  heldDeltaBytes: 16 * 1024,
 } as const;

@@ -85,7 +85,11 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     const clustering = config.redis ? await import('./cluster/cluster-node.js') : null;
     if (clustering) storage = clustering.clusterStorage(storage, config, sqlite?.database ?? null);
     storage.load(store);
-    if (clustering) cluster = await clustering.joinCanvas({ config, store, storage: storage as ReturnType<typeof clustering.clusterStorage>, log });
+    // A music canvas's tempo map is shared like its pixels: each map the log gives this node is held and announced.
+    const onTempo = conductor ? (map: string) => {
+      if (!conductor.adoptTempoText(map)) log.error({ map: map.slice(0, 200) }, 'a tempo map from the shared log is not valid; kept the one held');
+    } : undefined;
+    if (clustering) cluster = await clustering.joinCanvas({ config, store, storage: storage as ReturnType<typeof clustering.clusterStorage>, log, ...(onTempo ? { onTempo } : {}) });
   } catch (err) {
     storage.close();
     throw err;
@@ -93,7 +97,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const metrics = createMetrics();
   cluster?.registerMetrics(metrics.registry);
   const adminState = openAdminState(config);
-  const room = new CanvasRoom({ config, store, storage, palette, metrics, log, music: conductor ?? undefined, guard: adminPlaceGuard(adminState),
+  const room = new CanvasRoom({ config, store, storage, palette, metrics, log, music: conductor ?? undefined, guard: adminPlaceGuard(adminState, storage.identitySalt),
     ...(cluster ? { seam: cluster.seam, onlineCount: cluster.onlineCount, cursors: cluster.cursors } : {}) });
   conductor?.setAnnounce((bytes) => room.broadcast(bytes));
   const musicApi = conductor ? createMusicApi(conductor) : null;
@@ -102,9 +106,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const timelapse = createTimelapseApi({ store, storage, palette, addressOf: (req) => clientKey(req, config.trustProxy, config.ipv6Prefix) });
   const staticFiles = createStaticHandler(opts.staticRoot ?? clientDist());
   const admin = attachAdmin({
-    state: adminState, room, store, storage, token: 'adminToken' in opts ? opts.adminToken : process.env.ADMIN_TOKEN,
+    state: adminState, room, store, storage, palette, token: 'adminToken' in opts ? opts.adminToken : process.env.ADMIN_TOKEN,
     addressOf: (req) => clientKey(req, config.trustProxy, config.ipv6Prefix), ipv6Prefix: config.ipv6Prefix,
-    actions: conductor ? [tempoAction(conductor)] : [],
+    actions: conductor ? [tempoAction(conductor, cluster?.tempo)] : [],
   });
 
   // /healthz and /metrics: on the public port, and on --ops-port when set — a listening socket of its own,

@@ -1,9 +1,11 @@
 /**
  * Pixel info: who placed a pixel and when, from GET /api/pixel, in a small panel with a link to the pixel.
- * Opened by Shift/Alt-click, a long press on touch, or any click while the info tool is on.
+ * Opened by Shift/Alt-click, a long press on touch, or any click while the info tool is on. In a moderator's
+ * tab the answer comes from the admin API instead, with the painter's identity (./pixel-moderation.ts).
  */
 import { colourName, hexOf } from './colour-names.js';
-import type { PixelAnswer } from '../../src/net/api-types.js';
+import { PixelModeration } from './pixel-moderation.js';
+import type { AdminPixelAnswer, PixelAnswer } from '../../src/net/api-types.js';
 
 function byId<T extends HTMLElement>(id: string): T {
   const el = document.getElementById(id);
@@ -21,8 +23,15 @@ export function ago(ms: number): string {
   return `${Math.round(s / 86400)} days ago`;
 }
 
+async function publicPixel(x: number, y: number): Promise<PixelAnswer> {
+  const res = await fetch(`/api/pixel?x=${x}&y=${y}`, { cache: 'no-store' });
+  if (!res.ok) throw new Error(String(res.status));
+  return await res.json() as PixelAnswer;
+}
+
 export class PixelInfoPanel {
   private readonly panel = byId('pixel-info');
+  private readonly moderation = new PixelModeration();
   private request = 0;
   /** The pixel shown, or null while closed. */
   shown: { x: number; y: number } | null = null;
@@ -40,11 +49,12 @@ export class PixelInfoPanel {
     byId('info-colour').textContent = '';
     const link = byId<HTMLAnchorElement>('info-link');
     link.href = this.linkFor(x, y);
+    this.moderation.hide();
     let a: PixelAnswer;
+    let asModerator: AdminPixelAnswer | null = null;
     try {
-      const res = await fetch(`/api/pixel?x=${x}&y=${y}`, { cache: 'no-store' });
-      if (!res.ok) throw new Error(String(res.status));
-      a = await res.json() as PixelAnswer;
+      asModerator = await this.moderation.lookup(x, y);
+      a = asModerator ?? await publicPixel(x, y);
     } catch {
       if (id !== this.request) return;
       this.panel.dataset.state = 'error';
@@ -64,6 +74,7 @@ export class PixelInfoPanel {
       who.textContent = `Placed by ${a.placedBy ? a.placedBy : 'an anonymous painter'}`;
     }
     byId('info-when').textContent = a.placedAt === null ? '' : `${ago(Date.now() - a.placedAt)} · ${new Date(a.placedAt).toLocaleString()}`;
+    this.moderation.render(x, y, asModerator);
     this.panel.dataset.state = 'loaded';
   }
 

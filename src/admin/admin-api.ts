@@ -6,13 +6,13 @@
  * Authorization header at all is never counted: a page on another origin can make a visitor's browser send
  * those (a no-cors fetch cannot carry Authorization), and counting them let any site lock moderators out.
  *
- *   GET  /api/admin/status                      → { readOnly, bans }
+ *   GET  /api/admin/status                      → { readOnly, bans, canvas: { width, height, background, palette } }
  *   GET  /api/admin/pixel?x=&y=                 → pixel info with the painter's identity and address hash
  *   POST /api/admin/rollback  {x, y, w, h, time} → rectangle back to its state at `time`
- *   POST /api/admin/undo      {identity? | ip? | name + matchName, since, x?, y?, w?, h?} → that painter's
- *                                                 placements since `since` undone
- *   POST /api/admin/ban       {identity? | ip? | name + matchName, reason?}
- *   POST /api/admin/unban     {identity? | ip? | name?}
+ *   POST /api/admin/undo      {identity? | address? | ip? | name + matchName, since, x?, y?, w?, h?} → that
+ *                                                 painter's placements since `since` undone
+ *   POST /api/admin/ban       {identity? | address? | ip? | name + matchName, reason?}
+ *   POST /api/admin/unban     {identity? | address? | ip? | name?}
  *   GET  /api/admin/bans
  *   POST /api/admin/read-only {readOnly: boolean}
  *   GET  /api/admin/audit?limit=&before=        → { entries (newest first), next }
@@ -20,8 +20,9 @@
  *
  * Rollback and undo write their pixels as moderation entries through the room's placement seam: viewers get
  * them as ordinary deltas on the next tick, and /api/history shows them (with `moderation: true`).
- * Moderation acts on a painter's identity (src/storage/painter-identity.ts) or its address key / a prefix
- * (src/net/client-address.ts); a display name is self-chosen, so acting on one takes `matchName: true`.
+ * Moderation acts on a painter's identity (src/storage/painter-identity.ts), its address key / a prefix
+ * (src/net/client-address.ts) or that key's stored hash (`address`: what pixel info shows, so moderators act
+ * on an address they never see); a display name is self-chosen, so acting on one takes `matchName: true`.
  * docs/api.md has every field and error.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -47,6 +48,8 @@ export interface AdminApiDeps {
   room: CanvasRoom;
   store: ChunkStore;
   storage: CanvasStorage;
+  /** Colours as 0xRRGGBB: the status answer carries them so the admin page can draw dry-run pixels. */
+  palette: readonly number[];
   /** Client address of a request (honours --trust-proxy like the WebSocket endpoint). */
   addressOf: (req: http.IncomingMessage) => string;
   /** Actions other modules contribute (music's tempo), guarded, limited and audited like the rest. */
@@ -60,12 +63,19 @@ export interface AdminApiDeps {
 /**
  * An admin action another module contributes: POST /api/admin/<name> (and its older `aliases`, for clients
  * written against them), run only after the same authorization and lockout as every admin route, and
- * audited under its name with the detail it returns. It throws an HttpError for a bad request.
+ * audited under its name with the detail it returns (once it resolved: a change another system decides,
+ * such as music's tempo on a cluster, is audited when done). It throws (or rejects with) an HttpError for a
+ * bad request.
  */
 export interface AdminAction {
   name: string;
   aliases?: readonly string[];
-  run(body: Record<string, unknown>, query: URLSearchParams): { answer: unknown; audit: Record<string, unknown> };
+  run(body: Record<string, unknown>, query: URLSearchParams): AdminActionResult | Promise<AdminActionResult>;
+}
+
+export interface AdminActionResult {
+  answer: unknown;
+  audit: Record<string, unknown>;
 }
 
 export type AdminHandler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => boolean;
@@ -83,6 +93,7 @@ function digest(s: string): Buffer {
 
 export function createAdminApi(deps: AdminApiDeps): AdminHandler {
   const { state, room, store, storage } = deps;
+  const canvas = { width: store.width, height: store.height, background: store.background, palette: deps.palette };
   const now = deps.now ?? Date.now;
   const want = digest(deps.token);
   const ipv6Prefix = deps.ipv6Prefix ?? DEFAULT_IPV6_PREFIX;
@@ -125,7 +136,7 @@ export function createAdminApi(deps: AdminApiDeps): AdminHandler {
   };
 
   const routes: Record<string, Route> = {
-    '/api/admin/status': { method: 'GET', run: () => ({ readOnly: state.readOnly, bans: state.bans() }) },
+    '/api/admin/status': { method: 'GET', run: () => ({ readOnly: state.readOnly, bans: state.bans(), canvas }) },
     '/api/admin/bans': { method: 'GET', run: () => ({ bans: state.bans() }) },
     // Pixel info as moderators see it: who painted the pixel, as something moderation can act on.
     '/api/admin/pixel': {
@@ -201,8 +212,8 @@ export function createAdminApi(deps: AdminApiDeps): AdminHandler {
     const path = `/api/admin/${action.name}`;
     routes[path] = {
       method: 'POST',
-      run: ({ body, q, from }) => {
-        const { answer, audit: detail } = action.run(body, q);
+      run: async ({ body, q, from }) => {
+        const { answer, audit: detail } = await action.run(body, q);
         audit(action.name, from, detail);
         return answer;
       },

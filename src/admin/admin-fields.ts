@@ -1,6 +1,6 @@
 /** The admin API's request fields: each parsed and checked once, a BAD_REQUEST naming the field otherwise. */
 import type { ChunkStore } from '../chunks/chunk-store.js';
-import type { ActorFilter } from '../storage/canvas-storage.js';
+import { type ActorFilter, ADDRESS_HASH_PATTERN } from '../storage/canvas-storage.js';
 import type { BanKind } from './admin-state.js';
 import { HttpError } from '../http/http-error.js';
 import { parseAddressTarget } from '../net/client-address.js';
@@ -74,7 +74,7 @@ export function textOf(body: Body, name: string): string | undefined {
 export function nameChosen(body: Body, what: string): void {
   const v = body.matchName;
   if (v === undefined || v === null || v === false) {
-    throw bad(`a name is chosen by the painter, and any painter may take it: ${what} "identity" or "ip" (from /api/admin/pixel), ` +
+    throw bad(`a name is chosen by the painter, and any painter may take it: ${what} "identity" or "address" (from /api/admin/pixel) or "ip", ` +
       'or add "matchName": true to act on every painter with a name like it (preview an undo with "dryRun": true)');
   }
   if (v !== true) throw bad('"matchName" must be true or false');
@@ -86,6 +86,13 @@ export function identityOf(body: Body): string | undefined {
   return identity;
 }
 
+/** An address hash as /api/admin/pixel shows it (the address itself is never stored). */
+export function addressHashOf(body: Body): string | undefined {
+  const address = textOf(body, 'address');
+  if (address !== undefined && !ADDRESS_HASH_PATTERN.test(address)) throw bad('"address" must be the address hash /api/admin/pixel shows (16 hex characters)');
+  return address;
+}
+
 /** An address or CIDR, canonical; 400 naming what is wrong otherwise. */
 export function addressOf(text: string, ipv6Prefix: number): { value: string; prefix: boolean } {
   const t = parseAddressTarget(text, ipv6Prefix);
@@ -94,16 +101,18 @@ export function addressOf(text: string, ipv6Prefix: number): { value: string; pr
 }
 
 /**
- * Exactly one of identity, ip (address or prefix) or name (with matchName when `requireMatchName`).
- * `removing`: an address that is not one is taken as stored, so a ban kept from before bans were validated
- * can still be lifted.
+ * Exactly one of identity, address (hash), ip (address or prefix) or name (with matchName when
+ * `requireMatchName`). `removing`: an address that is not one is taken as stored, so a ban kept from before
+ * bans were validated can still be lifted.
  */
 export function target(body: Body, ipv6Prefix: number, requireMatchName: boolean, removing = false): [BanKind, string] {
   const identity = identityOf(body);
+  const address = addressHashOf(body);
   const ip = textOf(body, 'ip');
   const name = textOf(body, 'name');
-  if ([identity, ip, name].filter((v) => v !== undefined).length !== 1) throw bad('give exactly one of "identity", "ip" or "name"');
+  if ([identity, address, ip, name].filter((v) => v !== undefined).length !== 1) throw bad('give exactly one of "identity", "address", "ip" or "name"');
   if (identity !== undefined) return ['identity', identity];
+  if (address !== undefined) return ['address', address];
   if (ip !== undefined) {
     if (ip === '') throw bad('"ip" must not be empty');
     return ['ip', removing ? parseAddressTarget(ip, ipv6Prefix)?.value ?? ip : addressOf(ip, ipv6Prefix).value];
@@ -115,14 +124,18 @@ export function target(body: Body, ipv6Prefix: number, requireMatchName: boolean
 
 /**
  * Whose placements an undo selects: an identity, an address key (stored addresses are salted hashes of the
- * key, so a wider prefix cannot be matched), a name only with matchName; several given must all match.
+ * key, so a wider prefix cannot be matched) or that hash itself, a name only with matchName; several given
+ * must all match.
  */
 export function undoActor(body: Body, ipv6Prefix: number): ActorFilter {
   const actor: ActorFilter = {};
   const identity = identityOf(body);
+  const address = addressHashOf(body);
   const ip = textOf(body, 'ip');
   const name = textOf(body, 'name');
+  if (address !== undefined && ip !== undefined) throw bad('give "ip" or "address" (its hash), not both');
   if (identity !== undefined) actor.identity = identity;
+  if (address !== undefined) actor.address = address;
   if (ip !== undefined) {
     const t = addressOf(ip, ipv6Prefix);
     const isKey = t.value.includes(':') ? t.value.endsWith(`/${ipv6Prefix}`) || (ipv6Prefix >= 128 && !t.prefix) : !t.prefix;
@@ -133,7 +146,9 @@ export function undoActor(body: Body, ipv6Prefix: number): ActorFilter {
     if (!dryRunOf(body)) nameChosen(body, 'undo by');
     actor.name = name;
   }
-  if (identity === undefined && ip === undefined && name === undefined) throw bad('give "identity", "ip" or "name": whose placements to undo');
+  if (identity === undefined && address === undefined && ip === undefined && name === undefined) {
+    throw bad('give "identity", "address", "ip" or "name": whose placements to undo');
+  }
   return actor;
 }
 

@@ -11,14 +11,15 @@ import { nameKey } from '../storage/painter-identity.js';
 
 /**
  * What a ban names: a painter identity (src/storage/painter-identity.ts), an address key or prefix
- * (src/net/client-address.ts: canonical, a CIDR when it has a '/'), or — only when asked for explicitly,
- * names being self-chosen — a display name, matched by nameKey (case, width, accents, look-alikes).
+ * (src/net/client-address.ts: canonical, a CIDR when it has a '/'), the salted hash of an address key (what
+ * pixel info shows moderators, who never see the address), or — only when asked for explicitly, names being
+ * self-chosen — a display name, matched by nameKey (case, width, accents, look-alikes).
  */
-export type BanKind = 'identity' | 'ip' | 'name';
+export type BanKind = 'identity' | 'ip' | 'address' | 'name';
 
 export interface Ban {
   kind: BanKind;
-  /** The identity, the canonical address key or prefix, or the display name banned (as given). */
+  /** The identity, the canonical address key or prefix, the address hash (hex), or the display name banned (as given). */
   value: string;
   reason: string;
   /** ms since the Unix epoch. */
@@ -49,9 +50,10 @@ export interface AdminState {
   setReadOnly(on: boolean): void;
   /**
    * The ban on this painter (identity, address key, name), if any. Called on every PLACE and cursor move: Map
-   * lookups, plus one test per prefix ban and, while name bans exist, one nameKey.
+   * lookups, plus one test per prefix ban, while name bans exist one nameKey, and while address-hash bans
+   * exist one `addressHash(ip)` (the caller's, cached: the salt is the storage's).
    */
-  banOf(ip: string, name: string, identity?: string): Ban | undefined;
+  banOf(ip: string, name: string, identity?: string, addressHash?: (ip: string) => string): Ban | undefined;
   bans(): Ban[];
   /** Adds or replaces. */
   ban(b: Ban): void;
@@ -75,17 +77,22 @@ class StateBase {
   /** The prefix (CIDR) bans, compiled; rebuilt on every ban change (rare). */
   private prefixes: { matcher: PrefixMatcher; ban: Ban }[] = [];
   private nameBans = 0;
+  private addressBans = 0;
   private readonly nameKeys = new Map<string, string>();
 
   get readOnly(): boolean {
     return this.ro;
   }
 
-  banOf(ip: string, name: string, identity = ''): Ban | undefined {
+  banOf(ip: string, name: string, identity = '', addressHash?: (ip: string) => string): Ban | undefined {
     if (this.banMap.size === 0) return undefined;
     const direct = (identity === '' ? undefined : this.banMap.get(key('identity', identity))) ?? this.banMap.get(key('ip', ip));
     if (direct !== undefined) return direct;
     for (const p of this.prefixes) if (p.matcher.matches(ip)) return p.ban;
+    if (this.addressBans > 0 && addressHash !== undefined && ip !== '') {
+      const byHash = this.banMap.get(key('address', addressHash(ip)));
+      if (byHash !== undefined) return byHash;
+    }
     if (this.nameBans === 0 || name === '') return undefined;
     // Asked on every cursor move too: a connected name's key is made once, not three normalizations a move.
     let k = this.nameKeys.get(name);
@@ -115,8 +122,10 @@ class StateBase {
   private reindex(): void {
     this.prefixes = [];
     this.nameBans = 0;
+    this.addressBans = 0;
     for (const b of this.banMap.values()) {
       if (b.kind === 'name') this.nameBans++;
+      if (b.kind === 'address') this.addressBans++;
       // Only canonical prefixes compile; a value that is not one (a row from before validation) matches nothing.
       if (b.kind === 'ip' && b.value.includes('/') && parseAddressTarget(b.value)?.value === b.value) {
         this.prefixes.push({ matcher: prefixMatcher(b.value), ban: b });

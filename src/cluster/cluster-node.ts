@@ -11,6 +11,7 @@ import type { CanvasStorage } from '../storage/canvas-storage.js';
 import { ClusterStorage } from './cluster-storage.js';
 import { canvasKeys } from './redis-keys.js';
 import { RedisPlacementSeam, type RedisHealth } from './redis-seam.js';
+import type { SharedTempo } from './shared-tempo.js';
 import { REDIS_DEFAULTS } from '../defaults.js';
 import { RedisConnectionGate } from './connection-gate.js';
 import { OnlinePresence } from './presence.js';
@@ -25,6 +26,8 @@ export interface ClusterNode {
   readonly gate: RedisConnectionGate;
   /** A cursor table that also shows other nodes' cursors (for the room). */
   readonly cursors: CursorTable<ClientSession>;
+  /** A music canvas's tempo changes, through the shared log (for the tempo admin action). */
+  readonly tempo: SharedTempo;
   /** The online count across nodes (for the room). */
   onlineCount(local: number): number;
   health(): RedisHealth;
@@ -50,6 +53,8 @@ export interface JoinOptions {
   /** How long start-up waits for the first sync before serving what it holds (Redis may be down). */
   waitMs?: number;
   snapshotIntervalMs?: number;
+  /** Music canvases: each tempo map the shared log gives this node (at its sync, and as other nodes change it). */
+  onTempo?: (map: string) => void;
 }
 
 /** After storage.load: start the seam, wait (bounded) for the first sync. */
@@ -71,6 +76,7 @@ export async function joinCanvas(opts: JoinOptions): Promise<ClusterNode> {
     snapshotIntervalMs: opts.snapshotIntervalMs ?? REDIS_DEFAULTS.snapshotIntervalMs,
     commandTimeoutMs: REDIS_DEFAULTS.commandTimeoutMs,
     maxRecordsPerTake: REDIS_DEFAULTS.maxRecordsPerTake,
+    ...(opts.onTempo ? { onTempo: opts.onTempo } : {}),
   });
   await seam.start(opts.waitMs ?? 3000);
   const keys = canvasKeys(config.canvas);
@@ -84,6 +90,7 @@ export async function joinCanvas(opts: JoinOptions): Promise<ClusterNode> {
     seam,
     storage,
     gate,
+    tempo: seam.tempo,
     cursors: cursors.table,
     onlineCount: (local) => presence.total(local),
     health: () => seam.health(),

@@ -17,6 +17,11 @@ export interface CanvasKeys {
   /** Held (SET NX PX) by the node writing the next snapshot, and by one re-seeding a lost canvas. */
   snapshotLock: string;
   seedLock: string;
+  /**
+   * Music canvases: the shared tempo map (hash: seq = the stream entry that set it, map = its text), written
+   * with that entry by the TEMPO script, so a node that joins or resyncs learns the map in force.
+   */
+  tempo: string;
   /** Per-address paint bucket (hash t, ts) and open connections (sorted set: member → expiry ms). */
   bucket(ip: string): string;
   connections(ip: string): string;
@@ -37,6 +42,7 @@ export function canvasKeys(canvas: string): CanvasKeys {
     snapshotTmp: `${p}snapshot:tmp`,
     snapshotLock: `${p}snapshot:lock`,
     seedLock: `${p}seed:lock`,
+    tempo: `${p}tempo`,
     bucket: (ip) => `${p}bucket:${ip}`,
     connections: (ip) => `${p}conn:${ip}`,
     online: `${p}online`,

@@ -7,9 +7,10 @@
  * groups as ONE stream entry numbered by INCR, trimmed with MAXLEN ~. Refuses everything when the epoch is
  * not the caller's (Redis lost or re-seeded the canvas: the node must resync before writing).
  * KEYS: stream, seq, epoch, then one bucket per distinct address of the call.
- * ARGV: epoch, maxlen, rate/s, burst, meta, payload — meta holds "count:bytes:bucket," per group (bucket: a
- * 1-based index into the bucket keys), payload the groups' bytes back to back. Two arguments however many
- * groups, so a call carrying thousands of one-pixel PLACEs costs the client two buffers, not two per PLACE.
+ * ARGV: epoch, maxlen, rate/s, burst, meta, payload — meta holds "count:bytes:bucket:identity," per group
+ * (bucket: a 1-based index into the bucket keys; identity: hex or empty), payload the groups' bytes back to
+ * back. Two arguments however many groups, so a call carrying thousands of one-pixel PLACEs costs the client
+ * two buffers, not two per PLACE. The entry: field `p` the accepted groups, `i` their identities (stream-codec.ts).
  * Returns { seq or 0 (nothing added) or -1 (epoch mismatch), per group: 0 ok | -1 never fits | wait ms }.
  */
 export const PLACE_LUA = `
@@ -22,11 +23,12 @@ local ttl = math.ceil(burst / rate) + 1000
 local payload = ARGV[6]
 local out = {0}
 local parts = {}
+local ids = {}
 -- One read and one write per address, however many of its PLACEs this call carries (a flooding bot).
 local buckets = {}
 local pos = 1
 local i = 1
-for count, len, k in string.gmatch(ARGV[5], '(%d+):(%d+):(%d+),') do
+for count, len, k, id in string.gmatch(ARGV[5], '(%d+):(%d+):(%d+):(%x*),') do
   count = tonumber(count)
   len = tonumber(len)
   local key = KEYS[3 + tonumber(k)]
@@ -45,6 +47,7 @@ for count, len, k in string.gmatch(ARGV[5], '(%d+):(%d+):(%d+),') do
     b.tokens = b.tokens - count
     b.dirty = true
     parts[#parts + 1] = string.sub(payload, pos, pos + len - 1)
+    ids[#ids + 1] = id
     out[i] = 0
   else
     out[i] = math.max(1, math.ceil((count - b.tokens) / rate))
@@ -59,10 +62,29 @@ for key, b in pairs(buckets) do
 end
 if #parts > 0 then
   local seq = redis.call('INCR', KEYS[2])
-  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], string.format('%d', seq) .. '-1', 'p', table.concat(parts))
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], string.format('%d', seq) .. '-1', 'p', table.concat(parts), 'i', table.concat(ids, ','))
   out[1] = seq
 end
 return out
+`;
+
+/**
+ * TEMPO: append a music canvas's new tempo map as one stream entry (field `t`), numbered by the same INCR as
+ * placements, and keep it as the shared map — only if the shared map is still the one the caller computed
+ * it from (compare-and-set on the seq of the entry that set it; 0: none yet). Otherwise nothing is written
+ * and the caller gets the current map to compute again from. Refuses, like PLACE, another epoch.
+ * KEYS: stream, seq, epoch, tempo. ARGV: epoch, maxlen, base seq, map text.
+ * Returns {seq} written, {-1} epoch mismatch, or {-2, current seq, current map text ('' when none)}.
+ */
+export const TEMPO_LUA = `
+if redis.call('GET', KEYS[3]) ~= ARGV[1] then return {-1} end
+local cur = redis.call('HGET', KEYS[4], 'seq') or '0'
+if cur ~= ARGV[3] then return {-2, cur, redis.call('HGET', KEYS[4], 'map') or ''} end
+local seq = redis.call('INCR', KEYS[2])
+local id = string.format('%d', seq)
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], id .. '-1', 't', ARGV[4])
+redis.call('HSET', KEYS[4], 'seq', id, 'map', ARGV[4])
+return {seq}
 `;
 
 /**

@@ -2,7 +2,8 @@
  * The placement seam of a node that shares its canvas with other nodes through one Redis Stream, composed
  * of its parts: ./stream-writer.ts (submit → one PLACE script call per event-loop turn), ./stream-reader.ts
  * (XREAD into a queue), ./stream-sync.ts (joining the canvas's generation and position), ./snapshot-writer.ts
- * (the canvas snapshot in Redis), sharing ./seam-state.ts.
+ * (the canvas snapshot in Redis), ./shared-tempo.ts (a music canvas's tempo changes, in the same stream),
+ * sharing ./seam-state.ts.
  *
  * This file is the tick's side. take → the queued entries in stream order (every node applies the same
  * sequence) as one PlacementBatch whose position carries the seq, the epoch and the version each changed
@@ -19,7 +20,7 @@ import type { LogPosition, PlacementRecord } from '../storage/canvas-storage.js'
 import type { PlaceAck, PlacementBatch, PlacementSeam } from '../realtime/placement-seam.js';
 import type { CanvasGeneration } from './cluster-storage.js';
 import type { CanvasKeys } from './redis-keys.js';
-import { PLACE_LUA } from './redis-scripts.js';
+import { PLACE_LUA, TEMPO_LUA } from './redis-scripts.js';
 import { versionOfSeq } from './stream-codec.js';
 import { type CanvasSnapshot, diffToSnapshot } from './canvas-snapshot.js';
 import { redisOptions, sleep, type RedisState } from './redis-link.js';
@@ -29,6 +30,7 @@ import { StreamWriter } from './stream-writer.js';
 import { StreamReader } from './stream-reader.js';
 import { StreamSync } from './stream-sync.js';
 import { SnapshotWriter } from './snapshot-writer.js';
+import { SharedTempo } from './shared-tempo.js';
 
 export { ClusterConfigError, type RedisState } from './redis-link.js';
 
@@ -53,6 +55,8 @@ export interface RedisSeamOptions {
   commandTimeoutMs: number;
   /** Records one tick applies at most while catching up (bounds a tick). */
   maxRecordsPerTake: number;
+  /** Music canvases: each tempo map the shared log gives this node, as text (./shared-tempo.ts). */
+  onTempo?: (map: string) => void;
 }
 
 export interface RedisHealth {
@@ -81,6 +85,8 @@ export class RedisPlacementSeam implements PlacementSeam {
   private readonly writer: StreamWriter;
   private readonly snapshots: SnapshotWriter;
   private readonly streamReader: StreamReader;
+  /** A music canvas's tempo changes through the shared log (unused on a pixel canvas). */
+  readonly tempo: SharedTempo;
   private readonly generationListeners: Array<() => void> = [];
   private delivered: Delivered | null = null;
   /** No take delivers anything before this (performance.now()): the pause after a failed commit. */
@@ -93,6 +99,7 @@ export class RedisPlacementSeam implements PlacementSeam {
     // The reader blocks in XREAD: its own connection, and no command timeout shorter than the block.
     this.reader = new Redis(opts.url, redisOptions(opts.commandTimeoutMs));
     this.cmd.defineCommand('pcPlace', { lua: PLACE_LUA });
+    this.cmd.defineCommand('pcTempo', { lua: TEMPO_LUA });
     const st = (this.st = new SeamState(opts.generation, opts.log, opts.startSeq, opts.startEpoch));
     for (const c of [this.cmd, this.reader]) {
       c.on('error', (err: Error) => st.noteError(err));
@@ -106,8 +113,9 @@ export class RedisPlacementSeam implements PlacementSeam {
     }
     this.writer = new StreamWriter(st, this.cmd, opts);
     this.snapshots = new SnapshotWriter(st, this.cmd, opts);
-    const sync = new StreamSync(st, this.cmd, this.snapshots, opts);
-    this.streamReader = new StreamReader(st, this.reader, this.cmd, sync, opts.keys);
+    this.tempo = new SharedTempo(st, this.cmd, { keys: opts.keys, streamMaxLen: opts.streamMaxLen, onTempo: opts.onTempo ?? (() => {}) });
+    const sync = new StreamSync(st, this.cmd, this.snapshots, this.tempo, opts);
+    this.streamReader = new StreamReader(st, this.reader, this.cmd, sync, this.tempo, opts.keys);
   }
 
   /** Connect and run the first sync, waiting at most `waitMs`; a node whose Redis is down starts anyway. */

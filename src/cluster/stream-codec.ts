@@ -1,12 +1,19 @@
 /**
- * The payload of one placement-stream entry: the groups one node submitted in one flush, each group being
- * one PLACE message that passed every check (one client, one time, up to maxPlaceBatch pixels).
+ * The fields of one placement-stream entry: `p`, the groups one node submitted in one flush, each group
+ * being one PLACE message that passed every check (one client, one time, up to maxPlaceBatch pixels); and
+ * `i`, the painters' identities (src/storage/painter-identity.ts), one per group in the same order, joined by
+ * commas: lower-case hex, '' for none (moderation). `i` is a field of its own, not a part of the group, so an
+ * entry written before identities were carried (no `i`: its records get identity '') still decodes, and a
+ * node of the previous release reading a newer entry finds the groups it knows and ignores the rest.
  *
  * Group layout (little-endian), groups back to back, so the Lua script can concatenate accepted ones:
  *   u32 clientId · f64 time (ms) · u8 nameLen · name (UTF-8) · u8 ipLen · ip (UTF-8) · u16 count ·
  *   count × (u16 x · u16 y · u8 color)
  * x and y fit u16: MAX_CANVAS_SIDE is 65536. The decoder checks every length before reading; a damaged
  * entry is a StreamCodecError, never a partial apply.
+ *
+ * An entry with a `t` field instead holds a tempo change of a music canvas (./shared-tempo.ts): the whole
+ * new tempo map, as text the music side wrote; it has no `p`.
  */
 import type { PlacementRecord } from '../storage/canvas-storage.js';
 
@@ -66,16 +73,40 @@ export function encodeGroup(records: readonly PlacementRecord[]): Buffer {
   return buf;
 }
 
+/** What the `i` field may hold per group: hex, as painterIdentity makes it (the PLACE script's index pattern is `%x*`). */
+const IDENTITY_FIELD = /^[0-9a-f]{0,64}$/;
+
+/**
+ * The identity of a group as the stream carries it: the records' identity, or '' when they have none. Only
+ * hex passes the script's index, and every identity the server makes is hex; anything else is carried as none.
+ */
+export function groupIdentity(records: readonly PlacementRecord[]): string {
+  const id = records[0]?.identity ?? '';
+  return IDENTITY_FIELD.test(id) ? id : '';
+}
+
+/** The `i` field: one identity per group, in group order. Throws StreamCodecError for anything but hex. */
+export function decodeIdentities(field: string): string[] {
+  const ids = field.split(',');
+  for (const id of ids) if (!IDENTITY_FIELD.test(id)) throw new StreamCodecError('stream entry with a malformed identity');
+  return ids;
+}
+
 /** UTF-8 text at b[o, o + n): ASCII (addresses always, names mostly) read directly, the rest checked strictly. */
 function text(b: Buffer, o: number, n: number): string {
   for (let i = o; i < o + n; i++) if (b[i]! > 0x7f) return decoder.decode(b.subarray(o, o + n));
   return b.toString('latin1', o, o + n);
 }
 
-/** Decodes a whole entry payload (any number of groups) into records, in order, appending to `out`. */
-export function decodeEntry(buf: Uint8Array, out: PlacementRecord[] = []): PlacementRecord[] {
+/**
+ * Decodes a whole entry payload (any number of groups) into records, in order, appending to `out`.
+ * `identities`: the entry's `i` field decoded (one per group; a count that differs is a damaged entry), or
+ * undefined for an entry from before identities were carried (every record's identity is then '').
+ */
+export function decodeEntry(buf: Uint8Array, out: PlacementRecord[] = [], identities?: readonly string[]): PlacementRecord[] {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   let o = 0;
+  let group = 0;
   const need = (n: number): void => {
     if (o + n > b.length) throw new StreamCodecError(`truncated stream entry at byte ${o} (need ${n} of ${b.length - o})`);
   };
@@ -100,11 +131,18 @@ export function decodeEntry(buf: Uint8Array, out: PlacementRecord[] = []): Place
     const count = b.readUInt16LE(o); o += 2;
     if (count === 0) throw new StreamCodecError('stream entry with an empty group');
     need(count * 5);
+    let identity = '';
+    if (identities !== undefined) {
+      if (group >= identities.length) throw new StreamCodecError('stream entry with fewer identities than groups');
+      identity = identities[group]!;
+    }
+    group++;
     for (let i = 0; i < count; i++) {
-      out.push({ x: b.readUInt16LE(o), y: b.readUInt16LE(o + 2), color: b.readUInt8(o + 4), time, clientId, name, ip });
+      out.push({ x: b.readUInt16LE(o), y: b.readUInt16LE(o + 2), color: b.readUInt8(o + 4), time, clientId, name, ip, identity });
       o += 5;
     }
   }
+  if (identities !== undefined && group !== identities.length) throw new StreamCodecError('stream entry with more identities than groups');
   return out;
 }
 

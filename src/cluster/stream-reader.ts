@@ -1,16 +1,18 @@
 /**
  * The reading side of the Redis seam: a dedicated connection blocks in XREAD from the last seq read and
  * queues the entries (SeamState.queue) for the tick, waking it; it runs sync first whenever one is due, and
- * waits while the tick has a full queue or a resync still to take.
+ * waits while the tick has a full queue or a resync still to take. A tempo entry (field `t`) goes to
+ * SharedTempo as it is read, in stream order; it queues as an entry without records, so seqs stay contiguous.
  */
 import type { Redis } from 'ioredis';
 import type { PlacementRecord } from '../storage/canvas-storage.js';
 import type { CanvasKeys } from './redis-keys.js';
 import type { SeamState } from './seam-state.js';
 import type { StreamSync } from './stream-sync.js';
+import type { SharedTempo } from './shared-tempo.js';
 import { ClusterConfigError, sleep } from './redis-link.js';
 import { REDIS_DEFAULTS } from '../defaults.js';
-import { StreamCodecError, decodeEntry, entryId, entrySeq } from './stream-codec.js';
+import { StreamCodecError, decodeEntry, decodeIdentities, entryId, entrySeq } from './stream-codec.js';
 
 export class StreamReader {
   constructor(
@@ -20,6 +22,7 @@ export class StreamReader {
     /** The command connection: reading waits while it is down too (sync and writes need it). */
     private readonly cmd: Redis,
     private readonly syncer: StreamSync,
+    private readonly tempo: SharedTempo,
     private readonly keys: CanvasKeys,
   ) {}
 
@@ -76,10 +79,18 @@ export class StreamReader {
         return;
       }
       const records: PlacementRecord[] = [];
+      let groups: Buffer | null = null;
+      let identities: Buffer | null = null;
       for (let i = 0; i + 1 < fields.length; i += 2) {
-        if (fields[i]!.toString() !== 'p') continue;
+        const name = fields[i]!.toString();
+        if (name === 'p') groups = fields[i + 1]!;
+        else if (name === 'i') identities = fields[i + 1]!;
+        else if (name === 't') this.tempo.fromStream(seq, fields[i + 1]!.toString('utf8'));
+      }
+      if (groups !== null) {
         try {
-          decodeEntry(fields[i + 1]!, records);
+          // No `i`: an entry from before identities were carried.
+          decodeEntry(groups, records, identities === null ? undefined : decodeIdentities(identities.toString('latin1')));
         } catch (err) {
           // Every node skips the same damaged entry, so they still agree.
           if (!(err instanceof StreamCodecError)) throw err;

@@ -10,7 +10,7 @@ import type { PlacementRecord } from '../storage/canvas-storage.js';
 import type { PlaceAck } from '../realtime/placement-seam.js';
 import type { CanvasKeys } from './redis-keys.js';
 import type { SeamState } from './seam-state.js';
-import { encodeGroup } from './stream-codec.js';
+import { encodeGroup, groupIdentity } from './stream-codec.js';
 
 export interface StreamWriterOptions {
   keys: CanvasKeys;
@@ -24,13 +24,14 @@ interface Pending {
   groups: Buffer[];
   counts: number[];
   ips: string[];
+  identities: string[];
   acks: PlaceAck[];
 }
 
 type PlaceScript = { pcPlace(n: number, ...a: unknown[]): Promise<number[]> };
 
 export class StreamWriter {
-  private out: Pending = { groups: [], counts: [], ips: [], acks: [] };
+  private out: Pending = { groups: [], counts: [], ips: [], identities: [], acks: [] };
   private flushScheduled = false;
 
   /** `cmd` has the PLACE script defined as `pcPlace` (redis-scripts.ts). */
@@ -46,6 +47,7 @@ export class StreamWriter {
     p.groups.push(encodeGroup(records));
     p.counts.push(records.length);
     p.ips.push(records[0]!.ip);
+    p.identities.push(groupIdentity(records));
     p.acks.push(ack);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -59,9 +61,10 @@ export class StreamWriter {
     this.flushScheduled = false;
     const p = this.out;
     if (p.acks.length === 0) return;
-    this.out = { groups: [], counts: [], ips: [], acks: [] };
+    this.out = { groups: [], counts: [], ips: [], identities: [], acks: [] };
     const { keys } = this.opts;
-    // One bucket key per distinct address, and the groups as one payload with a "count:bytes:bucket," index.
+    // One bucket key per distinct address, and the groups as one payload with a "count:bytes:bucket:identity,"
+    // index (the identity is hex, so it needs no escaping; the script writes the accepted ones as field `i`).
     const bucketOf = new Map<string, number>();
     const scriptKeys = [keys.stream, keys.seq, keys.epoch];
     let meta = '';
@@ -74,7 +77,7 @@ export class StreamWriter {
         k = scriptKeys.length - 3;
         bucketOf.set(ip, k);
       }
-      meta += `${p.counts[i]!}:${p.groups[i]!.length}:${k},`;
+      meta += `${p.counts[i]!}:${p.groups[i]!.length}:${k}:${p.identities[i]!},`;
       bytes += p.groups[i]!.length;
     }
     const epoch = this.state.epoch;

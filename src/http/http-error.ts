@@ -23,6 +23,7 @@ export const HTTP_ERRORS = {
   INTERNAL: { status: 500, meaning: 'the server failed; nothing the client can fix' },
   BUSY: { status: 503, meaning: 'too much of this work is running at once; retry after the Retry-After header' },
   SHUTTING_DOWN: { status: 503, meaning: 'the server is shutting down; nothing was changed' },
+  TEMPO_UNAVAILABLE: { status: 503, meaning: 'with --redis: the shared log did not confirm the tempo change (Redis unreachable or this node resyncing); retry after the Retry-After header' },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 
 export type HttpErrorCode = keyof typeof HTTP_ERRORS;

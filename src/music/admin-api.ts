@@ -4,10 +4,12 @@
  * its old path /admin/tempo, behind the same token check, failure lockout and audit log as every admin
  * action. (It used to check the token itself here: no lockout and no audit, so ADMIN_TOKEN could be guessed
  * through it.) This module imports nothing from src/admin: the action is a plain object it hands over.
+ * With --redis the change is decided in the shared log (`TempoLog`, src/cluster's SharedTempo), so it lands on
+ * the same bar on every node; the answer comes once the log has taken it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Conductor } from './conductor.js';
-import { MAX_BPM, MIN_BPM } from './tempo-map.js';
+import { MAX_BPM, MIN_BPM, tempoMapText, type TempoSegment } from './tempo-map.js';
 import { VOICES, subdivisionName } from './patterns.js';
 import { HttpError, sendHttpError } from '../http/http-error.js';
 
@@ -36,18 +38,42 @@ export function createMusicApi(conductor: Conductor) {
   };
 }
 
-/** The tempo change, `{"bpm": n}` in the body (or `?bpm=n`), as an admin action (src/admin AdminAction). */
-export function tempoAction(conductor: Conductor) {
+/** Where tempo changes are decided when nodes share the canvas: src/cluster's SharedTempo, handed in by server.ts. */
+export interface TempoLog {
+  /**
+   * Appends the map `next()` returns (tempoMapText of a map planned from the one this node holds, called
+   * again when another node's change landed first); resolves once the log took it, and this node holds it.
+   * Rejects when the change cannot be confirmed.
+   */
+  change(next: () => string): Promise<string>;
+}
+
+/**
+ * The tempo change, `{"bpm": n}` in the body (or `?bpm=n`), as an admin action (src/admin AdminAction).
+ * `log`: the shared log of a canvas served by several nodes; absent on a single node.
+ */
+export function tempoAction(conductor: Conductor, log?: TempoLog) {
   return {
     name: 'tempo',
     aliases: ['/admin/tempo'],
-    run(body: Record<string, unknown>, query: URLSearchParams): { answer: unknown; audit: Record<string, unknown> } {
+    async run(body: Record<string, unknown>, query: URLSearchParams): Promise<{ answer: unknown; audit: Record<string, unknown> }> {
       const fromQuery = query.get('bpm');
       const bpm = 'bpm' in body ? body.bpm : fromQuery === null ? undefined : Number(fromQuery);
       if (typeof bpm !== 'number' || !(bpm >= MIN_BPM && bpm <= MAX_BPM)) {
         throw new HttpError('BAD_TEMPO', `bpm must be a number ${MIN_BPM}..${MAX_BPM}`);
       }
-      const seg = conductor.changeTempo(bpm);
+      let seg: TempoSegment;
+      if (log === undefined) seg = conductor.changeTempo(bpm);
+      else {
+        let planned: TempoSegment[] = [];
+        try {
+          await log.change(() => tempoMapText((planned = conductor.planTempo(bpm))));
+        } catch (err) {
+          throw new HttpError('TEMPO_UNAVAILABLE', `the tempo change was not confirmed by the shared log (${(err as Error).message}); retry`,
+            { 'Retry-After': '1' });
+        }
+        seg = { ...planned[planned.length - 1]! };
+      }
       return {
         answer: { startBeat: seg.startBeat, startTime: seg.startTime, bpm: seg.bpm, tempoMap: conductor.tempoMap },
         audit: { bpm: seg.bpm, startBeat: seg.startBeat, startTime: seg.startTime },

@@ -96,3 +96,28 @@ export function pruneTempoMap(map: TempoMap, now: number): TempoSegment[] {
   for (let i = 1; i < map.length; i++) if (map[i]!.startTime <= now) first = i;
   return map.slice(Math.max(first, map.length - MAX_SEGMENTS)).map((s) => ({ ...s }));
 }
+
+/**
+ * The map as text, for a log several nodes share (src/cluster carries it without reading it): JSON of the
+ * segments, whose numbers round-trip exactly, so every node holds the very map the proposing node computed.
+ */
+export function tempoMapText(map: TempoMap): string {
+  return JSON.stringify(map.map((s) => [s.startBeat, s.startTime, s.bpm]));
+}
+
+/** The map tempoMapText wrote, or null for anything else (not JSON, another shape, or a map tempoMapProblem refuses). */
+export function parseTempoMapText(text: string): TempoSegment[] | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(v) || v.length > MAX_SEGMENTS) return null;
+  const map: TempoSegment[] = [];
+  for (const s of v) {
+    if (!Array.isArray(s) || s.length !== 3 || !s.every((n) => typeof n === 'number')) return null;
+    map.push({ startBeat: s[0] as number, startTime: s[1] as number, bpm: s[2] as number });
+  }
+  return tempoMapProblem(map) === null ? map : null;
+}

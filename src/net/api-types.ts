@@ -17,6 +17,16 @@ export interface PixelAnswer {
   moderation?: true;
 }
 
+/**
+ * GET /api/admin/pixel (moderators only): /api/pixel's answer plus who painted it as moderation acts on it.
+ * Both absent when never painted; `identity` is '' for a placement from before identities.
+ */
+export interface AdminPixelAnswer extends PixelAnswer {
+  identity?: string;
+  /** The salted hash of the painter's address key, hex (the address itself is never stored). */
+  address?: string;
+}
+
 /** GET /api/timelapse?format=json: a region's state at `since` and every placement in [since, until). */
 export interface TimelapseJson {
   x: number;

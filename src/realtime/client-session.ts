@@ -84,6 +84,11 @@ export class SessionCore {
   fastUntil = 0;
   /** Tick in which it is written whatever its cadence (its PLACE answered, or carried from a full tick). */
   dueTick = -1;
+  /**
+   * Overload policy: its view is close up (a few chunks at full resolution), so the changes it gets are
+   * what its user is looking at: kept as fast as one that just placed.
+   */
+  zoomedIn = false;
   /** When the oldest view whose snapshots are still owed was applied (0: none), for pan→snapshot latency. */
   panAt = 0;
 

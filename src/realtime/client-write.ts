@@ -105,6 +105,8 @@ export class ClientWriter {
     let bytesSent = 0;
     let served = 0;
     let carried = 0;
+    let dueBelow = 0; // clients the level below would have written (the governor's prediction)
+    const started = this.clock();
     for (const s of marked) {
       if (s.phase === 'closed') continue;
       pressure.check(s, t);
@@ -114,10 +116,12 @@ export class ClientWriter {
         this.deps.disconnect(s);
         continue;
       }
-      if (!overload.due(s, tick, t)) { // not its turn: what it has waits (its chunks are owed snapshots)
+      if (!overload.due(s, tick, t)) { // not its turn: what it has queued waits for its turn
+        if (overload.level > 0 && overload.dueBelowLevel(s, tick, t)) dueBelow++;
         outbox.hold(s);
         continue;
       }
+      dueBelow++;
       if (served >= overload.minServed && overload.spent(this.clock())) {
         s.dueTick = tick + 1; // first in the next tick's write, and gets that tick's deltas
         outbox.hold(s);
@@ -142,6 +146,7 @@ export class ClientWriter {
       if (s.stale || s.needSnapshot.size > 0 || s.pendingViewport) outbox.backlog.add(s);
       else outbox.backlog.delete(s);
     }
+    overload.noteWrite(this.clock() - started, served, dueBelow);
     if (bytesSent > 0) metrics.bytesSent.inc(bytesSent);
     this.buffered += bytesSent; // until the next reading: assume the kernel kept it (errs towards less)
     this.carried = carried;

@@ -3,12 +3,14 @@
  * levels of detail fed from it and drained at their own cadence (each level chunk's LOD_DELTA encoded
  * once), then every delta's bytes referenced from the out list of each subscriber of its level that is up
  * to date. A subscriber that is stale, or still owed that chunk's snapshot, gets the snapshot later instead
- * (`needSnapshot`: one entry per chunk, never a queue). The storage's checkpoint runs here too, since it
+ * (`needSnapshot`: one entry per chunk, never a queue). One whose turn it is not (overload cadence) keeps the
+ * deltas queued for its turn, up to a bound. The storage's checkpoint runs here too, since it
  * must see the store applied and drained.
  */
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../config.js';
 import type { ChunkStore } from '../chunks/chunk-store.js';
+import { OVERLOAD_DEFAULTS } from '../defaults.js';
 import type { LodLevels } from '../chunks/lod.js';
 import type { CanvasStorage } from '../storage/canvas-storage.js';
 import type { PressureGate } from './backpressure.js';
@@ -70,9 +72,12 @@ export class DeltaFanout {
       for (let i = 0; i < n; i++) {
         const s = scratch[i]!;
         outbox.mark(s);
-        // Not its turn (overload: served every n-th tick) is handled like stale: the chunk is owed as one
-        // snapshot when its turn comes, however many times it changes meanwhile (newest value per pixel).
-        if (pressure.check(s, t) || !overload.due(s, tick, t) || (s.needSnapshot.size !== 0 && s.needSnapshot.has(d.key))) {
+        // Not its turn (overload: served every n-th tick): the delta waits in its queue for its turn, until
+        // the queue holds OVERLOAD_DEFAULTS.heldDeltaBytes; past that it is handled like stale: the chunk is
+        // owed as one snapshot when its turn comes, however many times it changes meanwhile (a snapshot
+        // queued after earlier deltas of its chunk supersedes them; later ones see the chunk owed).
+        if (pressure.check(s, t) || (s.needSnapshot.size !== 0 && s.needSnapshot.has(d.key))
+          || (s.outBytes >= OVERLOAD_DEFAULTS.heldDeltaBytes && !overload.due(s, tick, t))) {
           s.needSnapshot.add(d.key);
           continue;
         }

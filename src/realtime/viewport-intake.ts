@@ -4,6 +4,7 @@
  * Applying a view subscribes it (./viewport-subscription.ts), moves the client's cursor view and asks for a
  * full cursor snapshot.
  */
+import { OVERLOAD_DEFAULTS } from '../defaults.js';
 import type { ChunkStore } from '../chunks/chunk-store.js';
 import { chunkKey, keyCx, keyCy } from '../chunks/geometry.js';
 import { Op, ProtocolError, type Resume } from '../net/protocol.js';
@@ -81,7 +82,9 @@ export class ViewportIntake {
   private apply(s: ClientSession, level: number, rect: PixelRect, keep: ChunkRange | null | undefined): void {
     const { subs, cursors, store, outbox } = this.deps;
     subs.apply(s, level, rect, keep);
-    cursors.setViewer(s, clampRect(rect, store.width, store.height));
+    const seen = clampRect(rect, store.width, store.height);
+    cursors.setViewer(s, seen);
+    s.zoomedIn = level === 0 && seen !== null && seen.w * seen.h <= OVERLOAD_DEFAULTS.zoomedInPixels;
     if (s.needSnapshot.size > 0) {
       outbox.backlog.add(s);
       if (s.panAt === 0) s.panAt = performance.now(); // pan→snapshot latency, from the oldest unfinished view

@@ -85,12 +85,15 @@ export const MODERATION_CLIENT_ID = 0xffffffff;
 
 /**
  * Whose placements a moderation query selects; every field given must match. `identity`: a painter's
- * identity; `ip`: an address key (the IPv4 address or the IPv6 /64, as stored); `name`: a display name,
- * compared by nameKey (./painter-identity.ts) — names are self-chosen, so admin-api only allows that explicitly.
+ * identity; `ip`: an address key (the IPv4 address or the IPv6 /64, as stored); `address`: the salted hash
+ * of one (hex, what pixel info shows moderators, who never learn the address itself); `name`: a display
+ * name, compared by nameKey (./painter-identity.ts) — names are self-chosen, so admin-api only allows that
+ * explicitly.
  */
 export interface ActorFilter {
   name?: string;
   ip?: string;
+  address?: string;
   identity?: string;
 }
 
@@ -234,6 +237,18 @@ export function pixelPos(x: number, y: number): number {
 /** Truncated salted SHA-256 of an address. */
 export function hashIp(salt: string, ip: string): Buffer {
   return createHash('sha256').update(salt).update('\0').update(ip).digest().subarray(0, STORAGE_DEFAULTS.ipHashBytes);
+}
+
+/** An address hash as moderators give it back (hashIp in lower-case hex, as pixel info shows it). */
+export const ADDRESS_HASH_PATTERN = new RegExp(`^[0-9a-f]{${STORAGE_DEFAULTS.ipHashBytes * 2}}$`);
+
+/**
+ * The address hash an actor filter selects, as stored: from `address` as given, else hashed from `ip`; null
+ * when it names no address. (admin-api never sends both.)
+ */
+export function actorAddressHash(salt: string, actor: ActorFilter | undefined): Buffer | null {
+  if (actor?.address !== undefined) return Buffer.from(actor.address, 'hex');
+  return actor?.ip === undefined ? null : hashIp(salt, actor.ip);
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import { LastPlacements } from './last-placements.js';
 import {
   type ActorFilter, type CanvasStorage, type HistoryEntry, type HistoryPage, type HistoryQuery, type LogEntry, type PixelInfo,
   type ChunkTrail, type PlacementRecord, type PlacementScan, type PlacementScanPage, MODERATION_CLIENT_ID,
-  checkPixelOnCanvas, checkRecord, encodeHistoryCursor, hashIp, resolveHistoryQuery,
+  actorAddressHash, checkPixelOnCanvas, checkRecord, encodeHistoryCursor, hashIp, resolveHistoryQuery,
 } from './canvas-storage.js';
 import { nameKey } from './painter-identity.js';
 import { STORAGE_DEFAULTS } from '../defaults.js';
@@ -31,7 +31,8 @@ export class MemoryStorage implements CanvasStorage {
   private readonly ringTime: Float64Array;
   private readonly ringName: string[];
   private readonly ringClient: Float64Array;
-  private readonly ringIp: string[];
+  /** The address hash (hex), as pixel info shows it: what an undo by address or its hash compares. */
+  private readonly ringAddress: string[];
   private readonly ringIdentity: string[];
   private lastId = 0;
   /** As in SqliteStorage, logged times never decrease: a clock stepping back is clamped. */
@@ -47,7 +48,7 @@ export class MemoryStorage implements CanvasStorage {
     this.ringTime = new Float64Array(capacity);
     this.ringName = new Array<string>(capacity).fill('');
     this.ringClient = new Float64Array(capacity);
-    this.ringIp = new Array<string>(capacity).fill('');
+    this.ringAddress = new Array<string>(capacity).fill('');
     this.ringIdentity = new Array<string>(capacity).fill('');
   }
 
@@ -61,7 +62,8 @@ export class MemoryStorage implements CanvasStorage {
       const r = batch[i]!;
       const time = (this.lastTime = Math.max(this.lastTime, Math.floor(r.time)));
       const moderation = r.clientId === MODERATION_CLIENT_ID;
-      this.last.set(pixelChunkKey(r.x, r.y), pixelOffset(r.x, r.y), time, r.name, moderation, r.identity ?? '', moderation ? '' : this.addressHash(r.ip));
+      const address = moderation ? '' : this.addressHash(r.ip);
+      this.last.set(pixelChunkKey(r.x, r.y), pixelOffset(r.x, r.y), time, r.name, moderation, r.identity ?? '', address);
       const slot = ++this.lastId % this.capacity;
       this.ringX[slot] = r.x;
       this.ringY[slot] = r.y;
@@ -69,7 +71,7 @@ export class MemoryStorage implements CanvasStorage {
       this.ringTime[slot] = time;
       this.ringName[slot] = r.name;
       this.ringClient[slot] = r.clientId;
-      this.ringIp[slot] = r.ip;
+      this.ringAddress[slot] = address;
       this.ringIdentity[slot] = r.identity ?? '';
     }
   }
@@ -139,7 +141,15 @@ export class MemoryStorage implements CanvasStorage {
   private matches(s: number, actor: ActorFilter | undefined): boolean {
     if (actor === undefined || this.ringClient[s] === MODERATION_CLIENT_ID) return false;
     return (actor.name === undefined || nameKey(this.ringName[s]!) === this.nameKeyOf(actor.name)) &&
-      (actor.ip === undefined || this.ringIp[s] === actor.ip) && (actor.identity === undefined || this.ringIdentity[s] === actor.identity);
+      (this.addressOf(actor) === null || this.ringAddress[s] === this.addressOf(actor)) &&
+      (actor.identity === undefined || this.ringIdentity[s] === actor.identity);
+  }
+
+  /** The filter's address hash (hex) or null, kept for the next row (a query asks about one actor). */
+  private lastActor: [ActorFilter, string | null] | null = null;
+  private addressOf(actor: ActorFilter): string | null {
+    if (this.lastActor === null || this.lastActor[0] !== actor) this.lastActor = [actor, actorAddressHash(this.identitySalt, actor)?.toString('hex') ?? null];
+    return this.lastActor[1];
   }
 
   private lastNameKey: [string, string] = ['', ''];

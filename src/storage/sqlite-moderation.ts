@@ -4,7 +4,7 @@
  */
 import type Database from 'better-sqlite3';
 import { chunkKey } from '../chunks/geometry.js';
-import { type ActorFilter, type ChunkTrail, type LogEntry, type PlacementScan, type PlacementScanPage, MODERATION_CLIENT_ID, hashIp } from './canvas-storage.js';
+import { type ActorFilter, type ChunkTrail, type LogEntry, type PlacementScan, type PlacementScanPage, MODERATION_CLIENT_ID, actorAddressHash } from './canvas-storage.js';
 import { LOG_FILTERS } from './sqlite-history.js';
 import { nameKey } from './painter-identity.js';
 import type { LogTimeSearch } from './sqlite-log-search.js';
@@ -16,7 +16,7 @@ type ModRow = [number, number, number, number, number, number, string, Buffer, s
 export class SqliteModeration {
   private readonly trailStmt: Database.Statement;
   private readonly scanStmt: Database.Statement;
-  private lastIpHash: [string, Buffer] | null = null;
+  private lastIpHash: [ActorFilter, Buffer | null] | null = null;
   private lastNameKey: [string, string] | null = null;
 
   /** `scanWindow`: log ids one scan looks at most, so one call's work is bounded however long the log. */
@@ -38,7 +38,7 @@ export class SqliteModeration {
     if (from >= lastLogId) return { entries: [], next: null };
     const end = Math.min(lastLogId, from + this.scanWindow);
     const name = q.actor?.name === undefined ? null : nameKey(q.actor.name);
-    const ip = q.actor?.ip === undefined ? null : hashIp(this.salt, q.actor.ip);
+    const ip = this.ipHashOf(q.actor);
     const identity = q.actor?.identity ?? null;
     const rows = this.scanStmt.all(from, end, q.x0, q.x1, q.y0, q.y1, q.since, name, name, ip, ip, identity, identity, q.limit + 1) as ModRow[];
     const entries = rows.slice(0, q.limit).map((r) => this.logEntry(r, q.actor)).filter((e) => q.actor === undefined || e.byActor);
@@ -56,7 +56,8 @@ export class SqliteModeration {
     // A moderation entry is never an actor's (its name is the reserved moderator name: an undo by that name
     // must not revert the moderators' own fixes).
     const byActor = actor !== undefined && r[5] !== MODERATION_CLIENT_ID && (actor.name === undefined || r[6] === this.nameKeyOf(actor.name)) &&
-      (actor.ip === undefined || this.ipHashOf(actor.ip).equals(r[7])) && (actor.identity === undefined || r[8] === actor.identity);
+      ((actor.ip === undefined && actor.address === undefined) || this.ipHashOf(actor)!.equals(r[7])) &&
+      (actor.identity === undefined || r[8] === actor.identity);
     return { id: r[0], x: r[1], y: r[2], color: r[3], time: r[4], byActor, moderation: r[5] === MODERATION_CLIENT_ID };
   }
 
@@ -66,9 +67,10 @@ export class SqliteModeration {
     return this.lastNameKey[1];
   }
 
-  /** hashIp for the moderation filter's address, kept for the next row (a query asks about one address). */
-  private ipHashOf(ip: string): Buffer {
-    if (this.lastIpHash === null || this.lastIpHash[0] !== ip) this.lastIpHash = [ip, hashIp(this.salt, ip)];
+  /** The filter's address hash, kept for the next row (a query asks about one actor). */
+  private ipHashOf(actor: ActorFilter | undefined): Buffer | null {
+    if (actor === undefined) return null;
+    if (this.lastIpHash === null || this.lastIpHash[0] !== actor) this.lastIpHash = [actor, actorAddressHash(this.salt, actor)];
     return this.lastIpHash[1];
   }
 }

@@ -36,6 +36,9 @@ describe('admin API: access', () => {
     expect(wrong.status).toBe(401);
     const status = await admin(s, 'GET', '/api/admin/status');
     expect(status.json.readOnly).toBe(false);
+    // What the admin page draws its view of the canvas and a dry run's pixels with.
+    expect(status.json.canvas).toEqual({ width: 1024, height: 1024, background: s.store.background, palette: expect.any(Array) });
+    expect(status.json.canvas.palette[7]).toBe(0xff4500);
     const audit = await admin(s, 'GET', '/api/admin/audit');
     expect(audit.json.entries.map((e: any) => e.action)).toEqual(['auth-failed', 'auth-failed']);
     expect(audit.json.entries[0].from).toBe('127.0.0.1');

@@ -162,6 +162,67 @@ describe('bans by address', () => {
   });
 });
 
+describe('acting on the address hash pixel info shows (the address itself is never seen)', () => {
+  for (const inMemory of [true, false]) {
+    it(`undo and ban by "address" reach every identity of that address and no other (${inMemory ? 'memory' : 'SQLite'})`, async () => {
+      let overrides: Partial<ServerConfig> = {};
+      if (!inMemory) {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pc-address-'));
+        dirs.push(dir);
+        overrides = { inMemory: false, dataDir: dir };
+      }
+      const s = await serve(overrides);
+      const t = Date.now() - 1;
+      // One address, two browsers (two identities), and a bystander elsewhere.
+      const tabA = await painter(s, 'grief', '127.0.0.5');
+      const tabB = await painter(s, 'grief2', '127.0.0.5');
+      const bystander = await painter(s, 'ok', '127.0.0.6');
+      expect(await place(tabA, 1, 1, 5)).toBe(ErrorCode.OK);
+      expect(await place(tabB, 2, 1, 5)).toBe(ErrorCode.OK);
+      expect(await place(bystander, 3, 1, 6)).toBe(ErrorCode.OK);
+      await until(() => s.store.get(3, 1) === 6 && s.store.get(2, 1) === 5, 2000, 'painted');
+      const a = await pixelOf(s, 1, 1);
+      const b = await pixelOf(s, 2, 1);
+      expect(a.identity).not.toBe(b.identity);
+      expect(a.address).toMatch(/^[0-9a-f]{16}$/);
+      expect(b.address).toBe(a.address);
+      expect((await pixelOf(s, 3, 1)).address).not.toBe(a.address);
+
+      for (const bad of [{ address: 'A'.repeat(16) }, { address: '12ab' }, { address: a.address, ip: '127.0.0.5' }]) {
+        const r = await admin(s, 'POST', '/api/admin/undo', { ...bad, since: t });
+        expect(r.status, JSON.stringify(bad)).toBe(400);
+        expect(r.json.error).toBe('BAD_REQUEST');
+      }
+      const preview = await admin(s, 'POST', '/api/admin/undo', { address: a.address, since: t, dryRun: true });
+      expect(preview.json.restored).toBe(2);
+      expect(preview.json.pixels.map((p: any) => [p.x, p.y, p.color])).toEqual([[1, 1, 0], [2, 1, 0]]);
+      expect((await admin(s, 'POST', '/api/admin/undo', { address: a.address, since: t })).json.restored).toBe(2);
+      await until(() => s.store.get(1, 1) === 0 && s.store.get(2, 1) === 0, 2000, 'undone');
+      expect(s.store.get(3, 1)).toBe(6);
+
+      // A ban by the hash refuses that address in any browser, also one that connects afterwards, and
+      // silences its cursor.
+      const watcher = await painter(s, 'watcher', '127.0.0.7');
+      watcher.setViewport(0, 0, 256, 256);
+      tabA.setViewport(0, 0, 256, 256);
+      tabA.moveCursor(20, 20);
+      const griefCursor = () => [...watcher.cursors.values()].some((c) => c.name === 'grief');
+      await until(griefCursor, 3000, 'cursor seen before the ban');
+      const ban = await admin(s, 'POST', '/api/admin/ban', { address: a.address, reason: 'grief' });
+      expect(ban.status).toBe(200);
+      expect(ban.json.ban).toMatchObject({ kind: 'address', value: a.address });
+      expect(ban.json.silenced).toBe(1);
+      await until(() => !griefCursor(), 3000, 'cursor gone after the ban');
+      expect(await place(tabA, 5, 5, 1)).toBe(ErrorCode.BANNED);
+      expect(await place(await painter(s, 'fresh', '127.0.0.5'), 5, 5, 1)).toBe(ErrorCode.BANNED);
+      expect(await place(bystander, 5, 5, 1)).toBe(ErrorCode.OK);
+      expect((await admin(s, 'GET', '/api/admin/bans')).json.bans.map((x: any) => x.kind)).toEqual(['address']);
+      expect((await admin(s, 'POST', '/api/admin/unban', { address: a.address })).json.removed).toBe(true);
+      expect(await place(tabB, 6, 6, 1)).toBe(ErrorCode.OK);
+    });
+  }
+});
+
 describe('a ban silences the cursor and the name', () => {
   it('a banned painter\'s cursor (and its name) reaches no one; it disappears when the ban is made', async () => {
     const s = await serve();

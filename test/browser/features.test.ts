@@ -319,10 +319,12 @@ describe.skipIf(!plan.run)('painter tools (Chromium)', () => {
     await page.click('#ban button[type="submit"]');
     await page.waitForFunction(() => document.getElementById('bans')!.textContent!.includes('203.0.113.9'));
     // The page refreshes its audit list after the ban list: wait for it rather than race it.
-    await page.waitForFunction(() => document.getElementById('audit')!.textContent!.includes('ban'), undefined, { timeout: 5000 });
+    await page.waitForFunction(() => document.getElementById('audit')!.textContent!.includes('Ban'), undefined, { timeout: 5000 });
+    // The audit log in words (test/browser/admin-ui.test.ts checks every cell).
     const audit = await page.textContent('#audit');
-    expect(audit).toContain('read-only');
-    expect(audit).toContain('ban');
+    expect(audit).toContain('Read-only');
+    expect(audit).toContain('painting paused');
+    expect(audit).toContain('address 203.0.113.9 — “spam bot”');
     expect((await s.room.placeGuard!('203.0.113.9', ''))).toBe('READ_ONLY');
     await page.screenshot({ path: join(ARTIFACTS, 'admin.png'), fullPage: true });
     expect(errors).toEqual([]);

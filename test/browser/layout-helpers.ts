@@ -109,3 +109,58 @@ export function layoutFaults(page: Page): Promise<string[]> {
   });
 }
 
+/**
+ * Layout faults of a page that scrolls (the admin page), in page coordinates, so what is below the fold
+ * counts too: a status line over a form control, two controls overlapping, a checkbox away from the words
+ * of its label (on one line with them, at most 16 px before them), anything wider than the screen.
+ */
+export function pageLayoutFaults(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const faults: string[] = [];
+    const box = (e: Element) => {
+      const r = e.getBoundingClientRect();
+      return { x: r.left + scrollX, y: r.top + scrollY, w: r.width, h: r.height };
+    };
+    const overlap = (a: ReturnType<typeof box>, b: ReturnType<typeof box>) =>
+      Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x) > 0.5 && Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y) > 0.5;
+    const name = (e: Element) => `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}${(e as HTMLInputElement).name ? `[name=${(e as HTMLInputElement).name}]` : ''}${!e.id ? ` "${(e.textContent ?? '').trim().slice(0, 24)}"` : ''}`;
+    const shown = (e: Element) => (e as HTMLElement).checkVisibility() && e.getBoundingClientRect().width > 0;
+    const controls = [...document.querySelectorAll('input, select, button, a[href], canvas, label')].filter(shown);
+    for (const status of [...document.querySelectorAll('.result, [role="status"]')].filter(shown)) {
+      for (const c of controls) if (!status.contains(c) && overlap(box(status), box(c))) faults.push(`${name(status)} lies over ${name(c)}`);
+    }
+    const interactive = controls.filter((e) => e.tagName !== 'LABEL');
+    for (let i = 0; i < interactive.length; i++) {
+      for (let j = i + 1; j < interactive.length; j++) {
+        const a = interactive[i]!;
+        const b = interactive[j]!;
+        if (!a.contains(b) && !b.contains(a) && overlap(box(a), box(b))) faults.push(`${name(a)} overlaps ${name(b)}`);
+      }
+    }
+    for (const cb of [...document.querySelectorAll('input[type="checkbox"]')].filter(shown)) {
+      // The label's words, wherever they sit in its markup: the boxes of its text, measured with a Range.
+      const label = cb.closest('label');
+      const texts: DOMRect[] = [];
+      const walk = label ? document.createTreeWalker(label, NodeFilter.SHOW_TEXT) : null;
+      for (let n = walk?.nextNode(); n; n = walk!.nextNode()) {
+        if (n.textContent!.trim() === '') continue;
+        const range = document.createRange();
+        range.selectNodeContents(n);
+        texts.push(range.getBoundingClientRect());
+      }
+      if (texts.length === 0) {
+        faults.push(`${name(cb)} has no label with words`);
+        continue;
+      }
+      const c = box(cb);
+      const left = Math.min(...texts.map((t) => t.left)) + scrollX;
+      const top = Math.min(...texts.map((t) => t.top)) + scrollY;
+      const bottom = Math.max(...texts.map((t) => t.bottom)) + scrollY;
+      const gap = left - (c.x + c.w);
+      const centres = Math.abs((c.y + c.h / 2) - (top + bottom) / 2);
+      if (gap < 0 || gap > 16 || centres > 6) faults.push(`${name(cb)} is not beside "${label!.textContent!.trim()}" (gap ${gap.toFixed(1)} px, centres ${centres.toFixed(1)} px apart)`);
+    }
+    if (document.documentElement.scrollWidth > innerWidth + 0.5) faults.push(`the page is ${document.documentElement.scrollWidth} px wide on a ${innerWidth} px screen`);
+    return faults;
+  });
+}

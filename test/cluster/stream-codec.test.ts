@@ -5,7 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { StreamCodecError, decodeEntry, encodeGroup, entryId, entrySeq, versionOfSeq } from '../../src/cluster/stream-codec.js';
+import {
+  StreamCodecError, decodeEntry, decodeIdentities, encodeGroup, entryId, entrySeq, groupIdentity, versionOfSeq,
+} from '../../src/cluster/stream-codec.js';
 import type { PlacementRecord } from '../../src/storage/canvas-storage.js';
 import { ChunkStore } from '../../src/chunks/chunk-store.js';
 
@@ -14,15 +16,38 @@ const group = fc.record({
   time: fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e15, max: 1e15 }),
   name: fc.string({ unit: 'grapheme', maxLength: 20 }),
   ip: fc.oneof(fc.ipV4(), fc.ipV6()),
+  identity: fc.oneof(fc.constant(''), fc.stringMatching(/^[0-9a-f]{24}$/)),
   pixels: fc.array(fc.record({ x: fc.nat({ max: 65535 }), y: fc.nat({ max: 65535 }), color: fc.nat({ max: 255 }) }), { minLength: 1, maxLength: 64 }),
-}).map((g) => g.pixels.map((p): PlacementRecord => ({ ...p, clientId: g.clientId, time: g.time, name: g.name, ip: g.ip })));
+}).map((g) => g.pixels.map((p): PlacementRecord => ({ ...p, clientId: g.clientId, time: g.time, name: g.name, ip: g.ip, identity: g.identity })));
+
+/** The `i` field as the PLACE script writes it: the accepted groups' identities joined by commas. */
+const identityField = (groups: PlacementRecord[][]) => groups.map(groupIdentity).join(',');
 
 describe('stream codec', () => {
-  it('round-trips any sequence of groups, in order', () => {
+  it('round-trips any sequence of groups, in order, with their identities', () => {
     fc.assert(fc.property(fc.array(group, { minLength: 1, maxLength: 8 }), (groups) => {
       const payload = Buffer.concat(groups.map(encodeGroup));
-      expect(decodeEntry(payload)).toEqual(groups.flat());
+      expect(decodeEntry(payload, [], decodeIdentities(identityField(groups)))).toEqual(groups.flat());
     }), { numRuns: 300 });
+  });
+
+  it('reads an entry from before identities were carried (no `i` field): every record has identity ""', () => {
+    const groups = [[{ x: 1, y: 2, color: 3, time: 1.5, clientId: 7, name: 'a', ip: '::1' }], [{ x: 4, y: 5, color: 6, time: 2, clientId: 8, name: 'b', ip: '10.0.0.1' }]];
+    expect(decodeEntry(Buffer.concat(groups.map(encodeGroup)))).toEqual(groups.flat().map((r) => ({ ...r, identity: '' })));
+  });
+
+  it('identities: hex or none; a count that differs from the groups is a damaged entry', () => {
+    const id = 'a'.repeat(24);
+    const r = { x: 1, y: 2, color: 3, time: 1, clientId: 1, name: 'a', ip: 'b' };
+    expect(groupIdentity([{ ...r, identity: id }])).toBe(id);
+    expect(groupIdentity([r])).toBe('');
+    expect(groupIdentity([{ ...r, identity: 'not,hex:' }])).toBe(''); // could not pass the script's index
+    expect(decodeIdentities(`${id},,${id}`)).toEqual([id, '', id]);
+    expect(() => decodeIdentities('zz')).toThrow(StreamCodecError);
+    const two = Buffer.concat([encodeGroup([r]), encodeGroup([r])]);
+    expect(() => decodeEntry(two, [], [id])).toThrow(StreamCodecError);
+    expect(() => decodeEntry(two, [], [id, id, id])).toThrow(StreamCodecError);
+    expect(decodeEntry(two, [], ['', id]).map((x) => x.identity)).toEqual(['', id]);
   });
 
   it('pins the group layout', () => {

@@ -3,14 +3,14 @@ import { afterEach } from 'vitest';
 import { connect as netConnect } from 'node:net';
 import { WebSocket } from 'ws';
 import { DEFAULTS, type ServerConfig } from '../../src/config.js';
-import { startServer, type RunningServer } from '../../src/server.js';
+import { startServer, type RunningServer, type StartOptions } from '../../src/server.js';
 import { createLogger } from '../../src/log.js';
 import { decodeServerMessages, type ServerMessage } from '../../src/net/protocol.js';
 import { CanvasClient, type WebSocketLike } from '../../src/client/canvas-client.js';
 
-export async function startTestServer(overrides: Partial<ServerConfig> = {}): Promise<RunningServer> {
+export async function startTestServer(overrides: Partial<ServerConfig> = {}, opts: StartOptions = {}): Promise<RunningServer> {
   const config: ServerConfig = { ...DEFAULTS, port: 0, host: '127.0.0.1', inMemory: true, logLevel: 'silent', ...overrides };
-  return startServer(config, { log: createLogger(config.logLevel) });
+  return startServer(config, { log: createLogger(config.logLevel), ...opts });
 }
 
 /** A raw protocol peer: a real ws socket that records every decoded server message and the bytes received. */
@@ -215,8 +215,8 @@ export function testResources() {
     for (const s of servers.splice(0)) await s.close();
   });
   return {
-    async server(overrides: Partial<ServerConfig> = {}): Promise<RunningServer> {
-      const s = await startTestServer(overrides);
+    async server(overrides: Partial<ServerConfig> = {}, opts: StartOptions = {}): Promise<RunningServer> {
+      const s = await startTestServer(overrides, opts);
       servers.push(s);
       return s;
     },

@@ -1,7 +1,12 @@
 /** The tempo map: beats ↔ time are inverse, tempo changes land on bar boundaries far enough ahead and keep the beat continuous. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { beatAt, initialTempoMap, tempoMapProblem, timeAtBeat, withTempoChange, type TempoSegment } from '../../src/music/tempo-map.js';
+import {
+  beatAt, initialTempoMap, parseTempoMapText, tempoMapProblem, tempoMapText, timeAtBeat, withTempoChange, type TempoSegment,
+} from '../../src/music/tempo-map.js';
+import { Conductor } from '../../src/music/conductor.js';
+import { decodeServerMessages } from '../../src/net/protocol.js';
+import { defaultPatternFile, loadPatternFile } from '../../src/music/pattern-file.js';
 
 const EPOCH = 1_700_000_000_000;
 const bpm = fc.double({ min: 20, max: 300, noNaN: true });
@@ -54,5 +59,40 @@ describe('tempo map', () => {
     const m2 = withTempoChange(m, EPOCH + 100, 120, 4, 2000);
     expect(m2[1]).toEqual({ startBeat: 4, startTime: EPOCH + 2400, bpm: 120 });
     expect(timeAtBeat(m2, 8)).toBe(EPOCH + 2400 + 2000);
+  });
+
+  it('the text a shared log carries (src/cluster) gives back the very map, bit for bit; anything else is refused', () => {
+    fc.assert(fc.property(mapArb, ({ map }) => {
+      expect(parseTempoMapText(tempoMapText(map))).toEqual(map);
+    }));
+    const good = tempoMapText([{ startBeat: 0, startTime: EPOCH, bpm: 100 }]);
+    expect(good).toBe(`[[0,${EPOCH},100]]`);
+    for (const bad of ['', 'x', 'null', '{}', '[]', '[[0,1]]', '[[0,1,"100"]]', '[[0,1,1000]]', `[[0,${EPOCH},100],[4,${EPOCH},100]]`,
+      JSON.stringify(Array.from({ length: 40 }, (_, i) => [i * 4, EPOCH + i * 2400, 100]))]) {
+      expect(parseTempoMapText(bad), bad.slice(0, 40)).toBeNull();
+    }
+  });
+});
+
+describe('Conductor: a map decided elsewhere', () => {
+  it('adoptTempoText holds a valid map and announces it once; an equal map or a bad text changes nothing', () => {
+    const sent: Uint8Array[] = [];
+    let now = EPOCH;
+    const c = new Conductor(loadPatternFile(defaultPatternFile()), 100, () => now, (b) => sent.push(b));
+    const planned = c.planTempo(140);
+    expect(c.tempoMap).toHaveLength(1); // planning holds nothing
+    expect(c.adoptTempoText(tempoMapText(planned))).toBe(true);
+    expect(c.tempoMap).toEqual(planned);
+    expect(sent).toHaveLength(1);
+    expect(decodeServerMessages(sent[0]!)).toEqual([{ type: 'tempo', tempoMap: planned }]);
+    expect(c.adoptTempoText(tempoMapText(planned))).toBe(true);
+    expect(sent).toHaveLength(1);
+    expect(c.adoptTempoText('[[0,1,9999]]')).toBe(false);
+    expect(c.tempoMap).toEqual(planned);
+    // changeTempo (a single node) is plan + hold.
+    now += 500;
+    const seg = c.changeTempo(90);
+    expect(c.tempoMap.at(-1)).toEqual(seg);
+    expect(sent).toHaveLength(2);
   });
 });

@@ -267,3 +267,20 @@ describe('cursor messages split over several bodies', () => {
     expect(shownCursors(viewer.t).size).toBe(1801);
   });
 });
+
+describe('overload: a close-up view counts as fast', () => {
+  it('a view of a few chunks at full resolution is close up; a wide one is not', () => {
+    const { room, join, tick } = makeRoom();
+    const near = join('near', [0, 0, 64, 64]);
+    const wide = join('wide', [0, 0, 512, 512]);
+    expect((near.s as ClientSession).zoomedIn).toBe(true);
+    expect((wide.s as ClientSession).zoomedIn).toBe(false);
+    // Panning out makes it wide; clamped to the canvas, a view past its edge counts only what it shows.
+    room.handleMessage(near.s, encodeViewport(0, 0, 400, 400), true);
+    tick();
+    expect((near.s as ClientSession).zoomedIn).toBe(false);
+    room.handleMessage(wide.s, encodeViewport(-1000, -1000, 1064, 1064), true);
+    tick();
+    expect((wide.s as ClientSession).zoomedIn).toBe(true);
+  });
+});

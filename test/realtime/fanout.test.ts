@@ -2,6 +2,7 @@
 import { OverloadGovernor } from '../../src/realtime/overload.js';
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../src/config.js';
+import { OVERLOAD_DEFAULTS } from '../../src/defaults.js';
 import { ChunkStore } from '../../src/chunks/chunk-store.js';
 import { chunkKey } from '../../src/chunks/geometry.js';
 import { LodLevels } from '../../src/chunks/lod.js';
@@ -14,7 +15,7 @@ import { Outbox } from '../../src/realtime/outbox.js';
 import { ViewportSubscriptions } from '../../src/realtime/viewport-subscription.js';
 import { ready } from './doubles.js';
 
-function setup(lodHz = DEFAULTS.lodHz) {
+function setup(lodHz = DEFAULTS.lodHz, overload = new OverloadGovernor(60, 0.5)) {
   const store = new ChunkStore({ width: 1024, height: 1024, paletteSize: DEFAULT_PALETTE.length });
   const levels = new LodLevels(store);
   const subs = new ViewportSubscriptions(levels, DEFAULTS.maxViewportArea);
@@ -26,7 +27,7 @@ function setup(lodHz = DEFAULTS.lodHz) {
       checkpoints++;
     }
   })();
-  const fanout = new DeltaFanout({ config: { lodHz, tickHz: 60 }, store, storage, levels, subs, pressure, outbox, overload: new OverloadGovernor(60, 0.5), log: createLogger('silent'), now: Date.now });
+  const fanout = new DeltaFanout({ config: { lodHz, tickHz: 60 }, store, storage, levels, subs, pressure, outbox, overload, log: createLogger('silent'), now: Date.now });
   const viewer = (x: number, y: number, w: number, h: number, level = 0) => {
     const c = ready();
     subs.apply(c.s, level, { x, y, w, h }, undefined);
@@ -76,5 +77,32 @@ describe('DeltaFanout', () => {
     expect(zoomed.s.outCount).toBe(first);
     expect(fanout.run(70, false, false)).toBe(false); // a whole LOD period later: drained
     expect(zoomed.s.outCount).toBe(first + 1);
+  });
+
+  it('holds the deltas of a client whose turn it is not, up to a bound; past it a changed chunk is owed as a snapshot', () => {
+    const g = new OverloadGovernor(60, 0.5);
+    g.level = OVERLOAD_DEFAULTS.maxLevel;
+    const { store, fanout, viewer, outbox } = setup(DEFAULTS.lodHz, g);
+    const c = viewer(0, 0, 1024, 1024);
+    while (g.due(c.s, outbox.tick, 0)) outbox.tick++; // a tick that is not its turn
+    store.set(1, 1, 2);
+    fanout.run(0, false, false);
+    expect(c.s.outCount).toBe(1); // held for its turn: the delta itself, not a snapshot
+    expect(c.s.needSnapshot.size).toBe(0);
+    let n = 0;
+    while (c.s.outBytes < OVERLOAD_DEFAULTS.heldDeltaBytes) {
+      store.set((n % 16) * 64 + 2, Math.floor(n / 16) % 16 * 64, (n % 14) + 1);
+      fanout.run(0, false, false);
+      n++;
+    }
+    const held = c.s.outCount;
+    store.set(700, 700, 3); // chunk (10, 10): past the bound
+    store.set(5, 5, 4); // chunk (0, 0), which has a held delta: owed too, and its later deltas after it
+    fanout.run(0, false, false);
+    expect(c.s.outCount).toBe(held);
+    expect([...c.s.needSnapshot].sort()).toEqual([chunkKey(0, 0), chunkKey(10, 10)].sort());
+    store.set(6, 6, 5);
+    fanout.run(0, false, false); // owed already: no delta queued behind the snapshot it is owed
+    expect(c.s.outCount).toBe(held);
   });
 });
