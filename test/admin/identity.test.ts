@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { WebSocket } from 'ws';
 import { CanvasClient, type WebSocketLike } from '../../src/client/canvas-client.js';
 import { ErrorCode } from '../../src/net/protocol.js';
+import type { ServerConfig } from '../../src/config.js';
 import type { RunningServer } from '../../src/server.js';
 import { adminTestKit } from '../helpers/admin.js';
 import { until, sleep } from '../helpers/server.js';
@@ -167,9 +168,7 @@ describe('acting on the address hash pixel info shows (the address itself is nev
     it(`undo and ban by "address" reach every identity of that address and no other (${inMemory ? 'memory' : 'SQLite'})`, async () => {
       let overrides: Partial<ServerConfig> = {};
       if (!inMemory) {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pc-address-'));
-        dirs.push(dir);
-        overrides = { inMemory: false, dataDir: dir };
+        overrides = { inMemory: false, dataDir: tempDir('pc-address-') };
       }
       const s = await serve(overrides);
       const t = Date.now() - 1;

@@ -9,10 +9,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach } from 'vitest';
 import { WebSocket } from 'ws';
-import { DEFAULTS, type ServerConfig } from '../../src/config.js';
-import { startServer, type RunningServer } from '../../src/server.js';
+import type { ServerConfig } from '../../src/config.js';
+import type { RunningServer } from '../../src/server.js';
 import { CanvasClient, type WebSocketLike } from '../../src/client/canvas-client.js';
-import { placeFrom, until } from './server.js';
+import { placeFrom, startTestServer, until } from './server.js';
 
 export interface AdminReply {
   status: number;
@@ -45,8 +45,7 @@ export function adminTestKit(token: string) {
   const kit = {
     /** A server on 127.0.0.1:0, in memory unless overridden, painting 1000 px/s per address; `adminToken` null: admin API off. */
     async serve(overrides: Partial<ServerConfig> = {}, adminToken: string | null = token): Promise<RunningServer> {
-      const s = await startServer({ ...DEFAULTS, port: 0, host: '127.0.0.1', inMemory: true, logLevel: 'silent', paintRate: 1000, paintBurst: 1000, ...overrides },
-        { adminToken });
+      const s = await startTestServer({ paintRate: 1000, paintBurst: 1000, ...overrides }, { adminToken });
       servers.push(s);
       return s;
     },
