@@ -53,6 +53,12 @@ export const ADMIN_DEFAULTS = {
   moderatorName: 'moderator',
 } as const;
 
+/** Used by music/admin-api.ts. */
+export const MUSIC_DEFAULTS = {
+  /** Largest body of POST /api/admin/patterns: a pattern file (a full 256-entry palette is ~40 KB). */
+  maxPatternBodyBytes: 64 * 1024,
+} as const;
+
 /** Used by http/canvas-api.ts. */
 export const CANVAS_API_DEFAULTS = {
   /** Largest PNG, in pixels (48 MiB of RGB before compression). */

@@ -23,8 +23,9 @@ import { createRequestHandler } from './http/router.js';
 import { createLogger } from './log.js';
 import type { ClusterNode } from './cluster/cluster-node.js';
 import { Conductor } from './music/conductor.js';
-import { createMusicApi, tempoAction } from './music/admin-api.js';
+import { createMusicApi, patternsAction, tempoAction } from './music/admin-api.js';
 import { defaultPatternFile, loadPatternFile } from './music/pattern-file.js';
+import { loadPublishedPatterns, publishedPatternsPath, savePublishedPatterns } from './music/published-palette.js';
 import { createTimelapseApi } from './http/timelapse.js';
 import { adminPlaceGuard, attachAdmin, openAdminState } from './admin/attach.js';
 import { clientKey } from './net/client-address.js';
@@ -69,6 +70,16 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const log = opts.log ?? createLogger(config.logLevel);
   // Music mode: the pattern file is checked before anything is opened (a bad one is one clear line).
   const conductor = config.mode === 'music' ? new Conductor(loadPatternFile(config.patterns || defaultPatternFile()), config.tempo) : null;
+  // A palette an admin published plays again after a restart: the cells were painted for it.
+  const published = conductor !== null && !config.inMemory ? loadPublishedPatterns(config.dataDir) : null;
+  if (conductor !== null && published !== null) {
+    try {
+      conductor.adopt(published);
+    } catch (err) {
+      throw new Error(`${publishedPatternsPath(config.dataDir)} (the palette published last) does not fit --patterns' canvas: ${(err as Error).message}; remove the file to start with --patterns`);
+    }
+    log.info({ file: publishedPatternsPath(config.dataDir) }, 'music: playing the palette published last, not --patterns\'');
+  }
   // Music: index 0 (silence) is the background; otherwise the palette flag (or a test's palette) decides.
   const { colors: palette, background } = conductor ? { colors: conductor.colours, background: 0 }
     : opts.palette !== undefined ? withBackground(opts.palette) : resolvePalette(config.palette ?? 'default');
@@ -102,13 +113,18 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   conductor?.setAnnounce((bytes) => room.broadcast(bytes));
   const musicApi = conductor ? createMusicApi(conductor) : null;
   const started = Date.now();
-  const api = createCanvasApi({ store, storage, palette, epoch: room.epoch });
-  const timelapse = createTimelapseApi({ store, storage, palette, addressOf: (req) => clientKey(req, config.trustProxy, config.ipv6Prefix) });
+  // Music mode: images use the palette in force (an admin may publish another).
+  const colours = conductor ? { colours: () => conductor.colours } : {};
+  const api = createCanvasApi({ store, storage, palette, epoch: room.epoch, ...colours });
+  const timelapse = createTimelapseApi({ store, storage, palette, ...colours, addressOf: (req) => clientKey(req, config.trustProxy, config.ipv6Prefix) });
   const staticFiles = createStaticHandler(opts.staticRoot ?? clientDist());
   const admin = attachAdmin({
     state: adminState, room, store, storage, palette, token: 'adminToken' in opts ? opts.adminToken : process.env.ADMIN_TOKEN,
     addressOf: (req) => clientKey(req, config.trustProxy, config.ipv6Prefix), ipv6Prefix: config.ipv6Prefix,
-    actions: conductor ? [tempoAction(conductor, cluster?.tempo)] : [],
+    actions: conductor ? [tempoAction(conductor, cluster?.tempo), patternsAction(conductor, {
+      ...(config.inMemory ? {} : { keep: (json: unknown) => savePublishedPatterns(config.dataDir, json) }),
+      scope: config.redis ? 'node' : 'canvas',
+    })] : [],
   });
 
   // /healthz and /metrics: on the public port, and on --ops-port when set — a listening socket of its own,

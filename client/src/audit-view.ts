@@ -34,6 +34,7 @@ export function targetWord(kind: string): string {
 }
 const ACTION_WORDS: Record<string, string> = {
   rollback: 'Rollback', undo: 'Undo', ban: 'Ban', unban: 'Unban', 'read-only': 'Read-only', 'auth-failed': 'Sign-in refused', tempo: 'Tempo',
+  patterns: 'Palette published',
 };
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v) ?? '');
@@ -91,6 +92,13 @@ export function describeAudit(e: AuditEntry, canvas?: { width: number; height: n
     case 'auth-failed':
       row.what = `${str(d.path)}: ${str(d.reason)}`;
       break;
+    case 'patterns': {
+      // Music mode's POST /api/admin/patterns: the patterns, and the bar from which every listener hears them.
+      const names = Array.isArray(d.patterns) ? d.patterns.map(str).join(', ') : '';
+      row.what = `${names}, from ${typeof d.time === 'number' ? localTime(d.time) : '?'} (beat ${str(d.beat)})${d.scope === 'node' ? ', on this node only' : ''}`;
+      row.count = typeof d.entries === 'number' ? `${d.entries} entries` : '';
+      break;
+    }
     default:
       row.what = genericText(d);
   }

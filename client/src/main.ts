@@ -115,6 +115,8 @@ const connection: Connection = new Connection({
 });
 /** Music mode's controls and playback; made on the first WELCOME that carries music. */
 let music: MusicMode | null = null;
+/** The colours music mode draws with (lifted off the silence; a published palette's from its bar); null on a pixel canvas. */
+let musicColours: readonly number[] | null = null;
 
 function welcome(w: Welcome): void {
   status.welcomed();
@@ -130,7 +132,10 @@ function welcome(w: Welcome): void {
   if (w.music !== undefined) {
     music ??= new MusicMode({
       camera, client: () => connection.client, selected: () => colour.selected, pick: (i) => colour.pick(i),
-      showColours: (p) => renderer.setPalette(p),
+      showColours: (p) => {
+        musicColours = p;
+        renderer.setPalette(p);
+      },
     });
     music.onWelcome(w);
   }
@@ -140,7 +145,7 @@ function welcome(w: Welcome): void {
 
 /** The chosen colour as CSS: the hover reticle and the touch selection preview it. */
 function previewColour(): string {
-  return hexOf(connection.client.welcome?.palette[colour.selected] ?? 0xffffff);
+  return hexOf((musicColours ?? connection.client.welcome?.palette)?.[colour.selected] ?? 0xffffff);
 }
 
 /** Why nothing can be painted now, for the cooldown pill; null when a pixel can be placed. */

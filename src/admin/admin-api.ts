@@ -70,6 +70,8 @@ export interface AdminApiDeps {
 export interface AdminAction {
   name: string;
   aliases?: readonly string[];
+  /** Largest body it takes; default ADMIN_DEFAULTS.maxBodyBytes (music's published palettes are longer). */
+  maxBodyBytes?: number;
   run(body: Record<string, unknown>, query: URLSearchParams): AdminActionResult | Promise<AdminActionResult>;
 }
 
@@ -82,7 +84,7 @@ export type AdminHandler = (req: http.IncomingMessage, res: http.ServerResponse,
 
 const bad = (message: string): HttpError => new HttpError('BAD_REQUEST', message);
 
-type Route = { method: 'GET' | 'POST'; run: (ctx: { body: Body; q: URLSearchParams; from: string }) => unknown };
+type Route = { method: 'GET' | 'POST'; maxBodyBytes?: number; run: (ctx: { body: Body; q: URLSearchParams; from: string }) => unknown };
 
 /** How long a rollback waits for placements already accepted (in the seam) to be committed before planning. */
 const SEAM_SETTLE_MS = 1000;
@@ -212,6 +214,7 @@ export function createAdminApi(deps: AdminApiDeps): AdminHandler {
     const path = `/api/admin/${action.name}`;
     routes[path] = {
       method: 'POST',
+      ...(action.maxBodyBytes === undefined ? {} : { maxBodyBytes: action.maxBodyBytes }),
       run: async ({ body, q, from }) => {
         const { answer, audit: detail } = await action.run(body, q);
         audit(action.name, from, detail);
@@ -262,7 +265,7 @@ export function createAdminApi(deps: AdminApiDeps): AdminHandler {
         send(res, 200, route.run({ body: {}, q: url.searchParams, from }));
         return true;
       }
-      readBody(req)
+      readBody(req, route.maxBodyBytes ?? ADMIN_DEFAULTS.maxBodyBytes)
         .then((body) => route.run({ body, q: url.searchParams, from }))
         .then((answer) => send(res, 200, answer), (err: unknown) => fail(res, err));
     } catch (err) {
@@ -275,8 +278,8 @@ export function createAdminApi(deps: AdminApiDeps): AdminHandler {
 // ---------------------------------------------------------------------------------------------------------
 // Request parsing: every field checked, every failure a 400 naming it.
 
-/** The body as a JSON object, at most maxBodyBytes; an empty body is {}. */
-function readBody(req: http.IncomingMessage): Promise<Body> {
+/** The body as a JSON object, at most `limit` bytes; an empty body is {}. */
+function readBody(req: http.IncomingMessage, limit: number): Promise<Body> {
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
     let size = 0;
@@ -287,16 +290,17 @@ function readBody(req: http.IncomingMessage): Promise<Body> {
       if (err) reject(err);
       else resolve(body!);
     };
+    const tooLarge = () => new HttpError('BODY_TOO_LARGE', `request bodies are at most ${limit} bytes`);
     const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > ADMIN_DEFAULTS.maxBodyBytes) {
-      finish(new HttpError('BODY_TOO_LARGE', `request bodies are at most ${ADMIN_DEFAULTS.maxBodyBytes} bytes`));
+    if (declared > limit) {
+      finish(tooLarge());
       req.resume();
       return;
     }
     req.on('data', (d: Buffer) => {
       size += d.length;
-      if (size > ADMIN_DEFAULTS.maxBodyBytes) {
-        finish(new HttpError('BODY_TOO_LARGE', `request bodies are at most ${ADMIN_DEFAULTS.maxBodyBytes} bytes`));
+      if (size > limit) {
+        finish(tooLarge());
         req.resume();
         return;
       }

@@ -436,4 +436,4 @@ export class CanvasClient {
 
 // Re-exported so callers need only this module.
 export { Replica } from './replica.js';
-export type { PlacePixel, Welcome, Snapshot, Delta, PlaceResult, Cursors, ErrorMessage, Pong, Tempo, MusicInfo } from '../net/protocol.js';
+export type { PlacePixel, Welcome, Snapshot, Delta, PlaceResult, Cursors, ErrorMessage, Pong, Tempo, MusicInfo, WirePattern, WirePatternSwitch } from '../net/protocol.js';

@@ -15,7 +15,7 @@ import type http from 'node:http';
 import { LRUCache } from 'lru-cache';
 import type { ChunkStore } from '../chunks/chunk-store.js';
 import { CHUNK_SHIFT } from '../chunks/geometry.js';
-import { RenderGate, paletteLut, renderRegionPng } from './png-render.js';
+import { RenderGate, paletteHash, paletteLut, renderRegionPng } from './png-render.js';
 import { HttpError, asHttpError, sendHttpError } from './http-error.js';
 import type { PixelAnswer } from '../net/api-types.js';
 import type { CanvasStorage } from '../storage/canvas-storage.js';
@@ -27,6 +27,8 @@ export interface CanvasApiDeps {
   store: ChunkStore;
   storage: CanvasStorage;
   palette: readonly number[];
+  /** A palette that changes while the server runs (music mode's published palettes): read per image, and named in its ETag. */
+  colours?: () => readonly number[];
   /** The canvas epoch: part of every ETag; with the chunk versions it names the image exactly (a clean restart keeps both). */
   epoch: number;
   maxPngPixels?: number;
@@ -44,7 +46,19 @@ export function createCanvasApi(deps: CanvasApiDeps): CanvasApiHandler {
   const { store, storage, epoch } = deps;
   const maxPngPixels = deps.maxPngPixels ?? CANVAS_API_DEFAULTS.maxPngPixels;
   if (!Number.isSafeInteger(maxPngPixels) || maxPngPixels < 1) throw new RangeError(`maxPngPixels must be a positive integer, got ${maxPngPixels}`);
-  const lut = paletteLut(deps.palette);
+  let lutOf = deps.palette;
+  let lut = paletteLut(lutOf);
+  let paletteTag = '';
+  /** The lookup table for the palette in force, rebuilt when it changed. */
+  const currentLut = (): Uint8Array => {
+    const palette = deps.colours?.() ?? deps.palette;
+    if (palette !== lutOf) {
+      lutOf = palette;
+      lut = paletteLut(palette);
+      paletteTag = `-${paletteHash(palette).toString(36)}`;
+    }
+    return lut;
+  };
   const pngCache = new LRUCache<string, Buffer>({ maxSize: CANVAS_API_DEFAULTS.pngCacheBytes, sizeCalculation: (b) => b.length });
   /** Encodes in progress, so concurrent requests for the same image share one. */
   const encoding = new Map<string, Promise<Buffer>>();
@@ -92,7 +106,8 @@ export function createCanvasApi(deps: CanvasApiDeps): CanvasApiHandler {
       if (w * h > maxPngPixels) {
         throw new HttpError('REGION_TOO_LARGE', `region is ${w}x${h} = ${w * h} pixels; at most ${maxPngPixels} per image — request it in parts with x, y, w, h`);
       }
-      const etag = regionEtag(store, epoch, x, y, w, h);
+      const pngLut = currentLut();
+      const etag = regionEtag(store, epoch, x, y, w, h, paletteTag);
       const headers = { 'Cache-Control': `public, max-age=${CANVAS_API_DEFAULTS.pngMaxAgeSeconds}`, ETag: etag };
       if (etagMatches(req.headers['if-none-match'], etag)) {
         res.writeHead(304, headers);
@@ -106,7 +121,7 @@ export function createCanvasApi(deps: CanvasApiDeps): CanvasApiHandler {
             { 'Retry-After': String(CANVAS_API_DEFAULTS.renderRetryAfterSeconds) });
         }
         // The chunks are copied synchronously inside, so the image is exactly the state the ETag names.
-        const pending = renderRegionPng(store, lut, x, y, w, h);
+        const pending = renderRegionPng(store, pngLut, x, y, w, h);
         encoding.set(etag, pending);
         pending.then((buf) => pngCache.set(etag, buf), () => {}).finally(() => {
           encoding.delete(etag);
@@ -173,12 +188,12 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
  * the sum; no hashing, no encoding. The tick sets pixels and drains in one synchronous step, so a request
  * never sees pixels newer than the versions.
  */
-function regionEtag(store: ChunkStore, epoch: number, x: number, y: number, w: number, h: number): string {
+function regionEtag(store: ChunkStore, epoch: number, x: number, y: number, w: number, h: number, paletteTag: string): string {
   let sum = 0;
   for (let cy = y >>> CHUNK_SHIFT; cy <= (y + h - 1) >>> CHUNK_SHIFT; cy++) {
     for (let cx = x >>> CHUNK_SHIFT; cx <= (x + w - 1) >>> CHUNK_SHIFT; cx++) sum += store.version(cx, cy);
   }
-  return `"${(epoch >>> 0).toString(36)}-${x}.${y}.${w}.${h}-${sum.toString(36)}"`;
+  return `"${(epoch >>> 0).toString(36)}-${x}.${y}.${w}.${h}-${sum.toString(36)}${paletteTag}"`;
 }
 
 function etagMatches(header: string | undefined, etag: string): boolean {

@@ -18,6 +18,15 @@ const BAND_BYTES = 192 * 1024;
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
+/** FNV-1a over the colours: names a palette in an ETag or cache key (the same after a restart, unlike a counter). */
+export function paletteHash(palette: readonly number[]): number {
+  let h = 0x811c9dc5;
+  for (const c of palette) {
+    for (let k = 0; k < 24; k += 8) h = Math.imul(h ^ ((c >>> k) & 0xff), 0x01000193);
+  }
+  return h >>> 0;
+}
+
 /** r, g, b per palette index, for all 256 indices (unknown indices are black). */
 export function paletteLut(palette: readonly number[]): Uint8Array {
   const lut = new Uint8Array(256 * 3);

@@ -22,7 +22,7 @@ import { CHUNK_SHIFT } from '../chunks/geometry.js';
 import type { CanvasStorage } from '../storage/canvas-storage.js';
 import { IpLimiter } from '../limits/index.js';
 import { HttpError, asHttpError, sendHttpError } from './http-error.js';
-import { RenderGate } from './png-render.js';
+import { RenderGate, paletteHash } from './png-render.js';
 import { TimelapseTooLarge, collectTimelapse } from './timelapse-data.js';
 import type { EncodeOptions } from './timelapse-encode.js';
 import { EncoderPool } from './timelapse-pool.js';
@@ -37,6 +37,8 @@ export type TimelapseApi = ((req: http.IncomingMessage, res: http.ServerResponse
 
 export function createTimelapseApi(deps: {
   store: ChunkStore; storage: CanvasStorage; palette: readonly number[]; now?: () => number; addressOf?: (req: http.IncomingMessage) => string;
+  /** A palette that changes while the server runs (music mode's published palettes): read per request. */
+  colours?: () => readonly number[];
   /** Overrides TIMELAPSE_LIMITS.maxInFlight (tests). */
   maxInFlight?: number;
 }): TimelapseApi {
@@ -98,8 +100,10 @@ export function createTimelapseApi(deps: {
         res.setHeader('Retry-After', String(Math.max(1, Math.ceil(wait / 1000))));
         throw new HttpError('RATE_LIMITED', `at most ${TIMELAPSE_LIMITS.burst} timelapses at once and one per ${1 / TIMELAPSE_LIMITS.rate} s per address; retry later`);
       }
-      const job: EncodeOptions = format === 'gif' ? { format, palette, frames, delayMs: delay, scale } : { format, palette, background: store.background };
-      const key = `${format === 'gif' ? `gif.${frames}.${delay}.${scale}` : 'json'}|${x}.${y}.${w}.${h}|${since}.${until}|${regionVersion(store, storage.epoch, x, y, w, h)}`;
+      const pal = deps.colours?.() ?? palette;
+      const job: EncodeOptions = format === 'gif' ? { format, palette: pal, frames, delayMs: delay, scale } : { format, palette: pal, background: store.background };
+      const palTag = pal === palette ? '' : `|${paletteHash(pal).toString(36)}`;
+      const key = `${format === 'gif' ? `gif.${frames}.${delay}.${scale}` : 'json'}|${x}.${y}.${w}.${h}|${since}.${until}|${regionVersion(store, storage.epoch, x, y, w, h)}${palTag}`;
       let answer: Uint8Array | Promise<Uint8Array> | undefined = cache.get(key) ?? making.get(key);
       if (answer === undefined) {
         if (!gate.tryEnter()) {

@@ -1,17 +1,21 @@
 /**
  * HTTP of music mode: `GET /api/music` (the pattern palette and tempo map as JSON, for bots and tools), and
- * the tempo change as an admin action (`tempoAction`): src/admin serves it at POST /api/admin/tempo, and at
- * its old path /admin/tempo, behind the same token check, failure lockout and audit log as every admin
- * action. (It used to check the token itself here: no lockout and no audit, so ADMIN_TOKEN could be guessed
- * through it.) This module imports nothing from src/admin: the action is a plain object it hands over.
- * With --redis the change is decided in the shared log (`TempoLog`, src/cluster's SharedTempo), so it lands on
- * the same bar on every node; the answer comes once the log has taken it.
+ * two admin actions, publishing a palette (`patternsAction`) and the tempo change (`tempoAction`), which
+ * src/admin serves at POST /api/admin/patterns and /api/admin/tempo (the tempo also at its old path
+ * /admin/tempo) behind the same token check, failure lockout and audit log as every admin action. (The
+ * tempo used to check the token itself here: no lockout and no audit, so ADMIN_TOKEN could be guessed
+ * through it.) This module imports nothing from src/admin: an action is a plain object it hands over.
+ * With --redis a tempo change is decided in the shared log (`TempoLog`, src/cluster's SharedTempo), so it
+ * lands on the same bar on every node; the answer comes once the log has taken it. A published palette is
+ * not shared yet: it reaches the node that took it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Conductor } from './conductor.js';
 import { MAX_BPM, MIN_BPM, tempoMapText, type TempoSegment } from './tempo-map.js';
-import { VOICES, subdivisionName } from './patterns.js';
+import { PatternFileError, VOICES, parsePatternFile, subdivisionName, type MusicPattern, type PatternPalette } from './patterns.js';
+import { PaletteFitError } from './palette-switch.js';
 import { HttpError, sendHttpError } from '../http/http-error.js';
+import { MUSIC_DEFAULTS } from '../defaults.js';
 
 function json(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
@@ -27,15 +31,20 @@ export function createMusicApi(conductor: Conductor) {
       return true;
     }
     const info = conductor.info();
+    const next = conductor.pendingSwitch;
     json(res, 200, {
-      mode: 'music', musicEpoch: info.musicEpoch, beatsPerBar: info.beatsPerBar, tempoMap: info.tempoMap,
-      patterns: info.patterns.map((p, i) => ({
-        index: i, group: p.group, name: p.name, voice: VOICES[p.voice], subdivision: subdivisionName(p.stepsPerBeat),
-        stepsPerBeat: p.stepsPerBeat, steps: p.steps, pitches: p.pitches, gain: p.gain, colour: `#${p.colour.toString(16).padStart(6, '0')}`,
-      })),
+      mode: 'music', musicEpoch: info.musicEpoch, beatsPerBar: info.beatsPerBar, tempoMap: info.tempoMap, patterns: patternsJson(info.patterns),
+      ...(next === null ? {} : { next: { beat: next.beat, time: next.time, patterns: patternsJson(next.patterns) } }),
     });
     return true;
   };
+}
+
+function patternsJson(patterns: readonly MusicPattern[]) {
+  return patterns.map((p, i) => ({
+    index: i, group: p.group, name: p.name, voice: VOICES[p.voice], subdivision: subdivisionName(p.stepsPerBeat),
+    stepsPerBeat: p.stepsPerBeat, steps: p.steps, pitches: p.pitches, gain: p.gain, colour: `#${p.colour.toString(16).padStart(6, '0')}`,
+  }));
 }
 
 /** Where tempo changes are decided when nodes share the canvas: src/cluster's SharedTempo, handed in by server.ts. */
@@ -77,6 +86,38 @@ export function tempoAction(conductor: Conductor, log?: TempoLog) {
       return {
         answer: { startBeat: seg.startBeat, startTime: seg.startTime, bpm: seg.bpm, tempoMap: conductor.tempoMap },
         audit: { bpm: seg.bpm, startBeat: seg.startBeat, startTime: seg.startTime },
+      };
+    },
+  };
+}
+
+/**
+ * Publishing a palette, as an admin action (POST /api/admin/patterns): the body is a pattern file, checked
+ * exactly as `--patterns` is (parsePatternFile), then against this canvas (Conductor.fitted); `keep` stores
+ * it (the data dir's published palette) before anything changes, so what clients switch to survives a
+ * restart. Every client switches on a bar boundary at least 2 s ahead. `scope` says whom it reaches:
+ * 'node' with --redis, where each node has its own Conductor (the switch is not carried by the shared log yet).
+ */
+export function patternsAction(conductor: Conductor, opts: { keep?: (json: unknown) => void; scope: 'canvas' | 'node' }) {
+  return {
+    name: 'patterns',
+    maxBodyBytes: MUSIC_DEFAULTS.maxPatternBodyBytes,
+    run(body: Record<string, unknown>): { answer: unknown; audit: Record<string, unknown> } {
+      let palette: PatternPalette;
+      try {
+        palette = parsePatternFile(body);
+        conductor.fitted(palette);
+      } catch (err) {
+        if (err instanceof PatternFileError) throw new HttpError('BAD_PATTERNS', err.message);
+        if (err instanceof PaletteFitError) throw new HttpError(err.problem, err.message);
+        throw err;
+      }
+      opts.keep?.(body);
+      const next = conductor.publishPatterns(palette);
+      const groups = new Set(palette.patterns.filter((p) => p.group > 0).map((p) => p.name));
+      return {
+        answer: { beat: next.beat, time: next.time, entries: palette.patterns.length, paletteSize: conductor.paletteSize, patterns: [...groups], scope: opts.scope },
+        audit: { beat: next.beat, time: next.time, entries: palette.patterns.length, patterns: [...groups], scope: opts.scope },
       };
     },
   };

@@ -17,14 +17,38 @@
  *   }
  *
  * `pitches` are scale degrees (0 = root, 5 = root an octave up with a 5-note scale, -5 an octave down), played in
- * turn by the pattern's hits; `steps` is one character per step: `x` hit, `X` accent, `.` or `-` rest. A
+ * turn by the pattern's hits; a chord voice (`chord`, `stab`) plays three at once, so its pitches are chords:
+ * `[[0, 2, 4], [1, 3, 5]]`. `steps` is one character per step: `x` hit, `X` accent, `.` or `-` rest. A
  * pattern may list its own `subdivisions`. The palette is silence, then each pattern in each of its
  * subdivisions (later subdivisions drawn a shade darker), at most 256 entries.
  */
 
-/** Synth voices the browser client knows, by wire id (the index). */
-export const VOICES = ['sine', 'triangle', 'square', 'sawtooth', 'bass', 'kick', 'hat', 'bell'] as const;
+/**
+ * Synth voices the browser client knows, by wire id (the index). Ids are only ever appended: a client that
+ * predates a voice plays it as voice 0 (a sine), and a chord voice's tones one per hit, still in the scale.
+ */
+export const VOICES = ['sine', 'triangle', 'square', 'sawtooth', 'bass', 'kick', 'hat', 'bell', 'snare', 'chord', 'stab'] as const;
 export type VoiceName = (typeof VOICES)[number];
+
+/** Notes one hit of each chord voice sounds together (the other voices: one). */
+const CHORD_VOICES: Readonly<Partial<Record<VoiceName, number>>> = Object.freeze({ chord: 3, stab: 3 });
+
+/** Notes a hit of voice `voice` (a VOICES index) sounds at once: 3 for the chord voices, else 1. */
+export function tonesPerHit(voice: number): number {
+  return CHORD_VOICES[VOICES[voice] as VoiceName] ?? 1;
+}
+
+/**
+ * The MIDI notes of a pattern's hit number `hit` (hits count from 0 in each loop): `pitches` taken in turn,
+ * `tonesPerHit` of them per hit, wrapping around (a chord pattern's pitches are its chords' tones in order).
+ */
+export function hitTones(p: Pick<MusicPattern, 'voice' | 'pitches'>, hit: number): number[] {
+  const n = p.pitches.length;
+  const k = tonesPerHit(p.voice);
+  const out: number[] = new Array(k);
+  for (let j = 0; j < k; j++) out[j] = p.pitches[(hit * k + j) % n]!;
+  return out;
+}
 
 /** Subdivision names and the steps per beat they mean (t = triplet). */
 export const SUBDIVISIONS: Readonly<Record<string, number>> = Object.freeze({
@@ -149,13 +173,19 @@ export function parsePatternFile(json: unknown): PatternPalette {
     const stepValues = [...steps].map((c) => (c === 'X' ? 2 : c === 'x' ? 1 : 0));
     if (!stepValues.some((s) => s > 0)) fail(`${w}: steps has no hit`);
     const pitches = p.pitches;
-    if (!Array.isArray(pitches) || pitches.length < 1 || pitches.length > MAX_PITCHES) fail(`${w}: pitches must list 1..${MAX_PITCHES} scale degrees`);
-    const midi = pitches.map((d, j) => {
-      if (typeof d !== 'number' || !Number.isInteger(d)) fail(`${w}: pitches[${j}] must be an integer scale degree, got ${JSON.stringify(d)}`);
+    const tones = tonesPerHit(voice);
+    const what = tones > 1 ? `chords (lists of ${tones} scale degrees, such as [[0, 2, 4], [1, 3, 5]]: a ${VOICES[voice]} hit plays ${tones} notes)` : 'scale degrees';
+    if (!Array.isArray(pitches) || pitches.length < 1 || pitches.length > MAX_PITCHES) fail(`${w}: pitches must list 1..${MAX_PITCHES} ${what}`);
+    const toMidi = (d: unknown, at: string): number => {
+      if (typeof d !== 'number' || !Number.isInteger(d)) fail(`${w}: ${at} must be an integer scale degree, got ${JSON.stringify(d)}`);
       const octave = Math.floor(d / iv.length);
       const note = root + 12 * octave + iv[d - octave * iv.length]!;
-      if (note < 0 || note > 127) fail(`${w}: pitches[${j}] (degree ${d}) is MIDI note ${note}, outside 0..127`);
+      if (note < 0 || note > 127) fail(`${w}: ${at} (degree ${d}) is MIDI note ${note}, outside 0..127`);
       return note;
+    };
+    const midi = tones === 1 ? pitches.map((d, j) => toMidi(d, `pitches[${j}]`)) : pitches.flatMap((c: unknown, j: number) => {
+      if (!Array.isArray(c) || c.length !== tones) fail(`${w}: pitches[${j}] must be a chord of ${tones} scale degrees, such as [0, 2, 4], got ${JSON.stringify(c)}`);
+      return c.map((d, t) => toMidi(d, `pitches[${j}][${t}]`));
     });
     const gain = p.gain ?? 0.8;
     if (typeof gain !== 'number' || !(gain > 0 && gain <= 1)) fail(`${w}: gain must be in (0, 1], got ${JSON.stringify(gain)}`);

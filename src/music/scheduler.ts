@@ -10,7 +10,7 @@
  *   2. `notesInWindow` (every scheduler tick): the notes those voices start in a window of local time,
  *      through the clock offset (server = local + offset) and the tempo map.
  */
-import type { MusicPattern } from './patterns.js';
+import { hitTones, tonesPerHit, type MusicPattern } from './patterns.js';
 import { beatAt, bpmAt, timeAtBeat, type TempoMap } from './tempo-map.js';
 
 export interface MusicCell {
@@ -52,6 +52,8 @@ export interface Note {
   gain: number;
   /** Gate length, ms: 90% of the steps from this hit to the next (a note holds across the rests after it). */
   duration: number;
+  /** A chord voice's other tones (MIDI), sounding with `midi`; absent for the other voices. */
+  chord?: number[];
   /** The palette entry that plays it. */
   value: number;
   /** Where its voice sits on the canvas (cell centre, or the centroid of merged cells): for drawing it. */
@@ -267,6 +269,7 @@ export function notesInWindow(
     const n = p.steps.length;
     const hits = hitIndex(p.steps);
     const gaps = stepsToNextHit(p.steps);
+    const tones = tonesPerHit(p.voice);
     for (let k = Math.floor(b0 * spb) - 1; ; k++) {
       const t = timeAtBeat(map, k / spb);
       if (t >= to) break;
@@ -275,12 +278,39 @@ export function notesInWindow(
       const s = p.steps[step]!;
       if (s === 0) continue;
       const stepMs = 60_000 / (bpmAt(map, t) * spb);
-      out.push({
-        time: t - offsetMs, voice: p.voice, midi: p.pitches[hits[step]! % p.pitches.length]!, pan: v.pan,
+      const note: Note & { order: number } = {
+        time: t - offsetMs, voice: p.voice, midi: p.pitches[(hits[step]! * tones) % p.pitches.length]!, pan: v.pan,
         gain: v.gain * (s === 2 ? 1 : SPATIAL.hitLevel), duration: stepMs * gaps[step]! * 0.9, value: v.value, x: v.x, y: v.y, order: vi,
-      });
+      };
+      if (tones > 1) note.chord = hitTones(p, hits[step]!).slice(1);
+      out.push(note);
     }
   }
   out.sort((a, b) => a.time - b.time || a.order - b.order);
   return out.map(({ order: _order, ...note }) => note);
+}
+
+/** What a palette switch schedules with: the server time of its bar, and the voices planned with its patterns. */
+export interface SwitchPlan {
+  /** Server ms at which `patterns` take over (timeAtBeat of the switch's bar). */
+  time: number;
+  voices: readonly Voice[];
+  patterns: readonly MusicPattern[];
+}
+
+/**
+ * notesInWindow across a palette switch: the notes before `next.time` from the current voices and patterns,
+ * those from it on from the next ones (each cell keeps its value; what the value means changes on the bar).
+ * Without a switch, exactly notesInWindow.
+ */
+export function notesWithSwitch(
+  voices: readonly Voice[], patterns: readonly MusicPattern[], next: SwitchPlan | null, map: TempoMap, offsetMs: number, fromLocal: number, toLocal: number,
+): Note[] {
+  if (next === null) return notesInWindow(voices, patterns, map, offsetMs, fromLocal, toLocal);
+  // A hundredth of a millisecond early: the local boundary turned back into server time may round past
+  // the bar by far less, and the note on the bar itself must fall after it. Notes are ≥ 25 ms apart.
+  const cut = next.time - offsetMs - 0.01;
+  const before = cut > fromLocal ? notesInWindow(voices, patterns, map, offsetMs, fromLocal, Math.min(toLocal, cut)) : [];
+  const after = cut < toLocal ? notesInWindow(next.voices, next.patterns, map, offsetMs, Math.max(fromLocal, cut), toLocal) : [];
+  return before.length === 0 ? after : after.length === 0 ? before : before.concat(after);
 }

@@ -78,14 +78,21 @@ export function tempoMapProblem(map: TempoMap): string | null {
 }
 
 /**
+ * The first bar boundary (a multiple of `beatsPerBar`, never beat 0) at or after server time `t`: where a
+ * tempo change or a palette switch (src/music/palette-switch.ts) lands.
+ */
+export function barAtOrAfter(map: TempoMap, t: number, beatsPerBar: number): number {
+  return Math.max(beatsPerBar, Math.ceil(beatAt(map, t) / beatsPerBar - 1e-9) * beatsPerBar);
+}
+
+/**
  * A new map with `bpm` from the first bar boundary at least `leadMs` after `now`. Changes announced earlier
  * but not yet started are replaced (the latest admin action wins). Old segments no longer needed are dropped.
  */
 export function withTempoChange(map: TempoMap, now: number, bpm: number, beatsPerBar: number, leadMs: number): TempoSegment[] {
   if (!(bpm >= MIN_BPM && bpm <= MAX_BPM)) throw new RangeError(`bpm must be ${MIN_BPM}..${MAX_BPM}, got ${bpm}`);
   const started = map.filter((s, i) => i === 0 || s.startTime <= now);
-  const earliest = beatAt(started, now + leadMs);
-  const startBeat = Math.max(beatsPerBar, Math.ceil(earliest / beatsPerBar - 1e-9) * beatsPerBar);
+  const startBeat = barAtOrAfter(started, now + leadMs, beatsPerBar);
   const seg = { startBeat, startTime: timeAtBeat(started, startBeat), bpm };
   return pruneTempoMap([...started, seg], now);
 }

@@ -16,7 +16,7 @@ import {
   type ClientMessage, encodeCursor, encodeHello, encodeLodViewport, encodePing, encodePlace, encodeResume, encodeViewport,
 } from './client-messages.js';
 import { type Welcome, encodeWelcome, readWelcome } from './welcome-codec.js';
-import { type Tempo, encodeTempo, readTempoMap } from './music-protocol.js';
+import { type Tempo, encodeTempo, readTempo } from './music-protocol.js';
 
 export {
   CloseCode, type CloseCodeValue, ERROR_CLOSE_CODE, ErrorCode, type ErrorCodeName, HEADER_BYTES, MAX_BODY_BYTES, Op, type OpCode,
@@ -28,7 +28,7 @@ export { type CursorEntry, encodeCursors } from './cursors-codec.js';
 import { type CursorEntry, encodeCursors } from './cursors-codec.js';
 export * from './client-messages.js';
 export { type Limits, type MessageBudgetInfo, type SessionInfo, type PaintAllowance, type Welcome, encodeWelcome } from './welcome-codec.js';
-export { type MusicInfo, type Tempo, type WirePattern, type WireTempoSegment, encodeTempo } from './music-protocol.js';
+export { type MusicInfo, type Tempo, type WirePattern, type WirePatternSwitch, type WireTempoSegment, encodeTempo } from './music-protocol.js';
 
 export interface Snapshot { type: 'snapshot'; cx: number; cy: number; version: number; encoding: number; data: Uint8Array }
 export interface Delta { type: 'delta'; cx: number; cy: number; version: number; offsets: Uint16Array; colors: Uint8Array }
@@ -170,7 +170,7 @@ export function encodeMessage(m: Message): Uint8Array {
     case 'lodViewport': return encodeLodViewport(m.level, m.x, m.y, m.w, m.h);
     case 'lodSnapshot': return encodeLodSnapshot(m.level, m.cx, m.cy, m.version, m.encoding, m.data);
     case 'lodDelta': return encodeLodDelta(m.level, m.cx, m.cy, m.version, m.offsets, m.colors, m.offsets.length);
-    case 'tempo': return encodeTempo(m.tempoMap);
+    case 'tempo': return encodeTempo(m.tempoMap, m.next);
   }
 }
 
@@ -252,7 +252,7 @@ function decodeServerBody(op: number, r: BodyReader): ServerMessage {
       return { type: 'lodDelta', level, ...readDeltaBody(r) };
     }
     case Op.TEMPO:
-      return { type: 'tempo', tempoMap: readTempoMap(r) };
+      return readTempo(r);
     default:
       throw protocolError('UNKNOWN_OPCODE', `opcode 0x${op.toString(16).padStart(2, '0')} is not a server message`);
   }

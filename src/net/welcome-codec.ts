@@ -4,7 +4,9 @@
  */
 import { Op, WelcomeExtension } from './wire-vocabulary.js';
 import { type BodyReader, EMPTY, frame } from './wire-io.js';
-import { type MusicInfo, decodeMusicExtension, encodeMusicExtension } from './music-protocol.js';
+import {
+  type MusicInfo, type WirePatternSwitch, decodeMusicExtension, decodePatternSwitchRecord, encodeMusicExtension, encodePatternSwitchRecord,
+} from './music-protocol.js';
 
 export interface Limits {
   /** Sustained pixels per second per address. */
@@ -121,9 +123,11 @@ export function encodeWelcome(w: Omit<Welcome, 'type'>): Uint8Array {
   const v1 = w.version === 1;
   const music = v1 || w.music === undefined ? EMPTY : encodeMusicExtension(w.music, w.palette.length);
   const allowance = v1 || w.allowance === undefined ? EMPTY : encodeAllowanceExtension(w.allowance);
-  const ext = new Uint8Array(music.length + allowance.length);
+  const next = v1 || w.music?.next === undefined ? EMPTY : encodePatternSwitchRecord(w.music.next);
+  const ext = new Uint8Array(music.length + allowance.length + next.length);
   ext.set(music, 0);
   ext.set(allowance, music.length);
+  ext.set(next, music.length + allowance.length);
   const tail = v1 ? 0 : WELCOME_TAIL;
   const { bytes, view } = frame(Op.WELCOME, WELCOME_FIXED + 3 * w.palette.length + tail + ext.length);
   let o = 3;
@@ -204,6 +208,7 @@ export function readWelcome(r: BodyReader): Welcome {
   // Extension records after the fixed fields; kinds this version does not know are stepped over.
   // A record that does not fit what is left is not a record this version can read: stop there (a later
   // version may append other fields), like the bytes after any server message's known fields.
+  let next: WirePatternSwitch | undefined;
   while (r.left >= 3) {
     const kind = r.u8();
     const len = r.u16();
@@ -215,7 +220,11 @@ export function readWelcome(r: BodyReader): Welcome {
     } else if (kind === WelcomeExtension.ALLOWANCE) {
       const a = decodeAllowanceExtension(body);
       if (a) welcome.allowance = a;
+    } else if (kind === WelcomeExtension.PATTERN_SWITCH) {
+      next = decodePatternSwitchRecord(body, n);
     }
   }
+  // A switch means something only with the palette it replaces.
+  if (next !== undefined && welcome.music !== undefined) welcome.music.next = next;
   return welcome;
 }

@@ -155,6 +155,8 @@ export const WelcomeExtension = {
   MUSIC: 1,
   /** The address's paint allowance when the WELCOME was sent (./welcome-codec.ts). */
   ALLOWANCE: 2,
+  /** Music mode: a published palette and the bar it takes over on (./music-protocol.ts); also in TEMPO. */
+  PATTERN_SWITCH: 3,
 } as const;
 
 /** Bytes of the optional session token at the end of HELLO. */

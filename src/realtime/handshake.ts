@@ -78,10 +78,12 @@ export class Handshake {
     const name = isReservedName(cleaned) ? '' : cleaned;
     const ready = welcomeSession(s, name, token, this.deps.identityOf(token));
     const session = token ? sessionSeqs.hello(token) : { known: false, lastSeq: 0 };
+    // Music mode: the palette is the patterns' colours as they are now (an admin may publish new ones).
+    const music = this.deps.music?.info();
     ready.transport.send(encodeWelcome({
       version, clientId: ready.id, epoch: this.deps.epoch(), width: store.width, height: store.height,
       chunkSize: 64, tickHz: config.tickHz, serverTime: this.deps.now(), background: store.background,
-      limits: this.limits, palette: [...palette], budget: this.budget, session, music: this.deps.music?.info(),
+      limits: this.limits, palette: music ? music.patterns.map((p) => p.colour) : [...palette], budget: this.budget, session, music,
       allowance: version >= 2 ? this.deps.allowance?.(s.ip) : undefined,
     }));
     const level = this.deps.overloadLevel?.() ?? 0;

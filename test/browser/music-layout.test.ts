@@ -17,6 +17,9 @@ const plan = browserSuitePlan();
 if (!plan.run) console.log(`browser tests skipped: ${INSTALL_HINT}`);
 
 const ARTIFACTS = join(ROOT, 'test-artifacts', 'music');
+/** Where the test paints palette entry i. */
+const cellX = (i: number) => 100 + 2 * ((i - 1) % 16);
+const cellY = (i: number) => 100 + 2 * Math.floor((i - 1) / 16);
 
 function cssRgb(css: string): number {
   const m = /rgba?\((\d+), (\d+), (\d+)/.exec(css);
@@ -38,8 +41,8 @@ describe.skipIf(!plan.run)('music mode readability (Chromium)', () => {
     server = await startTestServer({ mode: 'music', paintRate: 1000, paintBurst: 1000 });
     const bot = await nodeClient(server.wsUrl, 'cells');
     patterns = bot.welcome!.palette.length;
-    // One cell of every pattern × subdivision, in a row with a silent cell between neighbours.
-    for (let i = 1; i < patterns; i++) expect(await placeFrom(bot, 100 + 2 * (i - 1), 100, i)).toBe(0);
+    // One cell of every pattern × subdivision, in rows of 16 with a silent cell between neighbours.
+    for (let i = 1; i < patterns; i++) expect(await placeFrom(bot, cellX(i), cellY(i), i)).toBe(0);
     bot.close();
   });
 
@@ -51,7 +54,7 @@ describe.skipIf(!plan.run)('music mode readability (Chromium)', () => {
 
   for (const s of [DESKTOP, PHONE]) {
     it(`${s.name}: labels legible on their swatches, cells visible on the silence, no pixel-only tools`, async () => {
-      const { context, page, errors } = await openScreen(browser, `${server.url}/#132,100,5`, s, 'dark');
+      const { context, page, errors } = await openScreen(browser, `${server.url}/#115,104,5`, s, 'dark');
       contexts.push(context);
       await page.waitForSelector('.music-swatch');
       for (const id of ['#tool-template', '#tool-heatmap', '#tool-timelapse']) expect(await page.isVisible(id), id).toBe(false);
@@ -67,13 +70,13 @@ describe.skipIf(!plan.run)('music mode readability (Chromium)', () => {
       // Every subdivision's shade, as the canvas draws it, against a silent cell beside it.
       const silence = await readPixel(page, 99, 100);
       for (let i = 1; i < patterns; i++) {
-        const cell = await readPixel(page, 100 + 2 * (i - 1), 100);
+        const cell = await readPixel(page, cellX(i), cellY(i));
         expect(cell, `cell ${i} on screen`).toBeGreaterThanOrEqual(0);
         expect(contrast(cell, silence), `pattern ${i}: #${cell.toString(16)} on #${silence.toString(16)}`).toBeGreaterThanOrEqual(3);
       }
       // A swatch has the colour its cells are drawn with.
       const chosen = await page.$eval('.music-swatch[aria-pressed="true"]', (e) => ({ bg: getComputedStyle(e).backgroundColor, index: Number((e as HTMLElement).dataset.colorIndex) }));
-      expect(await readPixel(page, 100 + 2 * (chosen.index - 1), 100)).toBe(cssRgb(chosen.bg));
+      expect(await readPixel(page, cellX(chosen.index), cellY(chosen.index))).toBe(cssRgb(chosen.bg));
 
       await page.screenshot({ path: join(ARTIFACTS, `music-${s.name}.png`) });
       expect(await layoutFaults(page)).toEqual([]);

@@ -38,4 +38,11 @@ describe('the audit log in words', () => {
     expect(row.what).toBe(`bpm 120, startBeat 64, startTime ${localTime(T)}`);
     expect(row.what).not.toMatch(/\d{12}/);
   });
+
+  it('a published palette: its patterns, the bar it took over on in local time, its entries; never raw JSON', () => {
+    const row = describeAudit(entry('patterns', { beat: 153907096, time: T, entries: 5, patterns: ['tick', 'keys'], scope: 'canvas' }));
+    expect(row).toMatchObject({ action: 'Palette published', what: `tick, keys, from ${localTime(T)} (beat 153907096)`, count: '5 entries' });
+    expect(describeAudit(entry('patterns', { beat: 8, time: T, entries: 2, patterns: ['a'], scope: 'node' })).what).toMatch(/, on this node only$/);
+    expect(row.what).not.toMatch(/[[\]"]/);
+  });
 });

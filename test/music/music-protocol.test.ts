@@ -1,13 +1,16 @@
 /**
- * The music additions to the wire format: WELCOME's MUSIC extension and TEMPO round-trip (fast-check, seed
- * printed on failure), golden bytes pin the layout docs/protocol.md gives, a pixel WELCOME is unchanged, and
- * bad music bytes are MALFORMED, never anything else.
+ * The music additions to the wire format: WELCOME's MUSIC and PATTERN_SWITCH extensions and TEMPO (with and
+ * without its switch) round-trip (fast-check, seed printed on failure), golden bytes pin the layout
+ * docs/protocol.md gives, a pixel WELCOME is unchanged, a decoder from before PATTERN_SWITCH reads a TEMPO
+ * that carries one (and the DELTA after it) unharmed, and bad music bytes are MALFORMED, never anything else.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  Op, ProtocolError, decodeServerMessages, encodeTempo, encodeWelcome, type MusicInfo, type Welcome,
+  Op, ProtocolError, decodeServerMessages, encodeChunkDelta, encodeTempo, encodeWelcome, type MusicInfo, type Welcome,
 } from '../../src/net/protocol.js';
+import { readTempoMap } from '../../src/net/music-protocol.js';
+import { BodyReader, readHeader, toView } from '../../src/net/wire-io.js';
 import type { MusicPattern } from '../../src/music/patterns.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex').replace(/(..)/g, '$1 ').trim();
@@ -43,6 +46,19 @@ const patternArb: fc.Arbitrary<MusicPattern> = fc.record({
   colour: fc.integer({ min: 0, max: 0xffffff }),
 });
 
+/** Any one byte from `from` on changed to anything: the message decodes, or fails with a ProtocolError, never otherwise. */
+function onlyProtocolErrors(enc: Uint8Array, from: number): void {
+  fc.assert(fc.property(fc.integer({ min: from, max: enc.length - 1 }), fc.integer({ min: 0, max: 255 }), (at, v) => {
+    const b = enc.slice();
+    b[at] = v;
+    try {
+      decodeServerMessages(b);
+    } catch (err) {
+      expect(err).toBeInstanceOf(ProtocolError);
+    }
+  }));
+}
+
 describe('music wire format', () => {
   it('WELCOME with MUSIC and TEMPO round-trip', () => {
     fc.assert(fc.property(fc.array(patternArb, { minLength: 1, maxLength: 40 }), mapArb, fc.double({ min: 0, max: 1e13, noNaN: true }), fc.integer({ min: 1, max: 16 }), (patterns, tempoMap, musicEpoch, beatsPerBar) => {
@@ -53,6 +69,72 @@ describe('music wire format', () => {
       const [t] = decodeServerMessages(encodeTempo(tempoMap));
       expect(t).toEqual({ type: 'tempo', tempoMap });
     }), { numRuns: 200 });
+  });
+
+  it('WELCOME and TEMPO with a pending palette switch round-trip; v1 never gets it', () => {
+    fc.assert(fc.property(fc.array(patternArb, { minLength: 1, maxLength: 30 }), fc.array(patternArb, { minLength: 30, maxLength: 30 }), mapArb, fc.double({ min: -1e9, max: 1e9, noNaN: true }), (patterns, nextAll, tempoMap, beat) => {
+      const next = { beat, patterns: nextAll.slice(0, patterns.length) };
+      const music: MusicInfo = { musicEpoch: 0, beatsPerBar: 4, tempoMap, patterns, next };
+      const w: Welcome = { type: 'welcome', ...base, palette: patterns.map((p) => p.colour), music, allowance: { tokens: 3, nextMs: 10 } };
+      expect(decodeServerMessages(encodeWelcome(w))[0]).toEqual(w);
+      expect(decodeServerMessages(encodeTempo(tempoMap, next))[0]).toEqual({ type: 'tempo', tempoMap, next });
+      const v1 = encodeWelcome({ ...w, version: 1 });
+      expect(v1.length).toBe(3 + 60 + 3 * patterns.length);
+    }), { numRuns: 150 });
+  });
+
+  it('golden bytes: the PATTERN_SWITCH record, alone and appended to TEMPO', () => {
+    const next = { beat: 8, patterns: [
+      { group: 0, name: '', voice: 0, stepsPerBeat: 1, steps: [], pitches: [], gain: 0, colour: 0x14141c },
+      { group: 1, name: 't', voice: 6, stepsPerBeat: 1, steps: [1], pitches: [60], gain: 1, colour: 0x00ff00 },
+    ] };
+    const map = [{ startBeat: 0, startTime: 1649267441664, bpm: 100 }];
+    const record = [
+      '03 21 00', // kind PATTERN_SWITCH, length 33
+      '00 00 00 00 00 00 20 40', // beat 8
+      '02 00', // 2 entries (the palette's size)
+      '14 14 1c 00 ff 00', // their colours
+      '00 00 01 00 00 00 00', // silence
+      '01 06 01 ff 01 01 01 3c 01 74', // group 1, hat, 1/beat, gain 255, steps x, pitch 60, name "t"
+    ].join(' ');
+    const tempo = hex(encodeTempo(map, next));
+    expect(tempo).toBe(`90 3d 00 01 00 00 00 00 00 00 00 00 00 00 00 00 00 00 78 42 00 00 00 00 00 00 59 40 ${record}`);
+    const w = encodeWelcome({ ...base, palette: [0x14141c, 0x00ff00], music: { musicEpoch: 0, beatsPerBar: 4, tempoMap: map, patterns: next.patterns, next } });
+    expect(hex(w).endsWith(record)).toBe(true);
+  });
+
+  it('a decoder from before PATTERN_SWITCH reads such a TEMPO as a tempo map, and the DELTA after it in the same frame', () => {
+    const map = [{ startBeat: 0, startTime: 1649267441664, bpm: 100 }, { startBeat: 8, startTime: 1649267446464, bpm: 120 }];
+    const next = { beat: 16, patterns: [{ group: 0, name: 'silence', voice: 0, stepsPerBeat: 1, steps: [], pitches: [], gain: 0, colour: 0x010203 }] };
+    const delta = encodeChunkDelta(1, 2, 3, Uint16Array.of(5), Uint8Array.of(7), 1);
+    const tempo = encodeTempo(map, next);
+    const frame = new Uint8Array(tempo.length + delta.length);
+    frame.set(tempo);
+    frame.set(delta, tempo.length);
+    // That decoder, as it was: TEMPO = the tempo map, then the next message at the body's end.
+    const view = toView(frame);
+    const seen: unknown[] = [];
+    for (let at = 0; at < frame.length;) {
+      const { op, end } = readHeader(frame, view, at);
+      seen.push(op === Op.TEMPO ? { tempoMap: readTempoMap(new BodyReader(frame, view, at + 3, end, 'TEMPO')) } : decodeServerMessages(frame.subarray(at, end))[0]);
+      at = end;
+    }
+    expect(seen).toEqual([{ tempoMap: map }, decodeServerMessages(delta)[0]]);
+    // Today's decoder: the same, with the switch; a record kind it does not know is stepped over.
+    expect(decodeServerMessages(frame)).toEqual([{ type: 'tempo', tempoMap: map, next }, decodeServerMessages(delta)[0]]);
+    const unknown = encodeTempo(map);
+    const withUnknown = Uint8Array.from([...unknown, 0x09, 0x02, 0x00, 0xaa, 0xbb]);
+    withUnknown[1] = (unknown.length - 3 + 5) & 0xff;
+    expect(decodeServerMessages(withUnknown)).toEqual([{ type: 'tempo', tempoMap: map }]);
+  });
+
+  it('a PATTERN_SWITCH whose count is not the palette\'s, or whose bytes are damaged, is MALFORMED', () => {
+    const patterns = [{ group: 0, name: '', voice: 0, stepsPerBeat: 1, steps: [], pitches: [], gain: 0, colour: 0 }];
+    const next = { beat: 4, patterns: [...patterns, { group: 1, name: 'a', voice: 1, stepsPerBeat: 2, steps: [1, 0], pitches: [60], gain: 1, colour: 5 }] };
+    expect(() => decodeServerMessages(encodeWelcome({ ...base, palette: [0], music: { musicEpoch: 0, beatsPerBar: 4, tempoMap: [{ startBeat: 0, startTime: 0, bpm: 100 }], patterns, next } })))
+      .toThrow(/pattern switch: 2 patterns for 1 palette entries/);
+    const enc = encodeTempo([{ startBeat: 0, startTime: 0, bpm: 100 }], next);
+    onlyProtocolErrors(enc, 28); // the record, after the one-segment tempo map
   });
 
   it('a pixel WELCOME has no extension and decodes without music', () => {
@@ -98,16 +180,7 @@ describe('music wire format', () => {
 
   it('bad music bytes are MALFORMED', () => {
     const music: MusicInfo = { musicEpoch: 0, beatsPerBar: 4, tempoMap: [{ startBeat: 0, startTime: 0, bpm: 100 }], patterns: [{ group: 0, name: '', voice: 0, stepsPerBeat: 1, steps: [], pitches: [], gain: 0, colour: 0 }] };
-    const enc = encodeWelcome({ ...base, palette: [0], music });
-    fc.assert(fc.property(fc.integer({ min: 3 + FIXED + 3, max: enc.length - 1 }), fc.integer({ min: 0, max: 255 }), (at, v) => {
-      const b = enc.slice();
-      b[at] = v;
-      try {
-        decodeServerMessages(b);
-      } catch (err) {
-        expect(err).toBeInstanceOf(ProtocolError);
-      }
-    }));
+    onlyProtocolErrors(encodeWelcome({ ...base, palette: [0], music }), 3 + FIXED + 3);
     // Tempo with zero segments, or a falling one
     expect(() => decodeServerMessages(bytes('90 01 00 00'))).toThrow(/MALFORMED/);
     const two = encodeTempo([{ startBeat: 4, startTime: 10, bpm: 100 }, { startBeat: 8, startTime: 20, bpm: 100 }]);

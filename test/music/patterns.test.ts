@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PatternFileError, SUBDIVISIONS, VOICES, parsePatternFile } from '../../src/music/patterns.js';
+import { PatternFileError, SUBDIVISIONS, VOICES, hitTones, parsePatternFile, tonesPerHit } from '../../src/music/patterns.js';
 import { defaultPatternFile, loadPatternFile } from '../../src/music/pattern-file.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pixel-canvas-patterns-'));
@@ -55,12 +55,36 @@ describe('pattern file', () => {
       for (let i = 1; i < 50; i++) j.patterns.push({ ...j.patterns[0], name: `p${i}` });
     }, /at most 256/],
     ['falling scale', (j) => { j.scale.intervals = [0, 4, 2]; }, /rise strictly/],
+    ['a chord voice with single degrees', (j) => { j.patterns[0].voice = 'chord'; }, /pitches\[0\] must be a chord of 3 scale degrees, such as \[0, 2, 4\], got 0/],
+    ['a chord of two notes', (j) => { j.patterns[0].voice = 'stab'; j.patterns[0].pitches = [[0, 2]]; }, /pitches\[0\] must be a chord of 3 scale degrees/],
+    ['a chord tone off the keyboard', (j) => { j.patterns[0].voice = 'chord'; j.patterns[0].pitches = [[0, 2, 100]]; }, /pitches\[0\]\[2\] \(degree 100\) is MIDI note .* outside 0..127/],
+    ['a chord for a one-note voice', (j) => { j.patterns[0].pitches = [[0, 2, 4]]; }, /pitches\[0\] must be an integer scale degree, got \[0,2,4\]/],
   ];
   it.each(bad)('refuses %s with a message naming the problem', (_what, mutate, re) => {
     const j = base();
     mutate(j);
     expect(() => parsePatternFile(j)).toThrow(PatternFileError);
     expect(() => parsePatternFile(j)).toThrow(re);
+  });
+
+  it('chord voices: each hit plays three degrees at once, flattened on the wire in order', () => {
+    const j = base();
+    j.patterns[0] = { name: 'c', voice: 'chord', pitches: [[0, 2, 4], [-1, 1, 3]] as unknown as number[], steps: 'x.x.', colour: '#102030' };
+    const p = parsePatternFile(j).patterns[1]!;
+    expect(VOICES[p.voice]).toBe('chord');
+    expect(tonesPerHit(p.voice)).toBe(3);
+    expect(p.pitches).toEqual([60, 64, 69, 57, 62, 67]);
+    expect(hitTones(p, 0)).toEqual([60, 64, 69]);
+    expect(hitTones(p, 1)).toEqual([57, 62, 67]);
+    expect(hitTones(p, 2)).toEqual([60, 64, 69]); // the chords loop like pitches
+    // One-note voices: one pitch per hit, as before.
+    const one = parsePatternFile(base()).patterns[1]!;
+    expect(tonesPerHit(one.voice)).toBe(1);
+    expect([0, 1, 2, 3].map((h) => hitTones(one, h))).toEqual([[60], [72], [48], [60]]);
+  });
+
+  it('voice ids only grow: the first eight keep their wire ids (older clients play the rest as a sine)', () => {
+    expect(VOICES.slice(0, 8)).toEqual(['sine', 'triangle', 'square', 'sawtooth', 'bass', 'kick', 'hat', 'bell']);
   });
 
   it('a bad file on disk: one line naming the file', () => {

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parsePatternFile, type MusicPattern } from '../../src/music/patterns.js';
+import { VOICES, parsePatternFile, type MusicPattern } from '../../src/music/patterns.js';
 import { loadPatternFile, defaultPatternFile } from '../../src/music/pattern-file.js';
 import { DEFAULT_VOICE_CAP, SPATIAL, notesInWindow, planVoices, spatialize, type ListenerView, type MusicCell, type Note } from '../../src/music/scheduler.js';
 import { initialTempoMap, timeAtBeat, withTempoChange, type TempoSegment } from '../../src/music/tempo-map.js';
@@ -45,9 +45,13 @@ function naiveNotes(cells: MusicCell[], patterns: readonly MusicPattern[], view:
       if (p.steps[step] === 0) continue;
       let hitsBefore = 0;
       for (let j = 0; j < step; j++) if (p.steps[j]! > 0) hitsBefore++;
+      // Hit n of a loop sounds pitches[(n·m + j) mod count] for j < m: m = 3 for the chord voices, else 1.
+      const m = VOICES[p.voice] === 'chord' || VOICES[p.voice] === 'stab' ? 3 : 1;
+      const tones = Array.from({ length: m }, (_, j) => p.pitches[(hitsBefore * m + j) % p.pitches.length]!);
       notes.push({
-        i, time: t - offset, voice: p.voice, midi: p.pitches[hitsBefore % p.pitches.length]!, pan,
+        i, time: t - offset, voice: p.voice, midi: tones[0]!, pan,
         gain: p.gain * level * scale * (p.steps[step] === 2 ? 1 : SPATIAL.hitLevel), duration: 0, value: c.value, x, y,
+        ...(m > 1 ? { chord: tones.slice(1) } : {}),
       });
     }
   });
@@ -90,6 +94,7 @@ describe('scheduler', () => {
         for (let i = 0; i < g.length; i++) {
           expect(g[i]!.time).toBe(w[i]!.time);
           expect(g[i]!.midi).toBe(w[i]!.midi);
+          expect(g[i]!.chord).toEqual(w[i]!.chord);
           expect(g[i]!.voice).toBe(w[i]!.voice);
           expect(g[i]!.pan).toBeCloseTo(w[i]!.pan, 9);
           expect(g[i]!.gain).toBeCloseTo(w[i]!.gain, 9);

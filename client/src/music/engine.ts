@@ -7,14 +7,14 @@
  *
  * The look-ahead is long so that a stalled main thread (a busy or backgrounded page: 250 ms and more) loses
  * no note: what is already scheduled plays on the audio thread while the page is stuck. A long look-ahead
- * would make changes late, so notes are cancelled on change: when the voice plan, the patterns, the tempo
- * map or the clock mapping change, every scheduled note that has not yet reached the audio thread
+ * would make changes late, so notes are cancelled on change: when the voice plan, the patterns, a pending
+ * palette switch, the tempo map or the clock mapping change, every scheduled note that has not yet reached the audio thread
  * (starting after currentTime + CANCEL_MARGIN_S) is disconnected and its window is scheduled again from the
  * new plan. A change is heard within a tick, as with a short look-ahead.
  */
 import { localNow, type MusicClock } from '../../../src/client/music-clock.js';
-import type { MusicPattern } from '../../../src/music/patterns.js';
-import { notesInWindow, type Note, type Voice } from '../../../src/music/scheduler.js';
+import { hitTones, type MusicPattern } from '../../../src/music/patterns.js';
+import { notesWithSwitch, type Note, type SwitchPlan, type Voice } from '../../../src/music/scheduler.js';
 import type { TempoMap } from '../../../src/music/tempo-map.js';
 import { VoiceChoke, playNote, type PlayedNote } from './synth.js';
 
@@ -38,6 +38,11 @@ export interface EngineSource {
   patterns(): readonly MusicPattern[];
   /** The current voice plan (the scheduler's planVoices for the view). */
   voices(): readonly Voice[];
+  /**
+   * A published palette's switch and the voices planned with it (the same object while nothing changed); null
+   * when none. The window is split at its bar (notesWithSwitch), so the note on the bar is already the new one.
+   */
+  next?(): SwitchPlan | null;
 }
 
 export class MusicEngine {
@@ -56,7 +61,7 @@ export class MusicEngine {
   private anchorLocal = 0;
   private anchored = false;
   /** What the scheduled notes were planned from: a change of any cancels those not yet rendered. */
-  private plannedFrom: { voices: readonly Voice[]; patterns: readonly MusicPattern[]; map: TempoMap; offset: number; anchor: number } | null = null;
+  private plannedFrom: { voices: readonly Voice[]; patterns: readonly MusicPattern[]; next: SwitchPlan | null; map: TempoMap; offset: number; anchor: number } | null = null;
   /** Notes scheduled and not yet started, in time order (server ms), with their outlets. */
   private pending: { server: number; played: PlayedNote }[] = [];
   /** Notes cancelled by a change before they sounded (re-scheduled from the new plan). */
@@ -122,7 +127,8 @@ export class MusicEngine {
     for (let k = 0; k < p.steps.length; k++) {
       const s = p.steps[k]!;
       if (s === 0) continue;
-      playNote(ctx, this.master!, { voice: p.voice, midi: p.pitches[hit++ % p.pitches.length]!, pan: 0, gain: 0.3 * p.gain * (s === 2 ? 1 : 0.7), duration: stepSec * 900 }, t0 + k * stepSec);
+      const [midi, ...chord] = hitTones(p, hit++);
+      playNote(ctx, this.master!, { voice: p.voice, midi: midi!, chord, pan: 0, gain: 0.3 * p.gain * (s === 2 ? 1 : 0.7), duration: stepSec * 900 }, t0 + k * stepSec);
     }
   }
 
@@ -188,8 +194,9 @@ export class MusicEngine {
     const now = localNow();
     const voices = this.src.voices();
     const patterns = this.src.patterns();
+    const next = this.src.next?.() ?? null;
     const from0 = this.plannedFrom;
-    if (from0 !== null && (from0.voices !== voices || from0.patterns !== patterns || from0.map !== clock.tempoMap
+    if (from0 !== null && (from0.voices !== voices || from0.patterns !== patterns || from0.next !== next || from0.map !== clock.tempoMap
       || Math.abs(from0.offset - clock.offsetMs) > OFFSET_STEP_MS || from0.anchor !== this.anchorLocal - this.anchorAudio * 1000)) {
       // Re-plan what has not reached the audio thread yet; what is about to sound stays as it was.
       // The cut on the server clock, so the kept notes and the re-planned ones meet exactly.
@@ -197,7 +204,7 @@ export class MusicEngine {
       this.cancelAfter(cut, clock.offsetMs);
       if (this.scheduledUntil > cut) this.scheduledUntil = cut;
     }
-    this.plannedFrom = { voices, patterns, map: clock.tempoMap, offset: clock.offsetMs, anchor: this.anchorLocal - this.anchorAudio * 1000 };
+    this.plannedFrom = { voices, patterns, next, map: clock.tempoMap, offset: clock.offsetMs, anchor: this.anchorLocal - this.anchorAudio * 1000 };
     // Started notes need no handle any more.
     let done = 0;
     while (done < this.pending.length && this.pending[done]!.server < now + clock.offsetMs) done++;
@@ -205,7 +212,7 @@ export class MusicEngine {
     const from = Math.max(this.scheduledUntil - clock.offsetMs, now);
     const to = now + LOOKAHEAD_MS;
     if (!(to > from)) return;
-    const notes = notesInWindow(voices, patterns, clock.tempoMap, clock.offsetMs, from, to);
+    const notes = notesWithSwitch(voices, patterns, next, clock.tempoMap, clock.offsetMs, from, to);
     this.scheduledUntil = to + clock.offsetMs;
     for (const n of notes) {
       const when = this.audioTime(n.time);

@@ -2,12 +2,15 @@
  * Music mode in the page: started by main.ts when WELCOME carries a MUSIC record. It keeps the MusicClock of
  * the current client, plans voices from the replica around the camera, runs the engine, drives the panel,
  * and exposes `window.__music` for tests. Painting, navigation and the data path stay the pixel canvas's.
+ * A published palette (the clock's pending switch) is scheduled exactly from its bar by the engine; the
+ * page's colours, panel and playhead follow when that bar is reached.
  */
 import type { CanvasClient, Welcome } from '../../../src/client/canvas-client.js';
 import { MusicClock, localNow } from '../../../src/client/music-clock.js';
 import type { MusicPattern } from '../../../src/music/patterns.js';
-import { DEFAULT_VOICE_CAP, planVoices, type ListenerView, type Voice } from '../../../src/music/scheduler.js';
-import { beatAt } from '../../../src/music/tempo-map.js';
+import { DEFAULT_VOICE_CAP, planVoices, type ListenerView, type SwitchPlan, type Voice } from '../../../src/music/scheduler.js';
+import { beatAt, type TempoMap } from '../../../src/music/tempo-map.js';
+import type { MusicInfo, WirePatternSwitch } from '../../../src/net/protocol.js';
 import type { Camera } from '../camera.js';
 import { CellIndex } from './cells.js';
 import { displayPalette } from './contrast.js';
@@ -63,6 +66,8 @@ export interface MusicHook {
   /** Click-free play/mute for scripts (the Play button does the same inside a user gesture). */
   play(): Promise<void>;
   readonly patterns: readonly MusicPattern[];
+  /** A published palette waiting for its bar (`beat`), and that bar's server time (ms); null when none. */
+  readonly nextSwitch: { beat: number; serverTime: number; patterns: readonly MusicPattern[] } | null;
   /** The estimated beat at a local time (performance.timeOrigin + performance.now() ms), through this page's clock offset. */
   beatAtLocal(local: number): number;
   localNow(): number;
@@ -85,16 +90,25 @@ export class MusicMode {
   private readonly playhead: Playhead;
   private readonly recorder = new MusicRecorder();
   private plan: Voice[] = [];
+  /** The voices planned with the pending switch's palette (same cells and view), and what the engine gets for it. */
+  private nextVoices: Voice[] = [];
+  private plannedNext: WirePatternSwitch | null = null;
+  private switchPlan: { from: WirePatternSwitch; map: TempoMap; voices: Voice[]; plan: SwitchPlan; shown: readonly number[] | null } | null = null;
   private planKey = '';
   private plannedAt = Number.NEGATIVE_INFINITY;
   private patterns: readonly MusicPattern[] = [];
   /** The palette as drawn: the patterns' colours lifted off the silence. */
   private shown: readonly number[] = [];
+  private background = 0;
+  /** The clock's music record the page's palette was last taken from (a new one: a switch's bar was reached). */
+  private clockMusic: MusicInfo | null = null;
 
   constructor(private readonly host: MusicHost) {
     this.boundTo = host.client();
     this.clock = new MusicClock(this.boundTo);
-    this.engine = new MusicEngine({ clock: () => this.clock, patterns: () => this.patterns, voices: () => this.voices() });
+    this.engine = new MusicEngine({
+      clock: () => this.clock, patterns: () => { this.advance(); return this.patterns; }, voices: () => this.voices(), next: () => this.nextPlan(),
+    });
     this.panel = new MusicPanel({
       togglePlay: () => {
         if (this.engine.playing) {
@@ -135,9 +149,10 @@ export class MusicMode {
       if (el !== null) el.hidden = true;
     }
     this.playhead = new Playhead(host.camera);
-    this.engine.onNote = (n) => this.playhead.add(n, this.shown[n.value] ?? 0xffffff);
+    this.engine.onNote = (n) => this.playhead.add(n, this.colourOf(n.value, n.time));
     this.engine.onCancel = (cut) => this.playhead.dropFrom(cut);
     const frame = () => {
+      this.advance();
       const m = this.clock.music;
       this.panel.showBeat(this.clock.synced ? this.clock.beatAt() : Number.NaN, m?.beatsPerBar ?? 4, this.clock.bpmAt());
       this.playhead.draw(localNow());
@@ -155,16 +170,60 @@ export class MusicMode {
       this.boundTo = client;
       this.clock = new MusicClock(client);
     }
-    this.patterns = w.music?.patterns ?? [];
-    this.shown = displayPalette(w.palette, w.background);
+    this.background = w.background;
+    this.clockMusic = w.music ?? null; // the clock takes the same record from this WELCOME
+    this.showPalette(w.music?.patterns ?? [], w.palette);
+  }
+
+  /** The palette in force changes (a WELCOME, or a published palette's bar): colours, selection, panel, plan. */
+  private showPalette(patterns: readonly MusicPattern[], colours: readonly number[]): void {
+    this.patterns = patterns;
+    this.shown = displayPalette(colours, this.background);
     this.host.showColours(this.shown);
     let sel = this.host.selected();
-    if (!(sel > 0 && sel < this.patterns.length)) {
-      sel = Math.min(1, this.patterns.length - 1);
+    if (!(sel > 0 && sel < patterns.length && patterns[sel]!.group > 0)) {
+      // The first pattern (an unused entry of a published palette is no choice).
+      sel = Math.max(0, patterns.findIndex((p) => p.group > 0));
       this.host.pick(sel);
     }
-    this.panel.setPatterns(this.patterns, sel, this.shown);
+    this.panel.setPatterns(patterns, sel, this.shown);
     this.planKey = '';
+    this.plannedAt = Number.NEGATIVE_INFINITY;
+  }
+
+  /** A pending switch whose bar has come (by the clock) becomes the page's palette. */
+  private advance(): void {
+    this.clock.advance();
+    const m = this.clock.music;
+    if (m === null || m === this.clockMusic) return;
+    this.clockMusic = m;
+    if (m.patterns !== this.patterns) this.showPalette(m.patterns, m.patterns.map((p) => p.colour));
+  }
+
+  /** A note's colour for the playhead: the palette of the time it sounds (a note after a pending switch has the new one's). */
+  private colourOf(value: number, time: number): number {
+    const sw = this.switchPlan;
+    if (sw !== null && time + this.clock.offsetMs >= sw.plan.time) {
+      sw.shown ??= displayPalette(sw.from.patterns.map((p) => p.colour), this.background);
+      return sw.shown[value] ?? 0xffffff;
+    }
+    return this.shown[value] ?? 0xffffff;
+  }
+
+  /** What the engine schedules from a pending switch's bar on; the same object until the switch, the tempo map or the plan change. */
+  private nextPlan(): SwitchPlan | null {
+    this.advance();
+    const next = this.clock.next;
+    if (next === null) {
+      this.switchPlan = null;
+      return null;
+    }
+    this.voices();
+    const map = this.clock.tempoMap;
+    const sp = this.switchPlan;
+    if (sp !== null && sp.from === next && sp.map === map && sp.voices === this.nextVoices) return sp.plan;
+    this.switchPlan = { from: next, map, voices: this.nextVoices, plan: { time: this.clock.switchTime(), voices: this.nextVoices, patterns: next.patterns }, shown: sp?.from === next ? sp.shown : null };
+    return this.switchPlan.plan;
   }
 
   listenerView(): ListenerView {
@@ -174,15 +233,20 @@ export class MusicMode {
 
   /** The voice plan for the current view, re-planned when the view or the cells changed (at most every REPLAN_MS). */
   voices(): Voice[] {
+    this.advance();
     const t = performance.now();
     if (t - this.plannedAt < REPLAN_MS) return this.plan;
     const view = this.listenerView();
     const { cells, signature } = this.cells.collect(this.host.client().replica, view);
     const key = `${view.cx},${view.cy},${view.halfW},${view.halfH}|${signature}`;
+    const next = this.clock.next;
     this.plannedAt = t;
-    if (key === this.planKey) return this.plan;
+    if (key === this.planKey && next === this.plannedNext) return this.plan;
+    if (key !== this.planKey) this.plan = planVoices(cells, this.patterns, view, DEFAULT_VOICE_CAP);
+    // The same cells, as the pending palette will play them from its bar.
+    this.nextVoices = next === null ? [] : planVoices(cells, next.patterns, view, DEFAULT_VOICE_CAP);
     this.planKey = key;
-    this.plan = planVoices(cells, this.patterns, view, DEFAULT_VOICE_CAP);
+    this.plannedNext = next;
     return this.plan;
   }
 
@@ -219,6 +283,10 @@ export class MusicMode {
       },
       play: () => self.engine.start(),
       get patterns() { return self.patterns; },
+      get nextSwitch() {
+        const n = self.clock.next;
+        return n === null ? null : { beat: n.beat, serverTime: self.clock.switchTime(), patterns: n.patterns };
+      },
       beatAtLocal: (local) => beatAt(self.clock.tempoMap, local + self.clock.offsetMs),
       localNow,
       listenerView: () => self.listenerView(),

@@ -4,9 +4,10 @@
  * OfflineAudioContext alike. Voice ids are src/music/patterns.ts VOICES.
  */
 import type { Note } from '../../../src/music/scheduler.js';
+import { EXTRA_VOICES } from './synth-extra.js';
 
 /** Per-voice level, so a square lead and a sine pad sound about as loud at the same note gain. */
-const VOICE_LEVEL = [1, 1, 0.35, 0.3, 0.7, 1.2, 0.5, 0.6];
+const VOICE_LEVEL = [1, 1, 0.35, 0.3, 0.7, 1.2, 0.5, 0.6, ...EXTRA_VOICES.map((x) => x.level)];
 
 /**
  * Each voice's envelope (client/README.md lists what each sounds like). Every decay is a time constant
@@ -34,6 +35,7 @@ export const ENVELOPES: readonly VoiceEnvelope[] = [
   /* 5 kick */ { attack: 0.002, held: false, sustain: 0, decay: 0.045, release: 0 },
   /* 6 hat */ { attack: 0.001, held: false, sustain: 0, decay: 0.008, release: 0 },
   /* 7 bell */ { attack: 0.002, held: false, sustain: 0, decay: 0.25, release: 0 },
+  /* 8 snare, 9 chord, 10 stab */ ...EXTRA_VOICES.map((x) => x.envelope),
 ];
 /** Time constants to fall 60 dB: ln(1000). */
 const TAU_60DB = Math.log(1000);
@@ -114,7 +116,7 @@ export class VoiceChoke {
 }
 
 /** Schedules one note at AudioContext time `when` (seconds) into `out`. */
-export function playNote(ctx: BaseAudioContext, out: AudioNode, note: Pick<Note, 'voice' | 'midi' | 'pan' | 'gain' | 'duration'>, at: number): PlayedNote {
+export function playNote(ctx: BaseAudioContext, out: AudioNode, note: Pick<Note, 'voice' | 'midi' | 'pan' | 'gain' | 'duration' | 'chord'>, at: number): PlayedNote {
   // On a whole sample frame: a buffer source started between two frames is interpolated by the browser
   // (Chromium), which dulls a hat by up to ~4 dB depending on the fraction, so its level drifts from loop to
   // loop. The envelope starts on the same frame; half a frame (≤ 11 µs) is far below any timing one hears.
@@ -177,6 +179,18 @@ export function playNote(ctx: BaseAudioContext, out: AudioNode, note: Pick<Note,
       osc(ctx, 'sine', hz * 2.76, when, end, sources).connect(partial).connect(env);
       break;
     }
+    default:
+      EXTRA_VOICES[v - 8]?.build(ctx, [hz, ...(note.chord ?? []).map(midiToHz)], env, {
+        osc: (type, f) => osc(ctx, type, f, when, end, sources),
+        noise: () => {
+          const src = ctx.createBufferSource();
+          src.buffer = noise(ctx);
+          src.start(when);
+          sources.push(src);
+          src.stop(end);
+          return src;
+        },
+      });
   }
   return {
     end, outlet: pan,
