@@ -2,11 +2,11 @@
  * The shapes a fleet works with: its configuration (from run.ts, through workerData), what it reports each
  * interval and at the end, and one simulated user's state. See fleet.ts for what the users do.
  */
+import type { ViewChunkRange } from '../src/client/replica.js';
 import { Op } from '../src/net/protocol.js';
 import type { ClientKind, PaintMode } from './cli.js';
 import type { CrowdMix, Role } from './crowd-mix.js';
 import type { SimLink } from './sim-link.js';
-import type { ViewChunkRange } from './view-geometry.js';
 import type { ViewWalk } from './view-walk.js';
 
 export interface FleetConfig {

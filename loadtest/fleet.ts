@@ -18,6 +18,9 @@
  * Viewport load time: from sending a VIEWPORT until the SNAPSHOT of every chunk it brought into view arrived.
  */
 import { monitorEventLoopDelay, performance as perf, type EventLoopUtilization, type IntervalHistogram } from 'node:perf_hooks';
+import { CHUNK_SHIFT, CHUNK_SIZE, chunkKey, keyCx, keyCy } from '../src/chunks/geometry.js';
+import { lodLevelForZoom, topLodLevel } from '../src/chunks/lod-geometry.js';
+import { rangeHas, viewChunkRange } from '../src/client/replica.js';
 import { errorName } from '../src/net/protocol.js';
 import {
   MAX_CONNECTING, PICK_TRIES, RAMP_INTERVAL_MS, STEP_MS, emptyCounters, type FleetConfig, type FleetFinal, type FleetInterval,
@@ -28,7 +31,6 @@ import { sendStats } from './lean-socket.js';
 import { PixelLedger } from './pixel-ledger.js';
 import type { DeltaPairs, LinkHandler, WelcomeInfo } from './sim-link.js';
 import { makeUser } from './sim-user.js';
-import { CHUNK_SHIFT, CHUNK_SIZE, chunkKey, keyCx, keyCy, lodLevelForZoom, rangeHas, topLodLevel, viewChunkRange } from './view-geometry.js';
 import { ViewWalk } from './view-walk.js';
 
 export { UNSEEN_TIMEOUT_MS, type FleetConfig, type FleetFinal, type FleetInterval } from './fleet-types.js';

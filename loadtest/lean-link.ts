@@ -16,7 +16,9 @@ import {
 import { randomBytes } from 'node:crypto';
 import { LeanSocket } from './lean-socket.js';
 import type { DeltaPairs, LinkHandler, LinkOptions, SimLink } from './sim-link.js';
-import { type Rect, fitViewport, topLodLevel } from './view-geometry.js';
+import { topLodLevel } from '../src/chunks/lod-geometry.js';
+import type { Rect } from '../src/client/client-types.js';
+import { fitViewport } from '../src/client/view-subscription.js';
 import { WS_PROTOCOL_ERROR } from './ws-frame.js';
 
 /** Throttle intervals are stretched a little, as the project's client does, so jitter never lands just over the server's rate. */

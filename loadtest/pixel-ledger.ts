@@ -5,7 +5,7 @@
  */
 import type { Pending, SimUser } from './fleet-types.js';
 import { COLOR_ARRAY_MAX, UNSEEN_TIMEOUT_MS } from './fleet-types.js';
-import { CHUNK_SHIFT, chunkKey } from './view-geometry.js';
+import { CHUNK_SHIFT, chunkKey } from '../src/chunks/geometry.js';
 
 export class PixelLedger {
   /** Pixel (y * width + x) → its pending placement. */

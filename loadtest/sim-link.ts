@@ -7,7 +7,7 @@
 import WebSocket from 'ws';
 import { CanvasClient, type WebSocketLike } from '../src/client/canvas-client.js';
 import { errorName } from '../src/net/protocol.js';
-import type { Rect } from './view-geometry.js';
+import type { Rect } from '../src/client/client-types.js';
 
 export type { ClientKind } from './cli.js';
 

@@ -37,6 +37,22 @@ export function effectiveViewport(r: Rect, width: number, height: number, maxAre
   return { x: x0 + ((w - nw) >> 1), y: y0 + ((h - nh) >> 1), w: nw, h: nh };
 }
 
+/**
+ * The rectangle sent for a requested one at level of detail `level`: as effectiveViewport, but the area limit
+ * counts level pixels, and a level pixel covers a whole 2^L block (so the view is shrunk a little further
+ * until the blocks it touches fit).
+ */
+export function fitViewport(r: Rect, width: number, height: number, maxArea: number, level: number): Rect {
+  if (level === 0) return effectiveViewport(r, width, height, maxArea);
+  let area = maxArea * 4 ** level;
+  for (;;) {
+    const v = effectiveViewport(r, width, height, area);
+    const l = levelRect(v, level);
+    if (l.w * l.h <= maxArea || area <= 1) return v;
+    area = Math.floor(area * 0.97); // the level's rounding outward made it a little too big
+  }
+}
+
 function sameRect(a: Rect | null, b: Rect): boolean {
   return a !== null && a.x === b.x && a.y === b.y && a.w === b.w && a.h === b.h;
 }
@@ -130,17 +146,9 @@ export class ViewSubscription {
     return Math.min(this.desiredLevel, topLodLevel(w.width, w.height));
   }
 
-  /** The rect to send for a requested one at `level`: its area limit counts level pixels. */
+  /** The rect to send for a requested one at `level` (fitViewport, within this canvas's limit). */
   private fit(r: Rect, w: Welcome, level = 0): Rect {
-    const max = w.limits.maxViewportArea;
-    if (level === 0) return effectiveViewport(r, w.width, w.height, max);
-    let area = max * 4 ** level;
-    for (;;) {
-      const v = effectiveViewport(r, w.width, w.height, area);
-      const l = levelRect(v, level);
-      if (l.w * l.h <= max || area <= 1) return v;
-      area = Math.floor(area * 0.97); // the level's rounding outward made it a little too big
-    }
+    return fitViewport(r, w.width, w.height, w.limits.maxViewportArea, level);
   }
 
   /** Switches the replica that receives chunks (reports a change of level). */

@@ -1,4 +1,27 @@
 /**
+ * How the loop keeps time and waits: the host's clock and timers, or a test's hand-driven ones (time that
+ * moves only when the test says, so "late timers" and "a slow tick" are exact, whatever the machine's load).
+ */
+export interface TickTimers {
+  now(): number;
+  /** Calls `fn` once, `ms` from now; `ms` ≤ 0: as soon as pending I/O has been read. Returns its cancel. */
+  schedule(ms: number, fn: () => void): () => void;
+}
+
+/** performance.now(), setTimeout, and setImmediate for "due now" (it runs after the poll phase, not a timer's ≥ 1 ms). */
+export const HOST_TIMERS: TickTimers = {
+  now: () => performance.now(),
+  schedule(ms, fn) {
+    if (ms <= 0) {
+      const i = setImmediate(fn);
+      return () => clearImmediate(i);
+    }
+    const t = setTimeout(fn, ms);
+    return () => clearTimeout(t);
+  },
+};
+
+/**
  * Runs the tick `hz` times a second while there is work. In eager mode (the default) the loop sleeps when a
  * tick finds nothing to do, and new work wakes it: the tick runs at once if the last tick that did work
  * started a period or more ago (a lone pixel on a quiet server is not held back), else at that tick's next
@@ -12,8 +35,8 @@
  */
 export class TickLoop {
   private readonly periodMs: number;
-  private timer: NodeJS.Timeout | null = null;
-  private immediate: NodeJS.Immediate | null = null;
+  /** Cancels the scheduled tick; null when none is scheduled. */
+  private cancel: (() => void) | null = null;
   /** Start of the last tick that did work. */
   private lastWorkStart = Number.NEGATIVE_INFINITY;
   private running = false;
@@ -33,7 +56,7 @@ export class TickLoop {
     private readonly run: (nowMs: number) => boolean,
     /** A tick that throws is reported here; the loop keeps going whatever happens. */
     private readonly onError: (err: unknown) => void = (err) => { console.error(err); },
-    private readonly clock: () => number = () => performance.now(),
+    private readonly timers: TickTimers = HOST_TIMERS,
   ) {
     this.periodMs = 1000 / hz;
   }
@@ -42,15 +65,13 @@ export class TickLoop {
     if (this.running) return;
     this.running = true;
     this.sleeping = this.eager;
-    if (!this.eager) this.scheduleAt(this.clock() + this.periodMs);
+    if (!this.eager) this.scheduleAt(this.timers.now() + this.periodMs);
   }
 
   stop(): void {
     this.running = false;
-    if (this.timer) clearTimeout(this.timer);
-    if (this.immediate) clearImmediate(this.immediate);
-    this.timer = null;
-    this.immediate = null;
+    this.cancel?.();
+    this.cancel = null;
   }
 
   /** Something changed: wake a sleeping loop (at once if a period has passed since the last tick). */
@@ -67,7 +88,7 @@ export class TickLoop {
 
   /** Ticks that did work during the last second (0 on an idle server). */
   get measuredHz(): number {
-    const cutoff = this.clock() - 1000;
+    const cutoff = this.timers.now() - 1000;
     let drop = 0;
     while (drop < this.recent.length && this.recent[drop]! < cutoff) drop++;
     if (drop > 0) this.recent.splice(0, drop);
@@ -75,28 +96,19 @@ export class TickLoop {
   }
 
   private scheduleAt(at: number): void {
-    const now = this.clock();
+    const now = this.timers.now();
     // A boundary already past (a wake after a quiet spell, a tick that overran) starts the grid now: never a
-    // burst of catch-up ticks.
+    // burst of catch-up ticks. Due now means after pending I/O has been read (HOST_TIMERS).
     this.target = Math.max(at, now);
-    const delay = at - now;
-    if (delay <= 0) {
-      // Due now: after pending I/O has been read (setImmediate runs after the poll phase), not a timer's ≥1 ms.
-      this.immediate = setImmediate(() => {
-        this.immediate = null;
-        this.fire();
-      });
-    } else {
-      this.timer = setTimeout(() => {
-        this.timer = null;
-        this.fire();
-      }, delay);
-    }
+    this.cancel = this.timers.schedule(at - now, () => {
+      this.cancel = null;
+      this.fire();
+    });
   }
 
   private fire(): void {
     if (!this.running) return;
-    const start = this.clock();
+    const start = this.timers.now();
     this.firing = true;
     this.requestedWhileFiring = false;
     let worked = true;

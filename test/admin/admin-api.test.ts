@@ -3,74 +3,13 @@
  * handling (off, 401, lockout), rollback and undo seen live by another client and in /api/history, bans,
  * the read-only switch, the audit log, and admin state surviving a restart (SQLite in a temp dir).
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
-import { DEFAULTS, type ServerConfig } from '../../src/config.js';
-import { startServer, type RunningServer } from '../../src/server.js';
-import { CanvasClient, type WebSocketLike } from '../../src/client/canvas-client.js';
+import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/net/protocol.js';
+import { adminTestKit } from '../helpers/admin.js';
 import { until } from '../helpers/server.js';
 
 const TOKEN = 'test-admin-token-0123456789';
-const servers: RunningServer[] = [];
-const clients: CanvasClient[] = [];
-const dirs: string[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  for (const s of servers.splice(0)) await s.close();
-});
-afterAll(() => {
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-});
-
-async function serve(overrides: Partial<ServerConfig> = {}, adminToken: string | null = TOKEN): Promise<RunningServer> {
-  const s = await startServer({ ...DEFAULTS, port: 0, host: '127.0.0.1', inMemory: true, logLevel: 'silent', paintRate: 1000, paintBurst: 1000, ...overrides },
-    { adminToken });
-  servers.push(s);
-  return s;
-}
-
-async function painter(s: RunningServer, name: string, localAddress = '127.0.0.1'): Promise<CanvasClient> {
-  const c = new CanvasClient({ url: s.wsUrl, name, reconnect: false,
-    socketFactory: (u) => new WebSocket(u, { localAddress }) as unknown as WebSocketLike });
-  clients.push(c);
-  const opened = new Promise<void>((resolve) => c.on('open', () => resolve()));
-  c.connect();
-  await opened;
-  return c;
-}
-
-/** A client watching (0,0)-(127,127) that has its snapshots. */
-async function viewer(s: RunningServer): Promise<CanvasClient> {
-  const c = await painter(s, 'viewer');
-  c.setViewport(0, 0, 128, 128);
-  await until(() => c.replica.get(0, 0) !== undefined && c.replica.get(127, 127) !== undefined, 3000, 'viewer snapshots');
-  return c;
-}
-
-function place(c: CanvasClient, x: number, y: number, color: number): Promise<number> {
-  const seq = c.place(x, y, color);
-  return new Promise((resolve) => {
-    const off = c.on('placeResult', (r) => {
-      if (r.seq !== seq) return;
-      off();
-      resolve(r.status);
-    });
-  });
-}
-
-async function admin(s: RunningServer, method: string, p: string, body?: unknown, token: string | null = TOKEN): Promise<{ status: number; json: any; headers: Headers }> {
-  const headers: Record<string, string> = {};
-  if (token !== null) headers.authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${s.url}${p}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : null, headers: res.headers };
-}
+const { serve, stop, painter, viewer, place, admin, tempDir } = adminTestKit(TOKEN);
 
 const tick = () => new Promise((r) => setTimeout(r, 5));
 
@@ -273,13 +212,11 @@ describe('admin API: bans, read-only, audit', () => {
   });
 
   it('bans, the read-only switch and the audit log survive a restart (SQLite data dir)', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pc-admin-'));
-    dirs.push(dir);
+    const dir = tempDir('pc-admin-');
     const s1 = await serve({ inMemory: false, dataDir: dir });
     await admin(s1, 'POST', '/api/admin/ban', { name: 'bob', matchName: true, reason: 'r' });
     await admin(s1, 'POST', '/api/admin/read-only', { readOnly: true });
-    await s1.close();
-    servers.splice(servers.indexOf(s1), 1);
+    await stop(s1);
     const s2 = await serve({ inMemory: false, dataDir: dir });
     const st = (await admin(s2, 'GET', '/api/admin/status')).json;
     expect(st.readOnly).toBe(true);

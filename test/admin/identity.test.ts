@@ -2,65 +2,18 @@
  * Issue 24, defects 4 (bans by address), 5 (moderation acts on an identity, not a self-chosen name) and 6
  * (a ban silences the cursor and name too), against a real server with real WebSocket painters.
  */
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { WebSocket } from 'ws';
-import { DEFAULTS, type ServerConfig } from '../../src/config.js';
-import { startServer, type RunningServer } from '../../src/server.js';
 import { CanvasClient, type WebSocketLike } from '../../src/client/canvas-client.js';
 import { ErrorCode } from '../../src/net/protocol.js';
+import type { ServerConfig } from '../../src/config.js';
+import type { RunningServer } from '../../src/server.js';
+import { adminTestKit } from '../helpers/admin.js';
 import { until, sleep } from '../helpers/server.js';
 
-const TOKEN = 'identity-admin-token-0123456789';
-const servers: RunningServer[] = [];
-const clients: CanvasClient[] = [];
-const dirs: string[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  for (const s of servers.splice(0)) await s.close();
-});
-afterAll(() => {
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-});
-
-async function serve(overrides: Partial<ServerConfig> = {}): Promise<RunningServer> {
-  const s = await startServer({ ...DEFAULTS, port: 0, host: '127.0.0.1', inMemory: true, logLevel: 'silent', paintRate: 1000, paintBurst: 1000, ...overrides },
-    { adminToken: TOKEN });
-  servers.push(s);
-  return s;
-}
-
-async function painter(s: RunningServer, name: string, localAddress = '127.0.0.1', token?: Uint8Array): Promise<CanvasClient> {
-  const c = new CanvasClient({ url: s.wsUrl, name, reconnect: false,
-    socketFactory: (u) => new WebSocket(u, { localAddress }) as unknown as WebSocketLike });
-  if (token) c.sessionToken.set(token);
-  clients.push(c);
-  const opened = new Promise<void>((resolve) => c.on('open', () => resolve()));
-  c.connect();
-  await opened;
-  return c;
-}
-
-function place(c: CanvasClient, x: number, y: number, color: number): Promise<number> {
-  const seq = c.place(x, y, color);
-  return new Promise((resolve) => {
-    const off = c.on('placeResult', (r) => {
-      if (r.seq !== seq) return;
-      off();
-      resolve(r.status);
-    });
-  });
-}
-
-async function admin(s: RunningServer, method: string, p: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(`${s.url}${p}`, { method, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : null };
-}
+const { serve, stop, open, painter, place, admin, tempDir } = adminTestKit('identity-admin-token-0123456789');
 
 const pixelOf = async (s: RunningServer, x: number, y: number) => (await admin(s, 'GET', `/api/admin/pixel?x=${x}&y=${y}`)).json;
 
@@ -91,8 +44,7 @@ describe('moderation acts on an identity', () => {
   });
 
   it('an identity is the session token: stable across reconnects, undo and ban follow it through a restart', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pc-identity-'));
-    dirs.push(dir);
+    const dir = tempDir('pc-identity-');
     const token = new Uint8Array(16).fill(7);
     const s1 = await serve({ inMemory: false, dataDir: dir });
     const t = Date.now() - 1;
@@ -101,8 +53,7 @@ describe('moderation acts on an identity', () => {
     await until(() => s1.store.get(5, 5) === 2, 2000, 'painted');
     const id = (await pixelOf(s1, 5, 5)).identity;
     a.close();
-    await s1.close();
-    servers.splice(servers.indexOf(s1), 1);
+    await stop(s1);
 
     const s2 = await serve({ inMemory: false, dataDir: dir });
     const again = await painter(s2, 'someone-else', '127.0.0.1', token);
@@ -182,11 +133,9 @@ describe('bans by address', () => {
   });
 
   it('address bans stored before validation match by their canonical form after a restart, and junk ones can be lifted', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pc-legacy-bans-'));
-    dirs.push(dir);
+    const dir = tempDir('pc-legacy-bans-');
     const s1 = await serve({ inMemory: false, dataDir: dir });
-    await s1.close();
-    servers.splice(servers.indexOf(s1), 1);
+    await stop(s1);
     // What the old API stored as given: a mapped spelling and one with a trailing space.
     const db = new Database(path.join(dir, 'admin.db'));
     const insert = db.prepare("INSERT INTO ban (kind, value, reason, created_at) VALUES ('ip', ?, '', ?)");
@@ -198,8 +147,7 @@ describe('bans by address', () => {
     expect(await place(await painter(s2, 'old', '127.0.4.10'), 1, 1, 1)).toBe(ErrorCode.BANNED);
     expect((await admin(s2, 'POST', '/api/admin/unban', { ip: '127.0.4.12 ' })).json.removed).toBe(true);
     expect((await admin(s2, 'POST', '/api/admin/unban', { ip: '::ffff:127.0.4.10' })).json.removed).toBe(true);
-    await s2.close();
-    servers.splice(servers.indexOf(s2), 1);
+    await stop(s2);
     const s3 = await serve({ inMemory: false, dataDir: dir });
     expect((await admin(s3, 'GET', '/api/admin/bans')).json.bans).toEqual([]);
   });
@@ -208,8 +156,7 @@ describe('bans by address', () => {
     const s = await serve({ trustProxy: true });
     const c = new CanvasClient({ url: s.wsUrl, name: 'v6', reconnect: false,
       socketFactory: (u) => new WebSocket(u, { headers: { 'x-forwarded-for': '2001:db8:aa:bb::1234' } }) as unknown as WebSocketLike });
-    clients.push(c);
-    await new Promise<void>((resolve) => { c.on('open', () => resolve()); c.connect(); });
+    await open(c);
     const r = await admin(s, 'POST', '/api/admin/ban', { ip: '2001:DB8:aa:bb:ffff::1' });
     expect(r.json.ban.value).toBe('2001:db8:aa:bb::/64');
     expect(await place(c, 1, 1, 1)).toBe(ErrorCode.BANNED);
@@ -221,9 +168,7 @@ describe('acting on the address hash pixel info shows (the address itself is nev
     it(`undo and ban by "address" reach every identity of that address and no other (${inMemory ? 'memory' : 'SQLite'})`, async () => {
       let overrides: Partial<ServerConfig> = {};
       if (!inMemory) {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pc-address-'));
-        dirs.push(dir);
-        overrides = { inMemory: false, dataDir: dir };
+        overrides = { inMemory: false, dataDir: tempDir('pc-address-') };
       }
       const s = await serve(overrides);
       const t = Date.now() - 1;

@@ -132,17 +132,7 @@ export async function nodeClient(url: string, name = 'bot'): Promise<CanvasClien
   return client;
 }
 
-/** Places one pixel from a Node client and waits for the server's answer. */
-export async function placeFrom(client: CanvasClient, x: number, y: number, color: number): Promise<number> {
-  const seq = client.place(x, y, color);
-  return new Promise((resolve) => {
-    const off = client.on('placeResult', (r) => {
-      if (r.seq !== seq) return;
-      off();
-      resolve(r.status);
-    });
-  });
-}
+export { placeFrom } from '../helpers/server.js';
 
 export function hex(rgb: number): string {
   return `#${rgb.toString(16).padStart(6, '0')}`;

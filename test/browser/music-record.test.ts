@@ -8,9 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import type { RunningServer } from '../../src/server.js';
 import type { MusicHook } from '../../client/src/music/music-mode.js';
-import {
-  INSTALL_HINT, type OpenPage, browserSuitePlan, buildClient, launchBrowser, nodeClient, openPage, placeFrom, startTestServer, waitReady,
-} from './harness.js';
+import { INSTALL_HINT, type OpenPage, browserSuitePlan, buildClient, launchBrowser, startTestServer } from './harness.js';
+import { openOnHat } from './music-page.js';
 
 const plan = browserSuitePlan();
 if (!plan.run) console.log(`browser tests skipped: ${INSTALL_HINT}`);
@@ -37,16 +36,9 @@ describe.skipIf(!plan.run)('music recording (Chromium)', () => {
   });
 
   it('● Rec then ■ Save downloads a recording that decodes and holds the notes played', async () => {
-    const music = await (await fetch(`${server.url}/api/music`)).json() as { patterns: { index: number; name: string; stepsPerBeat: number; steps: number[] }[] };
-    const hat = music.patterns.find((p) => p.name === 'hat' && p.stepsPerBeat === 4)!;
-    const bot = await nodeClient(server.wsUrl);
-    expect(await placeFrom(bot, 100, 100, hat.index)).toBe(0);
-    bot.close();
-    const open = await openPage(browser, `${server.url}/#100,100,16`);
+    const { open, hat } = await openOnHat(browser, server);
     pages.push(open);
     const p = open.page;
-    await p.waitForFunction(() => (window as MusicWindow).__music?.synced === true, undefined, { timeout: 5000, polling: 20 });
-    await waitReady(p);
     await p.click('#music-record');
     await p.waitForFunction(() => document.getElementById('music-record')?.getAttribute('aria-pressed') === 'true', undefined, { timeout: 5000 }).catch((e) => { throw new Error(`${e} ${open.errors.join(' / ')}`); });
     expect(await p.evaluate(() => (window as MusicWindow).__music!.playing)).toBe(true);

@@ -9,10 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import type { RunningServer } from '../../src/server.js';
 import type { MusicHook } from '../../client/src/music/music-mode.js';
-import {
-  INSTALL_HINT, type OpenPage, browserSuitePlan, buildClient, launchBrowser, nodeClient, openPage, placeFrom, startTestServer, waitReady,
-} from './harness.js';
-import { type TapWindow, installTap, waitTap } from './music-tap.js';
+import { INSTALL_HINT, type OpenPage, browserSuitePlan, buildClient, launchBrowser, nodeClient, placeFrom, startTestServer } from './harness.js';
+import { openOnHat } from './music-page.js';
+import { type TapWindow, waitTap } from './music-tap.js';
 
 const plan = browserSuitePlan();
 if (!plan.run) console.log(`browser tests skipped: ${INSTALL_HINT}`);
@@ -39,16 +38,9 @@ describe.skipIf(!plan.run)('music scheduling under main-thread stalls (Chromium,
   });
 
   it('five forced 250 ms main-thread stalls lose no onset', async () => {
-    const music = await (await fetch(`${server.url}/api/music`)).json() as { patterns: { index: number; name: string; stepsPerBeat: number; steps: number[] }[] };
-    const hat = music.patterns.find((p) => p.name === 'hat' && p.stepsPerBeat === 4)!;
-    expect(hat).toBeDefined();
-    const bot = await nodeClient(server.wsUrl);
-    expect(await placeFrom(bot, 100, 100, hat.index)).toBe(0);
-    bot.close();
-    page = await openPage(browser, `${server.url}/#100,100,16`, { bypassCSP: true, before: async (p) => { await p.addInitScript(installTap); } });
+    const { open, hat } = await openOnHat(browser, server, { tap: true });
+    page = open;
     const p = page.page;
-    await p.waitForFunction(() => (window as MusicWindow).__music?.synced === true, undefined, { timeout: 5000, polling: 20 });
-    await waitReady(p);
     await p.click('#music-play');
     await waitTap(p);
     // Let the tap settle (it was spliced in just now) and the engine fill its look-ahead.

@@ -10,29 +10,25 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import type { RunningServer } from '../../src/server.js';
 import type { MusicHook } from '../../client/src/music/music-mode.js';
-import {
-  INSTALL_HINT, type OpenPage, browserSuitePlan, buildClient, launchBrowser, nodeClient, openPage, placeFrom, startTestServer, waitReady,
-} from './harness.js';
-import { type TapWindow, installTap, waitTap } from './music-tap.js';
+import { INSTALL_HINT, type OpenPage, browserSuitePlan, buildClient, launchBrowser, startTestServer } from './harness.js';
+import { openMusicPage, openOnHat } from './music-page.js';
+import { type TapWindow, waitTap } from './music-tap.js';
 
 const plan = browserSuitePlan();
 if (!plan.run) console.log(`browser tests skipped: ${INSTALL_HINT}`);
 
 type MusicWindow = Window & { __music?: MusicHook };
-type ApiPattern = { index: number; name: string; stepsPerBeat: number; steps: number[] };
 
 describe.skipIf(!plan.run)('music voices (Chromium)', () => {
   let browser: Browser;
   let server: RunningServer;
   const pages: OpenPage[] = [];
-  let patterns: ApiPattern[] = [];
 
   beforeAll(async () => {
     if (!plan.chromium) throw new Error(`browser tests cannot run: ${INSTALL_HINT}`);
     buildClient();
     browser = await launchBrowser();
     server = await startTestServer({ mode: 'music', tempo: 100 });
-    patterns = (await (await fetch(`${server.url}/api/music`)).json() as { patterns: ApiPattern[] }).patterns;
   });
 
   afterAll(async () => {
@@ -42,15 +38,9 @@ describe.skipIf(!plan.run)('music voices (Chromium)', () => {
   });
 
   it('a hat played live keeps its level from loop to loop within 0.5 dB (independent tap)', async () => {
-    const hat = patterns.find((p) => p.name === 'hat' && p.stepsPerBeat === 4)!;
-    const bot = await nodeClient(server.wsUrl);
-    expect(await placeFrom(bot, 100, 100, hat.index)).toBe(0);
-    bot.close();
-    const open = await openPage(browser, `${server.url}/#100,100,16`, { bypassCSP: true, before: async (p) => { await p.addInitScript(installTap); } });
+    const { open, hat } = await openOnHat(browser, server, { tap: true });
     pages.push(open);
     const p = open.page;
-    await p.waitForFunction(() => (window as MusicWindow).__music?.synced === true, undefined, { timeout: 5000, polling: 20 });
-    await waitReady(p);
     await p.click('#music-play');
     await waitTap(p);
     await p.waitForFunction(() => (window as unknown as TapWindow).__tap!.frames() > 0.5 * (window as unknown as TapWindow).__tap!.sampleRate, undefined, { timeout: 5000 });
@@ -91,10 +81,9 @@ describe.skipIf(!plan.run)('music voices (Chromium)', () => {
   }, 60_000);
 
   it('each voice sounds as long as documented (to 60 dB below its peak), and as long when quieter', async () => {
-    const open = await openPage(browser, `${server.url}/#100,100,16`);
+    const open = await openMusicPage(browser, `${server.url}/#100,100,16`);
     pages.push(open);
     const p = open.page;
-    await p.waitForFunction(() => (window as MusicWindow).__music?.synced === true, undefined, { timeout: 5000, polling: 20 });
     // client/README.md, "Voices": a hit every 2 beats at 100 bpm, so the gate is 2 × 0.6 s × 0.9 = 1.08 s.
     const documented: Record<string, number> = {
       pad: 1.08 + 0.83, pluck: 0.625, lead: 1.08 + 0.28, arp: 1.08 + 0.21, bass: 1.08 + 0.21, kick: 0.31, hat: 0.056, bell: 1.73,

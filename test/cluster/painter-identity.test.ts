@@ -8,7 +8,7 @@ import { WebSocket } from 'ws';
 import { CanvasClient, type WebSocketLike } from '../../src/client/canvas-client.js';
 import { ErrorCode } from '../../src/net/protocol.js';
 import type { RunningServer } from '../../src/server.js';
-import { until } from '../helpers/server.js';
+import { placeFrom as place, until } from '../helpers/server.js';
 import { REDIS_URL } from '../helpers/redis.js';
 import { clusterResources } from './cluster-resources.js';
 
@@ -28,17 +28,6 @@ async function painter(n: RunningServer, name: string, token: Uint8Array): Promi
   c.connect();
   await opened;
   return c;
-}
-
-function place(c: CanvasClient, x: number, y: number, color: number): Promise<number> {
-  const seq = c.place(x, y, color);
-  return new Promise((resolve) => {
-    const off = c.on('placeResult', (r) => {
-      if (r.seq !== seq) return;
-      off();
-      resolve(r.status);
-    });
-  });
 }
 
 async function admin(n: RunningServer, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {

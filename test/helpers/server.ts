@@ -93,6 +93,18 @@ export async function until(cond: () => boolean, timeoutMs = 3000, what = 'condi
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Places one pixel from a CanvasClient and waits for the server's answer: its PLACE_RESULT status. */
+export function placeFrom(client: CanvasClient, x: number, y: number, color: number): Promise<number> {
+  const seq = client.place(x, y, color);
+  return new Promise((resolve) => {
+    const off = client.on('placeResult', (r) => {
+      if (r.seq !== seq) return;
+      off();
+      resolve(r.status);
+    });
+  });
+}
+
 /**
  * A peer that completes the WebSocket handshake by hand over a raw TCP socket and then never reads again:
  * the only way to be sure nothing (not even ws's own flow control) drains its receive buffer.

@@ -11,29 +11,10 @@ import { createMetrics } from '../../src/metrics.js';
 import { createLogger } from '../../src/log.js';
 import { CanvasRoom } from '../../src/realtime/canvas-room.js';
 import type { ClientSession } from '../../src/realtime/client-session.js';
-import type { Transport } from '../../src/realtime/transport.js';
 import {
   PROTOCOL_VERSION, decodeServerMessages, encodeCursor, encodeHello, encodePing, encodePlace, encodeResume, encodeViewport,
-  type ServerMessage,
 } from '../../src/net/protocol.js';
-
-class TestTransport implements Transport {
-  readonly frames: Uint8Array[] = [];
-  bufferedAmount = 0;
-  closedWith: number | null = null;
-  send(bytes: Uint8Array): void {
-    this.frames.push(bytes.slice());
-  }
-  close(code: number): void {
-    this.closedWith = code;
-  }
-  terminate(): void {
-    this.closedWith = 1006;
-  }
-  messages(): ServerMessage[] {
-    return this.frames.flatMap((f) => decodeServerMessages(f));
-  }
-}
+import { TestTransport } from './doubles.js';
 
 function makeRoom(overrides: Partial<ServerConfig> = {}, storage = new MemoryStorage()) {
   // Cursors flushed every tick (cursorBroadcastHz = tickHz), so each test's tick() shows their effect.

@@ -40,41 +40,54 @@ function handshakeStatus(url: string, opts: { localAddress?: string; origin?: st
 }
 
 describe('paint flood', () => {
-  it('one address flooding 10,000 places/s gets exactly its bucket; another address is not slowed', async () => {
+  it('one address flooding 10,000 places/s gets exactly its bucket; another address is not held back', async () => {
+    // A burst of ten seconds' refill: the bucket can only have lost tokens to its cap (and so the bounds below
+    // be off) if the flood paused that long — a loaded machine pauses this process for a second or so.
     const rate = 200;
-    const burst = 100;
+    const burst = 2000;
     const s = await server({ paintRate: rate, paintBurst: burst, messageRate: 5000, messageBurst: 5000, maxConnectionsPerIp: 20 });
     const flooders = await Promise.all(Array.from({ length: 10 }, () => hello(s, { localAddress: '127.0.0.2' })));
     const honest = await hello(s, { localAddress: '127.0.0.3' });
     honest.send(encodeViewport(0, 0, 64, 64));
+    let firstAnswerAt = Number.POSITIVE_INFINITY; // when the first flood PLACE_RESULT arrived
+    for (const f of flooders) f.ws.on('message', () => { if (firstAnswerAt === Number.POSITIVE_INFINITY && f.messages.some(isResult)) firstAnswerAt = performance.now(); });
 
-    const seconds = 3;
     const started = performance.now();
     let seq = 0;
-    let honestSent = 0;
-    const honestLatency: number[] = [];
-    const timer = setInterval(() => {
-      // Paced by the clock, not the timer: 10,000 places per second from 127.0.0.2 over 10 connections,
-      // catching up whenever a timer fires late.
-      const owed = Math.floor(((performance.now() - started) / 1000) * 10_000) - seq;
+    let lastSendAt = started;
+    // Paced by the clock, not the timer: 10,000 places per second from 127.0.0.2 over 10 connections,
+    // catching up whenever a timer fires late — by at most 1000 at a time, so that a machine too busy to
+    // keep up floods less instead of spending ever longer catching up (the flood shares this process).
+    const flood = () => {
+      lastSendAt = performance.now();
+      const owed = Math.min(1000, Math.floor(((lastSendAt - started) / 1000) * 10_000) - seq);
       for (let k = 0; k < owed; k++) flooders[k % flooders.length]!.send(encodePlace(++seq, [{ x: 100 + (seq % 800), y: 500, color: 1 }]));
-    }, 5);
-    const honestTimer = setInterval(() => {
-      honestSent++;
-      const x = honestSent % 64;
-      const t0 = performance.now();
-      const mark = honest.messages.length;
-      honest.send(encodePlace(honestSent, [{ x, y: 3, color: 2 + (honestSent % 5) }]));
-      honest.waitFor((m) => isResult(m) && m.seq === honestSent, 3000, mark).then(() => honestLatency.push(performance.now() - t0), () => {});
-    }, 200);
-    await sleep(seconds * 1000);
+    };
+    const timer = setInterval(flood, 5);
+    // Meanwhile the honest client places 15 pixels, 200 ms apart. How long each took to be answered is
+    // counted in server ticks (the server runs in this process): a machine that is merely busy makes ticks
+    // slower, not more numerous, while a client queued behind the flood (its PLACE committed, or its write
+    // made, only after the flood's) waits many ticks.
+    const honestCount = 15;
+    const honestTicks: number[] = [];
+    let honestSent = 0;
+    await new Promise<void>((resolve) => {
+      const honestTimer = setInterval(() => {
+        const hs = ++honestSent;
+        const tick0 = s.room.tickNo;
+        const mark = honest.messages.length;
+        honest.send(encodePlace(hs, [{ x: hs % 64, y: 3, color: 2 + (hs % 5) }]));
+        honest.waitFor((m) => isResult(m) && m.seq === hs, 30_000, mark).then(() => honestTicks.push(s.room.tickNo - tick0), () => {});
+        if (hs === honestCount) {
+          clearInterval(honestTimer);
+          resolve();
+        }
+      }, 200);
+    });
+    flood();
     clearInterval(timer);
-    clearInterval(honestTimer);
-    const sentFor = (performance.now() - started) / 1000;
-    await until(() => flooders.reduce((n, f) => n + f.messages.filter(isResult).length, 0) >= seq, 5000, 'every place answered');
-    // The server takes from the bucket when a PLACE arrives, up to the last answer: the upper bound runs to
-    // then (a bound taken when the sending stopped was short by the places still in flight), the lower one
-    // only to when the sending stopped.
+    const sentFor = (lastSendAt - started) / 1000;
+    await until(() => flooders.reduce((n, f) => n + f.messages.filter(isResult).length, 0) >= seq, 30_000, 'every place answered');
     const answeredBy = (performance.now() - started) / 1000;
 
     let accepted = 0;
@@ -88,18 +101,31 @@ describe('paint flood', () => {
         expect(m.retryAfterMs).toBeGreaterThan(0);
       }
     }
-    expect(seq).toBeGreaterThan(seconds * 10_000 * 0.95); // the flood really happened
+    // The flood really happened: 10,000 places a second over the 3 s the honest client took when the machine
+    // keeps up; when it does not, 1000 a firing, and a firing precedes each of the honest client's 15.
+    expect(seq).toBeGreaterThanOrEqual(14_000);
     expect(sent).toBe(seq); // and every place was answered
-    expect(accepted).toBeLessThanOrEqual(Math.ceil(burst + rate * answeredBy));
-    expect(accepted).toBeGreaterThanOrEqual(Math.floor((burst + rate * sentFor) * 0.9)); // and the bucket does not refuse what it owes
     expect(limited).toBe(sent - accepted);
+    // The bucket (full at the first PLACE, then refilled at `rate`) is taken from as each PLACE arrives, and
+    // every PLACE that finds a token takes it (each firing asks for more than has refilled since the last,
+    // unless the process stood still for 5 s). So what is
+    // accepted is the burst plus the refill between the first take and the last, which lie between the
+    // first send and the first answer, and between the last send and the last answer.
+    expect(accepted).toBeLessThanOrEqual(Math.ceil(burst + rate * answeredBy));
+    expect(accepted).toBeGreaterThanOrEqual(burst + Math.floor((rate * (lastSendAt - firstAnswerAt)) / 1000) - 1); // it does not refuse what it owes
 
+    await until(() => honestTicks.length === honestCount, 30_000, 'every honest place answered');
     const honestResults = honest.messages.filter(isResult);
-    expect(honestResults.length).toBe(honestSent);
+    expect(honestResults.length).toBe(honestCount);
     expect(honestResults.every((m) => m.status === ErrorCode.OK)).toBe(true);
-    honestLatency.sort((a, b) => a - b);
-    expect(honestLatency[Math.floor(honestLatency.length / 2)]).toBeLessThan(100);
-  }, 30_000);
+    // Every one answered as if there were no flood: its PLACE is read in the next poll, committed by the next
+    // tick and answered in that tick's write. Around that, a tick may run before the read and one before the
+    // answer is read, and the write may carry it one tick (the tick's budget, 11 clients marked, the honest
+    // one last) — 4 at most. (What the flood costs in wall time is a benchmark's figure, not this test's:
+    // bench/refusal-flood.bench.ts.)
+    console.log(`honest places answered after [${honestTicks.join(' ')}] ticks; flood ${seq} places in ${sentFor.toFixed(2)} s, ${accepted} accepted`);
+    expect(Math.max(...honestTicks)).toBeLessThanOrEqual(4);
+  }, 120_000);
 });
 
 
