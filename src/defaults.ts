@@ -192,12 +192,13 @@ export const OVERLOAD_DEFAULTS = {
   /**
    * Ticks in a row that the level below would have fitted within `downFit` of the budget (its writes scaled
    * to the clients it would have served; smoothed) before the level comes down: much slower than going up
-   * (hysteresis). No margin under the budget: the prediction errs high (a write at a slower cadence carries
-   * more bytes than one at the level below), and a level that does not hold doubles the calm ticks needed
-   * before the next try (src/realtime/overload.ts).
+   * (hysteresis). Slightly over the budget, not under it: the prediction errs high (a write at a slower
+   * cadence carries more bytes than one at the level below; a slow spell of the machine inflates every
+   * write it saw), so the level below is tried when it is predicted to about fit, and a level that does not
+   * hold doubles the calm ticks needed before the next try (src/realtime/overload.ts).
    */
   downTicks: 60,
-  downFit: 1,
+  downFit: 1.15,
   /** A client that placed within this many ms is served 2^fastLevels times more often (its pixels show fast). */
   fastMs: 2000,
   fastLevels: 2,

