@@ -118,7 +118,9 @@ export async function runLoadTest(o: LoadTestOptions, hooks: RunHooks = {}): Pro
 
   let server: ChildServer | null = null;
   let wsUrl: string;
-  const cpus = availableParallelism();
+  // Pinning names CPUs by number (server on 0, generator on the rest): count the machine's, not this
+  // process's affinity, which an earlier pinned run of a sweep has already narrowed to the generator's.
+  const cpus = o.pin ? osCpus().length : availableParallelism();
   if (o.pin) {
     if (cpus < 2) throw new StartError(`--pin needs at least 2 CPUs (server on CPU 0, generator on the rest); this machine has ${cpus}`);
     try {
