@@ -7,7 +7,9 @@
  * On the real server as a child process (65536² canvas, SQLite in a temp dir, a region of noisy chunks seeded
  * as checkpoints before it starts), raw WebSocket clients send a new viewport at a random place in that region
  * on every message they get, and read everything. /healthz is probed every 10 ms and the server's RSS read from
- * /proc. Runs with the default --global-buffer-bytes and with 4 GiB (no global bound), alternately.
+ * /proc. Runs with the default --global-buffer-bytes and with 4 GiB (no global bound), alternately, twice each;
+ * then the same pair with the per-client high-water mark raised, so that only the global bound can bind (with
+ * the defaults, 20 clients' per-client marks already add up to less than it). Quick mode: the first pair once.
  *
  * BENCH_SERVER_ENTRY=path/to/main.js runs it against another build (e.g. an older commit) for comparison.
  */
@@ -27,8 +29,21 @@ import { prng } from './prng.js';
 const pct = (s: number[], p: number) => (s.length ? [...s].sort((a, b) => a - b)[Math.min(s.length - 1, Math.floor(s.length * p))]! : NaN);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const SIDE = 65536;
-/** The "no global bound" comparison: far above anything 20 clients can be sent in a run. */
-const UNBOUNDED = 4 * 2 ** 30;
+const MiB = 2 ** 20;
+/** "No global bound": far above anything the clients can be sent in a run. */
+const UNBOUNDED = String(4 * 2 ** 30);
+/**
+ * The server's defaults against no global bound; then the same with per-client marks raised (high-water
+ * 16 MiB), where 20 clients' marks add up to far more than --global-buffer-bytes and only it holds the crowd.
+ */
+const CONFIGS: Array<{ name: string; args: string[] }> = [
+  { name: `defaults (global ${DEFAULTS.globalBufferBytes / MiB} MiB)`, args: [] },
+  { name: 'global 4 GiB', args: ['--global-buffer-bytes', UNBOUNDED] },
+  ...[DEFAULTS.globalBufferBytes, Number(UNBOUNDED)].map((g) => ({
+    name: `high-water 16 MiB, global ${g < 2 ** 30 ? `${g / MiB} MiB` : `${g / 2 ** 30} GiB`}`,
+    args: ['--high-water-bytes', String(16 * MiB), '--hard-limit-bytes', String(64 * MiB), '--global-buffer-bytes', String(g)],
+  })),
+];
 
 function rssBytes(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -70,7 +85,6 @@ interface Pan {
 }
 
 interface FloodResult {
-  globalBufferBytes: number;
   snapshotMB: number;
   receivedMB: number;
   viewportsSent: number;
@@ -117,10 +131,10 @@ function panner(wsUrl: string, i: number, p: Pan, tally: { snapshot: number; rec
   });
 }
 
-async function flood(dataDir: string, globalBufferBytes: number | undefined, p: Pan): Promise<FloodResult> {
+async function flood(dataDir: string, flags: string[], p: Pan): Promise<FloodResult> {
   const server = await spawnNodeServer(process.env.BENCH_SERVER_ENTRY ?? serverEntry(), ourServerArgs({
     width: SIDE, height: SIDE,
-    extraArgs: ['--no-in-memory', '--data-dir', dataDir, ...(globalBufferBytes === undefined ? [] : ['--global-buffer-bytes', String(globalBufferBytes)])],
+    extraArgs: ['--no-in-memory', '--data-dir', dataDir, ...flags],
   }), { nodeArgs: [...SERVER_NODE_FLAGS] });
   try {
     const wsUrl = `${server.url.replace('http', 'ws')}/ws`;
@@ -160,7 +174,7 @@ async function flood(dataDir: string, globalBufferBytes: number | undefined, p: 
     await prober;
     const delay = await loopDelay(server.url);
     return {
-      globalBufferBytes: globalBufferBytes ?? DEFAULTS.globalBufferBytes, snapshotMB: tally.snapshot / 2 ** 20, receivedMB: tally.received / 2 ** 20, viewportsSent: tally.viewports,
+      snapshotMB: tally.snapshot / 2 ** 20, receivedMB: tally.received / 2 ** 20, viewportsSent: tally.viewports,
       closedByServer: tally.closed, rssStartMB: rss0 / 2 ** 20, rssGrowthMB: (rssPeak - rss0) / 2 ** 20,
       healthzP50Ms: pct(health, 0.5), healthzP99Ms: pct(health, 0.99), healthzMaxMs: pct(health, 1),
       healthzProbes: health.length, healthzFailures: failures, loopDelayMaxMs: delay.max, loopDelayP99Ms: delay.p99,
@@ -184,14 +198,11 @@ export async function run(opts: { quick?: boolean } = {}): Promise<Record<string
     seed(dataDir, regionChunks, painted);
     console.log(`\n${p.clients} clients each moving a ${p.view}² viewport on every message over the top-left ${p.region}² of a ${SIDE}² canvas ` +
       `(${painted} of its ${regionChunks ** 2} chunks noise, RAW snapshots; seeded in ${((performance.now() - t0) / 1000).toFixed(1)} s), ${p.ms / 1000} s each, /healthz every 10 ms, load average ${loadAverage()}:`);
-    const order = quick ? [undefined, UNBOUNDED] : [undefined, UNBOUNDED, undefined, UNBOUNDED];
-    const runs: FloodResult[] = [];
-    for (const g of order) {
-      // undefined: no flag, so the server's own default is what is measured.
-      const r = await flood(dataDir, g, p);
+    const runs: Array<FloodResult & { config: string }> = [];
+    for (const c of quick ? CONFIGS.slice(0, 2) : [...CONFIGS.slice(0, 2), ...CONFIGS.slice(0, 2), ...CONFIGS.slice(2), ...CONFIGS.slice(2)]) {
+      const r = { config: c.name, ...await flood(dataDir, c.args, p) };
       runs.push(r);
-      console.log(`  --global-buffer-bytes ${(g === undefined ? `${r.globalBufferBytes / 2 ** 20} MiB (default)` : `${g / 2 ** 30} GiB`).padEnd(16)} ` +
-        `snapshots ${r.snapshotMB.toFixed(0)} MB (${r.viewportsSent} viewports sent, ${r.closedByServer} closed by the server)  RSS ${r.rssStartMB.toFixed(0)} MB +${r.rssGrowthMB.toFixed(0)} MB  ` +
+      console.log(`  ${c.name.padEnd(40)} snapshots ${r.snapshotMB.toFixed(0)} MB (${r.viewportsSent} viewports sent, ${r.closedByServer} closed by the server)  RSS ${r.rssStartMB.toFixed(0)} MB +${r.rssGrowthMB.toFixed(0)} MB  ` +
         `/healthz p50 ${r.healthzP50Ms.toFixed(1)} p99 ${r.healthzP99Ms.toFixed(1)} max ${r.healthzMaxMs.toFixed(1)} ms (${r.healthzProbes} probes, ${r.healthzFailures} failed)  ` +
         `loop delay p99 ${r.loopDelayP99Ms.toFixed(1)} max ${r.loopDelayMaxMs.toFixed(1)} ms  load ${loadAverage()}`);
     }
