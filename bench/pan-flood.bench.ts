@@ -15,13 +15,12 @@
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import WebSocket from 'ws';
-import { ChunkStore } from '../src/chunks/chunk-store.js';
 import { DEFAULTS } from '../src/config.js';
 import { CHUNK_AREA, CHUNK_SIZE } from '../src/chunks/geometry.js';
 import { Op, PROTOCOL_VERSION, encodeHello, encodeViewport } from '../src/net/protocol.js';
-import { openSqliteStorage } from '../src/storage/sqlite-storage.js';
 import { ourServerArgs, serverEntry, spawnNodeServer } from '../loadtest/server-child.js';
 import { SERVER_NODE_FLAGS } from '../src/node-flags.js';
 import { prng } from './prng.js';
@@ -53,8 +52,12 @@ function rssBytes(pid: number): number {
 /**
  * Checkpoints `painted` chunks of noise (one colour of 16 per pixel: RAW snapshots, 4 KB each), picked at random
  * in the top-left `regionChunks`² chunks, straight into the database: no log rows, so seeding takes a second.
+ * It is written by the storage code of the server that will read it (`entry`'s build), whose schema may be older.
  */
-function seed(dataDir: string, regionChunks: number, painted: number): void {
+async function seed(entry: string, dataDir: string, regionChunks: number, painted: number): Promise<void> {
+  const from = (file: string) => import(pathToFileURL(join(dirname(entry), file)).href);
+  const { openSqliteStorage } = await from('storage/sqlite-storage.js') as typeof import('../src/storage/sqlite-storage.js');
+  const { ChunkStore } = await from('chunks/chunk-store.js') as typeof import('../src/chunks/chunk-store.js');
   const storage = openSqliteStorage({ dataDir, synchronous: 'NORMAL' });
   const store = new ChunkStore({ width: SIDE, height: SIDE, paletteSize: 32 });
   storage.load(store);
@@ -131,8 +134,8 @@ function panner(wsUrl: string, i: number, p: Pan, tally: { snapshot: number; rec
   });
 }
 
-async function flood(dataDir: string, flags: string[], p: Pan): Promise<FloodResult> {
-  const server = await spawnNodeServer(process.env.BENCH_SERVER_ENTRY ?? serverEntry(), ourServerArgs({
+async function flood(entry: string, dataDir: string, flags: string[], p: Pan): Promise<FloodResult> {
+  const server = await spawnNodeServer(entry, ourServerArgs({
     width: SIDE, height: SIDE,
     extraArgs: ['--no-in-memory', '--data-dir', dataDir, ...flags],
   }), { nodeArgs: [...SERVER_NODE_FLAGS] });
@@ -192,15 +195,16 @@ export async function run(opts: { quick?: boolean } = {}): Promise<Record<string
     : { clients: 20, view: 4096, region: 8192, ms: 10_000 };
   const regionChunks = p.region / CHUNK_SIZE;
   const painted = Math.floor(regionChunks * regionChunks / 2);
+  const entry = process.env.BENCH_SERVER_ENTRY ?? serverEntry();
   const dataDir = mkdtempSync(join(tmpdir(), 'pan-flood-'));
   try {
     const t0 = performance.now();
-    seed(dataDir, regionChunks, painted);
+    await seed(entry, dataDir, regionChunks, painted);
     console.log(`\n${p.clients} clients each moving a ${p.view}² viewport on every message over the top-left ${p.region}² of a ${SIDE}² canvas ` +
       `(${painted} of its ${regionChunks ** 2} chunks noise, RAW snapshots; seeded in ${((performance.now() - t0) / 1000).toFixed(1)} s), ${p.ms / 1000} s each, /healthz every 10 ms, load average ${loadAverage()}:`);
     const runs: Array<FloodResult & { config: string }> = [];
     for (const c of quick ? CONFIGS.slice(0, 2) : [...CONFIGS.slice(0, 2), ...CONFIGS.slice(0, 2), ...CONFIGS.slice(2), ...CONFIGS.slice(2)]) {
-      const r = { config: c.name, ...await flood(dataDir, c.args, p) };
+      const r = { config: c.name, ...await flood(entry, dataDir, c.args, p) };
       runs.push(r);
       console.log(`  ${c.name.padEnd(40)} snapshots ${r.snapshotMB.toFixed(0)} MB (${r.viewportsSent} viewports sent, ${r.closedByServer} closed by the server)  RSS ${r.rssStartMB.toFixed(0)} MB +${r.rssGrowthMB.toFixed(0)} MB  ` +
         `/healthz p50 ${r.healthzP50Ms.toFixed(1)} p99 ${r.healthzP99Ms.toFixed(1)} max ${r.healthzMaxMs.toFixed(1)} ms (${r.healthzProbes} probes, ${r.healthzFailures} failed)  ` +
