@@ -120,10 +120,11 @@ export const REDIS_DEFAULTS = {
   /** How long a failed local commit waits before its stream entries are applied again. */
   redeliverAfterMs: 1000,
   /**
-   * Tries of one tempo change against other nodes' changes landing first (each recomputed on top of the
-   * newer map): a change loses a try only to another change committed meanwhile, so a few suffice.
+   * Tries of one change of a shared value (a tempo change, a published palette) against other nodes'
+   * changes landing first (each recomputed on top of the newer value): a change loses a try only to another
+   * change committed meanwhile, so a few suffice.
    */
-  tempoChangeAttempts: 5,
+  sharedChangeAttempts: 5,
 } as const;
 
 // cluster/connection-gate.ts

@@ -100,7 +100,16 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     const onTempo = conductor ? (map: string) => {
       if (!conductor.adoptTempoText(map)) log.error({ map: map.slice(0, 200) }, 'a tempo map from the shared log is not valid; kept the one held');
     } : undefined;
-    if (clustering) cluster = await clustering.joinCanvas({ config, store, storage: storage as ReturnType<typeof clustering.clusterStorage>, log, ...(onTempo ? { onTempo } : {}) });
+    // So is a published palette: each switch the log gives this node is announced, and its file kept as the one a restart plays.
+    const onPatterns = conductor ? (text: string) => {
+      const adopted = conductor.adoptPublishedText(text);
+      if (adopted === null) log.error({ text: text.slice(0, 200) }, 'a published palette from the shared log does not fit this canvas; kept the one held');
+      else if (!config.inMemory) savePublishedPatterns(config.dataDir, adopted.file);
+    } : undefined;
+    if (clustering) {
+      cluster = await clustering.joinCanvas({ config, store, storage: storage as ReturnType<typeof clustering.clusterStorage>, log,
+        ...(onTempo ? { onTempo } : {}), ...(onPatterns ? { onPatterns } : {}) });
+    }
   } catch (err) {
     storage.close();
     throw err;
@@ -123,7 +132,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     addressOf: (req) => clientKey(req, config.trustProxy, config.ipv6Prefix), ipv6Prefix: config.ipv6Prefix,
     actions: conductor ? [tempoAction(conductor, cluster?.tempo), patternsAction(conductor, {
       ...(config.inMemory ? {} : { keep: (json: unknown) => savePublishedPatterns(config.dataDir, json) }),
-      scope: config.redis ? 'node' : 'canvas',
+      ...(cluster ? { log: cluster.patterns } : {}),
     })] : [],
   });
 

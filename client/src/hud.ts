@@ -156,6 +156,11 @@ export class Hud {
    * A toast. With a `key`, there is at most one toast of that key on screen: a new text replaces the old
    * one's and extends it (the cooldown says so once, not once per click).
    */
+  /** Removes the toast of `key`, if one is on screen. */
+  dismiss(key: string): void {
+    for (const e of [...this.toasts.children]) if ((e as HTMLElement).dataset.key === key) e.remove();
+  }
+
   toast(text: string, kind: 'error' | 'info' = 'error', key?: string): void {
     if (key !== undefined) {
       const same = [...this.toasts.children].find((e) => (e as HTMLElement).dataset.key === key) as HTMLElement | undefined;

@@ -88,6 +88,7 @@ const placement = new PlacementInput({
   infoMode: () => toolbar.infoMode,
   showInfo: (x, y) => {
     toolbar.closePanels('pixel-info');
+    hud.dismiss('tool'); // the tool's hint has done its job, and on a phone it would sit over the panel
     void info.show(x, y);
     view.reveal(x, y); // on a phone the panel is a bottom sheet
   },

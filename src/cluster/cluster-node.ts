@@ -11,7 +11,7 @@ import type { CanvasStorage } from '../storage/canvas-storage.js';
 import { ClusterStorage } from './cluster-storage.js';
 import { canvasKeys } from './redis-keys.js';
 import { RedisPlacementSeam, type RedisHealth } from './redis-seam.js';
-import type { SharedTempo } from './shared-tempo.js';
+import type { SharedValue } from './shared-value.js';
 import { REDIS_DEFAULTS } from '../defaults.js';
 import { RedisConnectionGate } from './connection-gate.js';
 import { OnlinePresence } from './presence.js';
@@ -27,7 +27,9 @@ export interface ClusterNode {
   /** A cursor table that also shows other nodes' cursors (for the room). */
   readonly cursors: CursorTable<ClientSession>;
   /** A music canvas's tempo changes, through the shared log (for the tempo admin action). */
-  readonly tempo: SharedTempo;
+  readonly tempo: SharedValue;
+  /** A music canvas's published palettes, through the shared log (for the patterns admin action). */
+  readonly patterns: SharedValue;
   /** The online count across nodes (for the room). */
   onlineCount(local: number): number;
   health(): RedisHealth;
@@ -55,6 +57,8 @@ export interface JoinOptions {
   snapshotIntervalMs?: number;
   /** Music canvases: each tempo map the shared log gives this node (at its sync, and as other nodes change it). */
   onTempo?: (map: string) => void;
+  /** Music canvases: each published palette (with its switch bar, as text) the shared log gives this node. */
+  onPatterns?: (text: string) => void;
 }
 
 /** After storage.load: start the seam, wait (bounded) for the first sync. */
@@ -77,6 +81,7 @@ export async function joinCanvas(opts: JoinOptions): Promise<ClusterNode> {
     commandTimeoutMs: REDIS_DEFAULTS.commandTimeoutMs,
     maxRecordsPerTake: REDIS_DEFAULTS.maxRecordsPerTake,
     ...(opts.onTempo ? { onTempo: opts.onTempo } : {}),
+    ...(opts.onPatterns ? { onPatterns: opts.onPatterns } : {}),
   });
   await seam.start(opts.waitMs ?? 3000);
   const keys = canvasKeys(config.canvas);
@@ -91,6 +96,7 @@ export async function joinCanvas(opts: JoinOptions): Promise<ClusterNode> {
     storage,
     gate,
     tempo: seam.tempo,
+    patterns: seam.patterns,
     cursors: cursors.table,
     onlineCount: (local) => presence.total(local),
     health: () => seam.health(),

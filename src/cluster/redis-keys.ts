@@ -19,9 +19,14 @@ export interface CanvasKeys {
   seedLock: string;
   /**
    * Music canvases: the shared tempo map (hash: seq = the stream entry that set it, map = its text), written
-   * with that entry by the TEMPO script, so a node that joins or resyncs learns the map in force.
+   * with that entry (field `t`) by the SHARED script, so a node that joins or resyncs learns the map in force.
    */
   tempo: string;
+  /**
+   * Music canvases: the palette an operator published last with its switch bar (hash: seq, map = the text
+   * the music side wrote), written with its stream entry (field `a`) by the SHARED script, like `tempo`.
+   */
+  patterns: string;
   /** Per-address paint bucket (hash t, ts) and open connections (sorted set: member → expiry ms). */
   bucket(ip: string): string;
   connections(ip: string): string;
@@ -43,6 +48,7 @@ export function canvasKeys(canvas: string): CanvasKeys {
     snapshotLock: `${p}snapshot:lock`,
     seedLock: `${p}seed:lock`,
     tempo: `${p}tempo`,
+    patterns: `${p}patterns`,
     bucket: (ip) => `${p}bucket:${ip}`,
     connections: (ip) => `${p}conn:${ip}`,
     online: `${p}online`,

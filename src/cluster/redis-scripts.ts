@@ -69,20 +69,22 @@ return out
 `;
 
 /**
- * TEMPO: append a music canvas's new tempo map as one stream entry (field `t`), numbered by the same INCR as
- * placements, and keep it as the shared map — only if the shared map is still the one the caller computed
- * it from (compare-and-set on the seq of the entry that set it; 0: none yet). Otherwise nothing is written
- * and the caller gets the current map to compute again from. Refuses, like PLACE, another epoch.
- * KEYS: stream, seq, epoch, tempo. ARGV: epoch, maxlen, base seq, map text.
- * Returns {seq} written, {-1} epoch mismatch, or {-2, current seq, current map text ('' when none)}.
+ * SHARED: append a new value of a canvas shared through the log (a music canvas's tempo map, field `t`; its
+ * published palette, field `a`: ./shared-value.ts) as one stream entry, numbered by the same INCR as
+ * placements, and keep it as the shared value — only if the shared value is still the one the caller
+ * computed it from (compare-and-set on the seq of the entry that set it; 0: none yet). Otherwise nothing is
+ * written and the caller gets the current value to compute again from. Refuses, like PLACE, another epoch.
+ * KEYS: stream, seq, epoch, the value's key. ARGV: epoch, maxlen, base seq, value text, entry field.
+ * The key's hash fields are `seq` and `map` (named when the tempo map was the only value, kept so nodes of
+ * that release read it). Returns {seq} written, {-1} epoch mismatch, or {-2, current seq, current text ('' when none)}.
  */
-export const TEMPO_LUA = `
+export const SHARED_LUA = `
 if redis.call('GET', KEYS[3]) ~= ARGV[1] then return {-1} end
 local cur = redis.call('HGET', KEYS[4], 'seq') or '0'
 if cur ~= ARGV[3] then return {-2, cur, redis.call('HGET', KEYS[4], 'map') or ''} end
 local seq = redis.call('INCR', KEYS[2])
 local id = string.format('%d', seq)
-redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], id .. '-1', 't', ARGV[4])
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], id .. '-1', ARGV[5], ARGV[4])
 redis.call('HSET', KEYS[4], 'seq', id, 'map', ARGV[4])
 return {seq}
 `;

@@ -2,7 +2,7 @@
  * The placement seam of a node that shares its canvas with other nodes through one Redis Stream, composed
  * of its parts: ./stream-writer.ts (submit → one PLACE script call per event-loop turn), ./stream-reader.ts
  * (XREAD into a queue), ./stream-sync.ts (joining the canvas's generation and position), ./snapshot-writer.ts
- * (the canvas snapshot in Redis), ./shared-tempo.ts (a music canvas's tempo changes, in the same stream),
+ * (the canvas snapshot in Redis), ./shared-value.ts (a music canvas's tempo map and published palette, in the same stream),
  * sharing ./seam-state.ts.
  *
  * This file is the tick's side. take → the queued entries in stream order (every node applies the same
@@ -20,7 +20,7 @@ import type { LogPosition, PlacementRecord } from '../storage/canvas-storage.js'
 import type { PlaceAck, PlacementBatch, PlacementSeam } from '../realtime/placement-seam.js';
 import type { CanvasGeneration } from './cluster-storage.js';
 import type { CanvasKeys } from './redis-keys.js';
-import { PLACE_LUA, TEMPO_LUA } from './redis-scripts.js';
+import { PLACE_LUA, SHARED_LUA } from './redis-scripts.js';
 import { versionOfSeq } from './stream-codec.js';
 import { type CanvasSnapshot, diffToSnapshot } from './canvas-snapshot.js';
 import { redisOptions, sleep, type RedisState } from './redis-link.js';
@@ -30,7 +30,7 @@ import { StreamWriter } from './stream-writer.js';
 import { StreamReader } from './stream-reader.js';
 import { StreamSync } from './stream-sync.js';
 import { SnapshotWriter } from './snapshot-writer.js';
-import { SharedTempo } from './shared-tempo.js';
+import { SharedValue } from './shared-value.js';
 
 export { ClusterConfigError, type RedisState } from './redis-link.js';
 
@@ -55,8 +55,10 @@ export interface RedisSeamOptions {
   commandTimeoutMs: number;
   /** Records one tick applies at most while catching up (bounds a tick). */
   maxRecordsPerTake: number;
-  /** Music canvases: each tempo map the shared log gives this node, as text (./shared-tempo.ts). */
+  /** Music canvases: each tempo map the shared log gives this node, as text (./shared-value.ts). */
   onTempo?: (map: string) => void;
+  /** Music canvases: each published palette (with its switch bar) the shared log gives this node, as text. */
+  onPatterns?: (text: string) => void;
 }
 
 export interface RedisHealth {
@@ -85,8 +87,9 @@ export class RedisPlacementSeam implements PlacementSeam {
   private readonly writer: StreamWriter;
   private readonly snapshots: SnapshotWriter;
   private readonly streamReader: StreamReader;
-  /** A music canvas's tempo changes through the shared log (unused on a pixel canvas). */
-  readonly tempo: SharedTempo;
+  /** A music canvas's tempo changes and published palettes through the shared log (unused on a pixel canvas). */
+  readonly tempo: SharedValue;
+  readonly patterns: SharedValue;
   private readonly generationListeners: Array<() => void> = [];
   private delivered: Delivered | null = null;
   /** No take delivers anything before this (performance.now()): the pause after a failed commit. */
@@ -99,7 +102,7 @@ export class RedisPlacementSeam implements PlacementSeam {
     // The reader blocks in XREAD: its own connection, and no command timeout shorter than the block.
     this.reader = new Redis(opts.url, redisOptions(opts.commandTimeoutMs));
     this.cmd.defineCommand('pcPlace', { lua: PLACE_LUA });
-    this.cmd.defineCommand('pcTempo', { lua: TEMPO_LUA });
+    this.cmd.defineCommand('pcShared', { lua: SHARED_LUA });
     const st = (this.st = new SeamState(opts.generation, opts.log, opts.startSeq, opts.startEpoch));
     for (const c of [this.cmd, this.reader]) {
       c.on('error', (err: Error) => st.noteError(err));
@@ -113,9 +116,14 @@ export class RedisPlacementSeam implements PlacementSeam {
     }
     this.writer = new StreamWriter(st, this.cmd, opts);
     this.snapshots = new SnapshotWriter(st, this.cmd, opts);
-    this.tempo = new SharedTempo(st, this.cmd, { keys: opts.keys, streamMaxLen: opts.streamMaxLen, onTempo: opts.onTempo ?? (() => {}) });
-    const sync = new StreamSync(st, this.cmd, this.snapshots, this.tempo, opts);
-    this.streamReader = new StreamReader(st, this.reader, this.cmd, sync, this.tempo, opts.keys);
+    const shared = (field: string, key: string, onValue: ((text: string) => void) | undefined) => new SharedValue(st, this.cmd, {
+      field, key, stream: opts.keys.stream, seq: opts.keys.seq, epoch: opts.keys.epoch, streamMaxLen: opts.streamMaxLen, onValue: onValue ?? (() => {}),
+    });
+    this.tempo = shared('t', opts.keys.tempo, opts.onTempo);
+    this.patterns = shared('a', opts.keys.patterns, opts.onPatterns);
+    const values = [this.tempo, this.patterns];
+    const sync = new StreamSync(st, this.cmd, this.snapshots, values, opts);
+    this.streamReader = new StreamReader(st, this.reader, this.cmd, sync, values, opts.keys);
   }
 
   /** Connect and run the first sync, waiting at most `waitMs`; a node whose Redis is down starts anyway. */

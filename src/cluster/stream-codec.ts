@@ -12,8 +12,9 @@
  * x and y fit u16: MAX_CANVAS_SIDE is 65536. The decoder checks every length before reading; a damaged
  * entry is a StreamCodecError, never a partial apply.
  *
- * An entry with a `t` field instead holds a tempo change of a music canvas (./shared-tempo.ts): the whole
- * new tempo map, as text the music side wrote; it has no `p`.
+ * An entry with a `t` field instead holds a tempo change of a music canvas (./shared-value.ts): the whole
+ * new tempo map, as text the music side wrote; one with an `a` field, a palette an operator published, with
+ * its switch bar, as text the music side wrote. Neither has `p`.
  */
 import type { PlacementRecord } from '../storage/canvas-storage.js';
 

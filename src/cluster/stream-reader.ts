@@ -1,15 +1,16 @@
 /**
  * The reading side of the Redis seam: a dedicated connection blocks in XREAD from the last seq read and
  * queues the entries (SeamState.queue) for the tick, waking it; it runs sync first whenever one is due, and
- * waits while the tick has a full queue or a resync still to take. A tempo entry (field `t`) goes to
- * SharedTempo as it is read, in stream order; it queues as an entry without records, so seqs stay contiguous.
+ * waits while the tick has a full queue or a resync still to take. An entry of a shared value (a tempo map,
+ * field `t`; a published palette, field `a`) goes to its SharedValue as it is read, in stream order; it
+ * queues as an entry without records, so seqs stay contiguous. A field this node does not know is skipped.
  */
 import type { Redis } from 'ioredis';
 import type { PlacementRecord } from '../storage/canvas-storage.js';
 import type { CanvasKeys } from './redis-keys.js';
 import type { SeamState } from './seam-state.js';
 import type { StreamSync } from './stream-sync.js';
-import type { SharedTempo } from './shared-tempo.js';
+import type { SharedValue } from './shared-value.js';
 import { ClusterConfigError, sleep } from './redis-link.js';
 import { REDIS_DEFAULTS } from '../defaults.js';
 import { StreamCodecError, decodeEntry, decodeIdentities, entryId, entrySeq } from './stream-codec.js';
@@ -22,7 +23,7 @@ export class StreamReader {
     /** The command connection: reading waits while it is down too (sync and writes need it). */
     private readonly cmd: Redis,
     private readonly syncer: StreamSync,
-    private readonly tempo: SharedTempo,
+    private readonly values: readonly SharedValue[],
     private readonly keys: CanvasKeys,
   ) {}
 
@@ -85,7 +86,7 @@ export class StreamReader {
         const name = fields[i]!.toString();
         if (name === 'p') groups = fields[i + 1]!;
         else if (name === 'i') identities = fields[i + 1]!;
-        else if (name === 't') this.tempo.fromStream(seq, fields[i + 1]!.toString('utf8'));
+        else this.values.find((v) => v.field === name)?.fromStream(seq, fields[i + 1]!.toString('utf8'));
       }
       if (groups !== null) {
         try {

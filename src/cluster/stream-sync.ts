@@ -4,7 +4,8 @@
  * Another epoch: take the snapshot Redis holds (the canvas as of some seq) as a diff against the local
  * store, then the stream after it. No canvas in Redis (never made, or Redis lost it): make it, from this
  * node's state, under a new epoch (one node wins a lock; the others then resync from its snapshot).
- * A music canvas's tempo map comes with it: read from Redis unless this node re-seeds (then written from it).
+ * A music canvas's shared values (tempo map, published palette) come with it: read from Redis unless this
+ * node re-seeds (then written from it).
  * Runs on the command connection; the stream reader is idle meanwhile.
  */
 import { randomBytes } from 'node:crypto';
@@ -13,7 +14,7 @@ import type { ChunkStore } from '../chunks/chunk-store.js';
 import type { CanvasKeys } from './redis-keys.js';
 import type { SeamState } from './seam-state.js';
 import type { SnapshotWriter } from './snapshot-writer.js';
-import type { SharedTempo } from './shared-tempo.js';
+import type { SharedValue } from './shared-value.js';
 import type { CanvasSnapshot } from './canvas-snapshot.js';
 import { ClusterConfigError, sleep } from './redis-link.js';
 import { entrySeq } from './stream-codec.js';
@@ -35,7 +36,7 @@ export class StreamSync {
     private readonly state: SeamState,
     private readonly cmd: Redis,
     private readonly snapshots: SnapshotWriter,
-    private readonly tempo: SharedTempo,
+    private readonly values: readonly SharedValue[],
     private readonly opts: StreamSyncOptions,
   ) {}
 
@@ -62,8 +63,8 @@ export class StreamSync {
       await this.seed(epochText === null ? null : Number(epochText));
       return;
     }
-    // Before the stream is read on: entries older than the map in force are then skipped.
-    await this.tempo.load();
+    // Before the stream is read on: entries older than the value in force are then skipped.
+    for (const v of this.values) await v.load();
     const epoch = Number(epochText);
     if (epoch === st.epoch) {
       // Same generation: read on from readSeq, unless the stream no longer holds the next entry.
@@ -117,10 +118,10 @@ export class StreamSync {
     m.set(keys.seq, String(seq));
     m.set(keys.shape, this.shape);
     m.set(keys.epoch, String(epoch));
-    this.tempo.addSeed(m, seq);
+    for (const v of this.values) v.addSeed(m, seq);
     await m.exec();
     this.snapshots.wrote(seq, epoch);
-    this.tempo.seeded(seq);
+    for (const v of this.values) v.seeded(seq);
     await this.cmd.del(keys.seedLock);
     if (oldEpoch !== null || seq > 0) st.log.warn({ epoch, seq }, 'Redis had no canvas state: seeded it from this node');
     // Our state is the snapshot: a new generation without any change to the pixels or versions.

@@ -27,6 +27,7 @@ export const HTTP_ERRORS = {
   BUSY: { status: 503, meaning: 'too much of this work is running at once; retry after the Retry-After header' },
   SHUTTING_DOWN: { status: 503, meaning: 'the server is shutting down; nothing was changed' },
   TEMPO_UNAVAILABLE: { status: 503, meaning: 'with --redis: the shared log did not confirm the tempo change (Redis unreachable or this node resyncing); retry after the Retry-After header' },
+  PATTERNS_UNAVAILABLE: { status: 503, meaning: 'with --redis: the shared log did not confirm the published palette (Redis unreachable or this node resyncing); retry after the Retry-After header' },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 
 export type HttpErrorCode = keyof typeof HTTP_ERRORS;

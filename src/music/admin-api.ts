@@ -6,14 +6,15 @@
  * tempo used to check the token itself here: no lockout and no audit, so ADMIN_TOKEN could be guessed
  * through it.) This module imports nothing from src/admin: an action is a plain object it hands over.
  * With --redis a tempo change is decided in the shared log (`TempoLog`, src/cluster's SharedTempo), so it
- * lands on the same bar on every node; the answer comes once the log has taken it. A published palette is
- * not shared yet: it reaches the node that took it.
+ * lands on the same bar on every node; the answer comes once the log has taken it. A published palette
+ * goes the same way (its file and bar, src/cluster's SharedValue under field `a`): every node switches on
+ * the same bar, and keeps the file in its data dir when the log gives it (server.ts), not before.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Conductor } from './conductor.js';
 import { MAX_BPM, MIN_BPM, tempoMapText, type TempoSegment } from './tempo-map.js';
 import { PatternFileError, VOICES, parsePatternFile, subdivisionName, type MusicPattern, type PatternPalette } from './patterns.js';
-import { PaletteFitError } from './palette-switch.js';
+import { PaletteFitError, switchTime } from './palette-switch.js';
 import { HttpError, sendHttpError } from '../http/http-error.js';
 import { MUSIC_DEFAULTS } from '../defaults.js';
 
@@ -47,12 +48,15 @@ function patternsJson(patterns: readonly MusicPattern[]) {
   }));
 }
 
-/** Where tempo changes are decided when nodes share the canvas: src/cluster's SharedTempo, handed in by server.ts. */
+/**
+ * Where tempo changes and published palettes are decided when nodes share the canvas: src/cluster's
+ * SharedValue (one for each), handed in by server.ts.
+ */
 export interface TempoLog {
   /**
-   * Appends the map `next()` returns (tempoMapText of a map planned from the one this node holds, called
-   * again when another node's change landed first); resolves once the log took it, and this node holds it.
-   * Rejects when the change cannot be confirmed.
+   * Appends the text `next()` returns (tempoMapText of a map planned from the one this node holds, or
+   * Conductor.planPublish's; called again when another node's change landed first); resolves once the log
+   * took it, and this node holds it. Rejects when the change cannot be confirmed.
    */
   change(next: () => string): Promise<string>;
 }
@@ -95,14 +99,18 @@ export function tempoAction(conductor: Conductor, log?: TempoLog) {
  * Publishing a palette, as an admin action (POST /api/admin/patterns): the body is a pattern file, checked
  * exactly as `--patterns` is (parsePatternFile), then against this canvas (Conductor.fitted); `keep` stores
  * it (the data dir's published palette) before anything changes, so what clients switch to survives a
- * restart. Every client switches on a bar boundary at least 2 s ahead. `scope` says whom it reaches:
- * 'node' with --redis, where each node has its own Conductor (the switch is not carried by the shared log yet).
+ * restart. Every client switches on a bar boundary at least 2 s ahead. `log`: the shared log of a canvas
+ * served by several nodes (absent on a single node); the switch's bar is decided by this node, and the log
+ * orders publishes (compare-and-set, as for the tempo: a publish that lost the race is planned again on top
+ * of the one that won, which it then replaces as a later publish before the bar does). `scope` in the
+ * answer: 'canvas' on a single node, 'cluster' with the log (every node of the canvas).
  */
-export function patternsAction(conductor: Conductor, opts: { keep?: (json: unknown) => void; scope: 'canvas' | 'node' }) {
+export function patternsAction(conductor: Conductor, opts: { keep?: (json: unknown) => void; log?: TempoLog }) {
+  const scope = opts.log === undefined ? 'canvas' : 'cluster';
   return {
     name: 'patterns',
     maxBodyBytes: MUSIC_DEFAULTS.maxPatternBodyBytes,
-    run(body: Record<string, unknown>): { answer: unknown; audit: Record<string, unknown> } {
+    async run(body: Record<string, unknown>): Promise<{ answer: unknown; audit: Record<string, unknown> }> {
       let palette: PatternPalette;
       try {
         palette = parsePatternFile(body);
@@ -112,12 +120,28 @@ export function patternsAction(conductor: Conductor, opts: { keep?: (json: unkno
         if (err instanceof PaletteFitError) throw new HttpError(err.problem, err.message);
         throw err;
       }
-      opts.keep?.(body);
-      const next = conductor.publishPatterns(palette);
+      let next: { beat: number; time: number };
+      if (opts.log === undefined) {
+        opts.keep?.(body);
+        next = conductor.publishPatterns(palette);
+      } else {
+        let beat = 0;
+        try {
+          await opts.log.change(() => {
+            const planned = conductor.planPublish(body);
+            beat = planned.beat;
+            return planned.text;
+          });
+        } catch (err) {
+          throw new HttpError('PATTERNS_UNAVAILABLE', `the palette was not confirmed by the shared log (${(err as Error).message}); retry`,
+            { 'Retry-After': '1' });
+        }
+        next = { beat, time: switchTime(conductor.tempoMap, { beat, patterns: [] }) };
+      }
       const groups = new Set(palette.patterns.filter((p) => p.group > 0).map((p) => p.name));
       return {
-        answer: { beat: next.beat, time: next.time, entries: palette.patterns.length, paletteSize: conductor.paletteSize, patterns: [...groups], scope: opts.scope },
-        audit: { beat: next.beat, time: next.time, entries: palette.patterns.length, patterns: [...groups], scope: opts.scope },
+        answer: { beat: next.beat, time: next.time, entries: palette.patterns.length, paletteSize: conductor.paletteSize, patterns: [...groups], scope },
+        audit: { beat: next.beat, time: next.time, entries: palette.patterns.length, patterns: [...groups], scope },
       };
     },
   };

@@ -4,13 +4,16 @@
  * `announce` (the room's broadcast), which every welcomed client gets with the next tick's write.
  *
  * A single node decides a change itself (`changeTempo`). Nodes sharing a canvas decide it in the shared log
- * (src/cluster/shared-tempo.ts): the node plans the new map (`planTempo`), the log orders it, and every node
- * takes what the log gives it (`adoptTempoText`), so all hold the same map.
+ * (src/cluster/shared-value.ts): the node plans the new map (`planTempo`), the log orders it, and every node
+ * takes what the log gives it (`adoptTempoText`), so all hold the same map. A published palette goes the
+ * same way: `planPublish` decides the bar, every node takes the switch the log gives it (`adoptPublishedText`).
  */
 import { encodeTempo, type MusicInfo } from '../net/protocol.js';
 import { welcomeFitsSwitch } from '../net/music-protocol.js';
-import type { MusicPattern, PatternPalette } from './patterns.js';
-import { PaletteFitError, fitPalette, switchTime, type PendingSwitch } from './palette-switch.js';
+import { PatternFileError, parsePatternFile, type MusicPattern, type PatternPalette } from './patterns.js';
+import {
+  PaletteFitError, fitPalette, parsePublishedSwitch, publishedSwitchText, switchTime, type PendingSwitch,
+} from './palette-switch.js';
 import {
   MAX_SEGMENTS, barAtOrAfter, initialTempoMap, parseTempoMapText, pruneTempoMap, tempoMapText, withTempoChange, type TempoMap, type TempoSegment,
 } from './tempo-map.js';
@@ -95,6 +98,47 @@ export class Conductor {
       throw new PaletteFitError('TOO_LARGE', 'this palette and the one in force do not fit one WELCOME (65535 bytes) while the switch is pending: shorten names, steps or pitches');
     }
     return patterns;
+  }
+
+  /**
+   * The switch publishPatterns would make now, as the shared log's text (`file`: the pattern file as posted,
+   * already checked with parsePatternFile and fitted), without making it.
+   */
+  planPublish(file: unknown, leadMs = PATTERN_SWITCH_LEAD_MS): { beat: number; text: string } {
+    const beat = barAtOrAfter(this.map, this.now() + leadMs, this.palette.beatsPerBar);
+    return { beat, text: publishedSwitchText({ beat, file }) };
+  }
+
+  /**
+   * Takes a switch decided elsewhere (the shared log's text, planPublish) and announces it as publishPatterns
+   * does; a bar already past (a node that learns of it at its sync) puts the palette in force at once, and is
+   * announced only if that changes the palette. Returns the pattern file, for the data dir; null, and nothing
+   * changes, when the text or its file does not fit this canvas.
+   */
+  adoptPublishedText(text: string): { file: unknown } | null {
+    const sw = parsePublishedSwitch(text);
+    if (sw === null) return null;
+    let patterns: MusicPattern[];
+    try {
+      patterns = fitPalette(parsePatternFile(sw.file), this.paletteSize, this.palette.beatsPerBar);
+    } catch (err) {
+      if (err instanceof PatternFileError || err instanceof PaletteFitError) return null;
+      throw err;
+    }
+    const now = this.now();
+    this.map = pruneTempoMap(this.map, now);
+    const next = { beat: sw.beat, patterns };
+    this.advance(now);
+    if (switchTime(this.map, next) <= now) {
+      const same = this.next === null && JSON.stringify(this.current) === JSON.stringify(patterns);
+      this.next = null;
+      this.setCurrent(patterns);
+      if (!same) this.announce(encodeTempo(this.map, next));
+    } else {
+      this.next = next;
+      this.announce(encodeTempo(this.map, next));
+    }
+    return { file: sw.file };
   }
 
   /** Puts `palette` in force at once, with no switch (a palette published before a restart, from the data dir). */

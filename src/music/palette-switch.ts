@@ -54,3 +54,32 @@ export interface PendingSwitch {
 export function switchTime(map: TempoMap, next: PendingSwitch): number {
   return timeAtBeat(map, next.beat);
 }
+
+/**
+ * A publish as the shared log carries it between nodes (--redis; src/cluster holds it as opaque text): the
+ * pattern file as it was posted (it passed parsePatternFile on the node that took it) and the switch bar
+ * that node decided. Every node parses it again and fits it to its canvas (same size and bar: the nodes of
+ * a canvas share its shape), so all play the same palette from the same beat.
+ */
+export interface PublishedSwitch {
+  beat: number;
+  file: unknown;
+}
+
+export function publishedSwitchText(sw: PublishedSwitch): string {
+  return JSON.stringify({ beat: sw.beat, file: sw.file });
+}
+
+/** The switch a publishedSwitchText holds, or null for text that is not one (a bad beat, not JSON). */
+export function parsePublishedSwitch(text: string): PublishedSwitch | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof v !== 'object' || v === null) return null;
+  const { beat, file } = v as Record<string, unknown>;
+  if (typeof beat !== 'number' || !Number.isSafeInteger(beat) || beat < 0 || typeof file !== 'object' || file === null) return null;
+  return { beat, file };
+}

@@ -252,6 +252,13 @@ describe.skipIf(!plan.run)('moderation by hand (Chromium)', () => {
         await page.click('#tool-info');
         await press(page, cdp, await toScreen(page, 200.5, 200.5));
         await page.waitForFunction(() => document.getElementById('info-coords')!.textContent === '(200, 200)' && document.getElementById('pixel-info')!.dataset.state === 'loaded');
+        // No toast sits over the open panel (the Info tool's hint covered its first lines on a phone).
+        const covered = await page.evaluate(() => {
+          const p = document.getElementById('pixel-info')!.getBoundingClientRect();
+          return [...document.querySelectorAll('#toasts .toast')].map((t) => t.getBoundingClientRect())
+            .filter((r) => r.left < p.right && r.right > p.left && r.top < p.bottom && r.bottom > p.top).length;
+        });
+        expect(covered).toBe(0);
       };
 
       // A painter: the public answer only; the page never asks the admin API.

@@ -96,9 +96,20 @@ describe.skipIf(!plan.run)('publishing a palette to a playing page (Chromium)', 
     }, [from, BPM]);
     expect(heard.next).toBeNull(); // the page has taken the new palette
 
-    const numbered = heard.onsets.map((t, i) => ({ t, beat: Math.round(heard.beats[i]!), off: heard.beats[i]! - Math.round(heard.beats[i]!), tail: heard.tails[i]! }));
-    console.log(`switch at beat ${sw.beat}; onsets at beats ${numbered.map((o) => `${o.beat}${o.off >= 0 ? '+' : ''}${(o.off * 600).toFixed(0)}ms (tail ${o.tail.toFixed(0)} dB)`).join(', ')}`);
-    for (const o of numbered) expect(Math.abs(o.off), `onset at beat ≈ ${heard.beats[numbered.indexOf(o)]}`).toBeLessThan(0.2);
+    // The single reading that numbers the onsets is taken on the page's main thread: on a busy machine the
+    // audio clock it reads can be a render burst away from the beat clock (more than 100 ms was seen), which
+    // shifts every onset alike. That shift is the reading's, not the page's (the grid check below measures
+    // the page, sample-exact): take it out, keep it small enough to number beats unambiguously, and hold
+    // every onset to the common grid.
+    const fracs = heard.beats.map((b) => b - Math.round(b)).sort((a, b) => a - b);
+    const shift = fracs[Math.floor(fracs.length / 2)] ?? 0;
+    expect(Math.abs(shift), 'the reading that numbers the onsets').toBeLessThan(0.35);
+    const numbered = heard.onsets.map((t, i) => {
+      const b = heard.beats[i]! - shift;
+      return { t, beat: Math.round(b), off: b - Math.round(b), tail: heard.tails[i]! };
+    });
+    console.log(`switch at beat ${sw.beat}; reading shift ${(shift * 600).toFixed(0)} ms; onsets at beats ${numbered.map((o) => `${o.beat}${o.off >= 0 ? '+' : ''}${(o.off * 600).toFixed(0)}ms (tail ${o.tail.toFixed(0)} dB)`).join(', ')}`);
+    for (const o of numbered) expect(Math.abs(o.off), `onset at beat ≈ ${o.beat + o.off}`).toBeLessThan(0.05);
     const old = numbered.filter((o) => o.beat < sw.beat);
     const now = numbered.filter((o) => o.beat >= sw.beat);
     // Before the bar: the kick, on bar starts only (at least one heard).
