@@ -19,7 +19,7 @@ import { ErrorCode } from '../../src/net/protocol.js';
 import {
   INSTALL_HINT, ROOT, browserSuitePlan, buildClient, launchBrowser, nodeClient, placeFrom, toScreen, waitForPixel, waitReady,
 } from './harness.js';
-import { DESKTOP, PHONE, type Screen, layoutFaults, pageLayoutFaults } from './layout-helpers.js';
+import { DESKTOP, LAPTOP, PHONE, type Screen, layoutFaults, pageLayoutFaults } from './layout-helpers.js';
 
 const plan = browserSuitePlan();
 const ARTIFACTS = join(ROOT, 'test-artifacts', 'admin-ui');
@@ -139,6 +139,26 @@ describe.skipIf(!plan.run)('moderation by hand (Chromium)', () => {
     for (const c of contexts) await c.close().catch(() => {});
     await browser?.close();
     for (const s of servers) await s.close();
+  });
+
+  it('laptop (1024×768): the admin page, signed in, a rollback previewed, has no overlaps in either theme', async () => {
+    const s = await serve();
+    const artist = await nodeClient(s.wsUrl, 'artist');
+    expect(await placeFrom(artist, 10, 10, RED)).toBe(0);
+    artist.close();
+    const { page } = await screenPage(browser, LAPTOP, contexts);
+    await signIn(page, s);
+    await page.fill('#rollback [name=x]', '0');
+    await page.fill('#rollback [name=y]', '0');
+    await page.fill('#rollback [name=w]', '16');
+    await page.fill('#rollback [name=h]', '16');
+    await page.click('#rollback button[type=submit]');
+    await page.waitForFunction(() => /Preview/.test(document.getElementById('rollback-result')!.textContent ?? ''));
+    for (const scheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme: scheme });
+      expect(await pageLayoutFaults(page), scheme).toEqual([]);
+    }
+    await page.screenshot({ path: join(ARTIFACTS, 'admin-laptop.png'), fullPage: true });
   });
 
   for (const screen of [DESKTOP, PHONE]) {
