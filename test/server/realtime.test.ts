@@ -161,15 +161,18 @@ describe('backpressure', () => {
     await until(() => slowSession.phase === 'closed', 6000, 'the slow client to be dropped');
     expect(maxBuffered).toBeGreaterThan(highWaterBytes); // it really was backed up
     expect(maxBuffered).toBeLessThanOrEqual(hardLimitBytes); // and never beyond the ceiling
-    // The fast client was not held back: nine markers in ten reached it within 3 ticks of being placed (the
-    // PLACE is read, committed in the next tick and written in it; one more tick of slack for where in a
-    // period it arrived), and the typical one within 250 ms of wall time. (A wall-clock p90 here was 20 ms
-    // alone but 257–605 ms in two CI runs where a Chromium test file shared the 2 cores: the machine, not
-    // the server.)
+    // The fast client was not held back: every marker reached it within 3 server ticks of being placed. The
+    // PLACE is read, committed in the next tick and written in it (1); a tick may run before the read (the
+    // send came just before a tick was due) and one before the delta is read (2, 3). A client queued behind
+    // the slow one would wait many ticks; a machine that is merely busy makes ticks slower, not more
+    // numerous. (A wall-clock bound here was 20 ms alone but 257–605 ms in CI runs where a Chromium test file
+    // shared the 2 cores: the machine, not the server. The wall time is printed, not asserted.)
     tickDelays.sort((p, q) => p - q);
     latencies.sort((p, q) => p - q);
-    expect(tickDelays[Math.floor(tickDelays.length * 0.9)]).toBeLessThanOrEqual(3);
-    expect(latencies[Math.floor(latencies.length / 2)]).toBeLessThan(250);
+    const byTicks = new Map<number, number>();
+    for (const d of tickDelays) byTicks.set(d, (byTicks.get(d) ?? 0) + 1);
+    console.log(`backpressure: ${tickDelays.length} markers reached the fast client after ${[...byTicks].map(([t, n]) => `${t} ticks ×${n}`).join(', ')}; wall time p50 ${latencies[latencies.length >> 1]!.toFixed(1)} ms, max ${latencies[latencies.length - 1]!.toFixed(1)} ms`);
+    expect(tickDelays[tickDelays.length - 1]).toBeLessThanOrEqual(3);
     const dropped = await s.metrics.registry.getSingleMetricAsString('pixel_canvas_clients_dropped_total');
     expect(dropped).toMatch(/reason="TOO_SLOW"} 1/);
     // Once it reads again, the last thing it finds is the close frame with 4001 (or a reset, if it took too long).
