@@ -29,10 +29,25 @@ export const TICK_MS = 25;
 export const LOOKAHEAD_MS = 500;
 /** Notes starting sooner than this after currentTime may already be rendered: a change leaves them be. */
 const CANCEL_MARGIN_S = 0.03;
+/**
+ * No note starts sooner than this after Play. The output timestamps of a context that has just started are
+ * not yet true (Chromium's first ones, before its output has run a few callbacks, are far off), so
+ * the clock mapping moves in the first ticks; a note already inside the cancellation margin when it moves
+ * would sound off the beat. Notes this far out are re-planned from the settled mapping instead.
+ */
+const START_SETTLE_S = 0.2;
 /** The local↔audio clock mapping is re-anchored only when it has moved by more than this (keeps jitter out). */
 const REMAP_MS = 2;
 /** A clock offset moved by more than this re-schedules what is ahead (smaller steps are noise). */
 const OFFSET_STEP_MS = 1;
+
+/** One scheduled note as the engine's trace records it. */
+export interface NoteTrace {
+  local: number;
+  server: number;
+  audio: number;
+  value: number;
+}
 
 export interface EngineSource {
   clock(): MusicClock;
@@ -65,20 +80,28 @@ export class MusicEngine {
   private anchorAudio = 0;
   private anchorLocal = 0;
   private anchored = false;
+  /** Audio time before which no note is scheduled: START_SETTLE_S after the latest start. */
+  private earliest = 0;
   /** What the scheduled notes were planned from: a change of any cancels those not yet rendered. */
   private plannedFrom: { voices: readonly Voice[]; patterns: readonly MusicPattern[]; next: SwitchPlan | null; map: TempoMap; offset: number; anchor: number } | null = null;
   /** Notes scheduled and not yet started, in time order (server ms), with their outlets. */
   private pending: { server: number; played: PlayedNote }[] = [];
   /** Notes cancelled by a change before they sounded (re-scheduled from the new plan). */
   notesCancelled = 0;
+  /** Times the local↔audio mapping was re-anchored while playing (each start anchors it afresh, uncounted). */
+  remaps = 0;
   private readonly choke = new VoiceChoke();
   /** Notes scheduled, and how late the latest tick was relative to its TICK_MS period (for the HUD and tests). */
   notesScheduled = 0;
   /** Notes whose time had passed by the time they were scheduled (skipped: better silent than off the beat). */
   notesLate = 0;
   lastNotes: Note[] = [];
-  /** When set, every scheduled note's local time (ms) and audio time (s) is appended (benchmarks measure jitter with it). */
-  trace: { local: number; audio: number; value: number }[] | null = null;
+  /**
+   * When set, every scheduled note's local time (ms), server time (ms: on the music's grid) and audio time (s)
+   * is appended (benchmarks measure jitter with it; tests match what was heard against it). A note cancelled
+   * and re-planned appears again with the same server time: the later entry is the one that plays.
+   */
+  trace: NoteTrace[] | null = null;
   /** Called for every note scheduled (the playhead draws it when it is heard). */
   onNote: ((n: Note) => void) | null = null;
   /** Called when the notes from local time `cut` (ms) on were cancelled (the playhead forgets them). */
@@ -98,6 +121,7 @@ export class MusicEngine {
     this.master!.gain.setValueAtTime(1, ctx.currentTime);
     if (this.timer !== null) return;
     this.anchored = false;
+    this.earliest = ctx.currentTime + START_SETTLE_S;
     this.cancelAfter(Number.NEGATIVE_INFINITY, 0);
     this.choke.clear();
     this.scheduledUntil = Number.NEGATIVE_INFINITY;
@@ -187,6 +211,7 @@ export class MusicEngine {
     }
     const predicted = this.anchorAudio + (local - this.anchorLocal) / 1000;
     if (!this.anchored || Math.abs(predicted - audio) * 1000 > REMAP_MS) {
+      if (this.anchored) this.remaps++;
       this.anchorAudio = audio;
       this.anchorLocal = local;
       this.anchored = true;
@@ -225,6 +250,7 @@ export class MusicEngine {
     this.scheduledUntil = to + clock.offsetMs;
     for (const n of notes) {
       const when = this.audioTime(n.time);
+      if (when < this.earliest) continue; // the mapping is still settling: heard from the first one after
       // Started the mix's latency early (its limiter looks ahead), so it is heard at `when`, on the beat.
       const start = when - mix.latency;
       if (start < ctx.currentTime) {
@@ -235,7 +261,7 @@ export class MusicEngine {
       this.choke.add(`${n.value}:${n.x}:${n.y}`, played, start);
       this.pending.push({ server: n.time + clock.offsetMs, played });
       this.onNote?.(n);
-      if (this.trace !== null && this.trace.length < 100_000) this.trace.push({ local: n.time, audio: when, value: n.value });
+      if (this.trace !== null && this.trace.length < 100_000) this.trace.push({ local: n.time, server: n.time + clock.offsetMs, audio: when, value: n.value });
     }
     this.notesScheduled += notes.length;
     this.lastNotes = notes;

@@ -14,7 +14,7 @@ import type { MusicInfo, WirePatternSwitch } from '../../../src/net/protocol.js'
 import type { Camera } from '../camera.js';
 import { CellIndex } from './cells.js';
 import { displayPalette } from './contrast.js';
-import { MusicEngine } from './engine.js';
+import { MusicEngine, type NoteTrace } from './engine.js';
 import { type OfflineRequest, type OfflineResult, renderOffline } from './offline.js';
 import { MusicPanel } from './panel.js';
 import { Playhead } from './playhead.js';
@@ -61,8 +61,10 @@ export interface MusicHook {
   /** Scheduled notes cancelled by a change before they sounded, and notes scheduled not yet started. */
   readonly notesCancelled: number;
   readonly pendingNotes: number;
-  /** Start (or restart) recording scheduled notes; returns what was recorded since the last call. */
-  takeTrace(): { local: number; audio: number; value: number }[];
+  /** Times the engine re-anchored its local↔audio clock mapping while playing (its output timestamps moved past REMAP_MS, client/src/music/engine.ts). */
+  readonly clockRemaps: number;
+  /** Start (or restart) recording scheduled notes; returns what was recorded since the last call (the engine's NoteTrace). */
+  takeTrace(): NoteTrace[];
   /** Click-free play/mute for scripts (the Play button does the same inside a user gesture). */
   play(): Promise<void>;
   readonly patterns: readonly MusicPattern[];
@@ -277,6 +279,7 @@ export class MusicMode {
       get notesLate() { return self.engine.notesLate; },
       get notesCancelled() { return self.engine.notesCancelled; },
       get pendingNotes() { return self.engine.pendingNotes; },
+      get clockRemaps() { return self.engine.remaps; },
       takeTrace: () => {
         const t = self.engine.trace ?? [];
         self.engine.trace = [];
